@@ -1,0 +1,191 @@
+"""The catalogs: GPUs, model architectures, prices and reliability presets, as data with sources.
+
+The figures live in the YAML files beside this module (package data, read with
+:mod:`importlib.resources` and :func:`yaml.safe_load`); every entry carries its citation. This module
+only loads them, looks names up (an unknown name raises :class:`~clustersim.errors.ScenarioError`
+with a "did you mean" hint), and counts a model's parameters from its architecture.
+
+Every accessor returns a fresh deep copy, so a caller can modify what it gets without changing the
+catalog for anyone else.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from clustersim.errors import ErrorItem, ScenarioError
+
+__all__ = [
+    "gpus",
+    "models",
+    "prices",
+    "reliability",
+    "gpu",
+    "model",
+    "price",
+    "reliability_preset",
+    "params_from_architecture",
+    "active_params_from_architecture",
+]
+
+_KINDS = {"gpus": "GPU", "models": "model", "prices": "price", "reliability": "reliability preset"}
+
+
+@cache
+def _load(kind: str) -> dict[str, dict[str, Any]]:
+    """Parse ``<kind>.yaml`` once; callers get deep copies of it."""
+    text = resources.files(__name__).joinpath(f"{kind}.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ScenarioError(f"catalog file {kind}.yaml must map names to entries")  # pragma: no cover
+    return data
+
+
+def _all(kind: str) -> dict[str, dict[str, Any]]:
+    return copy.deepcopy(_load(kind))
+
+
+def _one(kind: str, name: str) -> dict[str, Any]:
+    data = _load(kind)
+    if isinstance(name, str) and name in data:
+        return copy.deepcopy(data[name])
+    names = sorted(data)
+    close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
+    hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else None
+    raise ScenarioError(
+        ErrorItem(
+            f"unknown {_KINDS[kind]} '{name}'",
+            given=str(name),
+            expected="one of " + ", ".join(names),
+            hint=hint,
+        )
+    )
+
+
+def gpus() -> dict[str, dict[str, Any]]:
+    """Every GPU entry (``gpus.yaml``), by name."""
+    return _all("gpus")
+
+
+def models() -> dict[str, dict[str, Any]]:
+    """Every model architecture (``models.yaml``), by name."""
+    return _all("models")
+
+
+def prices() -> dict[str, dict[str, Any]]:
+    """Every price entry (``prices.yaml``), by name."""
+    return _all("prices")
+
+
+def reliability() -> dict[str, dict[str, Any]]:
+    """Every reliability preset (``reliability.yaml``), by name."""
+    return _all("reliability")
+
+
+def gpu(name: str) -> dict[str, Any]:
+    """One GPU entry; :class:`ScenarioError` with a suggestion for an unknown name."""
+    return _one("gpus", name)
+
+
+def model(name: str) -> dict[str, Any]:
+    """One model architecture; :class:`ScenarioError` with a suggestion for an unknown name."""
+    return _one("models", name)
+
+
+def price(name: str) -> dict[str, Any]:
+    """One price entry; :class:`ScenarioError` with a suggestion for an unknown name."""
+    return _one("prices", name)
+
+
+def reliability_preset(name: str) -> dict[str, Any]:
+    """One reliability preset; :class:`ScenarioError` with a suggestion for an unknown name."""
+    return _one("reliability", name)
+
+
+# ---- parameter counts -------------------------------------------------------------------------
+
+_REQUIRED_ARCH = ("layers", "hidden_size", "attention_heads", "vocab_size")
+
+
+def _arch(entry: dict[str, Any]) -> dict[str, Any]:
+    """The architecture fields with the defaults of an inline model, validated."""
+    missing = [k for k in _REQUIRED_ARCH if entry.get(k) is None]
+    if missing:
+        raise ScenarioError(
+            [ErrorItem("missing to count the parameters", path=f"model.{k}", expected="a positive integer")
+             for k in missing]
+        )
+    hidden = entry["hidden_size"]
+    arch = {
+        "layers": entry["layers"],
+        "hidden_size": hidden,
+        "ffn_hidden_size": entry.get("ffn_hidden_size") or 4 * hidden,
+        "attention_heads": entry["attention_heads"],
+        "kv_heads": entry.get("kv_heads") or entry["attention_heads"],
+        "vocab_size": entry["vocab_size"],
+        "experts": entry.get("experts") or 1,
+        "experts_per_token": entry.get("experts_per_token") or 1,
+        "gated_mlp": bool(entry.get("gated_mlp", False)),
+        "tied_embeddings": bool(entry.get("tied_embeddings", False)),
+    }
+    bad = [
+        ErrorItem("must be a positive integer", path=f"model.{k}", given=repr(v), expected="a positive integer")
+        for k, v in arch.items()
+        if k not in ("gated_mlp", "tied_embeddings") and (isinstance(v, bool) or not isinstance(v, int) or v <= 0)
+    ]
+    if bad:
+        raise ScenarioError(bad)
+    return arch
+
+
+def _count(arch: dict[str, Any], experts_counted: int) -> float:
+    h = arch["hidden_size"]
+    head_dim = h / arch["attention_heads"]
+    kv_width = arch["kv_heads"] * head_dim
+    attention = 2.0 * h * h + 2.0 * h * kv_width  # Q and output projections h x h; K and V h x kv_width
+    mlp_matrices = 3 if arch["gated_mlp"] else 2
+    mlp = mlp_matrices * h * arch["ffn_hidden_size"] * experts_counted
+    router = h * arch["experts"] if arch["experts"] > 1 else 0.0
+    norms = 2.0 * h  # one norm before attention and one before the MLP (scale vectors)
+    per_layer = attention + mlp + router + norms
+    embedding = float(arch["vocab_size"] * h)
+    head = 0.0 if arch["tied_embeddings"] else embedding
+    return arch["layers"] * per_layer + embedding + head + h  # + the final norm
+
+
+def params_from_architecture(entry: dict[str, Any]) -> float:
+    """Total parameter count (not billions) of a decoder-only transformer from its architecture.
+
+    Narayanan et al. 2021 (arXiv:2104.04473) Eq. 2, P = 12 l h^2 (1 + 13/(12h) + (V+s)/(12 l h)),
+    generalised to grouped-query attention, gated MLPs, mixtures of experts and untied output heads:
+
+    * attention per layer: Q and output projections ``2 h^2``, K and V ``2 h (kv_heads h / heads)``
+      (with kv_heads = heads this is Narayanan's ``4 h^2``);
+    * MLP per layer: ``2 h f`` (up, down) or ``3 h f`` for a gated MLP (gate, up, down; Shazeer 2020,
+      as in LLaMA), times the number of experts, plus an ``h x experts`` router for a mixture of
+      experts (Fedus et al. 2021; Jiang et al. 2024);
+    * norms: two scale vectors of ``h`` per layer and a final one;
+    * embedding ``V h``, and an output head of another ``V h`` unless tied (Narayanan counts it once).
+
+    Left out: linear-layer and LayerNorm biases (Narayanan's remaining ``13h`` term; under 0.1%) and
+    learned position embeddings (``s h``, for the GPT-3 and OPT models: 0.3% of GPT-3 1.3B and 1.3% of
+    GPT-3 125M, the largest shares in the catalog), since the architecture fields do not say whether
+    a model has them. The attention projections are taken to be
+    ``h`` wide (heads x head_dim = h), which holds for every catalog model.
+    """
+    arch = _arch(entry)
+    return _count(arch, arch["experts"])
+
+
+def active_params_from_architecture(entry: dict[str, Any]) -> float:
+    """Parameters used per token: as :func:`params_from_architecture` with only ``experts_per_token``
+    experts counted in each MoE layer (the N of C = 6 N D for a mixture of experts, reference.md D.1;
+    Mixtral 8x7B: 12.9B of 46.7B, Jiang et al. 2024). Equal to the total for a dense model."""
+    arch = _arch(entry)
+    return _count(arch, min(arch["experts_per_token"], arch["experts"]))
