@@ -1,0 +1,27 @@
+"""clustersim: what a large training run will take (days, GPU-hours, dollars), before renting a GPU.
+
+The public API is exactly ``__all__`` (pinned by a test); everything else is private.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("clustersim")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError  # noqa: E402
+from clustersim.scenario import Scenario, load_scenario  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "ClustersimError",
+    "ScenarioError",
+    "InfeasibleError",
+    "SimulationError",
+    "Scenario",
+    "load_scenario",
+]

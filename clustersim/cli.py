@@ -1,0 +1,173 @@
+"""The ``clustersim`` command: parse, call one library function, render. No modelling logic here.
+
+User errors (:class:`~clustersim.errors.ClustersimError`) print a one-screen message and exit 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+import click
+
+from clustersim import __version__
+from clustersim.errors import ClustersimError, ScenarioError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USER_ERROR = 2
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+
+def user_errors(func: F) -> F:
+    """Turn ClustersimError into a clear message and exit code 2 (a traceback only with --debug)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except ClustersimError as exc:
+            if debug:
+                raise
+            text = exc.render() if isinstance(exc, ScenarioError) else str(exc)
+            click.echo(f"error: {text}" if "\n" not in text else f"error:\n{text}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+
+    return cast(F, wrapper)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False))
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+    help="Override a scenario field (YAML scalar, re-validated), e.g. --set cluster.nodes=256.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="clustersim")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Plan a large-model training run: days, GPU-hours, dollars, parallelism, failures."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@set_option
+@user_errors
+def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Check scenario FILES; report every problem of each file (exit 2 if any)."""
+    from clustersim.scenario import check_file
+    from clustersim.scenario.warnings import scenario_warnings
+
+    bad = 0
+    for path in files:
+        scenario, problems = check_file(path, overrides)
+        if problems:
+            bad += 1
+            err = ScenarioError(problems, path)
+            click.echo(err.render(), err=True)
+            click.echo(f"{path}: {len(problems)} error{'s' if len(problems) != 1 else ''}", err=True)
+        else:
+            assert scenario is not None
+            for warning in scenario_warnings(scenario):
+                click.echo(f"{path}: warning: {warning}", err=True)
+            click.echo(f"{path}: ok ({scenario.name}: {scenario.gpus:,} GPUs)")
+    if bad:
+        raise click.exceptions.Exit(EXIT_USER_ERROR)
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@user_errors
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of the scenario format (for editor completion)."""
+    from clustersim.io import atomic_write_text
+    from clustersim.scenario.schema import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if output:
+        atomic_write_text(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["gpus", "models", "prices", "reliability"]))
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+@user_errors
+def catalog(kind: str, as_json: bool) -> None:
+    """List the catalog of GPUS, MODELS, PRICES or RELIABILITY presets, with sources."""
+    from clustersim.scenario import catalog as cat
+    from clustersim.tables import catalog_table
+
+    data = {"gpus": cat.gpus, "models": cat.models, "prices": cat.prices, "reliability": cat.reliability}[kind]()
+    if as_json:
+        emit_json(data)
+    else:
+        _console().print(catalog_table(kind, data))
+
+
+scenario_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+
+
+@cli.command()
+@scenario_arg
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as one JSON object.")
+@user_errors
+def estimate(file: str, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Failure-free step time, MFU, memory, days, GPU-hours and dollars for FILE."""
+    from clustersim.estimate import estimate as run_estimate
+    from clustersim.tables import estimate_tables
+
+    result = run_estimate(file, set=overrides).to_dict()
+    if as_json:
+        emit_json(result)
+        return
+    console = _console()
+    for table in estimate_tables(result):
+        console.print(table)
+
+
+@cli.command()
+@scenario_arg
+@set_option
+@click.option("--objective", type=click.Choice(["time", "cost"]), default="time", show_default=True,
+              help="Rank by step time or by dollars.")
+@click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the ranking as one JSON object.")
+@user_errors
+def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_json: bool) -> None:
+    """Rank every parallelism that fits FILE's cluster (tp, pp, dp, cp, ep, vpp, micro-batch, ZeRO, recompute, SP)."""
+    from clustersim.estimate import resolve
+    from clustersim.search import search as run_search
+    from clustersim.search import search_to_dict
+    from clustersim.tables import search_table
+
+    scenario = resolve(file, overrides)
+    result = search_to_dict(scenario, run_search(scenario, objective=objective, top=top))  # type: ignore[arg-type]
+    if as_json:
+        emit_json(result)
+        return
+    console = _console()
+    console.print(search_table(result))
+    console.print(f"[bold]why the best wins:[/] {result['why_best']}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="clustersim")
+

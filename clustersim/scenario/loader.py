@@ -1,0 +1,271 @@
+"""Loading scenarios from files, mappings and ``--set`` overrides, with every error located.
+
+Validation errors from pydantic are turned into :class:`~clustersim.errors.ErrorItem` with the dotted
+field path, the file's line and column (from :mod:`clustersim.scenario.yamlsafe`), the value given, what
+was expected, and for an unknown key the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from clustersim.errors import ErrorItem, ScenarioError
+from clustersim.scenario.model import Scenario, cross_checks
+from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
+
+__all__ = ["load_scenario", "check_file", "parse_override", "apply_overrides", "errors_from_validation"]
+
+_TYPE_ERRORS = {"string_type", "literal_error", "float_type", "float_parsing", "int_type", "int_parsing",
+                "bool_type", "bool_parsing", "model_type", "dict_type", "model_attributes_type"}
+
+
+def _model_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that holds the field at ``loc`` (for the list of valid keys)."""
+    current: Any = cls
+    for part in loc:
+        model = _find_model(current)
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            alias = {f.alias: f for f in model.model_fields.values() if f.alias}
+            field = alias.get(part)
+        if field is None:
+            return None
+        current = field.annotation
+    return _find_model(current)
+
+
+def _find_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType or origin in (list, tuple, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _find_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any, keep_last: bool) -> tuple[Any, ...]:
+    """Drop pydantic's union-member tags (``'str'``, ``'ModelSpec'``...) that are not keys of the data."""
+    out: list[Any] = []
+    current = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(current, Mapping) and part in current:
+            out.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            out.append(part)
+            current = current[part]
+        elif last and keep_last and isinstance(current, Mapping):
+            out.append(part)
+    return tuple(out)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def errors_from_validation(exc: ValidationError, data: Any, marks: Marks | None) -> list[ErrorItem]:
+    """Turn a pydantic ValidationError into located, de-duplicated ErrorItems."""
+    raw = exc.errors(include_url=False)
+    prepared = []
+    for err in raw:
+        kind = err["type"]
+        keep_last = kind in ("extra_forbidden", "missing")
+        loc = _clean_loc(tuple(err["loc"]), data, keep_last)
+        prepared.append((loc, kind, err))
+    deeper = {loc[:n] for loc, _, _ in prepared for n in range(len(loc))}
+    by_loc: dict[tuple[Any, ...], list[tuple[str, dict[str, Any]]]] = {}
+    for loc, kind, err in prepared:
+        if kind in _TYPE_ERRORS and loc in deeper:
+            continue  # the data is a mapping: the scalar branch of a union is noise
+        by_loc.setdefault(loc, []).append((kind, err))
+    items: list[ErrorItem] = []
+    for loc, errs in by_loc.items():
+        path = ".".join(str(p) for p in loc)
+        kind, err = errs[0]
+        line, col = marks.find(loc, prefer_key=kind == "extra_forbidden") if marks else (None, None)
+        if kind == "extra_forbidden":
+            parent = _model_at(Scenario, loc[:-1])
+            valid = _field_names(parent) if parent else []
+            key = str(loc[-1]) if loc else "?"
+            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            items.append(ErrorItem(
+                f"unknown key `{key}`", path=path, line=line, column=col,
+                expected="one of " + ", ".join(valid) if valid else None,
+                hint=f"did you mean `{close[0]}`?" if close else None))
+        elif kind == "missing":
+            items.append(ErrorItem("required field is missing", path=path, line=line, column=col))
+        else:
+            msgs = []
+            for _, e in errs:
+                msg = e["msg"]
+                if msg.startswith("Value error, "):
+                    msg = msg[len("Value error, "):]
+                if msg not in msgs:
+                    msgs.append(msg)
+            given = _short(err.get("input")) if "input" in err and not isinstance(err.get("input"), dict) else None
+            items.append(ErrorItem("invalid value" if given is not None else msgs[0], path=path, line=line,
+                                   column=col, given=given,
+                                   expected=" or ".join(msgs) if given is not None else None))
+    return items
+
+
+def _locate(items: list[ErrorItem], marks: Marks | None) -> list[ErrorItem]:
+    if marks is None:
+        return items
+    out = []
+    for item in items:
+        if item.line is None and item.path:
+            loc = tuple(int(p) if p.isdigit() else p for p in item.path.split("."))
+            line, col = marks.find(loc, prefer_key=True)
+            item = ErrorItem(item.message, item.path, line, col, item.given, item.expected, item.hint)
+        out.append(item)
+    return out
+
+
+def _validate(data: Any, marks: Marks | None, filename: str | None) -> Scenario:
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ScenarioError(ErrorItem(f"the top level is a {kind}", line=1 if marks else None, column=1 if marks else None,
+                                      expected="a mapping with model, training and cluster"), filename)
+    try:
+        scenario = Scenario.model_validate(data, context={"defer_cross_checks": True})
+    except ValidationError as exc:
+        raise ScenarioError(errors_from_validation(exc, data, marks), filename) from None
+    problems = cross_checks(scenario)
+    if problems:
+        raise ScenarioError(_locate(problems, marks), filename)
+    return scenario
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``key.path=value`` -> (path, value); the value is parsed as one YAML scalar (never evaluated)."""
+    if "=" not in text:
+        raise ScenarioError(ErrorItem(f"--set expects key.path=value, got {text!r}", path="--set"))
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ScenarioError(ErrorItem(f"--set has an empty key in {text!r}", path="--set"))
+    if len(raw) > 10_000:
+        raise ScenarioError(ErrorItem("--set value is too long", path=key))
+    try:
+        value, _ = read_yaml_bytes(raw.encode("utf-8"), "--set") if raw.strip() else (None, None)
+    except ScenarioError as exc:
+        raise ScenarioError([ErrorItem(i.message, path=key) for i in exc.items], "--set") from None
+    if isinstance(value, (dict, list)):
+        raise ScenarioError(ErrorItem(f"--set takes a single value, got {type(value).__name__}", path=key))
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``data`` with each ``key.path=value`` set (a preset name becomes ``{preset: name}``)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = out
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if isinstance(child, str) and (path[: i + 1] == ["model"] or path[: i + 1] == ["cluster", "gpu"]):
+                child = {"preset": child}
+            elif child is None or child == "auto":
+                child = {}
+            elif not isinstance(child, dict):
+                raise ScenarioError(ErrorItem(f"cannot set {'.'.join(path)}: {'.'.join(path[:i + 1])} is not a mapping",
+                                              path=".".join(path)))
+            node[part] = child
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def _read(path: Path) -> tuple[Any, Marks]:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ScenarioError(ErrorItem("no such file"), str(path)) from None
+    except OSError as exc:
+        raise ScenarioError(ErrorItem(f"cannot read the file: {exc.strerror}"), str(path)) from None
+    if path.is_dir():
+        raise ScenarioError(ErrorItem("is a directory, not a scenario file"), str(path))
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError(ErrorItem(
+            f"the file is {size / 2**20:.1f} MiB; scenario files are limited to {MAX_FILE_BYTES // 2**20} MiB"),
+            str(path))
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_FILE_BYTES + 1)
+    return read_yaml_bytes(raw, str(path))
+
+
+def _prepare(data: Any, path: Path | None) -> Any:
+    if not isinstance(data, dict):
+        return data
+    if path is not None:
+        data.setdefault("name", path.stem)
+        failures = data.get("failures")
+        if isinstance(failures, dict) and isinstance(failures.get("trace"), str):
+            trace = Path(failures["trace"])
+            if not trace.is_absolute():
+                failures["trace"] = os.fspath(path.parent / trace)
+    return data
+
+
+def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any] | Scenario,
+                  overrides: Iterable[str] = ()) -> Scenario:
+    """A validated :class:`Scenario` from a YAML file path, a mapping, or a Scenario (with overrides).
+
+    Raises :class:`~clustersim.errors.ScenarioError` listing every problem, each with file:line:column.
+    """
+    overrides = list(overrides)
+    if isinstance(source, Scenario):
+        if not overrides:
+            return source
+        data: Any = source.model_dump(mode="json", by_alias=True, exclude_none=True)
+        marks, filename, path = None, None, None
+    elif isinstance(source, Mapping):
+        data, marks, filename, path = dict(source), None, None, None
+    else:
+        path = Path(source)
+        filename = str(path)
+        data, marks = _read(path)
+    data = _prepare(data, path)
+    if overrides:
+        if not isinstance(data, dict):
+            return _validate(data, marks, filename)
+        data = apply_overrides(data, overrides)
+    return _validate(data, marks, filename)
+
+
+def check_file(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> tuple[Scenario | None, list[ErrorItem]]:
+    """Validate one file; return the scenario (or None) and every problem found (for ``validate``)."""
+    try:
+        return load_scenario(path, overrides), []
+    except ScenarioError as exc:
+        return None, exc.items
+
+
+def dump_yaml(scenario: Scenario) -> str:
+    """The scenario as YAML (round-trips through :func:`load_scenario`)."""
+    return yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False)

@@ -1,0 +1,269 @@
+"""The top-level :class:`Scenario`, catalog resolution, and the cross-field checks.
+
+The cross-field checks (tp*pp*dp*cp equals the GPU count, batch divisibility, heads by tp, ...) live in
+:func:`cross_checks`, which returns *every* problem with its dotted path, so ``clustersim validate``
+reports all of them at once and the loader can attach file:line marks to each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationInfo, model_validator
+
+from clustersim import units
+from clustersim.errors import ErrorItem, ScenarioError
+from clustersim.scenario import catalog
+from clustersim.scenario.spec import (
+    CheckpointSpec,
+    ClusterSpec,
+    FailuresSpec,
+    GPUSpec,
+    ModelSpec,
+    ParallelismSpec,
+    PricingSpec,
+    SimulationSpec,
+    Strict,
+    TrainingSpec,
+)
+
+__all__ = ["Scenario", "cross_checks", "resolve_model", "resolve_gpu", "CHINCHILLA_TOKENS_PER_PARAM"]
+
+#: Hoffmann et al. 2022 (Chinchilla), Table 3: compute-optimal tokens are about 20 per parameter.
+CHINCHILLA_TOKENS_PER_PARAM = 20.0
+
+_MODEL_REQUIRED = ("layers", "hidden_size", "attention_heads", "vocab_size")
+_GPU_REQUIRED = ("peak_tflops", "memory_gib", "hbm_gbyte_per_s", "scaleup_gbyte_per_s")
+
+
+class Scenario(Strict):
+    """One training run: model, training recipe, cluster, failures, checkpoints, prices, simulation."""
+
+    name: str = Field("", description="free text, used in reports")
+    model: str | ModelSpec
+    training: TrainingSpec
+    cluster: ClusterSpec
+    failures: FailuresSpec | None = Field(None, description="omit for a failure-free run")
+    checkpoint: CheckpointSpec = CheckpointSpec()
+    pricing: PricingSpec = PricingSpec()
+    simulation: SimulationSpec = SimulationSpec()
+
+    @model_validator(mode="after")
+    def _cross(self, info: ValidationInfo) -> Scenario:
+        if info.context and info.context.get("defer_cross_checks"):
+            return self
+        problems = cross_checks(self)
+        if problems:
+            raise ValueError("; ".join(f"{p.path}: {p.message}" for p in problems))
+        return self
+
+    # ---- resolved views (catalog presets merged with inline fields) ----
+    def model_arch(self) -> dict[str, Any]:
+        return resolve_model(self.model)
+
+    def gpu(self) -> dict[str, Any]:
+        return resolve_gpu(self.cluster.gpu)
+
+    @property
+    def gpus_per_node(self) -> int:
+        if self.cluster.gpus_per_node is not None:
+            return self.cluster.gpus_per_node
+        return int(self.gpu().get("gpus_per_node") or 8)
+
+    @property
+    def gpus(self) -> int:
+        return self.cluster.nodes * self.gpus_per_node
+
+    def tokens(self) -> float:
+        if self.training.tokens == "chinchilla":
+            return CHINCHILLA_TOKENS_PER_PARAM * catalog.params_from_architecture(self.model_arch())
+        return float(self.training.tokens)
+
+    def parallelism(self) -> ParallelismSpec | None:
+        """The given parallelism with dp filled in, or None for ``auto``."""
+        par = self.training.parallelism
+        if par == "auto":
+            return None
+        if par.dp is None:
+            denom = par.tp * par.pp * par.cp
+            return par.model_copy(update={"dp": max(1, self.gpus // denom)})
+        return par
+
+    def with_parallelism(self, par: ParallelismSpec) -> Scenario:
+        training = self.training.model_copy(update={"parallelism": par})
+        return self.model_copy(update={"training": training})
+
+    def usd_per_gpu_hour(self) -> float | None:
+        """On-demand (or preset) price per GPU-hour; None when neither is given nor in the catalog."""
+        pr = self.pricing
+        if pr.usd_per_gpu_hour is not None:
+            return pr.usd_per_gpu_hour
+        if pr.preset is not None:
+            return float(catalog.price(pr.preset)["usd_per_gpu_hour"])
+        return None
+
+    def checkpoint_read_s(self, size_bytes: float) -> float:
+        return size_bytes / (self.checkpoint.read_gbyte_per_s * units.GB)
+
+
+def _merge(base: dict[str, Any], spec: Strict) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in spec.model_dump(exclude={"preset"}, exclude_none=True).items():
+        out[key] = value
+    return out
+
+
+def resolve_model(spec: str | ModelSpec) -> dict[str, Any]:
+    """The full architecture: a catalog preset, an inline mapping, or a preset with overrides.
+
+    Defaults for an inline model: ffn_hidden_size = 4 * hidden_size (Vaswani et al. 2017; GPT-3),
+    kv_heads = attention_heads (multi-head attention), dense (one expert), untied embeddings.
+    """
+    if isinstance(spec, str):
+        arch = dict(catalog.model(spec))
+        arch["name"] = spec
+    else:
+        base = dict(catalog.model(spec.preset)) if spec.preset else {}
+        arch = _merge(base, spec)
+        arch["name"] = spec.preset or "custom"
+        if spec.preset and spec.params_b is None and any(
+            getattr(spec, k) is not None for k in ("layers", "hidden_size", "ffn_hidden_size", "experts")
+        ):
+            arch.pop("params_b", None)  # the preset's published count no longer applies
+    hidden = arch.get("hidden_size")
+    arch.setdefault("ffn_hidden_size", 4 * hidden if hidden else None)
+    arch.setdefault("kv_heads", arch.get("attention_heads"))
+    arch.setdefault("gated_mlp", False)
+    arch.setdefault("experts", 1)
+    arch.setdefault("experts_per_token", 1)
+    arch.setdefault("tied_embeddings", False)
+    return arch
+
+
+def resolve_gpu(spec: str | GPUSpec) -> dict[str, Any]:
+    """The GPU's figures: a catalog entry, or an inline mapping (optionally on top of a preset)."""
+    if isinstance(spec, str):
+        gpu = dict(catalog.gpu(spec))
+        gpu["name"] = spec
+        return gpu
+    base = dict(catalog.gpu(spec.preset)) if spec.preset else {}
+    gpu = _merge(base, spec)
+    if spec.peak_tflops is not None and spec.preset:
+        gpu["peak_tflops"] = {**base.get("peak_tflops", {}), **spec.peak_tflops}
+    gpu["name"] = spec.preset or "custom"
+    gpu.setdefault("gpus_per_node", 8)
+    gpu.setdefault("scaleup_domain_gpus", gpu["gpus_per_node"])
+    gpu.setdefault("nics_per_node", gpu["gpus_per_node"])
+    gpu.setdefault("nic_gbit_per_s", 400.0)
+    return gpu
+
+
+def _catalog_problem(path: str, exc: ScenarioError) -> ErrorItem:
+    item = exc.items[0]
+    return ErrorItem(item.message, path=path, given=item.given, expected=item.expected, hint=item.hint)
+
+
+def cross_checks(s: Scenario) -> list[ErrorItem]:
+    """Every cross-field problem of a scenario, each with the dotted path it belongs to."""
+    problems: list[ErrorItem] = []
+    # -- catalog names --
+    arch: dict[str, Any] | None = None
+    gpu: dict[str, Any] | None = None
+    try:
+        arch = s.model_arch()
+    except ScenarioError as exc:
+        problems.append(_catalog_problem("model" if isinstance(s.model, str) else "model.preset", exc))
+    try:
+        gpu = s.gpu()
+    except ScenarioError as exc:
+        problems.append(_catalog_problem("cluster.gpu" if isinstance(s.cluster.gpu, str) else "cluster.gpu.preset", exc))
+    if s.pricing.preset is not None:
+        try:
+            catalog.price(s.pricing.preset)
+        except ScenarioError as exc:
+            problems.append(_catalog_problem("pricing.preset", exc))
+    if s.failures is not None and s.failures.preset is not None:
+        try:
+            catalog.reliability_preset(s.failures.preset)
+        except ScenarioError as exc:
+            problems.append(_catalog_problem("failures.preset", exc))
+    if arch is not None:
+        missing = [k for k in _MODEL_REQUIRED if arch.get(k) is None]
+        for key in missing:
+            problems.append(ErrorItem("missing for an inline model (no preset gives it)", path=f"model.{key}",
+                                      expected="a positive integer"))
+        if not missing:
+            heads, kv = arch["attention_heads"], arch["kv_heads"]
+            if heads % kv:
+                problems.append(ErrorItem(f"attention_heads ({heads}) must divide by kv_heads ({kv})",
+                                          path="model.kv_heads", given=str(kv)))
+            if arch["experts_per_token"] > arch["experts"]:
+                problems.append(ErrorItem(
+                    f"experts_per_token ({arch['experts_per_token']}) exceeds experts ({arch['experts']})",
+                    path="model.experts_per_token"))
+    if gpu is not None:
+        for key in _GPU_REQUIRED:
+            if gpu.get(key) is None:
+                problems.append(ErrorItem("missing for an inline GPU (no preset gives it)", path=f"cluster.gpu.{key}"))
+        peaks = gpu.get("peak_tflops") or {}
+        if peaks and s.training.precision not in peaks:
+            problems.append(ErrorItem(
+                f"the GPU {gpu.get('name')} has no dense {s.training.precision} peak",
+                path="training.precision", given=s.training.precision,
+                expected="one of " + ", ".join(sorted(peaks))))
+    if problems or arch is None:
+        return problems
+    problems += _parallel_checks(s, arch)
+    return problems
+
+
+def _parallel_checks(s: Scenario, arch: dict[str, Any]) -> list[ErrorItem]:
+    problems: list[ErrorItem] = []
+    t = s.training
+    gpus = s.gpus
+    if t.parallelism == "auto":
+        return problems
+    par = t.parallelism
+    p = "training.parallelism"
+    if par.dp is None:
+        if gpus % (par.tp * par.pp * par.cp):
+            problems.append(ErrorItem(
+                f"{gpus} GPUs do not divide by tp*pp*cp = {par.tp}*{par.pp}*{par.cp} = {par.tp * par.pp * par.cp}",
+                path=p, expected="tp*pp*cp to divide the GPU count (dp is inferred)"))
+            return problems
+        dp = gpus // (par.tp * par.pp * par.cp)
+    else:
+        dp = par.dp
+        prod = par.tp * par.pp * dp * par.cp
+        if prod != gpus:
+            problems.append(ErrorItem(
+                f"tp*pp*dp*cp = {par.tp}*{par.pp}*{dp}*{par.cp} = {prod}, but the cluster has "
+                f"{s.cluster.nodes} nodes x {s.gpus_per_node} GPUs = {gpus}",
+                path=p, expected=f"tp*pp*dp*cp == {gpus}"))
+    batch = t.batch_seqs
+    if batch % (dp * t.micro_batch_seqs):
+        problems.append(ErrorItem(
+            f"global batch {batch} sequences does not divide by dp x micro-batch = {dp} x {t.micro_batch_seqs}",
+            path="training.global_batch_seqs" if t.global_batch_seqs else "training.global_batch_tokens"))
+    elif par.vpp > 1:
+        m = batch // (dp * t.micro_batch_seqs)
+        if par.pp == 1:
+            problems.append(ErrorItem("vpp > 1 needs pipeline parallelism (pp > 1)", path=f"{p}.vpp"))
+        elif m % par.pp:
+            problems.append(ErrorItem(
+                f"the interleaved schedule needs the {m} micro-batches per pipeline to divide by pp = {par.pp}"
+                " (Narayanan et al. 2021 Sec. 2.2.2)", path=f"{p}.vpp"))
+    if arch["attention_heads"] % par.tp:
+        problems.append(ErrorItem(f"attention heads ({arch['attention_heads']}) must divide by tp ({par.tp})",
+                                  path=f"{p}.tp", given=str(par.tp)))
+    if arch["experts"] % par.ep:
+        problems.append(ErrorItem(f"experts ({arch['experts']}) must divide by ep ({par.ep})", path=f"{p}.ep"))
+    if dp % par.ep:
+        problems.append(ErrorItem(f"ep ({par.ep}) must divide dp ({dp}): experts are sharded within data parallel",
+                                  path=f"{p}.ep"))
+    if t.seq_len % par.cp:
+        problems.append(ErrorItem(f"seq_len ({t.seq_len}) must divide by cp ({par.cp})", path="training.seq_len"))
+    if par.pp * par.vpp > arch["layers"]:
+        problems.append(ErrorItem(
+            f"pp x vpp = {par.pp * par.vpp} exceeds the {arch['layers']} layers", path=f"{p}.pp"))
+    return problems

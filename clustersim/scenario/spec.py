@@ -1,0 +1,270 @@
+"""The scenario format as frozen pydantic models (the contract is ../shared/SCENARIO.md).
+
+Key names carry their units (``node_mtbf_hours``, ``write_gbyte_per_s``) because users type them;
+properties ending in ``_s``, ``_bytes``, ``_bytes_per_s`` give the SI values used everywhere inside.
+Every model forbids unknown keys, so a typo is an error, never silently ignored.
+
+Defaults (a minimal file gives only ``model``, ``training.tokens``, ``cluster.gpu``, ``cluster.nodes``)
+are documented on each field; where a default is a figure, its source is in the field description.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from clustersim import units
+
+__all__ = [
+    "Strict",
+    "ModelSpec",
+    "ParallelismSpec",
+    "TrainingSpec",
+    "GPUSpec",
+    "NetworkSpec",
+    "ClusterSpec",
+    "FailureSourceSpec",
+    "StragglerSpec",
+    "MaintenanceSpec",
+    "FailuresSpec",
+    "CheckpointSpec",
+    "SpotSpec",
+    "EnergySpec",
+    "PricingSpec",
+    "SimulationSpec",
+]
+
+PosInt = Annotated[int, Field(gt=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    """Base of every scenario section: unknown keys are errors, values are frozen, no NaN/inf."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+
+
+class ModelSpec(Strict):
+    """A model architecture given inline, optionally on top of a catalog preset."""
+
+    preset: str | None = Field(None, description="catalog model to start from; fields below override it")
+    layers: PosInt | None = None
+    hidden_size: PosInt | None = None
+    ffn_hidden_size: PosInt | None = Field(None, description="default 4 * hidden_size")
+    attention_heads: PosInt | None = None
+    kv_heads: PosInt | None = Field(None, description="grouped-query attention; default attention_heads")
+    vocab_size: PosInt | None = None
+    gated_mlp: bool | None = Field(None, description="SwiGLU-style MLP with three matrices; default false")
+    experts: PosInt | None = Field(None, description="experts per MoE layer; 1 = dense")
+    experts_per_token: PosInt | None = Field(None, description="top-k routing; default 1")
+    tied_embeddings: bool | None = None
+    params_b: PosFloat | None = Field(None, description="optional check: warns if it disagrees with the architecture")
+
+
+class ParallelismSpec(Strict):
+    tp: PosInt = Field(1, description="tensor parallel")
+    pp: PosInt = Field(1, description="pipeline stages")
+    dp: PosInt | None = Field(None, description="data parallel; default: GPUs / (tp*pp*cp)")
+    cp: PosInt = Field(1, description="context parallel")
+    ep: PosInt = Field(1, description="expert parallel (within data parallel)")
+    vpp: PosInt = Field(1, description="virtual (interleaved) pipeline stages per GPU")
+    zero: Literal[0, 1, 2, 3] = Field(1, description="ZeRO stage (1 = distributed optimizer)")
+    sequence_parallel: bool = Field(True, description="Megatron sequence parallelism (with tp > 1)")
+    tp_comm_overlap: bool = Field(False, description="TP communication overlapped with compute")
+
+
+class TrainingSpec(Strict):
+    mode: Literal["pretrain", "full-finetune", "lora", "qlora"] = "pretrain"
+    tokens: PosFloat | Literal["chinchilla"] = Field(
+        description='tokens to train on, or "chinchilla" = 20 per parameter (Hoffmann et al. 2022, Table 3)'
+    )
+    seq_len: PosInt = Field(4096, description="sequence length in tokens")
+    global_batch_seqs: PosInt | None = Field(None, description="sequences per step")
+    global_batch_tokens: PosFloat | None = Field(
+        None,
+        description="tokens per step (alternative to global_batch_seqs); default 4,194,304 "
+        "(Llama 3 405B's initial batch, Llama Team 2024 Sec. 3.4.1)",
+    )
+    micro_batch_seqs: PosInt = 1
+    precision: Literal["fp32", "fp16", "bf16", "fp8"] = "bf16"
+    recompute: Literal["none", "selective", "full"] = "selective"
+    parallelism: ParallelismSpec | Literal["auto"] = "auto"
+    lora_rank: PosInt = Field(16, description="LoRA / QLoRA adapter rank")
+
+    @model_validator(mode="after")
+    def _batch(self) -> TrainingSpec:
+        if self.global_batch_seqs is not None and self.global_batch_tokens is not None:
+            raise ValueError("give global_batch_seqs or global_batch_tokens, not both")
+        return self
+
+    @property
+    def batch_seqs(self) -> int:
+        """Global batch in sequences (the default is 2**22 tokens rounded to whole sequences)."""
+        if self.global_batch_seqs is not None:
+            return self.global_batch_seqs
+        tokens = self.global_batch_tokens if self.global_batch_tokens is not None else 4_194_304.0
+        return max(1, round(tokens / self.seq_len))
+
+
+class GPUSpec(Strict):
+    """A GPU given inline, optionally on top of a catalog preset (same fields as the catalog)."""
+
+    preset: str | None = None
+    description: str | None = None
+    vendor: str | None = None
+    peak_tflops: dict[Literal["fp32", "tf32", "fp16", "bf16", "fp8"], PosFloat] | None = Field(
+        None, description="dense peak TFLOP/s per precision"
+    )
+    memory_gib: PosFloat | None = None
+    hbm_gbyte_per_s: PosFloat | None = None
+    scaleup_gbyte_per_s: PosFloat | None = Field(None, description="NVLink bandwidth per GPU per direction")
+    scaleup_domain_gpus: PosInt | None = None
+    gpus_per_node: PosInt | None = None
+    nic_gbit_per_s: PosFloat | None = None
+    nics_per_node: PosInt | None = None
+    tdp_w: PosFloat | None = None
+    sources: dict[str, str] | None = None
+    notes: str | None = None
+
+
+class NetworkSpec(Strict):
+    topology: Literal["fat-tree", "rail-optimized", "nvl72"] | None = Field(
+        None, description="default fat-tree (nvl72 for a gb200-nvl72 GPU)"
+    )
+    nic_gbit_per_s: PosFloat | None = Field(None, description="per NIC; default from the GPU catalog")
+    nics_per_node: PosInt | None = Field(None, description="default from the GPU catalog")
+    oversubscription: Annotated[float, Field(ge=1.0)] = Field(1.0, description="above the leaf tier; 7.0 = 1:7")
+    nodes_per_leaf: PosInt = 16
+    spine_switches: PosInt | None = Field(None, description="default: enough for the oversubscription")
+
+
+class ClusterSpec(Strict):
+    gpu: str | GPUSpec
+    nodes: PosInt
+    gpus_per_node: PosInt | None = Field(None, description="default from the GPU catalog (8)")
+    network: NetworkSpec = NetworkSpec()
+
+
+class FailureSourceSpec(Strict):
+    component: str = Field(description="gpu, hbm, host, nic, leaf-switch, spine-switch, software, ...")
+    per: Literal["gpu", "node", "switch", "job"]
+    mtbf_hours: PosFloat = Field(description="mean time between failures of ONE unit (the distribution's mean)")
+    distribution: Literal["exponential", "weibull"] = "exponential"
+    shape: PosFloat = Field(1.0, description="Weibull shape (1 = exponential)")
+
+
+class StragglerSpec(Strict):
+    fraction: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.005, description="fraction of slow nodes; default 0.5% (MegaScale Sec. 6)"
+    )
+    slowdown: Annotated[float, Field(ge=1.0)] = Field(
+        1.1, description="step-time factor of a slow node; default 1.1 (MegaScale Sec. 6: ~10% slower)"
+    )
+
+
+class MaintenanceSpec(Strict):
+    period_hours: PosFloat
+    duration_minutes: PosFloat
+
+
+class FailuresSpec(Strict):
+    node_mtbf_hours: PosFloat | None = Field(None, description="shorthand: one exponential source per node")
+    preset: str | None = Field(None, description="a reliability preset from the catalog (e.g. llama3-405b)")
+    sources: list[FailureSourceSpec] | None = None
+    trace: str | None = Field(None, description="CSV of observed failures: time_hours, component, node")
+    detect_minutes: NonNegFloat = Field(5.0, description="default 5 (health checks every 5 min, Kokolis 2024)")
+    restart_minutes: NonNegFloat = Field(
+        10.0, description="default 10 (MegaScale: < 10 min to detect and diagnose; Kokolis u0 = 5-20 min)"
+    )
+    repair_hours: NonNegFloat = Field(24.0, description="mean time to repair or replace a node")
+    repair_distribution: Literal["exponential", "fixed", "lognormal"] = "exponential"
+    max_concurrent_repairs: PosInt | None = None
+    spare_nodes: Annotated[int, Field(ge=0)] = 0
+    elastic: bool = Field(False, description="continue on fewer data-parallel replicas instead of waiting")
+    stragglers: StragglerSpec | None = None
+    maintenance: MaintenanceSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_source_kind(self) -> FailuresSpec:
+        given = [k for k in ("node_mtbf_hours", "preset", "sources") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of node_mtbf_hours, preset, sources (got {', '.join(given)})")
+        return self
+
+    @property
+    def detect_s(self) -> float:
+        return self.detect_minutes * units.MINUTE_S
+
+    @property
+    def restart_s(self) -> float:
+        return self.restart_minutes * units.MINUTE_S
+
+    @property
+    def repair_s(self) -> float:
+        return self.repair_hours * units.HOUR_S
+
+
+class CheckpointSpec(Strict):
+    interval_minutes: PosFloat | Literal["auto"] = Field(
+        "auto", description="compute time between checkpoints (Daly's tau), or auto = Daly's optimum"
+    )
+    write_gbyte_per_s: PosFloat = Field(
+        273.0, description="aggregate write bandwidth; default 273 GB/s (Narayanan et al. 2021 Sec. 5.10)"
+    )
+    read_gbyte_per_s: PosFloat = Field(
+        1000.0, description="aggregate read bandwidth; default 1 TB/s (Narayanan et al. 2021 Sec. 5.10)"
+    )
+    host_copy_gbyte_per_s: PosFloat = Field(
+        25.0,
+        description="async only: per-GPU device-to-host copy bandwidth; default 25 GB/s (PCIe Gen4 x16, "
+        "the blocking 'several seconds' snapshot of MegaScale Sec. 4.4)",
+    )
+    async_: bool = Field(False, alias="async", description="true: only the copy to host memory blocks")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @property
+    def write_bytes_per_s(self) -> float:
+        return self.write_gbyte_per_s * units.GB
+
+    @property
+    def read_bytes_per_s(self) -> float:
+        return self.read_gbyte_per_s * units.GB
+
+
+class SpotSpec(Strict):
+    discount: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(description="fraction off the on-demand price")
+    preemptions_per_node_day: NonNegFloat
+
+
+class EnergySpec(Strict):
+    usd_per_kwh: NonNegFloat
+    pue: Annotated[float, Field(ge=1.0)] = 1.2
+    node_overhead_w: NonNegFloat = Field(
+        0.0, description="CPUs, NICs, fans per node beyond the GPUs' power"
+    )
+
+
+class PricingSpec(Strict):
+    usd_per_gpu_hour: NonNegFloat | None = None
+    preset: str | None = None
+    spot: SpotSpec | None = None
+    energy: EnergySpec | None = None
+    storage_usd_per_tb_month: NonNegFloat | None = None
+
+    @model_validator(mode="after")
+    def _one_price(self) -> PricingSpec:
+        if self.usd_per_gpu_hour is not None and self.preset is not None:
+            raise ValueError("give usd_per_gpu_hour or preset, not both")
+        return self
+
+
+class SimulationSpec(Strict):
+    replicas: PosInt = 100
+    seed: Annotated[int, Field(ge=0)] = 0
+    horizon_factor: Annotated[float, Field(ge=1.0)] = Field(
+        20.0, description="a replica stops after this many times the failure-free time (never hangs)"
+    )
+

@@ -1,0 +1,116 @@
+"""Readable terminal tables (rich) for the CLI. Pure rendering: no modelling here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 1e5 or abs(value) < 1e-3:
+            return f"{value:.3g}"
+        return f"{value:,.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+_CATALOG_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "gpus": [("peak_tflops", "dense TFLOP/s"), ("memory_gib", "HBM GiB"), ("hbm_gbyte_per_s", "HBM GB/s"),
+             ("scaleup_gbyte_per_s", "scale-up GB/s/dir"), ("scaleup_domain_gpus", "domain"),
+             ("nic_gbit_per_s", "NIC Gb/s"), ("tdp_w", "W")],
+    "models": [("params_b", "params B"), ("layers", "layers"), ("hidden_size", "hidden"),
+               ("ffn_hidden_size", "FFN"), ("attention_heads", "heads"), ("kv_heads", "kv"),
+               ("vocab_size", "vocab"), ("gated_mlp", "gated"), ("experts", "experts"),
+               ("experts_per_token", "top-k")],
+    "prices": [("gpu", "GPU"), ("usd_per_gpu_hour", "$/GPU-h"), ("kind", "kind"), ("date", "date"),
+               ("source", "source")],
+    "reliability": [("derivation", "derivation"), ("source", "source")],
+}
+
+
+def catalog_table(kind: str, data: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title=f"clustersim catalog: {kind}", show_lines=kind in ("prices", "reliability"))
+    table.add_column("name", style="bold")
+    columns = _CATALOG_COLUMNS[kind]
+    for _, header in columns:
+        table.add_column(header, overflow="fold")
+    for name, entry in data.items():
+        table.add_row(name, *(_fmt(entry.get(key, "")) for key, _ in columns))
+    return table
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def estimate_tables(d: dict[str, Any]) -> list[Table]:
+    """The estimate as three small tables: headline, step-time breakdown, memory per GPU."""
+    par = d["parallelism"]
+    head = Table(title=f"{d['name']}: {d['model']} on {d['gpus']:,} x {d['gpu']}", show_header=False)
+    head.add_column("what", style="bold")
+    head.add_column("value")
+    layout = (f"tp {par['tp']} x pp {par['pp']} x dp {par['dp']} x cp {par['cp']}, ep {par['ep']}, vpp {par['vpp']}, "
+              f"ZeRO-{par['zero']}, SP {'on' if par['sequence_parallel'] else 'off'}"
+              + (" (searched)" if par.get("searched") else ""))
+    rows = [
+        ("parallelism", layout),
+        ("parameters", f"{d['params_b']:.1f} B ({d['active_params_b']:.1f} B active)"),
+        ("tokens", f"{d['tokens']:.3g}"),
+        ("step time", f"{d['step_time_s']:.3f} s"),
+        ("throughput", f"{d['tokens_per_s']:,.0f} tokens/s"),
+        ("MFU / HFU", f"{_pct(d['mfu'])} / {_pct(d['hfu'])}"),
+        ("TFLOP/s per GPU", f"{d['model_tflops_per_gpu']:.0f} model, {d['hardware_tflops_per_gpu']:.0f} hardware"),
+        ("memory per GPU", f"{d['memory_per_gpu_gib']:.1f} GiB of {d['gpu_memory_gib']} GiB"
+         + ("" if d["fits_in_memory"] else f"  [red]DOES NOT FIT: over by {d['memory_excess_gib']:.1f} GiB[/]")),
+        ("train time (no failures)", f"{d['train_days']:.2f} days"),
+        ("GPU-hours", f"{d['gpu_hours']:,.0f}"),
+        ("cost (no failures)", f"${d['cost_usd']:,.0f}" if d.get("cost_usd") is not None else "no price given"),
+    ]
+    if d.get("job_mtbf_hours") is not None:
+        rows += [
+            ("job MTBF (all sources)", f"{d['job_mtbf_hours']:.2f} h"),
+            ("checkpoint", f"{d['checkpoint_size_gb']:,.0f} GB, write {d['checkpoint_write_s']:.0f} s, "
+                           f"load {d['checkpoint_load_s']:.0f} s, every {d['checkpoint_interval_minutes']:.0f} min"),
+            ("expected goodput (Daly)", _pct(d["expected_goodput"])),
+            ("expected wall time (Daly)", f"{d['expected_wall_days']:.2f} days, "
+                                          f"~{d['expected_interruptions']:.0f} interruptions"),
+        ]
+    for row in rows:
+        head.add_row(*row)
+    step = Table(title="step time breakdown (exposed)")
+    step.add_column("part")
+    step.add_column("seconds", justify="right")
+    step.add_column("share", justify="right")
+    total = d["step_time_s"] or 1.0
+    for part, sec in d["breakdown_s"].items():
+        step.add_row(part.replace("_", " "), f"{sec:.4f}", _pct(sec / total))
+    step.add_row("[bold]total[/]", f"[bold]{d['step_time_s']:.4f}[/]", "100%")
+    mem = Table(title="memory per GPU (heaviest stage)")
+    mem.add_column("part")
+    mem.add_column("GiB", justify="right")
+    for part, gib in d["memory_breakdown_gib"].items():
+        mem.add_row(part, f"{gib:.2f}")
+    mem.add_row("[bold]total[/]", f"[bold]{d['memory_per_gpu_gib']:.2f}[/]")
+    return [head, step, mem]
+
+
+def search_table(d: dict[str, Any]) -> Table:
+    table = Table(title=f"{d['name']}: best of {d['feasible']:,} feasible / {d['configs_evaluated']:,} configurations "
+                        f"({d['elapsed_s']:.2f} s)")
+    for col in ("#", "tp", "pp", "dp", "cp", "ep", "vpp", "mb", "ZeRO", "recompute", "SP", "step s", "MFU",
+                "GiB/GPU", "days", "$"):
+        table.add_column(col, justify="right")
+    recompute = ("none", "selective", "full")
+    for i, r in enumerate(d["top"], 1):
+        table.add_row(str(i), *(str(int(r[k])) for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs", "zero")),
+                      recompute[int(r["recompute"])], "yes" if r["sequence_parallel"] else "no",
+                      f"{r['step_time_s']:.3f}", _pct(r["mfu"]), f"{r['memory_bytes'] / 2**30:.1f}",
+                      f"{r['train_s'] / 86400:.2f}", f"{r['cost_usd']:,.0f}")
+    return table
