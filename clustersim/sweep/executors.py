@@ -1,0 +1,266 @@
+"""Where sweep tasks run: in this process, in a pool of local processes, or on a Dask cluster.
+
+Each executor takes a task function and an iterable of ``(task_id, payload)`` and yields one
+:class:`Outcome` per task as tasks finish (in completion order; the runner writes each to the store
+at once, so the order never reaches the rows). A task function's own exceptions are caught in the
+worker (:func:`guarded`) and come back as an error outcome with the traceback; a worker that dies
+(killed, out of memory, segfault) is handled by the executor:
+
+* local processes: the tasks that were running when a worker died are run again one at a time
+  (so a task that kills its worker is told apart from its innocent neighbours); a task whose worker
+  dies ``max_attempts`` times while it runs alone is reported as failed, never silently dropped;
+* Dask: the scheduler reschedules the task on another worker and raises ``KilledWorker`` after
+  ``distributed.scheduler.allowed-failures`` deaths, which is reported as a failed task.
+
+No executor keeps more than a few tasks per worker in flight, so an interrupted sweep loses at most
+those and the results stream into the store while the sweep runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from clustersim.errors import ClustersimError
+
+__all__ = ["Outcome", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "guarded"]
+
+TaskFn = Callable[[Any], Any]
+
+#: Tasks in flight per worker: one running and one queued, so a worker never waits for the main
+#: process between tasks, and an interruption loses at most two tasks per worker.
+INFLIGHT_PER_WORKER = 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished task: its value, or why it has none (``error``)."""
+
+    task_id: str
+    value: Any = None
+    error: str | None = None
+
+
+def guarded(fn: TaskFn, payload: Any) -> tuple[bool, Any]:
+    """Run ``fn(payload)`` in a worker: (True, value), or (False, the exception with its traceback)."""
+    try:
+        return True, fn(payload)
+    except Exception as exc:  # the task's own failure is a result to report, not the worker's death
+        tb = traceback.format_exc(limit=8)
+        return False, f"{type(exc).__name__}: {exc}\n{tb}"
+
+
+def _outcome(task_id: str, result: tuple[bool, Any]) -> Outcome:
+    ok, value = result
+    return Outcome(task_id, value=value) if ok else Outcome(task_id, error=str(value))
+
+
+class Executor:
+    """Base class: ``run`` yields outcomes as tasks finish; ``close`` releases workers."""
+
+    name = "executor"
+    workers = 1
+
+    def run(self, fn: TaskFn, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the workers (idempotent)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Every task in this process, one after the other (``--workers 1``)."""
+
+    name = "serial"
+
+    def run(self, fn: TaskFn, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
+        for task_id, payload in tasks:
+            yield _outcome(task_id, guarded(fn, payload))
+
+
+class ProcessExecutor(Executor):
+    """A pool of local worker processes (spawned: no fork of a process that holds threads or SQLite)."""
+
+    name = "processes"
+
+    def __init__(self, workers: int, *, max_attempts: int = 2, start_method: str = "spawn"):
+        if workers < 1:
+            raise ClustersimError(f"workers must be at least 1 (got {workers})")
+        self.workers = workers
+        self.max_attempts = max_attempts
+        self.start_method = start_method
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        self.close()
+        self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                         mp_context=multiprocessing.get_context(self.start_method))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, fn: TaskFn, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
+        source = iter(tasks)
+        retry: deque[tuple[str, Any]] = deque()  # tasks to run again, alone, after a worker died
+        suspects: set[str] = set()
+        deaths: dict[str, int] = {}
+        inflight: dict[Future[tuple[bool, Any]], tuple[str, Any]] = {}
+        pool = self._pool or self._new_pool()
+        exhausted = False
+        limit = self.workers * INFLIGHT_PER_WORKER
+        while True:
+            # -- submit: suspects run alone; fresh tasks fill the pool --
+            while len(inflight) < limit:
+                if retry:
+                    if inflight:
+                        break
+                    item = retry.popleft()
+                    inflight[pool.submit(guarded, fn, item[1])] = item
+                    break
+                if exhausted or any(tid in suspects for tid, _ in inflight.values()):
+                    break
+                try:
+                    item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                inflight[pool.submit(guarded, fn, item[1])] = item
+            if not inflight:
+                return
+            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            lost: list[tuple[str, Any]] = []
+            for fut in done:
+                item = inflight.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    lost.append(item)
+                    continue
+                suspects.discard(item[0])
+                yield _outcome(item[0], result)
+            if not lost:
+                continue
+            # A worker died: every task still in flight fails with it; collect what did finish.
+            for fut in list(inflight):
+                item = inflight.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    lost.append(item)
+                    continue
+                suspects.discard(item[0])
+                yield _outcome(item[0], result)
+            pool = self._new_pool()
+            alone = len(lost) == 1 and lost[0][0] in suspects
+            for item in lost:
+                tid = item[0]
+                if alone:
+                    deaths[tid] = deaths.get(tid, 0) + 1
+                    if deaths[tid] >= self.max_attempts:
+                        suspects.discard(tid)
+                        yield Outcome(tid, error=f"the worker process died while running this point, "
+                                                 f"{deaths[tid]} times alone (killed, out of memory, or crashed)")
+                        continue
+                suspects.add(tid)
+                retry.append(item)
+
+
+class DaskExecutor(Executor):
+    """Tasks on a Dask distributed cluster: a LocalCluster of processes, or a scheduler's address."""
+
+    name = "dask"
+
+    def __init__(self, *, scheduler: str | None = None, workers: int = 2):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ClustersimError("Dask is not installed: pip install 'clustersim[dask]'") from None
+        self._cluster: Any = None
+        self.client: Any = None
+        if scheduler:
+            try:
+                self.client = Client(scheduler, timeout="30s")
+            except OSError as exc:
+                raise ClustersimError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            self.name = f"dask {scheduler}"
+        else:
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self._cluster)
+            self.name = "dask local"
+        self.workers = max(1, sum(self.client.nthreads().values()))
+
+    def close(self) -> None:
+        if getattr(self, "client", None) is not None:
+            self.client.close()
+            self.client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def run(self, fn: TaskFn, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        source = iter(tasks)
+        limit = max(1, self.workers) * INFLIGHT_PER_WORKER
+        ids: dict[Any, str] = {}
+        pending = as_completed([], with_results=False)
+
+        def submit() -> bool:
+            try:
+                task_id, payload = next(source)
+            except StopIteration:
+                return False
+            fut = self.client.submit(guarded, fn, payload, pure=False)
+            ids[fut.key] = task_id
+            pending.add(fut)
+            return True
+
+        for _ in range(limit):
+            if not submit():
+                break
+        for fut in pending:
+            task_id = ids.pop(fut.key)
+            try:
+                result = fut.result()
+            except Exception as exc:  # KilledWorker, a lost connection: the point is reported, not lost
+                yield Outcome(task_id, error=f"{type(exc).__name__}: {exc}")
+            else:
+                yield _outcome(task_id, result)
+            finally:
+                fut.release()
+            submit()
+
+
+def make_executor(workers: int = 1, dask: str | None = None, scheduler: str | None = None) -> Executor:
+    """``scheduler`` -> that Dask cluster; ``dask="local"`` -> a LocalCluster of ``workers`` processes (all
+    CPUs when ``workers`` is 1); ``workers > 1`` -> local processes; else this process."""
+    if scheduler:
+        return DaskExecutor(scheduler=scheduler)
+    if dask is not None:
+        if dask != "local":
+            raise ClustersimError(f"--dask takes 'local' (got {dask!r}); for a cluster give --scheduler tcp://HOST:8786")
+        return DaskExecutor(workers=workers if workers > 1 else (os.cpu_count() or 2))
+    if workers > 1:
+        return ProcessExecutor(workers)
+    if workers < 1:
+        raise ClustersimError(f"--workers must be at least 1 (got {workers})")
+    return SerialExecutor()

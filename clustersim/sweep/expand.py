@@ -1,0 +1,240 @@
+"""From a sweep file to points: grid x zip x samples, dotted-key overrides, validation, stable keys.
+
+Every point is the base scenario's mapping with the sweep's ``set:`` and the point's own values
+applied at their dotted keys (the same descent rules as ``--set``: a preset name becomes
+``{preset: name}`` when a field below it is set, ``auto`` becomes a mapping), then validated by
+:func:`clustersim.scenario.load_scenario`. Invalid points are kept with their reason; nothing runs
+until every point has been validated.
+
+A point's key is the SHA-256 of the canonical JSON of its validated scenario (every default filled
+in, the free-text ``name`` left out), its seed and the sweep's mode: the same what-if gets the same key
+in any sweep, in any order, on any machine, which is what ``--resume`` relies on.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clustersim.errors import ErrorItem, ScenarioError
+from clustersim.rng import stream
+from clustersim.scenario import Scenario, load_scenario
+from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, read_yaml_bytes
+from clustersim.sweep.spec import SampleRange, SamplesSpec, SweepFile
+
+__all__ = ["Point", "ValidPoint", "InvalidPoint", "Plan", "plan_sweep", "expand_points", "sample_values",
+           "set_dotted", "point_key", "canonical_json", "base_mapping", "describe_problems"]
+
+
+@dataclass(frozen=True)
+class Point:
+    index: int
+    inputs: dict[str, Any]
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ValidPoint:
+    index: int
+    inputs: dict[str, Any]
+    scenario: Scenario
+    key: str
+
+
+@dataclass(frozen=True)
+class InvalidPoint:
+    index: int
+    inputs: dict[str, Any]
+    reason: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A sweep expanded and validated: what will run, what cannot, and what repeats an earlier point."""
+
+    sweep: SweepFile
+    input_keys: list[str]
+    valid: list[ValidPoint]
+    invalid: list[InvalidPoint]
+    duplicates: list[tuple[int, int]]  # (index, index of the earlier identical point)
+
+    @property
+    def mode(self) -> str:
+        return self.sweep.spec.mode
+
+    @property
+    def total(self) -> int:
+        return len(self.valid) + len(self.invalid) + len(self.duplicates)
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted keys, no spaces, ASCII, no NaN: the same text for the same value on every machine."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str)
+
+
+def point_key(scenario: Scenario, mode: str) -> str:
+    """SHA-256 of the canonical JSON of the expanded scenario (less its name), its seed and the mode."""
+    dump = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    dump.pop("name", None)
+    text = canonical_json({"scenario": dump, "seed": scenario.simulation.seed, "mode": mode})
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _invalid_key(data: dict[str, Any], mode: str) -> str:
+    text = canonical_json({"invalid": data, "mode": mode})
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"`` in place (``--set``'s descent rules)."""
+    path = key.split(".")
+    node: Any = data
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if isinstance(child, str) and path[: i + 1] in (["model"], ["cluster", "gpu"]):
+            child = {"preset": child}
+        elif child is None or child == "auto":
+            child = {}
+        elif not isinstance(child, dict):
+            raise ScenarioError(ErrorItem(f"cannot set {key}: {'.'.join(path[: i + 1])} is not a mapping", path=key))
+        node[part] = child
+        node = child
+    node[path[-1]] = copy.deepcopy(value)
+
+
+def base_mapping(path: Path) -> dict[str, Any]:
+    """The base scenario as written (not yet validated: the sweep's overrides may be what makes it valid).
+
+    As :func:`load_scenario` does for a file, the name defaults to the file's stem and a failure trace
+    path is taken relative to the scenario's folder.
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_FILE_BYTES + 1)
+    data, _ = read_yaml_bytes(raw, str(path))
+    if not isinstance(data, dict):
+        raise ScenarioError(ErrorItem(f"the top level is a {type(data).__name__}", line=1, column=1,
+                                      expected="a mapping with model, training and cluster"), str(path))
+    data.setdefault("name", path.stem)
+    failures = data.get("failures")
+    if isinstance(failures, dict) and isinstance(failures.get("trace"), str):
+        trace = Path(failures["trace"])
+        if not trace.is_absolute():
+            failures["trace"] = os.fspath(path.parent / trace)
+    return data
+
+
+def _to_value(rng_u: float, spec: SampleRange) -> Any:
+    """Map u in [0, 1) to the range: linear, log-uniform, integer, or one of the choices."""
+    if spec.choices is not None:
+        k = len(spec.choices)
+        return spec.choices[min(int(rng_u * k), k - 1)]
+    lo = spec.low if spec.low is not None else 0.0  # SampleRange requires both without choices
+    hi = spec.high if spec.high is not None else lo
+    if spec.integer:
+        top = hi + 1.0  # each integer in [lo, hi] gets an equal share of [lo, hi + 1)
+        if spec.log:
+            value = math.exp(math.log(lo) + rng_u * (math.log(top) - math.log(lo)))
+        else:
+            value = lo + rng_u * (top - lo)
+        return int(min(max(math.floor(value), lo), hi))
+    if spec.log:
+        return float(math.exp(math.log(lo) + rng_u * (math.log(hi) - math.log(lo))))
+    return float(lo + rng_u * (hi - lo))
+
+
+def sample_values(samples: SamplesSpec, seed: int) -> list[dict[str, Any]]:
+    """The ``n`` sampled points, each a {dotted key: value}.
+
+    Each input has its own keyed stream (:func:`clustersim.rng.stream` with the sweep's seed and the
+    name ``sweep.samples.<method>.<key>``), so adding an input leaves the others' values unchanged.
+    Latin hypercube (McKay, Beckman & Conover 1979, Technometrics 21(2), Sec. 2): each input's range is
+    cut into n equal-probability strata, one uniform draw per stratum, strata shuffled independently
+    per input: u_ij = (pi_j(i) + U_ij) / n.
+    """
+    n = samples.n
+    columns: dict[str, list[Any]] = {}
+    for key, spec in samples.ranges.items():
+        rng = stream(seed, 0, f"sweep.samples.{samples.method}.{key}")
+        if samples.method == "lhs":
+            u = (rng.permutation(n) + rng.random(n)) / n
+        else:
+            u = rng.random(n)
+        columns[key] = [_to_value(float(x), spec) for x in np.asarray(u)]
+    return [{key: columns[key][i] for key in columns} for i in range(n)]
+
+
+def expand_points(sweep: SweepFile, base: dict[str, Any] | None = None) -> Iterator[Point]:
+    """Every point of the sweep, in a fixed order (grid, last key fastest; then zip; then samples)."""
+    spec = sweep.spec
+    data0 = copy.deepcopy(base if base is not None else base_mapping(sweep.base_path))
+    for key, value in spec.set.items():
+        set_dotted(data0, key, value)
+    grid_keys = list(spec.grid)
+    grid_rows: Sequence[tuple[Any, ...]] = list(itertools.product(*(spec.grid[k] for k in grid_keys)))
+    zip_keys = list(spec.zip)
+    zip_rows = list(zip(*(spec.zip[k] for k in zip_keys), strict=True)) if zip_keys else [()]
+    sample_rows = sample_values(spec.samples, spec.seed) if spec.samples is not None else [{}]
+    index = 0
+    for g in grid_rows:
+        for z in zip_rows:
+            for s in sample_rows:
+                inputs = dict(zip(grid_keys, g, strict=True))
+                inputs.update(zip(zip_keys, z, strict=True))
+                inputs.update(s)
+                data = copy.deepcopy(data0)
+                for key, value in inputs.items():
+                    set_dotted(data, key, value)
+                yield Point(index, inputs, data)
+                index += 1
+
+
+def describe_problems(items: Sequence[ErrorItem]) -> str:
+    """One line per problem: ``path: message (given ..., expected ...)``."""
+    lines = []
+    for item in items:
+        text = f"{item.path}: {item.message}" if item.path else item.message
+        extra = [f"given {item.given}"] if item.given is not None else []
+        if item.expected is not None:
+            extra.append(f"expected {item.expected}")
+        if extra:
+            text += f" ({'; '.join(extra)})"
+        lines.append(text)
+    return "; ".join(lines)
+
+
+def plan_sweep(sweep: SweepFile) -> Plan:
+    """Expand and validate every point; nothing runs here."""
+    mode = sweep.spec.mode
+    valid: list[ValidPoint] = []
+    invalid: list[InvalidPoint] = []
+    duplicates: list[tuple[int, int]] = []
+    first: dict[str, int] = {}
+    for point in expand_points(sweep):
+        try:
+            scenario = load_scenario(point.data)
+        except ScenarioError as exc:
+            key = _invalid_key(point.data, mode)
+            if key in first:
+                duplicates.append((point.index, first[key]))
+            else:
+                first[key] = point.index
+                invalid.append(InvalidPoint(point.index, point.inputs, describe_problems(exc.items), key))
+            continue
+        key = point_key(scenario, mode)
+        if key in first:
+            duplicates.append((point.index, first[key]))
+            continue
+        first[key] = point.index
+        valid.append(ValidPoint(point.index, point.inputs, scenario, key))
+    return Plan(sweep, sweep.spec.swept_keys(), valid, invalid, duplicates)

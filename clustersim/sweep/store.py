@@ -1,0 +1,243 @@
+"""The results store: one SQLite file (the standard library's sqlite3), one row per point.
+
+Table ``points`` holds the point's key (the SHA-256 of its expanded scenario, seed and mode), its index
+in the sweep, its status (``ok``, ``infeasible``, ``invalid`` or ``failed``), the reason when it is not
+``ok``, one column per swept input (named by its dotted key, e.g. ``cluster.nodes``) and one column per
+output (``train_days``, ``cost_usd``, ``wall_days_p90``...). Output columns are added as they first
+appear, so the store follows the result objects without a schema of its own.
+
+Durability: the database is in write-ahead-log mode with ``synchronous=FULL``, and rows are written
+in a transaction as points finish, so a killed process, a killed worker or a power cut loses nothing
+that was committed (SQLite documentation, "Write-Ahead Logging" and "PRAGMA synchronous").
+Only the process that runs the sweep writes; readers (``load_rows``, the report) never block it.
+
+Table ``meta`` records the sweep (name, file hash, mode, inputs, versions); table ``runs`` one line
+per run or resume (executor, workers, points run, seconds), kept apart so that the rows themselves are
+identical whatever ran them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from clustersim.errors import ClustersimError
+
+__all__ = ["ResultStore", "load_rows", "load_meta", "export_results", "FIXED_COLUMNS", "FINAL_STATUSES",
+           "row_columns"]
+
+#: Columns every row has, before the inputs and outputs.
+FIXED_COLUMNS = ("point_index", "point_key", "status", "error")
+#: Statuses that ``--resume`` does not run again (a ``failed`` point, e.g. one whose worker died, is).
+FINAL_STATUSES = ("ok", "infeasible", "invalid")
+#: Outputs listed first (in this order) when rows are read or exported; the rest follow alphabetically.
+PREFERRED_OUTPUTS = (
+    "train_days", "cost_usd", "gpu_hours", "expected_goodput", "expected_wall_days",
+    "wall_days_mean", "wall_days_p50", "wall_days_p90", "wall_days_p99",
+    "wall_cost_usd_mean", "wall_cost_usd_p50", "wall_cost_usd_p90", "wall_cost_usd_p99",
+    "goodput_mean", "goodput_p50", "goodput_p90", "goodput_p99", "interruptions_mean",
+    "step_time_s", "tokens_per_s", "mfu", "hfu", "memory_per_gpu_gib", "fits_in_memory",
+    "gpus", "gpu_name", "model_name", "params_b",
+)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cell(value: Any) -> Any:
+    """A value SQLite stores as is (numbers, text, NULL); mappings and lists as canonical JSON text."""
+    if value is None or isinstance(value, (int, float, str, bytes)):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def row_columns(columns: Sequence[str], input_keys: Sequence[str]) -> list[str]:
+    """The fixed columns, the inputs in sweep order, then outputs (preferred first, then alphabetical)."""
+    present = set(columns)
+    head = [c for c in FIXED_COLUMNS if c in present] + [k for k in input_keys if k in present]
+    rest = present - set(head)
+    preferred = [c for c in PREFERRED_OUTPUTS if c in rest]
+    return head + preferred + sorted(rest - set(preferred))
+
+
+class ResultStore:
+    """Write side of the results database (one per running sweep)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS points (point_key TEXT PRIMARY KEY, point_index INTEGER NOT NULL, "
+                "status TEXT NOT NULL, error TEXT)")
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started_unix REAL, "
+                "finished_unix REAL, executor TEXT, workers INTEGER, points_run INTEGER, elapsed_s REAL, "
+                "outcome TEXT)")
+        except sqlite3.DatabaseError as exc:
+            raise ClustersimError(f"{self.path}: not a usable SQLite results database ({exc})") from None
+        self.columns = self._columns()
+
+    def _columns(self) -> list[str]:
+        return [r[1] for r in self.conn.execute("PRAGMA table_info(points)")]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta --
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    def set_meta(self, values: Mapping[str, Any]) -> None:
+        with self._transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                  [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()])
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+
+    def done_keys(self) -> set[str]:
+        """Keys of points with a final status (what ``--resume`` skips)."""
+        marks = ",".join("?" * len(FINAL_STATUSES))
+        rows = self.conn.execute(f"SELECT point_key FROM points WHERE status IN ({marks})", FINAL_STATUSES)
+        return {r[0] for r in rows}
+
+    # -- rows --
+    def _transaction(self) -> Any:
+        store = self
+
+        class _Tx:
+            def __enter__(self) -> None:
+                store.conn.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, kind: object, *rest: object) -> None:
+                store.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+        return _Tx()
+
+    def _ensure_columns(self, names: Iterable[str]) -> None:
+        known = set(self.columns)
+        for name in names:
+            if name not in known:
+                self.conn.execute(f"ALTER TABLE points ADD COLUMN {_quote(name)}")
+                known.add(name)
+                self.columns.append(name)
+
+    def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace rows (each has point_key, point_index, status) in ONE transaction."""
+        if not rows:
+            return
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in rows:
+            cols = tuple(row)
+            groups.setdefault(cols, []).append(tuple(_cell(row[c]) for c in cols))
+        with self._transaction():
+            self._ensure_columns(c for cols in groups for c in cols)
+            for cols, values in groups.items():
+                sql = (f"INSERT OR REPLACE INTO points ({', '.join(map(_quote, cols))}) "
+                       f"VALUES ({', '.join('?' * len(cols))})")
+                self.conn.executemany(sql, values)
+
+    def start_run(self, executor: str, workers: int) -> int:
+        with self._transaction():
+            cur = self.conn.execute("INSERT INTO runs (started_unix, executor, workers, outcome) VALUES (?, ?, ?, ?)",
+                                    (time.time(), executor, workers, "running"))
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, points_run: int, elapsed_s: float, outcome: str) -> None:
+        with self._transaction():
+            self.conn.execute("UPDATE runs SET finished_unix = ?, points_run = ?, elapsed_s = ?, outcome = ? "
+                              "WHERE run_id = ?", (time.time(), points_run, elapsed_s, outcome, run_id))
+
+
+def _open_read(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    p = Path(path)
+    if not p.is_file():
+        raise ClustersimError(f"{p}: no such results database")
+    conn = sqlite3.connect(p, timeout=30.0)
+    try:
+        conn.execute("SELECT 1 FROM points LIMIT 1")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ClustersimError(f"{p}: not a clustersim sweep database ({exc})") from None
+    return conn
+
+
+def load_meta(db: str | os.PathLike[str]) -> dict[str, Any]:
+    """The sweep's description: name, mode, input_keys, objective, sweep_sha256, versions."""
+    conn = _open_read(db)
+    try:
+        return {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+    finally:
+        conn.close()
+
+
+def load_rows(db: str | os.PathLike[str], *, status: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every row of a sweep database as a dict, ordered by point index (``status`` filters, e.g. "ok").
+
+    Keys: point_index, point_key, status, error, then the swept inputs by dotted key, then the outputs.
+    Rows that are not ``ok`` have NULL (None) outputs where nothing was computed.
+    """
+    conn = _open_read(db)
+    try:
+        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        names = [r[1] for r in conn.execute("PRAGMA table_info(points)")]
+        cols = row_columns(names, meta.get("input_keys", []))
+        sql = f"SELECT {', '.join(map(_quote, cols))} FROM points"
+        args: list[Any] = []
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
+            args = wanted
+        sql += " ORDER BY point_index, point_key"
+        return [dict(zip(cols, r, strict=True)) for r in conn.execute(sql, args)]
+    finally:
+        conn.close()
+
+
+def export_results(db: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> int:
+    """Write every row to CSV (``.csv``) or Parquet (``.parquet``, needs pyarrow); returns the row count."""
+    from clustersim.io import atomic_write_bytes, atomic_write_text
+
+    rows = load_rows(db)
+    out = Path(out_path)
+    suffix = out.suffix.lower()
+    cols = list(rows[0]) if rows else list(FIXED_COLUMNS)
+    if suffix == ".parquet":
+        try:
+            import pyarrow as pa  # type: ignore[import-not-found]
+            import pyarrow.parquet as pq  # type: ignore[import-not-found]
+        except ImportError:
+            raise ClustersimError("Parquet export needs pyarrow (pip install pyarrow); or export to .csv") from None
+        table = pa.table({c: [r[c] for r in rows] for c in cols})
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        atomic_write_bytes(out, sink.getvalue().to_pybytes())
+    elif suffix == ".csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(cols)
+        for r in rows:
+            writer.writerow(["" if r[c] is None else (repr(r[c]) if isinstance(r[c], float) else r[c]) for c in cols])
+        atomic_write_text(out, buf.getvalue())
+    else:
+        raise ClustersimError(f"{out}: export to .csv or .parquet (got {suffix or 'no extension'})")
+    return len(rows)

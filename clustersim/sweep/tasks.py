@@ -1,0 +1,151 @@
+"""The work a sweep sends to its workers: chunks of analytic points, or one simulated point per task.
+
+* :func:`estimate_chunk` evaluates many points with ONE call of the vectorized kernel
+  (:func:`clustersim.cost.kernel.evaluate`): each point's :func:`clustersim.planning.kernel_inputs`
+  are stacked into arrays (points whose inputs have different keys, e.g. another network topology,
+  go in another call). A ``parallelism: auto`` point first gets its parallelism from
+  :func:`clustersim.search.apply_best`, one search per such point.
+* :func:`simulate_point` runs :func:`clustersim.simulate.simulate` (``workers=1``: the sweep's
+  workers are the parallelism) for one point, or a task function given in its place (tests).
+
+Both return rows in the shape of the ``--json`` outputs, flattened to one level by :func:`flatten`
+so that each becomes a column of the results store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from clustersim.errors import ClustersimError, InfeasibleError, SimulationError
+from clustersim.scenario import Scenario
+
+__all__ = ["estimate_chunk", "simulate_point", "flatten", "PointResult", "UNIT_SUFFIXES", "SimulateFn"]
+
+#: (point key, status, error or None, output columns)
+PointResult = tuple[str, str, str | None, dict[str, Any]]
+SimulateFn = Callable[[Scenario], Mapping[str, Any]]
+
+#: A nested output whose name ends in a unit (``breakdown_s``) keeps the unit last when flattened:
+#: ``breakdown_s.compute`` -> ``breakdown_compute_s`` (the project's rule: units end names).
+UNIT_SUFFIXES = ("_s", "_gib", "_gb", "_days", "_hours", "_minutes", "_usd")
+#: Keys that are not per-point results: provenance (stored once in the database's meta table),
+#: per-replica samples and the timeline (kept by ``clustersim simulate --json``, too long for a row).
+_DROP = frozenset({"name", "clustersim_version", "schema_version", "numpy_version", "python_version",
+                   "samples", "timeline"})
+#: Outputs renamed so they never collide with an input of the same name (``model``, ``cluster.gpu``).
+_RENAME = {"model": "model_name", "gpu": "gpu_name"}
+
+
+def _join(parent: str, child: str) -> str:
+    for suffix in UNIT_SUFFIXES:
+        if parent.endswith(suffix):
+            return f"{parent[: -len(suffix)]}_{child}{suffix}"
+    return f"{parent}_{child}"
+
+
+def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A ``--json`` object as one level of columns.
+
+    ``{"wall_days": {"mean": 1, "mean_ci95": [0.9, 1.1]}}`` -> ``wall_days_mean``, ``wall_days_mean_ci95_lo``,
+    ``wall_days_mean_ci95_hi``; ``{"breakdown_s": {"compute": 2}}`` -> ``breakdown_compute_s``. Other
+    lists (per-replica samples, timelines) are left out.
+    """
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if not prefix and key in _DROP:
+            continue
+        name = _join(prefix, str(key)) if prefix else _RENAME.get(str(key), str(key))
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name))
+        elif isinstance(value, (list, tuple)):
+            if str(key).endswith("ci95") and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+                out[f"{name}_lo"], out[f"{name}_hi"] = value
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[name] = value
+    return out
+
+
+# -- estimate: many points, one kernel call ----------------------------------------------------------
+
+def _stack(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    import numpy as np
+
+    return {k: np.asarray([inp[k] for inp in inputs]) for k in inputs[0]}
+
+
+def _row(col: Mapping[str, Any], i: int) -> dict[str, Any]:
+    out = {}
+    for k, v in col.items():
+        x = v[i] if getattr(v, "ndim", 0) else v
+        out[k] = x.item() if hasattr(x, "item") else x
+    return out
+
+
+def estimate_chunk(items: list[tuple[str, Scenario]]) -> list[PointResult]:
+    """Evaluate a chunk of points with one kernel call per distinct set of kernel inputs."""
+    from clustersim.cost.kernel import evaluate
+    from clustersim.estimate import Estimate
+    from clustersim.planning import kernel_inputs
+    from clustersim.search import apply_best
+
+    results: list[PointResult] = []
+    groups: dict[tuple[str, ...], list[tuple[str, Scenario, bool, dict[str, Any]]]] = {}
+    for key, s in items:
+        par = s.parallelism()
+        searched = par is None
+        if par is None:
+            try:
+                s = apply_best(s)
+            except ClustersimError as exc:
+                results.append((key, "infeasible", str(exc), {}))
+                continue
+            par = s.parallelism()
+        inputs = kernel_inputs(s, par)
+        groups.setdefault(tuple(sorted(inputs)), []).append((key, s, searched, inputs))
+    for members in groups.values():
+        columns = evaluate(**_stack([m[3] for m in members]))
+        for i, (key, s, searched, _) in enumerate(members):
+            kernel = _row(columns, i)
+            par = s.parallelism()
+            if par is None:  # pragma: no cover - every member has a parallelism by now
+                raise RuntimeError("a point reached the kernel without a parallelism")
+            est = Estimate(scenario=s, parallelism=par, searched=searched, kernel=kernel)
+            if s.failures is not None:
+                est = _with_theory(est)
+            status, error = "ok", None
+            if not kernel.get("valid", True):
+                status, error = "infeasible", "the kernel marks this configuration invalid"
+            elif not kernel["fits_in_memory"]:
+                status = "infeasible"
+                error = (f"needs {est.memory_per_gpu_gib:.1f} GiB per GPU; the {s.gpu()['name']} has "
+                         f"{s.gpu()['memory_gib']} GiB")
+            results.append((key, status, error, flatten(est.to_dict())))
+    return results
+
+
+def _with_theory(est: Any) -> Any:
+    """The estimate with theory's expected goodput and Daly's interval, as ``clustersim estimate`` gives."""
+    from clustersim.estimate import Estimate
+    from clustersim.reliability import theory_summary
+
+    return Estimate(est.scenario, est.parallelism, est.searched, est.kernel, theory_summary(est.scenario, est.kernel))
+
+
+# -- simulate: one point per task ---------------------------------------------------------------------
+
+def _default_simulate(s: Scenario) -> Mapping[str, Any]:
+    from clustersim.simulate import simulate
+
+    result: Mapping[str, Any] = simulate(s, workers=1).to_dict()
+    return result
+
+
+def simulate_point(payload: tuple[str, Scenario, SimulateFn | None]) -> PointResult:
+    """One simulated point: ``(key, scenario, task function or None for clustersim.simulate)``."""
+    key, scenario, fn = payload
+    try:
+        result = (fn or _default_simulate)(scenario)
+    except (InfeasibleError, SimulationError) as exc:
+        return key, "infeasible", str(exc), {}
+    return key, "ok", None, flatten(result)
