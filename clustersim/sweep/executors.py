@@ -119,32 +119,44 @@ class ProcessExecutor(Executor):
 
     def run(self, fn: TaskFn, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
         source = iter(tasks)
-        retry: deque[tuple[str, Any]] = deque()  # tasks to run again, alone, after a worker died
+        fresh: deque[tuple[str, Any]] = deque()  # taken from the source, not yet submitted
+        retry: deque[tuple[str, Any]] = deque()  # to run again, alone, after a worker died
         suspects: set[str] = set()
         deaths: dict[str, int] = {}
         inflight: dict[Future[tuple[bool, Any]], tuple[str, Any]] = {}
         pool = self._pool or self._new_pool()
-        exhausted = False
         limit = self.workers * INFLIGHT_PER_WORKER
+
+        def submit(queue: deque[tuple[str, Any]]) -> bool:
+            item = queue.popleft()
+            try:
+                inflight[pool.submit(guarded, fn, item[1])] = item
+            except BrokenProcessPool:  # a worker died since the last wait: resubmit after the restart
+                queue.appendleft(item)
+                return False
+            return True
+
         while True:
             # -- submit: suspects run alone; fresh tasks fill the pool --
-            while len(inflight) < limit:
+            healthy = True
+            while healthy and len(inflight) < limit:
                 if retry:
-                    if inflight:
+                    if not inflight:
+                        healthy = submit(retry)
+                    break
+                if any(tid in suspects for tid, _ in inflight.values()):
+                    break
+                if not fresh:
+                    item = next(source, None)
+                    if item is None:
                         break
-                    item = retry.popleft()
-                    inflight[pool.submit(guarded, fn, item[1])] = item
-                    break
-                if exhausted or any(tid in suspects for tid, _ in inflight.values()):
-                    break
-                try:
-                    item = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                inflight[pool.submit(guarded, fn, item[1])] = item
+                    fresh.append(item)
+                healthy = submit(fresh)
             if not inflight:
-                return
+                if healthy:
+                    return
+                pool = self._new_pool()
+                continue
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
             lost: list[tuple[str, Any]] = []
             for fut in done:

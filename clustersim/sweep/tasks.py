@@ -37,7 +37,13 @@ _DROP = frozenset({"name", "clustersim_version", "schema_version", "numpy_versio
 _RENAME = {"model": "model_name", "gpu": "gpu_name"}
 
 
+#: Statistics of one output: appended after the unit (``wall_days_p90``, not ``wall_p90_days``).
+_STAT_KEYS = frozenset({"mean", "std", "min", "max", "p50", "p90", "p95", "p99", "mean_ci95"})
+
+
 def _join(parent: str, child: str) -> str:
+    if child in _STAT_KEYS:
+        return f"{parent}_{child}"
     for suffix in UNIT_SUFFIXES:
         if parent.endswith(suffix):
             return f"{parent[: -len(suffix)]}_{child}{suffix}"
