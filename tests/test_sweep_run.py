@@ -248,3 +248,33 @@ def test_dask_local_cluster_gives_the_same_rows(tmp_path, sweep):
                         simulate_fn=fake_simulate)
     assert summary.executor == "dask local" and summary.workers == 2
     assert rows_of(tmp_path / "dask.db") == rows_of(tmp_path / "serial.db")
+
+
+def test_progress_bar_summary_rendering_and_export(tmp_path, sweep, capsys):
+    from rich.console import Console
+
+    from clustersim.sweep import export_results, render_summary
+
+    summary = run_sweep(sweep, tmp_path / "p.db", progress=True, simulate_fn=fake_simulate)
+    err = capsys.readouterr().err
+    assert "8/8" in err and "pts/s" in err
+    console = Console(record=True, width=200)
+    console.print(*render_summary(summary))
+    text = console.export_text()
+    assert "8 points (8 valid, 0 invalid)" in text and "7 ok, 1 infeasible, 0 failed" in text
+    assert "best 5 by min wall_cost_usd_mean" in text and "Pareto front: wall_days_mean vs wall_cost_usd_mean" in text
+    assert summary.to_dict()["ran"] == 8
+    assert export_results(tmp_path / "p.db", tmp_path / "p.csv") == 8
+    header = (tmp_path / "p.csv").read_text().splitlines()[0].split(",")
+    assert header[:6] == ["point_index", "point_key", "status", "error", "cluster.nodes", "failures.node_mtbf_hours"]
+
+
+def test_module_entry_point_reports_sweep_errors_with_exit_2(tmp_path, sweep):
+    from clustersim.sweep.__main__ import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: base.yaml\ngrid:\n  cluster.nodez: [1]\n", encoding="utf-8")
+    assert main([str(bad), "--out", str(tmp_path / "x.db"), "--no-progress"]) == 2
+    assert main([str(sweep), "--out", str(tmp_path / "y.db"), "--no-progress", "--export", str(tmp_path / "y.csv"),
+                 "--task", "tests.test_sweep_run:fake_simulate"]) == 0
+    assert (tmp_path / "y.csv").exists()

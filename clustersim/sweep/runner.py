@@ -54,7 +54,7 @@ def _meta(plan: Plan, objective: str) -> dict[str, Any]:
     return {
         "name": plan.sweep.name, "sweep_path": os.fspath(plan.sweep.path or ""), "sweep_sha256": plan.sweep.sha256,
         "base_path": os.fspath(plan.sweep.base_path), "mode": plan.mode, "input_keys": plan.input_keys,
-        "objective": objective, "total_points": plan.total, "pareto_axes": list(default_axes(plan.mode)),
+        "objective": objective, "total_points": plan.total,
         "clustersim_version": __version__, "numpy_version": np.__version__,
     }
 
@@ -171,6 +171,7 @@ def run_sweep(path: str | os.PathLike[str], out_db: str | os.PathLike[str], *, w
     summary.ok = sum(1 for r in rows if r["status"] == "ok")
     summary.infeasible = sum(1 for r in rows if r["status"] == "infeasible")
     summary.best = best_rows(rows, obj)
+    summary.pareto_axes = default_axes(plan.mode, rows)
     summary.pareto = pareto_front(rows, *summary.pareto_axes)
     if len(by_index) != len(rows):  # pragma: no cover - one row per point index unless the sweep changed
         summary.notes.append("the database holds rows from an earlier version of this sweep")

@@ -39,7 +39,7 @@ FIXED_COLUMNS = ("point_index", "point_key", "status", "error")
 FINAL_STATUSES = ("ok", "infeasible", "invalid")
 #: Outputs listed first (in this order) when rows are read or exported; the rest follow alphabetically.
 PREFERRED_OUTPUTS = (
-    "train_days", "cost_usd", "gpu_hours", "expected_goodput", "expected_wall_days",
+    "train_days", "cost_usd", "gpu_hours", "expected_goodput", "expected_wall_days", "expected_wall_cost_usd",
     "wall_days_mean", "wall_days_p50", "wall_days_p90", "wall_days_p99",
     "wall_cost_usd_mean", "wall_cost_usd_p50", "wall_cost_usd_p90", "wall_cost_usd_p99",
     "goodput_mean", "goodput_p50", "goodput_p90", "goodput_p99", "interruptions_mean",

@@ -21,7 +21,7 @@ __all__ = ["SweepSummary", "Objective", "parse_objective", "best_rows", "pareto_
 _ESTIMATE_OUTPUTS = (
     "train_days", "cost_usd", "gpu_hours", "step_time_s", "tokens_per_s", "mfu", "hfu", "model_tflops_per_gpu",
     "hardware_tflops_per_gpu", "memory_per_gpu_gib", "memory_excess_gib", "checkpoint_size_gb", "params_b",
-    "expected_goodput", "expected_wall_days", "expected_interruptions", "job_mtbf_hours",
+    "expected_goodput", "expected_wall_days", "expected_wall_cost_usd", "expected_interruptions", "job_mtbf_hours",
     "checkpoint_interval_minutes", "checkpoint_write_s", "checkpoint_load_s", "gpus", "usd_per_gpu_hour",
 )
 _STATS = ("mean", "p50", "p90", "p99")
@@ -39,9 +39,14 @@ def default_objective(mode: str) -> str:
     return "wall_days_mean" if mode == "simulate" else "train_days"
 
 
-def default_axes(mode: str) -> tuple[str, str]:
-    """(days, dollars) columns of the Pareto front: failure-free for estimate, with failures for simulate."""
-    return ("wall_days_mean", "wall_cost_usd_mean") if mode == "simulate" else ("train_days", "cost_usd")
+def default_axes(mode: str, rows: Iterable[Mapping[str, Any]] = ()) -> tuple[str, str]:
+    """(days, dollars) columns of the Pareto front: the simulation's means for simulate; for estimate,
+    theory's expected wall time and cost when the rows have failures, else the failure-free ones."""
+    if mode == "simulate":
+        return "wall_days_mean", "wall_cost_usd_mean"
+    if any(r.get("expected_wall_cost_usd") is not None for r in rows):
+        return "expected_wall_days", "expected_wall_cost_usd"
+    return "train_days", "cost_usd"
 
 
 @dataclass(frozen=True)

@@ -102,12 +102,16 @@ def estimate_chunk(items: list[tuple[str, Scenario]]) -> list[PointResult]:
         searched = par is None
         if par is None:
             try:
-                s = apply_best(s)
+                s = _with_best_parallelism(s, apply_best)
             except ClustersimError as exc:
-                results.append((key, "infeasible", str(exc), {}))
+                results.append((key, _status_of(exc), str(exc), {}))
                 continue
             par = s.parallelism()
-        inputs = kernel_inputs(s, par)
+        try:
+            inputs = kernel_inputs(s, par)
+        except ClustersimError as exc:
+            results.append((key, _status_of(exc), str(exc), {}))
+            continue
         groups.setdefault(tuple(sorted(inputs)), []).append((key, s, searched, inputs))
     for members in groups.values():
         columns = evaluate(**_stack([m[3] for m in members]))
@@ -126,8 +130,57 @@ def estimate_chunk(items: list[tuple[str, Scenario]]) -> list[PointResult]:
                 status = "infeasible"
                 error = (f"needs {est.memory_per_gpu_gib:.1f} GiB per GPU; the {s.gpu()['name']} has "
                          f"{s.gpu()['memory_gib']} GiB")
-            results.append((key, status, error, flatten(est.to_dict())))
+            results.append((key, status, error, _with_expected_cost(s, flatten(est.to_dict()))))
     return results
+
+
+def _with_expected_cost(s: Scenario, row: dict[str, Any]) -> dict[str, Any]:
+    """Add ``expected_wall_cost_usd``: theory's expected wall time x the GPUs paid for x the price.
+
+    The same definition as the simulation's ``wall_cost_usd`` (wall hours x (GPUs + spare nodes' GPUs) x
+    $/GPU-hour), so an estimate sweep can rank by dollars with failures without a Monte Carlo.
+    """
+    from clustersim import units
+
+    days, price = row.get("expected_wall_days"), s.usd_per_gpu_hour()
+    if days is not None and price is not None:
+        spares = s.failures.spare_nodes * s.gpus_per_node if s.failures is not None else 0
+        row["expected_wall_cost_usd"] = days * units.DAY_S / units.HOUR_S * (s.gpus + spares) * price
+    return row
+
+
+def _status_of(exc: ClustersimError) -> str:
+    """A deterministic error's status: ``infeasible`` (cannot run as asked) or ``invalid`` (bad input)."""
+    return "infeasible" if isinstance(exc, (InfeasibleError, SimulationError)) else "invalid"
+
+
+#: apply_best's answers in this worker, by the part of the scenario the search reads (see below).
+_BEST: dict[str, Any] = {}
+#: Entries kept: one per distinct (model, training, cluster, pricing) of a sweep; a capacity plan has
+#: hundreds, and each entry is one small training section.
+_BEST_MAX = 4096
+
+
+def _with_best_parallelism(s: Scenario, apply_best: Callable[[Scenario], Scenario]) -> Scenario:
+    """``apply_best(s)``, searched once per distinct model, training, cluster and pricing.
+
+    :func:`clustersim.search.search` reads only those sections (the architecture, the GPU, the fabric,
+    the GPU count, the recipe, the price), so points that differ in failures, checkpoints or the
+    simulation settings share one search: a 4 GPUs x 6 sizes x 5 models x 3 failure rates x 4 storage
+    bandwidths plan runs 120 searches, not 1,440.
+    """
+    from clustersim.sweep.expand import canonical_json
+
+    dump = s.model_dump(mode="json", by_alias=True, exclude_none=True, include={"model", "training", "cluster",
+                                                                                  "pricing"})
+    key = canonical_json(dump)
+    training = _BEST.get(key)
+    if training is None:
+        training = apply_best(s).training
+        if len(_BEST) >= _BEST_MAX:
+            _BEST.clear()
+        _BEST[key] = training
+    return s.model_copy(update={"training": training})
 
 
 def _with_theory(est: Any) -> Any:
@@ -152,6 +205,6 @@ def simulate_point(payload: tuple[str, Scenario, SimulateFn | None]) -> PointRes
     key, scenario, fn = payload
     try:
         result = (fn or _default_simulate)(scenario)
-    except (InfeasibleError, SimulationError) as exc:
-        return key, "infeasible", str(exc), {}
+    except ClustersimError as exc:  # deterministic: not run again on resume
+        return key, _status_of(exc), str(exc), {}
     return key, "ok", None, flatten(result)
