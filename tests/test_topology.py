@@ -7,7 +7,7 @@ from collections import Counter
 
 import networkx as nx
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from clustersim.errors import InfeasibleError, ScenarioError
@@ -366,8 +366,7 @@ def test_place_groups_errors():
     st.permutations(["tp", "cp", "ep", "dp", "pp"]),
 )
 def test_place_groups_property(tp, cp, dp, pp, ep, perm):
-    if dp % ep:
-        return
+    assume(dp % ep == 0)
     gpus = tp * cp * dp * pp
     groups = place_groups(gpus, tp, cp, dp, pp, ep=ep, order="-".join(perm))
     members = {kind: [set(g) for g in gs] for kind, gs in groups.items()}

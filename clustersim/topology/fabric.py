@@ -2,8 +2,8 @@
 
 The rule (Leiserson 1985, "Fat-trees", IEEE Trans. Computers C-34(10): the bandwidth a processor gets at
 a level of a fat tree is the capacity of the channel above its subtree divided by the processors in that
-subtree; Al-Fares et al. 2008 §2.1 for oversubscription as the ratio of that share to the host's line
-rate): for each tier, take every cut that GPUs' traffic must cross to leave that tier, divide its
+subtree; Al-Fares, Loukissas and Vahdat 2008, "A Scalable, Commodity Data Center Network
+Architecture", SIGCOMM, §2.1 for oversubscription as the ratio of that share to the host's line rate): for each tier, take every cut that GPUs' traffic must cross to leave that tier, divide its
 capacity (per direction) by the GPUs whose traffic shares it, and keep the minimum over cuts and over
 the tiers below (a flow also crosses every lower tier's cut):
 
