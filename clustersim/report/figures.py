@@ -1,0 +1,228 @@
+"""The figures of one run (``simulate`` and ``estimate`` results): timeline, time breakdown, CDFs,
+step-time and memory breakdowns, and the sensitivity (tornado) chart.
+
+Every function takes parts of the result dict and returns a plotly Figure; none re-runs a model.
+Text that came from a file goes through :func:`clustersim.report.data.esc`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from clustersim import units
+from clustersim.report.data import esc, fmt_usd, number, stat
+
+__all__ = ["STATES", "TIME_PARTS", "base_layout", "usd_axis", "timeline_figure", "time_breakdown_figure", "cdf_figure",
+           "step_time_figure", "memory_figure", "tornado_figure"]
+
+#: Timeline states (the simulation's names), in the order the chart lists them, with label and colour.
+STATES: dict[str, tuple[str, str]] = {
+    "running": ("running", "#2ca02c"),
+    "checkpointing": ("checkpointing", "#1f77b4"),
+    "detecting": ("failed (detecting)", "#d62728"),
+    "restarting": ("restarting", "#ff7f0e"),
+    "loading": ("loading checkpoint", "#9467bd"),
+    "waiting": ("waiting (spares)", "#7f7f7f"),
+    "preempted": ("preempted", "#8c564b"),
+    "maintenance": ("maintenance", "#17becf"),
+}
+_OTHER_COLOR = "#bcbd22"
+
+#: Parts of the wall time (``time_breakdown_days``), in the simulation's names, with their labels.
+TIME_PARTS: dict[str, str] = {
+    "productive": "productive compute",
+    "lost_work": "lost work (recomputed)",
+    "checkpointing": "checkpointing",
+    "detecting": "detecting failures",
+    "restarting": "restarting",
+    "loading": "loading checkpoints",
+    "waiting_for_spares": "waiting for spares",
+    "preempted": "preempted (spot)",
+    "maintenance": "planned maintenance",
+    "degraded": "degraded (slow nodes)",
+}
+
+_HEIGHT = 380
+
+
+def base_layout(fig: go.Figure, title: str, height: int = _HEIGHT) -> go.Figure:
+    """The common look: white template, title left, room for labels. ``title`` must be escaped already."""
+    fig.update_layout(template="plotly_white", title={"text": title, "x": 0.01, "xanchor": "left"},
+                      height=height, margin={"l": 60, "r": 30, "t": 60, "b": 50},
+                      legend={"orientation": "h", "y": -0.18}, hoverlabel={"namelength": -1})
+    return fig
+
+
+def usd_axis(fig: go.Figure, largest_usd: float, axis: str = "x") -> None:
+    """Dollar ticks: ``$12,300`` under a million, ``$742.1M`` above (plotly's SI suffixes)."""
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(tickprefix="$", tickformat=".4~s" if abs(largest_usd) >= 1e6 else ",.0f")
+
+
+def _time_unit(span_s: float) -> tuple[float, str]:
+    """Hours for a run under three days, days otherwise (a readable axis either way)."""
+    return (units.HOUR_S, "hours") if span_s < 3 * units.DAY_S else (units.DAY_S, "days")
+
+
+def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """One replica's timeline as a Gantt-like chart: one row per state, one bar per segment.
+
+    Short segments (a checkpoint of seconds on a run of days) would be thinner than a pixel, so each
+    segment that is not ``running`` also gets a tick mark at its start.
+    """
+    rows = [(number(s.get("start_s")), number(s.get("end_s")), str(s.get("state", "?"))) for s in segments]
+    clean = [(a, b, st) for a, b, st in rows if a is not None and b is not None and b >= a]
+    span = max((b for _, b, _ in clean), default=0.0)
+    scale, unit = _time_unit(span)
+    order = [st for st in STATES if any(s == st for _, _, s in clean)]
+    order += sorted({st for _, _, st in clean} - set(STATES))
+    fig = go.Figure()
+    labels = []
+    for st in order:
+        label, color = STATES.get(st, (esc(st), _OTHER_COLOR))
+        labels.append(label)
+        part = [(a, b) for a, b, s in clean if s == st]
+        start = np.array([a for a, _ in part]) / scale
+        dur = np.array([b - a for a, b in part]) / scale
+        fig.add_trace(go.Bar(
+            y=[label] * len(part), x=dur, base=start, orientation="h", name=label, marker_color=color,
+            customdata=np.column_stack([start, start + dur]),
+            hovertemplate=f"{label}<br>%{{customdata[0]:.3f}} to %{{customdata[1]:.3f}} {unit}<extra></extra>"))
+        if st != "running":
+            fig.add_trace(go.Scatter(
+                y=[label] * len(part), x=start, mode="markers", showlegend=False, hoverinfo="skip",
+                marker={"symbol": "line-ns", "size": 16, "line": {"width": 2, "color": color}}))
+    base_layout(fig, "One replica's timeline (replica 0)", height=max(260, 90 + 40 * len(order)))
+    fig.update_layout(barmode="overlay", bargap=0.25, showlegend=False)
+    fig.update_xaxes(title_text=f"time since the start ({unit})", rangemode="tozero")
+    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
+    return fig
+
+
+def time_breakdown_figure(parts: Mapping[str, Any]) -> tuple[go.Figure, list[str]]:
+    """Where the wall time goes: mean days per part (hover: p50, p90, p99). Returns the figure and the
+    labels of the parts that were zero (left out of the chart, listed in the text instead)."""
+    keys = [k for k in TIME_PARTS if k in parts] + sorted(set(parts) - set(TIME_PARTS))
+    total = sum(stat(parts[k]) or 0.0 for k in keys)
+    shown, zero = [], []
+    for k in keys:
+        mean = stat(parts[k])
+        label = TIME_PARTS.get(k, esc(k))
+        if mean is None or mean <= 0:
+            zero.append(label)
+        else:
+            shown.append((label, mean, [stat(parts[k], q) for q in ("p50", "p90", "p99")]))
+    fig = go.Figure(go.Bar(
+        y=[s[0] for s in shown], x=[s[1] for s in shown], orientation="h", marker_color="#4c78a8",
+        text=[f"{m:.3g} d ({100 * m / total:.1f}%)" if total else f"{m:.3g} d" for _, m, _ in shown],
+        textposition="auto",
+        customdata=[[q if q is not None else float("nan") for q in qs] for _, _, qs in shown],
+        hovertemplate="%{y}: mean %{x:.4g} days<br>p50 %{customdata[0]:.4g}, p90 %{customdata[1]:.4g}, "
+                      "p99 %{customdata[2]:.4g}<extra></extra>"))
+    base_layout(fig, "Where the wall time goes (mean days per replica)", height=max(260, 90 + 34 * len(shown)))
+    fig.update_xaxes(title_text="days", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    return fig, zero
+
+
+def cdf_figure(samples: Sequence[Any], summary: Any, *, title: str, axis: str, usd: bool = False) -> go.Figure:
+    """Empirical CDF across replicas, with the p50 and p90 marked (from ``summary`` when it has them)."""
+    x = np.sort(np.array([v for v in (number(s) for s in samples) if v is not None], dtype=float))
+    n = len(x)
+    y = np.arange(1, n + 1) / n if n else np.array([])
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line={"shape": "hv", "width": 2, "color": "#4c78a8"},
+                               name="replicas",
+                               hovertemplate=("%{x:$,.0f}" if usd else "%{x:.4g}") + ": %{y:.0%} of replicas"
+                                             "<extra></extra>"))
+    for q, dash in (("p50", "dash"), ("p90", "dot")):
+        value = stat(summary, q) if isinstance(summary, Mapping) else None
+        if value is None and n:
+            value = float(np.percentile(x, int(q[1:])))
+        if value is not None:
+            text = fmt_usd(value) if usd else f"{value:.3g}"
+            fig.add_vline(x=value, line_dash=dash, line_color="#d62728", annotation_text=f"{q} {text}",
+                          annotation_position="top left" if q == "p50" else "top right")
+    base_layout(fig, f"{title} ({n} replicas)", height=340)
+    if usd and n:
+        usd_axis(fig, float(np.abs(x).max()))
+    fig.update_xaxes(title_text=axis)
+    fig.update_yaxes(title_text="fraction of replicas", range=[0, 1.05], tickformat=".0%")
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def step_time_figure(breakdown_s: Mapping[str, Any], step_time_s: Any) -> tuple[go.Figure, list[str]]:
+    """The step time's parts (compute, exposed communication per kind, bubble, optimizer), in ms or s."""
+    items = [(esc(k).replace("_", " "), number(v)) for k, v in breakdown_s.items()]
+    total = number(step_time_s) or sum(v for _, v in items if v)
+    scale, unit = (1e-3, "ms") if total < 1 else (1.0, "s")
+    shown = [(k, v) for k, v in items if v]
+    zero = [k for k, v in items if not v]
+    fig = go.Figure(go.Bar(
+        y=[k for k, _ in shown], x=[v / scale for _, v in shown], orientation="h", marker_color="#72b7b2",
+        text=[f"{v / scale:.3g} {unit} ({100 * v / total:.1f}%)" if total else "" for _, v in shown],
+        textposition="auto", hovertemplate=f"%{{y}}: %{{x:.4g}} {unit}<extra></extra>"))
+    base_layout(fig, f"Step time: {total / scale:.4g} {unit} per step (exposed parts)",
+                height=max(260, 90 + 34 * len(shown)))
+    fig.update_xaxes(title_text=unit, rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    return fig, zero
+
+
+def memory_figure(breakdown_gib: Mapping[str, Any], capacity_gib: Any) -> go.Figure:
+    """Memory per GPU as one stacked bar of its parts, against the GPU's capacity."""
+    palette = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#b279a2", "#9d755d")
+    fig = go.Figure()
+    total = 0.0
+    for i, (k, v) in enumerate(breakdown_gib.items()):
+        value = number(v) or 0.0
+        total += value
+        label = esc(k).replace("_", " ")
+        fig.add_trace(go.Bar(y=["per GPU"], x=[value], orientation="h", name=f"{label} {value:.1f} GiB",
+                             marker_color=palette[i % len(palette)],
+                             hovertemplate=f"{label}: %{{x:.2f}} GiB<extra></extra>"))
+    cap = number(capacity_gib)
+    title = f"Memory per GPU: {total:.1f} GiB"
+    if cap:
+        fig.add_vline(x=cap, line_color="#d62728", line_dash="dash", annotation_text=f"capacity {cap:g} GiB",
+                      annotation_position="top")
+        title += f" of {cap:g} GiB ({100 * total / cap:.0f}%)"
+    base_layout(fig, title, height=300)
+    fig.update_layout(barmode="stack", legend={"y": -0.45, "traceorder": "normal"}, margin={"b": 110})
+    fig.update_xaxes(title_text="GiB", range=[0, 1.08 * max(total, cap or 0.0, 1e-9)])
+    return fig
+
+
+def tornado_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Dollars when one input moves and the others stay: a bar from the base to each move's dollars.
+
+    ``rows``: ``{parameter, low_label, high_label, low_value_usd, high_value_usd, base_usd}``. The widest
+    swing is drawn on top. The move each bar stands for is written on it (e.g. ``MTBF x0.5``).
+    """
+    good = [r for r in rows if number(r.get("base_usd")) is not None]
+    good.sort(key=lambda r: abs((number(r.get("high_value_usd")) or 0) - (number(r.get("low_value_usd")) or 0)))
+    bases = [number(r["base_usd"]) or 0.0 for r in good]
+    fig = go.Figure()
+    for side, color in (("low", "#4c78a8"), ("high", "#f58518")):
+        ys, xs, texts = [], [], []
+        for r, b in zip(good, bases, strict=True):
+            value = number(r.get(f"{side}_value_usd"))
+            ys.append(esc(r.get("parameter", "?")))
+            xs.append((value - b) if value is not None else 0.0)
+            texts.append(f"{esc(r.get(f'{side}_label', side))}: {fmt_usd(value)}")
+        fig.add_trace(go.Bar(y=ys, x=xs, base=bases, orientation="h", name=f"{side} setting", marker_color=color,
+                             text=texts, textposition="auto", insidetextanchor="middle",
+                             hovertemplate="%{y}<br>%{text}<extra></extra>"))
+    if bases:
+        fig.add_vline(x=bases[-1], line_color="#333", annotation_text=f"base {fmt_usd(bases[-1])}",
+                      annotation_position="top")
+    base_layout(fig, "Sensitivity of the dollars: each input moved alone", height=max(280, 110 + 60 * len(good)))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text="total cost (USD)")
+    usd_axis(fig, max((number(r.get(k)) or 0.0 for r in good for k in ("low_value_usd", "high_value_usd")),
+                      default=0.0))
+    return fig
