@@ -167,6 +167,45 @@ def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_j
     console.print(f"[bold]why the best wins:[/] {result['why_best']}")
 
 
+@cli.command()
+@scenario_arg
+@set_option
+@click.option("--replicas", type=click.IntRange(1, 1_000_000), help="Monte Carlo replicas (default: the scenario's).")
+@click.option("--seed", type=click.IntRange(0), help="Seed (default: the scenario's).")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--events", type=click.Path(dir_okay=False), help="Write replica 0's event log as CSV.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the JSON result to a file.")
+@user_errors
+def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: int | None, workers: int,
+             as_json: bool, events: str | None, report: str | None, output: str | None) -> None:
+    """Monte Carlo of FILE's run with failures, checkpoints, spares and restarts."""
+    from clustersim.io import atomic_write_text
+    from clustersim.simulate import simulate as run_simulate
+    from clustersim.tables import simulate_tables
+
+    progress = not as_json and sys.stderr.isatty()
+    result = run_simulate(file, replicas=replicas, seed=seed, workers=workers, progress=progress, set=overrides)
+    data = result.to_dict()
+    if events:
+        result.write_events(events)
+    if output:
+        atomic_write_text(output, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    if report:
+        from clustersim.report import render_report
+
+        render_report(data, report, kind="simulate")
+    if as_json:
+        emit_json(data)
+        return
+    console = _console()
+    for table in simulate_tables(data):
+        console.print(table)
+    if report:
+        console.print(f"report written to {report}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="clustersim")

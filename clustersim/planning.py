@@ -23,7 +23,10 @@ def network_params(s: Scenario) -> NetworkParams:
     """The network as the scenario gives it, with the GPU catalog's defaults for what it omits."""
     gpu = s.gpu()
     net = s.cluster.network
-    topology = net.topology or ("nvl72" if int(gpu.get("scaleup_domain_gpus") or 8) >= 72 else "fat-tree")
+    domain = int(gpu.get("scaleup_domain_gpus") or s.gpus_per_node)
+    topology = net.topology or ("nvl72" if domain > s.gpus_per_node else "fat-tree")
+    if topology != "nvl72":
+        domain = min(domain, s.gpus_per_node)  # an NVLink domain beyond one node needs the nvl72 topology
     return NetworkParams(
         nodes=s.cluster.nodes,
         gpus_per_node=s.gpus_per_node,
@@ -33,7 +36,7 @@ def network_params(s: Scenario) -> NetworkParams:
         oversubscription=net.oversubscription,
         nodes_per_leaf=net.nodes_per_leaf,
         scaleup_bw_bytes_per_s=float(gpu["scaleup_gbyte_per_s"]) * units.GB,
-        scaleup_domain_gpus=int(gpu.get("scaleup_domain_gpus") or s.gpus_per_node),
+        scaleup_domain_gpus=domain,
         spine_switches=net.spine_switches,
     )
 
@@ -52,7 +55,8 @@ def fabric_of(s: Scenario, failed_spines: int = 0) -> dict[str, float]:
     """Per-tier bandwidths and latencies from the cluster graph (optionally with spines removed)."""
     cluster = cluster_of(s)
     if failed_spines:
-        cluster = cluster.degrade(range(failed_spines))
+        spines = cluster.spines()
+        cluster = cluster.degrade(spines[: min(failed_spines, len(spines))])
     return dict(cluster.fabric())
 
 

@@ -114,3 +114,47 @@ def search_table(d: dict[str, Any]) -> Table:
                       f"{r['step_time_s']:.3f}", _pct(r["mfu"]), f"{r['memory_bytes'] / 2**30:.1f}",
                       f"{r['train_s'] / 86400:.2f}", f"{r['cost_usd']:,.0f}")
     return table
+
+
+def simulate_tables(d: dict[str, Any]) -> list[Table]:
+    """Distributions, the time breakdown and the interruptions by cause."""
+    head = Table(title=f"{d['name']}: {d['replicas']} replicas (seed {d['seed']}), {d['gpus']:,} x {d['gpu']}")
+    for col in ("", "mean", "95% CI of mean", "p50", "p90", "p99"):
+        head.add_column(col, justify="right" if col else "left")
+
+    def row(label: str, st: dict[str, Any] | None, fmt: str) -> None:
+        if st is None:
+            head.add_row(label, "no price given", "", "", "", "")
+            return
+        lo, hi = st["mean_ci95"]
+        head.add_row(label, format(st["mean"], fmt), f"{format(lo, fmt)} - {format(hi, fmt)}",
+                     *(format(st[q], fmt) for q in ("p50", "p90", "p99")))
+
+    row("wall days", d["wall_days"], ",.2f")
+    row("cost $", d["wall_cost_usd"], ",.0f")
+    row("goodput", d["goodput"], ".3f")
+    row("interruptions", d["interruptions"], ",.1f")
+    info = Table(show_header=False, title="failure-free and checkpoint figures")
+    info.add_column("what", style="bold")
+    info.add_column("value")
+    info.add_row("failure-free", f"{d['train_days']:.2f} days, step {d['step_time_s']:.3f} s, MFU {_pct(d['mfu'])}"
+                 + (f", ${d['cost_usd']:,.0f}" if d.get("cost_usd") is not None else ""))
+    info.add_row("job MTBF", f"{d['job_mtbf_hours']:.2f} h" if d.get("job_mtbf_hours") else "no failures")
+    info.add_row("checkpoint", f"{d['checkpoint_size_gb']:,.0f} GB: write {d['checkpoint_write_s']:.1f} s, "
+                 f"load {d['checkpoint_load_s']:.1f} s, every {d['checkpoint_interval_minutes']:.1f} min of compute")
+    if d.get("expected_wall_days") is not None:
+        info.add_row("theory (Daly)", f"{d['expected_wall_days']:.2f} days, goodput {_pct(d['expected_goodput'])}")
+    info.add_row("finished", f"{_pct(d['finished_fraction'])} of replicas within the horizon")
+    parts = Table(title="where the wall time goes (days)")
+    for col in ("part", "mean", "p50", "p90", "share"):
+        parts.add_column(col, justify="right" if col != "part" else "left")
+    total = d["wall_days"]["mean"] or 1.0
+    for part, st in d["time_breakdown_days"].items():
+        parts.add_row(part.replace("_", " "), f"{st['mean']:.3f}", f"{st['p50']:.3f}", f"{st['p90']:.3f}",
+                      _pct(st["mean"] / total))
+    causes = Table(title="interruptions by cause (mean per run)")
+    causes.add_column("cause")
+    causes.add_column("mean", justify="right")
+    for cause, mean in sorted(d["interruptions_by_cause"].items(), key=lambda kv: -kv[1]):
+        causes.add_row(cause, f"{mean:.2f}")
+    return [head, info, parts, causes]

@@ -1,0 +1,211 @@
+"""``clustersim.simulate``: the whole run with failures, as a Monte Carlo over SimPy replicas.
+
+The kernel gives the failure-free step time, the checkpoint size and how the step time moves when
+data-parallel replicas drop out (elastic) or spine switches fail (degraded fabric); :mod:`clustersim.sim`
+turns that into wall time, goodput and interruptions per replica; this module assembles the result.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from clustersim import units
+from clustersim.cost.kernel import evaluate_one
+from clustersim.errors import ScenarioError
+from clustersim.estimate import Estimate, estimate, require_fit
+from clustersim.planning import kernel_inputs
+from clustersim.reliability import (
+    checkpoint_costs,
+    checkpoint_interval_s,
+    failure_sources,
+    job_mtbf_s,
+    leaf_switches,
+    read_trace,
+)
+from clustersim.results import jsonable
+from clustersim.scenario import Scenario
+from clustersim.sim import FailureSource, MonteCarloResult, SimJob, TraceEvent
+from clustersim.sim import simulate as run_monte_carlo
+
+__all__ = ["SimulationResult", "simulate", "build_job"]
+
+#: Spine-failure states evaluated through the cluster graph; rates in between are interpolated linearly.
+_DEGRADED_SAMPLES = 9
+
+
+def _rate(s: Scenario, **changes: Any) -> float:
+    """Tokens per second of the scenario's configuration with some kernel inputs changed."""
+    inputs = kernel_inputs(s)
+    inputs.update(changes)
+    return float(evaluate_one(**inputs)["tokens_per_s"])
+
+
+def _elastic_speed(s: Scenario, nodes_per_replica: int) -> tuple[float, ...]:
+    """Relative progress rate with k data-parallel replicas gone, k = 0 .. dp-1.
+
+    The surviving replicas each keep their per-replica batch (the global batch shrinks with them), so the
+    rate is the kernel's tokens/s at dp - k over its tokens/s at dp; DP communication and the bubble
+    move with dp as the kernel computes them.
+    """
+    par = s.parallelism()
+    if par is None or not (s.failures and s.failures.elastic):
+        return (1.0,)
+    dp = par.dp or 1
+    per_replica = s.training.batch_seqs // dp
+    base = _rate(s)
+    out = []
+    for k in range(dp):
+        out.append(_rate(s, dp=dp - k, global_batch_seqs=per_replica * (dp - k)) / base)
+    return tuple(out)
+
+
+def _degraded_speed(s: Scenario, spines: int) -> tuple[float, ...]:
+    """Relative progress rate with k spine switches down, k = 0 .. spines (the graph, then interpolation)."""
+    if spines <= 0:
+        return (1.0,)
+    from clustersim.planning import fabric_of
+
+    base = _rate(s)
+    ks = sorted({round(x) for x in np.linspace(0, spines - 1, min(_DEGRADED_SAMPLES, spines))})
+    rates = [_rate(s, **fabric_of(s, failed_spines=k)) / base for k in ks]
+    all_k = np.arange(spines + 1)
+    speed = np.interp(all_k, ks, rates)
+    speed[-1] = 0.0 if spines > 0 and s.cluster.nodes > s.cluster.network.nodes_per_leaf else speed[-1]
+    return tuple(float(x) for x in speed)
+
+
+def build_job(s: Scenario, est: Estimate) -> SimJob:
+    """The simulation's input for a scenario whose failure-free estimate is ``est``."""
+    f = s.failures
+    k = est.kernel
+    ck = checkpoint_costs(s, k["checkpoint_bytes"])
+    mtbf = job_mtbf_s(s)
+    interval = checkpoint_interval_s(s, ck["block_s"], mtbf)
+    par = est.parallelism
+    nodes_per_replica = max(1, math.ceil(par.tp * par.pp * par.cp / s.gpus_per_node))
+    sources = tuple(FailureSource(component=src["component"], per=src["per"], units=int(src["units"]),
+                                  mtbf_s=src["mtbf_s"], distribution=src["distribution"], shape=src["shape"],
+                                  effect=src["effect"]) for src in failure_sources(s))
+    spines = 0
+    if any(src.effect == "fabric" for src in sources):
+        from clustersim.planning import cluster_of
+
+        spines = len(cluster_of(s).spines())
+    trace = None
+    if f is not None and f.trace is not None:
+        events = read_trace(f.trace)
+        bad = [e for e in events if e["node"] >= s.cluster.nodes]
+        if bad:
+            raise ScenarioError(f"failure trace {f.trace}: node {bad[0]['node']} does not exist "
+                                f"(the cluster has nodes 0..{s.cluster.nodes - 1})")
+        trace = tuple(TraceEvent(time_s=e["time_s"], component=e["component"], node=e["node"]) for e in events)
+    work_s = k["train_s"]
+    stragglers = f.stragglers if f is not None else None
+    maintenance = f.maintenance if f is not None else None
+    return SimJob(
+        work_s=work_s,
+        nodes=s.cluster.nodes,
+        gpus_per_node=s.gpus_per_node,
+        nodes_per_leaf=s.cluster.network.nodes_per_leaf,
+        spine_switches=spines,
+        sources=sources,
+        trace=trace,
+        detect_s=f.detect_s if f else 0.0,
+        restart_s=f.restart_s if f else 0.0,
+        repair_s=f.repair_s if f else 0.0,
+        repair_distribution=f.repair_distribution if f else "exponential",
+        max_concurrent_repairs=f.max_concurrent_repairs if f else None,
+        spare_nodes=f.spare_nodes if f else 0,
+        elastic=bool(f and f.elastic),
+        nodes_per_replica=nodes_per_replica,
+        min_replicas=1,
+        elastic_speed=_elastic_speed(s, nodes_per_replica),
+        degraded_speed=_degraded_speed(s, spines),
+        checkpoint_interval_s=interval,
+        checkpoint_write_s=ck["write_s"],
+        checkpoint_async=s.checkpoint.async_,
+        checkpoint_block_s=ck["block_s"] if s.checkpoint.async_ else ck["write_s"],
+        checkpoint_load_s=ck["load_s"],
+        straggler_fraction=stragglers.fraction if stragglers else 0.0,
+        straggler_slowdown=stragglers.slowdown if stragglers else 1.0,
+        maintenance_period_s=maintenance.period_hours * units.HOUR_S if maintenance else None,
+        maintenance_duration_s=maintenance.duration_minutes * units.MINUTE_S if maintenance else 0.0,
+        horizon_s=s.simulation.horizon_factor * max(work_s, 1.0) + (
+            s.simulation.horizon_factor * (f.repair_s if f else 0.0)),
+    )
+
+
+def _stats(values: np.ndarray) -> dict[str, Any]:
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    mean = float(values.mean())
+    se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+    return {"mean": mean, "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
+            "p99": float(np.percentile(values, 99)), "std": float(values.std(ddof=1)) if n > 1 else 0.0,
+            "mean_ci95": [mean - 1.959964 * se, mean + 1.959964 * se]}
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """The Monte Carlo answer for one scenario (``clustersim simulate --json`` prints :meth:`to_dict`)."""
+
+    estimate: Estimate
+    job: SimJob
+    monte_carlo: MonteCarloResult
+    replicas: int
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.estimate.scenario
+        mc = self.monte_carlo
+        out = self.estimate.to_dict()
+        price = s.usd_per_gpu_hour()
+        wall_s = np.asarray(mc.wall_s, dtype=float)
+        paid_gpus = s.gpus + (s.failures.spare_nodes * s.gpus_per_node if s.failures else 0)
+        wall_days = wall_s / units.DAY_S
+        cost = wall_s / units.HOUR_S * paid_gpus * price if price is not None else None
+        out.update({
+            "replicas": self.replicas,
+            "seed": self.seed,
+            "wall_days": _stats(wall_days),
+            "wall_cost_usd": _stats(cost) if cost is not None else None,
+            "paid_gpus": paid_gpus,
+            "goodput": _stats(np.asarray(mc.goodput)),
+            "interruptions": _stats(np.asarray(mc.interruptions, dtype=float)),
+            "interruptions_by_cause": {c: float(np.mean(v)) for c, v in mc.interruptions_by_cause.items()},
+            "checkpoint_interval_minutes": self.job.checkpoint_interval_s / units.MINUTE_S,
+            "checkpoint_size_gb": self.estimate.checkpoint_size_gb,
+            "checkpoint_write_s": self.job.checkpoint_write_s,
+            "checkpoint_load_s": self.job.checkpoint_load_s,
+            "job_mtbf_hours": (job_mtbf_s(s) or math.inf) / units.HOUR_S,
+            "time_breakdown_days": {part: _stats(np.asarray(v) / units.DAY_S) for part, v in mc.breakdown_s.items()},
+            "finished_fraction": float(np.mean(mc.finished)),
+            "samples": {"wall_days": wall_days.tolist(), "goodput": list(map(float, mc.goodput)),
+                        "wall_cost_usd": cost.tolist() if cost is not None else None},
+            "timeline": mc.timeline(0),
+        })
+        return jsonable(out)
+
+
+def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, replicas: int | None = None,
+             seed: int | None = None, workers: int = 1, progress: bool = False, set: Iterable[str] = (),
+             **overrides: Any) -> SimulationResult:
+    """Run ``replicas`` seeded SimPy replicas of the scenario's training run with failures.
+
+    The same seed gives the same result whatever ``workers`` is. Raises SimulationError when the job
+    cannot finish (its MTBF is shorter than a checkpoint plus a restart).
+    """
+    est = estimate(scenario, set=set, **overrides)
+    require_fit(est)
+    s = est.scenario
+    job = build_job(s, est)
+    n = replicas or s.simulation.replicas
+    sd = s.simulation.seed if seed is None else seed
+    mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress)
+    return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd)
