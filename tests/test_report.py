@@ -509,3 +509,21 @@ def fake_simulate_cost(nodes: int, mtbf_h: float) -> float:
     gpus = nodes * 8
     days = 1000.0 / gpus * (1 + 100.0 / mtbf_h)
     return float(np.mean([days, days * 1.1])) * 24 * gpus * 2.5
+
+
+def test_sensitivity_of_the_quickstart_with_the_real_estimate() -> None:
+    from clustersim.estimate import estimate
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yaml"
+    base = estimate(path).to_dict()
+    rows = {r["parameter"]: r for r in sensitivity(path, base)}
+    base_usd = base["expected_wall_days"] * 24 * base["gpus"] * base["usd_per_gpu_hour"]
+    assert all(r["base_usd"] == pytest.approx(base_usd) for r in rows.values())
+    mtbf, ckpt = rows["failure rate (MTBF)"], rows["checkpoint write bandwidth"]
+    # more failures cost more; a faster checkpoint store costs less (theory's expected wall time)
+    assert mtbf["low_value_usd"] > base_usd > mtbf["high_value_usd"]
+    assert ckpt["low_value_usd"] > base_usd > ckpt["high_value_usd"]
+    assert rows["network bandwidth per NIC"]["low_value_usd"] >= rows["network bandwidth per NIC"]["high_value_usd"]
+    assert rows["price per GPU-hour"]["high_value_usd"] == pytest.approx(1.25 * base_usd)
+    page = render_html({**base, "sensitivity": list(rows.values())}, kind="estimate")
+    assert page.count("Plotly.newPlot(") == 3
