@@ -1,0 +1,467 @@
+"""One replica: the training job as a SimPy process that advances in segments between events.
+
+The job process (in the style of SimPy's machine-shop example) runs one *phase* at a time as one
+timeout: a run phase is "compute until the next checkpoint (or the finish), then write it"; a recovery
+phase is "detect, then restart, then load". Failures arrive from the failure process
+(:mod:`.processes`) as ``process.interrupt()``; the interrupted job computes what it did in the part of
+the phase it was in. Part boundaries inside a phase (the checkpoint's start, the end of detection) are
+applied lazily by :meth:`Replica.settle`, which every process calls before it touches shared state, so
+the state is always what it would be had each boundary been its own event (half the events, the same
+answer). Training steps are never simulated: progress is continuous at the current rate.
+
+Semantics (documented choices):
+
+* A failure during compute or a checkpoint write loses everything since the last completed
+  checkpoint (a write cut short is lost work). The job stops; detection, then node replacement, then
+  restart and checkpoint load. A failure during detection, restart or load starts the recovery again
+  from detection (so recovery R = detect + restart + load is exposed to failures, as in Daly's model).
+* Replacement happens when detection ends: each vacant node slot takes a free spare (in slot order);
+  if none is left the job waits for a repair to return a node, or, with ``elastic``, runs on the
+  remaining DP replicas (nodes pooled: k = ceil(vacant / nodes_per_replica) replicas missing) as long
+  as at least ``min_replicas`` remain. A shrunk job grows back at a checkpoint boundary once free spares
+  can restore at least one replica (a restart + load, no lost work). A failure while the job already
+  waits, or during maintenance, only adds a vacant slot (nothing is running to lose).
+* Failures strike node slots of the job; a unit in a slot that is vacant (its node in repair, not yet
+  replaced) cannot fail, so that failure is ignored (thinning). Idle spares do not fail.
+* Leaf switch: every active node below it goes down at once; they come back (to the spare pool) when
+  the switch is repaired. Spine switch (``fabric``): the job runs on at ``degraded_speed[k]`` with k
+  spines down, until repaired. Software (``job``): restart only, nothing to repair.
+* Spot preemption (``preempt``): the node is taken away and comes back to the pool after a re-acquire
+  delay drawn like a repair with mean ``preempt_return_s`` (default ``repair_s``); while the job waits
+  for a node that a preemption took, the time counts as ``preempted``.
+* Async checkpoints: only ``checkpoint_block_s`` stops training; the write completes
+  ``checkpoint_write_s - checkpoint_block_s`` later, and only then is the checkpoint usable. A failure
+  before that loses it (the job restores the previous one). A checkpoint that falls due while the
+  previous write is still going waits for it. The final checkpoint, and one before maintenance or a
+  re-expansion, is written in full (blocking).
+* Stragglers: each node (slot) is a straggler with probability ``straggler_fraction`` at the start;
+  the job runs at 1/``straggler_slowdown`` while any straggler is in it. Stragglers are found and
+  swapped for free spares at the next restart (after any failure); the job never restarts just for a
+  straggler. Nodes that come back from repair are not stragglers.
+* Maintenance: windows are due every ``maintenance_period_s``; a due window is taken at the next
+  checkpoint (written in full first, so no work is lost), lasts ``maintenance_duration_s``, and is
+  followed by a restart + load (no detection).
+* Horizon: a replica still running at ``job.horizon`` stops there (``finished`` False); compute not
+  yet checkpointed then counts as productive (and degraded), so the parts still add up to the wall.
+"""
+
+from __future__ import annotations
+
+import math
+
+import simpy
+
+from .distributions import RepairDraws
+from .job import SimJob
+from .modes import DONE, MAINT, RATE_CHANGE, RECOVER, RUN, WAIT
+from .records import BUCKETS, EventRow, ReplicaResult
+from .runphase import begin_run, bound, close_run, computing, run_part, settle_run
+
+__all__ = ["Replica", "run_replica"]
+
+# buckets, by index
+PROD, LOST, CKPT, DET, RST, LOAD, WAITB, PREEMPTB, MAINTB, DEGR = range(len(BUCKETS))
+# parts of a recovery or maintenance phase
+P_DETECT, P_RESTART, P_LOAD, P_MAINT = range(4)
+_PART_BUCKET = (DET, RST, LOAD, MAINTB)
+_PART_NAME = ("detection", "restart", "checkpoint load", "maintenance")
+_DETECT_RESTART_LOAD = (P_DETECT, P_RESTART, P_LOAD)
+_DETECT = (P_DETECT,)
+_RESTART_LOAD = (P_RESTART, P_LOAD)
+_MAINTENANCE = (P_MAINT,)
+
+
+class Replica:
+    """The state of one simulated run and its job process. Build, then :meth:`run` once."""
+
+    def __init__(self, job: SimJob, seed: int = 0, replica: int = 0, log: bool = False):
+        from clustersim import rng as rngmod
+
+        from .processes import start_failure_process
+
+        self.job = job
+        self.seed = seed
+        self.replica = replica
+        self.env = simpy.Environment()
+        self.log: list[EventRow] | None = [] if log else None
+        self.acc = [0.0] * len(BUCKETS)
+        # progress
+        self.work = 0.0  # work done (failure-free seconds) at the current position
+        self.work_saved = 0.0  # work in the last completed checkpoint
+        self.pend_wall = 0.0  # compute wall time since the last completed checkpoint
+        self.since = 0.0  # compute wall time since the last checkpoint or restart (Daly's tau clock)
+        self.inflight: tuple[float, float, float] | None = None  # async write: (done at, work, pend_wall)
+        # cluster
+        self.vacant: dict[int, str] = {}  # slot -> "repair" | "preempt"
+        self.pool = job.spare_nodes
+        self.missing = 0  # DP replicas missing (elastic)
+        self.spines_down: set[int] = set()
+        self.leaves_down: set[int] = set()
+        self.stragglers: set[int] = set()
+        if job.straggler_fraction > 0 and job.straggler_slowdown > 1:
+            draws = rngmod.stream(seed, replica, "straggler").random(job.nodes)
+            self.stragglers = {int(i) for i in (draws < job.straggler_fraction).nonzero()[0]}
+        self.next_maint = job.maintenance_period_s if job.maintenance_period_s else math.inf
+        # counters
+        self.interruptions_by: dict[str, int] = {}
+        self.degradations = 0
+        self.planned = 0
+        self.checkpoints = 0
+        self.ignored = 0
+        # the current phase: mode, next boundary index; run phases (runphase.py) use the rp_ fields,
+        # recovery and maintenance phases the gp_ fields
+        self.mode = RUN
+        self.phase_id = 0  # counts phases (a delayed re-plan checks it is still the same phase)
+        self.ph_next = 0
+        self.ph_t0 = 0.0
+        self.gp_parts: tuple[int, ...] = ()
+        self.gp_durs: tuple[float, ...] = ()
+        self.gp_ends: list[float] = []
+        self.gp_merged = False  # a recovery phase that includes restart + load (replacement at detect end)
+        self.rp_t0 = 0.0  # run phase start
+        self.rp_c1 = 0.0  # cycle 0's compute
+        self.rp_tau = 0.0
+        self.rp_w = 0.0  # a plain cycle's blocking write
+        self.rp_period = 0.0  # tau + w
+        self.rp_base = 0.0  # start of cycle 1
+        self.rp_n = 1  # cycles in the phase
+        self.rp_last_c = 0.0  # the last cycle's compute
+        self.rp_last_w = 0.0  # the last cycle's write (-1: none)
+        self.rp_last_commit = True  # the last cycle's write completes a checkpoint
+        self.rp_plain_commit = True  # a plain cycle's write completes a checkpoint (False: async copy)
+        self.rp_finishing = False  # the last cycle finishes the job
+        self.rp_after = RUN  # RUN, MAINT or RECOVER (re-expansion) after the phase
+        self.rp_rate = 1.0
+        self.rp_nb = 0  # boundaries in the phase
+        self.wait_bucket = WAITB
+        self.waiter: simpy.Event | None = None
+        self.crew: simpy.Resource | None = None  # set by start_failure_process
+        self.straggler_repairs: RepairDraws | None = None
+        self.finished = False
+        self.end_s = 0.0
+        self.done = self.env.event()
+        self.proc = self.env.process(self._job_process())
+        start_failure_process(self, seed, replica)
+        self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
+
+    # ------------------------------------------------------------------ logging
+    def emit(self, t: float, event: str, component: str = "", node: int = -1, detail: str = "") -> None:
+        if self.log is not None:
+            self.log.append((t, event, component, node, detail))
+
+    # ------------------------------------------------------------------ rates and commits
+    def rate(self) -> float:
+        """Relative progress rate now: elastic x fabric x stragglers."""
+        job = self.job
+        r = 1.0
+        if self.missing:
+            r *= job.elastic_rate(self.missing)
+        if self.spines_down:
+            r *= job.fabric_rate(len(self.spines_down))
+        if self.stragglers:
+            r /= job.straggler_slowdown
+        return r
+
+    def commit(self, work: float, pend: float) -> None:
+        """A checkpoint of ``work`` completed, covering ``pend`` seconds of compute since the last one."""
+        done = work - self.work_saved
+        self.acc[PROD] += done
+        self.acc[DEGR] += pend - done
+        self.pend_wall -= pend
+        self.work_saved = work
+
+    def commit_inflight(self, upto: float) -> None:
+        """Complete the async checkpoint being written if its write ended by ``upto``."""
+        inf = self.inflight
+        if inf is not None and inf[0] <= upto:
+            self.inflight = None
+            self.commit(inf[1], inf[2])
+            self.checkpoints += 1
+            if self.log is not None:
+                self.emit(inf[0], "checkpoint_done", detail=f"work_s={inf[1]!r}")
+
+    def can_expand(self) -> bool:
+        """Whether a shrunk elastic job could get back at least one replica from the free spares."""
+        return bool(self.missing and self.pool and self._missing_after(self.pool) < self.missing)
+
+    # ------------------------------------------------------------------ recovery / maintenance phases
+    def _begin(self, mode: int, parts: tuple[int, ...], durs: tuple[float, ...]) -> float:
+        now = self.env.now
+        self.mode = mode
+        self.phase_id += 1
+        self.ph_t0 = now
+        self.ph_next = 0
+        self.gp_parts = parts
+        self.gp_durs = durs
+        ends = []
+        t = now
+        for d in durs:
+            t += d
+            ends.append(t)
+        self.gp_ends = ends
+        return t - now
+
+    def _begin_recover(self) -> float:
+        """After a failure: detection, and, if the free spares already cover every vacant slot, restart
+        and load in the same phase (the replacement is applied when detection ends)."""
+        job = self.job
+        # (stragglers are swapped at the end of detection and sent to repair: keep that boundary an
+        # event of its own so a repair crew queues them at the right time)
+        self.gp_merged = len(self.vacant) <= self.pool and not self.stragglers
+        if self.gp_merged:
+            return self._begin(RECOVER, _DETECT_RESTART_LOAD, (job.detect_s, job.restart_s, job.checkpoint_load_s))
+        return self._begin(RECOVER, _DETECT, (job.detect_s,))
+
+    def _begin_restart(self) -> float:
+        self.gp_merged = True
+        return self._begin(RECOVER, _RESTART_LOAD, (self.job.restart_s, self.job.checkpoint_load_s))
+
+    # ------------------------------------------------------------------ lazy boundaries
+    def settle(self, now: float, force: bool = False) -> None:
+        """Apply every boundary of the current phase up to ``now`` (idempotent; ``force``: all of them)."""
+        if self.mode == RUN:
+            settle_run(self, now, force)
+        elif self.mode != WAIT:
+            ends = self.gp_ends
+            i = self.ph_next
+            while i < len(ends) and (force or ends[i] <= now):
+                self.ph_next = i + 1
+                self._part_done(self.gp_parts[i], self.gp_durs[i], ends[i])
+                i += 1
+        if self.inflight is not None and self.inflight[0] <= now:
+            self.commit_inflight(now)
+
+    def _part_done(self, kind: int, dur: float, t: float) -> None:
+        self.acc[_PART_BUCKET[kind]] += dur
+        if kind == P_DETECT:
+            self.emit(t, "detected")
+            if self.gp_merged:
+                self.replace(t)
+        elif kind == P_RESTART:
+            self.emit(t, "restarted")
+        elif kind == P_LOAD:
+            self.since = 0.0
+            if self.log is not None:
+                self.emit(t, "resumed", detail=f"work_s={self.work!r} rate={self.rate()!r}")
+        else:
+            self.emit(t, "maintenance_end")
+
+    def _close_partial(self, now: float, at_horizon: bool = False) -> str:
+        """Account the unfinished part of the current phase up to ``now``; returns its name."""
+        mode = self.mode
+        if mode == RUN:
+            return close_run(self, now, at_horizon)
+        if mode == WAIT:
+            self.acc[self.wait_bucket] += now - self.ph_t0
+            self.ph_t0 = now
+            return "waiting"
+        i = self.ph_next
+        if i >= len(self.gp_parts):
+            return "idle"
+        kind = self.gp_parts[i]
+        start = self.gp_ends[i - 1] if i else self.ph_t0
+        self.ph_next = len(self.gp_parts)
+        self.acc[_PART_BUCKET[kind]] += now - start
+        return _PART_NAME[kind]
+
+    def current_part(self) -> str:
+        """What the job is doing now (after :meth:`settle`), for the event log."""
+        mode = self.mode
+        if mode == RUN:
+            return run_part(self)
+        if mode == WAIT:
+            return "waiting for a node"
+        if mode == DONE:
+            return "done"
+        i = self.ph_next
+        return _PART_NAME[self.gp_parts[i]] if i < len(self.gp_parts) else "idle"
+
+    def computing(self, now: float) -> bool:
+        """Whether the job is computing at ``now`` (after settle): only then does a speed change matter."""
+        return computing(self, now)
+
+    # ------------------------------------------------------------------ nodes
+    def _missing_after(self, fill: int) -> int:
+        left = max(len(self.vacant) - fill, 0)
+        return -(-left // self.job.nodes_per_replica)
+
+    def replace(self, t: float) -> bool:
+        """Fill vacant slots with free spares, swap stragglers out, shrink if elastic. True: the job can go on."""
+        from .processes import start_repair
+
+        job = self.job
+        if self.vacant and self.pool:
+            for slot in sorted(self.vacant)[: self.pool]:
+                del self.vacant[slot]
+                self.pool -= 1
+                if self.log is not None:
+                    self.emit(t, "spare_swap", node=slot, detail=f"spares_left={self.pool}")
+        if self.stragglers and self.pool and not self.vacant:
+            for slot in sorted(self.stragglers)[: self.pool]:
+                self.stragglers.discard(slot)
+                self.pool -= 1
+                self.emit(t, "straggler_swap", node=slot, detail=f"spares_left={self.pool}")
+                dur = self.straggler_repairs.next() if self.straggler_repairs else job.repair_s
+                start_repair(self, t, dur, "node", 1, "straggler", slot)
+        old = self.missing
+        if not self.vacant:
+            self.missing = 0
+            if old:
+                self.emit(t, "expand", detail=f"replicas={job.dp_replicas}/{job.dp_replicas}")
+            return True
+        if job.elastic:
+            k = self._missing_after(0)
+            if job.dp_replicas - k >= job.min_replicas:
+                self.missing = k
+                if k != old:
+                    self.emit(t, "shrink" if k > old else "expand",
+                              detail=f"replicas={job.dp_replicas - k}/{job.dp_replicas}")
+                return True
+        return False
+
+    def node_returned(self, count: int) -> None:
+        """``count`` nodes came back to the spare pool (repair done, switch repaired, capacity back)."""
+        self.pool += count
+        w = self.waiter
+        if w is not None and not w.triggered:
+            w.succeed()
+        if self.mode == RUN and self.can_expand():
+            self.request_replan()
+
+    def request_replan(self) -> None:
+        """The run phase's plan is out of date (speed changed, or a shrunk job can grow back): rebuild it
+        now if the job is computing, else when the checkpoint being written ends."""
+        if self.mode != RUN:
+            return
+        now = self.env.now
+        if self.computing(now):
+            self.proc.interrupt(RATE_CHANGE)
+            return
+        i = self.ph_next
+        if i < self.rp_nb:  # writing: look again when the write ends
+            pid = self.phase_id
+            self.env.timeout(bound(self, i) - now).callbacks.append(lambda _e: self._replan_if(pid))
+
+    def _replan_if(self, pid: int) -> None:
+        now = self.env.now
+        self.settle(now)
+        if self.phase_id == pid and self.computing(now):
+            self.proc.interrupt(RATE_CHANGE)
+
+    # ------------------------------------------------------------------ the job process
+    def _job_process(self):  # type: ignore[no-untyped-def]
+        env = self.env
+        job = self.job
+        self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
+        duration = begin_run(self)
+        while True:
+            if self.mode == WAIT:
+                self.wait_bucket = PREEMPTB if "preempt" in self.vacant.values() else WAITB
+                self.ph_t0 = env.now
+                self.waiter = env.event()
+                yield self.waiter
+                self.waiter = None
+                now = env.now
+                self.acc[self.wait_bucket] += now - self.ph_t0
+                if self.replace(now):
+                    duration = self._begin_restart()
+                continue
+            try:
+                yield env.timeout(duration)
+            except simpy.Interrupt as intr:
+                now = env.now
+                self.settle(now)
+                self._close_partial(now)
+                if intr.cause == RATE_CHANGE:
+                    duration = begin_run(self)
+                    continue
+                if self.mode == RUN:
+                    self._lose_work(now)
+                duration = self._begin_recover()
+                continue
+            now = env.now
+            self.settle(now, force=True)
+            if self.finished:
+                return
+            duration = self._next_phase(now)
+
+    def _next_phase(self, now: float) -> float:
+        mode = self.mode
+        if mode == RUN:
+            after = self.rp_after
+            if after == RUN:
+                return begin_run(self)
+            if after == MAINT:
+                self.planned += 1
+                period = self.job.maintenance_period_s or math.inf
+                self.next_maint = (math.floor(now / period) + 1) * period
+                self.emit(now, "maintenance_start")
+                return self._begin(MAINT, _MAINTENANCE, (self.job.maintenance_duration_s,))
+            self.replace(now)  # re-expansion
+            return self._begin_restart()
+        if mode == RECOVER and self.gp_parts[-1] == P_LOAD:
+            return begin_run(self)
+        # the end of a detection-only recovery, or of maintenance: replace nodes, then restart or wait
+        if self.replace(now):
+            return self._begin_restart()
+        self.mode = WAIT
+        self.emit(now, "wait_for_spares", detail=f"vacant={len(self.vacant)}")
+        return 0.0
+
+    def _lose_work(self, now: float) -> None:
+        self.acc[LOST] += self.pend_wall
+        if self.inflight is not None:
+            self.emit(now, "checkpoint_lost", detail=f"work_s={self.inflight[1]!r}")
+            self.inflight = None
+        self.work = self.work_saved
+        self.pend_wall = 0.0
+        self.since = 0.0
+
+    def finish(self, t: float) -> None:
+        self.finished = True
+        self.mode = DONE
+        self.end_s = t
+        self.emit(t, "finish")
+        if not self.done.triggered:
+            self.done.succeed()
+
+    def _at_horizon(self, _event: simpy.Event) -> None:
+        if self.mode == DONE:
+            return
+        now = self.env.now
+        self.settle(now)
+        if self.mode == DONE:
+            return
+        self._close_partial(now, at_horizon=True)
+        self.inflight = None
+        self.commit(self.work, self.pend_wall)
+        self.mode = DONE
+        self.end_s = now
+        self.emit(now, "horizon", detail=f"work_s={self.work!r} of {self.job.work_s!r}")
+        if not self.done.triggered:
+            self.done.succeed()
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> ReplicaResult:
+        self.env.run(until=self.done)
+        events = self.log
+        if events is not None:
+            events.sort(key=lambda row: row[0])
+        return ReplicaResult(
+            replica=self.replica,
+            wall_s=self.end_s,
+            finished=self.finished,
+            breakdown=dict(zip(BUCKETS, self.acc, strict=True)),
+            interruptions_by=dict(self.interruptions_by),
+            degradations=self.degradations,
+            planned_interruptions=self.planned,
+            checkpoints=self.checkpoints,
+            ignored_failures=self.ignored,
+            sim_events=next(self.env._eid),  # SimPy's running count of scheduled events
+            events=events,
+        )
+
+
+def run_replica(job: SimJob, seed: int = 0, replica: int = 0, log: bool = False) -> ReplicaResult:
+    """Simulate one run of ``job`` on the keyed streams of (seed, replica)."""
+    return Replica(job, seed, replica, log).run()

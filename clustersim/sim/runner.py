@@ -1,0 +1,137 @@
+"""Monte Carlo over replicas: feasibility check, a local process pool, results in replica order.
+
+Replica i of seed s draws only from the keyed streams (s, i, name) (:mod:`clustersim.rng`), so the
+result is the same whatever the number of workers or the chunking: chunks of replica indices go to a
+:class:`concurrent.futures.ProcessPoolExecutor` and come back reassembled in replica order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from clustersim import theory, units
+from clustersim.errors import SimulationError
+
+from .job import SimJob
+from .records import ReplicaResult
+from .replica import run_replica
+from .summary import MonteCarloResult, collect
+
+__all__ = ["simulate", "check_feasible", "job_mtbf_s", "run_chunk"]
+
+#: Chunks per worker: enough to balance the load and move the progress bar, few enough to keep the
+#: per-chunk pickling overhead small.
+CHUNKS_PER_WORKER = 8
+
+
+def job_mtbf_s(job: SimJob) -> float:
+    """MTBF of the failures that stop the job (every source but a degraded fabric); inf without any.
+
+    1 / sum(units / mtbf) over the sources (:func:`clustersim.theory.job_mtbf_s`); for Weibull
+    sources mtbf is the per-unit mean, so this is the long-run MTBF. A trace is not counted.
+    """
+    stopping = [s for s in job.sources if s.stops_job]
+    return float(theory.job_mtbf_s([s.units for s in stopping], [s.mtbf_s for s in stopping]))
+
+
+def check_feasible(job: SimJob) -> None:
+    """Raise :class:`~clustersim.errors.SimulationError` if the job cannot be expected to finish.
+
+    Two checks, with the numbers in the message: the job's MTBF must exceed one blocking checkpoint plus
+    one recovery (detect + restart + load), else no checkpoint would ever be kept; and Daly's expected
+    wall time (:func:`clustersim.theory.daly_expected_wall_s`) must fit in the horizon.
+    """
+    m = job_mtbf_s(job)
+    if not math.isfinite(m):
+        return
+    delta = job.checkpoint_blocking_s
+    r = job.recovery_s
+    h = units.HOUR_S
+    if m <= delta + r:
+        raise SimulationError(
+            f"the job cannot finish: its MTBF is {m / h:.3g} h ({m:.0f} s), shorter than one checkpoint "
+            f"({delta:.0f} s) plus one recovery (detect {job.detect_s:.0f} s + restart {job.restart_s:.0f} s "
+            f"+ load {job.checkpoint_load_s:.0f} s = {r:.0f} s); make the job more reliable, or the "
+            f"checkpoint and restart faster")
+    tau = job.checkpoint_interval_s
+    expected = float(theory.daly_expected_wall_s(job.work_s, tau, delta, m, r))
+    if not expected <= job.horizon:
+        d = units.DAY_S
+        raise SimulationError(
+            f"the job cannot be expected to finish within the horizon: Daly's expected wall time is "
+            f"{expected / d:.4g} days (work {job.work_s / d:.4g} days, MTBF {m / h:.3g} h, checkpoint "
+            f"every {tau / 60:.3g} min taking {delta:.0f} s, recovery {r:.0f} s), the horizon "
+            f"{job.horizon / d:.4g} days; use a checkpoint interval near Daly's optimum "
+            f"({float(theory.daly_interval_s(delta, m)) / 60:.3g} min) or a longer horizon")
+
+
+def run_chunk(job: SimJob, seed: int, start: int, stop: int, log_first: bool) -> list[ReplicaResult]:
+    """Replicas start..stop-1 (the worker's task); replica 0 keeps its event log if ``log_first``."""
+    return [run_replica(job, seed, i, log=log_first and i == 0) for i in range(start, stop)]
+
+
+def _chunks(replicas: int, workers: int) -> list[tuple[int, int]]:
+    size = max(1, math.ceil(replicas / (max(workers, 1) * CHUNKS_PER_WORKER)))
+    return [(a, min(a + size, replicas)) for a in range(0, replicas, size)]
+
+
+def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, progress: bool = False,
+             events: bool = True, check: bool = True) -> MonteCarloResult:
+    """Simulate ``replicas`` runs of ``job`` and return them with their summary.
+
+    ``workers`` > 1 uses a local process pool (the same result as 1 worker); ``progress`` shows a rich
+    progress bar; ``events`` keeps replica 0's event log; ``check`` runs :func:`check_feasible` first.
+    """
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise SimulationError(f"replicas: expected an integer >= 1, given {replicas!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SimulationError(f"workers: expected an integer >= 1, given {workers!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SimulationError(f"seed: expected an integer >= 0, given {seed!r}")
+    if check:
+        check_feasible(job)
+    chunks = _chunks(replicas, workers)
+    parts: list[list[ReplicaResult] | None] = [None] * len(chunks)
+    with _Progress(replicas, progress) as advance:
+        if workers == 1 or len(chunks) == 1:
+            for k, (a, b) in enumerate(chunks):
+                parts[k] = run_chunk(job, seed, a, b, events)
+                advance(b - a)
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+                futures = {pool.submit(run_chunk, job, seed, a, b, events): k for k, (a, b) in enumerate(chunks)}
+                for fut in as_completed(futures):
+                    k = futures[fut]
+                    parts[k] = fut.result()
+                    a, b = chunks[k]
+                    advance(b - a)
+    results = [r for part in parts if part is not None for r in part]
+    return collect(job, seed, results)
+
+
+class _Progress:
+    """A rich progress bar over replicas (a no-op when disabled)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total = total
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       transient=True)
+        bar.start()
+        self._bar = bar
+        task = bar.add_task("replicas", total=self.total)
+        return lambda n: bar.update(task, advance=n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

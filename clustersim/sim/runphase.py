@@ -1,0 +1,241 @@
+"""The run phase: compute and checkpoint cycles, as one timeout from the last restart to the next decision.
+
+A run phase covers n checkpoint cycles: cycle 0 computes ``c1`` = what is left of tau since the last
+checkpoint (or restart), later cycles tau each, every cycle then writes its checkpoint. The last cycle
+can be special: the finishing one (the rest of the work, then the final checkpoint or none), or a
+full blocking checkpoint before a maintenance window or an elastic re-expansion. Nothing but a failure,
+a change of speed or the job's own next decision can end the phase, so one SimPy timeout serves all of
+its cycles; its boundaries (checkpoint start, checkpoint end) are applied by :meth:`settle_run` when
+time reaches them, in order, exactly as separate events would have been.
+
+Boundary i of the phase is the end of cycle j = i // 2's compute (i even) or write (i odd).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .modes import DONE, MAINT, RECOVER, RUN
+from .records import BUCKETS
+
+__all__ = ["begin_run", "bound", "settle_run", "close_run", "run_part", "computing"]
+
+PROD, LOST, CKPT, DEGR = (BUCKETS.index(b) for b in ("productive", "lost_work", "checkpointing", "degraded"))
+_NO_WRITE = -1.0
+
+if TYPE_CHECKING:
+    from .replica import Replica
+
+
+def begin_run(rep: Replica) -> float:
+    """Start a run phase now; returns its duration."""
+    job = rep.job
+    now = rep.env.now
+    rate = rep.rate()
+    tau = job.checkpoint_interval_s
+    rem = (job.work_s - rep.work) / rate
+    c1 = tau - rep.since
+    if c1 < 0.0:
+        c1 = 0.0
+    async_ = job.checkpoint_async
+    full_w = job.checkpoint_write_s
+    w = job.checkpoint_block_s if async_ else full_w
+    inflight = rep.inflight
+    single = async_ and (inflight is not None and inflight[0] > now + c1
+                         or full_w - job.checkpoint_block_s > tau)
+    # first cycle that finishes the job: the smallest j with rem <= c1 + j tau
+    if rem <= c1:
+        jf = 0
+    else:
+        jf = max(1, math.ceil((rem - c1) / tau))
+        while jf > 1 and rem <= c1 + (jf - 1) * tau:
+            jf -= 1
+        while rem > c1 + jf * tau:
+            jf += 1
+    # first cycle whose checkpoint starts at or after a due maintenance window
+    jm = math.inf
+    if rep.next_maint != math.inf:
+        gap = rep.next_maint - now - c1
+        jm = 0 if gap <= 0 else math.ceil(gap / (tau + w))
+        while jm > 0 and now + c1 + (jm - 1) * (tau + w) >= rep.next_maint:
+            jm -= 1
+    je = 0 if rep.can_expand() else math.inf
+    last = 0 if single else int(min(jf, jm, je))
+    finishing = jf == last
+    kind_after = RUN
+    if not finishing:
+        if jm == last:
+            kind_after = MAINT
+        elif je == last:
+            kind_after = RECOVER
+    if finishing:
+        last_c = rem - (c1 + (last - 1) * tau) if last else rem
+    else:
+        last_c = c1 if last == 0 else tau
+    # the last cycle's write
+    if finishing and not job.final_checkpoint:
+        last_w, last_commit = _NO_WRITE, True
+    elif finishing or kind_after != RUN or not async_:
+        last_commit = True
+        last_w = full_w if (finishing or kind_after != RUN) else w
+    else:
+        last_commit, last_w = False, w
+    if async_ and last_w != _NO_WRITE:
+        if last == 0:
+            wait = max(0.0, inflight[0] - (now + last_c)) if inflight is not None else 0.0
+        else:
+            wait = max(0.0, full_w - job.checkpoint_block_s - last_c)
+        last_w += wait
+    rep.mode = RUN
+    rep.phase_id += 1
+    rep.ph_next = 0
+    rep.rp_t0 = now
+    rep.rp_c1 = c1
+    rep.rp_tau = tau
+    rep.rp_w = w
+    rep.rp_period = tau + w
+    rep.rp_base = now + c1 + w
+    rep.rp_n = last + 1
+    rep.rp_last_c = last_c
+    rep.rp_last_w = last_w
+    rep.rp_last_commit = last_commit
+    rep.rp_plain_commit = not async_
+    rep.rp_finishing = finishing
+    rep.rp_after = kind_after
+    rep.rp_rate = rate
+    rep.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
+    return bound(rep, rep.rp_nb - 1) - now
+
+def bound(rep: Replica, i: int) -> float:
+    """Time of boundary i of the current run phase."""
+    j = i >> 1
+    start = rep.rp_t0 if j == 0 else rep.rp_base + (j - 1) * rep.rp_period
+    if j == rep.rp_n - 1:
+        end_c = start + rep.rp_last_c
+        return end_c if i & 1 == 0 else end_c + rep.rp_last_w
+    end_c = start + (rep.rp_c1 if j == 0 else rep.rp_tau)
+    return end_c if i & 1 == 0 else end_c + rep.rp_w
+
+def _cycle_start(rep: Replica, j: int) -> float:
+    return rep.rp_t0 if j == 0 else rep.rp_base + (j - 1) * rep.rp_period
+
+def settle_run(rep: Replica, now: float, force: bool = False) -> None:
+    """Apply the run phase's boundaries up to ``now`` (all of them with ``force``: the phase ended)."""
+    i = rep.ph_next
+    nb = rep.rp_nb
+    if not i & 1 and rep.rp_plain_commit and rep.log is None and rep.rp_n > 1:
+        i = _bulk_cycles(rep, i, now, force)
+    while i < nb:
+        t = bound(rep, i)
+        if t > now and not force:
+            break
+        rep.ph_next = i + 1
+        if i & 1:
+            _write_end(rep, i >> 1, t)
+        else:
+            _compute_end(rep, i >> 1, t)
+        if rep.mode == DONE:
+            return
+        i += 1
+
+def _bulk_cycles(rep: Replica, i: int, now: float, force: bool) -> int:
+    """Apply every complete plain (synchronous) cycle up to ``now`` at once; returns the next boundary.
+
+    The write of cycle m ends at base + m * period (m >= 0), so the cycles done by ``now`` are counted
+    by one division (checked against :func:`bound` for rounding). Used only without an event log; the
+    sums are those of the cycle-by-cycle path (up to floating-point rounding).
+    """
+    j = i >> 1
+    plain = rep.rp_n - 1  # cycles 0 .. n-2 are plain
+    if force:
+        m = plain
+    else:
+        if now < rep.rp_base:
+            return i
+        m = min(plain, int((now - rep.rp_base) // rep.rp_period) + 1)
+        while m > j and bound(rep, 2 * m - 1) > now:
+            m -= 1
+        while m < plain and bound(rep, 2 * m + 1) <= now:
+            m += 1
+    k = m - j
+    if k <= 0:
+        return i
+    compute = (rep.rp_c1 + (k - 1) * rep.rp_tau) if j == 0 else k * rep.rp_tau
+    work = rep.work + compute * rep.rp_rate
+    pend = rep.pend_wall + compute
+    done = work - rep.work_saved
+    acc = rep.acc
+    acc[PROD] += done
+    acc[DEGR] += pend - done
+    acc[CKPT] += k * rep.rp_w
+    rep.checkpoints += k
+    rep.work = rep.work_saved = work
+    rep.pend_wall = 0.0
+    rep.since = 0.0
+    rep.ph_next = 2 * m
+    return 2 * m
+
+
+def _compute_end(rep: Replica, j: int, t: float) -> None:
+    last = j == rep.rp_n - 1
+    c = rep.rp_last_c if last else (rep.rp_c1 if j == 0 else rep.rp_tau)
+    rep.pend_wall += c
+    rep.since += c
+    if last and rep.rp_finishing:
+        rep.work = rep.job.work_s
+        if rep.rp_last_w == _NO_WRITE:
+            rep.commit(rep.work, rep.pend_wall)
+            rep.finish(t)
+            return
+    else:
+        rep.work += c * rep.rp_rate
+    if rep.log is not None:
+        rep.emit(t, "checkpoint_start", detail=f"work_s={rep.work!r}")
+
+def _write_end(rep: Replica, j: int, t: float) -> None:
+    last = j == rep.rp_n - 1
+    rep.acc[CKPT] += rep.rp_last_w if last else rep.rp_w
+    if rep.inflight is not None:
+        rep.commit_inflight(t)
+    rep.since = 0.0
+    if rep.rp_last_commit if last else rep.rp_plain_commit:
+        rep.commit(rep.work, rep.pend_wall)
+        rep.checkpoints += 1
+        if rep.log is not None:
+            rep.emit(t, "checkpoint_done", detail=f"work_s={rep.work!r}")
+        if last and rep.rp_finishing:
+            rep.finish(t)
+    else:
+        job = rep.job
+        done_at = t + job.checkpoint_write_s - job.checkpoint_block_s
+        rep.inflight = (done_at, rep.work, rep.pend_wall)
+        if rep.log is not None:
+            rep.emit(t, "checkpoint_copied", detail=f"persisted_at={done_at!r}")
+
+def close_run(rep: Replica, now: float, at_horizon: bool) -> str:
+    """Account the unfinished boundary interval of the run phase up to ``now``; returns its name."""
+    i = rep.ph_next
+    if i >= rep.rp_nb:
+        return "idle"
+    rep.ph_next = rep.rp_nb
+    if i & 1 == 0:
+        e = now - _cycle_start(rep, i >> 1)
+        rep.pend_wall += e
+        rep.since += e
+        rep.work += e * rep.rp_rate
+        return "compute"
+    e = now - bound(rep, i - 1)
+    rep.acc[CKPT if at_horizon else LOST] += e
+    return "checkpoint write"
+
+def run_part(rep: Replica) -> str:
+    i = rep.ph_next
+    if i >= rep.rp_nb:
+        return "idle"
+    return "checkpoint write" if i & 1 else "compute"
+
+def computing(rep: Replica, now: float) -> bool:
+    """Whether the job is computing (in a run phase, not writing) at ``now``, after settling."""
+    i = rep.ph_next
+    return rep.mode == RUN and i < rep.rp_nb and not i & 1 and now < bound(rep, i)
