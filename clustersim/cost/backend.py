@@ -1,0 +1,123 @@
+"""Two backends for one set of formulas: numpy arrays (the vectorized kernel) and plain Python floats.
+
+Every formula in :mod:`clustersim.cost` is written once, as a function of an ``xp`` backend and of
+inputs that are either Python floats or numpy arrays; ``+ - * /`` work on both. The few operations
+that differ (choose, max, min, ceil, floor) go through the backend:
+
+* :data:`NP` is used by :func:`clustersim.cost.kernel.evaluate`. When a condition is a plain Python
+  bool (because every input it depends on is a scalar, e.g. the model's dimensions in a parallelism
+  search), it picks a branch without touching an array; otherwise it calls the numpy function.
+* :data:`PY` is used by :func:`clustersim.cost.kernel.evaluate_one`: ``math`` and built-ins only, no
+  numpy call per configuration. Both backends do the same IEEE operations in the same order, so the
+  two paths agree to the last bits.
+
+Booleans: combine conditions with ``&`` and ``|`` (valid on Python bools and numpy bool arrays) and
+negate with ``xp.logical_not`` (never ``~``, which is -2 on a Python bool).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["NP", "PY", "Backend"]
+
+_SCALAR_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+class Backend:
+    """The operations a formula may need besides arithmetic and comparisons."""
+
+    name = "abstract"
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def maximum(self, a: Any, b: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def minimum(self, a: Any, b: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def ceil(self, x: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def floor(self, x: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def logical_not(self, x: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def take(self, table: tuple[float, ...], index: Any) -> Any:  # pragma: no cover - interface
+        """``table[index]`` for an integer code (already clipped to the table's range)."""
+        raise NotImplementedError
+
+
+class _Numpy(Backend):
+    name = "numpy"
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        if isinstance(cond, _SCALAR_TYPES):
+            return a if cond else b
+        return np.where(cond, a, b)
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        if isinstance(a, float) and isinstance(b, float):
+            return a if a >= b else b
+        return np.maximum(a, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        if isinstance(a, float) and isinstance(b, float):
+            return a if a <= b else b
+        return np.minimum(a, b)
+
+    def ceil(self, x: Any) -> Any:
+        if isinstance(x, float):
+            return float(math.ceil(x))
+        return np.ceil(x)
+
+    def floor(self, x: Any) -> Any:
+        if isinstance(x, float):
+            return float(math.floor(x))
+        return np.floor(x)
+
+    def logical_not(self, x: Any) -> Any:
+        if isinstance(x, _SCALAR_TYPES):
+            return not x
+        return np.logical_not(x)
+
+    def take(self, table: tuple[float, ...], index: Any) -> Any:
+        if isinstance(index, _SCALAR_TYPES):
+            return table[int(index)]
+        return np.asarray(table, dtype=np.float64)[np.asarray(index).astype(np.intp)]
+
+
+class _Python(Backend):
+    name = "python"
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        return a if a >= b else b
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        return a if a <= b else b
+
+    def ceil(self, x: Any) -> Any:
+        return float(math.ceil(x))
+
+    def floor(self, x: Any) -> Any:
+        return float(math.floor(x))
+
+    def logical_not(self, x: Any) -> Any:
+        return not x
+
+    def take(self, table: tuple[float, ...], index: Any) -> Any:
+        return table[int(index)]
+
+
+NP: Backend = _Numpy()
+PY: Backend = _Python()

@@ -1,0 +1,92 @@
+"""Collectives by the alpha-beta model, on the fabric tier that a parallel group spans.
+
+Cost of a collective over n ranks moving S bytes per rank at per-rank bandwidth B with per-step latency
+alpha (nccl-tests doc/PERFORMANCE.md; reference.md D.6):
+
+* all-reduce (ring): 2(n-1)/n x S/B + 2(n-1) alpha
+* reduce-scatter, all-gather: (n-1)/n x S/B + (n-1) alpha
+* all-to-all: (n-1)/n x S/B + (n-1) alpha
+* point-to-point: S/B + alpha
+
+B is the tier's bandwidth per GPU per direction times NET_EFF (NCCL's achieved fraction).
+
+Placement: ranks are ordered TP innermost, then CP, then DP (EP = the innermost ep members of the DP
+group), PP outermost. A group of n ranks with stride k spans n x k consecutive GPUs and uses the
+scale-up tier (NVLink/NVSwitch) if that span fits in the scale-up domain, the leaf tier if it fits
+under one leaf, else the spine tier (bandwidth = the bottleneck of leaf and spine). When a group
+leaves the scale-up domain, its members inside one domain reduce hierarchically and drive their own
+NICs in parallel (NCCL's rings/trees over rails), so a ring collective gets min(scale-up, members per
+domain x NIC bandwidth) per rank: the per-node egress view of scaling-book gpus.md (reference.md D.6,
+"T ~ bytes / W_node_egress"). All-to-all and point-to-point traffic does not aggregate: each rank's
+off-domain bytes go through its own NIC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clustersim.cost import efficiency as eff
+
+__all__ = ["Fabric", "tier", "ring_bw", "all_reduce_s", "reduce_scatter_s", "all_to_all_s", "p2p_s"]
+
+
+class Fabric:
+    """The fabric tiers (per GPU, per direction), as :mod:`clustersim.topology` computes them."""
+
+    __slots__ = ("su_gpus", "su_bw", "su_lat", "leaf_gpus", "leaf_bw", "spine_bw", "so_lat")
+
+    def __init__(self, su_gpus: Any, su_bw: Any, su_lat: Any, leaf_gpus: Any, leaf_bw: Any, spine_bw: Any,
+                 so_lat: Any) -> None:
+        self.su_gpus = su_gpus
+        self.su_bw = su_bw
+        self.su_lat = su_lat
+        self.leaf_gpus = leaf_gpus
+        self.leaf_bw = leaf_bw
+        self.spine_bw = spine_bw
+        self.so_lat = so_lat
+
+
+def tier(xp: Any, fab: Fabric, span: Any) -> tuple[Any, Any, Any]:
+    """(inside the scale-up domain?, per-GPU bandwidth, latency) of the tier a ``span`` of GPUs uses."""
+    inside = span <= fab.su_gpus
+    out_bw = xp.where(span <= fab.leaf_gpus, fab.leaf_bw, xp.minimum(fab.leaf_bw, fab.spine_bw))
+    return inside, xp.where(inside, fab.su_bw, out_bw), xp.where(inside, fab.su_lat, fab.so_lat)
+
+
+def _members_per_domain(xp: Any, fab: Fabric, n: Any, stride: Any) -> Any:
+    return xp.minimum(xp.maximum(xp.floor(fab.su_gpus / stride), 1.0), n)
+
+
+def ring_bw(xp: Any, fab: Fabric, n: Any, stride: Any) -> tuple[Any, Any]:
+    """(bandwidth per rank, latency) for ring collectives of n ranks at ``stride``, NICs aggregated."""
+    inside, bw, lat = tier(xp, fab, n * stride)
+    k = _members_per_domain(xp, fab, n, stride)
+    return xp.where(inside, bw, xp.minimum(fab.su_bw, k * bw)) * eff.NET_EFF, lat
+
+
+def all_reduce_s(n: Any, nbytes: Any, bw: Any, lat: Any) -> Any:
+    """Ring all-reduce: 2(n-1)/n S/B + 2(n-1) alpha (zero for n = 1)."""
+    return (n - 1.0) * (2.0 * nbytes / (n * bw) + 2.0 * lat)
+
+
+def reduce_scatter_s(n: Any, nbytes: Any, bw: Any, lat: Any) -> Any:
+    """Reduce-scatter or all-gather of S bytes per rank: (n-1)/n S/B + (n-1) alpha."""
+    return (n - 1.0) * (nbytes / (n * bw) + lat)
+
+
+def all_to_all_s(xp: Any, fab: Fabric, n: Any, stride: Any, nbytes: Any) -> Any:
+    """All-to-all of S bytes per rank: the share for ranks in other scale-up domains leaves through this
+    rank's NIC while the share for local ranks crosses NVLink; the slower of the two, plus (n-1) alpha."""
+    inside, bw, lat = tier(xp, fab, n * stride)
+    k = _members_per_domain(xp, fab, n, stride)
+    local = (k - 1.0) / n * nbytes / (fab.su_bw * eff.NET_EFF)
+    remote = (n - k) / n * nbytes / (bw * eff.NET_EFF)
+    inner = (n - 1.0) / n * nbytes / (bw * eff.NET_EFF)
+    return xp.where(inside, inner, xp.maximum(local, remote)) + (n - 1.0) * lat
+
+
+def p2p_s(xp: Any, fab: Fabric, span: Any, nbytes: Any) -> Any:
+    """Point-to-point transfer inside a group spanning ``span`` GPUs (the pipeline group: pp x its
+    stride; its slowest boundary sets the pace)."""
+    _, bw, lat = tier(xp, fab, span)
+    return nbytes / (bw * eff.NET_EFF) + lat

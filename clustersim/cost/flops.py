@@ -1,0 +1,132 @@
+"""Parameter counts and FLOPs per step: model FLOPs (what the model needs) and hardware FLOPs (what runs).
+
+Notation (Megatron's): L layers, h hidden size, f FFN width (per expert), a attention heads, k_v
+key/value heads, V vocabulary, s sequence length, B sequences per step. Head dimension h/a; the key and
+value projections are ``k_v * h / a`` wide (grouped-query attention, Ainslie et al. 2023). A gated MLP
+(SwiGLU, Shazeer 2020) has three matrices h x f instead of two. A mixture-of-experts layer has E
+expert MLPs of which top-k run per token, and a router h x E.
+
+All functions take floats or numpy arrays (see :mod:`clustersim.cost.backend`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "kv_width",
+    "attention_params",
+    "mlp_params",
+    "router_params",
+    "model_params",
+    "lora_layer_params",
+    "gemm_flop_per_token",
+    "attention_flop_per_token",
+    "logits_flop_per_token",
+    "model_flop_per_token",
+    "hardware_flop_per_token",
+]
+
+
+def kv_width(h: Any, a: Any, kv: Any) -> Any:
+    """Width of the K (or V) projection: kv_heads x head_dim (GQA; = h for multi-head attention)."""
+    return kv * h / a
+
+
+def attention_params(h: Any, a: Any, kv: Any) -> Any:
+    """Attention block parameters of one layer, with biases and the two LayerNorms.
+
+    QKV (h+1) x (h + 2 k_v h/a), output projection (h+1) x h, LayerNorm weight and bias 2 x 2h. For
+    multi-head attention with the MLP below this gives Narayanan et al. 2021 (arXiv:2104.04473) Eq. 2's
+    per-layer count 12h^2 + 13h.
+    """
+    hkv = kv_width(h, a, kv)
+    return (h + 1.0) * (h + 2.0 * hkv) + (h + 1.0) * h + 4.0 * h
+
+
+def mlp_params(h: Any, f: Any, gated: Any) -> Any:
+    """One (expert) MLP's parameters with biases: (h+1) x f per input matrix (two if gated), (f+1) x h."""
+    return (h + 1.0) * f * (1.0 + gated) + (f + 1.0) * h
+
+
+def router_params(h: Any, experts: Any) -> Any:
+    """The MoE router h x E (zero for a dense model)."""
+    return (experts > 1.0) * h * experts
+
+
+def model_params(L: Any, h: Any, f: Any, a: Any, kv: Any, V: Any, gated: Any, experts: Any, topk: Any,
+                 tied: Any) -> tuple[Any, Any]:
+    """(total, active) parameters: layers + input embedding V x h + output layer (unless tied) + final norm.
+
+    Active counts top-k experts per layer (DeepSeek-V3 and Mixtral report both). Learned position
+    embeddings (s x h in GPT-3, 0.01% of 175B) are left out: modern models use rotary embeddings.
+    """
+    att = attention_params(h, a, kv) + router_params(h, experts)
+    mlp = mlp_params(h, f, gated)
+    emb = V * h * (2.0 - tied) + 2.0 * h
+    return L * (att + experts * mlp) + emb, L * (att + topk * mlp) + emb
+
+
+def lora_layer_params(h: Any, f: Any, a: Any, kv: Any, gated: Any, n_experts: Any, rank: Any) -> Any:
+    """LoRA adapter parameters of one layer: r x (d_in + d_out) for every linear layer (Hu et al. 2021).
+
+    Adapters on all linear layers, as QLoRA does (Dettmers et al. 2023, Sec. 4): the fused QKV, the
+    output projection, the MLP input matrices (gate and up) and the output matrix, per expert.
+    """
+    hkv = kv_width(h, a, kv)
+    attn = rank * (h + h + 2.0 * hkv) + rank * (h + h)
+    mlp = rank * (h + f) * (1.0 + gated) + rank * (f + h)
+    return attn + n_experts * mlp
+
+
+def gemm_flop_per_token(h: Any, f: Any, a: Any, kv: Any, gated: Any, experts: Any, topk: Any) -> Any:
+    """Forward FLOPs of one layer's weight GEMMs per token: 2 x (active weight matrix elements).
+
+    QKV 2h(h + 2k_v h/a), projection 2h^2, MLP 2hf(2 or 3) per active expert, router 2hE. For GPT
+    (k_v = a, f = 4h, no gate) this is 24h^2, Megatron's count (Narayanan 2021, Sec. 3.3.2 / App.).
+    """
+    hkv = kv_width(h, a, kv)
+    mlp = h * f * (2.0 + gated)
+    return 2.0 * (h * (h + 2.0 * hkv) + h * h + topk * mlp + (experts > 1.0) * h * experts)
+
+
+def attention_flop_per_token(s: Any, h: Any) -> Any:
+    """Forward FLOPs of the attention core per token per layer: QK^T and attention x V, 4sh.
+
+    Counted over the full s x s score matrix, as Megatron (Korthikanti et al. 2022, arXiv:2205.05198,
+    Eq. 7: 4Bs^2h per layer) and PaLM (Chowdhery et al. 2022, App. B: 12LHQT for forward + backward)
+    count it, so MFU compares with the published figures. Grouped-query attention does not change it
+    (every query head still attends). The time model charges what the kernels really run (see compute).
+    """
+    return 4.0 * s * h
+
+
+def logits_flop_per_token(h: Any, V: Any) -> Any:
+    """Forward FLOPs of the output layer per token: 2hV (Narayanan 2021 Eq. 3's logit term is 6BshV)."""
+    return 2.0 * h * V
+
+
+def model_flop_per_token(xp: Any, L: Any, gemm: Any, attn: Any, logits: Any, lora: Any, lora_params: Any) -> Any:
+    """Model FLOPs per token (no recomputation): the FLOPs the update needs.
+
+    Full training: 3 x forward (backward = 2 x forward: Kaplan et al. 2020; GPT-3 App. D; C = 6ND),
+    i.e. 72BLsh^2(1 + s/(6h) + V/(12hL)) per step for GPT (Korthikanti 2022 Eq. 7; reference.md D.2).
+    LoRA/QLoRA (Hu et al. 2021): the frozen weights need no weight gradient, so their GEMMs and the
+    logits run forward and input-gradient only (2 x forward); the attention core still runs its full
+    backward (3 x), and the adapters cost 6 x their parameters.
+    """
+    full = 3.0 * (L * (gemm + attn) + logits)
+    frozen = L * (2.0 * gemm + 3.0 * attn) + 2.0 * logits + 6.0 * lora_params
+    return xp.where(lora, frozen, full)
+
+
+def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, recompute: Any) -> Any:
+    """Hardware FLOPs per token: model FLOPs plus recomputation.
+
+    Full recomputation reruns every layer's forward (Narayanan 2021 Eq. 3: 96BLsh^2(1 + s/(6h) +
+    V/(16Lh)), the logit layer is not recomputed). Selective recomputation follows Korthikanti 2022
+    Eq. 8 (72BLsh^2(1 + s/(3h) + V/(12hL))), i.e. 12Bs^2h = 3 x the attention core's forward per
+    layer, the convention behind the HFU of its Table 5.
+    """
+    extra = xp.where(recompute >= 2.0, L * (gemm + attn), xp.where(recompute >= 1.0, 3.0 * L * attn, 0.0))
+    return model + extra

@@ -1,0 +1,386 @@
+"""The analytic kernel: step time with its parts, FLOPs, MFU/HFU, memory per GPU, days and dollars.
+
+:func:`evaluate` takes numpy arrays (or scalars) for every input, broadcasts them together and returns
+arrays; :func:`evaluate_one` is the same formulas on plain Python floats (``math`` only), one
+configuration at a time. Both run :func:`_kernel` with a different backend
+(:mod:`clustersim.cost.backend`), so there is one source of truth for every formula. Invalid rows
+(tp x pp x dp x cp inconsistent with the batch, heads not divisible by tp, ...) never raise inside
+:func:`evaluate`: they come back with ``valid`` False (and their other figures are meaningless).
+
+Inputs (SI units): the model architecture; the recipe (sequence length, batch and micro-batch in
+sequences, tokens to train); the parallel layout (tp, pp, dp, cp, ep, vpp, ZeRO stage, recompute code,
+sequence parallelism, precision code, training mode code, LoRA rank, TP overlap); the GPU's dense peak
+for the precision, HBM bytes and bandwidth; the fabric tiers per GPU per direction (from
+:mod:`clustersim.topology`); the price per GPU-hour. ``flash_attention`` (default True) selects fused
+attention kernels; False models Megatron-LM's unfused softmax attention of 2021-2022.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from clustersim.cost import comm, compute, efficiency, flops, memory, pipeline
+from clustersim.cost.backend import NP, PY, Backend
+from clustersim.errors import ClustersimError
+
+__all__ = ["PRECISIONS", "RECOMPUTE", "MODES", "INPUTS", "DEFAULTS", "OUTPUTS", "BOOL_OUTPUTS", "BREAKDOWN",
+           "evaluate", "evaluate_one", "invalid_reasons"]
+
+PRECISIONS = ("fp32", "fp16", "bf16", "fp8")  # codes 0..3
+RECOMPUTE = ("none", "selective", "full")  # codes 0..2
+MODES = ("pretrain", "full-finetune", "lora", "qlora")  # codes 0..3
+
+#: Every input, in signature order.
+INPUTS = (
+    "layers", "hidden_size", "ffn_hidden_size", "attention_heads", "kv_heads", "vocab_size", "gated_mlp",
+    "experts", "experts_per_token", "tied_embeddings",
+    "seq_len", "global_batch_seqs", "micro_batch_seqs", "tokens",
+    "tp", "pp", "dp", "cp", "ep", "vpp", "zero", "recompute", "sequence_parallel", "precision", "mode",
+    "lora_rank", "tp_comm_overlap", "flash_attention",
+    "peak_flop_per_s", "hbm_bytes", "hbm_bw_bytes_per_s",
+    "scaleup_gpus", "scaleup_bw_bytes_per_s", "scaleup_latency_s",
+    "leaf_gpus", "leaf_bw_bytes_per_s", "spine_bw_bytes_per_s", "scaleout_latency_s",
+    "gpus_per_node", "usd_per_gpu_hour",
+)
+
+#: Defaults of the optional inputs.
+DEFAULTS: dict[str, Any] = {
+    "tied_embeddings": False, "tokens": 0.0, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "recompute": 1,
+    "sequence_parallel": True, "precision": 2, "mode": 0, "lora_rank": 16, "tp_comm_overlap": False,
+    "flash_attention": True, "gpus_per_node": 8, "usd_per_gpu_hour": 0.0,
+}
+
+_CODES = {"precision": PRECISIONS, "recompute": RECOMPUTE, "mode": MODES}
+
+#: Parts of ``step_time_s`` (exposed times); they add up to it exactly.
+BREAKDOWN = ("compute_s", "tp_comm_s", "pp_comm_s", "dp_comm_s", "ep_comm_s", "cp_comm_s", "bubble_s",
+             "optimizer_s")
+_MEMORY_PARTS = ("weights_bytes", "grads_bytes", "optimizer_bytes", "activations_bytes", "overhead_bytes")
+
+#: Every output key. All float64 except BOOL_OUTPUTS.
+OUTPUTS = (("step_time_s",) + BREAKDOWN + (
+    "model_flop_per_step", "hardware_flop_per_step", "mfu", "hfu", "tokens_per_s", "model_tflops_per_gpu",
+    "hardware_tflops_per_gpu") + _MEMORY_PARTS + (
+    "memory_bytes", "fits_in_memory", "memory_excess_bytes", "params", "active_params", "trainable_params",
+    "checkpoint_bytes", "train_s", "gpu_hours", "cost_usd", "valid"))
+BOOL_OUTPUTS = ("fits_in_memory", "valid")
+
+#: Checkpointed bytes per parameter by precision: weights + fp32 master + Adam m and v (fp32 training has
+#: no separate master). 14 B/param for bf16 is BLOOM's measured 14 (reference.md B.4, D.4).
+_CHECKPOINT_BYTES = (12.0, 14.0, 14.0, 14.0)
+_ACT_BYTES = (4.0, 2.0, 2.0, 2.0)  # stored activations: fp32, else 16-bit (fp8 keeps bf16 activations)
+_GEMM_BYTES = (4.0, 2.0, 2.0, 1.0)  # GEMM operands
+_CHUNK = 16384  # rows per vectorized pass: keeps temporaries in cache
+
+
+def _is_int(xp: Backend, x: Any) -> Any:
+    return x == xp.floor(x)
+
+
+def _clip(xp: Backend, x: Any, hi: float) -> Any:
+    return xp.minimum(xp.maximum(xp.floor(x), 0.0), hi)
+
+
+def _divides(xp: Backend, y: Any, x: Any) -> Any:
+    """y divides x, for integer-valued floats: x / y is exact when it is an integer (IEEE division is
+    correctly rounded), and a non-integer quotient of numbers below 2**40 cannot round to an integer.
+    Three cheap operations, where numpy's float remainder is a slow one."""
+    q = x / y
+    return q == xp.floor(q)
+
+
+def _validity(xp: Backend, x: dict[str, Any], m: Any, Ls: Any, integral: frozenset[str]) -> Any:
+    """Legal configuration: positive integers, divisibility rules of Megatron-LM-style parallelism.
+
+    ``integral`` names the inputs known to hold integers (integer arrays), whose checks are skipped."""
+    t, p, d, c, e, v, b = x["tp"], x["pp"], x["dp"], x["cp"], x["ep"], x["vpp"], x["micro_batch_seqs"]
+    L, a, kv, E, k = x["layers"], x["attention_heads"], x["kv_heads"], x["experts"], x["experts_per_token"]
+    s, B, f = x["seq_len"], x["global_batch_seqs"], x["ffn_hidden_size"]
+    ok = (t >= 1.0) & (p >= 1.0) & (d >= 1.0) & (c >= 1.0) & (e >= 1.0) & (v >= 1.0) & (b >= 1.0)
+    for name in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs", "global_batch_seqs", "seq_len",
+                 "layers", "zero", "recompute", "precision", "mode"):
+        if name not in integral:
+            ok = ok & _is_int(xp, x[name])
+    ok = ok & (L >= 1.0) & (a >= 1.0) & (kv >= 1.0) & (kv <= a) & (E >= 1.0) & (k >= 1.0) & (k <= E)
+    ok = ok & (x["hidden_size"] >= 1.0) & (f >= 1.0) & (x["vocab_size"] >= 1.0) & (s >= 1.0) & (B >= 1.0)
+    # heads, KV groups and FFN split by TP; B = dp x micro_batch x m; at most one stage per layer
+    ok = ok & _divides(xp, t, a) & _divides(xp, t, kv) & _divides(xp, t, f) & _is_int(xp, m) & (m >= 1.0) & (p <= L)
+    ok = ok & ((v == 1.0) | ((p > 1.0) & _divides(xp, p, m) & (v <= Ls)))  # interleaving: m multiple of p
+    ok = ok & _divides(xp, e, d) & _divides(xp, e, E) & ((e == 1.0) | (E > 1.0))  # EP inside DP, over experts
+    ok = ok & ((c == 1.0) | _divides(xp, 2.0 * c, s))  # CP: 2 cp load-balanced chunks per sequence
+    ok = ok & ((x["sequence_parallel"] == 0.0) | _divides(xp, c * t, s))  # SP splits the sequence by tp
+    ok = ok & (x["zero"] >= 0.0) & (x["zero"] <= 3.0) & (x["recompute"] >= 0.0) & (x["recompute"] <= 2.0)
+    ok = ok & (x["precision"] >= 0.0) & (x["precision"] <= 3.0) & (x["mode"] >= 0.0) & (x["mode"] <= 3.0)
+    ok = ok & ((x["mode"] < 2.0) | (x["lora_rank"] >= 1.0))
+    ok = ok & (x["peak_flop_per_s"] > 0.0) & (x["hbm_bytes"] > 0.0) & (x["hbm_bw_bytes_per_s"] > 0.0)
+    ok = ok & (x["scaleup_bw_bytes_per_s"] > 0.0) & (x["leaf_bw_bytes_per_s"] > 0.0)
+    ok = ok & (x["spine_bw_bytes_per_s"] > 0.0) & (x["scaleup_gpus"] >= 1.0)
+    return ok
+
+
+def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every output for inputs ``x`` (floats, or numpy arrays of one shape), with backend ``xp``."""
+    pos = xp.maximum
+    L, h, f = pos(x["layers"], 1.0), pos(x["hidden_size"], 1.0), pos(x["ffn_hidden_size"], 1.0)
+    a, kv, V = pos(x["attention_heads"], 1.0), pos(x["kv_heads"], 1.0), pos(x["vocab_size"], 1.0)
+    gated, tied = x["gated_mlp"], x["tied_embeddings"]
+    E, k = pos(x["experts"], 1.0), pos(x["experts_per_token"], 1.0)
+    s, B, b = pos(x["seq_len"], 1.0), pos(x["global_batch_seqs"], 1.0), pos(x["micro_batch_seqs"], 1.0)
+    t, p, d = pos(x["tp"], 1.0), pos(x["pp"], 1.0), pos(x["dp"], 1.0)
+    c, e, v = pos(x["cp"], 1.0), pos(x["ep"], 1.0), pos(x["vpp"], 1.0)
+    z, r, mode = x["zero"], x["recompute"], x["mode"]  # out-of-range codes are flagged invalid
+    prec = _clip(xp, x["precision"], 3.0)  # indexes tables
+    sp, tpo, flash = x["sequence_parallel"], x["tp_comm_overlap"], x["flash_attention"]
+    rank = pos(x["lora_rank"], 1.0)
+    peak, hbm = pos(x["peak_flop_per_s"], 1.0), x["hbm_bytes"]
+    bw = pos(x["hbm_bw_bytes_per_s"], 1.0)
+    fab = comm.Fabric(pos(x["scaleup_gpus"], 1.0), pos(x["scaleup_bw_bytes_per_s"], 1.0), x["scaleup_latency_s"],
+                      x["leaf_gpus"], pos(x["leaf_bw_bytes_per_s"], 1.0), pos(x["spine_bw_bytes_per_s"], 1.0),
+                      x["scaleout_latency_s"])
+
+    m = B / (d * b)
+    n_gpus = t * p * d * c
+    Ls = pipeline.stage_layers(xp, L, p)
+    valid = _validity(xp, x, m, Ls, integral)
+    lora, qlora = mode >= 2.0, mode >= 3.0
+    full, sel = r >= 2.0, (r >= 1.0) & (r < 2.0)
+    act_b, gemm_b = xp.take(_ACT_BYTES, prec), xp.take(_GEMM_BYTES, prec)
+    w_b = xp.take(memory.STATE_BYTES[0], prec)
+    g_b = xp.take(memory.STATE_BYTES[1], prec)
+    k_b = xp.take(memory.STATE_BYTES[2], prec)
+    tokens = b * s / c  # this GPU's tokens of one micro-batch
+    tok_step = B * s
+
+    # ---- parameters and FLOPs
+    params, active = flops.model_params(L, h, f, a, kv, V, gated, E, k, tied)
+    lora_layer = flops.lora_layer_params(h, f, a, kv, gated, E, rank)
+    trainable = xp.where(lora, L * lora_layer, params)
+    gemm_tok = flops.gemm_flop_per_token(h, f, a, kv, gated, E, k)
+    attn_tok = flops.attention_flop_per_token(s, h)
+    logit_tok = flops.logits_flop_per_token(h, V)
+    active_lora = L * flops.lora_layer_params(h, f, a, kv, gated, k, rank)
+    model_tok = flops.model_flop_per_token(xp, L, gemm_tok, attn_tok, logit_tok, lora, active_lora)
+    hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r)
+
+    # ---- this GPU's parameters on the heaviest stage
+    dense_layer = (flops.attention_params(h, a, kv) + flops.router_params(h, E)) / t
+    expert_layer = flops.mlp_params(h, f, gated) * E / (e * t)
+    emb = V * h / t
+    dense_stage = Ls * dense_layer + xp.where(p > 1.0, emb + 2.0 * h / t, emb * (2.0 - tied) + 2.0 * h / t)
+    expert_stage = Ls * expert_layer
+    lora_stage = Ls * lora_layer / t
+    dp_dense, dp_expert = d * c, d * c / e
+
+    # ---- memory
+    weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
+                                                     dp_dense, dp_expert, prec)
+    weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
+    stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
+                                                        act_b)
+    sp_div = xp.where(sp, t, 1.0)
+    chunk_layers = Ls / v
+    logits_act = 4.0 * tokens * V / t + tokens * h * act_b / sp_div  # fp32 logits, final-norm input
+    emb_act = tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
+    peak_layer = full * working  # the layer being recomputed
+    act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (chunk_layers * stored + emb_act)
+                 + (p == 1.0) * logits_act + peak_layer)
+    act_last = memory.in_flight_chunks(xp, p, v, m, False) * chunk_layers * stored + logits_act + peak_layer
+    acts = xp.maximum(act_first, act_last)
+    overhead = memory.OVERHEAD_FIXED_BYTES + memory.OVERHEAD_FRAGMENTATION * acts
+    mem = weights + grads + optim + acts + overhead
+
+    # ---- compute per micro-batch on the heaviest stage
+    g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(
+        xp, tokens=tokens, s_q=s / c, s_kv=s, b=b, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k, t=t,
+        ep=e, sp=sp, flash=flash, peak=peak, bw=bw, gemm_bytes=gemm_b, act_bytes=act_b)
+    bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
+    adapters = xp.where(lora, compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), bw, 8.0), 0.0)
+    dequant = xp.where(qlora, compute.elementwise_s(
+        xp, (dense_layer + expert_layer) * (memory.QLORA_BYTES_PER_PARAM + 2.0), bw, 8.0), 0.0)
+    layer_fwd = g_fwd + a_fwd + el_fwd + adapters + dequant
+    layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant
+    layer_s = layer_fwd + layer_bwd + full * layer_fwd + sel * a_fwd
+    logits_s = compute.logits_time_s(xp, tokens, h, V, t, peak, bw, gemm_b, 1.0 + bwd_gemm_passes)
+    mb_compute = Ls * layer_s + logits_s
+    mb_fwd = Ls * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
+
+    # ---- communication per micro-batch (per layer x layers on the stage)
+    tp_bw, tp_lat = comm.ring_bw(xp, fab, t, 1.0)
+    tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(t, tokens * h * act_b, tp_bw, tp_lat)
+    gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
+    tp_layer = xp.where(tpo, xp.maximum(tp_layer - gemm_layer, 0.0), tp_layer)
+    ep_bytes = tokens * h * k * act_b / sp_div
+    ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * comm.all_to_all_s(xp, fab, e, t * c, ep_bytes)
+    _, cp_bw, cp_lat = comm.tier(xp, fab, t * c)
+    kv_chunk = 2.0 * tokens * (kv * h / a) / t * act_b
+    cp_raw = (3.0 + full + sel) * (c - 1.0) * (kv_chunk / (cp_bw * efficiency.NET_EFF) + cp_lat)
+    cp_layer = xp.maximum(cp_raw - (a_fwd * (1.0 + full + sel) + a_bwd), 0.0)  # ring overlaps attention
+    mb_tp, mb_ep, mb_cp = Ls * tp_layer, Ls * ep_layer, Ls * cp_layer
+
+    compute_s = m * mb_compute
+    tp_s, ep_s, cp_s = m * mb_tp, m * mb_ep, m * mb_cp
+    bubble = pipeline.bubble_s(p, v, mb_compute + mb_tp + mb_ep + mb_cp)
+    pp_s = pipeline.p2p_transfers(p, v, m) * comm.p2p_s(xp, fab, n_gpus, tokens * h * act_b / sp_div)
+
+    # ---- data parallelism: gradient reduction, parameter all-gathers (ZeRO), overlap
+    train_dense = xp.where(lora, lora_stage, dense_stage)
+    train_expert = xp.where(lora, 0.0, expert_stage)
+    bw_d, lat_d = comm.ring_bw(xp, fab, dp_dense, t)
+    bw_e, lat_e = comm.ring_bw(xp, fab, dp_expert, t * e)
+    gd, ge = g_b * train_dense, g_b * train_expert
+    reduce_s = xp.where(z >= 1.0, comm.reduce_scatter_s(dp_dense, gd, bw_d, lat_d)
+                        + comm.reduce_scatter_s(dp_expert, ge, bw_e, lat_e),
+                        comm.all_reduce_s(dp_dense, gd, bw_d, lat_d) + comm.all_reduce_s(dp_expert, ge, bw_e, lat_e))
+    frozen_b = xp.where(qlora, memory.QLORA_BYTES_PER_PARAM, w_b)
+    wd = xp.where(lora, frozen_b * dense_stage + w_b * lora_stage, w_b * dense_stage)
+    we = xp.where(lora, frozen_b, w_b) * expert_stage
+    gather_s = comm.reduce_scatter_s(dp_dense, wd, bw_d, lat_d) + comm.reduce_scatter_s(dp_expert, we, bw_e, lat_e)
+    mb_bwd = mb_compute - mb_fwd
+    dp_s = pipeline.overlapped_s(xp, reduce_s, mb_bwd, gd + ge)
+    dp_s = dp_s + xp.where((z >= 1.0) & (z < 3.0), pipeline.overlapped_s(xp, gather_s, mb_fwd, wd + we), 0.0)
+    dp_s = dp_s + xp.where(z >= 3.0, pipeline.overlapped_s(xp, 2.0 * m * gather_s, compute_s,
+                                                           2.0 * m * (wd + we)), 0.0)
+    opt_params = train_dense / xp.where(z >= 1.0, dp_dense, 1.0) + train_expert / xp.where(z >= 1.0, dp_expert, 1.0)
+    opt_s = compute.optimizer_s(xp, opt_params, w_b, g_b, k_b, bw)
+
+    step = compute_s + tp_s + pp_s + dp_s + ep_s + cp_s + bubble + opt_s
+
+    # ---- throughput, utilisation, days and dollars
+    model_step = model_tok * tok_step
+    hw_step = hw_tok * tok_step
+    gpu_s = step * n_gpus
+    tps = tok_step / step
+    train_s = x["tokens"] / tps
+    gpu_hours = train_s * n_gpus / 3600.0
+    return {
+        "step_time_s": step, "compute_s": compute_s, "tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s,
+        "ep_comm_s": ep_s, "cp_comm_s": cp_s, "bubble_s": bubble, "optimizer_s": opt_s,
+        "model_flop_per_step": model_step, "hardware_flop_per_step": hw_step,
+        "mfu": model_step / (gpu_s * peak), "hfu": hw_step / (gpu_s * peak), "tokens_per_s": tps,
+        "model_tflops_per_gpu": model_step / gpu_s * 1e-12, "hardware_tflops_per_gpu": hw_step / gpu_s * 1e-12,
+        "weights_bytes": weights, "grads_bytes": grads, "optimizer_bytes": optim, "activations_bytes": acts,
+        "overhead_bytes": overhead, "memory_bytes": mem, "fits_in_memory": mem <= hbm,
+        "memory_excess_bytes": xp.maximum(mem - hbm, 0.0),
+        "params": params, "active_params": active, "trainable_params": trainable,
+        "checkpoint_bytes": trainable * xp.take(_CHECKPOINT_BYTES, prec),
+        "train_s": train_s, "gpu_hours": gpu_hours, "cost_usd": gpu_hours * x["usd_per_gpu_hour"],
+        "valid": valid,
+    }
+
+
+def _code(name: str, value: Any) -> Any:
+    if isinstance(value, str):
+        names = _CODES[name]
+        if value not in names:
+            raise ClustersimError(f"{name}: unknown value {value!r}; expected one of {', '.join(names)}")
+        return float(names.index(value))
+    return value
+
+
+def _check_names(given: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(INPUTS))
+    if unknown:
+        raise ClustersimError(f"unknown kernel input(s): {', '.join(unknown)}; expected: {', '.join(INPUTS)}")
+    merged = {**DEFAULTS, **given}
+    missing = [n for n in INPUTS if n not in merged]
+    if missing:
+        raise ClustersimError(f"missing kernel input(s): {', '.join(missing)}")
+    return {n: _code(n, merged[n]) if n in _CODES else merged[n] for n in INPUTS}
+
+
+def evaluate_one(**scalars: Any) -> dict[str, Any]:
+    """One configuration, plain Python (``math`` only): the same formulas as :func:`evaluate`.
+
+    Takes the keywords of :func:`evaluate` as scalars (precision / recompute / mode also as their names)
+    and returns a dict of floats (bools for ``fits_in_memory`` and ``valid``).
+    """
+    x = {n: float(v) for n, v in _check_names(scalars).items()}
+    out = _kernel(PY, x)
+    return {key: (bool(out[key]) if key in BOOL_OUTPUTS else float(out[key])) for key in OUTPUTS}
+
+
+def evaluate(*, layers: Any, hidden_size: Any, ffn_hidden_size: Any, attention_heads: Any, kv_heads: Any,
+             vocab_size: Any, gated_mlp: Any, experts: Any, experts_per_token: Any, tied_embeddings: Any = False,
+             seq_len: Any, global_batch_seqs: Any, micro_batch_seqs: Any, tokens: Any = 0.0,
+             tp: Any, pp: Any, dp: Any, cp: Any = 1, ep: Any = 1, vpp: Any = 1, zero: Any = 1, recompute: Any = 1,
+             sequence_parallel: Any = True, precision: Any = 2, mode: Any = 0, lora_rank: Any = 16,
+             tp_comm_overlap: Any = False, flash_attention: Any = True,
+             peak_flop_per_s: Any, hbm_bytes: Any, hbm_bw_bytes_per_s: Any,
+             scaleup_gpus: Any, scaleup_bw_bytes_per_s: Any, scaleup_latency_s: Any,
+             leaf_gpus: Any, leaf_bw_bytes_per_s: Any, spine_bw_bytes_per_s: Any, scaleout_latency_s: Any,
+             gpus_per_node: Any = 8, usd_per_gpu_hour: Any = 0.0) -> dict[str, np.ndarray]:
+    """The kernel over arrays: every input a scalar or a numpy array; all broadcast together.
+
+    Returns a dict of arrays of the broadcast shape (float64, bool for ``fits_in_memory`` and
+    ``valid``): ``step_time_s`` and its parts (:data:`BREAKDOWN`, exposed times that add up to it),
+    FLOPs per step, MFU, HFU, tokens/s, TFLOP/s per GPU, memory per GPU on the heaviest pipeline stage
+    with its parts, ``fits_in_memory`` and ``memory_excess_bytes``, parameter counts, checkpoint bytes,
+    training time, GPU-hours and dollars, and ``valid``. Rows that break a rule get ``valid`` False;
+    nothing raises for them. ``gpus_per_node`` is accepted for symmetry with the scenario (the fabric
+    tiers already carry the node); the GPU count is tp x pp x dp x cp.
+    """
+    given = dict(locals())
+    x = _check_names(given)
+    values: dict[str, Any] = {}
+    shapes = []
+    integral = set()
+    for name, value in x.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise ClustersimError(f"{name}: expected numbers, got {arr.dtype}")
+        if arr.ndim == 0:
+            values[name] = float(arr)
+        else:
+            if arr.dtype.kind in "biu":
+                integral.add(name)
+            values[name] = arr.astype(np.float64, copy=False)
+            shapes.append(arr.shape)
+    shape = np.broadcast_shapes(*shapes) if shapes else ()
+    size = math.prod(shape)
+    flat = {n: (np.broadcast_to(v, shape).reshape(-1) if isinstance(v, np.ndarray) else v)
+            for n, v in values.items()}
+    out = {key: np.empty(size, dtype=bool if key in BOOL_OUTPUTS else np.float64) for key in OUTPUTS}
+    with np.errstate(all="ignore"):
+        for start in range(0, max(size, 1), _CHUNK):
+            stop = min(start + _CHUNK, size) if size else 1
+            part = {n: (v[start:stop] if isinstance(v, np.ndarray) else v) for n, v in flat.items()}
+            res = _kernel(NP, part, frozenset(integral))
+            for key in OUTPUTS:
+                out[key][start:stop] = res[key]
+    return {key: arr.reshape(shape) for key, arr in out.items()}
+
+
+def invalid_reasons(**scalars: Any) -> list[str]:
+    """Why one configuration is not valid (empty when it is), for error messages."""
+    x = {n: float(v) for n, v in _check_names(scalars).items()}
+    t, p, d, c, e = x["tp"], x["pp"], x["dp"], x["cp"], x["ep"]
+    v, b, B, s = x["vpp"], x["micro_batch_seqs"], x["global_batch_seqs"], x["seq_len"]
+    reasons = []
+    for name in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs"):
+        if x[name] < 1 or x[name] != math.floor(x[name]):
+            reasons.append(f"{name} must be a positive integer (got {x[name]:g})")
+    if reasons:
+        return reasons
+    m = B / (d * b)
+    if m != math.floor(m) or m < 1:
+        reasons.append(f"global batch {B:g} is not a multiple of dp x micro_batch = {d * b:g}")
+    for name, n in (("attention_heads", x["attention_heads"]), ("kv_heads", x["kv_heads"]),
+                    ("ffn_hidden_size", x["ffn_hidden_size"])):
+        if n % t:
+            reasons.append(f"{name} ({n:g}) is not divisible by tp ({t:g})")
+    if p > x["layers"]:
+        reasons.append(f"pp ({p:g}) exceeds the number of layers ({x['layers']:g})")
+    if v > 1 and (p == 1 or (m == math.floor(m) and m % p) or v > math.ceil(x["layers"] / p)):
+        reasons.append("vpp > 1 needs pp > 1, micro-batches a multiple of pp and at least one layer per chunk")
+    if d % e or x["experts"] % e or (e > 1 and x["experts"] <= 1):
+        reasons.append(f"ep ({e:g}) must divide dp ({d:g}) and the experts ({x['experts']:g})")
+    if c > 1 and s % (2 * c):
+        reasons.append(f"seq_len ({s:g}) is not divisible by 2 x cp ({2 * c:g})")
+    if x["sequence_parallel"] and (s / c) % t:
+        reasons.append(f"sequence parallelism needs seq_len / cp divisible by tp ({t:g})")
+    if not reasons and not evaluate_one(**scalars)["valid"]:
+        reasons.append("invalid inputs (codes out of range, non-positive sizes or hardware figures)")
+    return reasons

@@ -1,0 +1,125 @@
+"""Memory per GPU: model states under ZeRO 0-3 and the precision, activations, pipeline in-flight, overhead.
+
+Model states follow Rajbhandari et al. 2020 (ZeRO, arXiv:1910.02054, Sec. 3.1 and Fig. 1): with Psi
+parameters on a GPU and N_d-way data parallelism, weights + gradients + K x Psi optimizer bytes, of
+which ZeRO-1 shards the optimizer states, ZeRO-2 also the gradients and ZeRO-3 also the weights
+(reference.md D.4). Bytes per parameter per precision (:data:`STATE_BYTES`):
+
+* fp16: 2 + 2 + K=12 (fp32 master weights, Adam m and v), Rajbhandari's mixed-precision Adam (16 B).
+* bf16: 2 + 4 + 12: Megatron-LM accumulates and reduces bf16 gradients in an fp32 buffer
+  (``accumulate_allreduce_grads_in_fp32``; Megatron-LM docs, distributed optimizer: 18 B/param).
+* fp8: as bf16. Assumption: FP8 training (Transformer Engine) keeps bf16 weights, fp32 main gradients,
+  fp32 master weights and Adam states, casting to fp8 per GEMM; its transient fp8 copies are ignored.
+* fp32: 4 + 4 + K=8 (Adam m and v; the weights are their own master copy).
+
+Activations per layer follow Korthikanti et al. 2022 (arXiv:2205.05198) Table 2 and Sec. 4
+(reference.md D.3), generalised in :func:`activation_bytes_per_layer`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clustersim import units
+
+__all__ = [
+    "STATE_BYTES",
+    "QLORA_BYTES_PER_PARAM",
+    "OVERHEAD_FIXED_BYTES",
+    "OVERHEAD_FRAGMENTATION",
+    "activation_bytes_per_layer",
+    "in_flight_chunks",
+    "model_state_bytes",
+]
+
+#: (weight, gradient, optimizer) bytes per parameter for fp32, fp16, bf16, fp8 (precision codes 0..3).
+STATE_BYTES: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] = (
+    (4.0, 2.0, 2.0, 2.0),
+    (4.0, 2.0, 4.0, 4.0),
+    (8.0, 12.0, 12.0, 12.0),
+)
+
+#: QLoRA's frozen base: 4-bit NormalFloat plus double-quantised constants, 4.127 bits per parameter
+#: (Dettmers et al. 2023, arXiv:2305.14314, Sec. 3 "Double Quantization": 0.127 bits of constants).
+QLORA_BYTES_PER_PARAM = 4.127 / 8.0
+
+#: Fixed per-GPU overhead: CUDA context with lazily loaded kernels (~0.5 GiB), NCCL communicator
+#: buffers for the TP/PP/DP groups and cuBLAS workspaces (~0.5 GiB), PyTorch allocator reserve.
+#: A documented round figure (1.5 GiB), not fitted to any run.
+OVERHEAD_FIXED_BYTES = 1.5 * units.GIB
+#: Caching-allocator fragmentation on the transient (activation) memory: 5% (a documented allowance;
+#: PyTorch's caching allocator rounds and splits blocks, see the PyTorch "CUDA semantics" notes).
+OVERHEAD_FRAGMENTATION = 0.05
+
+
+def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any,
+                               topk: Any, t: Any, sp: Any, recompute: Any, flash: Any,
+                               act_bytes: Any) -> tuple[Any, Any]:
+    """(stored, working) activation bytes of one transformer layer for one micro-batch on one GPU.
+
+    ``tokens`` = b x s / cp is the GPU's share of the micro-batch; each query attends ``s_kv`` = s keys.
+    Korthikanti 2022 Table 2 (16-bit, s b h units): attention 11sbh + 5as^2b, MLP 19sbh, LayerNorms
+    4sbh, i.e. sbh(34 + 5as/h) without parallelism. Of these, 10 sbh (LayerNorm inputs, QKV and MLP
+    inputs, two dropout masks) are replicated across tensor-parallel ranks unless sequence parallelism
+    splits them; the rest (Q, K, V, projection input 8sbh; GeLU input and output 16sbh; the s^2 terms)
+    is split by t. Generalised here: K and V are k_v/a as wide (GQA); the MLP keeps 4sbf (GeLU in and
+    out) or 6sbf when gated (gate, up and product); MoE keeps it per active expert. With FlashAttention
+    (Dao et al. 2022) the s^2 scores are never stored, only fp32 softmax statistics (4 bytes per head
+    per token). Selective recomputation drops the s^2 terms (Table 2: sbh(10 + 24/t) or 34sbh/t);
+    full recomputation keeps only the layer input, 2sbh (split by t with SP). ``working`` is a whole
+    layer's activations without recomputation: the transient peak while one layer is recomputed.
+    """
+    hkv = kv * h / a
+    scale = act_bytes / 2.0
+    replicated = 10.0 * tokens * h * scale / xp.where(sp, t, 1.0)
+    split = tokens * (4.0 * h + 4.0 * hkv + topk * f * (4.0 + 2.0 * gated)) * scale / t
+    s2 = xp.where(flash, 4.0 * a * tokens, 5.0 * a * tokens * s_kv * scale) / t
+    working = replicated + split + s2
+    layer_input = 2.0 * tokens * h * scale / xp.where(sp, t, 1.0)
+    stored = xp.where(recompute >= 2.0, layer_input, xp.where(recompute >= 1.0, replicated + split, working))
+    return stored, working
+
+
+def in_flight_chunks(xp: Any, p: Any, v: Any, m: Any, first: bool) -> Any:
+    """Micro-batch chunks whose activations the first (or last) pipeline stage holds at its peak.
+
+    1F1B (Narayanan et al. 2021 Sec. 2.2.1; Korthikanti 2022 Sec. 4.2.3): stage i holds p - i
+    micro-batches, so the first holds p (m if there are fewer). Interleaved with v chunks per GPU:
+    Megatron-LM's schedule warms up 2(p - 1 - i) + (v - 1)p chunks, so the first stage holds
+    vp + p - 1 chunks of L/(pv) layers, i.e. L(1 + (p-1)/(pv)) layers' worth, Korthikanti's factor
+    (reference.md D.3 writes it with m; it is the number of model chunks v); capped at v x m.
+    """
+    if first:
+        plain = xp.minimum(p, m)
+        interleaved = xp.minimum(v * p + p - 1.0, v * m)
+    else:
+        plain = xp.minimum(1.0, m)
+        interleaved = xp.minimum((v - 1.0) * p + 1.0, v * m)
+    return xp.where(v > 1.0, interleaved, plain)
+
+
+def model_state_bytes(xp: Any, dense_params: Any, expert_params: Any, lora_params: Any, lora: Any, qlora: Any,
+                      zero: Any, dp_dense: Any, dp_expert: Any, precision: Any) -> tuple[Any, Any, Any]:
+    """(weights, gradients, optimizer) bytes on one GPU under ZeRO ``zero`` (Rajbhandari 2020 Fig. 1).
+
+    ``dense_params`` and ``expert_params`` are this GPU's shares after tensor, pipeline and expert
+    parallelism; ZeRO shards them over ``dp_dense`` (= dp x cp, Megatron's distributed-optimizer group)
+    and ``dp_expert`` (= dp x cp / ep). LoRA/QLoRA: the base is frozen (no gradient, no optimizer state)
+    at the weight precision, or at :data:`QLORA_BYTES_PER_PARAM` for QLoRA; the adapters train.
+    """
+    w_b = xp.take(STATE_BYTES[0], precision)
+    g_b = xp.take(STATE_BYTES[1], precision)
+    k_b = xp.take(STATE_BYTES[2], precision)
+    one = 1.0
+    d3 = xp.where(zero >= 3.0, dp_dense, one)
+    e3 = xp.where(zero >= 3.0, dp_expert, one)
+    d2 = xp.where(zero >= 2.0, dp_dense, one)
+    e2 = xp.where(zero >= 2.0, dp_expert, one)
+    d1 = xp.where(zero >= 1.0, dp_dense, one)
+    e1 = xp.where(zero >= 1.0, dp_expert, one)
+    base_share = dense_params / d3 + expert_params / e3
+    frozen_b = xp.where(qlora, QLORA_BYTES_PER_PARAM, w_b)
+    weights = xp.where(lora, frozen_b * base_share + w_b * lora_params / d3, w_b * base_share)
+    grads = xp.where(lora, g_b * lora_params / d2, g_b * (dense_params / d2 + expert_params / e2))
+    optimizer = xp.where(lora, k_b * lora_params / d1, k_b * (dense_params / d1 + expert_params / e1))
+    return weights, grads, optimizer

@@ -1,0 +1,45 @@
+"""Pipeline schedule: layers per stage, micro-batches, bubble, point-to-point and data-parallel overlap.
+
+* Micro-batches per pipeline per step m = B / (dp x b) (Narayanan et al. 2021 Sec. 2.2: b' = B/d).
+* Layers need not divide evenly by pp (Llama 3 405B: 126 layers on 16 stages; BLOOM: 70 on 12): the
+  heaviest stage has ceil(L / pp) layers and sets the pace; it is taken to also carry the output layer.
+* Bubble (Narayanan 2021 Sec. 2.2.1-2.2.2; reference.md D.5): (p-1)/m of the ideal time for 1F1B,
+  (p-1)/(v m) interleaved, i.e. (p-1)/v extra micro-batch times.
+* Point-to-point: each micro-batch crosses every stage boundary forward and backward, v times with
+  interleaving (Narayanan 2021 Sec. 2.2.2: "v times more communication"); with Megatron's blocking
+  send/recv the transfers sit on the critical path: 2 (v m + p - 1) transfers of b s h / (cp t)
+  elements (scatter/gather across the tensor-parallel ranks, Narayanan 2021 Sec. 4.1).
+* Data-parallel overlap: gradients are final only in the last micro-batch's backward, so the gradient
+  reduction can hide behind that backward only, and its last bucket never hides; the parameter
+  all-gather after the optimizer hides behind the next step's first forward the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clustersim.cost import efficiency as eff
+
+__all__ = ["stage_layers", "bubble_s", "p2p_transfers", "overlapped_s"]
+
+
+def stage_layers(xp: Any, L: Any, p: Any) -> Any:
+    """Layers on the heaviest stage: ceil(L / p)."""
+    return xp.ceil(L / p)
+
+
+def bubble_s(p: Any, v: Any, per_microbatch_s: Any) -> Any:
+    """Pipeline bubble: (p-1)/v micro-batch times, i.e. (p-1)/(v m) of the m micro-batches' time."""
+    return (p - 1.0) / v * per_microbatch_s
+
+
+def p2p_transfers(p: Any, v: Any, m: Any) -> Any:
+    """Point-to-point transfers on the critical path per step: 2 (v m + p - 1) when p > 1, else 0."""
+    return (p > 1.0) * 2.0 * (v * m + p - 1.0)
+
+
+def overlapped_s(xp: Any, comm_s: Any, window_s: Any, total_bytes: Any) -> Any:
+    """Exposed part of a communication that may overlap ``window_s`` of compute: what exceeds the
+    window, and never less than its last bucket (DDP_BUCKET_BYTES of ``total_bytes``)."""
+    last_bucket = comm_s * xp.minimum(1.0, eff.DDP_BUCKET_BYTES / xp.maximum(total_bytes, 1.0))
+    return xp.maximum(comm_s - window_s, last_bucket)

@@ -1,0 +1,97 @@
+"""FLOPs and parameter counts against the published closed forms (reference.md D.1, D.2)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from clustersim.cost import flops
+from clustersim.cost.backend import PY
+from clustersim.cost.kernel import evaluate_one
+
+A100 = {"peak_flop_per_s": 312e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 2039e9}
+FABRIC = {"scaleup_gpus": 8, "scaleup_bw_bytes_per_s": 300e9, "scaleup_latency_s": 2e-6, "leaf_gpus": 256,
+          "leaf_bw_bytes_per_s": 25e9, "spine_bw_bytes_per_s": 25e9, "scaleout_latency_s": 5e-6}
+GPT3 = {"layers": 96, "hidden_size": 12288, "ffn_hidden_size": 4 * 12288, "attention_heads": 96, "kv_heads": 96,
+        "vocab_size": 51200, "gated_mlp": False, "experts": 1, "experts_per_token": 1, "tied_embeddings": True}
+
+
+def gpt3(**kw):
+    base = {**GPT3, "seq_len": 2048, "global_batch_seqs": 1536, "micro_batch_seqs": 1, "tp": 8, "pp": 8,
+            "dp": 24, **A100, **FABRIC}
+    return evaluate_one(**{**base, **kw})
+
+
+def test_model_flops_match_korthikanti_eq7():
+    B, s, L, h, V = 1536, 2048, 96, 12288, 51200
+    eq7 = 72 * B * s * L * h**2 * (1 + s / (6 * h) + V / (12 * h * L))
+    assert gpt3(recompute="none")["model_flop_per_step"] == pytest.approx(eq7, rel=1e-12)
+    assert gpt3(recompute="none")["hardware_flop_per_step"] == pytest.approx(eq7, rel=1e-12)
+
+
+def test_full_recompute_matches_narayanan_eq3():
+    B, s, L, h, V = 1536, 2048, 96, 12288, 51200
+    eq3 = 96 * B * s * L * h**2 * (1 + s / (6 * h) + V / (16 * L * h))
+    out = gpt3(recompute="full")
+    assert out["hardware_flop_per_step"] == pytest.approx(eq3, rel=1e-12)
+    assert out["hfu"] / out["mfu"] == pytest.approx(eq3 / out["model_flop_per_step"], rel=1e-12)
+
+
+def test_selective_recompute_matches_korthikanti_eq8():
+    B, s, L, h, V = 1536, 2048, 96, 12288, 51200
+    eq8 = 72 * B * L * s * h**2 * (1 + s / (3 * h) + V / (12 * h * L))
+    assert gpt3(recompute="selective")["hardware_flop_per_step"] == pytest.approx(eq8, rel=1e-12)
+
+
+def test_palm_6n_plus_attention_cross_check_for_gqa_gated_model():
+    # Llama 3 405B-like: PaLM App. B, model FLOPs per token = 6N + 12 L H Q T with N the matrices that
+    # multiply (not the input-embedding lookup, biases or norms)
+    L, h, a, kv, f, V, s = 126, 16384, 128, 8, 53248, 128256, 8192
+    hkv = kv * h // a
+    n_matrix = L * (h * (h + 2 * hkv) + h * h + 3 * h * f) + h * V
+    palm = 6 * n_matrix + 12 * L * a * (h // a) * s
+    gemm = flops.gemm_flop_per_token(h, f, a, kv, 1.0, 1.0, 1.0)
+    attn = flops.attention_flop_per_token(s, h)
+    logits = flops.logits_flop_per_token(h, V)
+    per_token = flops.model_flop_per_token(PY, L, gemm, attn, logits, False, 0.0)
+    assert per_token == pytest.approx(palm, rel=1e-12)
+
+
+def test_params_match_narayanan_eq2_for_gpt():
+    # Eq. 2 counts learned position embeddings (s h) that this count leaves out, and no final norm (2h)
+    L, h, V, s = 96, 12288, 51200, 2048
+    eq2 = 12 * L * h**2 * (1 + 13 / (12 * h) + (V + s) / (12 * L * h))
+    total, active = flops.model_params(L, h, 4 * h, 96, 96, V, 0.0, 1.0, 1.0, 1.0)
+    assert total == pytest.approx(eq2 - s * h + 2 * h, rel=1e-12)
+    assert active == total
+
+
+def test_llama3_405b_and_mixtral_published_counts():
+    total, _ = flops.model_params(126, 16384, 53248, 128, 8, 128256, 1.0, 1.0, 1.0, 0.0)
+    assert total / 1e9 == pytest.approx(405.9, rel=0.005)  # Meta: 405B
+    total, active = flops.model_params(32, 4096, 14336, 32, 8, 32000, 1.0, 8.0, 2.0, 0.0)
+    assert total / 1e9 == pytest.approx(46.7, rel=0.01)  # Mistral AI: 46.7B total
+    assert active / 1e9 == pytest.approx(12.9, rel=0.01)  # 12.9B active
+
+
+def test_gqa_moe_and_lora_change_flops_the_right_way():
+    base = {"layers": 32, "hidden_size": 4096, "ffn_hidden_size": 14336, "attention_heads": 32, "kv_heads": 32,
+            "vocab_size": 32000, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "seq_len": 4096,
+            "global_batch_seqs": 64, "micro_batch_seqs": 1, "tp": 1, "pp": 1, "dp": 8, **A100, **FABRIC}
+    mha = evaluate_one(**base)
+    gqa = evaluate_one(**{**base, "kv_heads": 8})
+    assert gqa["model_flop_per_step"] < mha["model_flop_per_step"]
+    moe = evaluate_one(**{**base, "kv_heads": 8, "experts": 8, "experts_per_token": 2})
+    # top-2 of 8: one more expert MLP (3 matrices h x f) and the router (h x E) per token and layer,
+    # 3 x (2 FLOPs per weight) for forward and backward
+    tokens, L, h, f = 64 * 4096, 32, 4096, 14336
+    extra = 3 * tokens * L * (2 * 3 * h * f + 2 * h * 8)
+    assert moe["model_flop_per_step"] - gqa["model_flop_per_step"] == pytest.approx(extra, rel=1e-12)
+    assert moe["active_params"] < moe["params"]
+    lora = evaluate_one(**{**base, "mode": "lora"})
+    # frozen base: no weight gradients, so about 2/3 of the full FLOPs
+    assert 0.6 < lora["model_flop_per_step"] / mha["model_flop_per_step"] < 0.75
+    assert lora["trainable_params"] < 0.01 * lora["params"]
+    assert math.isclose(lora["trainable_params"],
+                        32 * flops.lora_layer_params(4096, 14336, 32, 32, 1.0, 1.0, 16), rel_tol=1e-12)

@@ -1,0 +1,123 @@
+"""Memory per GPU: ZeRO model states (reference.md D.4), Korthikanti Table 2 activations (D.3), pipeline
+in-flight micro-batches, LoRA/QLoRA, feasibility."""
+
+from __future__ import annotations
+
+import pytest
+
+from clustersim.cost import memory
+from clustersim.cost.backend import PY
+from clustersim.cost.kernel import PRECISIONS, evaluate_one
+
+GB = 1e9
+FP16 = PRECISIONS.index("fp16")
+A100 = {"peak_flop_per_s": 312e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 2039e9}
+FABRIC = {"scaleup_gpus": 8, "scaleup_bw_bytes_per_s": 300e9, "scaleup_latency_s": 2e-6, "leaf_gpus": 256,
+          "leaf_bw_bytes_per_s": 25e9, "spine_bw_bytes_per_s": 25e9, "scaleout_latency_s": 5e-6}
+
+
+@pytest.mark.parametrize("zero,expected_gb", [(0, 120.0), (1, 31.4), (2, 16.6), (3, 1.9)])
+def test_zero_stages_reproduce_rajbhandari_7_5b_on_64_way_dp(zero, expected_gb):
+    # Rajbhandari et al. 2020 Fig. 1 / reference.md D.4: Psi = 7.5B, N_d = 64, K = 12 (fp16 mixed precision)
+    w, g, o = memory.model_state_bytes(PY, 7.5e9, 0.0, 0.0, False, False, float(zero), 64.0, 64.0, FP16)
+    assert (w + g + o) / GB == pytest.approx(expected_gb, abs=0.05)
+
+
+def test_state_bytes_per_precision():
+    # fp16 16 B (Rajbhandari), bf16 18 B (fp32 main grads), fp32 16 B (no master copy), fp8 as bf16
+    for prec, per_param in (("fp16", 16.0), ("bf16", 18.0), ("fp32", 16.0), ("fp8", 18.0)):
+        w, g, o = memory.model_state_bytes(PY, 1.0, 0.0, 0.0, False, False, 0.0, 8.0, 8.0,
+                                           PRECISIONS.index(prec))
+        assert w + g + o == per_param
+
+
+# reference.md D.3 (Korthikanti et al. 2022 Table 2), GPT-3 175B shapes: s=2048, b=1, h=12288, a=96, t=8
+S, B, H, A, T = 2048.0, 1.0, 12288.0, 96.0, 8.0
+SBH = S * B * H
+
+
+def table2(tp, sp, recompute):
+    stored, _ = memory.activation_bytes_per_layer(PY, S * B, S, H, 4 * H, A, A, 0.0, 1.0, tp, sp, recompute,
+                                                  False, 2.0)
+    return stored
+
+
+def test_korthikanti_table2_no_parallelism():
+    assert table2(1.0, False, 0.0) == pytest.approx(SBH * (34 + 5 * A * S / H), rel=1e-12)
+
+
+def test_korthikanti_table2_tensor_parallel():
+    assert table2(T, False, 0.0) == pytest.approx(SBH * (10 + 24 / T + 5 * A * S / (H * T)), rel=1e-12)
+
+
+def test_korthikanti_table2_tensor_and_sequence_parallel():
+    assert table2(T, True, 0.0) == pytest.approx(SBH * (34 / T + 5 * A * S / (H * T)), rel=1e-12)
+
+
+def test_korthikanti_table2_selective_recompute():
+    assert table2(T, False, 1.0) == pytest.approx(SBH * (10 + 24 / T), rel=1e-12)
+    assert table2(T, True, 1.0) == pytest.approx(SBH * 34 / T, rel=1e-12)
+
+
+def test_korthikanti_table2_full_recompute():
+    assert table2(T, False, 2.0) == pytest.approx(2 * SBH, rel=1e-12)
+
+
+def test_selective_recompute_saves_about_70_percent_on_gpt3():
+    # Korthikanti Sec. 5: selective recomputation cuts activation memory by 70% for GPT-3 (t=8, SP)
+    saving = 1 - table2(T, True, 1.0) / table2(T, True, 0.0)
+    assert saving == pytest.approx(0.70, abs=0.02)
+
+
+def test_in_flight_micro_batches():
+    assert memory.in_flight_chunks(PY, 8.0, 1.0, 64.0, True) == 8.0  # 1F1B: first stage holds p
+    assert memory.in_flight_chunks(PY, 8.0, 1.0, 4.0, True) == 4.0  # fewer micro-batches than stages
+    assert memory.in_flight_chunks(PY, 8.0, 1.0, 64.0, False) == 1.0  # last stage holds one
+    # interleaved: v p + p - 1 chunks of L/(p v) layers = L (1 + (p-1)/(p v)) layers (Korthikanti 4.2.3)
+    p, v = 8.0, 4.0
+    chunks = memory.in_flight_chunks(PY, p, v, 64.0, True)
+    assert chunks * (1.0 / (p * v)) == pytest.approx(1 + (p - 1) / (p * v), rel=1e-12)
+
+
+GPT3 = {"layers": 96, "hidden_size": 12288, "ffn_hidden_size": 4 * 12288, "attention_heads": 96, "kv_heads": 96,
+        "vocab_size": 51200, "gated_mlp": False, "experts": 1, "experts_per_token": 1, "tied_embeddings": True,
+        "seq_len": 2048, "global_batch_seqs": 1536, "micro_batch_seqs": 1, "tp": 8, "pp": 8, "dp": 24,
+        **A100, **FABRIC}
+
+
+def test_memory_parts_add_up_and_excess_is_reported():
+    out = evaluate_one(**{**GPT3, "recompute": "none", "sequence_parallel": False, "zero": 0,
+                          "flash_attention": False, "micro_batch_seqs": 4})
+    parts = sum(out[k] for k in ("weights_bytes", "grads_bytes", "optimizer_bytes", "activations_bytes",
+                                 "overhead_bytes"))
+    assert out["memory_bytes"] == pytest.approx(parts, rel=1e-12)
+    assert not out["fits_in_memory"]
+    assert out["memory_excess_bytes"] == pytest.approx(out["memory_bytes"] - 80 * 2**30, rel=1e-12)
+    ok = evaluate_one(**{**GPT3, "recompute": "full", "zero": 1})
+    assert ok["fits_in_memory"] and ok["memory_excess_bytes"] == 0.0
+
+
+def test_first_stage_activations_cover_all_layers_with_1f1b():
+    # p micro-batches of L/p layers = L layers' activations on the first stage (Korthikanti Sec. 4.2.3)
+    out = evaluate_one(**{**GPT3, "recompute": "selective", "sequence_parallel": True})
+    per_layer, _ = memory.activation_bytes_per_layer(PY, 2048.0, 2048.0, 12288.0, 4 * 12288.0, 96.0, 96.0, 0.0,
+                                                     1.0, 8.0, True, 1.0, True, 2.0)
+    layers = out["activations_bytes"] / per_layer
+    assert 96.0 < layers < 96.0 * 1.02  # plus the embedding's dropout mask
+
+
+def test_lora_and_qlora_shrink_model_states():
+    llama70 = {"layers": 80, "hidden_size": 8192, "ffn_hidden_size": 28672, "attention_heads": 64, "kv_heads": 8,
+               "vocab_size": 32000, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "seq_len": 4096,
+               "global_batch_seqs": 16, "micro_batch_seqs": 1, "tp": 8, "pp": 1, "dp": 2, **A100, **FABRIC}
+    full = evaluate_one(**{**llama70, "mode": "full-finetune"})
+    lora = evaluate_one(**{**llama70, "mode": "lora"})
+    qlora = evaluate_one(**{**llama70, "mode": "qlora"})
+    params_per_gpu = full["params"] / 8
+    # frozen bf16 base at 2 B/param; QLoRA's NF4 + double-quantised constants at 4.127 bits
+    assert lora["weights_bytes"] == pytest.approx(2 * params_per_gpu, rel=0.01)
+    assert qlora["weights_bytes"] == pytest.approx(4.127 / 8 * params_per_gpu, rel=0.02)
+    assert lora["grads_bytes"] < 0.01 * full["grads_bytes"]
+    assert qlora["memory_bytes"] < lora["memory_bytes"] < full["memory_bytes"]
+    assert lora["checkpoint_bytes"] == pytest.approx(14 * lora["trainable_params"], rel=1e-12)
+    assert full["checkpoint_bytes"] == pytest.approx(14 * full["params"], rel=1e-12)  # BLOOM: 14 B/param
