@@ -80,57 +80,44 @@ def _stack(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: np.asarray([inp[k] for inp in inputs]) for k in inputs[0]}
 
 
-def _row(col: Mapping[str, Any], i: int) -> dict[str, Any]:
-    out = {}
-    for k, v in col.items():
-        x = v[i] if getattr(v, "ndim", 0) else v
-        out[k] = x.item() if hasattr(x, "item") else x
-    return out
-
-
 def estimate_chunk(items: list[tuple[str, Scenario]]) -> list[PointResult]:
-    """Evaluate a chunk of points with one kernel call per distinct set of kernel inputs."""
+    """Evaluate a chunk of points with one kernel call per distinct set of kernel-input names."""
     from clustersim.cost.kernel import evaluate
-    from clustersim.estimate import Estimate
     from clustersim.planning import kernel_inputs
-    from clustersim.search import apply_best
+    from clustersim.sweep.rows import RowPoint, estimate_rows
 
     results: list[PointResult] = []
-    groups: dict[tuple[str, ...], list[tuple[str, Scenario, bool, dict[str, Any]]]] = {}
+    groups: dict[tuple[str, ...], list[tuple[str, RowPoint]]] = {}
     for key, s in items:
         par = s.parallelism()
         searched = par is None
-        if par is None:
-            try:
-                s = _with_best_parallelism(s, apply_best)
-            except ClustersimError as exc:
-                results.append((key, _status_of(exc), str(exc), {}))
-                continue
-            par = s.parallelism()
         try:
+            if par is None:
+                from clustersim.search import apply_best
+
+                s = _with_best_parallelism(s, apply_best)
+                par = s.parallelism()
+                if par is None:  # pragma: no cover - apply_best always sets one
+                    raise InfeasibleError("the search returned no configuration")
             inputs = kernel_inputs(s, par)
         except ClustersimError as exc:
             results.append((key, _status_of(exc), str(exc), {}))
             continue
-        groups.setdefault(tuple(sorted(inputs)), []).append((key, s, searched, inputs))
+        groups.setdefault(tuple(sorted(inputs)), []).append((key, (s, par, searched, inputs)))
     for members in groups.values():
-        columns = evaluate(**_stack([m[3] for m in members]))
-        for i, (key, s, searched, _) in enumerate(members):
-            kernel = _row(columns, i)
-            par = s.parallelism()
-            if par is None:  # pragma: no cover - every member has a parallelism by now
-                raise RuntimeError("a point reached the kernel without a parallelism")
-            est = Estimate(scenario=s, parallelism=par, searched=searched, kernel=kernel)
-            if s.failures is not None:
-                est = _with_theory(est)
+        points = [m[1] for m in members]
+        kernel = evaluate(**_stack([p[3] for p in points]))
+        rows = estimate_rows(points, kernel)
+        valid = kernel["valid"].tolist() if "valid" in kernel else [True] * len(points)
+        for (key, (s, _, _, _)), row, ok in zip(members, rows, valid, strict=True):
             status, error = "ok", None
-            if not kernel.get("valid", True):
+            if not ok:
                 status, error = "infeasible", "the kernel marks this configuration invalid"
-            elif not kernel["fits_in_memory"]:
+            elif not row["fits_in_memory"]:
                 status = "infeasible"
-                error = (f"needs {est.memory_per_gpu_gib:.1f} GiB per GPU; the {s.gpu()['name']} has "
-                         f"{s.gpu()['memory_gib']} GiB")
-            results.append((key, status, error, _with_expected_cost(s, flatten(est.to_dict()))))
+                error = (f"needs {row['memory_per_gpu_gib']:.1f} GiB per GPU; the {row['gpu_name']} has "
+                         f"{row['gpu_memory_gib']} GiB")
+            results.append((key, status, error, _with_expected_cost(s, row)))
     return results
 
 
@@ -142,10 +129,10 @@ def _with_expected_cost(s: Scenario, row: dict[str, Any]) -> dict[str, Any]:
     """
     from clustersim import units
 
-    days, price = row.get("expected_wall_days"), s.usd_per_gpu_hour()
+    days, price, gpus = row.get("expected_wall_days"), row.get("usd_per_gpu_hour"), row["gpus"]
     if days is not None and price is not None:
-        spares = s.failures.spare_nodes * s.gpus_per_node if s.failures is not None else 0
-        row["expected_wall_cost_usd"] = days * units.DAY_S / units.HOUR_S * (s.gpus + spares) * price
+        spares = s.failures.spare_nodes * (gpus // s.cluster.nodes) if s.failures is not None else 0
+        row["expected_wall_cost_usd"] = days * units.DAY_S / units.HOUR_S * (gpus + spares) * price
     return row
 
 
@@ -181,14 +168,6 @@ def _with_best_parallelism(s: Scenario, apply_best: Callable[[Scenario], Scenari
             _BEST.clear()
         _BEST[key] = training
     return s.model_copy(update={"training": training})
-
-
-def _with_theory(est: Any) -> Any:
-    """The estimate with theory's expected goodput and Daly's interval, as ``clustersim estimate`` gives."""
-    from clustersim.estimate import Estimate
-    from clustersim.reliability import theory_summary
-
-    return Estimate(est.scenario, est.parallelism, est.searched, est.kernel, theory_summary(est.scenario, est.kernel))
 
 
 # -- simulate: one point per task ---------------------------------------------------------------------

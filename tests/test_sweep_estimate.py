@@ -1,0 +1,189 @@
+"""Analytic sweeps: chunks through the vectorized kernel, rows that match ``clustersim estimate``.
+
+Every row must be what ``clustersim estimate --json`` says for that point; the chunked path must call
+the kernel once per chunk, never once per point; rows must be identical on 1 worker, 2 workers, Dask,
+and after a resume that re-chunks the missing points differently.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clustersim.estimate import estimate
+from clustersim.scenario import load_scenario
+from clustersim.sweep import load_rows, run_sweep
+from clustersim.sweep.expand import expand_points, plan_sweep
+from clustersim.sweep.spec import read_sweep
+from clustersim.sweep.tasks import flatten
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "scenarios" / "sweeps"
+
+GRID = """\
+name: estimate grid
+base: {base}
+mode: estimate
+chunk_size: 4
+set:
+  training.parallelism.dp: null
+grid:
+  cluster.nodes: [2, 4, 8]
+  training.parallelism.tp: [1, 2, 4]
+  failures.node_mtbf_hours: [1000, 8000]
+objective: cost_usd
+"""
+
+
+@pytest.fixture
+def grid(tmp_path: Path) -> Path:
+    path = tmp_path / "grid.yaml"
+    path.write_text(GRID.format(base=REPO / "scenarios" / "quickstart.yaml"), encoding="utf-8")
+    return path
+
+
+VARIANTS = {
+    "no failures, async checkpoints": """\
+base: {base}
+set:
+  failures: null
+grid:
+  cluster.nodes: [8, 16]
+  checkpoint.async: [true, false]
+  training.parallelism.dp: [null]
+""",
+    "spot preemptions only, fixed interval, no price": """\
+base: {base}
+set:
+  failures: null
+  pricing.preset: null
+  pricing.spot.discount: 0.5
+  checkpoint.interval_minutes: 45
+grid:
+  pricing.spot.preemptions_per_node_day: [0.0, 0.05]
+""",
+    "per-component failure preset, inline GPU": """\
+base: {base}
+set:
+  failures.node_mtbf_hours: null
+  failures.preset: llama3-405b
+grid:
+  cluster.gpu.preset: [h100-sxm-80gb, h200-sxm-141gb]
+  cluster.gpu.memory_gib: [80, 141]
+""",
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rows_match_clustersim_estimate_in_every_theory_branch(tmp_path, variant):
+    path = tmp_path / "v.yaml"
+    path.write_text(VARIANTS[variant].format(base=REPO / "scenarios" / "quickstart.yaml"), encoding="utf-8")
+    run_sweep(path, tmp_path / "v.db", progress=False)
+    rows = load_rows(tmp_path / "v.db")
+    points = {p.index: p for p in expand_points(read_sweep(path))}
+    assert rows and all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+    for row in rows:
+        want = flatten(estimate(load_scenario(points[row["point_index"]].data)).to_dict())
+        assert set(want) <= set(row)
+        for key, value in want.items():
+            assert _close(row[key], value), (key, row[key], value)
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(b, bool):
+        return bool(a) == b
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        return a == pytest.approx(b, rel=1e-12, abs=1e-12)
+    return bool(a == b)
+
+
+def test_rows_match_clustersim_estimate_point_by_point(tmp_path, grid):
+    summary = run_sweep(grid, tmp_path / "g.db", progress=False)
+    rows = load_rows(tmp_path / "g.db")
+    assert len(rows) == 18 and summary.ran == 18
+    points = {p.index: p for p in expand_points(read_sweep(grid))}
+    checked = 0
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        want = flatten(estimate(load_scenario(points[row["point_index"]].data)).to_dict())
+        for key, value in want.items():
+            assert _close(row[key], value), (key, row[key], value)
+        checked += 1
+    assert checked >= 12
+    for col in ("train_days", "cost_usd", "mfu", "expected_goodput", "expected_wall_days", "expected_wall_cost_usd",
+                "breakdown_compute_s", "memory_breakdown_weights_gib", "parallelism_tp", "gpu_name", "model_name"):
+        assert col in rows[0], col
+    # the expected cost is theory's wall time x the GPUs paid for (spares included) x the price
+    r = next(r for r in rows if r["status"] == "ok")
+    spares = 1 * 8  # quickstart: spare_nodes 1, 8 GPUs per node
+    assert r["expected_wall_cost_usd"] == pytest.approx(r["expected_wall_days"] * 24 * (r["gpus"] + spares) * 2.99)
+    assert summary.pareto_axes == ("expected_wall_days", "expected_wall_cost_usd")
+    assert summary.best[0]["cost_usd"] == min(x["cost_usd"] for x in rows if x["status"] == "ok")
+
+
+def test_the_kernel_runs_once_per_chunk(tmp_path, grid, monkeypatch):
+    import clustersim.cost.kernel as kernel
+
+    calls: list[int] = []
+    real = kernel.evaluate
+
+    def counting(**arrays: Any) -> Any:
+        calls.append(len(arrays["tp"]))
+        return real(**arrays)
+
+    monkeypatch.setattr(kernel, "evaluate", counting)
+    monkeypatch.setattr(kernel, "evaluate_one", None)  # a per-point call would fail loudly
+    run_sweep(grid, tmp_path / "g.db", progress=False)
+    assert calls == [4, 4, 4, 4, 2]  # 18 points in chunks of 4: one kernel call each
+
+
+def test_parallelism_auto_points_are_searched_and_infeasible_ones_reported(tmp_path):
+    pytest.importorskip("clustersim.cost.search")  # the parallelism search lands with the cost kernel
+    path = tmp_path / "auto.yaml"
+    path.write_text(f"""\
+base: {REPO / 'scenarios' / 'quickstart.yaml'}
+set:
+  training.parallelism: auto
+zip:
+  model: [llama3-8b, llama3-405b]
+  cluster.nodes: [8, 1]
+""", encoding="utf-8")
+    summary = run_sweep(path, tmp_path / "a.db", progress=False)
+    rows = load_rows(tmp_path / "a.db")
+    assert [r["status"] for r in rows] == ["ok", "infeasible"]
+    assert rows[0]["parallelism_searched"] == 1
+    want = estimate(load_scenario(REPO / "scenarios" / "quickstart.yaml", ["training.parallelism=auto"])).to_dict()
+    assert rows[0]["step_time_s"] == pytest.approx(want["step_time_s"], rel=1e-12)
+    assert rows[1]["error"] and summary.infeasible == 1
+
+
+def test_one_two_workers_dask_and_resume_give_identical_rows(tmp_path, grid):
+    pytest.importorskip("distributed")
+    run_sweep(grid, tmp_path / "one.db", progress=False)
+    run_sweep(grid, tmp_path / "two.db", workers=2, progress=False)
+    run_sweep(grid, tmp_path / "dask.db", dask="local", workers=2, progress=False)
+    one = load_rows(tmp_path / "one.db")
+    assert one == load_rows(tmp_path / "two.db") == load_rows(tmp_path / "dask.db")
+    conn = sqlite3.connect(tmp_path / "one.db")
+    with conn:
+        conn.execute("DELETE FROM points WHERE point_index % 3 = 1")  # holes in every chunk
+    conn.close()
+    summary = run_sweep(grid, tmp_path / "one.db", resume=True, progress=False)
+    assert summary.ran == 6
+    assert load_rows(tmp_path / "one.db") == one
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_example_sweeps_are_valid_and_expand(name):
+    plan = plan_sweep(read_sweep(EXAMPLES / name))
+    assert plan.valid and not plan.invalid, [p.reason for p in plan.invalid[:3]]
+
+
+@pytest.mark.parametrize("name", ["quickstart-grid.yaml", "checkpoint-lhs.yaml"])
+def test_small_example_sweeps_run(tmp_path, name):
+    summary = run_sweep(EXAMPLES / name, tmp_path / "x.db", progress=False)
+    assert summary.ok > 0 and not summary.failed and summary.best
