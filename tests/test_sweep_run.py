@@ -278,3 +278,25 @@ def test_module_entry_point_reports_sweep_errors_with_exit_2(tmp_path, sweep):
     assert main([str(sweep), "--out", str(tmp_path / "y.db"), "--no-progress", "--export", str(tmp_path / "y.csv"),
                  "--task", "tests.test_sweep_run:fake_simulate"]) == 0
     assert (tmp_path / "y.csv").exists()
+
+
+def test_dask_reschedules_a_task_whose_worker_was_killed(tmp_path, sweep, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setenv(MARKER_ENV, str(tmp_path / "marker"))
+    run_sweep(sweep, tmp_path / "ref.db", progress=False, simulate_fn=fake_simulate)
+    summary = run_sweep(sweep, tmp_path / "k.db", dask="local", workers=2, progress=False,
+                        simulate_fn=kill_once_simulate)
+    assert (tmp_path / "marker").exists() and not summary.failed
+    assert rows_of(tmp_path / "k.db") == rows_of(tmp_path / "ref.db")
+
+
+def test_dask_reports_a_point_that_keeps_killing_its_worker(tmp_path, sweep):
+    dask = pytest.importorskip("dask")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        summary = run_sweep(sweep, tmp_path / "k.db", dask="local", workers=2, progress=False,
+                            simulate_fn=always_kill_simulate)
+    rows = rows_of(tmp_path / "k.db")
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert [(r["cluster.nodes"], r["failures.node_mtbf_hours"]) for r in failed] == [(4, 5000)]
+    assert "KilledWorker" in failed[0]["error"] and len(summary.failed) == 1
+    assert sum(r["status"] == "ok" for r in rows) == 6
