@@ -238,11 +238,19 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
     wd = xp.where(lora, frozen_b * dense_stage + w_b * lora_stage, w_b * dense_stage)
     we = xp.where(lora, frozen_b, w_b) * expert_stage
     gather_s = comm.reduce_scatter_s(dp_dense, wd, bw_d, lat_d) + comm.reduce_scatter_s(dp_expert, we, bw_e, lat_e)
-    mb_bwd = mb_compute - mb_fwd
-    dp_s = pipeline.overlapped_s(xp, reduce_s, mb_bwd, gd + ge)
-    dp_s = dp_s + xp.where((z >= 1.0) & (z < 3.0), pipeline.overlapped_s(xp, gather_s, mb_fwd, wd + we), 0.0)
-    dp_s = dp_s + xp.where(z >= 3.0, pipeline.overlapped_s(xp, 2.0 * m * gather_s, compute_s,
-                                                           2.0 * m * (wd + we)), 0.0)
+    # Overlap windows (exposed communication inside them counts: a link busy with TP traffic does not
+    # idle). ZeRO-0/1 keep whole gradients and reduce once, hidden behind the last micro-batch's
+    # backward only; ZeRO-2/3 keep gradient shards, so they reduce-scatter every micro-batch behind its
+    # own backward (Rajbhandari 2020 Sec. 5.2), and ZeRO-3 also gathers the weights for every forward and
+    # backward (Sec. 7.2.2: 1.5x the traffic at m = 1). The ZeRO-1/2 parameter all-gather after the
+    # optimizer hides behind the next step's first forward.
+    mb_busy = mb_compute + mb_tp + mb_ep + mb_cp
+    mb_bwd_busy = mb_busy - mb_fwd
+    reduces = xp.where(z >= 2.0, m, 1.0)
+    reduce_exposed = reduces * pipeline.overlapped_s(xp, reduce_s, mb_bwd_busy, gd + ge)
+    dp_s = xp.where(z >= 3.0,
+                    m * pipeline.overlapped_s(xp, reduce_s + 2.0 * gather_s, mb_busy, gd + ge + 2.0 * (wd + we)),
+                    reduce_exposed + (z >= 1.0) * pipeline.overlapped_s(xp, gather_s, mb_fwd, wd + we))
     opt_params = train_dense / xp.where(z >= 1.0, dp_dense, 1.0) + train_expert / xp.where(z >= 1.0, dp_expert, 1.0)
     opt_s = compute.optimizer_s(xp, opt_params, w_b, g_b, k_b, bw)
 

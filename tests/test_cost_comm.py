@@ -1,0 +1,77 @@
+"""Alpha-beta collectives on fabric tiers (reference.md D.6) and the per-shape GEMM time."""
+
+from __future__ import annotations
+
+import pytest
+
+from clustersim.cost import comm, compute
+from clustersim.cost import efficiency as eff
+from clustersim.cost.backend import PY
+
+FAB = comm.Fabric(8.0, 300e9, 2e-6, 256.0, 25e9, 25e9 / 7, 5e-6)
+
+
+def test_collective_formulas_by_hand():
+    S, B = 1e9, 100e9
+    assert comm.all_reduce_s(8.0, S, B, 0.0) == pytest.approx(2 * 7 / 8 * S / B, rel=1e-12)
+    assert comm.reduce_scatter_s(8.0, S, B, 0.0) == pytest.approx(7 / 8 * S / B, rel=1e-12)
+    assert comm.all_reduce_s(8.0, 0.0, B, 1e-6) == pytest.approx(14e-6, rel=1e-12)  # 2(n-1) alpha
+    assert comm.all_reduce_s(1.0, S, B, 1e-6) == 0.0  # nothing to do alone
+
+
+def test_tiers_follow_the_span():
+    inside, bw, lat = comm.tier(PY, FAB, 8.0)
+    assert inside and bw == 300e9 and lat == 2e-6
+    inside, bw, lat = comm.tier(PY, FAB, 16.0)
+    assert not inside and bw == 25e9 and lat == 5e-6
+    _, bw, _ = comm.tier(PY, FAB, 512.0)  # above one leaf: the oversubscribed spine is the bottleneck
+    assert bw == pytest.approx(25e9 / 7)
+
+
+def test_ring_collectives_aggregate_the_nics_of_a_node():
+    # DP with stride 1 over 4 nodes: 8 ranks per node drive 8 NICs (per-node egress, reference.md D.6)
+    bw, _ = comm.ring_bw(PY, FAB, 32.0, 1.0)
+    assert bw == pytest.approx(min(300e9, 8 * 25e9) * eff.NET_EFF)
+    # stride 8 (after TP 8): one rank per node, one NIC
+    bw, _ = comm.ring_bw(PY, FAB, 32.0, 8.0)
+    assert bw == pytest.approx(25e9 * eff.NET_EFF)
+    bw, _ = comm.ring_bw(PY, FAB, 8.0, 1.0)  # inside the node: NVLink
+    assert bw == pytest.approx(300e9 * eff.NET_EFF)
+
+
+def test_all_to_all_inside_and_across_nodes():
+    S = 1e8
+    inside = comm.all_to_all_s(PY, FAB, 8.0, 1.0, S)
+    assert inside == pytest.approx(7 / 8 * S / (300e9 * eff.NET_EFF) + 7 * 2e-6, rel=1e-12)
+    # 16 ranks, 8 per node: half the bytes leave through the rank's own NIC
+    across = comm.all_to_all_s(PY, FAB, 16.0, 1.0, S)
+    assert across == pytest.approx(8 / 16 * S / (25e9 * eff.NET_EFF) + 15 * 5e-6, rel=1e-12)
+
+
+def test_p2p():
+    assert comm.p2p_s(PY, FAB, 4.0, 1e6) == pytest.approx(1e6 / (300e9 * eff.NET_EFF) + 2e-6)
+    assert comm.p2p_s(PY, FAB, 64.0, 1e6) == pytest.approx(1e6 / (25e9 * eff.NET_EFF) + 5e-6)
+
+
+def test_gemm_efficiency_falls_for_small_shards_and_follows_the_ridge():
+    peak, bw = 312e12, 2039e9
+
+    def efficiency(M, K, N, bandwidth=bw):
+        return 2 * M * K * N / compute.gemm_s(PY, M, K, N, 1.0, peak, bandwidth, 2.0) / peak
+
+    big = efficiency(8192, 8192, 8192)
+    assert 0.75 < big <= eff.GEMM_EFF_MAX
+    shard = efficiency(2048, 12288, 12288 // 64)  # a thin tensor-parallel shard
+    assert shard < 0.8 * big
+    # at arithmetic intensity equal to the ridge point the curve gives half the best efficiency
+    # (M = N = X, K = k: intensity X k / (2k + X) FLOP per byte in 16-bit; k chosen to hit the ridge)
+    ridge, X = peak / bw, 65536.0
+    k = ridge * X / (X - 2 * ridge)
+    assert efficiency(X, k, X) == pytest.approx(eff.GEMM_EFF_MAX / (1 + eff.GEMM_HALF_RIDGE), rel=1e-9)
+    # the same shape is more efficient on a GPU with more bandwidth per FLOP (lower ridge)
+    assert efficiency(2048, 12288, 192, bandwidth=2 * bw) > shard
+    # memory-bound (a matrix-vector product) runs at the HBM bandwidth
+    t = compute.gemm_s(PY, 1.0, 16384.0, 16384.0, 1.0, peak, bw, 2.0)
+    assert t == pytest.approx(2.0 * (16384 + 16384**2 + 16384) / (bw * eff.HBM_EFF), rel=1e-12)
+    # and nothing is faster than a kernel launch
+    assert compute.gemm_s(PY, 1.0, 8.0, 8.0, 1.0, peak, bw, 2.0) == eff.KERNEL_LAUNCH_S

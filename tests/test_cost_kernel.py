@@ -1,0 +1,144 @@
+"""The kernel as a whole: vectorized == scalar, parts add up, validity, monotonicity (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from clustersim.cost.kernel import BOOL_OUTPUTS, BREAKDOWN, OUTPUTS, evaluate, evaluate_one, invalid_reasons
+from clustersim.errors import ClustersimError
+
+H100 = {"peak_flop_per_s": 989e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 3350e9}
+FABRIC = {"scaleup_gpus": 8, "scaleup_bw_bytes_per_s": 450e9, "scaleup_latency_s": 2e-6, "leaf_gpus": 256,
+          "leaf_bw_bytes_per_s": 50e9, "spine_bw_bytes_per_s": 50e9 / 4, "scaleout_latency_s": 5e-6}
+MODELS = [
+    # llama3-8b, llama2-70b-like (GQA, gated), gpt3-6.7b (MHA, tied), a small MoE (mixtral-like)
+    {"layers": 32, "hidden_size": 4096, "ffn_hidden_size": 14336, "attention_heads": 32, "kv_heads": 8,
+     "vocab_size": 128256, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "tied_embeddings": False},
+    {"layers": 80, "hidden_size": 8192, "ffn_hidden_size": 28672, "attention_heads": 64, "kv_heads": 8,
+     "vocab_size": 32000, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "tied_embeddings": False},
+    {"layers": 32, "hidden_size": 4096, "ffn_hidden_size": 16384, "attention_heads": 32, "kv_heads": 32,
+     "vocab_size": 50257, "gated_mlp": False, "experts": 1, "experts_per_token": 1, "tied_embeddings": True},
+    {"layers": 32, "hidden_size": 4096, "ffn_hidden_size": 14336, "attention_heads": 32, "kv_heads": 8,
+     "vocab_size": 32000, "gated_mlp": True, "experts": 8, "experts_per_token": 2, "tied_embeddings": False},
+]
+BASE = {**MODELS[0], "seq_len": 4096, "global_batch_seqs": 256, "micro_batch_seqs": 1, "tokens": 1e11,
+        "tp": 2, "pp": 2, "dp": 8, **H100, **FABRIC, "usd_per_gpu_hour": 2.5}
+
+pow2 = st.sampled_from([1, 2, 4, 8])
+configs = st.fixed_dictionaries({
+    "model": st.integers(0, len(MODELS) - 1),
+    "tp": pow2, "pp": st.sampled_from([1, 2, 4]), "dp": st.sampled_from([1, 2, 4, 8, 16]), "cp": st.sampled_from([1, 2]),
+    "ep": st.sampled_from([1, 2]), "vpp": st.sampled_from([1, 2]), "micro_batch_seqs": st.sampled_from([1, 2, 4]),
+    "zero": st.integers(0, 3), "recompute": st.integers(0, 2), "sequence_parallel": st.booleans(),
+    "precision": st.integers(0, 3), "mode": st.integers(0, 3), "tp_comm_overlap": st.booleans(),
+    "flash_attention": st.booleans(), "seq_len": st.sampled_from([2048, 4096]),
+    "global_batch_seqs": st.sampled_from([64, 128, 256]),
+})
+
+
+def inputs(cfg):
+    cfg = dict(cfg)
+    model = MODELS[cfg.pop("model")]
+    return {**BASE, **model, **cfg}
+
+
+def test_parts_add_up_to_the_step_time():
+    out = evaluate_one(**BASE)
+    assert out["valid"]
+    assert out["step_time_s"] == pytest.approx(sum(out[k] for k in BREAKDOWN), rel=1e-12)
+    assert out["tokens_per_s"] == pytest.approx(256 * 4096 / out["step_time_s"])
+    assert out["gpu_hours"] == pytest.approx(out["train_s"] * 32 / 3600)
+    assert out["cost_usd"] == pytest.approx(2.5 * out["gpu_hours"])
+    assert 0.0 < out["mfu"] <= out["hfu"] < 1.0
+
+
+def test_outputs_have_the_broadcast_shape_and_types():
+    out = evaluate(**{**BASE, "tp": np.array([[1], [2], [4]]), "micro_batch_seqs": np.array([1, 2, 4, 8])})
+    assert set(out) == set(OUTPUTS)
+    for key, arr in out.items():
+        assert arr.shape == (3, 4)
+        assert arr.dtype == (bool if key in BOOL_OUTPUTS else np.float64)
+    scalar = evaluate(**BASE)
+    assert scalar["step_time_s"].shape == ()
+
+
+def test_invalid_rows_are_marked_not_raised():
+    tp = np.array([2, 3, 2, 2, 2])  # 3 does not divide 32 heads
+    dp = np.array([8, 8, 7, 8, 8])  # 7 does not divide the batch of 256
+    ep = np.array([1, 1, 1, 3, 1])  # ep on a dense model, and 3 does not divide dp
+    vpp = np.array([1, 1, 1, 1, 2])  # fine: pp 2, m = 32 a multiple of 2
+    out = evaluate(**{**BASE, "tp": tp, "dp": dp, "ep": ep, "vpp": vpp})
+    assert out["valid"].tolist() == [True, False, False, False, True]
+    assert np.isfinite(out["step_time_s"]).all()
+    assert invalid_reasons(**{**BASE, "tp": 3})
+    assert invalid_reasons(**BASE) == []
+
+
+def test_bad_inputs_raise_clustersim_errors():
+    with pytest.raises(ClustersimError, match="unknown kernel input"):
+        evaluate_one(**BASE, gpus=64)
+    with pytest.raises(ClustersimError, match="precision"):
+        evaluate_one(**{**BASE, "precision": "int4"})
+    missing = dict(BASE)
+    del missing["layers"]
+    with pytest.raises(ClustersimError, match="missing"):
+        evaluate_one(**missing)
+    assert evaluate_one(**{**BASE, "precision": "fp8", "recompute": "full", "mode": "lora"})["valid"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(configs, min_size=1, max_size=12))
+def test_vectorized_equals_a_loop_of_scalar_calls(cfgs):
+    rows = [inputs(c) for c in cfgs]
+    arrays = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    vec = evaluate(**arrays)
+    for i, row in enumerate(rows):
+        one = evaluate_one(**row)
+        for key in OUTPUTS:
+            if key in BOOL_OUTPUTS:
+                assert bool(vec[key][i]) == one[key], key
+            else:
+                np.testing.assert_allclose(vec[key][i], one[key], rtol=1e-12, atol=0, err_msg=key)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(configs)
+def test_parts_always_add_up(cfg):
+    out = evaluate_one(**inputs(cfg))
+    assume(out["valid"])
+    assert out["step_time_s"] == pytest.approx(sum(out[k] for k in BREAKDOWN), rel=1e-12)
+    assert all(out[k] >= 0.0 for k in BREAKDOWN)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(configs, st.sampled_from(["hbm_bw_bytes_per_s", "scaleup_bw_bytes_per_s", "leaf_bw_bytes_per_s",
+                                 "spine_bw_bytes_per_s", "peak_flop_per_s"]), st.floats(1.01, 8.0))
+def test_more_bandwidth_or_flops_never_makes_a_step_slower(cfg, key, factor):
+    row = inputs(cfg)
+    slow = evaluate_one(**row)
+    assume(slow["valid"])
+    fast = evaluate_one(**{**row, key: row[key] * factor})
+    assert fast["step_time_s"] <= slow["step_time_s"] * (1 + 1e-12)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(configs)
+def test_memory_never_decreases_with_micro_batch(cfg):
+    row = inputs(cfg)
+    small = evaluate_one(**row)
+    big = evaluate_one(**{**row, "micro_batch_seqs": 2 * row["micro_batch_seqs"]})
+    assume(small["valid"] and big["valid"])
+    assert big["memory_bytes"] >= small["memory_bytes"] * (1 - 1e-12)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(configs)
+def test_doubling_dp_at_fixed_global_batch_never_increases_memory(cfg):
+    row = inputs(cfg)
+    narrow = evaluate_one(**row)
+    wide = evaluate_one(**{**row, "dp": 2 * row["dp"]})
+    assume(narrow["valid"] and wide["valid"])
+    assert wide["memory_bytes"] <= narrow["memory_bytes"] * (1 + 1e-12)
