@@ -50,11 +50,11 @@ def check_feasible(job: SimJob) -> None:
     delta = job.checkpoint_blocking_s
     r = job.recovery_s
     h = units.HOUR_S
-    if m <= delta + r:
+    if m < delta + r:
         raise SimulationError(
-            f"the job cannot finish: its MTBF is {m / h:.3g} h ({m:.0f} s), shorter than one checkpoint "
-            f"({delta:.0f} s) plus one recovery (detect {job.detect_s:.0f} s + restart {job.restart_s:.0f} s "
-            f"+ load {job.checkpoint_load_s:.0f} s = {r:.0f} s); make the job more reliable, or the "
+            f"the job cannot finish: its MTBF is {m / h:.3g} h ({m:.4g} s), shorter than one checkpoint "
+            f"({delta:.4g} s) plus one recovery (detect {job.detect_s:.4g} s + restart {job.restart_s:.4g} s "
+            f"+ load {job.checkpoint_load_s:.4g} s = {r:.4g} s); make the job more reliable, or the "
             f"checkpoint and restart faster")
     tau = job.checkpoint_interval_s
     expected = float(theory.daly_expected_wall_s(job.work_s, tau, delta, m, r))
@@ -63,7 +63,7 @@ def check_feasible(job: SimJob) -> None:
         raise SimulationError(
             f"the job cannot be expected to finish within the horizon: Daly's expected wall time is "
             f"{expected / d:.4g} days (work {job.work_s / d:.4g} days, MTBF {m / h:.3g} h, checkpoint "
-            f"every {tau / 60:.3g} min taking {delta:.0f} s, recovery {r:.0f} s), the horizon "
+            f"every {tau / 60:.3g} min taking {delta:.4g} s, recovery {r:.4g} s), the horizon "
             f"{job.horizon / d:.4g} days; use a checkpoint interval near Daly's optimum "
             f"({float(theory.daly_interval_s(delta, m)) / 60:.3g} min) or a longer horizon")
 
