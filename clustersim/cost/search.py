@@ -1,0 +1,249 @@
+"""Parallelism search: every valid layout for a cluster, evaluated by the vectorized kernel, ranked.
+
+:func:`enumerate_configs` builds the space with numpy (a meshgrid of the divisors of the GPU count for
+tp x cp x pp, then broadcast products with the expert-parallel, micro-batch and interleaving candidates,
+masked by the divisibility rules, then every ZeRO stage, recompute policy and sequence-parallel
+setting); no Python loop runs over configurations. :func:`search` evaluates the space in chunks, drops
+layouts that do not fit in memory, ranks the rest by step time or by cost, and explains the winner
+against the runner-up part by part.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from clustersim import units
+from clustersim.cost.kernel import BREAKDOWN, PRECISIONS, evaluate
+from clustersim.errors import ClustersimError, InfeasibleError
+
+__all__ = ["CONFIG_KEYS", "SearchResult", "enumerate_configs", "search", "explain"]
+
+#: The layout fields of a configuration, in the order the search reports them.
+CONFIG_KEYS = ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs", "zero", "recompute", "sequence_parallel")
+_MODEL_KEYS = ("layers", "hidden_size", "ffn_hidden_size", "attention_heads", "kv_heads", "vocab_size", "gated_mlp",
+               "experts", "experts_per_token", "tied_embeddings")
+_FABRIC_KEYS = ("scaleup_gpus", "scaleup_bw_bytes_per_s", "scaleup_latency_s", "leaf_gpus", "leaf_bw_bytes_per_s",
+                "spine_bw_bytes_per_s", "scaleout_latency_s")
+_OBJECTIVES = ("time", "cost")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best configurations (``rows``, best first: the layout plus every kernel output), how many
+    configurations were evaluated and how many fit, the wall time, and why the best one wins."""
+
+    rows: list[dict[str, Any]]
+    configs_evaluated: int
+    feasible: int
+    elapsed_s: float
+    why_best: str
+    objective: str = "time"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _divisors(n: int) -> np.ndarray:
+    """The divisors of n, ascending (numpy: one pass over 1..sqrt(n))."""
+    if n < 1:
+        raise ClustersimError(f"expected a positive integer, got {n}")
+    small = np.arange(1, math.isqrt(n) + 1, dtype=np.int64)
+    small = small[n % small == 0]
+    return np.unique(np.concatenate([small, n // small]))
+
+
+def _cross(table: dict[str, np.ndarray], name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Every row of ``table`` with every value of ``values`` (rows outer, values inner)."""
+    n, k = len(next(iter(table.values()))), len(values)
+    out = {key: np.repeat(col, k) for key, col in table.items()}
+    out[name] = np.tile(values, n)
+    return out
+
+
+def _keep(table: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    return {key: col[mask] for key, col in table.items()}
+
+
+def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_heads: int, kv_heads: int,
+                      experts: int, seq_len: int, global_batch_seqs: int, max_tp: int | None = None,
+                      ffn_hidden_size: int | None = None, max_micro_batch: int | None = None,
+                      zero_stages: tuple[int, ...] = (0, 1, 2, 3), recompute: tuple[int, ...] = (0, 1, 2),
+                      ) -> dict[str, np.ndarray]:
+    """Every valid (tp, pp, dp, cp, ep, vpp, micro_batch_seqs, zero, recompute, sequence_parallel) for
+    ``gpus`` GPUs, as flat int arrays (``sequence_parallel`` bool), with tp x pp x dp x cp = gpus.
+
+    Rules (as :func:`clustersim.cost.kernel.evaluate` checks them): tp divides the heads, the KV heads
+    (and the FFN width when given), at most ``max_tp`` (no limit by default); cp = 1 or 2 cp divides the
+    sequence; pp at most the layers; dp divides the global batch; ep divides dp and the experts (1 for a
+    dense model); the micro-batch divides the batch per replica (at most ``max_micro_batch``); vpp divides
+    the heaviest stage's ceil(layers / pp) layers, and vpp > 1 needs pp > 1 and micro-batches a
+    multiple of pp (Narayanan 2021 Sec. 2.2.2); sequence parallelism on or off when tp > 1 (off when
+    tp = 1, where it changes nothing). ``gpus_per_node`` is the default ``max_tp`` only when the model
+    could not otherwise be split (kept for callers that want TP inside a node: pass ``max_tp``).
+    """
+    for name, value in (("gpus", gpus), ("gpus_per_node", gpus_per_node), ("layers", layers),
+                        ("attention_heads", attention_heads), ("kv_heads", kv_heads), ("experts", experts),
+                        ("seq_len", seq_len), ("global_batch_seqs", global_batch_seqs)):
+        if int(value) != value or value < 1:
+            raise ClustersimError(f"{name} must be a positive integer, got {value}")
+    divs = _divisors(int(gpus))
+    tp, cp, pp = (a.ravel() for a in np.meshgrid(divs, divs, divs, indexing="ij"))
+    prod = tp * cp * pp
+    ok = (gpus % prod == 0) & (attention_heads % tp == 0) & (kv_heads % tp == 0) & (pp <= layers)
+    if ffn_hidden_size is not None:
+        ok &= ffn_hidden_size % tp == 0
+    if max_tp is not None:
+        ok &= tp <= max_tp
+    ok &= (cp == 1) | (seq_len % (2 * cp) == 0)
+    dp = gpus // np.where(ok, prod, 1)
+    ok &= global_batch_seqs % np.maximum(dp, 1) == 0
+    table = {"tp": tp[ok], "cp": cp[ok], "pp": pp[ok], "dp": dp[ok]}
+
+    table = _cross(table, "ep", _divisors(int(experts)))
+    table = _keep(table, table["dp"] % table["ep"] == 0)
+    micro = _divisors(int(global_batch_seqs))
+    if max_micro_batch is not None:
+        micro = micro[micro <= max_micro_batch]
+    table = _cross(table, "micro_batch_seqs", micro)
+    table = _keep(table, (global_batch_seqs // table["dp"]) % table["micro_batch_seqs"] == 0)
+    stage_layers = -(-layers // table["pp"])  # ceil
+    chunks = np.unique(np.concatenate([_divisors(int(n)) for n in np.unique(stage_layers)]))
+    table = _cross(table, "vpp", chunks)
+    stage_layers = -(-layers // table["pp"])
+    m = global_batch_seqs // (table["dp"] * table["micro_batch_seqs"])
+    v, p = table["vpp"], table["pp"]
+    table = _keep(table, (stage_layers % v == 0) & ((v == 1) | ((p > 1) & (m % p == 0))))
+
+    table = _cross(table, "zero", np.asarray(zero_stages, dtype=np.int64))
+    table = _cross(table, "recompute", np.asarray(recompute, dtype=np.int64))
+    table = _cross(table, "sequence_parallel", np.array([0, 1], dtype=np.int64))
+    table = _keep(table, (table["sequence_parallel"] == 0) | (table["tp"] > 1))
+    table = _keep(table, (table["sequence_parallel"] == 0) | ((seq_len // table["cp"]) % table["tp"] == 0))
+    table["sequence_parallel"] = table["sequence_parallel"].astype(bool)
+    return {key: table[key] for key in CONFIG_KEYS}
+
+
+def _peak(gpu: dict[str, Any], precision: int) -> float:
+    name = PRECISIONS[precision]
+    peaks = gpu.get("peak_tflops") or {}
+    value = peaks.get(name)
+    if not value:
+        raise InfeasibleError(f"{gpu.get('name', 'this GPU')} has no {name} peak in the catalog")
+    return float(value) * units.TFLOP
+
+
+def _objective(out: dict[str, np.ndarray], objective: str, n_gpus: np.ndarray) -> np.ndarray:
+    if objective == "time":
+        return out["step_time_s"]
+    # dollars (or GPU-hours when there is no price) per trained token
+    tokens_per_step = out["tokens_per_s"] * out["step_time_s"]
+    price = out["cost_usd"] / np.where(out["gpu_hours"] > 0, out["gpu_hours"], 1.0)
+    gpu_hours = out["step_time_s"] * n_gpus / units.HOUR_S
+    return gpu_hours * np.where(price > 0, price, 1.0) / tokens_per_step
+
+
+def _layout(row: dict[str, Any]) -> str:
+    text = f"tp {row['tp']} x pp {row['pp']} x dp {row['dp']}"
+    if row["cp"] > 1:
+        text += f" x cp {row['cp']}"
+    if row["ep"] > 1:
+        text += f", ep {row['ep']}"
+    if row["vpp"] > 1:
+        text += f", vpp {row['vpp']}"
+    recompute = ("no", "selective", "full")[row["recompute"]]
+    return (text + f", micro-batch {row['micro_batch_seqs']}, ZeRO-{row['zero']}, {recompute} recompute, "
+            f"SP {'on' if row['sequence_parallel'] else 'off'}")
+
+
+def explain(best: dict[str, Any], runner_up: dict[str, Any] | None, objective: str = "time") -> str:
+    """Why ``best`` beats ``runner_up``: the step-time parts that differ most, and memory."""
+    if runner_up is None:
+        return f"{_layout(best)} is the only configuration that fits in memory."
+    gap = runner_up["step_time_s"] - best["step_time_s"]
+    text = (f"Best: {_layout(best)}, {best['step_time_s']:.4g} s per step, MFU {100 * best['mfu']:.1f}%, "
+            f"{best['memory_bytes'] / units.GIB:.1f} GiB per GPU. Runner-up: {_layout(runner_up)}, "
+            f"{runner_up['step_time_s']:.4g} s")
+    diffs = sorted(((runner_up[k] - best[k], k) for k in BREAKDOWN), key=lambda d: -abs(d[0]))
+    notable = [(d, k) for d, k in diffs if abs(d) > 1e-3 * max(best["step_time_s"], 1e-12)][:3]
+    if gap <= 1e-12 * best["step_time_s"]:
+        text += " (a tie on step time"
+        text += "; the best needs less memory)." if best["memory_bytes"] < runner_up["memory_bytes"] else ")."
+        return text
+    text += f" ({100 * gap / best['step_time_s']:.2f}% slower)."
+    if notable:
+        parts = ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {'+' if d > 0 else '-'}{abs(d):.3g} s"
+                          for d, k in notable)
+        text += f" The runner-up's step differs by: {parts}."
+        d, k = notable[0]
+        if d > 0:
+            text += f" The difference is mostly {k.removesuffix('_s').replace('_', ' ')}."
+    if objective == "cost":
+        text += " Ranked by cost per trained token."
+    return text
+
+
+def search(model: dict[str, Any], gpu: dict[str, Any], fabric: dict[str, Any], *, gpus: int, seq_len: int,
+           global_batch_seqs: int, precision: int | str = 2, mode: int | str = 0, lora_rank: int = 16,
+           tokens: float = 0.0, usd_per_gpu_hour: float = 0.0, objective: str = "time", top: int = 10,
+           chunk: int = 1_000_000, max_tp: int | None = None, flash_attention: bool = True,
+           tp_comm_overlap: bool = False, gpus_per_node: int | None = None) -> SearchResult:
+    """Rank every valid layout for ``gpus`` GPUs by step time (or cost per token) among those that fit.
+
+    ``model`` and ``gpu`` use the catalog field names (``gpu``: ``peak_tflops`` per precision,
+    ``memory_gib``, ``hbm_gbyte_per_s``); ``fabric`` holds the kernel's tier fields. Evaluates in chunks
+    of ``chunk`` configurations to bound memory. With every GPU in use, the cost per token orders
+    configurations like the step time (cost = step x GPUs x price / tokens); the rows still carry dollars.
+    """
+    start = time.perf_counter()
+    if objective not in _OBJECTIVES:
+        raise ClustersimError(f"objective must be one of {', '.join(_OBJECTIVES)}, got {objective!r}")
+    if top < 1 or chunk < 1:
+        raise ClustersimError("top and chunk must be positive")
+    prec = PRECISIONS.index(precision) if isinstance(precision, str) else int(precision)
+    missing = [k for k in _MODEL_KEYS if k not in model and k != "tied_embeddings"]
+    missing += [k for k in _FABRIC_KEYS if k not in fabric]
+    if missing:
+        raise ClustersimError(f"search: missing fields {', '.join(missing)}")
+    per_node = int(gpus_per_node or gpu.get("gpus_per_node") or 8)
+    configs = enumerate_configs(
+        gpus=int(gpus), gpus_per_node=per_node, layers=int(model["layers"]),
+        attention_heads=int(model["attention_heads"]), kv_heads=int(model["kv_heads"]),
+        experts=int(model["experts"]), seq_len=int(seq_len), global_batch_seqs=int(global_batch_seqs),
+        max_tp=max_tp, ffn_hidden_size=int(model["ffn_hidden_size"]))
+    fixed: dict[str, Any] = {k: model.get(k, False) for k in _MODEL_KEYS}
+    fixed.update({k: fabric[k] for k in _FABRIC_KEYS})
+    fixed.update(seq_len=seq_len, global_batch_seqs=global_batch_seqs, tokens=tokens, precision=prec, mode=mode,
+                 lora_rank=lora_rank, tp_comm_overlap=tp_comm_overlap, flash_attention=flash_attention,
+                 peak_flop_per_s=_peak(gpu, prec), hbm_bytes=float(gpu["memory_gib"]) * units.GIB,
+                 hbm_bw_bytes_per_s=float(gpu["hbm_gbyte_per_s"]) * units.GB, gpus_per_node=per_node,
+                 usd_per_gpu_hour=usd_per_gpu_hour)
+    n = len(configs["tp"])
+    feasible = 0
+    best: list[tuple[float, float, dict[str, Any]]] = []
+    for lo in range(0, n, chunk):
+        part = {k: v[lo:lo + chunk] for k, v in configs.items()}
+        out = evaluate(**fixed, **part)
+        ok = out["valid"] & out["fits_in_memory"]
+        feasible += int(ok.sum())
+        idx = np.flatnonzero(ok)
+        if not len(idx):
+            continue
+        n_gpus = part["tp"][idx] * part["pp"][idx] * part["dp"][idx] * part["cp"][idx]
+        score = _objective({k: v[idx] for k, v in out.items()}, objective, n_gpus)
+        if len(idx) > top:
+            keep = np.argpartition(score, top - 1)[:top]
+            idx, score = idx[keep], score[keep]
+        for i, sc in zip(idx.tolist(), score.tolist(), strict=True):
+            row: dict[str, Any] = {k: (bool(part[k][i]) if k == "sequence_parallel" else int(part[k][i]))
+                                   for k in CONFIG_KEYS}
+            row.update({k: (bool(v[i]) if v.dtype == bool else float(v[i])) for k, v in out.items()})
+            best.append((sc, row["memory_bytes"], row))
+    best.sort(key=lambda item: (item[0], item[1]))
+    rows = [row for _, _, row in best[:top]]
+    why = explain(rows[0], rows[1] if len(rows) > 1 else None, objective) if rows else (
+        f"None of the {n:,} configurations fits in memory.")
+    return SearchResult(rows=rows, configs_evaluated=n, feasible=feasible, elapsed_s=time.perf_counter() - start,
+                        why_best=why, objective=objective)

@@ -1,0 +1,96 @@
+"""Parallelism search: the enumerated space equals a brute-force enumeration; ranking and explanation."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from clustersim.cost.kernel import evaluate
+from clustersim.cost.search import CONFIG_KEYS, enumerate_configs, search
+from clustersim.errors import ClustersimError, InfeasibleError
+
+MODEL = {"layers": 12, "hidden_size": 2048, "ffn_hidden_size": 8192, "attention_heads": 16, "kv_heads": 4,
+         "vocab_size": 32000, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "tied_embeddings": False}
+MOE = {**MODEL, "experts": 4, "experts_per_token": 2}
+GPU = {"name": "h100-sxm-80gb", "peak_tflops": {"bf16": 989.0, "fp8": 1979.0}, "memory_gib": 80.0,
+       "hbm_gbyte_per_s": 3350.0, "gpus_per_node": 8}
+A100 = {"name": "a100-sxm-80gb", "peak_tflops": {"bf16": 312.0}, "memory_gib": 80.0, "hbm_gbyte_per_s": 2039.0}
+FABRIC = {"scaleup_gpus": 8, "scaleup_bw_bytes_per_s": 450e9, "scaleup_latency_s": 2e-6, "leaf_gpus": 256,
+          "leaf_bw_bytes_per_s": 50e9, "spine_bw_bytes_per_s": 50e9, "scaleout_latency_s": 5e-6}
+RUN = {"gpus": 16, "seq_len": 2048, "global_batch_seqs": 32, "precision": "bf16", "mode": "pretrain",
+       "lora_rank": 16, "tokens": 1e10, "usd_per_gpu_hour": 2.0}
+
+
+def brute_force(model, gpus, seq_len, batch):
+    """Every layout by nested loops (tests only), filtered by the kernel's own validity rules."""
+    rows = []
+    divisors = [d for d in range(1, gpus + 1) if gpus % d == 0]
+    for tp, cp, pp in itertools.product(divisors, repeat=3):
+        if gpus % (tp * cp * pp):
+            continue
+        dp = gpus // (tp * cp * pp)
+        for ep, b, v, z, r, sp in itertools.product(range(1, 9), range(1, batch + 1), range(1, 13), range(4),
+                                                    range(3), (False, True)):
+            if sp and tp == 1:
+                continue
+            if v > 1 and -(-model["layers"] // pp) % v:
+                continue
+            rows.append((tp, pp, dp, cp, ep, v, b, z, r, sp))
+    cols = dict(zip(CONFIG_KEYS, (np.array(c) for c in zip(*rows, strict=True)), strict=True))
+    out = evaluate(**{**model, **cols, "seq_len": seq_len, "global_batch_seqs": batch, **FABRIC,
+                      "peak_flop_per_s": 989e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 3350e9})
+    return {tuple(int(cols[k][i]) for k in CONFIG_KEYS) for i in np.flatnonzero(out["valid"])}
+
+
+@pytest.mark.parametrize("model", [MODEL, MOE])
+def test_enumeration_equals_brute_force(model):
+    space = enumerate_configs(gpus=16, gpus_per_node=8, layers=model["layers"], attention_heads=16, kv_heads=4,
+                              experts=model["experts"], seq_len=2048, global_batch_seqs=32,
+                              ffn_hidden_size=model["ffn_hidden_size"])
+    got = {tuple(int(space[k][i]) for k in CONFIG_KEYS) for i in range(len(space["tp"]))}
+    assert len(got) == len(space["tp"])  # no duplicates
+    assert got == brute_force(model, 16, 2048, 32)
+    assert space["tp"].dtype.kind == "i" and space["sequence_parallel"].dtype == bool
+
+
+def test_max_tp_limits_tensor_parallelism():
+    space = enumerate_configs(gpus=64, gpus_per_node=8, layers=32, attention_heads=32, kv_heads=32, experts=1,
+                              seq_len=4096, global_batch_seqs=64, max_tp=8)
+    assert space["tp"].max() == 8
+    assert (space["tp"] * space["pp"] * space["dp"] * space["cp"] == 64).all()
+
+
+def test_search_ranks_feasible_layouts_and_explains_the_winner():
+    res = search(MODEL, GPU, FABRIC, **RUN, top=5)
+    assert res.configs_evaluated == len(enumerate_configs(
+        gpus=16, gpus_per_node=8, layers=12, attention_heads=16, kv_heads=4, experts=1, seq_len=2048,
+        global_batch_seqs=32, ffn_hidden_size=8192)["tp"])
+    assert 0 < res.feasible <= res.configs_evaluated
+    times = [r["step_time_s"] for r in res.rows]
+    assert times == sorted(times) and len(times) == 5
+    assert all(r["fits_in_memory"] and r["valid"] for r in res.rows)
+    assert "Runner-up" in res.why_best and "Best: tp" in res.why_best
+    # the same answer in small chunks (bounded memory)
+    chunked = search(MODEL, GPU, FABRIC, **RUN, top=5, chunk=97)
+    assert [r["step_time_s"] for r in chunked.rows] == times
+    assert chunked.feasible == res.feasible
+
+
+def test_search_drops_layouts_that_do_not_fit():
+    small = {**GPU, "memory_gib": 6.0}
+    res = search(MODEL, small, FABRIC, **RUN, top=3)
+    assert res.feasible < search(MODEL, GPU, FABRIC, **RUN, top=3).feasible
+    assert all(r["memory_bytes"] <= 6.0 * 2**30 for r in res.rows)
+    none = search(MODEL, {**GPU, "memory_gib": 0.5}, FABRIC, **RUN)
+    assert none.rows == [] and none.feasible == 0 and "None of the" in none.why_best
+
+
+def test_cost_objective_and_errors():
+    res = search(MOE, GPU, FABRIC, **RUN, objective="cost", top=3)
+    assert res.objective == "cost" and res.rows[0]["cost_usd"] > 0
+    with pytest.raises(ClustersimError):
+        search(MODEL, GPU, FABRIC, **RUN, objective="speed")
+    with pytest.raises(InfeasibleError):
+        search(MODEL, A100, FABRIC, **{**RUN, "precision": "fp8"})
