@@ -142,7 +142,6 @@ def test_the_kernel_runs_once_per_chunk(tmp_path, grid, monkeypatch):
 
 
 def test_parallelism_auto_points_are_searched_and_infeasible_ones_reported(tmp_path):
-    pytest.importorskip("clustersim.cost.search")  # the parallelism search lands with the cost kernel
     path = tmp_path / "auto.yaml"
     path.write_text(f"""\
 base: {REPO / 'scenarios' / 'quickstart.yaml'}

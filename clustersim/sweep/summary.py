@@ -143,16 +143,22 @@ class SweepSummary:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        return f"{value:.4g}" if abs(value) < 1e3 else f"{value:,.0f}"
     return "" if value is None else str(value)
+
+
+def _headers(cols: Sequence[str]) -> list[str]:
+    """Short column titles: the last part of a dotted input (``cluster.nodes`` -> ``nodes``) unless ambiguous."""
+    last = [c.rsplit(".", 1)[-1] for c in cols]
+    return [short if last.count(short) == 1 else c for c, short in zip(cols, last, strict=True)]
 
 
 def _table(title: str, rows: Sequence[Mapping[str, Any]], cols: Sequence[str]) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for c in cols:
-        table.add_column(c, justify="right" if c != "status" else "left")
+    for c, head in zip(cols, _headers(cols), strict=True):
+        table.add_column("#" if c == "point_index" else head, justify="right", overflow="fold")
     for r in rows:
         table.add_row(*(_fmt(r.get(c)) for c in cols))
     return table
@@ -166,8 +172,9 @@ def render_summary(summary: SweepSummary, *, top: int = 5, max_listed: int = 10)
     head = (f"{summary.name}: {summary.total_points:,} points ({summary.valid_points:,} valid, "
             f"{len(summary.invalid):,} invalid"
             + (f", {summary.duplicates:,} duplicates" if summary.duplicates else "")
-            + f"); ran {summary.ran:,} on {summary.executor} ({summary.workers} worker"
-            + ("s" if summary.workers != 1 else "") + f") in {summary.elapsed_s:.1f} s"
+            + (f"); ran {summary.ran:,} on {summary.executor} ({summary.workers} worker"
+               + ("s" if summary.workers != 1 else "") + ")" if summary.ran else "); nothing to run")
+            + f" in {summary.elapsed_s:.1f} s"
             + (f", {summary.skipped:,} already done" if summary.skipped else "")
             + f"; {summary.ok:,} ok, {summary.infeasible:,} infeasible, {len(summary.failed):,} failed")
     out.append(Text(head))
@@ -183,7 +190,7 @@ def render_summary(summary: SweepSummary, *, top: int = 5, max_listed: int = 10)
     x, y = summary.pareto_axes
     cols = ["point_index", *summary.input_keys]
     obj_col = summary.objective.split(" ")[-1]
-    extra = [c for c in (obj_col, x, y) if c not in cols]
+    extra = [c for c in dict.fromkeys((obj_col, x, y)) if c not in cols]
     if summary.best:
         out.append(_table(f"best {min(top, len(summary.best))} by {summary.objective}", summary.best[:top],
                           cols + extra))

@@ -8,8 +8,9 @@
 * :func:`simulate_point` runs :func:`clustersim.simulate.simulate` (``workers=1``: the sweep's
   workers are the parallelism) for one point, or a task function given in its place (tests).
 
-Both return rows in the shape of the ``--json`` outputs, flattened to one level by :func:`flatten`
-so that each becomes a column of the results store.
+Both return rows in the shape of the ``--json`` outputs flattened to one level (:func:`flatten`), so
+that each field becomes a column of the results store; analytic rows are built column-wise from the
+kernel's arrays by :mod:`clustersim.sweep.rows`.
 """
 
 from __future__ import annotations
