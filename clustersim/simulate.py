@@ -25,7 +25,6 @@ from clustersim.reliability import (
     checkpoint_interval_s,
     failure_sources,
     job_mtbf_s,
-    leaf_switches,
     read_trace,
 )
 from clustersim.results import jsonable
@@ -37,6 +36,8 @@ __all__ = ["SimulationResult", "simulate", "build_job"]
 
 #: Spine-failure states evaluated through the cluster graph; rates in between are interpolated linearly.
 _DEGRADED_SAMPLES = 9
+#: Progress rate used for "no progress possible" (the simulation needs rates in (0, 1]).
+_STALLED = 1e-9
 
 
 def _rate(s: Scenario, **changes: Any) -> float:
@@ -61,7 +62,7 @@ def _elastic_speed(s: Scenario, nodes_per_replica: int) -> tuple[float, ...]:
     base = _rate(s)
     out = []
     for k in range(dp):
-        out.append(_rate(s, dp=dp - k, global_batch_seqs=per_replica * (dp - k)) / base)
+        out.append(min(1.0, max(_STALLED, _rate(s, dp=dp - k, global_batch_seqs=per_replica * (dp - k)) / base)))
     return tuple(out)
 
 
@@ -76,8 +77,9 @@ def _degraded_speed(s: Scenario, spines: int) -> tuple[float, ...]:
     rates = [_rate(s, **fabric_of(s, failed_spines=k)) / base for k in ks]
     all_k = np.arange(spines + 1)
     speed = np.interp(all_k, ks, rates)
-    speed[-1] = 0.0 if spines > 0 and s.cluster.nodes > s.cluster.network.nodes_per_leaf else speed[-1]
-    return tuple(float(x) for x in speed)
+    # With every spine down, traffic between leaves stops: the job makes (almost) no progress.
+    speed[-1] = _STALLED if s.cluster.nodes > s.cluster.network.nodes_per_leaf else speed[-1]
+    return tuple(float(min(1.0, max(_STALLED, x))) for x in speed)
 
 
 def build_job(s: Scenario, est: Estimate) -> SimJob:
@@ -143,12 +145,44 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
 
 def _stats(values: np.ndarray) -> dict[str, Any]:
     values = np.asarray(values, dtype=float)
+    values = np.where(np.abs(values) < 1e-9, 0.0, values)  # float noise of sums that are zero
     n = len(values)
     mean = float(values.mean())
     se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     return {"mean": mean, "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
             "p99": float(np.percentile(values, 99)), "std": float(values.std(ddof=1)) if n > 1 else 0.0,
             "mean_ci95": [mean - 1.959964 * se, mean + 1.959964 * se]}
+
+
+#: How each event of the log changes what the job is doing (events not listed leave it as it is).
+_STATE_AFTER = {
+    "start": "running", "resumed": "running", "checkpoint_done": "running", "checkpoint_copied": "running",
+    "checkpoint_start": "checkpointing", "failure": "detecting", "detected": "restarting",
+    "wait_for_spares": "waiting", "restarted": "loading", "maintenance_start": "maintenance",
+    "maintenance_end": "restarting", "finish": "done", "horizon": "done",
+}
+
+
+def timeline(events: list[tuple[float, str, str, int, str]]) -> list[dict[str, Any]]:
+    """Replica 0's event log as segments ``{start_s, end_s, state}`` (for the report's Gantt chart).
+
+    States: running, checkpointing, detecting, restarting, waiting, loading, maintenance; a spare swap
+    while waiting means the restart begins. A failure while waiting for a node keeps the job waiting.
+    """
+    segments: list[dict[str, Any]] = []
+    state, since = "", 0.0
+    for t, event, *_ in events:
+        new = _STATE_AFTER.get(event)
+        if event == "spare_swap" and state == "waiting":
+            new = "restarting"
+        if event == "failure" and state == "waiting":
+            new = None
+        if new is None or new == state:
+            continue
+        if state and state != "done" and t > since:
+            segments.append({"start_s": since, "end_s": t, "state": state})
+        state, since = new, t
+    return segments
 
 
 @dataclass(frozen=True)
@@ -160,6 +194,10 @@ class SimulationResult:
     monte_carlo: MonteCarloResult
     replicas: int
     seed: int
+
+    def write_events(self, path: str) -> None:
+        """Replica 0's event log as CSV, written atomically."""
+        self.monte_carlo.write_events_csv(path)
 
     def to_dict(self) -> dict[str, Any]:
         s = self.estimate.scenario
@@ -178,17 +216,17 @@ class SimulationResult:
             "paid_gpus": paid_gpus,
             "goodput": _stats(np.asarray(mc.goodput)),
             "interruptions": _stats(np.asarray(mc.interruptions, dtype=float)),
-            "interruptions_by_cause": {c: float(np.mean(v)) for c, v in mc.interruptions_by_cause.items()},
+            "interruptions_by_cause": {c: float(np.mean(v)) for c, v in mc.interruptions_by.items()},
             "checkpoint_interval_minutes": self.job.checkpoint_interval_s / units.MINUTE_S,
             "checkpoint_size_gb": self.estimate.checkpoint_size_gb,
             "checkpoint_write_s": self.job.checkpoint_write_s,
             "checkpoint_load_s": self.job.checkpoint_load_s,
             "job_mtbf_hours": (job_mtbf_s(s) or math.inf) / units.HOUR_S,
-            "time_breakdown_days": {part: _stats(np.asarray(v) / units.DAY_S) for part, v in mc.breakdown_s.items()},
+            "time_breakdown_days": {part: _stats(np.asarray(v) / units.DAY_S) for part, v in mc.breakdown.items()},
             "finished_fraction": float(np.mean(mc.finished)),
             "samples": {"wall_days": wall_days.tolist(), "goodput": list(map(float, mc.goodput)),
                         "wall_cost_usd": cost.tolist() if cost is not None else None},
-            "timeline": mc.timeline(0),
+            "timeline": timeline(mc.events or []),
         })
         return jsonable(out)
 
