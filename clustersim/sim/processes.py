@@ -57,6 +57,10 @@ def _failure_process(rep: Replica, heap, gens, trace):  # type: ignore[no-untype
     job = rep.job
     horizon = job.horizon
     n_sources = len(gens)
+    gpn = job.gpus_per_node
+    # per source: (next failure, next repair duration, component, effect, units per node slot)
+    plan = [(g.next, d.next, s.component, s.effect, gpn if s.per == "gpu" and s.effect != "job" else 1,
+             s.effect == "job") for (g, d), s in zip(gens, job.sources, strict=True)]
     while True:
         t, i, unit = heap[0]
         if t > horizon:
@@ -64,18 +68,10 @@ def _failure_process(rep: Replica, heap, gens, trace):  # type: ignore[no-untype
         if t > env.now:
             yield env.timeout(t - env.now)
         if i < n_sources:
-            gen, draws = gens[i]
-            nt, nu = gen.next()
+            nxt, dur, component, effect, per_slot, job_level = plan[i]
+            nt, nu = nxt()
             heapq.heapreplace(heap, (nt, i, nu))
-            src = job.sources[i]
-            effect = src.effect
-            if effect == "job":
-                ident = -1
-            elif src.per == "gpu":
-                ident = unit // job.gpus_per_node
-            else:
-                ident = unit
-            _on_failure(rep, src.component, effect, ident, draws.next())
+            _on_failure(rep, component, effect, -1 if job_level else unit // per_slot, dur())
         else:
             times, events, repairs, returns = trace
             nt, nu = times.next()
@@ -117,6 +113,7 @@ def _on_failure(rep: Replica, component: str, effect: str, ident: int, dur: floa
             return
         _count(rep, now, component, -1, "during " + doing)
     elif effect == "leaf":
+        rep.sync_returns(now)
         if ident in rep.leaves_down:
             _ignored(rep, now, component, ident, "leaf switch already down")
             return
@@ -159,14 +156,17 @@ def _ignored(rep: Replica, now: float, component: str, node: int, why: str) -> N
 def start_repair(rep: Replica, now: float, dur: float, kind: str, count: int, component: str, ident: int) -> None:
     """Send a node (``count`` nodes for a leaf, 0 for a spine) to repair, or away for ``preempt``."""
     env = rep.env
-    done = partial(_repair_done, rep, kind, count, component, ident)
     if kind == "preempt" or rep.crew is None:
         if rep.log is not None:
             rep.emit(now, "repair_start" if kind != "preempt" else "reacquire_start", component, ident,
                      f"until={now + dur!r}")
+        if kind != "spine":  # a node comes back: applied lazily (Replica.sync_returns)
+            rep.add_return(now + dur, kind, count, component, ident)
+            return
         # ``now`` can be a boundary applied lazily (a swap at the end of detection): keep its time
-        env.timeout(now + dur - env.now).callbacks.append(done)
+        env.timeout(now + dur - env.now).callbacks.append(partial(_repair_done, rep, kind, count, component, ident))
     else:
+        done = partial(_repair_done, rep, kind, count, component, ident)
         env.process(_crew_repair(rep, dur, component, ident, done))
 
 

@@ -47,6 +47,7 @@ Semantics (documented choices):
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import simpy
@@ -93,7 +94,12 @@ class Replica:
         self.inflight: tuple[float, float, float] | None = None  # async write: (done at, work, pend_wall)
         # cluster
         self.vacant: dict[int, str] = {}  # slot -> "repair" | "preempt"
-        self.pool = job.spare_nodes
+        self.pool = job.spare_nodes  # free spares, as of the last sync_returns
+        # nodes coming back without a repair crew: (time, seq, kind, count, component, ident), applied
+        # lazily by sync_returns; an event wakes the job only while it waits or runs shrunk
+        self.returns: list[tuple[float, int, str, int, str, int]] = []
+        self.return_seq = 0
+        self.wake_on_return = False
         self.missing = 0  # DP replicas missing (elastic)
         self.spines_down: set[int] = set()
         self.leaves_down: set[int] = set()
@@ -113,6 +119,7 @@ class Replica:
         self.mode = RUN
         self.phase_id = 0  # counts phases (a delayed re-plan checks it is still the same phase)
         self.ph_next = 0
+        self.next_t = 0.0  # time of the phase's next boundary not yet applied (inf: none)
         self.ph_t0 = 0.0
         self.gp_parts: tuple[int, ...] = ()
         self.gp_durs: tuple[float, ...] = ()
@@ -182,7 +189,10 @@ class Replica:
 
     def can_expand(self) -> bool:
         """Whether a shrunk elastic job could get back at least one replica from the free spares."""
-        return bool(self.missing and self.pool and self._missing_after(self.pool) < self.missing)
+        if not self.missing:
+            return False
+        self.sync_returns(self.env.now)
+        return bool(self.pool and self._missing_after(self.pool) < self.missing)
 
     # ------------------------------------------------------------------ recovery / maintenance phases
     def _begin(self, mode: int, parts: tuple[int, ...], durs: tuple[float, ...]) -> float:
@@ -199,12 +209,15 @@ class Replica:
             t += d
             ends.append(t)
         self.gp_ends = ends
+        self.next_t = ends[0] if ends else math.inf
         return t - now
 
     def _begin_recover(self) -> float:
         """After a failure: detection, and, if the free spares already cover every vacant slot, restart
         and load in the same phase (the replacement is applied when detection ends)."""
         job = self.job
+        if self.returns and self.returns[0][0] <= self.env.now:
+            self.sync_returns(self.env.now)
         # (stragglers are swapped at the end of detection and sent to repair: keep that boundary an
         # event of its own so a repair crew queues them at the right time)
         self.gp_merged = len(self.vacant) <= self.pool and not self.stragglers
@@ -219,26 +232,32 @@ class Replica:
     # ------------------------------------------------------------------ lazy boundaries
     def settle(self, now: float, force: bool = False) -> None:
         """Apply every boundary of the current phase up to ``now`` (idempotent; ``force``: all of them)."""
-        if self.mode == RUN:
-            settle_run(self, now, force)
-        elif self.mode != WAIT:
-            ends = self.gp_ends
-            i = self.ph_next
-            while i < len(ends) and (force or ends[i] <= now):
-                self.ph_next = i + 1
-                self._part_done(self.gp_parts[i], self.gp_durs[i], ends[i])
-                i += 1
+        if force or now >= self.next_t:
+            if self.mode == RUN:
+                settle_run(self, now, force)
+                i = self.ph_next
+                self.next_t = bound(self, i) if i < self.rp_nb and self.mode == RUN else math.inf
+            elif self.mode != WAIT:
+                ends = self.gp_ends
+                i = self.ph_next
+                while i < len(ends) and (force or ends[i] <= now):
+                    self.ph_next = i + 1
+                    self._part_done(self.gp_parts[i], self.gp_durs[i], ends[i])
+                    i += 1
+                self.next_t = ends[i] if i < len(ends) else math.inf
         if self.inflight is not None and self.inflight[0] <= now:
             self.commit_inflight(now)
 
     def _part_done(self, kind: int, dur: float, t: float) -> None:
         self.acc[_PART_BUCKET[kind]] += dur
         if kind == P_DETECT:
-            self.emit(t, "detected")
+            if self.log is not None:
+                self.emit(t, "detected")
             if self.gp_merged:
                 self.replace(t)
         elif kind == P_RESTART:
-            self.emit(t, "restarted")
+            if self.log is not None:
+                self.emit(t, "restarted")
         elif kind == P_LOAD:
             self.since = 0.0
             if self.log is not None:
@@ -249,6 +268,7 @@ class Replica:
     def _close_partial(self, now: float, at_horizon: bool = False) -> str:
         """Account the unfinished part of the current phase up to ``now``; returns its name."""
         mode = self.mode
+        self.next_t = math.inf
         if mode == RUN:
             return close_run(self, now, at_horizon)
         if mode == WAIT:
@@ -290,6 +310,8 @@ class Replica:
         from .processes import start_repair
 
         job = self.job
+        if self.returns and self.returns[0][0] <= t:
+            self.sync_returns(t)
         if self.vacant and self.pool:
             for slot in sorted(self.vacant)[: self.pool]:
                 del self.vacant[slot]
@@ -306,9 +328,11 @@ class Replica:
         old = self.missing
         if not self.vacant:
             self.missing = 0
+            self.wake_on_return = False
             if old:
                 self.emit(t, "expand", detail=f"replicas={job.dp_replicas}/{job.dp_replicas}")
             return True
+        self.watch_returns()  # the job waits, or runs shrunk: a returning node matters now
         if job.elastic:
             k = self._missing_after(0)
             if job.dp_replicas - k >= job.min_replicas:
@@ -318,6 +342,42 @@ class Replica:
                               detail=f"replicas={job.dp_replicas - k}/{job.dp_replicas}")
                 return True
         return False
+
+    def add_return(self, t: float, kind: str, count: int, component: str, ident: int) -> None:
+        """A node (or a leaf's nodes) will be back at ``t``, without a repair crew to queue for."""
+        self.return_seq += 1
+        heapq.heappush(self.returns, (t, self.return_seq, kind, count, component, ident))
+        if self.wake_on_return:
+            self.env.timeout(t - self.env.now).callbacks.append(self._wake)
+
+    def sync_returns(self, upto: float) -> None:
+        """Apply every return due by ``upto`` (in time order), as if each had been an event."""
+        returns = self.returns
+        while returns and returns[0][0] <= upto:
+            t, _seq, kind, count, component, ident = heapq.heappop(returns)
+            if kind == "leaf":
+                self.leaves_down.discard(ident)
+            self.pool += count
+            if self.log is not None:
+                self.emit(t, "capacity_returned" if kind == "preempt" else "repair_done", component, ident,
+                          f"nodes={count} spares={self.pool}")
+
+    def watch_returns(self) -> None:
+        """From now on (until the job is whole again) every return wakes the job: schedule the pending ones."""
+        if self.wake_on_return:
+            return
+        self.wake_on_return = True
+        now = self.env.now
+        for t in sorted({r[0] for r in self.returns}):
+            self.env.timeout(max(t - now, 0.0)).callbacks.append(self._wake)
+
+    def _wake(self, _event: object) -> None:
+        now = self.env.now
+        self.settle(now)
+        if self.mode == DONE:
+            return
+        self.sync_returns(now)
+        self.node_returned(0)
 
     def node_returned(self, count: int) -> None:
         """``count`` nodes came back to the spare pool (repair done, switch repaired, capacity back)."""
@@ -405,6 +465,7 @@ class Replica:
         if self.replace(now):
             return self._begin_restart()
         self.mode = WAIT
+        self.next_t = math.inf
         self.emit(now, "wait_for_spares", detail=f"vacant={len(self.vacant)}")
         return 0.0
 
@@ -444,6 +505,7 @@ class Replica:
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicaResult:
         self.env.run(until=self.done)
+        self.sync_returns(self.end_s)  # the log shows every return before the end
         events = self.log
         if events is not None:
             events.sort(key=lambda row: row[0])

@@ -105,6 +105,7 @@ def begin_run(rep: Replica) -> float:
     rep.rp_after = kind_after
     rep.rp_rate = rate
     rep.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
+    rep.next_t = bound(rep, 0)
     return bound(rep, rep.rp_nb - 1) - now
 
 def bound(rep: Replica, i: int) -> float:
