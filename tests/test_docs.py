@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from clustersim.docsgen.examples import DOCS, REPO, doc_pages, normalise, run_page, split_console
+from clustersim.docsgen.examples import DOCS, REPO, doc_pages, is_example, normalise, run_page, split_console
 from clustersim.docsgen.markdown import parse_blocks, replace_bodies
 
-PAGES_WITH_EXAMPLES = [p for p in doc_pages() if any(
-    b.lang in ("console", "python") and not b.skip for b in parse_blocks(p))]
+PAGES_WITH_EXAMPLES = [p for p in doc_pages() if any(is_example(b, p) for b in parse_blocks(p))]
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -62,7 +61,8 @@ def test_stale_recorded_output_fails_and_update_fixes_it(tmp_path: Path) -> None
     from clustersim import __version__
     from clustersim.docsgen.examples import update_page
 
-    page = tmp_path / "p.md"
+    (tmp_path / "how-to").mkdir()
+    page = tmp_path / "how-to" / "p.md"
     page.write_text("```console\n$ clustersim schema --help\nUsage: nothing like this\n```\n\n"
                     "```python\nprint(6 * 7)\n```\n\n```text\n41\n```\n")
     result = run_page(page)
@@ -71,6 +71,16 @@ def test_stale_recorded_output_fails_and_update_fixes_it(tmp_path: Path) -> None
     assert run_page(page).failures == []
     assert "\n42\n" in page.read_text() and "Usage: clustersim schema" in page.read_text()
     assert __version__  # the version is importable for the --version normaliser
+
+
+def test_python_runs_only_in_how_to_guides_and_tutorial(tmp_path: Path) -> None:
+    page = tmp_path / "reference.md"
+    page.write_text("```python\nraise SystemExit(3)\n```\n")
+    assert run_page(page).examples == []
+    (tmp_path / "how-to").mkdir()
+    guide = tmp_path / "how-to" / "g.md"
+    guide.write_text("```python\nraise SystemExit(3)\n```\n")
+    assert "exit status 3" in run_page(guide).failures[0].message
 
 
 def test_wrong_exit_status_fails(tmp_path: Path) -> None:

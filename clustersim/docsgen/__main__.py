@@ -58,8 +58,10 @@ def _validation(docs: Path, check: bool) -> int:
     print(f"wrote {docs / 'validation.md'} ({info['rows']} published rows) and {docs / 'img' / 'parity.svg'}")
     if info["png"]:
         print(f"wrote {docs / 'img' / 'parity.png'} (headless Chromium screenshot of the SVG)")
+    elif info["png_current"]:
+        print(f"{docs / 'img' / 'parity.png'} is current (the plot did not change)")
     else:
-        print("no Chromium found: docs/img/parity.png left as it was (the SVG is current)", file=sys.stderr)
+        print("no Chromium found: docs/img/parity.png is stale (docs/img/parity.svg is current)", file=sys.stderr)
     return 0
 
 
@@ -72,7 +74,7 @@ def _examples(docs: Path, check: bool) -> int:
         if not result.examples:
             continue
         print(f"{page.relative_to(docs.parent)}: {len(result.examples)} examples, {result.elapsed_s:.1f} s")
-        for ex in result.failures:
+        for ex in result.failures if check else result.broken:
             bad += 1
             what = "differs" if check else "failed"
             print(f"  {what}: {ex.where} {ex.command}\n{ex.message}")

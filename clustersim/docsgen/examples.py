@@ -6,9 +6,10 @@ Three kinds of fenced block take part (see :mod:`clustersim.docsgen.markdown` fo
   followed by the output it printed. A command is run through click's ``CliRunner`` (the same ``cli`` object as the
   ``clustersim`` script) with ``COLUMNS=100`` and ``NO_COLOR=1``; stdout and stderr are recorded
   interleaved, as a terminal shows them. The exit status must be 0, or the block's ``exit=N``.
-* ````` ```python ````` blocks are complete programs, run with ``python -c`` in a subprocess. When the
-  next fenced block of the page is a ````` ```text ````` block, that block is the program's recorded
-  standard output.
+* ````` ```python ````` blocks of the how-to guides (docs/how-to/) and the tutorial are complete
+  programs, run with ``python -c`` in a subprocess. When the next fenced block of the page is a
+  ````` ```text ````` block, that block is the program's recorded standard output. (Elsewhere, e.g.
+  the signatures of the generated Python API page, ``python`` only selects the highlighting.)
 * Any block with a ``file=NAME`` attribute (````` ```yaml file=my-cluster.yaml `````) is written to
   ``NAME`` before the blocks after it run, so a page can create the scenario it then runs.
 
@@ -40,7 +41,8 @@ from pathlib import Path
 
 from clustersim.docsgen.markdown import Block, parse_blocks, replace_bodies
 
-__all__ = ["NORMALISERS", "ENV", "REPO", "DOCS", "PageResult", "normalise", "doc_pages", "run_page",
+__all__ = ["NORMALISERS", "ENV", "REPO", "DOCS", "PageResult", "normalise", "doc_pages", "runs_python",
+           "is_example", "run_page",
            "check_page", "update_page", "workdir"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +59,8 @@ NORMALISERS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("elapsed seconds in JSON", re.compile(r'("elapsed_s": )[-+0-9.eE]+'), r"\1<elapsed>"),
     ("elapsed seconds in text", re.compile(r"\b(in|took|elapsed:?) [0-9][0-9.,]* ?(s|seconds)\b"),
      r"\1 <elapsed> s"),
+    ("elapsed seconds after a count", re.compile(r"(configurations|configs|points|replicas|tasks) \([0-9][0-9.,]* ?s\)"),
+     r"\1 (<elapsed> s)"),
     ("rates", re.compile(r"[0-9][0-9.,]*\s*[kM]? ?(configs|points|replicas|tasks)/s"), r"<rate> \1/s"),
     ("temporary paths", re.compile(r"(/private)?/(tmp|var/folders)/[^\s\"',)]+"), "<tmp>"),
     ("column padding (runs of spaces)", re.compile(r" {2,}"), " "),
@@ -72,6 +76,16 @@ def normalise(text: str) -> str:
     for _, pattern, repl in NORMALISERS:
         text = pattern.sub(repl, text)
     return text.strip("\n")
+
+
+def runs_python(path: Path) -> bool:
+    """Whether a page's ``python`` blocks are programs to run (the how-to guides and the tutorial)."""
+    return path.parent.name == "how-to" or path.name == "tutorial.md"
+
+
+def is_example(block: Block, path: Path) -> bool:
+    """Whether a block is an example that runs: console blocks, and Python in :func:`runs_python` pages."""
+    return not block.skip and (block.lang == "console" or (block.lang == "python" and runs_python(path)))
 
 
 def doc_pages(root: Path = DOCS) -> list[Path]:
@@ -176,6 +190,7 @@ class Example:
     actual: str
     ok: bool
     message: str = ""
+    broken: bool = False  # crashed or wrong exit status (not merely a different output)
 
 
 @dataclass
@@ -187,7 +202,13 @@ class PageResult:
 
     @property
     def failures(self) -> list[Example]:
+        """Examples whose output differs from the recorded one, or that crashed or exited wrongly."""
         return [e for e in self.examples if not e.ok]
+
+    @property
+    def broken(self) -> list[Example]:
+        """Examples that crashed or exited with the wrong status (what an update cannot fix)."""
+        return [e for e in self.examples if e.broken]
 
 
 def _write_file(block: Block, cwd: Path) -> None:
@@ -206,7 +227,7 @@ def _compare(where: str, command: str, recorded: str, actual: str, status_msg: s
         diff = difflib.unified_diff(normalise(recorded).split("\n"), normalise(actual).split("\n"),
                                     "recorded (normalised)", "actual (normalised)", lineterm="", n=2)
         message = (message + "\n" if message else "") + "\n".join(diff)
-    return Example(where, command, recorded, actual, ok, message)
+    return Example(where, command, recorded, actual, ok, message, broken=bool(status_msg))
 
 
 def _console(block: Block, cwd: Path, result: PageResult) -> None:
@@ -221,7 +242,7 @@ def _console(block: Block, cwd: Path, result: PageResult) -> None:
                 actual, status = run_cli(argv[1:], cwd)
             except RuntimeError as exc:  # a crash, not a user error: report it, keep the recorded output
                 recorded = "\n".join(recorded_lines)
-                result.examples.append(Example(block.where, "$ " + command, recorded, "", False, str(exc)))
+                result.examples.append(Example(block.where, "$ " + command, recorded, "", False, str(exc), True))
                 body.extend([_PROMPT + command, *recorded_lines])
                 continue
         else:
@@ -256,7 +277,7 @@ def run_page(path: Path) -> PageResult:
                 continue
             if block.lang == "console":
                 _console(block, cwd, result)
-            elif block.lang == "python":
+            elif block.lang == "python" and runs_python(path):
                 following = blocks[i + 1] if i + 1 < len(blocks) else None
                 output = following if following is not None and following.lang == "text" else None
                 _python(block, output, cwd, result)

@@ -278,6 +278,9 @@ def write_validation(docs: Path, png: bool = True) -> dict[str, Any]:
     (docs / "img").mkdir(parents=True, exist_ok=True)
     (docs / "validation.md").write_text(page, encoding="utf-8")
     svg = parity_plot_svg(table)
-    (docs / "img" / "parity.svg").write_text(svg, encoding="utf-8")
-    png_written = svg_to_png(svg, docs / "img" / "parity.png") if png else False
-    return {"rows": len(table), "png": png_written}
+    svg_path, png_path = docs / "img" / "parity.svg", docs / "img" / "parity.png"
+    unchanged = svg_path.is_file() and svg_path.read_text(encoding="utf-8") == svg and png_path.is_file()
+    svg_path.write_text(svg, encoding="utf-8")
+    # A browser's PNG is not byte-stable: re-rasterise only when the plot changed (no churn in git).
+    png_written = svg_to_png(svg, png_path) if png and not unchanged else False
+    return {"rows": len(table), "png": png_written, "png_current": unchanged or png_written}
