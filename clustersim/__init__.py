@@ -13,8 +13,14 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"
 
+from clustersim import theory  # noqa: E402
+from clustersim.cost.kernel import evaluate  # noqa: E402
 from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError  # noqa: E402
+from clustersim.estimate import Estimate, estimate  # noqa: E402
 from clustersim.scenario import Scenario, load_scenario  # noqa: E402
+from clustersim.search import search  # noqa: E402
+from clustersim.simulate import SimulationResult, simulate  # noqa: E402
+from clustersim.sweep import run_sweep  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -24,4 +30,12 @@ __all__ = [
     "SimulationError",
     "Scenario",
     "load_scenario",
+    "Estimate",
+    "estimate",
+    "search",
+    "SimulationResult",
+    "simulate",
+    "evaluate",
+    "theory",
+    "run_sweep",
 ]

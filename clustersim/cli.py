@@ -194,8 +194,10 @@ def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: 
         atomic_write_text(output, json.dumps(data, indent=2, allow_nan=False) + "\n")
     if report:
         from clustersim.report import render_report
+        from clustersim.report.sensitivity import sensitivity
 
-        render_report(data, report, kind="simulate")
+        data_for_report = {**data, "sensitivity": sensitivity(result.estimate.scenario, data)}
+        render_report(data_for_report, report, kind="simulate")
     if as_json:
         emit_json(data)
         return
@@ -204,6 +206,23 @@ def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: 
         console.print(table)
     if report:
         console.print(f"report written to {report}")
+
+
+@cli.command()
+@click.argument("result", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The HTML file to write.")
+@click.option("--kind", type=click.Choice(["simulate", "estimate", "costs", "plan", "sweep"]),
+              help="What the result is (default: from the file).")
+@click.option("--x", "x", help="Sweep heatmap: the input on the x axis (dotted key).")
+@click.option("--y", "y", help="Sweep heatmap: the input on the y axis (dotted key).")
+@click.option("--z", "z", help="Sweep heatmap: the output drawn (a column of the results).")
+@user_errors
+def report(result: str, output: str, kind: str | None, x: str | None, y: str | None, z: str | None) -> None:
+    """Draw a self-contained HTML report from RESULT (a --json output saved to a file, or a sweep's .db)."""
+    from clustersim.report import report_from_file
+
+    drawn = report_from_file(result, output, kind=kind, x=x, y=y, z=z)
+    click.echo(f"{drawn} report written to {output}")
 
 
 def main() -> None:

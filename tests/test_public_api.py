@@ -10,6 +10,14 @@ PINNED = [
     "SimulationError",
     "Scenario",
     "load_scenario",
+    "Estimate",
+    "estimate",
+    "search",
+    "SimulationResult",
+    "simulate",
+    "evaluate",
+    "theory",
+    "run_sweep",
 ]
 
 
