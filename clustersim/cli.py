@@ -225,6 +225,45 @@ def report(result: str, output: str, kind: str | None, x: str | None, y: str | N
     click.echo(f"{drawn} report written to {output}")
 
 
+@cli.command()
+@click.argument("sweep_file", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--out", "out_db", type=click.Path(dir_okay=False), help="SQLite results (default: next to the sweep file).")
+@click.option("--workers", type=click.IntRange(1, 1024), default=1, show_default=True, help="Local worker processes.")
+@click.option("--dask", type=click.Choice(["local"]), help="Run on a Dask LocalCluster of --workers processes.")
+@click.option("--scheduler", metavar="tcp://HOST:8786", help="Run on an existing Dask cluster.")
+@click.option("--resume", is_flag=True, help="Run only the points not in the database yet.")
+@click.option("--objective", help="Rank the best points by this column (min:COL or max:COL).")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False),
+              help="Write the results as CSV (or .parquet with pyarrow).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@user_errors
+def sweep(sweep_file: str | None, out_db: str | None, workers: int, dask: str | None, scheduler: str | None,
+          resume: bool, objective: str | None, export_path: str | None, as_json: bool) -> None:
+    """Run SWEEP_FILE's what-if points (grid / zip / samples) into a resumable SQLite database."""
+    from clustersim.sweep import export_results, render_summary, run_sweep
+    from clustersim.sweep.runner import default_db_for
+
+    if sweep_file is None:
+        if not (export_path and out_db):
+            raise click.UsageError("give a SWEEP_FILE to run, or --out DB --export FILE to export one")
+        n = export_results(out_db, export_path)
+        click.echo(f"{n} rows written to {export_path}")
+        return
+    db = out_db or str(default_db_for(sweep_file))
+    summary = run_sweep(sweep_file, db, workers=workers, dask=dask, scheduler=scheduler, resume=resume,
+                        progress=not as_json and sys.stderr.isatty(), objective=objective)
+    if export_path:
+        export_results(db, export_path)
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    console = _console()
+    for renderable in render_summary(summary):
+        console.print(renderable)
+    if export_path:
+        console.print(f"rows written to {export_path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="clustersim")

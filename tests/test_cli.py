@@ -73,3 +73,85 @@ def test_catalog_tables_and_json(runner, kind):
 def test_catalog_unknown_kind_is_usage_error(runner):
     result = runner.invoke(cli, ["catalog", "tpus"])
     assert result.exit_code == 2
+
+
+QUICK = str(SCENARIOS / "quickstart.yaml")
+
+
+def test_estimate_json_has_the_contract_keys(runner):
+    result = runner.invoke(cli, ["estimate", QUICK, "--json"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.output)
+    for key in ("step_time_s", "tokens_per_s", "mfu", "hfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu",
+                "memory_per_gpu_gib", "fits_in_memory", "train_days", "gpu_hours", "cost_usd", "parallelism",
+                "breakdown_s", "clustersim_version", "schema_version", "expected_goodput", "job_mtbf_hours"):
+        assert key in d, key
+    assert abs(sum(d["breakdown_s"].values()) - d["step_time_s"]) <= 1e-9 * d["step_time_s"]
+    table = runner.invoke(cli, ["estimate", QUICK])
+    assert table.exit_code == 0 and "step time" in table.output
+
+
+def test_estimate_set_changes_the_answer(runner):
+    base = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json"]).output)
+    cheaper = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json", "--set", "pricing.preset=",
+                                             "--set", "pricing.usd_per_gpu_hour=1.0"]).output)
+    assert cheaper["cost_usd"] < base["cost_usd"]
+    assert cheaper["train_days"] == base["train_days"]
+
+
+def test_search_json(runner):
+    result = runner.invoke(cli, ["search", QUICK, "--json", "--top", "3"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.output)
+    assert d["configs_evaluated"] > d["feasible"] > 0 and len(d["top"]) == 3 and d["elapsed_s"] >= 0
+    times = [r["step_time_s"] for r in d["top"]]
+    assert times == sorted(times)
+
+
+def test_simulate_json_events_report(runner, tmp_path):
+    events, report, out = tmp_path / "ev.csv", tmp_path / "r.html", tmp_path / "r.json"
+    result = runner.invoke(cli, ["simulate", QUICK, "--replicas", "20", "--json", "--events", str(events),
+                                 "--report", str(report), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.output)
+    for key in ("wall_days", "wall_cost_usd", "goodput", "interruptions", "checkpoint_interval_minutes",
+                "checkpoint_size_gb", "checkpoint_write_s", "checkpoint_load_s", "job_mtbf_hours",
+                "time_breakdown_days", "train_days", "cost_usd"):
+        assert key in d, key
+    assert set(d["wall_days"]) >= {"mean", "p50", "p90", "p99"}
+    assert d["replicas"] == 20
+    parts = sum(v["mean"] for v in d["time_breakdown_days"].values())
+    assert abs(parts - d["wall_days"]["mean"]) < 1e-6 * d["wall_days"]["mean"]
+    assert events.read_text().startswith("time_s,event")
+    assert "<html" in report.read_text()[:500].lower()
+    assert json.loads(out.read_text()) == d
+    again = runner.invoke(cli, ["report", str(out), "-o", str(tmp_path / "again.html")])
+    assert again.exit_code == 0, again.output
+
+
+def test_simulate_table(runner):
+    result = runner.invoke(cli, ["simulate", QUICK, "--replicas", "10"])
+    assert result.exit_code == 0, result.output
+    assert "wall days" in result.output and "interruptions by cause" in result.output
+
+
+def test_simulate_infeasible_memory_exits_2(runner):
+    result = runner.invoke(cli, ["simulate", QUICK, "--set", "training.parallelism.tp=1",
+                                 "--set", "training.parallelism.dp=256", "--set", "training.recompute=none",
+                                 "--set", "training.micro_batch_seqs=2"])
+    assert result.exit_code == 2, result.output
+    assert "GiB" in result.output and "Traceback" not in result.output
+
+
+def test_sweep_and_export(runner, tmp_path):
+    db, csv_path = tmp_path / "s.db", tmp_path / "s.csv"
+    sweep_file = SCENARIOS / "sweeps" / "quickstart-grid.yaml"
+    result = runner.invoke(cli, ["sweep", str(sweep_file), "--out", str(db), "--export", str(csv_path)])
+    assert result.exit_code == 0, result.output
+    assert csv_path.read_text().count("\n") > 2
+    again = runner.invoke(cli, ["sweep", str(sweep_file), "--out", str(db), "--resume", "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["skipped"] > 0
+    html = tmp_path / "sweep.html"
+    rep = runner.invoke(cli, ["report", str(db), "-o", str(html)])
+    assert rep.exit_code == 0, rep.output
