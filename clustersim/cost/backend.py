@@ -18,6 +18,7 @@ negate with ``xp.logical_not`` (never ``~``, which is -2 on a Python bool).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,17 @@ class Backend:
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
+
+    @staticmethod
+    def is_scalar(x: Any) -> bool:
+        """True for a plain number or bool (the same value for every configuration)."""
+        return isinstance(x, _SCALAR_TYPES)
+
+    def select(self, cond: Any, a: Callable[[], Any], b: Callable[[], Any]) -> Any:
+        """``where(cond, a(), b())``, computing only the branch taken when ``cond`` is a scalar."""
+        if isinstance(cond, _SCALAR_TYPES):
+            return a() if cond else b()
+        return self.where(cond, a(), b())
 
     def maximum(self, a: Any, b: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError

@@ -34,9 +34,10 @@ def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, peak: Any, bw: Any, elem
     with FLOP = 2MKN and bytes = elem x (MK + KN + MN) (operands and result once through HBM);
     memory-bound time bytes / (bw x HBM_EFF); never below one kernel launch.
     """
-    flop = 2.0 * M * K * N * count
-    byts = elem_bytes * (M * K + K * N + M * N) * count
-    compute = (flop / peak + eff.GEMM_HALF_RIDGE * byts / bw) * (1.0 / eff.GEMM_EFF_MAX)
+    mk = M * K
+    flop = mk * N * (2.0 * count)
+    byts = (mk + K * N + M * N) * (elem_bytes * count)
+    compute = flop / (peak * eff.GEMM_EFF_MAX) + byts * (eff.GEMM_HALF_RIDGE / eff.GEMM_EFF_MAX) / bw
     memory = byts / (bw * eff.HBM_EFF)
     return xp.maximum(xp.maximum(compute, memory), eff.KERNEL_LAUNCH_S)
 
@@ -69,7 +70,7 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     local = xp.where(moe, experts / ep, 1.0)
     g = g + gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, peak, bw, gemm_bytes)
     g = g + gemm_s(xp, rows, f / t, h, local, peak, bw, gemm_bytes)
-    g = g + xp.where(moe, gemm_s(xp, tokens, h, experts, 1.0, peak, bw, gemm_bytes), 0.0)
+    g = g + xp.select(moe, lambda: gemm_s(xp, tokens, h, experts, 1.0, peak, bw, gemm_bytes), lambda: 0.0)
 
     heads = b * a / t
     n_s2 = heads * s_q * s_kv  # score elements per GPU
@@ -78,20 +79,29 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     # (for fp8 runs, half the fp8 peak: every GPU in the catalog has fp8 = 2 x bf16).
     attn_peak = peak * xp.where(gemm_bytes < 1.5, 0.5, 1.0)
     hd = h / a
-    flash_fwd = 0.5 * 4.0 * n_s2 * hd / (attn_peak * eff.FLASH_ATTN_EFF)
-    # Unfused: QK^T and attention x V as batched GEMMs per head over the full s x s matrix, plus the
-    # softmax and dropout on the scores (forward: read, write, read, write, 1-byte mask; backward:
-    # read probabilities, gradient and mask, write)
-    plain_fwd = (gemm_s(xp, s_q, hd, s_kv, heads, attn_peak, bw, e)
-                 + gemm_s(xp, s_q, s_kv, hd, heads, attn_peak, bw, e))
-    soft_fwd = elementwise_s(xp, n_s2 * (4.0 * e + 1.0), bw, 2.0)
-    soft_bwd = elementwise_s(xp, n_s2 * (5.0 * e + 1.0), bw, 2.0)
-    attn_fwd = xp.where(flash, flash_fwd, plain_fwd + soft_fwd)
-    attn_bwd = xp.where(flash, 2.5 * flash_fwd, 2.0 * plain_fwd + soft_bwd)
+
+    def fused() -> tuple[Any, Any]:
+        fwd = 0.5 * 4.0 * n_s2 * hd / (attn_peak * eff.FLASH_ATTN_EFF)
+        return fwd, 2.5 * fwd
+
+    def unfused() -> tuple[Any, Any]:
+        # QK^T and attention x V as batched GEMMs per head over the full s x s matrix, plus the softmax
+        # and dropout on the scores (forward: read, write, read, write, 1-byte mask; backward: read
+        # probabilities, gradient and mask, write)
+        scores = (gemm_s(xp, s_q, hd, s_kv, heads, attn_peak, bw, e)
+                  + gemm_s(xp, s_q, s_kv, hd, heads, attn_peak, bw, e))
+        return (scores + elementwise_s(xp, n_s2 * (4.0 * e + 1.0), bw, 2.0),
+                2.0 * scores + elementwise_s(xp, n_s2 * (5.0 * e + 1.0), bw, 2.0))
+
+    if xp.is_scalar(flash):
+        attn_fwd, attn_bwd = fused() if flash else unfused()
+    else:
+        (ff, fb), (uf, ub) = fused(), unfused()
+        attn_fwd, attn_bwd = xp.where(flash, ff, uf), xp.where(flash, fb, ub)
 
     width = xp.where(sp, h / t, h)  # LayerNorm / dropout region width per GPU
     act = tokens * topk * f / t
-    perm = xp.where(moe, 4.0 * e * tokens * h * topk / xp.where(sp, t, 1.0), 0.0)
+    perm = xp.select(moe, lambda: 4.0 * e * tokens * h * topk / xp.where(sp, t, 1.0), lambda: 0.0)
     # forward: 2 LayerNorms (read, write), 2 bias-dropout-residual (read 2, write 1, mask 1 byte),
     # activation (read 1 or 2, write 1), MoE permutation and un-permutation (read, write)
     fwd = tokens * width * (4.0 * e + 2.0 * (3.0 * e + 1.0)) + act * (2.0 + gated) * e + perm

@@ -115,9 +115,8 @@ def model_flop_per_token(xp: Any, L: Any, gemm: Any, attn: Any, logits: Any, lor
     logits run forward and input-gradient only (2 x forward); the attention core still runs its full
     backward (3 x), and the adapters cost 6 x their parameters.
     """
-    full = 3.0 * (L * (gemm + attn) + logits)
-    frozen = L * (2.0 * gemm + 3.0 * attn) + 2.0 * logits + 6.0 * lora_params
-    return xp.where(lora, frozen, full)
+    return xp.select(lora, lambda: L * (2.0 * gemm + 3.0 * attn) + 2.0 * logits + 6.0 * lora_params,
+                     lambda: 3.0 * (L * (gemm + attn) + logits))
 
 
 def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, recompute: Any) -> Any:

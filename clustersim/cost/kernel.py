@@ -67,6 +67,7 @@ OUTPUTS = (("step_time_s",) + BREAKDOWN + (
     "memory_bytes", "fits_in_memory", "memory_excess_bytes", "params", "active_params", "trainable_params",
     "checkpoint_bytes", "train_s", "gpu_hours", "cost_usd", "valid"))
 BOOL_OUTPUTS = ("fits_in_memory", "valid")
+_FLOAT_OUTPUTS = tuple(k for k in OUTPUTS if k not in BOOL_OUTPUTS)
 
 #: Checkpointed bytes per parameter by precision: weights + fp32 master + Adam m and v (fp32 training has
 #: no separate master). 14 B/param for bf16 is BLOOM's measured 14 (reference.md B.4, D.4).
@@ -92,6 +93,23 @@ def _divides(xp: Backend, y: Any, x: Any) -> Any:
     return q == xp.floor(q)
 
 
+def _all(conds: list[Any]) -> Any:
+    """Logical AND of conditions, the scalar (Python bool) ones first: one array operation per array."""
+    arrays = []
+    for cond in conds:
+        if isinstance(cond, (bool, np.bool_)):
+            if not cond:
+                return False
+        else:
+            arrays.append(cond)
+    if not arrays:
+        return True
+    out = arrays[0]
+    for cond in arrays[1:]:
+        out = out & cond
+    return out
+
+
 def _validity(xp: Backend, x: dict[str, Any], m: Any, Ls: Any, integral: frozenset[str]) -> Any:
     """Legal configuration: positive integers, divisibility rules of Megatron-LM-style parallelism.
 
@@ -99,26 +117,25 @@ def _validity(xp: Backend, x: dict[str, Any], m: Any, Ls: Any, integral: frozens
     t, p, d, c, e, v, b = x["tp"], x["pp"], x["dp"], x["cp"], x["ep"], x["vpp"], x["micro_batch_seqs"]
     L, a, kv, E, k = x["layers"], x["attention_heads"], x["kv_heads"], x["experts"], x["experts_per_token"]
     s, B, f = x["seq_len"], x["global_batch_seqs"], x["ffn_hidden_size"]
-    ok = (t >= 1.0) & (p >= 1.0) & (d >= 1.0) & (c >= 1.0) & (e >= 1.0) & (v >= 1.0) & (b >= 1.0)
-    for name in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs", "global_batch_seqs", "seq_len",
-                 "layers", "zero", "recompute", "precision", "mode"):
-        if name not in integral:
-            ok = ok & _is_int(xp, x[name])
-    ok = ok & (L >= 1.0) & (a >= 1.0) & (kv >= 1.0) & (kv <= a) & (E >= 1.0) & (k >= 1.0) & (k <= E)
-    ok = ok & (x["hidden_size"] >= 1.0) & (f >= 1.0) & (x["vocab_size"] >= 1.0) & (s >= 1.0) & (B >= 1.0)
+    conds = [t >= 1.0, p >= 1.0, d >= 1.0, c >= 1.0, e >= 1.0, v >= 1.0, b >= 1.0]
+    conds += [_is_int(xp, x[name]) for name in (
+        "tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs", "global_batch_seqs", "seq_len", "layers", "zero",
+        "recompute", "precision", "mode") if name not in integral]
+    conds += [L >= 1.0, a >= 1.0, kv >= 1.0, kv <= a, E >= 1.0, k >= 1.0, k <= E, x["hidden_size"] >= 1.0,
+              f >= 1.0, x["vocab_size"] >= 1.0, s >= 1.0, B >= 1.0]
     # heads, KV groups and FFN split by TP; B = dp x micro_batch x m; at most one stage per layer
-    ok = ok & _divides(xp, t, a) & _divides(xp, t, kv) & _divides(xp, t, f) & _is_int(xp, m) & (m >= 1.0) & (p <= L)
-    ok = ok & ((v == 1.0) | ((p > 1.0) & _divides(xp, p, m) & (v <= Ls)))  # interleaving: m multiple of p
-    ok = ok & _divides(xp, e, d) & _divides(xp, e, E) & ((e == 1.0) | (E > 1.0))  # EP inside DP, over experts
-    ok = ok & ((c == 1.0) | _divides(xp, 2.0 * c, s))  # CP: 2 cp load-balanced chunks per sequence
-    ok = ok & ((x["sequence_parallel"] == 0.0) | _divides(xp, c * t, s))  # SP splits the sequence by tp
-    ok = ok & (x["zero"] >= 0.0) & (x["zero"] <= 3.0) & (x["recompute"] >= 0.0) & (x["recompute"] <= 2.0)
-    ok = ok & (x["precision"] >= 0.0) & (x["precision"] <= 3.0) & (x["mode"] >= 0.0) & (x["mode"] <= 3.0)
-    ok = ok & ((x["mode"] < 2.0) | (x["lora_rank"] >= 1.0))
-    ok = ok & (x["peak_flop_per_s"] > 0.0) & (x["hbm_bytes"] > 0.0) & (x["hbm_bw_bytes_per_s"] > 0.0)
-    ok = ok & (x["scaleup_bw_bytes_per_s"] > 0.0) & (x["leaf_bw_bytes_per_s"] > 0.0)
-    ok = ok & (x["spine_bw_bytes_per_s"] > 0.0) & (x["scaleup_gpus"] >= 1.0)
-    return ok
+    conds += [_divides(xp, t, a), _divides(xp, t, kv), _divides(xp, t, f), _is_int(xp, m), m >= 1.0, p <= L]
+    conds.append((v == 1.0) | ((p > 1.0) & _divides(xp, p, m) & (v <= Ls)))  # interleaving: m multiple of p
+    conds += [_divides(xp, e, d), _divides(xp, e, E), (e == 1.0) | (E > 1.0)]  # EP inside DP, over experts
+    conds.append((c == 1.0) | _divides(xp, 2.0 * c, s))  # CP: 2 cp load-balanced chunks per sequence
+    conds.append((x["sequence_parallel"] == 0.0) | _divides(xp, c * t, s))  # SP splits the sequence by tp
+    conds += [x["zero"] >= 0.0, x["zero"] <= 3.0, x["recompute"] >= 0.0, x["recompute"] <= 2.0,
+              x["precision"] >= 0.0, x["precision"] <= 3.0, x["mode"] >= 0.0, x["mode"] <= 3.0,
+              (x["mode"] < 2.0) | (x["lora_rank"] >= 1.0),
+              x["peak_flop_per_s"] > 0.0, x["hbm_bytes"] > 0.0, x["hbm_bw_bytes_per_s"] > 0.0,
+              x["scaleup_bw_bytes_per_s"] > 0.0, x["leaf_bw_bytes_per_s"] > 0.0, x["spine_bw_bytes_per_s"] > 0.0,
+              x["scaleup_gpus"] >= 1.0]
+    return _all(conds)
 
 
 def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -197,9 +214,10 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
         xp, tokens=tokens, s_q=s / c, s_kv=s, b=b, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k, t=t,
         ep=e, sp=sp, flash=flash, peak=peak, bw=bw, gemm_bytes=gemm_b, act_bytes=act_b)
     bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
-    adapters = xp.where(lora, compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), bw, 8.0), 0.0)
-    dequant = xp.where(qlora, compute.elementwise_s(
-        xp, (dense_layer + expert_layer) * (memory.QLORA_BYTES_PER_PARAM + 2.0), bw, 8.0), 0.0)
+    adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), bw, 8.0),
+                         lambda: 0.0)
+    dequant = xp.select(qlora, lambda: compute.elementwise_s(
+        xp, (dense_layer + expert_layer) * (memory.QLORA_BYTES_PER_PARAM + 2.0), bw, 8.0), lambda: 0.0)
     layer_fwd = g_fwd + a_fwd + el_fwd + adapters + dequant
     layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant
     layer_s = layer_fwd + layer_bwd + full * layer_fwd + sel * a_fwd
@@ -211,7 +229,7 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
     tp_bw, tp_lat = comm.ring_bw(xp, fab, t, 1.0)
     tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(t, tokens * h * act_b, tp_bw, tp_lat)
     gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
-    tp_layer = xp.where(tpo, xp.maximum(tp_layer - gemm_layer, 0.0), tp_layer)
+    tp_layer = xp.select(tpo, lambda: xp.maximum(tp_layer - gemm_layer, 0.0), lambda: tp_layer)
     ep_bytes = tokens * h * k * act_b / sp_div
     ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * comm.all_to_all_s(xp, fab, e, t * c, ep_bytes)
     _, cp_bw, cp_lat = comm.tier(xp, fab, t * c)
@@ -235,7 +253,7 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
                         + comm.reduce_scatter_s(dp_expert, ge, bw_e, lat_e),
                         comm.all_reduce_s(dp_dense, gd, bw_d, lat_d) + comm.all_reduce_s(dp_expert, ge, bw_e, lat_e))
     frozen_b = xp.where(qlora, memory.QLORA_BYTES_PER_PARAM, w_b)
-    wd = xp.where(lora, frozen_b * dense_stage + w_b * lora_stage, w_b * dense_stage)
+    wd = xp.select(lora, lambda: frozen_b * dense_stage + w_b * lora_stage, lambda: w_b * dense_stage)
     we = xp.where(lora, frozen_b, w_b) * expert_stage
     gather_s = comm.reduce_scatter_s(dp_dense, wd, bw_d, lat_d) + comm.reduce_scatter_s(dp_expert, we, bw_e, lat_e)
     # Overlap windows (exposed communication inside them counts: a link busy with TP traffic does not
@@ -350,7 +368,11 @@ def evaluate(*, layers: Any, hidden_size: Any, ffn_hidden_size: Any, attention_h
     size = math.prod(shape)
     flat = {n: (np.broadcast_to(v, shape).reshape(-1) if isinstance(v, np.ndarray) else v)
             for n, v in values.items()}
-    out = {key: np.empty(size, dtype=bool if key in BOOL_OUTPUTS else np.float64) for key in OUTPUTS}
+    # one block for the float outputs (one mapping, huge pages where the OS gives them), one for the bools
+    floats = np.empty((len(_FLOAT_OUTPUTS), size), dtype=np.float64)
+    bools = np.empty((len(BOOL_OUTPUTS), size), dtype=bool)
+    out = {key: floats[i] for i, key in enumerate(_FLOAT_OUTPUTS)}
+    out.update({key: bools[i] for i, key in enumerate(BOOL_OUTPUTS)})
     with np.errstate(all="ignore"):
         for start in range(0, max(size, 1), _CHUNK):
             stop = min(start + _CHUNK, size) if size else 1
@@ -358,7 +380,7 @@ def evaluate(*, layers: Any, hidden_size: Any, ffn_hidden_size: Any, attention_h
             res = _kernel(NP, part, frozenset(integral))
             for key in OUTPUTS:
                 out[key][start:stop] = res[key]
-    return {key: arr.reshape(shape) for key, arr in out.items()}
+    return {key: out[key].reshape(shape) for key in OUTPUTS}
 
 
 def invalid_reasons(**scalars: Any) -> list[str]:

@@ -73,7 +73,7 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     scale = act_bytes / 2.0
     replicated = 10.0 * tokens * h * scale / xp.where(sp, t, 1.0)
     split = tokens * (4.0 * h + 4.0 * hkv + topk * f * (4.0 + 2.0 * gated)) * scale / t
-    s2 = xp.where(flash, 4.0 * a * tokens, 5.0 * a * tokens * s_kv * scale) / t
+    s2 = xp.select(flash, lambda: 4.0 * a * tokens, lambda: 5.0 * a * tokens * s_kv * scale) / t
     working = replicated + split + s2
     layer_input = 2.0 * tokens * h * scale / xp.where(sp, t, 1.0)
     stored = xp.where(recompute >= 2.0, layer_input, xp.where(recompute >= 1.0, replicated + split, working))
@@ -119,7 +119,8 @@ def model_state_bytes(xp: Any, dense_params: Any, expert_params: Any, lora_param
     e1 = xp.where(zero >= 1.0, dp_expert, one)
     base_share = dense_params / d3 + expert_params / e3
     frozen_b = xp.where(qlora, QLORA_BYTES_PER_PARAM, w_b)
-    weights = xp.where(lora, frozen_b * base_share + w_b * lora_params / d3, w_b * base_share)
-    grads = xp.where(lora, g_b * lora_params / d2, g_b * (dense_params / d2 + expert_params / e2))
-    optimizer = xp.where(lora, k_b * lora_params / d1, k_b * (dense_params / d1 + expert_params / e1))
+    weights = xp.select(lora, lambda: frozen_b * base_share + w_b * lora_params / d3, lambda: w_b * base_share)
+    grads = xp.select(lora, lambda: g_b * lora_params / d2, lambda: g_b * (dense_params / d2 + expert_params / e2))
+    optimizer = xp.select(lora, lambda: k_b * lora_params / d1,
+                          lambda: k_b * (dense_params / d1 + expert_params / e1))
     return weights, grads, optimizer
