@@ -205,9 +205,8 @@ def test_executors_yield_every_task_once():
     assert errors[0].value is None and "ValueError" in (errors[0].error or "")
 
 
-def test_a_killed_sweep_resumes_to_the_same_table(tmp_path, sweep):
-    """SIGKILL the whole sweep (main process and workers) once some rows exist, then resume."""
-    db = tmp_path / "killed.db"
+def _start_sweep_and_wait_for_rows(sweep: Path, db: Path, rows: int) -> subprocess.Popen[bytes]:
+    """Run 18 slow simulated points with 2 workers in a new process group; return once ``rows`` are stored."""
     more = (SWEEP.replace("[2, 4, 8, 16]", "[2, 4, 8, 16, 32, 64]").replace("[1000, 5000]", "[1000, 2000, 5000]")
             .replace("  simulation.replicas: 20", "  simulation.replicas: 20\n  training.global_batch_seqs: 512"))
     sweep.write_text(more, encoding="utf-8")
@@ -216,29 +215,51 @@ def test_a_killed_sweep_resumes_to_the_same_table(tmp_path, sweep):
         [sys.executable, "-m", "clustersim.sweep", str(sweep), "--out", str(db), "--workers", "2", "--no-progress",
          "--task", "tests.test_sweep_run:slow_simulate"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    done = 0
     deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                conn = sqlite3.connect(db)
-                done = conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
-                conn.close()
-            except sqlite3.Error:
-                done = 0
-            if done >= 3:
-                break
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            conn = sqlite3.connect(db)
+            done = conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            conn.close()
+        except sqlite3.Error:
+            done = 0
+        if done >= rows:
+            break
+        time.sleep(0.05)
+    return proc
+
+
+def _resume_matches_a_whole_run(tmp_path: Path, sweep: Path, db: Path) -> None:
     saved = rows_of(db)
-    assert 3 <= len(saved) < 18  # killed mid-way, with finished points stored
+    assert 3 <= len(saved) < 18  # stopped mid-way, with finished points stored
     summary = run_sweep(sweep, db, resume=True, workers=2, progress=False, simulate_fn=fake_simulate)
     assert summary.skipped == len(saved) and summary.ran == 18 - len(saved)
     run_sweep(sweep, tmp_path / "whole.db", progress=False, simulate_fn=fake_simulate)
     assert rows_of(db) == rows_of(tmp_path / "whole.db")
+
+
+def test_a_killed_sweep_resumes_to_the_same_table(tmp_path, sweep):
+    """SIGKILL the whole sweep (main process and workers) once some rows exist, then resume."""
+    db = tmp_path / "killed.db"
+    proc = _start_sweep_and_wait_for_rows(sweep, db, 3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
+    _resume_matches_a_whole_run(tmp_path, sweep, db)
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, sweep):
+    """SIGINT to the process group (what Ctrl-C in a terminal sends): exit 130, rows kept, resume finishes."""
+    db = tmp_path / "interrupted.db"
+    proc = _start_sweep_and_wait_for_rows(sweep, db, 3)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and b"--resume" in err, err
+    _resume_matches_a_whole_run(tmp_path, sweep, db)
 
 
 def test_dask_local_cluster_gives_the_same_rows(tmp_path, sweep):
