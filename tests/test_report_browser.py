@@ -25,9 +25,11 @@ from typing import Any
 import pytest
 
 from clustersim.report import figure_count, render_html
-from tests.test_report import EXAMPLES, EXPECTED_FIGURES, XSS, simulate_example
+from tests.test_report import EXAMPLES, EXPECTED_FIGURES, XSS
 
 pytestmark = pytest.mark.browser
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yaml"
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: Chromium's own flags for a quiet, offline, throw-away headless run.
@@ -126,29 +128,36 @@ def _check(seen: dict[str, Any], expected_figures: int) -> None:
     assert [r for r in seen["resources"] if not r.startswith(("data:", "blob:"))] == []
 
 
-def test_simulate_report_renders_every_figure_with_no_errors(chromium: str, tmp_path: Path) -> None:
-    result = simulate_example(name=XSS)  # a hostile scenario name must stay text
-    page = render_html(result, kind="simulate")
-    seen = load_in_browser(chromium, page, tmp_path)
-    _check(seen, EXPECTED_FIGURES["simulate"])
-    assert seen["title"] == f"clustersim report: {XSS}"  # shown as text, did not run
-
-
-@pytest.mark.parametrize("kind", ["costs", "plan", "sweep"])
+@pytest.mark.parametrize("kind", ["costs", "plan", "sweep"])  # hand-built results (tests/test_report.py)
 def test_other_reports_render_in_the_browser(kind: str, chromium: str, tmp_path: Path) -> None:
     result = EXAMPLES[kind]()
     seen = load_in_browser(chromium, render_html(result, kind=kind), tmp_path)
     _check(seen, figure_count(result, kind=kind))
 
 
+def test_simulate_report_renders_every_figure_with_no_errors(chromium: str, tmp_path: Path) -> None:
+    """`clustersim simulate scenarios/quickstart.yaml --report` (fewer replicas), with a hostile name."""
+    out = tmp_path / "quickstart.html"
+    proc = subprocess.run([sys.executable, "-m", "clustersim", "simulate", str(QUICKSTART), "--replicas", "20",
+                           "--set", f"name={XSS}", "--report", str(out)],
+                          capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text(encoding="utf-8")
+    assert XSS not in page
+    seen = load_in_browser(chromium, page, tmp_path)
+    _check(seen, EXPECTED_FIGURES["simulate"])
+    assert seen["title"] == f"clustersim report: {XSS}"  # shown as text, did not run
+
+
 def screenshot(png: Path, browser: str | None = None) -> None:
-    """The quickstart-like report's screenshot for the docs (1280 x 2400)."""
+    """The docs' screenshot (1280 x 2400) of `clustersim simulate scenarios/quickstart.yaml --report`."""
     browser = browser or find_chromium()
     if browser is None:
         raise SystemExit("Chromium is not installed")
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "report.html"
-        page.write_text(render_html(simulate_example(), kind="simulate"), encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "clustersim", "simulate", str(QUICKSTART), "--report", str(page)],
+                       check=True, capture_output=True, timeout=TIMEOUT_S)
         png.parent.mkdir(parents=True, exist_ok=True)
         proc = _run(browser, ["--virtual-time-budget=10000", "--hide-scrollbars", "--window-size=1280,2400",
                               f"--screenshot={png.resolve()}", page.as_uri()], Path(tmp))

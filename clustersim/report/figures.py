@@ -47,6 +47,8 @@ TIME_PARTS: dict[str, str] = {
 }
 
 _HEIGHT = 380
+#: Above this many segments of one state, its tick marks are drawn 1 px wide (they would merge at 2 px).
+_THIN_TICKS = 150
 
 
 def base_layout(fig: go.Figure, title: str, height: int = _HEIGHT) -> go.Figure:
@@ -95,7 +97,8 @@ def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
         if st != "running":
             fig.add_trace(go.Scatter(
                 y=[label] * len(part), x=start, mode="markers", showlegend=False, hoverinfo="skip",
-                marker={"symbol": "line-ns", "size": 16, "line": {"width": 2, "color": color}}))
+                marker={"symbol": "line-ns", "size": 16,
+                        "line": {"width": 2 if len(part) <= _THIN_TICKS else 1, "color": color}}))
     base_layout(fig, "One replica's timeline (replica 0)", height=max(260, 90 + 40 * len(order)))
     fig.update_layout(barmode="overlay", bargap=0.25, showlegend=False)
     fig.update_xaxes(title_text=f"time since the start ({unit})", rangemode="tozero")
@@ -138,15 +141,17 @@ def cdf_figure(samples: Sequence[Any], summary: Any, *, title: str, axis: str, u
                                name="replicas",
                                hovertemplate=("%{x:$,.0f}" if usd else "%{x:.4g}") + ": %{y:.0%} of replicas"
                                              "<extra></extra>"))
-    for q, dash in (("p50", "dash"), ("p90", "dot")):
+    marks = []
+    for q, dash, where in (("p50", "dash", "top right"), ("p90", "dot", "bottom right")):
         value = stat(summary, q) if isinstance(summary, Mapping) else None
         if value is None and n:
             value = float(np.percentile(x, int(q[1:])))
         if value is not None:
-            text = fmt_usd(value) if usd else f"{value:.3g}"
-            fig.add_vline(x=value, line_dash=dash, line_color="#d62728", annotation_text=f"{q} {text}",
-                          annotation_position="top left" if q == "p50" else "top right")
-    base_layout(fig, f"{title} ({n} replicas)", height=340)
+            marks.append(f"{q} {fmt_usd(value) if usd else f'{value:.3g}'}")
+            fig.add_vline(x=value, line_dash=dash, line_color="#d62728", annotation_text=q,
+                          annotation_position=where)
+    base_layout(fig, f"{title}<br><sub>{', '.join(marks + [f'{n} replicas'])}</sub>", height=360)
+    fig.update_layout(margin={"t": 80})
     if usd and n:
         usd_axis(fig, float(np.abs(x).max()))
     fig.update_xaxes(title_text=axis)

@@ -57,9 +57,10 @@ def _subtitle(r: Mapping[str, Any], kind: str) -> list[str]:
         run.append(f"{fmt_big(r['tokens'])} tokens")
     par = r.get("parallelism")
     if isinstance(par, Mapping):
-        keys = [k for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "zero") if par.get(k) not in (None, 1, 0)
-                or k in ("tp", "pp", "dp")]
-        text = " ".join(f"{k}={par[k]}" for k in keys if k in par)
+        always = ("tp", "pp", "dp", "zero")
+        keys = [k for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "zero")
+                if k in par and par[k] is not None and (k in always or par[k] != 1)]
+        text = " ".join(f"{k}={par[k]}" for k in keys)
         run.append(f"parallelism {text}" + (" (searched)" if par.get("searched") else ""))
     if run:
         lines.append(" \u00b7 ".join(run))
@@ -184,15 +185,14 @@ def _run_page(r: Mapping[str, Any], kind: str) -> Page:
                       Card("MFU", _pct(r.get("mfu")), f"HFU {_pct(r.get('hfu'))}"),
                       Card("memory per GPU", f"{fmt_num(r.get('memory_per_gpu_gib'))} GiB",
                            "fits" if r.get("fits_in_memory") else "does NOT fit")]
-    details = [kv_table(_run_details(r), caption="the run")]
-    stats = _stats_table(r)
-    if stats:
-        details.append(stats)
+    right = [_stats_table(r)]
     causes = r.get("interruptions_by_cause")
     if isinstance(causes, Mapping) and causes:
         ordered = sorted(causes.items(), key=lambda kv: -(number(kv[1]) or 0.0))
-        details.append(table_html([(k, fmt_num(v)) for k, v in ordered], ("cause", "interruptions (mean)")))
-    page.details_html = "".join(details)
+        right.append(table_html([(k, fmt_num(v)) for k, v in ordered], ("cause", "interruptions (mean)"),
+                                caption="interruptions by cause"))
+    page.details_html = (f"<div>{kv_table(_run_details(r), caption='the run')}</div>"
+                         f"<div>{''.join(right)}</div>")
     page.sections = _run_sections(r, simulated=kind == "simulate")
     return page
 
