@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from clustersim.sim import BUCKETS, SimJob, TraceEvent, run_replica
+from clustersim.sim import BUCKETS, FailureSource, SimJob, TraceEvent, run_replica
 
 BASE = dict(work_s=1000.0, nodes=4, gpus_per_node=1, nodes_per_leaf=2, checkpoint_interval_s=100.0,
             checkpoint_write_s=10.0, detect_s=5.0, restart_s=20.0, checkpoint_load_s=15.0, repair_s=500.0,
@@ -265,3 +265,75 @@ def test_horizon_stops_an_unfinished_replica():
     assert not r.finished and r.wall_s == 500.0
     assert ev[-1] == (500.0, "horizon", "", -1, "work_s=460.0 of 1000.0")
     assert r.breakdown == parts(productive=460.0, checkpointing=40.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Property: whatever the trace and the options, the parts add up, the work is done exactly once, the log
+# is in time order, and the same inputs give the same run.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_COMPONENTS = ("gpu", "leaf-switch", "spine-switch", "spot", "software")
+
+
+@st.composite
+def _jobs(draw):
+    n = draw(st.integers(0, 12))
+    trace = tuple(
+        TraceEvent(time_s=float(draw(st.integers(0, 3000))), component=draw(st.sampled_from(_COMPONENTS)),
+                   node=draw(st.integers(0, 3)))
+        for _ in range(n))
+    block = draw(st.sampled_from([0.0, 2.0, 10.0]))
+    kw = dict(
+        trace=trace, spine_switches=4, degraded_speed=(1.0, 0.5, 0.25),
+        checkpoint_interval_s=float(draw(st.sampled_from([5, 50, 100, 400]))),
+        checkpoint_write_s=float(draw(st.sampled_from([0, 10, 60]))),
+        detect_s=float(draw(st.sampled_from([0, 5]))),
+        restart_s=float(draw(st.sampled_from([0, 20]))),
+        repair_s=float(draw(st.sampled_from([0, 100, 500]))),
+        spare_nodes=draw(st.integers(0, 3)),
+        max_concurrent_repairs=draw(st.sampled_from([None, 1])),
+        elastic=draw(st.booleans()), nodes_per_replica=draw(st.sampled_from([1, 2])),
+        elastic_speed=(1.0, 0.6, 0.4),
+        straggler_fraction=draw(st.sampled_from([0.0, 0.5])), straggler_slowdown=1.5,
+        maintenance_period_s=draw(st.sampled_from([None, 300.0])), maintenance_duration_s=20.0,
+        final_checkpoint=draw(st.booleans()),
+    )
+    if draw(st.booleans()):
+        kw.update(checkpoint_async=True, checkpoint_block_s=min(block, kw["checkpoint_write_s"]))
+    pool = (
+        FailureSource(component="gpu", per="gpu", units=4, mtbf_s=8000.0),
+        FailureSource(component="host", per="node", units=4, mtbf_s=12000.0, distribution="weibull", shape=0.7),
+        FailureSource(component="leaf-switch", per="switch", units=2, mtbf_s=20000.0, effect="leaf"),
+        FailureSource(component="spine-switch", per="switch", units=4, mtbf_s=4000.0, effect="fabric"),
+        FailureSource(component="software", per="job", units=1, mtbf_s=6000.0, effect="job"),
+        FailureSource(component="spot", per="node", units=4, mtbf_s=16000.0, effect="preempt"),
+    )
+    chosen = draw(st.lists(st.sampled_from(pool), max_size=3, unique=True))
+    kw.update(sources=tuple(chosen), repair_distribution=draw(st.sampled_from(["fixed", "exponential"])))
+    return SimJob(**{**BASE, **kw})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_jobs(), st.integers(0, 3))
+def test_invariants_hold_for_any_trace(job, seed):
+    r = run_replica(job, seed=seed, replica=0, log=True)
+    if not r.finished:  # unlucky random sources: stopped at the horizon, the parts still add up
+        assert job.sources and r.wall_s == job.horizon
+        assert sum(r.breakdown.values()) == pytest.approx(r.wall_s, rel=1e-9)
+        return
+    assert sum(r.breakdown.values()) == pytest.approx(r.wall_s, rel=1e-9, abs=1e-6)
+    assert r.breakdown["productive"] == pytest.approx(job.work_s, rel=1e-9)
+    for part, value in r.breakdown.items():
+        assert value >= -1e-6, part
+    assert r.events is not None
+    times = [e[0] for e in r.events]
+    assert times == sorted(times) and r.events[-1][1] == "finish" and times[-1] == r.wall_s
+    again = run_replica(job, seed=seed, replica=0, log=True)
+    assert again.events == r.events and again.breakdown == r.breakdown
+    # the same run without the log (bulk cycles) gives the same figures
+    quiet = run_replica(job, seed=seed, replica=0)
+    assert quiet.wall_s == pytest.approx(r.wall_s, rel=1e-12)
+    for part in BUCKETS:
+        assert quiet.breakdown[part] == pytest.approx(r.breakdown[part], rel=1e-9, abs=1e-6)

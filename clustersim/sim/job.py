@@ -243,6 +243,15 @@ class SimJob:
         return self.checkpoint_block_s if self.checkpoint_async else self.checkpoint_write_s
 
     @property
+    def checkpoint_stall_s(self) -> float:
+        """Training time lost per checkpoint in steady state: the blocking part, plus, for an async write
+        longer than the interval, the wait for the previous write to end."""
+        if not self.checkpoint_async:
+            return self.checkpoint_write_s
+        background = self.checkpoint_write_s - self.checkpoint_block_s
+        return self.checkpoint_block_s + max(0.0, background - self.checkpoint_interval_s)
+
+    @property
     def recovery_s(self) -> float:
         """R in Daly's model: detection + restart + checkpoint load."""
         return self.detect_s + self.restart_s + self.checkpoint_load_s
@@ -252,7 +261,7 @@ class SimJob:
         """The horizon in seconds (``horizon_s`` or its default, see the class docstring)."""
         if self.horizon_s is not None:
             return self.horizon_s
-        per_segment = 1.0 + self.checkpoint_blocking_s / self.checkpoint_interval_s
+        per_segment = 1.0 + self.checkpoint_stall_s / self.checkpoint_interval_s
         return 10.0 * self.work_s * per_segment
 
     def trace_effect(self, event: TraceEvent) -> str:

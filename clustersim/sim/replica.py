@@ -237,7 +237,7 @@ class Replica:
                 settle_run(self, now, force)
                 i = self.ph_next
                 self.next_t = bound(self, i) if i < self.rp_nb and self.mode == RUN else math.inf
-            elif self.mode != WAIT:
+            elif self.mode == RECOVER or self.mode == MAINT:
                 ends = self.gp_ends
                 i = self.ph_next
                 while i < len(ends) and (force or ends[i] <= now):
@@ -505,7 +505,7 @@ class Replica:
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicaResult:
         self.env.run(until=self.done)
-        self.sync_returns(self.end_s)  # the log shows every return before the end
+        self.sync_returns(math.nextafter(self.end_s, -math.inf))  # the log shows every return before the end
         events = self.log
         if events is not None:
             events.sort(key=lambda row: row[0])

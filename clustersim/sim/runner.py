@@ -40,14 +40,15 @@ def job_mtbf_s(job: SimJob) -> float:
 def check_feasible(job: SimJob) -> None:
     """Raise :class:`~clustersim.errors.SimulationError` if the job cannot be expected to finish.
 
-    Two checks, with the numbers in the message: the job's MTBF must exceed one blocking checkpoint plus
+    Two checks, with the numbers in the message: the job's MTBF must exceed one checkpoint stall
+    (:attr:`SimJob.checkpoint_stall_s`) plus
     one recovery (detect + restart + load), else no checkpoint would ever be kept; and Daly's expected
     wall time (:func:`clustersim.theory.daly_expected_wall_s`) must fit in the horizon.
     """
     m = job_mtbf_s(job)
     if not math.isfinite(m):
         return
-    delta = job.checkpoint_blocking_s
+    delta = job.checkpoint_stall_s
     r = job.recovery_s
     h = units.HOUR_S
     if m < delta + r:

@@ -44,14 +44,16 @@ def begin_run(rep: Replica) -> float:
     inflight = rep.inflight
     single = async_ and (inflight is not None and inflight[0] > now + c1
                          or full_w - job.checkpoint_block_s > tau)
-    # first cycle that finishes the job: the smallest j with rem <= c1 + j tau
-    if rem <= c1:
+    # first cycle that finishes the job: the smallest j with rem <= c1 + j tau (within rounding: a
+    # remainder of a billionth of tau does not earn a checkpoint cycle of its own)
+    rem_tol = rem - 1e-9 * tau
+    if rem_tol <= c1:
         jf = 0
     else:
-        jf = max(1, math.ceil((rem - c1) / tau))
-        while jf > 1 and rem <= c1 + (jf - 1) * tau:
+        jf = max(1, math.ceil((rem_tol - c1) / tau))
+        while jf > 1 and rem_tol <= c1 + (jf - 1) * tau:
             jf -= 1
-        while rem > c1 + jf * tau:
+        while rem_tol > c1 + jf * tau:
             jf += 1
     # first cycle whose checkpoint starts at or after a due maintenance window
     jm = math.inf
@@ -186,6 +188,9 @@ def _compute_end(rep: Replica, j: int, t: float) -> None:
     if last and rep.rp_finishing:
         rep.work = rep.job.work_s
         if rep.rp_last_w == _NO_WRITE:
+            if rep.inflight is not None:  # an async write still going at the finish no longer matters
+                rep.commit_inflight(t)
+                rep.inflight = None
             rep.commit(rep.work, rep.pend_wall)
             rep.finish(t)
             return
