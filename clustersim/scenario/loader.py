@@ -88,18 +88,18 @@ def _short(value: Any, limit: int = 80) -> str:
 def errors_from_validation(exc: ValidationError, data: Any, marks: Marks | None) -> list[ErrorItem]:
     """Turn a pydantic ValidationError into located, de-duplicated ErrorItems."""
     raw = exc.errors(include_url=False)
-    prepared = []
+    prepared: list[tuple[tuple[Any, ...], str, dict[str, Any]]] = []
     for err in raw:
         kind = err["type"]
         keep_last = kind in ("extra_forbidden", "missing")
         loc = _clean_loc(tuple(err["loc"]), data, keep_last)
-        prepared.append((loc, kind, err))
+        prepared.append((loc, kind, dict(err)))
     deeper = {loc[:n] for loc, _, _ in prepared for n in range(len(loc))}
-    by_loc: dict[tuple[Any, ...], list[tuple[str, dict[str, Any]]]] = {}
-    for loc, kind, err in prepared:
+    by_loc: dict[tuple[Any, ...], list[tuple[str, Any]]] = {}
+    for loc, kind, details in prepared:
         if kind in _TYPE_ERRORS and loc in deeper:
             continue  # the data is a mapping: the scalar branch of a union is noise
-        by_loc.setdefault(loc, []).append((kind, err))
+        by_loc.setdefault(loc, []).append((kind, details))
     items: list[ErrorItem] = []
     for loc, errs in by_loc.items():
         path = ".".join(str(p) for p in loc)

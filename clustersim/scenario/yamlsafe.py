@@ -139,7 +139,8 @@ class _Builder:
                     path=".".join(map(str, (*path, key))), line=line, column=col,
                     expected="each key once per mapping"))
             explicit.add(key)
-            self.marks.key[(*path, key)] = _pos(key_node.start_mark)
+            key_path: Path = (*path, key)
+            self.marks.key[key_path] = _pos(key_node.start_mark)
             out[key] = self.build(value_node, (*path, key))
         for src in reversed(merged):
             for k, v in src.items():
@@ -158,9 +159,9 @@ def read_yaml_bytes(raw: bytes, filename: str | None = None) -> tuple[Any, Marks
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ScenarioError(ErrorItem(f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})", line=line, column=col,
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        bad_col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ScenarioError(ErrorItem(f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})", line=bad_line, column=bad_col,
                                       expected="a UTF-8 text file"), filename) from None
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -169,7 +170,10 @@ def read_yaml_bytes(raw: bytes, filename: str | None = None) -> tuple[Any, Marks
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = _pos(mark) if mark is not None else (None, None)
+        line: int | None = None
+        col: int | None = None
+        if mark is not None:
+            line, col = _pos(mark)
         problem = exc.problem or str(exc)
         if exc.context:
             problem = f"{exc.context}: {problem}"
