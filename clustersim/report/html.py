@@ -44,6 +44,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .row>section{flex:0 0 calc(50% - 8px);min-width:0}
 caption{text-align:left;font-weight:600}
 footer{color:#777;font-size:12px;margin-top:40px}
+.scroll{overflow-x:auto}
 """
 
 

@@ -224,7 +224,7 @@ def _points_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
 
     body = [[cell(c, row.get(c)) for c in columns] for row in shown]
     more = f" (the first {len(shown)} of {len(rows)})" if len(rows) > len(shown) else ""
-    return table_html(body, columns, caption=caption + more)
+    return f"<div class='scroll'>{table_html(body, columns, caption=caption + more)}</div>"
 
 
 def _pareto_section(rows: Sequence[Mapping[str, Any]], label_keys: Sequence[str], group_key: str | None = None,
