@@ -158,30 +158,39 @@ def _layout(row: dict[str, Any]) -> str:
             f"SP {'on' if row['sequence_parallel'] else 'off'}")
 
 
-def explain(best: dict[str, Any], runner_up: dict[str, Any] | None, objective: str = "time") -> str:
-    """Why ``best`` beats ``runner_up``: the step-time parts that differ most, and memory."""
+def explain(rows: list[dict[str, Any]], objective: str = "time") -> str:
+    """Why the first of ``rows`` (best first) wins: against the first row that is not tied with it, the
+    step-time parts that differ most; layouts that tie are named."""
+    if not rows:
+        return "No configuration fits in memory."
+    best = rows[0]
+    text = (f"Best: {_layout(best)}: {best['step_time_s']:.4g} s per step, MFU {100 * best['mfu']:.1f}%, "
+            f"{best['memory_bytes'] / units.GIB:.1f} GiB per GPU.")
+    if len(rows) == 1:
+        return text + " It is the only configuration that fits in memory."
+    scale = max(best["step_time_s"], 1e-300)
+    tied = [r for r in rows[1:] if abs(r["step_time_s"] - best["step_time_s"]) <= 1e-9 * scale]
+    if tied:
+        text += (f" {len(tied)} other layout(s) in the top {len(rows)} take the same step time (e.g. "
+                 f"{_layout(tied[0])}); this one is listed first as it needs no more memory.")
+    runner_up = next((r for r in rows[1:] if r not in tied), None)
     if runner_up is None:
-        return f"{_layout(best)} is the only configuration that fits in memory."
-    gap = runner_up["step_time_s"] - best["step_time_s"]
-    text = (f"Best: {_layout(best)}, {best['step_time_s']:.4g} s per step, MFU {100 * best['mfu']:.1f}%, "
-            f"{best['memory_bytes'] / units.GIB:.1f} GiB per GPU. Runner-up: {_layout(runner_up)}, "
-            f"{runner_up['step_time_s']:.4g} s")
-    diffs = sorted(((runner_up[k] - best[k], k) for k in BREAKDOWN), key=lambda d: -abs(d[0]))
-    notable = [(d, k) for d, k in diffs if abs(d) > 1e-3 * max(best["step_time_s"], 1e-12)][:3]
-    if gap <= 1e-12 * best["step_time_s"]:
-        text += " (a tie on step time"
-        text += "; the best needs less memory)." if best["memory_bytes"] < runner_up["memory_bytes"] else ")."
         return text
-    text += f" ({100 * gap / best['step_time_s']:.2f}% slower)."
+    gap = runner_up["step_time_s"] - best["step_time_s"]
+    text += f" Next: {_layout(runner_up)}, {runner_up['step_time_s']:.4g} s ({100 * gap / scale:.2f}% slower)."
+    diffs = sorted(((runner_up[k] - best[k], k) for k in BREAKDOWN), key=lambda d: -abs(d[0]))
+    notable = [(d, k) for d, k in diffs if abs(d) > 1e-3 * scale][:3]
     if notable:
         parts = ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {'+' if d > 0 else '-'}{abs(d):.3g} s"
                           for d, k in notable)
-        text += f" The runner-up's step differs by: {parts}."
+        text += f" Its step differs by: {parts}"
         d, k = notable[0]
-        if d > 0:
-            text += f" The difference is mostly {k.removesuffix('_s').replace('_', ' ')}."
+        text += f"; mostly {k.removesuffix('_s').replace('_', ' ')}." if d > 0 else "."
+    if runner_up["memory_bytes"] < best["memory_bytes"]:
+        text += (f" It would need {(best['memory_bytes'] - runner_up['memory_bytes']) / units.GIB:.1f} GiB less "
+                 "per GPU.")
     if objective == "cost":
-        text += " Ranked by cost per trained token."
+        text += " Ranked by cost per trained token (with every GPU in use, the same order as step time)."
     return text
 
 
@@ -243,7 +252,6 @@ def search(model: dict[str, Any], gpu: dict[str, Any], fabric: dict[str, Any], *
             best.append((sc, row["memory_bytes"], row))
     best.sort(key=lambda item: (item[0], item[1]))
     rows = [row for _, _, row in best[:top]]
-    why = explain(rows[0], rows[1] if len(rows) > 1 else None, objective) if rows else (
-        f"None of the {n:,} configurations fits in memory.")
+    why = explain(rows, objective) if rows else f"None of the {n:,} configurations fits in memory."
     return SearchResult(rows=rows, configs_evaluated=n, feasible=feasible, elapsed_s=time.perf_counter() - start,
                         why_best=why, objective=objective)
