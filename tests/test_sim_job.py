@@ -109,8 +109,8 @@ def test_derived_figures():
     assert job(horizon_s=5.0).horizon == 5.0
 
 
-def test_exponential_superposition_is_batch_size_free_and_uniform_over_units():
-    """The n-th failure does not depend on how the draws are batched; units are uniform."""
+def test_exponential_superposition_gaps_and_uniform_units():
+    """Gaps are exponential draws of mean mtbf/units in order, across batch refills; units uniform."""
     g = ExponentialUnits(rng.stream(1, 0, "t"), rng.stream(1, 0, "u"), mtbf_s=1000.0, units=10)
     draws = [g.next() for _ in range(3 * BATCH + 7)]
     gaps = np.diff([0.0] + [t for t, _ in draws])
@@ -177,3 +177,23 @@ def test_trace_generator_sorts_and_ends():
     times, events, _rep, _ret = trace_generator(j, 0, 0)
     assert [e.time_s for e in events] == [2.0, 5.0]
     assert times.next() == (2.0, 0) and times.next() == (5.0, 1) and times.next()[0] == math.inf
+
+
+def test_sim_package_imports_no_scenario_models_networkx_or_kernel():
+    """clustersim.sim sees only plain dataclasses (an adapter builds them); theory stays free of simpy."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "clustersim"
+    forbidden = ("pydantic", "networkx", "plotly", "clustersim.cost", "clustersim.scenario",
+                 "clustersim.topology", "clustersim.report")
+    files = sorted((root / "sim").glob("*.py")) + [root / "theory.py"]
+    assert len(files) > 5
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level]
+        for name in names:
+            assert not name.startswith(forbidden), f"{path.name} imports {name}"
+        if path.name == "theory.py":
+            assert "simpy" not in names

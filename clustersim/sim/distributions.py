@@ -1,14 +1,15 @@
-"""Failure-time and repair-time generators, each on its own keyed RNG stream.
+"""Failure-time and repair-time generators, each source on its own keyed RNG stream.
 
-Every source draws from streams named after it (``fail/{component}/{i}`` for times,
-``.../unit`` for which unit, ``repair/{component}/{i}`` for repair durations, see
-:func:`clustersim.rng.stream`), and draws them in the order of the source's own failures, whatever the
-job does. So a replica's failure times (and repair durations) do not depend on the checkpoint policy,
-the spares or anything else the job decides: common random numbers across policies.
+Every source draws everything (the gaps between its failures, which unit fails, and each failure's repair
+duration) from one stream named after it, ``fail/{component}/{i}`` (see :func:`clustersim.rng.stream`),
+one of each per failure of the source, in the order of the source's own failures, whatever the job
+does. So a replica's failure times and repair durations do not depend on the checkpoint policy, the
+spares or anything else the job decides: common random numbers across policies. (One stream per
+source rather than three: each stream costs a SeedSequence and a PCG64 to set up, per replica.)
 
-Draws come in batches (one numpy call per :data:`BATCH` values). numpy's Generator fills an array
-element by element from the bit stream, so the values do not depend on the batch size, only on the
-stream; times and units use separate streams so that neither shifts the other.
+Draws come in fixed-size batches (one numpy call per :data:`BATCH` values); as each kind of draw is
+used once per failure, the refills happen at the same failures whatever the job does, so the sequence
+depends only on the stream and the batch size.
 
 * Exponential units: ``units`` independent Poisson processes of rate 1/mtbf superpose into one
   Poisson process of rate units/mtbf, and the unit that fails is uniform among them (Ross,
@@ -36,7 +37,7 @@ from .job import FailureSource, SimJob, TraceEvent
 __all__ = ["BATCH", "ExponentialUnits", "WeibullUnits", "TraceTimes", "RepairDraws", "failure_generators",
            "trace_generator"]
 
-#: Values drawn per numpy call (any size gives the same sequence; this only amortizes call overhead).
+#: Values drawn per numpy call (amortizes the call overhead; part of the definition of the sequence).
 BATCH = 128
 
 
@@ -164,13 +165,10 @@ class RepairDraws:
         return v
 
 
-def _source_generator(src: FailureSource, seed: int, replica: int, i: int) -> ExponentialUnits | WeibullUnits:
-    base = f"fail/{src.component}/{i}"
-    t_rng = rngmod.stream(seed, replica, base)
-    u_rng = rngmod.stream(seed, replica, base + "/unit")
+def _source_generator(src: FailureSource, gen: np.random.Generator) -> ExponentialUnits | WeibullUnits:
     if src.distribution == "weibull":
-        return WeibullUnits(t_rng, u_rng, src.mtbf_s, src.shape, src.units)
-    return ExponentialUnits(t_rng, u_rng, src.mtbf_s, src.units)
+        return WeibullUnits(gen, gen, src.mtbf_s, src.shape, src.units)
+    return ExponentialUnits(gen, gen, src.mtbf_s, src.units)
 
 
 def failure_generators(job: SimJob, seed: int, replica: int
@@ -181,9 +179,8 @@ def failure_generators(job: SimJob, seed: int, replica: int
         mean = job.repair_s
         if src.effect == "preempt" and job.preempt_return_s is not None:
             mean = job.preempt_return_s
-        rep = RepairDraws(rngmod.stream(seed, replica, f"repair/{src.component}/{i}"),
-                          job.repair_distribution, mean, job.repair_cv)
-        out.append((_source_generator(src, seed, replica, i), rep))
+        gen = rngmod.stream(seed, replica, f"fail/{src.component}/{i}")
+        out.append((_source_generator(src, gen), RepairDraws(gen, job.repair_distribution, mean, job.repair_cv)))
     return out
 
 
