@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -269,6 +270,10 @@ def python_api_reference() -> str:
     """docs/reference/python-api.md: each name of ``clustersim.__all__``, its signature and docstring."""
     import clustersim
 
+    names = list(clustersim.__all__)
+    base = {n: n.strip("_").lower() for n in names}
+    anchors = {n: base[n] + ("-class" if inspect.isclass(getattr(clustersim, n))
+                             and list(base.values()).count(base[n]) > 1 else "") for n in names}
     lines = [
         GENERATED_NOTE.format(source="clustersim.__all__ and its docstrings"),
         "",
@@ -277,25 +282,41 @@ def python_api_reference() -> str:
         "The public API is exactly `clustersim.__all__` (a test pins it); everything else is private and may",
         "change. Scenario arguments accept a path, a mapping (the YAML as a dict) or a `Scenario`.",
         "",
-        "Names: " + ", ".join(f"[`{n}`](#{n.strip('_').lower()})" for n in clustersim.__all__),
+        "Names: " + ", ".join(f"[`{n}`](#{anchors[n]})" for n in names),
     ]
-    for name in clustersim.__all__:
+    for name in names:
         obj = getattr(clustersim, name)
-        lines += ["", f'<a id="{name.strip("_").lower()}"></a>', "", f"## `clustersim.{name}`", ""]
+        lines += ["", f'<a id="{anchors[name]}"></a>', "", f"## `clustersim.{name}`", ""]
         if isinstance(obj, str):
             lines += [f"A string: the installed version (`{name}`).", ""]
             continue
+        if inspect.ismodule(obj):
+            lines += [f"A module (`import clustersim.{name}` or `from clustersim import {name}`).", "",
+                      _doc(obj), ""]
+            for member in getattr(obj, "__all__", []):
+                value = getattr(obj, member)
+                if callable(value):
+                    first = (inspect.getdoc(value) or "").split("\n\n")[0]
+                    lines.append(f"- `{member}{_signature(value)}`" + (f": {' '.join(first.split())}" if first else ""))
+            lines.append("")
+            continue
         if inspect.isclass(obj):
-            kind = "exception" if issubclass(obj, BaseException) else "class"
-            sig = "" if issubclass(obj, BaseException) else _signature(obj)
-            lines += ["```python", f"{kind} {name}{sig}", "```", "", _doc(obj), ""]
+            if issubclass(obj, BaseException):
+                head = f"exception {name}({obj.__bases__[0].__name__})"
+            elif issubclass(obj, BaseModel):
+                head = f"class {name}(pydantic.BaseModel)"
+            else:
+                head = f"class {name}{_signature(obj)}"
+            lines += ["```python", head, "```", "", _doc(obj), ""]
+            if issubclass(obj, BaseModel):
+                lines += ["A frozen pydantic model: its fields are the keys of a scenario file, listed in the",
+                          "[scenario reference](scenario.md). Build one with `load_scenario`.", ""]
             for member, value in _members(obj):
                 target = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
                 head = f"{member}" if isinstance(value, property) else f"{member}{_signature(target)}"
                 first = (inspect.getdoc(target) or "").split("\n\n")[0]
                 lines.append(f"- `{head}`" + (f": {' '.join(first.split())}" if first else ""))
-            if _members(obj):
-                lines.append("")
         else:
             lines += ["```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    return re.sub(r"\n{3,}", "\n\n", text)  # docstrings hold no code blocks with double blank lines
