@@ -162,3 +162,21 @@ def test_daly_interval_is_within_one_percent_of_the_best_simulated_interval():
     best = min(means.values())
     assert means[1.0] <= 1.01 * best
     assert means[0.4] > 1.03 * means[1.0] and means[2.5] > 1.03 * means[1.0]
+
+
+def test_weibull_renewal_counts_match_the_renewal_theorem():
+    """Per-unit Weibull renewals (shape 0.7): over a long window t each unit fails
+    t/mu + (cv^2 - 1)/2 + o(1) times on average (the renewal function's asymptotic expansion, e.g.
+    Cox, "Renewal Theory", 1962, Sec. 4.5), with cv^2 = Gamma(1 + 2/k) / Gamma(1 + 1/k)^2 - 1."""
+    k, mean, units, horizon = 0.7, 2000.0, 8, 100_000.0
+    src = FailureSource(component="host", per="node", units=units, mtbf_s=mean, distribution="weibull", shape=k)
+    job = SimJob(work_s=1e9, nodes=units, checkpoint_interval_s=600.0, checkpoint_write_s=10.0, detect_s=30.0,
+                 restart_s=30.0, repair_s=60.0, spare_nodes=units, sources=(src,), horizon_s=horizon)
+    counts = np.array([(lambda r: r.interruptions + r.ignored_failures)(run_replica(job, seed=5, replica=i))
+                       for i in range(100)], dtype=float)
+    cv2 = math.gamma(1 + 2 / k) / math.gamma(1 + 1 / k) ** 2 - 1
+    expected = units * (horizon / mean + (cv2 - 1) / 2)
+    se = counts.std(ddof=1) / math.sqrt(counts.size)
+    assert abs(counts.mean() - expected) <= 4 * se
+    # the variance grows like t sigma^2 / mu^3 per unit (Cox 1962, Sec. 4.5)
+    assert counts.var(ddof=1) == pytest.approx(units * horizon * cv2 / mean, rel=0.35)
