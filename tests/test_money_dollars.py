@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 
@@ -11,8 +12,10 @@ import pytest
 
 from clustersim import units
 from clustersim.errors import ClustersimError, ScenarioError
-from clustersim.money import dollars as dl
 from clustersim.money.prices import newest_price, presets_for_gpu, quote
+
+# the module (clustersim.money re-exports the function of the same name)
+dl = importlib.import_module("clustersim.money.dollars")
 
 
 def test_quote_preset_and_inline() -> None:
@@ -128,3 +131,17 @@ def test_write_csv_is_atomic_and_complete(tmp_path) -> None:  # type: ignore[no-
     r.write_csv(out)
     assert out.read_text().startswith("item,failure_free,expected,mean,p50,p90\n")
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_dollars_with_a_real_simulation_matches_its_cost() -> None:
+    from clustersim.simulate import simulate
+
+    sim = simulate(QUICK, replicas=12, seed=5)
+    r = dl.dollars(QUICK, simulation=sim)
+    d = sim.to_dict()
+    assert r.paid_gpus == d["paid_gpus"]
+    # GPU dollars are the simulation's own wall cost (same wall time, GPUs paid and price)
+    assert r.items["gpu_usd"]["mean"] == pytest.approx(d["wall_cost_usd"]["mean"], rel=1e-12)
+    assert r.items["gpu_usd"]["p90"] == pytest.approx(d["wall_cost_usd"]["p90"], rel=1e-12)
+    assert r.items["total_usd"]["p50"] <= r.items["total_usd"]["p90"]  # type: ignore[operator]
+    assert r.items["total_usd"]["mean"] >= r.items["total_usd"]["failure_free"]  # type: ignore[operator]

@@ -151,7 +151,8 @@ def arch_for_params(params: float, rule: ScalingRule = LLAMA3_RULE) -> dict[str,
         key = abs(math.log(hidden / layers / rule.hidden_per_layer))
         if key < best_key:
             best, best_key = arch, key
-    assert best is not None  # candidates is never empty
+    if best is None:  # pragma: no cover - there is always at least one candidate width
+        raise ClustersimError(f"no architecture for {params:g} parameters")
     best["params"] = _params(best)
     best["name"] = f"rule-{format_size(params)}"
     return best

@@ -1,0 +1,197 @@
+"""Readable terminal tables (rich) for the money results. Pure rendering: no modelling here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+
+from clustersim.money.costs import CostsResult
+from clustersim.money.dollars import COLUMNS as DOLLAR_COLUMNS
+from clustersim.money.dollars import DollarsResult
+from clustersim.money.finetune import FinetuneResult
+from clustersim.money.plan import PlanResult
+from clustersim.money.spot import SpotResult
+
+__all__ = ["dollars_table", "costs_table", "plan_tables", "finetune_table", "spot_tables", "usd", "days"]
+
+_DASH = "\u2014"
+
+
+def usd(value: Any) -> str:
+    """``$9,120``, ``$1.27M``, ``$7.42B``; a dash for None."""
+    if value is None:
+        return _DASH
+    x = float(value)
+    if abs(x) >= 1e9:
+        return f"${x / 1e9:,.2f}B"
+    if abs(x) >= 1e6:
+        return f"${x / 1e6:,.2f}M"
+    if abs(x) >= 100:
+        return f"${x:,.0f}"
+    return f"${x:,.2f}"
+
+
+def days(value: Any) -> str:
+    if value is None:
+        return _DASH
+    x = float(value)
+    return f"{x * 24:.1f} h" if x < 2 else f"{x:,.3g}"
+
+
+def _num(value: Any, fmt: str = "{:,.3g}") -> str:
+    return _DASH if value is None else fmt.format(value)
+
+
+def _pct(value: Any) -> str:
+    return _DASH if value is None else f"{100 * float(value):.1f}%"
+
+
+def _layout(r: dict[str, Any]) -> str:
+    if r.get("tp") is None:
+        return _DASH
+    text = f"{r['tp']}x{r['pp']}x{r['dp']}"
+    if r.get("cp", 1) and r.get("cp", 1) > 1:
+        text += f"x{r['cp']}cp"
+    extra = [f"Z{r['zero']}"]
+    if r.get("vpp", 1) and r.get("vpp", 1) > 1:
+        extra.append(f"v{r['vpp']}")
+    if r.get("micro_batch_seqs") not in (None, 1):
+        extra.append(f"mb{r['micro_batch_seqs']}")
+    if r.get("recompute"):
+        extra.append({"none": "no-rc", "selective": "sel-rc", "full": "full-rc"}.get(r["recompute"], r["recompute"]))
+    return text + " " + ",".join(extra)
+
+
+def dollars_table(r: DollarsResult) -> Table:
+    """Line items by column: failure-free, expected (theory), simulated mean / p50 / p90."""
+    price = r.price.label() if r.price else "no price"
+    t = Table(title=f"{r.name}: {r.gpus:,} x {r.gpu} ({r.paid_gpus:,} paid), {price}")
+    t.add_column("item", style="bold")
+    shown = [c for c in DOLLAR_COLUMNS if r.wall_days.get(c) is not None]
+    for c in shown:
+        t.add_column(c.replace("_", "-"), justify="right")
+    for row in r.rows:
+        item = row["item"]
+        cells = []
+        for c in shown:
+            v = row.get(c)
+            if item.endswith("usd") or item == "usd_per_billion_tokens":
+                cells.append(usd(v))
+            elif item == "wall days":
+                cells.append(days(v))
+            else:
+                cells.append(_num(v, "{:,.0f}"))
+        t.add_row(item.replace("_", " "), *cells)
+    return t
+
+
+def costs_table(r: CostsResult) -> Table:
+    t = Table(title=f"clustersim costs: tokens {r.tokens}, failures {r.reliability or 'none'} "
+                    f"({r.configs_evaluated:,} configurations)")
+    for name, just in (("model", "left"), ("params", "right"), ("tokens", "right"), ("GPU", "left"),
+                       ("GPUs", "right"), ("layout tp x pp x dp", "left"), ("MFU", "right"), ("days", "right"),
+                       ("cost", "right"), ("goodput", "right"), ("expected days", "right"),
+                       ("expected cost", "right"), ("$/B tokens", "right")):
+        t.add_column(name, justify=just)  # type: ignore[arg-type]
+    for row in r.rows:
+        if not row.get("fits"):
+            t.add_row(row["model"], f"{row['params_b']:.3g}B", _num(row["tokens"], "{:.3g}"), row["gpu"],
+                      f"{row['gpus']:,}", f"[red]{row.get('note') or 'does not fit'}[/red]", *([_DASH] * 7))
+            continue
+        t.add_row(row["model"], f"{row['params_b']:.3g}B", f"{row['tokens']:.3g}", row["gpu"], f"{row['gpus']:,}",
+                  _layout(row), _pct(row.get("mfu")), days(row.get("train_days")), usd(row.get("cost_usd")),
+                  _pct(row.get("expected_goodput")), days(row.get("expected_wall_days")),
+                  usd(row.get("expected_cost_usd")), usd(row.get("usd_per_billion_tokens")))
+    return t
+
+
+def plan_tables(r: PlanResult) -> list[Table]:
+    """The optimum, the trade-off curve, and days/dollars per cluster size at the optimum."""
+    o = r.optimum
+    head = Table(title=f"clustersim plan: {usd(r.budget_usd)} on {r.gpu}"
+                       + (f", deadline {r.deadline_days:g} days" if r.deadline_days else ""), show_header=False)
+    head.add_column("what", style="bold")
+    head.add_column("value")
+    arch = o.get("arch", {})
+    for what, value in (
+        ("model", f"{o['params_b']:.4g}B parameters ({arch.get('layers')} layers x {arch.get('hidden_size')} hidden, "
+                  f"FFN {arch.get('ffn_hidden_size')}, {arch.get('attention_heads')} heads / {arch.get('kv_heads')} KV)"),
+        ("tokens", f"{o['tokens'] / 1e9:,.4g}B ({o['tokens_per_param']:.1f} per parameter)"),
+        ("training compute", f"{o['flop']:.3g} FLOP"),
+        ("cluster", f"{o['gpus']:,} x {r.gpu}, {_layout(o)}"),
+        ("MFU / expected goodput", f"{_pct(o.get('mfu'))} / {_pct(o.get('expected_goodput'))}"),
+        ("expected days", days(o.get("expected_wall_days"))),
+        ("expected cost", f"{usd(o.get('expected_cost_usd'))} (left: {usd(o.get('budget_left_usd'))})"),
+        ("fewest GPUs meeting the deadline", _num(o.get("min_gpus_meeting_deadline"), "{:,}")),
+        ("predicted loss", f"{o['loss']:.4f} (Chinchilla fit)"),
+        ("price", r.price.label()),
+    ):
+        head.add_row(what, value)
+    if r.loss_optimal:
+        lo = r.loss_optimal
+        head.add_row("loss-optimal at this budget", f"{lo['params_b']:.4g}B on {lo['tokens'] / 1e9:,.4g}B tokens, "
+                                                    f"loss {lo['loss']:.4f}")
+    curve = Table(title="Trade-off at this budget (tokens the budget buys at each size)")
+    for name in ("params", "tokens", "tokens/param", "loss", "GPUs", "days"):
+        curve.add_column(name, justify="right")
+    for row in r.rows:
+        curve.add_row(f"{row['params_b']:.4g}B", f"{row['tokens'] / 1e9:,.4g}B", f"{row['tokens_per_param']:.1f}",
+                      f"{row['loss']:.4f}", f"{row['gpus']:,}", days(row["days"]))
+    per = Table(title=f"Cluster sizes for the {o['params_b']:.4g}B model")
+    for name in ("GPUs", "layout", "MFU", "goodput", "expected days", "expected cost"):
+        per.add_column(name, justify="right")
+    for row in r.by_gpus:
+        if row.get("fits"):
+            per.add_row(f"{row['gpus']:,}", _layout(row), _pct(row.get("mfu")), _pct(row.get("expected_goodput")),
+                        days(row.get("expected_wall_days")), usd(row.get("expected_cost_usd")))
+        else:
+            per.add_row(f"{row['gpus']:,}", "[red]does not fit[/red]", _DASH, _DASH, _DASH, _DASH)
+    return [head, curve, per]
+
+
+def finetune_table(r: FinetuneResult, modes: Sequence[str] | None = None) -> Table:
+    t = Table(title=f"Fine-tuning {r.model} ({r.params_b:.4g}B) on {r.tokens / 1e9:,.4g}B tokens: fewest GPUs")
+    for name, just in (("GPU", "left"), ("mode", "left"), ("min GPUs", "right"), ("GiB/GPU", "right"),
+                       ("layout", "left"), ("days", "right"), ("cost", "right"), ("price", "left")):
+        t.add_column(name, justify=just)  # type: ignore[arg-type]
+    for row in r.rows:
+        if modes and row["mode"] not in modes:
+            continue
+        if row.get("min_gpus") is None:
+            t.add_row(row["gpu"], row["mode"], _DASH, _DASH, f"[red]{row.get('note')}[/red]", _DASH, _DASH, _DASH)
+            continue
+        gib = f"{row['memory_per_gpu_gib']:.1f} / {row['gpu_memory_gib']:g}"
+        price = f"{row['price']} ({row['price_date']})" if row.get("price") else "no catalog price"
+        t.add_row(row["gpu"], row["mode"], f"{row['min_gpus']:,}", gib, _layout(row), days(row.get("days")),
+                  usd(row.get("cost_usd")), price)
+    return t
+
+
+def spot_tables(r: SpotResult) -> list[Table]:
+    head = Table(title=f"Spot vs on-demand: {r.name}", show_header=False)
+    head.add_column("what", style="bold")
+    head.add_column("value")
+    be = r.breakeven_preemptions_per_node_day
+    head.add_row("discount", f"{100 * r.discount:.0f}% ({r.discount_source})")
+    head.add_row("on-demand", f"{r.on_demand.label()}: {usd(r.on_demand_cost_usd['mean'])} mean, "
+                              f"p90 {usd(r.on_demand_cost_usd['p90'])}, {days(r.on_demand_wall_days['mean'])} days")
+    head.add_row("break-even", _DASH if be is None else
+                 f"{be:.3g} preemptions per node-day (one every {r.breakeven_job_mtbf_hours or 0:.3g} h for the "
+                 f"{r.nodes:,}-node job): spot is cheaper below it")
+    if r.current:
+        verdict = "cheaper" if r.current["spot_cheaper"] else "dearer"
+        head.add_row("at your rate", f"{r.current['preemptions_per_node_day']:g} per node-day: spot is {verdict} "
+                                     f"({usd(r.current['spot_cost_usd_mean'])} vs "
+                                     f"{usd(r.current['on_demand_cost_usd_mean'])})")
+    head.add_row("simulation", f"{r.replicas} replicas per rate, seed {r.seed} (common random numbers)")
+    rows = Table(title="Simulated rates")
+    for name in ("preemptions/node-day", "job MTBF h", "days", "finished", "spot cost", "on-demand", "cheaper"):
+        rows.add_column(name, justify="right")
+    for row in r.rows:
+        rows.add_row(f"{row['preemptions_per_node_day']:.4g}", f"{row['job_preemption_mtbf_hours']:.3g}",
+                     days(row.get("wall_days_mean")), _pct(row.get("finished_fraction")),
+                     usd(row.get("spot_cost_usd_mean")), usd(row["on_demand_cost_usd_mean"]),
+                     "yes" if row["spot_cheaper"] else "no")
+    return [head, rows]

@@ -1,0 +1,35 @@
+"""The rich tables of the money results render the figures they are given."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from clustersim.money import costs, dollars, finetune
+from clustersim.money.tables import costs_table, days, dollars_table, finetune_table, usd
+
+
+def _text(*tables) -> str:  # type: ignore[no-untyped-def]
+    console = Console(record=True, width=200)
+    for t in tables:
+        console.print(t)
+    return console.export_text()
+
+
+def test_formatters() -> None:
+    assert usd(None) == "\u2014"
+    assert usd(1_270_000) == "$1.27M" and usd(7.42e9) == "$7.42B" and usd(9120.4) == "$9,120"
+    assert usd(2.991) == "$2.99"
+    assert days(0.5) == "12.0 h" and days(54.0) == "54"
+
+
+def test_tables_show_the_results() -> None:
+    r = costs(["8B", "1T"], gpus=64, price=2.0)
+    text = _text(costs_table(r))
+    assert "rule-8B" in text and "no configuration" in text
+    assert usd(r.rows[0]["expected_cost_usd"]) in text
+    f = finetune("llama3-8b", 1e8, gpus=["h100-sxm-80gb"], modes=["qlora"])
+    text = _text(finetune_table(f))
+    assert "qlora" in text and "lambda-h100-2026" in text and usd(f.rows[0]["cost_usd"]) in text
+    d = dollars("scenarios/quickstart.yaml")
+    text = _text(dollars_table(d))
+    assert "failure-free" in text and usd(d.items["gpu_usd"]["failure_free"]) in text
