@@ -527,3 +527,16 @@ def test_sensitivity_of_the_quickstart_with_the_real_estimate() -> None:
     assert rows["price per GPU-hour"]["high_value_usd"] == pytest.approx(1.25 * base_usd)
     page = render_html({**base, "sensitivity": list(rows.values())}, kind="estimate")
     assert page.count("Plotly.newPlot(") == 3
+
+
+def test_plan_cards_and_pareto_use_the_optimum_and_its_cluster_sizes() -> None:
+    result = plan_example()
+    result["optimum"].update({"configs": 50892, "note": None, "arch": {"layers": 67}, "price_date": "2026-03"})
+    by_gpus = [{"gpus": g, "expected_wall_days": 100.0 / g, "expected_cost_usd": 1e6 * (1 + g / 1e4)}
+               for g in (256, 512, 1024, 2048)] + [{"gpus": 8, "fits": False, "expected_wall_days": None}]
+    result["by_gpus"] = by_gpus
+    page = render_html(result, kind="plan")
+    cards = re.findall(r"<div class='label'>([^<]*)</div>", page)
+    assert cards == ["budget", "deadline", "model size", "tokens", "predicted loss", "GPUs", "days", "cost (USD)"]
+    # every cluster size of the optimum is on the front (more GPUs: faster and dearer); the one that fits nothing is left out
+    assert "4 of 4 points on the Pareto front" in page

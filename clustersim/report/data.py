@@ -14,7 +14,7 @@ from typing import Any
 
 from clustersim.errors import ClustersimError
 
-__all__ = ["KINDS", "esc", "number", "stat", "days_of", "cost_of", "pareto_front", "infer_kind",
+__all__ = ["KINDS", "DAYS_KEYS", "COST_KEYS", "esc", "number", "stat", "days_of", "cost_of", "pareto_front", "infer_kind",
            "fmt_usd", "fmt_num", "fmt_days", "fmt_big", "is_usd"]
 
 #: The result kinds the report draws.

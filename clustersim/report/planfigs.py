@@ -163,7 +163,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], label_keys: Sequence[str],
         marker={"color": "#c6dbef", "size": 8}, text=[row_label(rows[i], label_keys) for i in keep],
         hovertemplate="%{text}<br>%{x:.3g} days, %{y:$,.0f}<extra></extra>"))
     on_front = 0
-    for key, members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for key, members in sorted(groups.items(), key=lambda kv: min(pts[i][0] or 0.0 for i in kv[1])):
         front = [members[j] for j in pareto_front([pts[i] for i in members])]
         on_front += len(front)
         name = "Pareto front" if key is None else f"front: {esc(key)}"

@@ -9,6 +9,8 @@ from clustersim.errors import ClustersimError
 from clustersim.report import figures as rf
 from clustersim.report import planfigs as pf
 from clustersim.report.data import (
+    COST_KEYS,
+    DAYS_KEYS,
     KINDS,
     cost_of,
     days_of,
@@ -27,7 +29,7 @@ __all__ = ["build_page"]
 #: Rows shown in a report's table of points (the CSV/JSON outputs carry all of them).
 MAX_TABLE_ROWS = 100
 #: Columns shown in a table of points.
-MAX_TABLE_COLUMNS = 14
+MAX_TABLE_COLUMNS = 16
 #: A sweep store's bookkeeping columns, left out of the report's tables.
 _BOOKKEEPING = ("point_key", "status", "error")
 
@@ -206,13 +208,19 @@ def _rows(r: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [row for row in rows if isinstance(row, Mapping)]
 
 
-def _points_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
-    columns: list[str] = []
+#: Columns a table of points shows first (when present): what the point is, then its answers.
+_FIRST_COLUMNS = ("model", "params_b", "tokens", "gpu", "gpus", "loss", *DAYS_KEYS, *COST_KEYS, "expected_goodput",
+                  "mfu", "fits")
+
+
+def _points_table(rows: Sequence[Mapping[str, Any]], caption: str, first: Sequence[str] = ()) -> str:
+    scalar: list[str] = []
     for row in rows:
         for k, v in row.items():
-            if k not in columns and k not in _BOOKKEEPING and (v is None or isinstance(v, (str, int, float, bool))):
-                columns.append(k)
-    columns = columns[:MAX_TABLE_COLUMNS]
+            if k not in scalar and k not in _BOOKKEEPING and (v is None or isinstance(v, (str, int, float, bool))):
+                scalar.append(k)
+    columns = [k for k in (*first, *_FIRST_COLUMNS) if k in scalar]
+    columns = list(dict.fromkeys(columns + scalar))[:MAX_TABLE_COLUMNS]
     shown = rows[:MAX_TABLE_ROWS]
 
     def cell(key: str, v: Any) -> Any:
@@ -268,6 +276,10 @@ _CARD_KEYS: dict[str, tuple[str, Any]] = {
     "loss": ("predicted loss", lambda v: f"{number(v):.3f}" if number(v) is not None else str(v)),
     "gpus": ("GPUs", fmt_num),
     "days": ("days", fmt_days),
+    "expected_wall_days": ("days (expected, with failures)", fmt_days),
+    "train_days": ("days (failure-free)", fmt_days),
+    "mfu": ("MFU", _pct),
+    "model": ("model", str),
     "flop": ("compute", lambda v: f"{number(v):.3g} FLOP" if number(v) is not None else str(v)),
 }
 
@@ -285,15 +297,23 @@ def _card(key: str, value: Any) -> Card:
     return Card(key.replace("_", " "), text)
 
 
-def _summary_cards(summary: Any) -> list[Card]:
+#: The keys of a plan's optimum shown as cards, in this order (the first present of each group).
+_OPTIMUM_KEYS = (("model",), ("params_b",), ("tokens",), ("loss",), ("gpus",),
+                 ("expected_wall_days", "days", "train_days"), ("expected_cost_usd", "cost_usd"), ("mfu",))
+#: At most this many cards from a free-form ``summary``.
+MAX_CARDS = 8
+
+
+def _summary_cards(summary: Any, groups: Sequence[Sequence[str]] | None = None) -> list[Card]:
+    """Cards from a mapping: the keys of ``groups`` (first present of each), else its first scalars."""
     if not isinstance(summary, Mapping):
         return []
-    cards = []
-    for k, v in summary.items():
-        if isinstance(v, (Mapping, list)):
-            continue
-        cards.append(_card(str(k), v))
-    return cards
+    if groups is not None:
+        keys = [next(k for k in g if summary.get(k) is not None) for g in groups
+                if any(summary.get(k) is not None for k in g)]
+    else:
+        keys = [str(k) for k, v in summary.items() if not isinstance(v, (Mapping, list))][:MAX_CARDS]
+    return [_card(k, summary[k]) for k in keys]
 
 
 def _or_inf(value: float | None) -> float:
@@ -307,7 +327,7 @@ def _costs_page(r: Mapping[str, Any], kind: str) -> Page:
         page.cards = [Card("budget", fmt_usd(r.get("budget_usd"))),
                       Card("deadline", fmt_days(r.get("deadline_days")) if number(r.get("deadline_days")) else
                            "none")]
-        page.cards += _summary_cards(r.get("optimum"))
+        page.cards += _summary_cards(r.get("optimum"), _OPTIMUM_KEYS)
     page.cards += _summary_cards(r.get("summary"))
     if not page.cards and rows:
         cheap = min(rows, key=lambda row: _or_inf(cost_of(row)))
@@ -334,7 +354,9 @@ def _costs_page(r: Mapping[str, Any], kind: str) -> Page:
                 sections.append(Section("Days against GPUs", "Days per cluster size for the compute-optimal "
                                         "model.", pf.days_vs_gpus_figure(best)))
     if kind == "plan":
-        best = _optimum_rows(rows, r.get("optimum"))
+        by_gpus = r.get("by_gpus")
+        best = ([row for row in by_gpus if isinstance(row, Mapping)] if isinstance(by_gpus, Sequence)
+                and by_gpus else _optimum_rows(rows, r.get("optimum")))
         sections.append(_pareto_section(best, labels, _model_key(best),
                                         "Points of the compute-optimal model size." if len(best) < len(rows) else ""))
     else:
@@ -362,7 +384,7 @@ def _sweep_page(r: Mapping[str, Any]) -> Page:
     if merged:
         note += " Several points share a cell (other inputs vary): the cell shows the lowest."
     page.sections = [Section("Heatmap", note, fig), _pareto_section(rows, (x, y)),
-                     Section(f"Best points by {z}", "", extra_html=_points_table(scored[:20], f"lowest {z}"))]
+                     Section(f"Best points by {z}", "", extra_html=_points_table(scored[:20], f"lowest {z}", (x, y, z)))]
     return page
 
 
