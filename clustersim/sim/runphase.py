@@ -55,6 +55,11 @@ def begin_run(rep: Replica) -> float:
             jf -= 1
         while rem_tol > c1 + jf * tau:
             jf += 1
+    if not async_ and not rep.missing and rep.next_maint == math.inf:
+        # the common case: synchronous checkpoints, nothing due before the finish
+        return _set_run(rep, now, rate, c1, tau, w, jf, True, RUN,
+                        rem - (c1 + (jf - 1) * tau) if jf else rem,
+                        full_w if job.final_checkpoint else _NO_WRITE, True)
     # first cycle whose checkpoint starts at or after a due maintenance window
     jm = math.inf
     if rep.next_maint != math.inf:
@@ -89,6 +94,12 @@ def begin_run(rep: Replica) -> float:
         else:
             wait = max(0.0, full_w - job.checkpoint_block_s - last_c)
         last_w += wait
+    return _set_run(rep, now, rate, c1, tau, w, last, finishing, kind_after, last_c, last_w, last_commit)
+
+
+def _set_run(rep: Replica, now: float, rate: float, c1: float, tau: float, w: float, last: int,
+             finishing: bool, after: int, last_c: float, last_w: float, last_commit: bool) -> float:
+    """Store a run phase of ``last + 1`` cycles; returns its duration."""
     rep.mode = RUN
     rep.phase_id += 1
     rep.ph_next = 0
@@ -102,13 +113,14 @@ def begin_run(rep: Replica) -> float:
     rep.rp_last_c = last_c
     rep.rp_last_w = last_w
     rep.rp_last_commit = last_commit
-    rep.rp_plain_commit = not async_
+    rep.rp_plain_commit = not rep.job.checkpoint_async
     rep.rp_finishing = finishing
-    rep.rp_after = kind_after
+    rep.rp_after = after
     rep.rp_rate = rate
     rep.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
     rep.next_t = bound(rep, 0)
     return bound(rep, rep.rp_nb - 1) - now
+
 
 def bound(rep: Replica, i: int) -> float:
     """Time of boundary i of the current run phase."""
