@@ -28,7 +28,7 @@ Z_LIMIT = 4.0
 SE_LIMIT = 0.01
 #: Seed of every simulation on the page (any fixed seed; fixed so that the page is reproducible).
 SEED = 20240601
-REPLICAS = 400
+REPLICAS = 300
 #: Multiples of Daly's optimum at which the simulated wall time is compared (the optimum should win).
 INTERVAL_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -38,13 +38,19 @@ _D = units.DAY_S
 
 @dataclass(frozen=True)
 class DalyCase:
-    """A job inside Daly's model: work, job MTBF M, checkpoint write delta, restart R (seconds)."""
+    """A job inside Daly's model: work, job MTBF M, checkpoint write delta, restart R (seconds).
+
+    ``nodes`` > 0: the failures are node failures of that many nodes (each node's MTBF nodes x M),
+    with a spare always ready and an instant repair, so that the spare-and-repair path is exercised
+    while the job still sees Daly's Poisson process of mean M; 0: a job-level source (restart only).
+    """
 
     name: str
     work_s: float
     mtbf_s: float
     write_s: float
     restart_s: float
+    nodes: int = 0
 
     @property
     def interval_s(self) -> float:
@@ -58,14 +64,21 @@ DALY_CASES = (
     DalyCase("M = 6 h, δ = 5 min, R = 10 min", 10 * _D, 6 * _H, 300.0, 600.0),
     DalyCase("M = 2 h, δ = 5 min, R = 15 min", 10 * _D, 2 * _H, 300.0, 900.0),
     DalyCase("M = 1 h, δ = 2 min, R = 5 min", 10 * _D, 1 * _H, 120.0, 300.0),
+    DalyCase("M = 6 h from 64 nodes, spares, δ = 5 min, R = 10 min", 10 * _D, 6 * _H, 300.0, 600.0, nodes=64),
 )
 
 
 def _job(case: DalyCase, interval_s: float | None = None) -> Any:
     from clustersim.sim import FailureSource, SimJob
 
+    tau = interval_s or case.interval_s
+    if case.nodes:
+        node = FailureSource(component="node", per="node", units=case.nodes, mtbf_s=case.nodes * case.mtbf_s)
+        return SimJob(work_s=case.work_s, nodes=case.nodes, checkpoint_interval_s=tau,
+                      checkpoint_write_s=case.write_s, restart_s=case.restart_s, sources=(node,),
+                      spare_nodes=10**6, repair_s=0.0)
     source = FailureSource(component="job", per="job", units=1, mtbf_s=case.mtbf_s, effect="job")
-    return SimJob(work_s=case.work_s, nodes=1, checkpoint_interval_s=interval_s or case.interval_s,
+    return SimJob(work_s=case.work_s, nodes=1, checkpoint_interval_s=tau,
                   checkpoint_write_s=case.write_s, restart_s=case.restart_s, sources=(source,))
 
 
@@ -152,8 +165,32 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.1f}%"
 
 
+def known_misses() -> tuple[dict[str, float], str]:
+    """The rows tests/test_validation_published.py allows past the tolerance, and its explanation.
+
+    Read from the test module itself (docsgen runs in a checkout), so the page says what the test asserts.
+    """
+    import importlib
+    import sys
+
+    from clustersim.docsgen.examples import REPO
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    try:
+        module = importlib.import_module("tests.test_validation_published")
+    except ImportError:
+        return {}, ""
+    misses = dict(getattr(module, "KNOWN_MISSES", {}))
+    doc = module.__doc__ or ""
+    para = next((p for p in doc.split("\n\n") if p.startswith("Known miss")), "")
+    return misses, " ".join(para.split())
+
+
 def _part1(table: list[dict[str, Any]]) -> list[str]:
     from clustersim.cost.validation import MAPE_TARGET, ROW_TOLERANCE
+
+    misses, why = known_misses()
 
     errors = [abs(r["error"]) for r in table]
     mape = sum(errors) / len(errors)
@@ -185,9 +222,14 @@ def _part1(table: list[dict[str, Any]]) -> list[str]:
               "| run | metric | published | predicted | error | source |", "|---|---|---|---|---|---|"]
     for r in table:
         flag = "" if abs(r["error"]) <= ROW_TOLERANCE else " ⚠"
+        if r["id"] in misses:
+            flag += f" (known miss, held to ±{misses[r['id']]:.0%})"
         lines.append(f"| `{r['id']}` | {r['metric']} | {r['published']:.4g} | {r['predicted']:.4g} | "
                      f"{_pct(r['error'])}{flag} | {r['source']} |")
-    lines += ["", f"⚠ marks a row outside ±{ROW_TOLERANCE:.0%}.", ""]
+    lines += ["", f"⚠ marks a row outside ±{ROW_TOLERANCE:.0%}."]
+    if why:
+        lines += ["", f"From `tests/test_validation_published.py`: {why}"]
+    lines.append("")
     return lines
 
 
@@ -197,10 +239,13 @@ def _part2(daly: list[dict[str, Any]], intervals: list[dict[str, Any]]) -> list[
         "## 2. The simulation against Daly's closed form",
         "",
         "The discrete-event simulation (`clustersim.sim.simulate`) is run on jobs that satisfy Daly's",
-        "assumptions exactly: one job-level source of Poisson failures with mean M, a restart of R after each",
-        "failure (a failure during the restart starts it again), a checkpoint of δ at the end of every",
-        "segment of τ compute, the last one included, and τ = Daly's optimum (Daly 2006 Eq. 37). The closed",
-        "forms are `clustersim.theory.daly_expected_wall_s` (T_w = M e^{R/M} (e^{(τ+δ)/M} − 1) T_s/τ),",
+        "assumptions exactly: Poisson failures with mean M (one job-level source, or node failures with a",
+        "spare always ready and an instant repair), a restart of R after each failure (a failure during the",
+        "restart starts it again), a checkpoint of δ at the end of every segment of τ compute, the last one",
+        "included, and τ = Daly's optimum (Daly 2006 Eq. 37). (`tests/test_sim_statistics.py` asserts the",
+        "same kind of check, within 4 standard errors with a standard error under 0.5%, on its own regimes.)",
+        "The closed forms are `clustersim.theory.daly_expected_wall_s`",
+        "(T_w = M e^{R/M} (e^{(τ+δ)/M} − 1) T_s/τ),",
         "`expected_goodput` (T_s / T_w) and, for the failure count, E[N] = E[T_w]/M (failures arrive at rate",
         "1/M over the whole wall time; Wald's identity). Each job has T_s = 10 days of work.",
         "",
