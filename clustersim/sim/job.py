@@ -117,6 +117,7 @@ class TraceEvent:
 
     def __post_init__(self) -> None:
         _non_negative("trace event time_s", self.time_s)
+        object.__setattr__(self, "time_s", float(self.time_s))  # the event log's times are floats
         if self.effect and self.effect not in EFFECTS:
             raise _bad("trace event effect", self.effect, " | ".join(EFFECTS))
         if isinstance(self.node, bool) or not isinstance(self.node, int):
