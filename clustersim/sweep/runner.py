@@ -22,8 +22,15 @@ from clustersim.errors import ClustersimError
 from clustersim.sweep.executors import Executor, Outcome, make_executor
 from clustersim.sweep.expand import Plan, ValidPoint, plan_sweep
 from clustersim.sweep.spec import read_sweep
-from clustersim.sweep.store import ResultStore, load_rows
-from clustersim.sweep.summary import SweepSummary, best_rows, default_axes, pareto_front, parse_objective
+from clustersim.sweep.store import ResultStore, load_columns, load_rows, status_counts
+from clustersim.sweep.summary import (
+    Objective,
+    SweepSummary,
+    best_rows,
+    default_axes,
+    pareto_front,
+    parse_objective,
+)
 from clustersim.sweep.tasks import PointResult, SimulateFn, estimate_chunk, simulate_point
 
 __all__ = ["run_sweep", "SweepSummary"]
@@ -164,18 +171,26 @@ def run_sweep(path: str | os.PathLike[str], out_db: str | os.PathLike[str], *, w
             _execute(plan, todo, store, summary, workers=workers, dask=dask, scheduler=scheduler,
                      progress=progress, simulate_fn=simulate_fn, executor=executor)
     summary.elapsed_s = time.perf_counter() - started
-    rows = load_rows(out_db)
-    by_index = {r["point_index"]: r for r in rows}
-    summary.failed = [{"point_index": r["point_index"], "inputs": {k: r.get(k) for k in plan.input_keys},
-                       "error": r["error"]} for r in rows if r["status"] == "failed"]
-    summary.ok = sum(1 for r in rows if r["status"] == "ok")
-    summary.infeasible = sum(1 for r in rows if r["status"] == "infeasible")
-    summary.best = best_rows(rows, obj)
-    summary.pareto_axes = default_axes(plan.mode, rows)
-    summary.pareto = pareto_front(rows, *summary.pareto_axes)
-    if len(by_index) != len(rows):  # pragma: no cover - one row per point index unless the sweep changed
-        summary.notes.append("the database holds rows from an earlier version of this sweep")
+    _answers(summary, out_db, plan, obj)
     return summary
+
+
+def _answers(summary: SweepSummary, db: str | os.PathLike[str], plan: Plan, obj: Objective, top: int = 5) -> None:
+    """Counts, failed points, the best by the objective and the Pareto front, read back from the store
+    (a few columns of every row, then whole rows only for the points shown)."""
+    counts = status_counts(db)
+    summary.ok, summary.infeasible = counts.get("ok", 0), counts.get("infeasible", 0)
+    summary.failed = [{"point_index": r["point_index"], "inputs": {k: r.get(k) for k in plan.input_keys},
+                       "error": r["error"]} for r in load_rows(db, status="failed")]
+    axes = default_axes(plan.mode, load_columns(db, ["expected_wall_cost_usd"]))
+    summary.pareto_axes = axes
+    slim = load_columns(db, list(dict.fromkeys([obj.column, *axes])))
+    best = [r["point_index"] for r in best_rows(slim, obj, top=top)]
+    front = [r["point_index"] for r in pareto_front(slim, *axes)]
+    shown = sorted(set(best + front))
+    full = {r["point_index"]: r for r in load_rows(db, indices=shown)} if shown else {}
+    summary.best = [full[i] for i in best]
+    summary.pareto = [full[i] for i in front]
 
 
 def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: SweepSummary, *, workers: int,

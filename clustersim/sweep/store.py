@@ -30,8 +30,8 @@ from typing import Any
 
 from clustersim.errors import ClustersimError
 
-__all__ = ["ResultStore", "load_rows", "load_meta", "export_results", "FIXED_COLUMNS", "FINAL_STATUSES",
-           "row_columns"]
+__all__ = ["ResultStore", "load_rows", "load_meta", "load_columns", "status_counts", "export_results",
+           "FIXED_COLUMNS", "FINAL_STATUSES", "row_columns"]
 
 #: Columns every row has, before the inputs and outputs.
 FIXED_COLUMNS = ("point_index", "point_key", "status", "error")
@@ -190,8 +190,23 @@ def load_meta(db: str | os.PathLike[str]) -> dict[str, Any]:
         conn.close()
 
 
-def load_rows(db: str | os.PathLike[str], *, status: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Every row of a sweep database as a dict, ordered by point index (``status`` filters, e.g. "ok").
+def _where(status: str | Sequence[str] | None, indices: Sequence[int] | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        clauses.append(f"status IN ({','.join('?' * len(wanted))})")
+        args += wanted
+    if indices is not None:
+        clauses.append(f"point_index IN ({','.join('?' * len(indices))})")
+        args += [int(i) for i in indices]
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def load_rows(db: str | os.PathLike[str], *, status: str | Sequence[str] | None = None,
+              indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Every row of a sweep database as a dict, ordered by point index (``status`` filters, e.g. "ok";
+    ``indices`` keeps those point indices).
 
     Keys: point_index, point_key, status, error, then the swept inputs by dotted key, then the outputs.
     Rows that are not ``ok`` have NULL (None) outputs where nothing was computed.
@@ -201,14 +216,34 @@ def load_rows(db: str | os.PathLike[str], *, status: str | Sequence[str] | None 
         meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
         names = [r[1] for r in conn.execute("PRAGMA table_info(points)")]
         cols = row_columns(names, meta.get("input_keys", []))
-        sql = f"SELECT {', '.join(map(_quote, cols))} FROM points"
-        args: list[Any] = []
-        if status is not None:
-            wanted = [status] if isinstance(status, str) else list(status)
-            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
-            args = wanted
-        sql += " ORDER BY point_index, point_key"
+        where, args = _where(status, indices)
+        sql = f"SELECT {', '.join(map(_quote, cols))} FROM points{where} ORDER BY point_index, point_key"
         return [dict(zip(cols, r, strict=True)) for r in conn.execute(sql, args)]
+    finally:
+        conn.close()
+
+
+def load_columns(db: str | os.PathLike[str], columns: Sequence[str], *,
+                 status: str | Sequence[str] | None = "ok") -> list[dict[str, Any]]:
+    """Only some columns of the rows (plus point_index and status), without reading whole rows: what the
+    end-of-sweep answers need from a database of millions of points. Absent columns read as None."""
+    conn = _open_read(db)
+    try:
+        names = {r[1] for r in conn.execute("PRAGMA table_info(points)")}
+        wanted = list(dict.fromkeys(["point_index", "status", *columns]))
+        select = ", ".join(_quote(c) if c in names else "NULL" for c in wanted)
+        where, args = _where(status, None)
+        rows = conn.execute(f"SELECT {select} FROM points{where} ORDER BY point_index, point_key", args)
+        return [dict(zip(wanted, r, strict=True)) for r in rows]
+    finally:
+        conn.close()
+
+
+def status_counts(db: str | os.PathLike[str]) -> dict[str, int]:
+    """{status: number of rows}."""
+    conn = _open_read(db)
+    try:
+        return {str(k): int(n) for k, n in conn.execute("SELECT status, COUNT(*) FROM points GROUP BY status")}
     finally:
         conn.close()
 
