@@ -117,3 +117,18 @@ def test_gpu_counts_and_models() -> None:
         batch.split_gpus("h100-sxm-80gb", 12)
     assert batch.split_gpus("h100-sxm-80gb", 4) == (1, 4)
     assert batch.split_gpus("gb200-nvl72", 16) == (4, 4)
+
+
+def test_price_for_prefers_the_given_then_the_base_then_the_catalog() -> None:
+    from clustersim.money.costs import price_for
+
+    assert price_for("h100-sxm-80gb", 1.5).usd_per_gpu_hour == 1.5  # type: ignore[union-attr]
+    base = {"cluster": {"gpu": "h100-sxm-80gb"}, "pricing": {"preset": "aws-p5-on-demand-2026"}}
+    assert price_for("h100-sxm-80gb", None, base).preset == "aws-p5-on-demand-2026"  # type: ignore[union-attr]
+    # the base's preset is for an H100: an A100 gets its own newest on-demand price
+    assert price_for("a100-sxm-80gb", None, base).preset == "coreweave-a100-80gb"  # type: ignore[union-attr]
+    inline = {"cluster": {"gpu": "h100-sxm-80gb"}, "pricing": {"usd_per_gpu_hour": 2.2}}
+    assert price_for("h100-sxm-80gb", None, inline).usd_per_gpu_hour == 2.2  # type: ignore[union-attr]
+    # several offers of the newest month: the cheapest (Lambda's $2.99 of March 2026)
+    assert price_for("h100-sxm-80gb", None, None).preset == "lambda-h100-2026"  # type: ignore[union-attr]
+    assert price_for("v100-sxm-32gb", None, None) is None

@@ -74,6 +74,9 @@ def test_trade_off_curve(one_million) -> None:  # type: ignore[no-untyped-def]
     assert one_million.loss_optimal == min(rows, key=lambda r: r["loss"])
     curves = one_million.curves()
     assert curves[0]["series"][0]["x"] == sizes
+    d = one_million.to_dict()
+    assert d["tradeoff"] == json.loads(json.dumps(rows)) and d["rows"] == d["by_gpus"]
+    assert {r["gpus"] for r in d["rows"]} == {64, 128, 256, 512, 1024}
 
 
 def test_errors() -> None:

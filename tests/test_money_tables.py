@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 
 from clustersim.money import costs, dollars, finetune
@@ -30,6 +32,19 @@ def test_tables_show_the_results() -> None:
     f = finetune("llama3-8b", 1e8, gpus=["h100-sxm-80gb"], modes=["qlora"])
     text = _text(finetune_table(f))
     assert "qlora" in text and "lambda-h100-2026" in text and usd(f.rows[0]["cost_usd"]) in text
-    d = dollars("scenarios/quickstart.yaml")
+    d = dollars(Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yaml")
     text = _text(dollars_table(d))
     assert "failure-free" in text and usd(d.items["gpu_usd"]["failure_free"]) in text
+
+
+def test_the_report_draws_costs_and_plan() -> None:
+    import pytest
+
+    report = pytest.importorskip("clustersim.report")
+    from clustersim.money import plan
+
+    c = costs(["8B", "70B"], gpus=[64, 256], price=2.0).to_dict()
+    assert report.figure_count(c, kind=None) >= 3  # cost vs size, days vs GPUs, Pareto front
+    p = plan(2e5, gpus="64:256", price=2.0, curve_points=3, rel_tol=0.1).to_dict()
+    assert report.figure_count(p, kind=None) >= 4  # loss trade-off, days and cost vs GPUs, Pareto front
+    assert "<script>alert" not in report.render_html({**c, "name": "<script>alert(1)</script>"}, kind=None)

@@ -163,8 +163,20 @@ class CostsResult:
         write_csv(path, self.rows, COLUMNS)
 
 
-def _price_for(gpu: str, price: str | float | None) -> PriceQuote | None:
-    return quote(price) if price is not None else newest_price(gpu, "on-demand")
+def price_for(gpu: str, price: str | float | None, base: Mapping[str, Any] | None = None) -> PriceQuote | None:
+    """The price of a GPU type: the one given; else the base scenario's when it is for this GPU (a preset
+    for it, or an inline figure with the base's own GPU); else the newest on-demand catalog price."""
+    if price is not None:
+        return quote(price)
+    pricing = dict((base or {}).get("pricing") or {})
+    base_gpu = ((base or {}).get("cluster") or {}).get("gpu")
+    if pricing.get("preset"):
+        q = quote(str(pricing["preset"]))
+        if q.gpu == gpu:
+            return q
+    elif pricing.get("usd_per_gpu_hour") is not None and base_gpu == gpu:
+        return PriceQuote(usd_per_gpu_hour=float(pricing["usd_per_gpu_hour"]), gpu=gpu)
+    return newest_price(gpu, "on-demand")
 
 
 def point_row(label: str, b: batch.Best, quote_: PriceQuote | None) -> dict[str, Any]:
@@ -207,8 +219,9 @@ def costs(models: Iterable[str | float] = DEFAULT_SIZES, *, tokens: float | str 
 
     ``models``: catalog names or sizes (``"70B"``, ``1.5e12``). ``tokens``: a number or ``"chinchilla"``.
     ``gpu``: one catalog GPU or several. ``gpus``: a count, a list, or ``"512:16384"`` (doubling).
-    ``price``: a preset or USD per GPU-hour for every GPU type; default the newest on-demand catalog
-    price of each GPU type (none in the catalog: dollars are None, and the row says so). ``base``: a
+    ``price``: a preset or USD per GPU-hour for every GPU type; default the base scenario's price for
+    its own GPU, else the newest on-demand catalog price of each GPU type (none in the catalog: dollars
+    are None, and the notes say so). ``base``: a
     scenario whose recipe, network, failures and checkpoint storage every point shares.
     """
     model_list = list(models)
@@ -225,7 +238,7 @@ def costs(models: Iterable[str | float] = DEFAULT_SIZES, *, tokens: float | str 
     points: list[tuple[str, Scenario, PriceQuote | None]] = []
     notes: list[str] = []
     for g in gpu_list:
-        q = _price_for(g, price)
+        q = price_for(g, price, base_m)
         if q is None:
             notes.append(f"the catalog has no on-demand price for {g}: its dollars are empty (give --price)")
         for n in counts:

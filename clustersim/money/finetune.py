@@ -23,8 +23,8 @@ from typing import Any
 
 from clustersim.errors import ClustersimError
 from clustersim.money import batch, scaling
-from clustersim.money.costs import DEFAULT_RELIABILITY, base_mapping, point_row, resolve_model
-from clustersim.money.prices import PriceQuote, newest_price, quote
+from clustersim.money.costs import DEFAULT_RELIABILITY, base_mapping, point_row, price_for, resolve_model
+from clustersim.money.prices import PriceQuote
 from clustersim.money.tabular import csv_text, write_csv
 from clustersim.results import jsonable, provenance
 from clustersim.scenario import Scenario, catalog
@@ -103,7 +103,8 @@ def finetune(model: str | float, tokens: float | str, *, gpus: Iterable[str] | N
 
     ``model``: a catalog name (``llama3-70b``, ``bloom-176b``, ``llama3-405b``) or a size (``70B``);
     ``tokens``: the fine-tuning tokens (``1e9``, ``"500M"``); ``gpus``: catalog GPU names (default all);
-    ``price``: one price for every GPU (default each GPU's newest on-demand catalog price).
+    ``price``: one price for every GPU (default: the base scenario's for its GPU, else each GPU's newest
+    on-demand catalog price).
     """
     tok = scaling.parse_size(tokens)
     bad = [m for m in modes if m not in FINETUNE_MODES]
@@ -121,7 +122,7 @@ def finetune(model: str | float, tokens: float | str, *, gpus: Iterable[str] | N
     ladders: dict[str, list[int]] = {}
     notes: list[str] = []
     for g in gpu_names:
-        quotes[g] = quote(price) if price is not None else newest_price(g, "on-demand")
+        quotes[g] = price_for(g, price, base_m)
         if quotes[g] is None:
             notes.append(f"{g}: no on-demand price in the catalog, so no dollars (give a price)")
         ladders[g] = gpu_ladder(int(catalog.gpu(g).get("gpus_per_node") or 8), max_gpus)

@@ -27,8 +27,8 @@ import numpy as np
 
 from clustersim.errors import ClustersimError, InfeasibleError
 from clustersim.money import batch, scaling
-from clustersim.money.costs import DEFAULT_RELIABILITY, base_mapping, parse_gpu_counts, point_row
-from clustersim.money.prices import PriceQuote, newest_price, quote
+from clustersim.money.costs import DEFAULT_RELIABILITY, base_mapping, parse_gpu_counts, point_row, price_for
+from clustersim.money.prices import PriceQuote
 from clustersim.money.tabular import csv_text, write_csv
 from clustersim.results import jsonable, provenance
 from clustersim.scenario import Scenario, catalog
@@ -47,7 +47,11 @@ CURVE_COLUMNS = ("params_b", "tokens", "tokens_per_param", "loss", "gpus", "days
 
 @dataclass(frozen=True)
 class PlanResult:
-    """The optimum, the trade-off curve around it (``rows``), and the days per cluster size."""
+    """The optimum, the trade-off curve around it (``rows``), and the days per cluster size (``by_gpus``).
+
+    In :meth:`to_dict` the trade-off is ``tradeoff`` and ``rows`` holds ``by_gpus`` (the optimum model on
+    every cluster size: the points of the report's Pareto front of dollars against days).
+    """
 
     budget_usd: float
     deadline_days: float | None
@@ -82,8 +86,8 @@ class PlanResult:
         return jsonable({
             "kind": "plan", "name": f"plan for ${self.budget_usd:,.0f}", "budget_usd": self.budget_usd,
             "deadline_days": self.deadline_days, "gpu": self.gpu, "price": self.price.to_dict(),
-            "optimum": self.optimum, "loss_optimal": self.loss_optimal, "rows": self.rows,
-            "by_gpus": self.by_gpus, "curves": self.curves(), "iterations": self.iterations,
+            "optimum": self.optimum, "loss_optimal": self.loss_optimal, "tradeoff": self.rows,
+            "by_gpus": self.by_gpus, "rows": self.by_gpus, "curves": self.curves(), "iterations": self.iterations,
             "configs_evaluated": self.configs_evaluated, "notes": self.notes,
             "constants": {"E": scaling.E_LOSS, "A": scaling.A_LOSS, "B": scaling.B_LOSS,
                           "alpha": scaling.ALPHA_LOSS, "beta": scaling.BETA_LOSS,
@@ -164,7 +168,8 @@ def plan(budget_usd: float, *, deadline_days: float | None = None, gpu: str = "h
          curve_points: int = 9, chunk_rows: int = batch.DEFAULT_CHUNK_ROWS) -> PlanResult:
     """The largest Chinchilla-optimal model (D = 20 N) the budget trains, on which cluster, in how long.
 
-    ``price``: a preset or USD per GPU-hour (default: the GPU's newest on-demand catalog price).
+    ``price``: a preset or USD per GPU-hour (default: the base scenario's price for this GPU, else the
+    GPU's newest on-demand catalog price).
     ``deadline_days``: the run (expected wall time, failures included) must finish in time; without
     it, cluster sizes slower than ``max_days`` are ignored. Bisection stops when the bracket on N is
     within ``rel_tol``. Raises InfeasibleError when even the smallest model cannot be trained.
@@ -174,12 +179,13 @@ def plan(budget_usd: float, *, deadline_days: float | None = None, gpu: str = "h
     if deadline_days is not None and not deadline_days > 0:
         raise ClustersimError(f"the deadline must be a positive number of days, got {deadline_days!r}")
     catalog.gpu(gpu)
-    q = quote(price) if price is not None else newest_price(gpu, "on-demand")
+    base_m = base_mapping(base, reliability)
+    q = price_for(gpu, price, base_m)
     if q is None:
         raise ClustersimError(f"the catalog has no on-demand price for {gpu}; give a price (preset or USD/GPU-h)")
     if q.usd_per_gpu_hour <= 0:
         raise ClustersimError("a plan needs a price above zero")
-    planner = _Planner(base_mapping(base, reliability), gpu, q, parse_gpu_counts(gpus),
+    planner = _Planner(base_m, gpu, q, parse_gpu_counts(gpus),
                        deadline_days if deadline_days is not None else max_days, chunk_rows)
 
     def affordable(n: float) -> tuple[bool, dict[str, Any] | None, _Eval]:

@@ -72,9 +72,15 @@ def presets_for_gpu(gpu: str, kind: str | None = None) -> list[PriceQuote]:
 
 
 def newest_price(gpu: str, kind: str = "on-demand") -> PriceQuote | None:
-    """The most recent catalog price of this kind for this GPU, or None when the catalog has none."""
+    """The most recent catalog price of this kind for this GPU, or None when the catalog has none.
+
+    Of several offers of the newest date, the cheapest (what a buyer shopping that month would pay).
+    """
     found = presets_for_gpu(gpu, kind)
-    return found[0] if found else None
+    if not found:
+        return None
+    newest = [q for q in found if q.date == found[0].date]
+    return min(newest, key=lambda q: (q.usd_per_gpu_hour, q.preset or ""))
 
 
 def scenario_price(s: Scenario) -> PriceQuote | None:
