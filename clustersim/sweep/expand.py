@@ -6,6 +6,10 @@ applied at their dotted keys (the same descent rules as ``--set``: a preset name
 :func:`clustersim.scenario.load_scenario`. Invalid points are kept with their reason; nothing runs
 until every point has been validated.
 
+Only each point's inputs and key are kept after validation (a few hundred bytes, not the ~8 KiB of a
+Scenario object), so a million-point sweep fits in memory; workers rebuild a point's scenario from the
+base mapping and its inputs with :func:`build_scenario`, the same code path that validated it.
+
 A point's key is the SHA-256 of the canonical JSON of its validated scenario (every default filled
 in, the free-text ``name`` left out), its seed and the sweep's mode: the same what-if gets the same key
 in any sweep, in any order, on any machine, which is what ``--resume`` relies on.
@@ -33,7 +37,8 @@ from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, read_yaml_bytes
 from clustersim.sweep.spec import SampleRange, SamplesSpec, SweepFile
 
 __all__ = ["Point", "ValidPoint", "InvalidPoint", "Plan", "plan_sweep", "expand_points", "sample_values",
-           "set_dotted", "point_key", "canonical_json", "base_mapping", "describe_problems"]
+           "set_dotted", "point_key", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
+           "apply_inputs"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,6 @@ class Point:
 class ValidPoint:
     index: int
     inputs: dict[str, Any]
-    scenario: Scenario
     key: str
 
 
@@ -65,6 +69,7 @@ class Plan:
 
     sweep: SweepFile
     input_keys: list[str]
+    base: dict[str, Any]  # the base scenario's mapping with the sweep's set: applied
     valid: list[ValidPoint]
     invalid: list[InvalidPoint]
     duplicates: list[tuple[int, int]]  # (index, index of the earlier identical point)
@@ -174,12 +179,33 @@ def sample_values(samples: SamplesSpec, seed: int) -> list[dict[str, Any]]:
     return [{key: columns[key][i] for key in columns} for i in range(n)]
 
 
+def _base_with_set(sweep: SweepFile) -> dict[str, Any]:
+    data = base_mapping(sweep.base_path)
+    for key, value in sweep.spec.set.items():
+        set_dotted(data, key, value)
+    return data
+
+
+def apply_inputs(base: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with each ``{dotted key: value}`` set, in order."""
+    data = copy.deepcopy(base)
+    for key, value in inputs.items():
+        set_dotted(data, key, value)
+    return data
+
+
+def build_scenario(base: dict[str, Any], inputs: dict[str, Any]) -> Scenario:
+    """The validated scenario of one point (what planning validated, rebuilt where it runs)."""
+    return load_scenario(apply_inputs(base, inputs))
+
+
 def expand_points(sweep: SweepFile, base: dict[str, Any] | None = None) -> Iterator[Point]:
-    """Every point of the sweep, in a fixed order (grid, last key fastest; then zip; then samples)."""
+    """Every point of the sweep, in a fixed order (grid, last key fastest; then zip; then samples).
+
+    ``base`` is the base mapping with ``set:`` applied (read from the sweep's base file when omitted).
+    """
     spec = sweep.spec
-    data0 = copy.deepcopy(base if base is not None else base_mapping(sweep.base_path))
-    for key, value in spec.set.items():
-        set_dotted(data0, key, value)
+    data0 = base if base is not None else _base_with_set(sweep)
     grid_keys = list(spec.grid)
     grid_rows: Sequence[tuple[Any, ...]] = list(itertools.product(*(spec.grid[k] for k in grid_keys)))
     zip_keys = list(spec.zip)
@@ -192,10 +218,7 @@ def expand_points(sweep: SweepFile, base: dict[str, Any] | None = None) -> Itera
                 inputs = dict(zip(grid_keys, g, strict=True))
                 inputs.update(zip(zip_keys, z, strict=True))
                 inputs.update(s)
-                data = copy.deepcopy(data0)
-                for key, value in inputs.items():
-                    set_dotted(data, key, value)
-                yield Point(index, inputs, data)
+                yield Point(index, inputs, apply_inputs(data0, inputs))
                 index += 1
 
 
@@ -220,7 +243,8 @@ def plan_sweep(sweep: SweepFile) -> Plan:
     invalid: list[InvalidPoint] = []
     duplicates: list[tuple[int, int]] = []
     first: dict[str, int] = {}
-    for point in expand_points(sweep):
+    base = _base_with_set(sweep)
+    for point in expand_points(sweep, base):
         try:
             scenario = load_scenario(point.data)
         except ScenarioError as exc:
@@ -236,5 +260,5 @@ def plan_sweep(sweep: SweepFile) -> Plan:
             duplicates.append((point.index, first[key]))
             continue
         first[key] = point.index
-        valid.append(ValidPoint(point.index, point.inputs, scenario, key))
-    return Plan(sweep, sweep.spec.swept_keys(), valid, invalid, duplicates)
+        valid.append(ValidPoint(point.index, point.inputs, key))
+    return Plan(sweep, sweep.spec.swept_keys(), base, valid, invalid, duplicates)

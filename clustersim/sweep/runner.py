@@ -73,10 +73,10 @@ def _tasks(plan: Plan, todo: Sequence[ValidPoint], chunk_size: int,
         chunks = [todo[i: i + chunk_size] for i in range(0, len(todo), chunk_size)]
         for chunk in chunks:
             members[chunk[0].key] = list(chunk)
-        return estimate_chunk, ((c[0].key, [(p.key, p.scenario) for p in c]) for c in chunks), members
+        return estimate_chunk, ((c[0].key, (plan.base, [(p.key, p.inputs) for p in c])) for c in chunks), members
     for p in todo:
         members[p.key] = [p]
-    return simulate_point, ((p.key, (p.key, p.scenario, simulate_fn)) for p in todo), members
+    return simulate_point, ((p.key, (p.key, plan.base, p.inputs, simulate_fn)) for p in todo), members
 
 
 def _rows(outcome: Outcome, points: list[ValidPoint]) -> list[dict[str, Any]]:

@@ -81,18 +81,25 @@ def _stack(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: np.asarray([inp[k] for inp in inputs]) for k in inputs[0]}
 
 
-def estimate_chunk(items: list[tuple[str, Scenario]]) -> list[PointResult]:
-    """Evaluate a chunk of points with one kernel call per distinct set of kernel-input names."""
+def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]) -> list[PointResult]:
+    """Evaluate a chunk of points with one kernel call per distinct set of kernel-input names.
+
+    ``payload`` is (the base mapping, [(point key, its inputs)]): each scenario is rebuilt here, in the
+    worker, from the same mapping the planning validated.
+    """
     from clustersim.cost.kernel import evaluate
     from clustersim.planning import kernel_inputs
+    from clustersim.sweep.expand import build_scenario
     from clustersim.sweep.rows import RowPoint, estimate_rows
 
+    base, items = payload
     results: list[PointResult] = []
     groups: dict[tuple[str, ...], list[tuple[str, RowPoint]]] = {}
-    for key, s in items:
-        par = s.parallelism()
-        searched = par is None
+    for key, point_inputs in items:
         try:
+            s = build_scenario(base, point_inputs)
+            par = s.parallelism()
+            searched = par is None
             if par is None:
                 from clustersim.search import apply_best
 
@@ -180,10 +187,13 @@ def _default_simulate(s: Scenario) -> Mapping[str, Any]:
     return result
 
 
-def simulate_point(payload: tuple[str, Scenario, SimulateFn | None]) -> PointResult:
-    """One simulated point: ``(key, scenario, task function or None for clustersim.simulate)``."""
-    key, scenario, fn = payload
+def simulate_point(payload: tuple[str, dict[str, Any], dict[str, Any], SimulateFn | None]) -> PointResult:
+    """One simulated point: ``(key, base mapping, inputs, task function or None for clustersim.simulate)``."""
+    from clustersim.sweep.expand import build_scenario
+
+    key, base, point_inputs, fn = payload
     try:
+        scenario = build_scenario(base, point_inputs)
         result = (fn or _default_simulate)(scenario)
     except ClustersimError as exc:  # deterministic: not run again on resume
         return key, _status_of(exc), str(exc), {}
