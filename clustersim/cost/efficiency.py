@@ -25,7 +25,7 @@ __all__ = [
 #: only two fitted constants, one value each for every GPU and model) on the published runs of
 #: shared/validation; 0.85 agrees with cuBLAS reaching ~250-280 of the A100's 312 TFLOP/s on large bf16
 #: GEMMs. Leave-one-source-out check: fitted on any one source (Narayanan 2021, Korthikanti 2022 or
-#: MegaScale 2024), the other sources' rows stay within 4.3-8% MAPE.
+#: MegaScale 2024), the other sources' rows stay within 4.2-7.9% MAPE.
 GEMM_EFF_MAX = 0.852
 
 #: Shape dependence of GEMM efficiency (the roofline of Williams et al. 2009; NVIDIA "Matrix
@@ -34,8 +34,9 @@ GEMM_EFF_MAX = 0.852
 #: intensity (FLOP per byte of operands and result) and ridge = peak FLOP/s / HBM bytes/s, the GPU's own
 #: figure. Equivalently time = (FLOP/peak + GEMM_HALF_RIDGE x bytes/bandwidth) / GEMM_EFF_MAX. The value 1
 #: is the plain no-overlap roofline (a GEMM at the ridge point runs at half its best efficiency), not a
-#: fitted number; the validation error hardly depends on it (3.0-3.2% MAPE for 0.1-1.0), and small
-#: shards (thin tensor-parallel slices, small micro-batches) lose efficiency as they should.
+#: fitted number; the validation error hardly depends on it (2.9-3.1% MAPE for 0.1-1.0, refitting the
+#: two calibrated constants each time), and small shards (thin tensor-parallel slices, small
+#: micro-batches) lose efficiency as they should.
 GEMM_HALF_RIDGE = 1.0
 
 #: Fraction of the dense peak reached by fused (Flash) attention kernels, forward and backward. Dao 2023

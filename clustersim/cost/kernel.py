@@ -6,6 +6,16 @@ configuration at a time. Both run :func:`_kernel` with a different backend
 (:mod:`clustersim.cost.backend`), so there is one source of truth for every formula. Invalid rows
 (tp x pp x dp x cp inconsistent with the batch, heads not divisible by tp, ...) never raise inside
 :func:`evaluate`: they come back with ``valid`` False (and their other figures are meaningless).
+:func:`invalid_reasons` says why, for one configuration.
+
+The step time is the heaviest pipeline stage's m micro-batches (compute and exposed TP/EP/CP
+communication per micro-batch), the pipeline bubble, the point-to-point transfers, the exposed
+data-parallel communication and the optimizer step; see the modules for each formula and its source:
+:mod:`~clustersim.cost.flops`, :mod:`~clustersim.cost.memory`, :mod:`~clustersim.cost.compute`,
+:mod:`~clustersim.cost.comm`, :mod:`~clustersim.cost.pipeline`, :mod:`~clustersim.cost.efficiency`.
+
+Memory: large :func:`evaluate` results share one block per dtype; keep a copy of an output
+(``out["step_time_s"].copy()``) if you drop the rest and want the block freed.
 
 Inputs (SI units): the model architecture; the recipe (sequence length, batch and micro-batch in
 sequences, tokens to train); the parallel layout (tp, pp, dp, cp, ep, vpp, ZeRO stage, recompute code,
@@ -22,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from clustersim import units
 from clustersim.cost import comm, compute, efficiency, flops, memory, pipeline
 from clustersim.cost.backend import NP, PY, Backend
 from clustersim.errors import ClustersimError
@@ -226,10 +237,18 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
     mb_fwd = Ls * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
 
     # ---- communication per micro-batch (per layer x layers on the stage)
+    # TP (Megatron-LM, Shoeybi 2019; Korthikanti 2022 Sec. 4.2.2): 2 all-reduces forward and 2 backward per
+    # layer, or with SP 4 all-gather/reduce-scatter pairs of the same volume; full recompute reruns the
+    # forward's 2. Message: the layer's activation, b s h / cp elements.
     tp_bw, tp_lat = comm.ring_bw(xp, fab, t, 1.0)
     tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(t, tokens * h * act_b, tp_bw, tp_lat)
     gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
     tp_layer = xp.select(tpo, lambda: xp.maximum(tp_layer - gemm_layer, 0.0), lambda: tp_layer)
+    # EP (GShard, Lepikhin 2020; DeepSpeed-MoE): all-to-all dispatch and combine per MoE layer in the
+    # forward, again in the backward (4; 6 with full recompute), top-k copies of each token.
+    # CP (ring attention, Liu et al. 2023; Megatron-core context parallelism): each of cp - 1 steps passes
+    # a K,V chunk on the ring in the forward and K,V plus their gradients in the backward (3 volumes),
+    # overlapped with the attention blocks it feeds.
     ep_bytes = tokens * h * k * act_b / sp_div
     ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * comm.all_to_all_s(xp, fab, e, t * c, ep_bytes)
     _, cp_bw, cp_lat = comm.tier(xp, fab, t * c)
@@ -280,13 +299,13 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
     gpu_s = step * n_gpus
     tps = tok_step / step
     train_s = x["tokens"] / tps
-    gpu_hours = train_s * n_gpus / 3600.0
+    gpu_hours = train_s * n_gpus / units.HOUR_S
     return {
         "step_time_s": step, "compute_s": compute_s, "tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s,
         "ep_comm_s": ep_s, "cp_comm_s": cp_s, "bubble_s": bubble, "optimizer_s": opt_s,
         "model_flop_per_step": model_step, "hardware_flop_per_step": hw_step,
         "mfu": model_step / (gpu_s * peak), "hfu": hw_step / (gpu_s * peak), "tokens_per_s": tps,
-        "model_tflops_per_gpu": model_step / gpu_s * 1e-12, "hardware_tflops_per_gpu": hw_step / gpu_s * 1e-12,
+        "model_tflops_per_gpu": model_step / gpu_s / units.TFLOP, "hardware_tflops_per_gpu": hw_step / gpu_s / units.TFLOP,
         "weights_bytes": weights, "grads_bytes": grads, "optimizer_bytes": optim, "activations_bytes": acts,
         "overhead_bytes": overhead, "memory_bytes": mem, "fits_in_memory": mem <= hbm,
         "memory_excess_bytes": xp.maximum(mem - hbm, 0.0),

@@ -7,11 +7,13 @@
   (p-1)/(v m) interleaved, i.e. (p-1)/v extra micro-batch times.
 * Point-to-point: each micro-batch crosses every stage boundary forward and backward, v times with
   interleaving (Narayanan 2021 Sec. 2.2.2: "v times more communication"); with Megatron's blocking
-  send/recv the transfers sit on the critical path: 2 (v m + p - 1) transfers of b s h / (cp t)
-  elements (scatter/gather across the tensor-parallel ranks, Narayanan 2021 Sec. 4.1).
-* Data-parallel overlap: gradients are final only in the last micro-batch's backward, so the gradient
-  reduction can hide behind that backward only, and its last bucket never hides; the parameter
-  all-gather after the optimizer hides behind the next step's first forward the same way.
+  send/recv the transfers sit on the critical path: 2 (v m + p - 1) transfers of the activation at a
+  stage boundary, b s h / cp elements per GPU, or b s h / (cp t) with sequence parallelism (already
+  split by tp). Megatron-LM's earlier scatter/gather across tensor ranks (Narayanan 2021 Sec. 4.1) is
+  not assumed; current Megatron-core sends the tensor each rank holds.
+* Data-parallel overlap (see the kernel): whole gradients are final only in the last micro-batch's
+  backward, so their reduction can hide behind that backward only, and the last bucket never hides; the
+  parameter all-gather after the optimizer hides behind the next step's first forward.
 """
 
 from __future__ import annotations
