@@ -81,8 +81,12 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     dense model); the micro-batch divides the batch per replica (at most ``max_micro_batch``); vpp divides
     the heaviest stage's ceil(layers / pp) layers, and vpp > 1 needs pp > 1 and micro-batches a
     multiple of pp (Narayanan 2021 Sec. 2.2.2); sequence parallelism on or off when tp > 1 (off when
-    tp = 1, where it changes nothing). ``gpus_per_node`` is the default ``max_tp`` only when the model
-    could not otherwise be split (kept for callers that want TP inside a node: pass ``max_tp``).
+    tp = 1, where it changes nothing). ``gpus_per_node`` is accepted for callers' symmetry; tensor
+    parallelism beyond a node is enumerated too (its all-reduces then cross the NICs, which the kernel
+    charges) unless ``max_tp`` caps it, e.g. ``max_tp=gpus_per_node``.
+
+    The kernel itself accepts any vpp up to ceil(layers / pp); the search keeps the divisors, the
+    layouts whose model chunks are equal.
     """
     for name, value in (("gpus", gpus), ("gpus_per_node", gpus_per_node), ("layers", layers),
                         ("attention_heads", attention_heads), ("kv_heads", kv_heads), ("experts", experts),
