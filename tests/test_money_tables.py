@@ -21,13 +21,13 @@ def test_formatters() -> None:
     assert usd(None) == "\u2014"
     assert usd(1_270_000) == "$1.27M" and usd(7.42e9) == "$7.42B" and usd(9120.4) == "$9,120"
     assert usd(2.991) == "$2.99"
-    assert days(0.5) == "12.0 h" and days(54.0) == "54"
+    assert days(0.5) == "12.0 h" and days(54.0) == "54" and days(1430.2) == "1,430"
 
 
 def test_tables_show_the_results() -> None:
     r = costs(["8B", "1T"], gpus=64, price=2.0)
     text = _text(costs_table(r))
-    assert "rule-8B" in text and "no configuration" in text
+    assert "rule-8B" in text and "does not fit" in text
     assert usd(r.rows[0]["expected_cost_usd"]) in text
     f = finetune("llama3-8b", 1e8, gpus=["h100-sxm-80gb"], modes=["qlora"])
     text = _text(finetune_table(f))

@@ -37,7 +37,9 @@ def days(value: Any) -> str:
     if value is None:
         return _DASH
     x = float(value)
-    return f"{x * 24:.1f} h" if x < 2 else f"{x:,.3g}"
+    if x < 2:
+        return f"{x * 24:.1f} h"
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
 def _num(value: Any, fmt: str = "{:,.3g}") -> str:
@@ -51,7 +53,7 @@ def _pct(value: Any) -> str:
 def _layout(r: dict[str, Any]) -> str:
     if r.get("tp") is None:
         return _DASH
-    text = f"{r['tp']}x{r['pp']}x{r['dp']}"
+    text = f"{r['tp']}x{r['pp']}x{r['dp']}"  # tp x pp x dp
     if r.get("cp", 1) and r.get("cp", 1) > 1:
         text += f"x{r['cp']}cp"
     extra = [f"Z{r['zero']}"]
@@ -87,23 +89,32 @@ def dollars_table(r: DollarsResult) -> Table:
     return t
 
 
+def _tokens(value: Any) -> str:
+    if value is None:
+        return _DASH
+    x = float(value)
+    if x >= 1e12:
+        return f"{x / 1e12:.3g}T"
+    return f"{x / 1e9:.3g}B" if x >= 1e9 else f"{x / 1e6:.3g}M"
+
+
 def costs_table(r: CostsResult) -> Table:
+    """One row per point: its layout, MFU, goodput, expected days and dollars (failure-free in the CSV)."""
     t = Table(title=f"clustersim costs: tokens {r.tokens}, failures {r.reliability or 'none'} "
                     f"({r.configs_evaluated:,} configurations)")
     for name, just in (("model", "left"), ("params", "right"), ("tokens", "right"), ("GPU", "left"),
-                       ("GPUs", "right"), ("layout tp x pp x dp", "left"), ("MFU", "right"), ("days", "right"),
-                       ("cost", "right"), ("goodput", "right"), ("expected days", "right"),
-                       ("expected cost", "right"), ("$/B tokens", "right")):
-        t.add_column(name, justify=just)  # type: ignore[arg-type]
+                       ("GPUs", "right"), ("tp x pp x dp", "left"), ("MFU", "right"), ("goodput", "right"),
+                       ("days", "right"), ("cost", "right"), ("$/B tok", "right")):
+        t.add_column(name, justify=just, no_wrap=name != "tp x pp x dp", overflow="fold")  # type: ignore[arg-type]
     for row in r.rows:
+        head = (row["model"], _tokens(row["params_b"] * 1e9), _tokens(row["tokens"]), row["gpu"], f"{row['gpus']:,}")
         if not row.get("fits"):
-            t.add_row(row["model"], f"{row['params_b']:.3g}B", _num(row["tokens"], "{:.3g}"), row["gpu"],
-                      f"{row['gpus']:,}", f"[red]{row.get('note') or 'does not fit'}[/red]", *([_DASH] * 7))
+            t.add_row(*head, "[red]does not fit[/red]", *([_DASH] * 5))
             continue
-        t.add_row(row["model"], f"{row['params_b']:.3g}B", f"{row['tokens']:.3g}", row["gpu"], f"{row['gpus']:,}",
-                  _layout(row), _pct(row.get("mfu")), days(row.get("train_days")), usd(row.get("cost_usd")),
-                  _pct(row.get("expected_goodput")), days(row.get("expected_wall_days")),
-                  usd(row.get("expected_cost_usd")), usd(row.get("usd_per_billion_tokens")))
+        wall = row.get("expected_wall_days") if row.get("expected_wall_days") is not None else row.get("train_days")
+        cost = row.get("expected_cost_usd") if row.get("expected_cost_usd") is not None else row.get("cost_usd")
+        t.add_row(*head, _layout(row), _pct(row.get("mfu")), _pct(row.get("expected_goodput")), days(wall),
+                  usd(cost), usd(row.get("usd_per_billion_tokens")))
     return t
 
 
