@@ -40,7 +40,8 @@ Semantics (documented choices):
   straggler. Nodes that come back from repair are not stragglers.
 * Maintenance: windows are due every ``maintenance_period_s``; a due window is taken at the next
   checkpoint (written in full first, so no work is lost), lasts ``maintenance_duration_s``, and is
-  followed by a restart + load (no detection).
+  followed by a restart + load (no detection). Windows that fall due while one is pending (the job
+  down for long) are not made up: the next is due one period after the window taken.
 * Horizon: a replica still running at ``job.horizon`` stops there (``finished`` False); compute not
   yet checkpointed then counts as productive (and degraded), so the parts still add up to the wall.
 """
