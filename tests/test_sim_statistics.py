@@ -121,16 +121,17 @@ def test_gaps_between_failures_are_exponential_ks():
     assert host / n == pytest.approx(share, abs=4 * math.sqrt(share * (1 - share) / n))
 
 
-def raw_failures(job: SimJob, seed: int, replica: int) -> tuple[list[tuple[float, str, int]], float]:
+def raw_failures(job: SimJob, seed: int, replica: int) -> tuple[list[tuple[float, str, int, str]], float]:
     r = run_replica(job, seed, replica, log=True)
     assert r.events is not None
-    rows = [(e[0], e[2], e[3]) for e in r.events
-            if e[1] in ("failure", "failure_ignored", "preempted", "fabric_degraded")]
+    rows = [(e[0], e[2], e[3], e[4] if e[1] == "repair_start" else "") for e in r.events
+            if e[1] in ("failure", "failure_ignored", "preempted", "fabric_degraded", "repair_start")]
     return rows, r.wall_s
 
 
 def test_common_random_numbers_across_checkpoint_policies():
-    """Two checkpoint intervals (and sync vs async) see exactly the same failure times, units and causes."""
+    """Two checkpoint intervals (and sync vs async) see exactly the same failure times, units, causes and
+    repair durations."""
     job, _ = mixed_sources_job(200 * H)
     job = SimJob(**{**job.__dict__, "work_s": 100 * H, "horizon_s": None})
     a, wall_a = raw_failures(job, 11, 4)
