@@ -8,6 +8,8 @@ figure below is exact in floating point.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clustersim.sim import BUCKETS, FailureSource, SimJob, TraceEvent, run_replica
 
@@ -270,9 +272,6 @@ def test_horizon_stops_an_unfinished_replica():
 # ---------------------------------------------------------------------------------------------------
 # Property: whatever the trace and the options, the parts add up, the work is done exactly once, the log
 # is in time order, and the same inputs give the same run.
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _COMPONENTS = ("gpu", "leaf-switch", "spine-switch", "spot", "software")
 
