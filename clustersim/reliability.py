@@ -128,6 +128,12 @@ def theory_summary(s: Scenario, kernel: dict[str, float]) -> dict[str, Any]:
         return out
     restart = s.failures.detect_s + s.failures.restart_s + ck["load_s"]
     work = kernel["train_s"]
+    if mtbf <= ck["block_s"] + restart:
+        out.update({"job_mtbf_hours": mtbf / units.HOUR_S, "expected_goodput": 0.0, "expected_wall_days": None,
+                    "expected_interruptions": None,
+                    "cannot_finish": f"the job MTBF ({mtbf / units.HOUR_S:.3g} h) is shorter than a checkpoint "
+                                     f"({ck['block_s']:.3g} s) plus a recovery ({restart:.3g} s)"})
+        return out
     wall = float(theory.daly_expected_wall_s(work, interval, ck["block_s"], mtbf, restart))
     out.update({
         "job_mtbf_hours": mtbf / units.HOUR_S,

@@ -73,7 +73,9 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
         ("GPU-hours", f"{d['gpu_hours']:,.0f}"),
         ("cost (no failures)", f"${d['cost_usd']:,.0f}" if d.get("cost_usd") is not None else "no price given"),
     ]
-    if d.get("job_mtbf_hours") is not None:
+    if d.get("cannot_finish"):
+        rows.append(("[red]cannot finish[/]", d["cannot_finish"]))
+    elif d.get("job_mtbf_hours") is not None:
         rows += [
             ("job MTBF (all sources)", f"{d['job_mtbf_hours']:.2f} h"),
             ("checkpoint", f"{d['checkpoint_size_gb']:,.0f} GB, write {d['checkpoint_write_s']:.0f} s, "

@@ -155,3 +155,12 @@ def test_sweep_and_export(runner, tmp_path):
     html = tmp_path / "sweep.html"
     rep = runner.invoke(cli, ["report", str(db), "-o", str(html)])
     assert rep.exit_code == 0, rep.output
+
+
+def test_job_that_cannot_finish(runner):
+    sets = ["--set", "failures.preset=", "--set", "failures.node_mtbf_hours=0.5", "--set", "failures.restart_minutes=30"]
+    sim = runner.invoke(cli, ["simulate", QUICK, *sets])
+    assert sim.exit_code == 2
+    assert "cannot finish" in sim.output and "Traceback" not in sim.output
+    est = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json", *sets]).output)
+    assert est["expected_goodput"] == 0.0 and "shorter than a checkpoint" in est["cannot_finish"]
