@@ -172,13 +172,14 @@ def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_j
 @set_option
 @click.option("--replicas", type=click.IntRange(1, 1_000_000), help="Monte Carlo replicas (default: the scenario's).")
 @click.option("--seed", type=click.IntRange(0), help="Seed (default: the scenario's).")
-@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: one per CPU); the result does not depend on it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--events", type=click.Path(dir_okay=False), help="Write replica 0's event log as CSV.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the JSON result to a file.")
 @user_errors
-def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: int | None, workers: int,
+def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: int | None, workers: int | None,
              as_json: bool, events: str | None, report: str | None, output: str | None) -> None:
     """Monte Carlo of FILE's run with failures, checkpoints, spares and restarts."""
     from clustersim.io import atomic_write_text
@@ -186,6 +187,10 @@ def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: 
     from clustersim.tables import simulate_tables
 
     progress = not as_json and sys.stderr.isatty()
+    if workers is None:
+        import os
+
+        workers = os.cpu_count() or 1
     result = run_simulate(file, replicas=replicas, seed=seed, workers=workers, progress=progress, set=overrides)
     data = result.to_dict()
     if events:
