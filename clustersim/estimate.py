@@ -80,6 +80,7 @@ class Estimate:
             "train_days": self.train_days,
             "gpu_hours": k["gpu_hours"],
             "usd_per_gpu_hour": s.usd_per_gpu_hour(),
+            "price_source": s.price_source(),
             "cost_usd": self.cost_usd,
             "parallelism": {**self.parallelism.model_dump(), "searched": self.searched},
             "breakdown_s": {key.removesuffix("_s"): k[key] for key in BREAKDOWN_KEYS},

@@ -71,7 +71,8 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
          + ("" if d["fits_in_memory"] else f"  [red]DOES NOT FIT: over by {d['memory_excess_gib']:.1f} GiB[/]")),
         ("train time (no failures)", f"{d['train_days']:.2f} days"),
         ("GPU-hours", f"{d['gpu_hours']:,.0f}"),
-        ("cost (no failures)", f"${d['cost_usd']:,.0f}" if d.get("cost_usd") is not None else "no price given"),
+        ("cost (no failures)", f"${d['cost_usd']:,.0f} at ${d['usd_per_gpu_hour']:.2f}/GPU-h, {d['price_source']}"
+         if d.get("cost_usd") is not None else "no price given"),
     ]
     if d.get("cannot_finish"):
         rows.append(("[red]cannot finish[/]", d["cannot_finish"]))

@@ -94,13 +94,26 @@ class Scenario(Strict):
         return self.model_copy(update={"training": training})
 
     def usd_per_gpu_hour(self) -> float | None:
-        """On-demand (or preset) price per GPU-hour; None when neither is given nor in the catalog."""
+        """Price per GPU-hour: inline, a preset, else the catalog's default for the GPU (None if it has none)."""
         pr = self.pricing
         if pr.usd_per_gpu_hour is not None:
             return pr.usd_per_gpu_hour
         if pr.preset is not None:
             return float(catalog.price(pr.preset)["usd_per_gpu_hour"])
-        return None
+        found = catalog.default_price(str(self.gpu().get("name")))
+        return float(found[1]["usd_per_gpu_hour"]) if found else None
+
+    def price_source(self) -> str:
+        """Where the price comes from, for the output (the preset name and date, or 'inline')."""
+        pr = self.pricing
+        if pr.usd_per_gpu_hour is not None:
+            return "inline"
+        if pr.preset is not None:
+            return f"{pr.preset} ({catalog.price(pr.preset).get('date')})"
+        found = catalog.default_price(str(self.gpu().get("name")))
+        if found is None:
+            return "none: give pricing.usd_per_gpu_hour or pricing.preset"
+        return f"{found[0]} ({found[1].get('date')}), the catalog's newest on-demand price for this GPU"
 
     def checkpoint_read_s(self, size_bytes: float) -> float:
         return size_bytes / (self.checkpoint.read_gbyte_per_s * units.GB)

@@ -189,3 +189,15 @@ def active_params_from_architecture(entry: dict[str, Any]) -> float:
     Mixtral 8x7B: 12.9B of 46.7B, Jiang et al. 2024). Equal to the total for a dense model."""
     arch = _arch(entry)
     return _count(arch, min(arch["experts_per_token"], arch["experts"]))
+
+
+def default_price(gpu_name: str) -> tuple[str, dict[str, Any]] | None:
+    """The price a scenario without ``pricing`` gets: the newest on-demand catalog offer for its GPU
+    (the cheapest of that month's offers), or None when the catalog has no on-demand price for it."""
+    offers = [(str(e.get("date") or ""), float(e["usd_per_gpu_hour"]), name) for name, e in prices().items()
+              if e.get("gpu") == gpu_name and e.get("kind") == "on-demand"]
+    if not offers:
+        return None
+    newest = max(date for date, _, _ in offers)
+    _, _, name = min(o for o in offers if o[0] == newest)
+    return name, price(name)
