@@ -84,10 +84,16 @@ def newest_price(gpu: str, kind: str = "on-demand") -> PriceQuote | None:
 
 
 def scenario_price(s: Scenario) -> PriceQuote | None:
-    """The scenario's own price (inline or preset), or None when it gives none."""
+    """The scenario's price (inline, preset, or whatever default :meth:`Scenario.usd_per_gpu_hour` gives),
+    or None when it has none."""
     pr = s.pricing
     if pr.usd_per_gpu_hour is not None:
         return PriceQuote(usd_per_gpu_hour=float(pr.usd_per_gpu_hour), gpu=s.gpu().get("name"))
     if pr.preset is not None:
         return _from_entry(pr.preset, catalog.price(pr.preset))
-    return None
+    value = s.usd_per_gpu_hour()
+    if value is None:
+        return None
+    source = getattr(s, "price_source", None)
+    return PriceQuote(usd_per_gpu_hour=float(value), gpu=s.gpu().get("name"),
+                      source=str(source()) if callable(source) else "the scenario's default")
