@@ -103,6 +103,9 @@ def test_dollars_price_override_and_missing_prices() -> None:
     none = dl.dollars(bare)
     assert none.items["gpu_usd"]["failure_free"] is None and none.items["total_usd"]["failure_free"] is None
     assert none.items["energy_kwh"]["failure_free"] is not None  # energy needs no price to count kWh
+    # an H100 scenario without pricing gets the catalog's default: the newest, cheapest on-demand offer
+    default = dl.dollars({k: v for k, v in QUICK.items() if k != "pricing"})
+    assert default.price is not None and default.price.preset == "lambda-h100-2026"
 
 
 def test_dollars_spot_discount_applies() -> None:

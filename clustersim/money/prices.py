@@ -74,26 +74,26 @@ def presets_for_gpu(gpu: str, kind: str | None = None) -> list[PriceQuote]:
 def newest_price(gpu: str, kind: str = "on-demand") -> PriceQuote | None:
     """The most recent catalog price of this kind for this GPU, or None when the catalog has none.
 
-    Of several offers of the newest date, the cheapest (what a buyer shopping that month would pay).
+    Of several offers of the newest date, the cheapest (what a buyer shopping that month would pay);
+    for on-demand this is :func:`clustersim.scenario.catalog.default_price`, the price a scenario
+    without ``pricing`` gets.
     """
-    found = presets_for_gpu(gpu, kind)
-    if not found:
+    if kind == "on-demand":
+        found = catalog.default_price(gpu)
+        return _from_entry(*found) if found else None
+    offers = presets_for_gpu(gpu, kind)
+    if not offers:
         return None
-    newest = [q for q in found if q.date == found[0].date]
+    newest = [q for q in offers if q.date == offers[0].date]
     return min(newest, key=lambda q: (q.usd_per_gpu_hour, q.preset or ""))
 
 
 def scenario_price(s: Scenario) -> PriceQuote | None:
-    """The scenario's price (inline, preset, or whatever default :meth:`Scenario.usd_per_gpu_hour` gives),
-    or None when it has none."""
+    """The scenario's price: inline, a preset, else the catalog's default for its GPU (as
+    :meth:`Scenario.usd_per_gpu_hour`); None when it has none."""
     pr = s.pricing
     if pr.usd_per_gpu_hour is not None:
         return PriceQuote(usd_per_gpu_hour=float(pr.usd_per_gpu_hour), gpu=s.gpu().get("name"))
     if pr.preset is not None:
         return _from_entry(pr.preset, catalog.price(pr.preset))
-    value = s.usd_per_gpu_hour()
-    if value is None:
-        return None
-    source = getattr(s, "price_source", None)
-    return PriceQuote(usd_per_gpu_hour=float(value), gpu=s.gpu().get("name"),
-                      source=str(source()) if callable(source) else "the scenario's default")
+    return newest_price(str(s.gpu().get("name")), "on-demand")
