@@ -273,3 +273,7 @@ def main() -> None:
     """Console-script entry point."""
     cli(prog_name="clustersim")
 
+
+
+# The money and planning commands live in their own module; importing it registers them on `cli`.
+from clustersim import cli_money  # noqa: E402,F401  (import for its side effect)

@@ -1,0 +1,191 @@
+"""Money and planning commands: dollars, costs, plan, finetune, spot (registered on the main group)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import click
+
+from clustersim.cli import F, _console, cli, emit_json, scenario_arg, set_option, user_errors
+
+
+def _csv_option(func: F) -> F:
+    return cast(F, click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+                                help="Also write the table as CSV (atomic).")(func))
+
+
+@cli.command()
+@scenario_arg
+@set_option
+@click.option("--price", help="Price preset name or USD per GPU-hour (default: the scenario's).")
+@click.option("--simulate", "run_sim", is_flag=True, help="Also simulate, for the mean, p50 and p90.")
+@click.option("--replicas", type=click.IntRange(2, 1_000_000), help="Replicas with --simulate.")
+@click.option("--usd-per-kwh", type=click.FloatRange(min=0), help="Energy price (default: pricing.energy).")
+@click.option("--pue", type=click.FloatRange(min=1.0), help="Power usage effectiveness (default: pricing.energy.pue).")
+@click.option("--storage-usd-per-tb-month", type=click.FloatRange(min=0), help="Checkpoint storage price.")
+@click.option("--retained-checkpoints", type=click.IntRange(1, 10_000), default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the dollars as one JSON object.")
+@_csv_option
+@user_errors
+def dollars(file: str, overrides: tuple[str, ...], price: str | None, run_sim: bool, replicas: int | None,
+            usd_per_kwh: float | None, pue: float | None, storage_usd_per_tb_month: float | None,
+            retained_checkpoints: int, as_json: bool, csv_path: str | None) -> None:
+    """GPU time, energy and checkpoint storage of FILE's run: failure-free, expected, simulated p50/p90."""
+    from clustersim.money import dollars as run_dollars
+    from clustersim.money.tables import dollars_table
+
+    sim = None
+    if run_sim:
+        from clustersim.simulate import simulate as run_simulate
+
+        sim = run_simulate(file, replicas=replicas, set=overrides)
+    result = run_dollars(file, set=overrides, price=price, simulation=sim, usd_per_kwh=usd_per_kwh, pue=pue,
+                         storage_usd_per_tb_month=storage_usd_per_tb_month,
+                         retained_checkpoints=retained_checkpoints)
+    if csv_path:
+        result.write_csv(csv_path)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    _console().print(dollars_table(result))
+
+
+@cli.command()
+@click.argument("models", nargs=-1)
+@click.option("--tokens", default="chinchilla", show_default=True,
+              help="Tokens per model (e.g. 2T, 1.5e12) or 'chinchilla' (20 per parameter).")
+@click.option("--gpu", "gpu_types", multiple=True, default=("h100-sxm-80gb",), show_default=True,
+              help="Catalog GPU (repeat for several).")
+@click.option("--gpus", default="1024,4096,16384", show_default=True,
+              help="GPU counts: 1024, 512,1024,4096 or a doubling range 512:16384.")
+@click.option("--base", type=click.Path(dir_okay=False, path_type=str),
+              help="A scenario whose recipe, network, failures and prices every point shares.")
+@click.option("--price", help="Price preset or USD per GPU-hour for every GPU type.")
+@click.option("--reliability", default="kokolis-rsc1", show_default=True,
+              help="Reliability preset for the expected goodput ('none' for failure-free).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table and curves as one JSON object.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the HTML report.")
+@_csv_option
+@user_errors
+def costs(models: tuple[str, ...], tokens: str, gpu_types: tuple[str, ...], gpus: str, base: str | None,
+          price: str | None, reliability: str, as_json: bool, report_path: str | None, csv_path: str | None) -> None:
+    """Time and dollars per model size (catalog MODELS or sizes like 7B 70B 1T; default 1B to 1T)."""
+    from clustersim.money import costs as run_costs
+    from clustersim.money.costs import DEFAULT_SIZES
+    from clustersim.money.tables import costs_table
+
+    result = run_costs(list(models) or list(DEFAULT_SIZES), tokens=tokens, gpu=list(gpu_types), gpus=gpus,
+                       base=base, price=price, reliability=None if reliability == "none" else reliability)
+    if csv_path:
+        result.write_csv(csv_path)
+    if report_path:
+        from clustersim.report import render_report
+
+        render_report(result.to_dict(), report_path, kind="costs")
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console = _console()
+    console.print(costs_table(result))
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+@cli.command()
+@click.option("--budget-usd", type=click.FloatRange(min=0, min_open=True), required=True)
+@click.option("--deadline-days", type=click.FloatRange(min=0, min_open=True),
+              help="The run (failures included) must finish within this many days.")
+@click.option("--gpu", default="h100-sxm-80gb", show_default=True, help="Catalog GPU.")
+@click.option("--gpus", default="8:32768", show_default=True, help="Cluster sizes to consider (doubling range or list).")
+@click.option("--price", help="Price preset or USD per GPU-hour (default: the GPU's newest on-demand price).")
+@click.option("--base", type=click.Path(dir_okay=False, path_type=str), help="A scenario for the recipe.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the HTML report.")
+@_csv_option
+@user_errors
+def plan(budget_usd: float, deadline_days: float | None, gpu: str, gpus: str, price: str | None, base: str | None,
+         as_json: bool, report_path: str | None, csv_path: str | None) -> None:
+    """The compute-optimal model for a budget: size, tokens, cluster, days, predicted loss, trade-off."""
+    from clustersim.money import plan as run_plan
+    from clustersim.money.tables import plan_tables
+
+    result = run_plan(budget_usd, deadline_days=deadline_days, gpu=gpu, gpus=gpus, price=price, base=base)
+    if csv_path:
+        result.write_csv(csv_path)
+    if report_path:
+        from clustersim.report import render_report
+
+        render_report(result.to_dict(), report_path, kind="plan")
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console = _console()
+    for table in plan_tables(result):
+        console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--tokens", required=True, help="Fine-tuning tokens (e.g. 1e9, 500M, 2B).")
+@click.option("--gpu", "gpu_types", multiple=True, help="Catalog GPU (repeat; default every catalog GPU).")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(["full-finetune", "lora", "qlora"]),
+              help="Fine-tuning mode (repeat; default all three).")
+@click.option("--max-gpus", type=click.IntRange(1, 1_000_000), default=1024, show_default=True)
+@click.option("--price", help="One price (preset or USD per GPU-hour) for every GPU.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a list of {gpu, mode, min_gpus, memory_per_gpu_gib, days, cost_usd}.")
+@_csv_option
+@user_errors
+def finetune(model: str, tokens: str, gpu_types: tuple[str, ...], modes: tuple[str, ...], max_gpus: int,
+             price: str | None, as_json: bool, csv_path: str | None) -> None:
+    """The fewest GPUs of each catalog type that can fine-tune MODEL (full, LoRA, QLoRA), with days and dollars."""
+    from clustersim.money import finetune as run_finetune
+    from clustersim.money.finetune import FINETUNE_MODES
+    from clustersim.money.tables import finetune_table
+
+    result = run_finetune(model, tokens, gpus=list(gpu_types) or None, modes=list(modes) or FINETUNE_MODES,
+                          max_gpus=max_gpus, price=price)
+    if csv_path:
+        result.write_csv(csv_path)
+    if as_json:
+        emit_json(result.to_list())
+        return
+    console = _console()
+    console.print(finetune_table(result))
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+@cli.command()
+@scenario_arg
+@set_option
+@click.option("--discount", type=click.FloatRange(0.0, 1.0, max_open=True),
+              help="Spot discount off on-demand (default: pricing.spot, else the catalog's spot/on-demand pair).")
+@click.option("--spot-price", help="Spot price preset or USD per GPU-hour (instead of --discount).")
+@click.option("--replicas", type=click.IntRange(2, 100_000), default=40, show_default=True,
+              help="Replicas per simulated rate (same seed for all: common random numbers).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed (default: the scenario's).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the break-even as one JSON object.")
+@_csv_option
+@user_errors
+def spot(file: str, overrides: tuple[str, ...], discount: float | None, spot_price: str | None, replicas: int,
+         seed: int | None, workers: int, as_json: bool, csv_path: str | None) -> None:
+    """The preemption rate at which spot stops being cheaper than on demand for FILE (simulated)."""
+    from clustersim.money import spot_breakeven
+    from clustersim.money.tables import spot_tables
+
+    result = spot_breakeven(file, set=overrides, discount=discount, spot_price=spot_price, replicas=replicas,
+                            seed=seed, workers=workers)
+    if csv_path:
+        result.write_csv(csv_path)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console = _console()
+    for table in spot_tables(result):
+        console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
