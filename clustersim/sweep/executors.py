@@ -10,7 +10,9 @@ worker (:func:`guarded`) and come back as an error outcome with the traceback; a
   (so a task that kills its worker is told apart from its innocent neighbours); a task whose worker
   dies ``max_attempts`` times while it runs alone is reported as failed, never silently dropped;
 * Dask: the scheduler reschedules the task on another worker and raises ``KilledWorker`` after
-  ``distributed.scheduler.allowed-failures`` deaths, which is reported as a failed task.
+  ``distributed.scheduler.allowed-failures`` deaths; such tasks run once more at the end, alone (a
+  neighbour queued on the dying worker may have been blamed too), and a task that still kills its
+  worker is reported as failed.
 
 No executor keeps more than a few tasks per worker in flight, so an interrupted sweep loses at most
 those and the results stream into the store while the sweep runs.
@@ -233,7 +235,7 @@ class DaskExecutor(Executor):
 
         source = iter(tasks)
         limit = max(1, self.workers) * INFLIGHT_PER_WORKER
-        ids: dict[Any, str] = {}
+        ids: dict[Any, tuple[str, Any]] = {}
         pending = as_completed([], with_results=False)
 
         def submit() -> bool:
@@ -242,24 +244,38 @@ class DaskExecutor(Executor):
             except StopIteration:
                 return False
             fut = self.client.submit(guarded, fn, payload, pure=False)
-            ids[fut.key] = task_id
+            ids[fut.key] = (task_id, payload)
             pending.add(fut)
             return True
 
         for _ in range(limit):
             if not submit():
                 break
+        # A task on a worker that died too often fails with KilledWorker, and so may a neighbour that
+        # was queued on the same worker: those run again at the end, one at a time, so only a task that
+        # kills its worker when it runs alone is reported as failed.
+        suspects: list[tuple[str, Any]] = []
         for fut in pending:
-            task_id = ids.pop(fut.key)
+            task_id, payload = ids.pop(fut.key)
             try:
                 result = fut.result()
-            except Exception as exc:  # KilledWorker, a lost connection: the point is reported, not lost
-                yield Outcome(task_id, error=f"{type(exc).__name__}: {exc}")
+            except Exception:  # KilledWorker, a lost connection: retried alone below
+                suspects.append((task_id, payload))
             else:
                 yield _outcome(task_id, result)
             finally:
                 fut.release()
             submit()
+        for task_id, payload in suspects:
+            fut = self.client.submit(guarded, fn, payload, pure=False)
+            try:
+                result = fut.result()
+            except Exception as exc:
+                yield Outcome(task_id, error=f"{type(exc).__name__}: {exc} (also when run alone)")
+            else:
+                yield _outcome(task_id, result)
+            finally:
+                fut.release()
 
 
 def make_executor(workers: int = 1, dask: str | None = None, scheduler: str | None = None) -> Executor:

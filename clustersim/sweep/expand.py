@@ -23,7 +23,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,8 +236,8 @@ def describe_problems(items: Sequence[ErrorItem]) -> str:
     return "; ".join(lines)
 
 
-def plan_sweep(sweep: SweepFile) -> Plan:
-    """Expand and validate every point; nothing runs here."""
+def plan_sweep(sweep: SweepFile, on_point: Callable[[], None] | None = None) -> Plan:
+    """Expand and validate every point; nothing runs here (``on_point`` is called after each, for progress)."""
     mode = sweep.spec.mode
     valid: list[ValidPoint] = []
     invalid: list[InvalidPoint] = []
@@ -245,6 +245,8 @@ def plan_sweep(sweep: SweepFile) -> Plan:
     first: dict[str, int] = {}
     base = _base_with_set(sweep)
     for point in expand_points(sweep, base):
+        if on_point is not None:
+            on_point()
         try:
             scenario = load_scenario(point.data)
         except ScenarioError as exc:

@@ -96,8 +96,12 @@ def _rows(outcome: Outcome, points: list[ValidPoint]) -> list[dict[str, Any]]:
     return rows
 
 
+#: Validating points takes ~0.2 ms each: show a bar only when it takes more than a moment.
+_VALIDATION_BAR_POINTS = 5_000
+
+
 class _Progress:
-    def __init__(self, enabled: bool, total: int, label: str):
+    def __init__(self, enabled: bool, total: int, label: str, transient: bool = False):
         self.bar: Any = None
         if not enabled or total == 0:
             return
@@ -116,17 +120,22 @@ class _Progress:
         class Rate(ProgressColumn):
             def render(self, task: Any) -> Text:
                 speed = task.finished_speed or task.speed
+                if not speed and task.finished and task.elapsed:
+                    speed = task.completed / task.elapsed
                 return Text(f"{speed:,.1f} pts/s" if speed else "-- pts/s")
 
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=False)
+                            console=Console(stderr=True), transient=transient)
         self.task = self.bar.add_task(label, total=total)
         self.bar.start()
 
     def advance(self, n: int) -> None:
         if self.bar is not None:
             self.bar.advance(self.task, n)
+
+    def advance_one(self) -> None:
+        self.bar.advance(self.task, 1)
 
     def stop(self) -> None:
         if self.bar is not None:
@@ -150,7 +159,12 @@ def run_sweep(path: str | os.PathLike[str], out_db: str | os.PathLike[str], *, w
     """
     sweep = read_sweep(path)
     obj = parse_objective(objective or sweep.spec.objective, sweep.spec.mode)
-    plan = plan_sweep(sweep)
+    checking = _Progress(progress and sweep.spec.point_count() >= _VALIDATION_BAR_POINTS, sweep.spec.point_count(),
+                         "validating", transient=True)
+    try:
+        plan = plan_sweep(sweep, on_point=checking.advance_one if checking.bar is not None else None)
+    finally:
+        checking.stop()
     started = time.perf_counter()
     with ResultStore(out_db) as store:
         notes = _check_resume(store, plan, resume)
@@ -200,7 +214,7 @@ def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: Sw
     ex = executor or make_executor(workers=workers, dask=dask, scheduler=scheduler)
     summary.executor, summary.workers = ex.name, ex.workers
     run_id = store.start_run(ex.name, ex.workers)
-    bar = _Progress(progress, len(todo), f"{plan.sweep.name} ({plan.mode})")
+    bar = _Progress(progress, len(todo), "estimating" if plan.mode == "estimate" else "simulating")
     t0 = time.perf_counter()
     outcome_text = "interrupted"
     try:

@@ -55,8 +55,9 @@ __all__ = ["SweepSpec", "SamplesSpec", "SampleRange", "SweepFile", "read_sweep",
            "check_dotted_key", "MAX_POINTS"]
 
 #: Upper bound on the points one sweep file may expand to. A documented safety limit (not a model
-#: figure): 10 million points is ~10 GB of SQLite rows, far past any capacity-planning question.
-MAX_POINTS = 10_000_000
+#: figure): planning holds ~1.1 KiB per point (its inputs and key) and the store ~1 KiB per row, so
+#: 2 million points is a few GB, far past any capacity-planning question.
+MAX_POINTS = 2_000_000
 #: Points evaluated per kernel call in estimate mode: large enough that the per-call overhead is
 #: amortised (the kernel's cost per point is flat past a few thousand), small enough that a killed
 #: sweep loses at most one chunk of work and the progress bar moves.
