@@ -217,3 +217,17 @@ def test_example_sweeps_are_valid_and_expand(name):
 def test_small_example_sweeps_run(tmp_path, name):
     summary = run_sweep(EXAMPLES / name, tmp_path / "x.db", progress=False)
     assert summary.ok > 0 and not summary.failed and summary.best
+
+
+def test_a_field_new_to_estimate_output_still_reaches_the_rows(tmp_path, grid, monkeypatch):
+    from clustersim.estimate import Estimate
+
+    real = Estimate.to_dict
+
+    def grown(self: Estimate) -> dict[str, Any]:
+        return {**real(self), "new_figure_s": self.kernel["step_time_s"] * 2}
+
+    monkeypatch.setattr(Estimate, "to_dict", grown)
+    run_sweep(grid, tmp_path / "g.db", progress=False)
+    ok = [r for r in load_rows(tmp_path / "g.db") if r["status"] == "ok"]
+    assert ok and all(r["new_figure_s"] == pytest.approx(2 * r["step_time_s"]) for r in ok)

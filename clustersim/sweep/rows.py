@@ -26,7 +26,7 @@ from clustersim.estimate import BREAKDOWN_KEYS, MEMORY_KEYS
 from clustersim.scenario import Scenario
 from clustersim.scenario.spec import ParallelismSpec
 
-__all__ = ["estimate_rows", "RowPoint"]
+__all__ = ["estimate_rows", "slow_row", "RowPoint"]
 
 #: (scenario, its parallelism, whether it was searched, its kernel inputs)
 RowPoint = tuple[Scenario, ParallelismSpec, bool, dict[str, Any]]
@@ -83,7 +83,9 @@ def _static(s: Scenario) -> dict[str, Any]:
         "model_name": _memo("model", _key(s.model), lambda: s.model_arch()["name"]),
         "gpu_name": gpu_name,
         "gpu_memory_gib": gpu_memory,
-        "usd_per_gpu_hour": _memo("price", _key(s.pricing), s.usd_per_gpu_hour),
+        # the price may be the catalog's default for the GPU, so it is keyed by both sections
+        "usd_per_gpu_hour": _memo("price", _key(s.pricing, s.cluster.gpu), s.usd_per_gpu_hour),
+        "price_source": _memo("price_source", _key(s.pricing, s.cluster.gpu), s.price_source),
         "mtbf_s": _memo("mtbf", _key(s.failures, s.cluster, s.pricing), lambda: job_mtbf_s(s)),
     }
 
@@ -171,6 +173,7 @@ def estimate_rows(points: Sequence[RowPoint], kernel: dict[str, np.ndarray]) -> 
             "model_name": st["model_name"], "gpu_name": st["gpu_name"],
             "gpus": int(inputs["gpus_per_node"]) * s.cluster.nodes, "tokens": float(inputs["tokens"]),
             "gpu_memory_gib": st["gpu_memory_gib"], "usd_per_gpu_hour": st["usd_per_gpu_hour"],
+            "price_source": st["price_source"],
             "parallelism_searched": searched,
         }
         row.update(_memo("par", _key(par), _par_columns(par)))
@@ -178,3 +181,14 @@ def estimate_rows(points: Sequence[RowPoint], kernel: dict[str, np.ndarray]) -> 
             row[col] = values[i]
         rows.append(row)
     return rows
+
+
+def slow_row(point: RowPoint, kernel_row: dict[str, Any]) -> dict[str, Any]:
+    """The same row the slow way, ``flatten(Estimate(...).to_dict())`` (a guard against drift: fields
+    that :meth:`Estimate.to_dict` gains before :func:`estimate_rows` knows them still reach the store)."""
+    from clustersim.estimate import Estimate
+    from clustersim.reliability import theory_summary
+    from clustersim.sweep.tasks import flatten
+
+    s, par, searched, _ = point
+    return flatten(Estimate(s, par, searched, kernel_row, theory_summary(s, kernel_row)).to_dict())

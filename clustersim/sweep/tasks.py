@@ -116,6 +116,7 @@ def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]
         points = [m[1] for m in members]
         kernel = evaluate(**_stack([p[3] for p in points]))
         rows = estimate_rows(points, kernel)
+        _fill_missing(points, kernel, rows)
         valid = kernel["valid"].tolist() if "valid" in kernel else [True] * len(points)
         for (key, (s, _, _, _)), row, ok in zip(members, rows, valid, strict=True):
             status, error = "ok", None
@@ -127,6 +128,28 @@ def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]
                          f"{row['gpu_memory_gib']} GiB")
             results.append((key, status, error, _with_expected_cost(s, row)))
     return results
+
+
+def _kernel_row(kernel: Mapping[str, Any], i: int) -> dict[str, Any]:
+    return {k: (bool(v[i]) if v.dtype.kind == "b" else float(v[i])) for k, v in kernel.items()}
+
+
+def _fill_missing(points: list[Any], kernel: Mapping[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Check the first row against ``Estimate.to_dict()``; fields it lacks are filled the slow way.
+
+    One slow row per kernel call costs nothing measurable and keeps every field of
+    ``clustersim estimate --json`` in the store even when that output grows a field.
+    """
+    from clustersim.sweep.rows import slow_row
+
+    if not rows:
+        return
+    missing = slow_row(points[0], _kernel_row(kernel, 0)).keys() - rows[0].keys()
+    if not missing:
+        return
+    for i, (point, row) in enumerate(zip(points, rows, strict=True)):
+        slow = slow_row(point, _kernel_row(kernel, i))
+        row.update({k: slow[k] for k in missing})
 
 
 def _with_expected_cost(s: Scenario, row: dict[str, Any]) -> dict[str, Any]:
