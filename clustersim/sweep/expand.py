@@ -194,9 +194,16 @@ def apply_inputs(base: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]
     return data
 
 
-def build_scenario(base: dict[str, Any], inputs: dict[str, Any]) -> Scenario:
-    """The validated scenario of one point (what planning validated, rebuilt where it runs)."""
-    return load_scenario(apply_inputs(base, inputs))
+def build_scenario(base: dict[str, Any], inputs: dict[str, Any], *, planned: bool = False) -> Scenario:
+    """The validated scenario of one point, rebuilt where it runs.
+
+    ``planned=True`` for a point :func:`plan_sweep` has validated: the fields are validated again by the
+    model, but the cross-field checks (the costly part, they resolve catalog entries) are not repeated.
+    """
+    data = apply_inputs(base, inputs)
+    if planned:
+        return Scenario.model_validate(data, context={"defer_cross_checks": True})
+    return load_scenario(data)
 
 
 def expand_points(sweep: SweepFile, base: dict[str, Any] | None = None) -> Iterator[Point]:

@@ -97,7 +97,7 @@ def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]
     groups: dict[tuple[str, ...], list[tuple[str, RowPoint]]] = {}
     for key, point_inputs in items:
         try:
-            s = build_scenario(base, point_inputs)
+            s = build_scenario(base, point_inputs, planned=True)
             par = s.parallelism()
             searched = par is None
             if par is None:
@@ -216,7 +216,7 @@ def simulate_point(payload: tuple[str, dict[str, Any], dict[str, Any], SimulateF
 
     key, base, point_inputs, fn = payload
     try:
-        scenario = build_scenario(base, point_inputs)
+        scenario = build_scenario(base, point_inputs, planned=True)
         result = (fn or _default_simulate)(scenario)
     except ClustersimError as exc:  # deterministic: not run again on resume
         return key, _status_of(exc), str(exc), {}
