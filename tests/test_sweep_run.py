@@ -321,3 +321,19 @@ def test_dask_reports_a_point_that_keeps_killing_its_worker(tmp_path, sweep):
     assert [(r["cluster.nodes"], r["failures.node_mtbf_hours"]) for r in failed] == [(4, 5000)]
     assert "KilledWorker" in failed[0]["error"] and len(summary.failed) == 1
     assert sum(r["status"] == "ok" for r in rows) == 6
+
+
+def test_a_sweep_runs_on_an_existing_dask_scheduler(tmp_path, sweep):
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    run_sweep(sweep, tmp_path / "serial.db", progress=False, simulate_fn=fake_simulate)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster:
+        summary = run_sweep(sweep, tmp_path / "remote.db", scheduler=cluster.scheduler_address, progress=False,
+                            simulate_fn=fake_simulate)
+        assert summary.executor == f"dask {cluster.scheduler_address}" and summary.workers == 2
+        assert len(cluster.scheduler.workers) == 2  # the sweep closed its client, not the cluster
+    assert rows_of(tmp_path / "remote.db") == rows_of(tmp_path / "serial.db")
+    with pytest.raises(ClustersimError, match="--scheduler"):
+        run_sweep(sweep, tmp_path / "x.db", dask="remote", progress=False, simulate_fn=fake_simulate)

@@ -118,10 +118,13 @@ def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]
         rows = estimate_rows(points, kernel)
         _fill_missing(points, kernel, rows)
         valid = kernel["valid"].tolist() if "valid" in kernel else [True] * len(points)
-        for (key, (s, _, _, _)), row, ok in zip(members, rows, valid, strict=True):
+        for (key, (s, _, _, inputs)), row, ok in zip(members, rows, valid, strict=True):
             status, error = "ok", None
             if not ok:
-                status, error = "infeasible", "the kernel marks this configuration invalid"
+                from clustersim.cost.kernel import invalid_reasons
+
+                status = "infeasible"
+                error = "; ".join(invalid_reasons(**inputs)) or "the kernel marks this configuration invalid"
             elif not row["fits_in_memory"]:
                 status = "infeasible"
                 error = (f"needs {row['memory_per_gpu_gib']:.1f} GiB per GPU; the {row['gpu_name']} has "
