@@ -157,6 +157,10 @@ def run_sweep(path: str | os.PathLike[str], out_db: str | os.PathLike[str], *, w
     Raises :class:`~clustersim.errors.ScenarioError` for an invalid sweep file, and
     :class:`~clustersim.errors.ClustersimError` for a database that holds another sweep.
     """
+    if dask is not None and dask != "local":
+        raise ClustersimError(f"--dask takes 'local' (got {dask!r}); for a cluster give --scheduler tcp://HOST:8786")
+    if workers < 1:
+        raise ClustersimError(f"--workers must be at least 1 (got {workers})")
     sweep = read_sweep(path)
     obj = parse_objective(objective or sweep.spec.objective, sweep.spec.mode)
     checking = _Progress(progress and sweep.spec.point_count() >= _VALIDATION_BAR_POINTS, sweep.spec.point_count(),
