@@ -122,6 +122,17 @@ def test_scenario_reference_lists_every_field() -> None:
             assert f"| `{info.alias or name}` |" in text, f"{path}.{name} missing from scenario.md"
 
 
+def test_constants_named_in_the_model_page_exist() -> None:
+    """explanation/model.md names the kernel's constants instead of quoting values that may be retuned."""
+    from clustersim.cost import efficiency, memory
+
+    text = (DOCS / "explanation" / "model.md").read_text(encoding="utf-8")
+    names = set(re.findall(r"`([A-Z][A-Z0-9_]{3,})`", text))
+    assert names, "model.md names no constants"
+    missing = sorted(n for n in names if not hasattr(efficiency, n) and not hasattr(memory, n))
+    assert not missing, f"model.md names constants that no longer exist: {missing}"
+
+
 @pytest.mark.slow
 def test_validation_page_is_current() -> None:
     from clustersim.docsgen import validation as v
