@@ -328,7 +328,7 @@ def test_a_sweep_runs_on_an_existing_dask_scheduler(tmp_path, sweep):
     import logging
 
     run_sweep(sweep, tmp_path / "serial.db", progress=False, simulate_fn=fake_simulate)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=logging.ERROR) as cluster:
         summary = run_sweep(sweep, tmp_path / "remote.db", scheduler=cluster.scheduler_address, progress=False,
                             simulate_fn=fake_simulate)

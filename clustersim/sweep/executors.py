@@ -216,8 +216,10 @@ class DaskExecutor(Executor):
                 raise ClustersimError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
             self.name = f"dask {scheduler}"
         else:
+            # dashboard_address ":0": the scheduler's HTTP server takes a free port (its default, 8787,
+            # may be held by another cluster on this machine)
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+                                         dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self._cluster)
             self.name = "dask local"
         self.workers = max(1, sum(self.client.nthreads().values()))
