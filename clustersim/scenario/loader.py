@@ -22,7 +22,8 @@ from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.scenario.model import Scenario, cross_checks
 from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
 
-__all__ = ["load_scenario", "check_file", "parse_override", "apply_overrides", "errors_from_validation"]
+__all__ = ["load_scenario", "check_file", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
+           "errors_from_validation"]
 
 _TYPE_ERRORS = {"string_type", "literal_error", "float_type", "float_parsing", "int_type", "int_parsing",
                 "bool_type", "bool_parsing", "model_type", "dict_type", "model_attributes_type"}
@@ -178,26 +179,38 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"`` in place, creating mappings on the way.
+
+    A catalog name on the way (``model: llama3-70b``, ``cluster.gpu: h100-sxm-80gb``) becomes
+    ``{preset: name}`` so that one of its fields can be overridden; ``auto`` or a missing value becomes a
+    new mapping; any other scalar on the way is an error.
+    """
+    import copy
+
+    path = key.split(".")
+    node: Any = data
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if isinstance(child, str) and path[: i + 1] in (["model"], ["cluster", "gpu"]):
+            child = {"preset": child}
+        elif child is None or child == "auto":
+            child = {}
+        elif not isinstance(child, dict):
+            raise ScenarioError(ErrorItem(f"cannot set {key}: {'.'.join(path[: i + 1])} is not a mapping", path=key))
+        node[part] = child
+        node = child
+    node[path[-1]] = copy.deepcopy(value)
+
+
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``data`` with each ``key.path=value`` set (a preset name becomes ``{preset: name}``)."""
+    """A copy of ``data`` with each ``key.path=value`` set (see :func:`set_dotted`)."""
     import copy
 
     out = copy.deepcopy(data)
     for text in overrides:
         path, value = parse_override(text)
-        node: Any = out
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part) if isinstance(node, dict) else None
-            if isinstance(child, str) and (path[: i + 1] == ["model"] or path[: i + 1] == ["cluster", "gpu"]):
-                child = {"preset": child}
-            elif child is None or child == "auto":
-                child = {}
-            elif not isinstance(child, dict):
-                raise ScenarioError(ErrorItem(f"cannot set {'.'.join(path)}: {'.'.join(path[:i + 1])} is not a mapping",
-                                              path=".".join(path)))
-            node[part] = child
-            node = child
-        node[path[-1]] = value
+        set_dotted(out, ".".join(path), value)
     return out
 
 
@@ -217,6 +230,20 @@ def _read(path: Path) -> tuple[Any, Marks]:
     with open(path, "rb") as fh:
         raw = fh.read(MAX_FILE_BYTES + 1)
     return read_yaml_bytes(raw, str(path))
+
+
+def read_scenario_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A scenario file as written, not yet validated (a sweep's overrides may be what makes it valid).
+
+    As :func:`load_scenario` does, the name defaults to the file's stem and a failure trace's path is
+    taken relative to the scenario's folder.
+    """
+    p = Path(path)
+    data, marks = _read(p)
+    if not isinstance(data, dict):
+        raise ScenarioError(ErrorItem(f"the top level is a {type(data).__name__}", line=1, column=1,
+                                      expected="a mapping with model, training and cluster"), str(p))
+    return dict(_prepare(data, p))
 
 
 def _prepare(data: Any, path: Path | None) -> Any:

@@ -7,6 +7,7 @@ reports all of them at once and the loader can attach file:line marks to each.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field, ValidationInfo, model_validator
@@ -126,23 +127,20 @@ def _merge(base: dict[str, Any], spec: Strict) -> dict[str, Any]:
     return out
 
 
-def resolve_model(spec: str | ModelSpec) -> dict[str, Any]:
-    """The full architecture: a catalog preset, an inline mapping, or a preset with overrides.
+@lru_cache(maxsize=256)
+def _catalog_model(name: str) -> dict[str, Any]:
+    """A catalog model with its defaults filled (cached: sweeps resolve the same names many times;
+    callers get a shallow copy and must not mutate nested values)."""
+    return _arch_defaults({**catalog.model(name), "name": name})
 
-    Defaults for an inline model: ffn_hidden_size = 4 * hidden_size (Vaswani et al. 2017; GPT-3),
-    kv_heads = attention_heads (multi-head attention), dense (one expert), untied embeddings.
-    """
-    if isinstance(spec, str):
-        arch = dict(catalog.model(spec))
-        arch["name"] = spec
-    else:
-        base = dict(catalog.model(spec.preset)) if spec.preset else {}
-        arch = _merge(base, spec)
-        arch["name"] = spec.preset or "custom"
-        if spec.preset and spec.params_b is None and any(
-            getattr(spec, k) is not None for k in ("layers", "hidden_size", "ffn_hidden_size", "experts")
-        ):
-            arch.pop("params_b", None)  # the preset's published count no longer applies
+
+@lru_cache(maxsize=256)
+def _catalog_gpu(name: str) -> dict[str, Any]:
+    """A catalog GPU entry (cached like :func:`_catalog_model`)."""
+    return {**catalog.gpu(name), "name": name}
+
+
+def _arch_defaults(arch: dict[str, Any]) -> dict[str, Any]:
     hidden = arch.get("hidden_size")
     arch.setdefault("ffn_hidden_size", 4 * hidden if hidden else None)
     arch.setdefault("kv_heads", arch.get("attention_heads"))
@@ -153,12 +151,28 @@ def resolve_model(spec: str | ModelSpec) -> dict[str, Any]:
     return arch
 
 
+def resolve_model(spec: str | ModelSpec) -> dict[str, Any]:
+    """The full architecture: a catalog preset, an inline mapping, or a preset with overrides.
+
+    Defaults for an inline model: ffn_hidden_size = 4 * hidden_size (Vaswani et al. 2017; GPT-3),
+    kv_heads = attention_heads (multi-head attention), dense (one expert), untied embeddings.
+    """
+    if isinstance(spec, str):
+        return dict(_catalog_model(spec))
+    base = dict(catalog.model(spec.preset)) if spec.preset else {}
+    arch = _merge(base, spec)
+    arch["name"] = spec.preset or "custom"
+    if spec.preset and spec.params_b is None and any(
+        getattr(spec, k) is not None for k in ("layers", "hidden_size", "ffn_hidden_size", "experts")
+    ):
+        arch.pop("params_b", None)  # the preset's published count no longer applies
+    return _arch_defaults(arch)
+
+
 def resolve_gpu(spec: str | GPUSpec) -> dict[str, Any]:
     """The GPU's figures: a catalog entry, or an inline mapping (optionally on top of a preset)."""
     if isinstance(spec, str):
-        gpu = dict(catalog.gpu(spec))
-        gpu["name"] = spec
-        return gpu
+        return dict(_catalog_gpu(spec))
     base = dict(catalog.gpu(spec.preset)) if spec.preset else {}
     gpu = _merge(base, spec)
     if spec.peak_tflops is not None and spec.preset:

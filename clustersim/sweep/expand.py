@@ -22,7 +22,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.rng import stream
 from clustersim.scenario import Scenario, load_scenario
-from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, read_yaml_bytes
+from clustersim.scenario.loader import read_scenario_mapping, set_dotted
 from clustersim.sweep.spec import SampleRange, SamplesSpec, SweepFile
 
 __all__ = ["Point", "ValidPoint", "InvalidPoint", "Plan", "plan_sweep", "expand_points", "sample_values",
@@ -101,42 +100,9 @@ def _invalid_key(data: dict[str, Any], mode: str) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"`` in place (``--set``'s descent rules)."""
-    path = key.split(".")
-    node: Any = data
-    for i, part in enumerate(path[:-1]):
-        child = node.get(part)
-        if isinstance(child, str) and path[: i + 1] in (["model"], ["cluster", "gpu"]):
-            child = {"preset": child}
-        elif child is None or child == "auto":
-            child = {}
-        elif not isinstance(child, dict):
-            raise ScenarioError(ErrorItem(f"cannot set {key}: {'.'.join(path[: i + 1])} is not a mapping", path=key))
-        node[part] = child
-        node = child
-    node[path[-1]] = copy.deepcopy(value)
-
-
 def base_mapping(path: Path) -> dict[str, Any]:
-    """The base scenario as written (not yet validated: the sweep's overrides may be what makes it valid).
-
-    As :func:`load_scenario` does for a file, the name defaults to the file's stem and a failure trace
-    path is taken relative to the scenario's folder.
-    """
-    with open(path, "rb") as fh:
-        raw = fh.read(MAX_FILE_BYTES + 1)
-    data, _ = read_yaml_bytes(raw, str(path))
-    if not isinstance(data, dict):
-        raise ScenarioError(ErrorItem(f"the top level is a {type(data).__name__}", line=1, column=1,
-                                      expected="a mapping with model, training and cluster"), str(path))
-    data.setdefault("name", path.stem)
-    failures = data.get("failures")
-    if isinstance(failures, dict) and isinstance(failures.get("trace"), str):
-        trace = Path(failures["trace"])
-        if not trace.is_absolute():
-            failures["trace"] = os.fspath(path.parent / trace)
-    return data
+    """The base scenario as written, not yet validated (:func:`clustersim.scenario.loader.read_scenario_mapping`)."""
+    return read_scenario_mapping(path)
 
 
 def _to_value(rng_u: float, spec: SampleRange) -> Any:
