@@ -64,6 +64,20 @@ def _outcome(task_id: str, result: tuple[bool, Any]) -> Outcome:
     return Outcome(task_id, value=value) if ok else Outcome(task_id, error=str(value))
 
 
+def _harvest(futures: Any, inflight: dict[Any, tuple[str, Any]], lost: list[tuple[str, Any]],
+             suspects: set[str]) -> Iterator[Any]:
+    """Yield the outcome of each finished future; tasks whose worker died go to ``lost``."""
+    for fut in futures:
+        item = inflight.pop(fut)
+        try:
+            result = fut.result()
+        except BrokenProcessPool:
+            lost.append(item)
+            continue
+        suspects.discard(item[0])
+        yield _outcome(item[0], result)
+
+
 class Executor:
     """Base class: ``run`` yields outcomes as tasks finish; ``close`` releases workers."""
 
@@ -161,27 +175,11 @@ class ProcessExecutor(Executor):
                 continue
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
             lost: list[tuple[str, Any]] = []
-            for fut in done:
-                item = inflight.pop(fut)
-                try:
-                    result = fut.result()
-                except BrokenProcessPool:
-                    lost.append(item)
-                    continue
-                suspects.discard(item[0])
-                yield _outcome(item[0], result)
+            yield from _harvest(done, inflight, lost, suspects)
             if not lost:
                 continue
             # A worker died: every task still in flight fails with it; collect what did finish.
-            for fut in list(inflight):
-                item = inflight.pop(fut)
-                try:
-                    result = fut.result()
-                except BrokenProcessPool:
-                    lost.append(item)
-                    continue
-                suspects.discard(item[0])
-                yield _outcome(item[0], result)
+            yield from _harvest(list(inflight), inflight, lost, suspects)
             pool = self._new_pool()
             alone = len(lost) == 1 and lost[0][0] in suspects
             for item in lost:
