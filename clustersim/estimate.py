@@ -82,7 +82,8 @@ class Estimate:
             "usd_per_gpu_hour": s.usd_per_gpu_hour(),
             "price_source": s.price_source(),
             "cost_usd": self.cost_usd,
-            "parallelism": {**self.parallelism.model_dump(), "searched": self.searched},
+            "parallelism": {**self.parallelism.model_dump(), "micro_batch_seqs": s.training.micro_batch_seqs,
+                            "recompute": s.training.recompute, "searched": self.searched},
             "breakdown_s": {key.removesuffix("_s"): k[key] for key in BREAKDOWN_KEYS},
             "checkpoint_size_gb": self.checkpoint_size_gb,
         }

@@ -57,7 +57,8 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
     head.add_column("what", style="bold")
     head.add_column("value")
     layout = (f"tp {par['tp']} x pp {par['pp']} x dp {par['dp']} x cp {par['cp']}, ep {par['ep']}, vpp {par['vpp']}, "
-              f"ZeRO-{par['zero']}, SP {'on' if par['sequence_parallel'] else 'off'}"
+              f"ZeRO-{par['zero']}, SP {'on' if par['sequence_parallel'] else 'off'}, "
+              f"micro-batch {par['micro_batch_seqs']}, recompute {par['recompute']}"
               + (" (searched)" if par.get("searched") else ""))
     rows = [
         ("parallelism", layout),
