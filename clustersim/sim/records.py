@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from clustersim.io import atomic_write_text
 
 __all__ = ["BUCKETS", "EVENT_COLUMNS", "EventRow", "ReplicaResult", "write_events_csv"]
 
@@ -61,19 +63,14 @@ class ReplicaResult:
 
 
 def write_events_csv(events: Iterable[Sequence[Any]], path: str | os.PathLike[str]) -> Path:
-    """Write an event log as CSV (header :data:`EVENT_COLUMNS`), atomically: a temporary file in the same
-    folder, then :func:`os.replace`, so a reader never sees half a file. Node -1 is written empty."""
+    """Write an event log as CSV (header :data:`EVENT_COLUMNS`), atomically (:mod:`clustersim.io`: a
+    temporary file in the same folder, then :func:`os.replace`), so a reader never sees half a file.
+    Node -1 is written empty."""
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(EVENT_COLUMNS)
+    for t, event, component, node, detail in events:
+        w.writerow((repr(float(t)), event, component, "" if node == -1 else node, detail))
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(EVENT_COLUMNS)
-            for t, event, component, node, detail in events:
-                w.writerow((repr(float(t)), event, component, "" if node == -1 else node, detail))
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(target, buf.getvalue())
     return target
