@@ -10,7 +10,7 @@ import numpy as np
 
 from clustersim import __version__
 
-__all__ = ["SCHEMA_VERSION", "provenance", "jsonable"]
+__all__ = ["SCHEMA_VERSION", "provenance", "jsonable", "format_usd"]
 
 #: Version of the JSON outputs (``--json``). Bump the minor for added keys, the major for a break.
 SCHEMA_VERSION = "1.0"
@@ -41,3 +41,19 @@ def jsonable(obj: Any) -> Any:
         value = float(obj)
         return value if math.isfinite(value) else None
     return obj
+
+
+def format_usd(value: Any) -> str:
+    """Dollars for people: ``$12.50``, ``$9,120``, ``$1.27M``, ``$7.42B``; an em dash for None or non-finite."""
+    if value is None:
+        return "\u2014"
+    x = float(value)
+    if not math.isfinite(x):
+        return "\u2014"
+    if abs(x) >= 1e9:
+        return f"${x / 1e9:,.2f}B"
+    if abs(x) >= 1e6:
+        return f"${x / 1e6:,.2f}M"
+    if abs(x) >= 100:
+        return f"${x:,.0f}"
+    return f"${x:,.2f}"

@@ -13,6 +13,7 @@ from clustersim.money.dollars import DollarsResult
 from clustersim.money.finetune import FinetuneResult
 from clustersim.money.plan import PlanResult
 from clustersim.money.spot import SpotResult
+from clustersim.results import format_usd
 
 __all__ = ["dollars_table", "costs_table", "plan_tables", "finetune_table", "spot_tables", "usd", "days"]
 
@@ -20,17 +21,8 @@ _DASH = "\u2014"
 
 
 def usd(value: Any) -> str:
-    """``$9,120``, ``$1.27M``, ``$7.42B``; a dash for None."""
-    if value is None:
-        return _DASH
-    x = float(value)
-    if abs(x) >= 1e9:
-        return f"${x / 1e9:,.2f}B"
-    if abs(x) >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    if abs(x) >= 100:
-        return f"${x:,.0f}"
-    return f"${x:,.2f}"
+    """``$9,120``, ``$1.27M``, ``$7.42B``; a dash for None (:func:`clustersim.results.format_usd`)."""
+    return format_usd(value)
 
 
 def days(value: Any) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clustersim.errors import ClustersimError
+from clustersim.results import format_usd
 
 __all__ = ["KINDS", "DAYS_KEYS", "COST_KEYS", "esc", "number", "stat", "days_of", "cost_of", "pareto_front", "infer_kind",
            "fmt_usd", "fmt_num", "fmt_days", "fmt_big", "is_usd"]
@@ -133,15 +134,9 @@ def fmt_num(value: Any, digits: int = 3) -> str:
 
 
 def fmt_usd(value: Any) -> str:
-    """Dollars: ``$9,120``, ``$1.27M``, ``$742M``; an em dash for None."""
+    """Dollars: ``$9,120``, ``$1.27M``, ``$742M``; an em dash for None (:func:`clustersim.results.format_usd`)."""
     x = number(value)
-    if x is None:
-        return "\u2014"
-    if abs(x) >= 1e9:
-        return f"${x / 1e9:,.2f}B"
-    if abs(x) >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    return f"${x:,.0f}"
+    return format_usd(x) if x is None or abs(x) >= 100 else f"${x:,.0f}"
 
 
 def fmt_days(value: Any) -> str:
