@@ -71,6 +71,8 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
      ["vpp > 1 needs pipeline parallelism"], None),
     ("batch-seqs-and-tokens", sub("global_batch_seqs: 64", "global_batch_seqs: 64\n  global_batch_tokens: 1000"),
      ["not both"], None),
+    ("price-for-another-gpu", sub("usd_per_gpu_hour: 2.5", "preset: coreweave-a100-80gb"),
+     ["pricing.preset", "is for a100-sxm-80gb", "h100-sxm-80gb"], 23),
     ("unknown-price-preset", sub("usd_per_gpu_hour: 2.5", "preset: no-such-cloud"), ["pricing.preset"], 23),
     ("inline-model-missing", sub("model: llama3-8b", "model:\n  layers: 4\n  attention_heads: 4"),
      ["model.hidden_size", "missing"], 2),

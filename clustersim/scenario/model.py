@@ -206,9 +206,15 @@ def cross_checks(s: Scenario) -> list[ErrorItem]:
         problems.append(_catalog_problem("cluster.gpu" if isinstance(s.cluster.gpu, str) else "cluster.gpu.preset", exc))
     if s.pricing.preset is not None:
         try:
-            catalog.price(s.pricing.preset)
+            preset_gpu = catalog.price(s.pricing.preset).get("gpu")
         except ScenarioError as exc:
             problems.append(_catalog_problem("pricing.preset", exc))
+        else:
+            if gpu is not None and preset_gpu and gpu.get("name") not in (preset_gpu, "custom"):
+                problems.append(ErrorItem(
+                    f"the price preset {s.pricing.preset} is for {preset_gpu}, but the cluster's GPU is "
+                    f"{gpu.get('name')}", path="pricing.preset", given=s.pricing.preset,
+                    expected=f"a preset for {gpu.get('name')} (clustersim catalog prices), or pricing.usd_per_gpu_hour"))
     if s.failures is not None and s.failures.preset is not None:
         try:
             catalog.reliability_preset(s.failures.preset)
