@@ -264,7 +264,7 @@ def plan(budget_usd: float, *, deadline_days: float | None = None, gpu: str = "h
     loss_optimal = min(rows, key=lambda r: r["loss"]) if rows else None
     notes = [
         "Tokens: 20 per parameter (Hoffmann et al. 2022 Table 3, Approach 1); loss: their Eq. 10 fit (Approach 3), "
-        "which prefers fewer tokens per parameter, hence the curve's minimum may sit at a larger model.",
+        "which prefers more tokens per parameter at these budgets, hence the curve's minimum may sit at a smaller model.",
         f"Price {q.label()}; failures from the '{reliability}' preset (expected goodput, Daly 2006).",
     ]
     if deadline_days is None:
