@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,16 @@ def test_bad_overrides(write, override, fragment):
     with pytest.raises(ScenarioError) as info:
         load_scenario(path, [override])
     assert fragment in info.value.render()
+
+
+def test_errors_from_set_name_the_option_not_a_line(tmp_path):
+    from tests.conftest import SCENARIOS
+
+    path = SCENARIOS / "quickstart.yaml"
+    for override, fragment in [("cluster.gpu=h100", "did you mean 'h100-sxm-80gb'"),
+                               ("cluster.nodes=abc", "integer"), ("cluster.node=64", "did you mean `nodes`")]:
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(path, [override])
+        text = info.value.render()
+        assert f"this comes from --set {override}" in text and fragment in text
+        assert not re.search(re.escape(str(path)) + r":\d", text)  # no line is blamed for a value it lacks

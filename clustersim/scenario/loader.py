@@ -282,7 +282,24 @@ def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any] | Scenario,
         if not isinstance(data, dict):
             return _validate(data, marks, filename)
         data = apply_overrides(data, overrides)
+        try:
+            return _validate(data, marks, filename)
+        except ScenarioError as exc:
+            raise ScenarioError(_blame_overrides(exc.items, overrides), filename) from None
     return _validate(data, marks, filename)
+
+
+def _blame_overrides(items: list[ErrorItem], overrides: list[str]) -> list[ErrorItem]:
+    """Errors in a value that came from ``--set`` name the option, not a line of the file."""
+    keys = {text.partition("=")[0].strip(): text for text in overrides}
+    out = []
+    for item in items:
+        text = next((t for k, t in keys.items() if item.path == k or item.path.startswith(k + ".")), None)
+        if text is not None:
+            hint = f"this comes from --set {text}" + (f"; {item.hint}" if item.hint else "")
+            item = ErrorItem(item.message, item.path, None, None, item.given, item.expected, hint)
+        out.append(item)
+    return out
 
 
 def check_file(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> tuple[Scenario | None, list[ErrorItem]]:

@@ -56,7 +56,8 @@ def _one(kind: str, name: str) -> dict[str, Any]:
     if isinstance(name, str) and name in data:
         return copy.deepcopy(data[name])
     names = sorted(data)
-    close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
+    close = [n for n in names if n.startswith(str(name).lower())][:3] or difflib.get_close_matches(
+        str(name), names, n=3, cutoff=0.5)
     hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else None
     raise ScenarioError(
         ErrorItem(
