@@ -77,7 +77,10 @@ def dollars_table(r: DollarsResult) -> Table:
                 cells.append(days(v))
             else:
                 cells.append(_num(v, "{:,.0f}"))
-        t.add_row(item.replace("_", " "), *cells)
+        label = item.replace("_", " ")
+        if item in ("gpu_hours", "gpu_usd") and r.paid_gpus != r.gpus:
+            label += f" ({r.paid_gpus:,} GPUs: spares included)"
+        t.add_row(label, *cells)
     return t
 
 
