@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
-from clustersim.cost.kernel import evaluate_one
+from clustersim.cost.kernel import evaluate, evaluate_one
 from clustersim.errors import ScenarioError
 from clustersim.estimate import Estimate, estimate, require_fit
 from clustersim.planning import kernel_inputs
@@ -59,11 +59,11 @@ def _elastic_speed(s: Scenario, nodes_per_replica: int) -> tuple[float, ...]:
         return (1.0,)
     dp = par.dp or 1
     per_replica = s.training.batch_seqs // dp
-    base = _rate(s)
-    out = []
-    for k in range(dp):
-        out.append(min(1.0, max(_STALLED, _rate(s, dp=dp - k, global_batch_seqs=per_replica * (dp - k)) / base)))
-    return tuple(out)
+    survivors = np.arange(dp, 0, -1)  # k = 0 .. dp-1 replicas missing: one vectorized kernel call
+    inputs = kernel_inputs(s)
+    inputs.update(dp=survivors, global_batch_seqs=per_replica * survivors)
+    rates = np.asarray(evaluate(**inputs)["tokens_per_s"]) / _rate(s)
+    return tuple(float(x) for x in np.clip(rates, _STALLED, 1.0))
 
 
 def _degraded_speed(s: Scenario, spines: int) -> tuple[float, ...]:

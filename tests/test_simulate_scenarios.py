@@ -103,3 +103,20 @@ def test_same_seed_same_result_any_workers():
     assert a["samples"] == b["samples"]
     c = simulate(BASE, workers=1, seed=6).to_dict()
     assert c["samples"] != a["samples"]
+
+
+def test_elastic_speed_is_the_kernel_rate_at_fewer_replicas():
+    from clustersim import load_scenario
+    from clustersim.cost.kernel import evaluate_one
+    from clustersim.estimate import estimate
+    from clustersim.planning import kernel_inputs
+    from clustersim.simulate import build_job
+
+    s = load_scenario(scenario(spare_nodes=0, elastic=True))
+    job = build_job(s, estimate(s))
+    base = kernel_inputs(s)
+    full = evaluate_one(**base)["tokens_per_s"]
+    assert len(job.elastic_speed) == 32 and job.elastic_speed[0] == pytest.approx(1.0, rel=1e-12)
+    for k in (1, 5, 31):
+        inputs = {**base, "dp": 32 - k, "global_batch_seqs": 8 * (32 - k)}
+        assert job.elastic_speed[k] == pytest.approx(evaluate_one(**inputs)["tokens_per_s"] / full, rel=1e-12)
