@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import click
 
@@ -12,6 +12,25 @@ from clustersim.cli import F, _console, cli, emit_json, scenario_arg, set_option
 def _csv_option(func: F) -> F:
     return cast(F, click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
                                 help="Also write the table as CSV (atomic).")(func))
+
+
+def _finish(result: Any, tables: Any, *, as_json: bool, csv_path: str | None, report_path: str | None = None,
+            kind: str | None = None, json_obj: Any = None) -> None:
+    """What every money command does with its result: CSV, HTML report, then JSON or tables and notes."""
+    if csv_path:
+        result.write_csv(csv_path)
+    if report_path:
+        from clustersim.report import render_report
+
+        render_report(result.to_dict(), report_path, kind=kind)
+    if as_json:
+        emit_json(result.to_dict() if json_obj is None else json_obj)
+        return
+    console = _console()
+    for table in tables if isinstance(tables, list) else [tables]:
+        console.print(table)
+    for note in getattr(result, "notes", ()):
+        console.print(f"note: {note}")
 
 
 @cli.command()
@@ -42,12 +61,7 @@ def dollars(file: str, overrides: tuple[str, ...], price: str | None, run_sim: b
     result = run_dollars(file, set=overrides, price=price, simulation=sim, usd_per_kwh=usd_per_kwh, pue=pue,
                          storage_usd_per_tb_month=storage_usd_per_tb_month,
                          retained_checkpoints=retained_checkpoints)
-    if csv_path:
-        result.write_csv(csv_path)
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    _console().print(dollars_table(result))
+    _finish(result, dollars_table(result), as_json=as_json, csv_path=csv_path)
 
 
 @cli.command()
@@ -76,19 +90,7 @@ def costs(models: tuple[str, ...], tokens: str, gpu_types: tuple[str, ...], gpus
 
     result = run_costs(list(models) or list(DEFAULT_SIZES), tokens=tokens, gpu=list(gpu_types), gpus=gpus,
                        base=base, price=price, reliability=None if reliability == "none" else reliability)
-    if csv_path:
-        result.write_csv(csv_path)
-    if report_path:
-        from clustersim.report import render_report
-
-        render_report(result.to_dict(), report_path, kind="costs")
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    console = _console()
-    console.print(costs_table(result))
-    for note in result.notes:
-        console.print(f"note: {note}")
+    _finish(result, costs_table(result), as_json=as_json, csv_path=csv_path, report_path=report_path, kind="costs")
 
 
 @cli.command()
@@ -110,20 +112,7 @@ def plan(budget_usd: float, deadline_days: float | None, gpu: str, gpus: str, pr
     from clustersim.money.tables import plan_tables
 
     result = run_plan(budget_usd, deadline_days=deadline_days, gpu=gpu, gpus=gpus, price=price, base=base)
-    if csv_path:
-        result.write_csv(csv_path)
-    if report_path:
-        from clustersim.report import render_report
-
-        render_report(result.to_dict(), report_path, kind="plan")
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    console = _console()
-    for table in plan_tables(result):
-        console.print(table)
-    for note in result.notes:
-        console.print(f"note: {note}")
+    _finish(result, plan_tables(result), as_json=as_json, csv_path=csv_path, report_path=report_path, kind="plan")
 
 
 @cli.command()
@@ -147,15 +136,7 @@ def finetune(model: str, tokens: str, gpu_types: tuple[str, ...], modes: tuple[s
 
     result = run_finetune(model, tokens, gpus=list(gpu_types) or None, modes=list(modes) or FINETUNE_MODES,
                           max_gpus=max_gpus, price=price)
-    if csv_path:
-        result.write_csv(csv_path)
-    if as_json:
-        emit_json(result.to_list())
-        return
-    console = _console()
-    console.print(finetune_table(result))
-    for note in result.notes:
-        console.print(f"note: {note}")
+    _finish(result, finetune_table(result), as_json=as_json, csv_path=csv_path, json_obj=result.to_list())
 
 
 @cli.command()
@@ -179,13 +160,4 @@ def spot(file: str, overrides: tuple[str, ...], discount: float | None, spot_pri
 
     result = spot_breakeven(file, set=overrides, discount=discount, spot_price=spot_price, replicas=replicas,
                             seed=seed, workers=workers)
-    if csv_path:
-        result.write_csv(csv_path)
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    console = _console()
-    for table in spot_tables(result):
-        console.print(table)
-    for note in result.notes:
-        console.print(f"note: {note}")
+    _finish(result, spot_tables(result), as_json=as_json, csv_path=csv_path)
