@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,12 +144,17 @@ def _flush(pending: list[tuple[int, dict[str, Any], dict[str, np.ndarray], int]]
     pending.clear()
 
 
-def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> list[Best]:
+def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                 progress: Callable[[str], None] | None = None, headroom: float = 0.0) -> list[Best]:
     """Each point's fastest feasible configuration, all points through the kernel together.
 
     Points are packed into kernel calls of at most ``chunk_rows`` rows (a point larger than that gets a
     call of its own); the winner per point is the argmin of step time over its valid rows that fit.
+    ``progress`` is called with ``"i/n points"`` as points are enumerated and evaluated. ``headroom``:
+    the fraction of each GPU's memory a configuration must leave free to count as fitting.
     """
+    if not 0.0 <= headroom < 1.0:
+        raise ClustersimError(f"the memory headroom must be in [0, 1), got {headroom}")
     best: dict[int, tuple[float, dict[str, Any]]] = {}
     feasible: dict[int, int] = {}
     totals: list[int] = []
@@ -164,7 +169,12 @@ def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_
         if rows and rows + n > chunk_rows:
             _flush(pending, best, feasible)
             rows = 0
-        pending.append((i, kernel_inputs(s), cfg, n))
+        if progress is not None:
+            progress(f"{i + 1:,}/{len(points):,} points ({s.name})")
+        inputs = kernel_inputs(s)
+        if headroom:
+            inputs["hbm_bytes"] = float(inputs["hbm_bytes"]) * (1.0 - headroom)
+        pending.append((i, inputs, cfg, n))
         rows += n
     _flush(pending, best, feasible)
     return [Best(scenario=s, configs=totals[i], feasible=feasible.get(i, 0),

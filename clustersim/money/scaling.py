@@ -27,6 +27,7 @@ from clustersim.scenario import catalog
 from clustersim.scenario.model import CHINCHILLA_TOKENS_PER_PARAM
 
 __all__ = [
+    "CHINCHILLA_TOKENS_PER_PARAM",
     "ScalingRule",
     "LLAMA3_RULE",
     "arch_for_params",

@@ -237,6 +237,10 @@ class CheckpointSpec(Strict):
 class SpotSpec(Strict):
     discount: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(description="fraction off the on-demand price")
     preemptions_per_node_day: NonNegFloat
+    return_hours: NonNegFloat | None = Field(
+        None, description="mean hours until a preempted node's capacity comes back; default: "
+        "failures.repair_hours (no public measurement of GPU spot re-acquisition delays was found: set it)"
+    )
 
 
 class EnergySpec(Strict):
