@@ -17,6 +17,7 @@ import click
 from clustersim import __version__
 from clustersim.cli_conventions import (
     EXIT_UNFINISHED,
+    ConventionGroup,
     default_workers,
     json_option,
     output_option,
@@ -86,7 +87,7 @@ set_option = click.option(
     help="Override a scenario field (YAML scalar, re-validated), e.g. --set cluster.nodes=256.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ConventionGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="clustersim")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
@@ -127,7 +128,12 @@ def validate(files: tuple[str, ...], overrides: tuple[str, ...], as_json: bool, 
         results.append({"file": path, "ok": True, "name": scenario.name, "gpus": scenario.gpus,
                         "nodes": scenario.cluster.nodes, "gpus_per_node": scenario.gpus_per_node,
                         "warnings": warnings, "problems": []})
-    emit_result({"kind": "validate", "ok": not bad, "files": results}, as_json, output)
+    summary: dict[str, Any] = {"kind": "validate", "ok": not bad, "files": results}
+    if bad:  # the error convention too: one "error" object with every problem of every file
+        summary["error"] = {"type": "ScenarioError", "message": f"{bad} of {len(files)} files have errors",
+                            "exit_code": EXIT_USER_ERROR,
+                            "problems": [p for r in results for p in r["problems"]]}
+    emit_result(summary, as_json, output)
     if bad:
         raise click.exceptions.Exit(EXIT_USER_ERROR)
 
@@ -330,6 +336,10 @@ def sweep(sweep_file: str | None, out_db: str | None, workers: int | None, dask:
     workers = workers or default_workers()
     summary = run_sweep(sweep_file, db, workers=workers, dask=dask, scheduler=scheduler, resume=resume,
                         progress=not as_json and sys.stderr.isatty(), objective=objective)
+    from clustersim.sweep.expand import mode_warnings
+    from clustersim.sweep.spec import read_sweep
+
+    summary.notes.extend(mode_warnings(read_sweep(sweep_file)))
     if export_path:
         export_results(db, export_path)
     if emit_result(summary.to_dict(), as_json, output):

@@ -31,7 +31,7 @@ import click
 
 from clustersim.errors import ClustersimError, ScenarioError
 
-__all__ = ["EXIT_USER_ERROR", "EXIT_UNFINISHED", "error_object", "report_error", "json_option", "output_option",
+__all__ = ["ConventionGroup", "EXIT_USER_ERROR", "EXIT_UNFINISHED", "error_object", "report_error", "json_option", "output_option",
            "workers_option", "default_workers", "write_json", "json_text", "progress_reporter"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +62,22 @@ def report_error(exc: ClustersimError, as_json: bool) -> None:
     click.echo(f"error: {text}" if "\n" not in text else f"error:\n{text}", err=True)
     if as_json:
         click.echo(json_text(error_object(exc)))
+
+
+class ConventionGroup(click.Group):
+    """The command group: a usage error (unknown option, bad value) of a command given ``--json`` is
+    also printed as the JSON error object on stdout (click prints the usage text on stderr and exits 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # before the subcommand consumes them
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if "--json" in args:
+                message = exc.format_message()
+                click.echo(json_text({"error": {"type": "UsageError", "message": message,
+                                                "exit_code": exc.exit_code, "problems": []}}))
+            raise
 
 
 def json_text(obj: Any) -> str:
