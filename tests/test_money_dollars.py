@@ -161,3 +161,10 @@ def test_dollars_refuses_a_layout_that_does_not_fit() -> None:
     bare["training"] = {**QUICK["training"], "precision": "fp16"}  # the fixed layout needs 53.8 GiB of 32
     with pytest.raises(InfeasibleError, match="GiB per GPU"):
         dl.dollars(bare)
+
+
+@pytest.mark.parametrize("gpu", ["h200-sxm-141gb", "b200-sxm-192gb", "gb200-nvl72", "mi300x-192gb"])
+def test_newer_gpus_have_a_dated_cited_on_demand_price(gpu) -> None:
+    q = newest_price(gpu)
+    assert q is not None and q.kind == "on-demand" and q.usd_per_gpu_hour > 0
+    assert q.date is not None and q.date >= "2026-01" and q.source and "reference.md C.3" in q.source
