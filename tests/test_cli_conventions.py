@@ -142,3 +142,14 @@ def test_validate_json_lists_each_file(write):
     assert any("256 nodes = 1,024 GPUs" in w for w in f["warnings"])
     text = CliRunner().invoke(cli, ["validate", str(good)])
     assert "1,024 GPUs = 256 nodes x 4" in text.output
+
+
+def test_count_suffixes_are_the_same_in_yaml_and_on_the_command_line(write):
+    from clustersim.money.scaling import parse_size
+    from clustersim.scenario import load_scenario
+
+    path = write("model: llama3-8b\ntraining:\n  tokens: 15T\ncluster:\n  gpu: h100-sxm-80gb\n  nodes: 2\n")
+    assert load_scenario(path).training.tokens == 15e12 == parse_size("15T")
+    assert load_scenario(path, ["training.tokens=500B"]).training.tokens == 500e9 == parse_size("500b")
+    bad = CliRunner().invoke(cli, ["validate", str(path), "--set", "training.tokens=15X"])
+    assert bad.exit_code == 2 and "training.tokens" in bad.output
