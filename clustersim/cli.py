@@ -17,6 +17,7 @@ import click
 from clustersim import __version__
 from clustersim.cli_conventions import (
     EXIT_UNFINISHED,
+    EXIT_USER_ERROR,
     ConventionGroup,
     default_workers,
     json_option,
@@ -28,8 +29,6 @@ from clustersim.cli_conventions import (
 from clustersim.errors import ClustersimError, ScenarioError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_USER_ERROR = 2
 
 
 def _console(stderr: bool = False) -> Any:
