@@ -132,3 +132,14 @@ def test_spot_reports_its_interval_and_return_delay():
     lo, hi = d["breakeven_ci95"]
     assert lo <= d["breakeven_preemptions_per_node_day"] <= hi
     assert d["replicas"] in (8, 16)
+
+
+def test_finetune_reads_a_base_scenario_priced_for_another_gpu():
+    base = str(SCENARIOS / "llama2-70b-lora.yaml")  # priced with an A100 preset
+    result = CliRunner().invoke(cli, ["finetune", "llama2-70b", "--tokens", "1e8", "--base", base, "--gpu",
+                                      "h100-sxm-80gb", "--gpu", "v100-sxm-32gb", "--mode", "lora", "--json"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    by = {r["gpu"]: r for r in d["rows"]}
+    assert by["h100-sxm-80gb"]["cost_usd"] > 0 and by["v100-sxm-32gb"]["cost_usd"] is None
+    assert any("v100-sxm-32gb: no on-demand price" in n for n in d["notes"])

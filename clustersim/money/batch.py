@@ -68,7 +68,8 @@ def point_scenario(base: Mapping[str, Any], *, model: str | Mapping[str, Any], g
                    name: str | None = None) -> Scenario:
     """A scenario mapping (``base``) with the point's model, GPU type and count, tokens and mode set.
 
-    The parallelism is ``auto``; a price given here replaces the base's.
+    The parallelism is ``auto``; a price given here replaces the base's; without one, a base price for
+    another GPU type is dropped (the point then has no price, rather than a wrong one).
     """
     m = copy.deepcopy(dict(base))
     m["model"] = dict(model) if isinstance(model, Mapping) else model
@@ -85,10 +86,16 @@ def point_scenario(base: Mapping[str, Any], *, model: str | Mapping[str, Any], g
     if training.get("precision", "bf16") not in peaks:
         training["precision"] = "bf16" if "bf16" in peaks else "fp16"
     m["training"] = training
+    pricing = dict(m.get("pricing") or {})
     if usd_per_gpu_hour is not None:
-        pricing = {k: v for k, v in dict(m.get("pricing") or {}).items() if k != "preset"}
+        pricing = {k: v for k, v in pricing.items() if k != "preset"}
         pricing["usd_per_gpu_hour"] = usd_per_gpu_hour
         m["pricing"] = pricing
+    elif pricing.get("preset") and catalog.price(str(pricing["preset"])).get("gpu") != gpu:
+        # the base's price is for another GPU: this point has none (its dollars are missing, and said so)
+        m["pricing"] = {k: v for k, v in pricing.items() if k != "preset"}
+    elif pricing.get("usd_per_gpu_hour") is not None and (dict(base).get("cluster") or {}).get("gpu") not in (None, gpu):
+        m["pricing"] = {k: v for k, v in pricing.items() if k != "usd_per_gpu_hour"}
     if name is not None:
         m["name"] = name
     return load_scenario(m)
