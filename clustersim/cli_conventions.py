@@ -8,7 +8,8 @@
 * ``--set KEY.PATH=VALUE`` (repeatable): on every command that reads a scenario, including the base
   scenario of ``costs``, ``plan`` and ``finetune``.
 * ``--workers N``: worker processes, default one per CPU, wherever work runs in parallel; results do
-  not depend on it.
+  not depend on it. (The Python functions default to ``workers=1``: a library starts no processes
+  unasked.)
 * ``--csv FILE``: the command's table as CSV, on every command that prints one table of rows.
 * ``--report FILE``: a self-contained HTML report, on the commands that have a report
   (``simulate``, ``costs``, ``plan``).
@@ -88,7 +89,10 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """The JSON result in a file that appears whole or not at all."""
     from clustersim.io import atomic_write_text
 
-    atomic_write_text(path, json_text(obj) + "\n")
+    try:
+        atomic_write_text(path, json_text(obj) + "\n")
+    except OSError as exc:
+        raise ClustersimError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from None
 
 
 def json_option(what: str = "the result") -> Callable[[F], F]:

@@ -153,3 +153,13 @@ def test_count_suffixes_are_the_same_in_yaml_and_on_the_command_line(write):
     assert load_scenario(path, ["training.tokens=500B"]).training.tokens == 500e9 == parse_size("500b")
     bad = CliRunner().invoke(cli, ["validate", str(path), "--set", "training.tokens=15X"])
     assert bad.exit_code == 2 and "training.tokens" in bad.output
+
+
+def test_an_output_that_cannot_be_written_is_a_refusal(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = str(blocker / "out.json")  # a path under a regular file: mkdir fails
+    for command in (["estimate", QUICK, "-o", target], ["costs", "7B", "--gpus", "512", "--csv", target]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2, result.output
+        assert "cannot write" in result.output and "Traceback" not in result.output
