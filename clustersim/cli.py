@@ -182,7 +182,10 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str |
     from clustersim.estimate import estimate as run_estimate
     from clustersim.tables import estimate_tables
 
+    from clustersim.estimate import require_fit
+
     est = run_estimate(file, set=overrides)
+    require_fit(est)  # a layout that does not fit is refused (exit 2, the reason), never priced
     result = est.to_dict()
     result["warnings"] = print_warnings(est.scenario, as_json)
     if emit_result(result, as_json, output):

@@ -163,3 +163,12 @@ def test_an_output_that_cannot_be_written_is_a_refusal(tmp_path):
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 2, result.output
         assert "cannot write" in result.output and "Traceback" not in result.output
+
+
+def test_estimate_refuses_a_layout_that_does_not_fit():
+    sets = ["--set", "training.parallelism.tp=1", "--set", "training.parallelism.dp=256",
+            "--set", "training.recompute=none", "--set", "training.micro_batch_seqs=2"]
+    result = CliRunner().invoke(cli, ["estimate", QUICK, *sets, "--json"])
+    assert result.exit_code == 2
+    err = json.loads(result.stdout)["error"]
+    assert err["type"] == "InfeasibleError" and "GiB per GPU" in err["message"]

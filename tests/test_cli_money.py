@@ -48,7 +48,7 @@ def test_plan_budget():
 
 
 def test_spot_breakeven_and_dollars():
-    result = CliRunner().invoke(cli, ["spot", QUICK, "--replicas", "10", "--json"])
+    result = CliRunner().invoke(cli, ["spot", QUICK, "--replicas", "10", "--max-replicas", "10", "--json"])
     assert result.exit_code == 0, result.output
     d = json.loads(result.output)
     assert "breakeven_preemptions_per_node_day" in json.dumps(d)
@@ -74,12 +74,12 @@ def test_finetune_recipe_options_change_the_steps():
 
 
 def test_plan_tokens_per_param_over_trains_a_smaller_model():
-    base = ["plan", "--budget-usd", "1e6", "--gpus", "256:2048", "--json"]
+    base = ["plan", "--budget-usd", "1e6", "--gpus", "512:1024", "--json"]
     chinchilla = json.loads(CliRunner().invoke(cli, base).output)
     over = json.loads(CliRunner().invoke(cli, [*base, "--tokens-per-param", "200"]).output)
     assert over["optimum"]["params_b"] < chinchilla["optimum"]["params_b"]
     assert over["optimum"]["tokens_per_param"] == pytest.approx(200, rel=0.02)
-    table = CliRunner().invoke(cli, ["plan", "--budget-usd", "1e6", "--gpus", "256:2048"])
+    table = CliRunner().invoke(cli, ["plan", "--budget-usd", "1e6", "--gpus", "512:1024"])
     assert table.exit_code == 0 and "e+0" not in table.output  # tokens as 10.5T, not 1.048e+04B
 
 
