@@ -180,9 +180,8 @@ scenario_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=
 def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str | None) -> None:
     """Failure-free step time, MFU, memory, days, GPU-hours and dollars for FILE."""
     from clustersim.estimate import estimate as run_estimate
-    from clustersim.tables import estimate_tables
-
     from clustersim.estimate import require_fit
+    from clustersim.tables import estimate_tables
 
     est = run_estimate(file, set=overrides)
     require_fit(est)  # a layout that does not fit is refused (exit 2, the reason), never priced
