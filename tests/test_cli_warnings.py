@@ -56,3 +56,9 @@ def test_a_sequence_longer_than_the_released_context(write):
 def test_gb200_nodes_are_trays_of_four(write):
     text = "model: llama3-8b\ntraining:\n  tokens: 1e9\ncluster:\n  gpu: gb200-nvl72\n  nodes: 256\n"
     assert any("256 nodes = 1,024 GPUs (14.2 NVLink domains of 72 GPUs)" in w for w in _warnings(write, text))
+
+
+def test_a_gpu_without_a_price_is_said(write):
+    text = "model: llama3-8b\ntraining:\n  tokens: 1e9\n  precision: fp16\ncluster:\n  gpu: v100-sxm-32gb\n  nodes: 2\n"
+    assert any(w.startswith("no price: the catalog has no on-demand price for v100-sxm-32gb")
+               for w in _warnings(write, text))

@@ -193,7 +193,8 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     q = quote(price) if price is not None else scenario_price(s)
     from clustersim.scenario.warnings import scenario_warnings
 
-    notes: list[str] = [f"warning: {w}" for w in scenario_warnings(s)]
+    # (the price warning is replaced by the note below, or void when a price is given here)
+    notes: list[str] = [f"warning: {w}" for w in scenario_warnings(s) if not w.startswith("no price")]
     if q is None:
         notes.append(f"no price: the catalog has no on-demand price for {s.gpu().get('name')}, so the GPU "
                      "dollars are missing; give --price (a preset or USD per GPU-hour) or pricing in the scenario")

@@ -286,6 +286,8 @@ class SimulationSpec(Strict):
     replicas: PosInt = 100
     seed: Annotated[int, Field(ge=0)] = 0
     horizon_factor: Annotated[float, Field(ge=1.0)] = Field(
-        20.0, description="a replica stops after this many times the failure-free time (never hangs)"
+        20.0, description="a replica stops at this many times (the failure-free time + one node repair time), "
+        "so that a run that cannot progress never hangs; a replica stopped there did not finish, and the "
+        "commands say so"
     )
 

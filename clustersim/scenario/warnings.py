@@ -112,8 +112,15 @@ def _uneven_stages(s: Scenario, arch: dict) -> list[str]:
     return []
 
 
+def _price(s: Scenario) -> list[str]:
+    if s.usd_per_gpu_hour() is not None:
+        return []
+    return [f"no price: the catalog has no on-demand price for {s.gpu().get('name')}, so every dollar figure is "
+            "missing; set pricing.usd_per_gpu_hour or pricing.preset (clustersim catalog prices)"]
+
+
 def scenario_warnings(s: Scenario) -> list[str]:
     """Every remark about the scenario, most consequential first."""
     arch = s.model_arch()
-    return [*_availability(s), *_params(s, arch), *_experts(s, arch), *_seq_len(s, arch), *_nodes_unit(s),
-            *_uneven_stages(s, arch)]
+    return [*_availability(s), *_price(s), *_params(s, arch), *_experts(s, arch), *_seq_len(s, arch),
+            *_nodes_unit(s), *_uneven_stages(s, arch)]
