@@ -566,3 +566,18 @@ def test_plan_cards_and_pareto_use_the_optimum_and_its_cluster_sizes() -> None:
     assert cards == ["budget", "deadline", "model size", "tokens", "predicted loss", "GPUs", "days", "cost (USD)"]
     # every cluster size of the optimum is on the front (more GPUs: faster and dearer); the one that fits nothing is left out
     assert "4 of 4 points on the Pareto front" in page
+
+
+def test_a_long_run_keeps_every_checkpoint_as_a_tick_not_a_bar() -> None:
+    # 100 days with a 20 s checkpoint every 10 minutes: 14,400 checkpoints, each 1/432,000 of the run
+    segs: list[dict[str, Any]] = []
+    t = 0.0
+    while t < 100 * DAY_S:
+        segs.append({"start_s": t, "end_s": t + 580.0, "state": "running"})
+        segs.append({"start_s": t + 580.0, "end_s": t + 600.0, "state": "checkpointing"})
+        t += 600.0
+    fig = timeline_figure(segs)
+    bars = {tr.name: tr for tr in fig.data if tr.type == "bar"}
+    assert set(bars) == {"running"} and len(bars["running"].x) == 1  # one span: the job was up throughout
+    ticks = [tr for tr in fig.data if tr.type == "scatter" and tr.name == "checkpointing"]
+    assert len(ticks) == 1 and len(ticks[0].x) == len(segs) // 2

@@ -49,6 +49,8 @@ TIME_PARTS: dict[str, str] = {
 _HEIGHT = 380
 #: Above this many segments of one state, its tick marks are drawn 1 px wide (they would merge at 2 px).
 _THIN_TICKS = 150
+#: Above this many segments of one state, each shorter than 1/2000 of the run, only ticks are drawn.
+_MAX_BARS = 2000
 
 
 def base_layout(fig: go.Figure, title: str, height: int = _HEIGHT) -> go.Figure:
@@ -116,6 +118,13 @@ def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
         part = [(a, b) for a, b, s in clean if s == st]
         start = np.array([a for a, _ in part]) / scale
         dur = np.array([b - a for a, b in part]) / scale
+        if st != "running" and len(part) > _MAX_BARS and float(dur.max(initial=0.0)) < span / scale / 2000:
+            # thousands of segments each under 1/2000 of the run (checkpoints): bars thinner than a pixel
+            # that only make the page heavy; the tick marks below show every one of them
+            fig.add_trace(go.Scatter(
+                y=[label] * len(part), x=start, mode="markers", name=label, hoverinfo="x+name",
+                marker={"symbol": "line-ns", "size": 16, "line": {"width": 1, "color": color}}))
+            continue
         fig.add_trace(go.Bar(
             y=[label] * len(part), x=dur, base=start, orientation="h", name=label, marker_color=color,
             customdata=np.column_stack([start, start + dur]),
