@@ -120,6 +120,8 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
         min_replicas=1,
         elastic_speed=_elastic_speed(run),
         degraded_speed=_degraded_speed(run, spines),
+        preempt_return_s=(s.pricing.spot.return_hours * units.HOUR_S
+                          if s.pricing.spot is not None and s.pricing.spot.return_hours is not None else None),
         checkpoint_interval_s=interval,
         checkpoint_write_s=ck["write_s"],
         checkpoint_async=s.checkpoint.async_,
