@@ -1,0 +1,398 @@
+"""One replica of a fleet: SimPy processes for arrivals, node failures and sampling; callbacks for jobs.
+
+Events are job arrivals, job completions, the ends of recoveries, node failures, repairs and software
+failures; checkpoints are not events (see :mod:`clustersim.fleet.state`). A job's pending completion is a
+SimPy timeout tagged with the job's epoch; an interruption bumps the epoch, so a stale timeout is ignored.
+
+Node failures. Each node of a pool fails as a Poisson process of rate ``node_rate`` while it is up
+(repairing nodes do not fail). The pool's process draws candidate failures at rate ``nodes x node_rate``
+and each candidate picks a node uniformly; a candidate on a node in repair is dropped. Thinning a
+superposed Poisson process this way is exact (Lewis & Shedler 1979, "Simulation of nonhomogeneous
+Poisson processes by thinning"). A node that fails is idle, a spare, or held by a job; every up node
+fails alike, so with no jobs a pool's up fraction is the availability MTBF / (MTBF + MTTR). The
+candidate times, the uniforms and the repair durations come from the pool's own keyed streams, one of
+each per candidate, so they do not depend on the scheduler (common random numbers across policies).
+
+A job whose node fails loses its work since its last checkpoint and takes a hot spare, else an idle
+node (``scheduler.replace_from_idle``), then recovers (detection + restart + checkpoint load; a failure
+during the recovery starts it again). With no node to be had, an elastic job carries on with fewer nodes
+(at least ``min_nodes``; progress in proportion) and a rigid one releases its nodes and goes back to the
+queue: the requeue cascade of Kokolis et al. 2024. A repaired node refills the spares first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+import simpy
+
+from clustersim import rng as rngmod
+from clustersim.fleet import scheduler
+from clustersim.fleet.state import (
+    CKPT,
+    DONE,
+    LOST_FAIL,
+    LOST_PREEMPT,
+    LOST_SECONDARY,
+    QUEUED,
+    RECOVERING,
+    RUN,
+    RUNNING,
+    Job,
+    Pool,
+    segment_progress,
+    segments,
+    timeline_s,
+)
+from clustersim.fleet.workload import FleetPlan, JobTable
+
+__all__ = ["FleetEngine", "run_replica", "BATCH"]
+
+#: Random values drawn per numpy call (part of the definition of each stream's sequence).
+BATCH = 256
+
+
+class _Draws:
+    """Batched draws from one keyed stream: exponential gaps, uniforms, or repair durations."""
+
+    __slots__ = ("_rng", "_kind", "_scale", "_buf", "_i")
+
+    def __init__(self, rng: np.random.Generator, kind: str, scale: float = 1.0) -> None:
+        self._rng, self._kind, self._scale = rng, kind, scale
+        self._buf: list[float] = []
+        self._i = 0
+
+    def next(self) -> float:
+        if self._i >= len(self._buf):
+            if self._kind == "exp":
+                self._buf = self._rng.exponential(self._scale, BATCH).tolist()
+            elif self._kind == "fixed":
+                self._buf = [self._scale] * BATCH
+            else:
+                self._buf = self._rng.random(BATCH).tolist()
+            self._i = 0
+        v = self._buf[self._i]
+        self._i += 1
+        return v
+
+
+class FleetEngine:
+    """The state and event handlers of one replica (``run`` drives it to the horizon)."""
+
+    def __init__(self, plan: FleetPlan, jobs: JobTable, seed: int, replica: int) -> None:
+        spec = plan.fleet.spec
+        self.env = simpy.Environment()
+        self.spec = spec
+        self.sched = spec.scheduler
+        self.seed, self.replica = seed, replica
+        self.horizon = spec.simulation.horizon_days * 86400.0
+        self.pools = [Pool(i, p.name, p.nodes, p.gpus_per_node, p.spare_nodes, p.node_rate_per_s, p.repair_mean_s,
+                           p.repair_fixed) for i, p in enumerate(plan.pools)]
+        self.crew_free = spec.repair.crew if spec.repair.crew is not None else math.inf
+        self.crew_queue: deque[tuple[Pool, float]] = deque()
+        by_priority = spec.scheduler.policy != "fifo"
+        t = jobs
+        self.jobs = [
+            Job(i, self.pools[int(t.pool[i])], int(t.nodes[i]), float(t.work_s[i]), max(float(t.tau_s[i]), 60.0),
+                float(t.delta_s[i]), float(t.recover_s[i] + t.load_s[i]), float(t.soft_rate[i]), bool(t.elastic[i]),
+                int(t.min_nodes[i]), int(t.priority[i]), float(t.submit_s[i]),
+                ((-int(t.priority[i]) if by_priority else 0), float(t.submit_s[i]), i))
+            for i in range(len(t))]
+        self.work0 = t.work_s.astype(float)
+        self.soft = _Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
+        self.events = 0
+        n_samples = spec.simulation.timeline_points
+        self.sample_t = np.linspace(0.0, self.horizon, n_samples)
+        self.sample_alloc = np.zeros((len(self.pools), n_samples))
+        self.sample_queued = np.zeros((len(self.pools), n_samples))
+
+    # -- scheduling helpers ------------------------------------------------------------------------
+    def _at(self, delay: float, fn: Any, job: Job) -> None:
+        ev = self.env.timeout(delay)
+        ev.job = job  # type: ignore[attr-defined]
+        ev.epoch = job.epoch  # type: ignore[attr-defined]
+        ev.callbacks.append(fn)
+
+    def submit(self, job: Job) -> None:
+        self.events += 1
+        job.state = QUEUED
+        job.queued_at = self.env.now
+        scheduler.enqueue(job.pool, job.key)
+        scheduler.schedule(self, job.pool)
+
+    def start(self, job: Job, nodes: int) -> None:
+        """Give ``nodes`` idle nodes to ``job`` (the scheduler has checked they are free)."""
+        pool = job.pool
+        now = self.env.now
+        pool.tick(now)
+        pool.idle -= nodes
+        job.nodes = nodes
+        pool.held[job.i] = job
+        job.queue_s += now - job.queued_at
+        job.run_start = now
+        if not job.started:
+            job.started = True
+            job.first_start = now
+            self.begin_compute(job)
+        else:
+            self.begin_recovery(job)
+
+    def begin_compute(self, job: Job) -> None:
+        now = self.env.now
+        job.state = RUNNING
+        job.epoch += 1
+        job.anchor = now
+        job.rate = job.nodes / job.want
+        job.expect_end = now + timeline_s(job.work, job.rate, job.tau, job.delta)
+        self._at(job.expect_end - now, self._on_complete, job)
+        if job.soft_rate > 0:
+            self._at(self.soft.next() / job.soft_rate, self._on_software, job)
+
+    def begin_recovery(self, job: Job) -> None:
+        now = self.env.now
+        job.state = RECOVERING
+        job.epoch += 1
+        job.phase_start = now
+        job.rate = job.nodes / job.want
+        job.expect_end = now + job.restart + timeline_s(job.work, job.rate, job.tau, job.delta)
+        self._at(job.restart, self._on_recovered, job)
+        if job.soft_rate > 0:
+            self._at(self.soft.next() / job.soft_rate, self._on_software, job)
+
+    # -- accounting ----------------------------------------------------------------------------------
+    def settle(self, job: Job, now: float, lost_cat: int, at_horizon: bool = False) -> None:
+        """Book the job's GPU-seconds since its anchor (or its recovery's start) up to ``now``."""
+        g = job.pool.gpu_s
+        gpus = job.nodes * job.pool.gpn
+        if job.state == RECOVERING:
+            g[job.lost_cat] += (now - job.phase_start) * gpus
+            return
+        k, lost_c, ck = segment_progress(now - job.anchor, job.work, job.rate, job.tau, job.delta)
+        saved = k * job.tau * job.rate
+        if at_horizon:
+            saved += lost_c * job.rate  # unfinished at the horizon: the work so far counts, nothing is lost
+            g[RUN] += (k * job.tau + lost_c) * gpus
+        else:
+            g[RUN] += k * job.tau * gpus
+            g[lost_cat] += lost_c * gpus
+        g[CKPT] += (k * job.delta + ck) * gpus
+        job.useful_s += (k * job.tau + (lost_c if at_horizon else 0.0)) * job.rate
+        job.work = max(job.work - saved, 0.0)
+
+    # -- job events ------------------------------------------------------------------------------------
+    def _on_complete(self, ev: Any) -> None:
+        job: Job = ev.job
+        if ev.epoch != job.epoch or job.state != RUNNING:
+            return
+        self.events += 1
+        now = self.env.now
+        pool = job.pool
+        gpus = job.nodes * pool.gpn
+        n = segments(job.work, job.rate, job.tau)
+        pool.gpu_s[RUN] += job.work / job.rate * gpus
+        pool.gpu_s[CKPT] += n * job.delta * gpus
+        job.useful_s += job.work
+        job.work = 0.0
+        job.state = DONE
+        job.end = now
+        job.epoch += 1
+        pool.tick(now)
+        pool.idle += job.nodes
+        job.nodes = 0
+        del pool.held[job.i]
+        scheduler.schedule(self, pool)
+
+    def _on_recovered(self, ev: Any) -> None:
+        job: Job = ev.job
+        if ev.epoch != job.epoch or job.state != RECOVERING:
+            return
+        self.events += 1
+        job.pool.gpu_s[job.lost_cat] += (self.env.now - job.phase_start) * job.nodes * job.pool.gpn
+        self.begin_compute(job)
+
+    def _on_software(self, ev: Any) -> None:
+        job: Job = ev.job
+        if ev.epoch != job.epoch or job.state not in (RUNNING, RECOVERING):
+            return
+        self.events += 1
+        self.interrupt(job, node_lost=False)
+
+    def interrupt(self, job: Job, node_lost: bool) -> None:
+        """A failure hits ``job``: lose the work since its checkpoint; replace the node, shrink or requeue."""
+        now = self.env.now
+        pool = job.pool
+        self.settle(job, now, LOST_FAIL)
+        job.lost_cat = LOST_FAIL
+        job.interruptions += 1
+        pool.tick(now)
+        if node_lost:
+            job.nodes -= 1
+            self._to_repair(pool)
+        missing = job.want - job.nodes
+        if missing:
+            take = min(missing, pool.spares)
+            pool.spares -= take
+            job.nodes += take
+            missing -= take
+            if missing and self.sched.replace_from_idle:
+                take = min(missing, pool.idle)
+                pool.idle -= take
+                job.nodes += take
+                missing -= take
+        if missing and not (job.elastic and job.nodes >= job.min_nodes):
+            self.requeue(job, failure=True)
+            scheduler.schedule(self, pool)
+            return
+        self.begin_recovery(job)
+
+    def requeue(self, job: Job, failure: bool) -> None:
+        """Release the job's nodes and put it back in its queue (it keeps its priority and submit time)."""
+        pool = job.pool
+        pool.tick(self.env.now)
+        pool.idle += job.nodes
+        job.nodes = 0
+        del pool.held[job.i]
+        job.state = QUEUED
+        job.epoch += 1
+        job.requeues += 1
+        job.failure_requeued = failure
+        job.queued_at = self.env.now
+        scheduler.enqueue(pool, job.key)
+
+    def preempt(self, victim: Job, by: Job) -> None:
+        cat = LOST_SECONDARY if by.failure_requeued else LOST_PREEMPT
+        self.settle(victim, self.env.now, cat)
+        victim.lost_cat = cat
+        victim.preemptions += 1
+        self.requeue(victim, failure=False)
+
+    # -- nodes: failures and repairs -------------------------------------------------------------------
+    def _to_repair(self, pool: Pool) -> None:
+        pool.repairing += 1
+        duration = self._repair_draws[pool.index].next()
+        if self.crew_free > 0:
+            self.crew_free -= 1
+            self._repair_done_at(pool, duration)
+        else:
+            self.crew_queue.append((pool, duration))
+
+    def _repair_done_at(self, pool: Pool, duration: float) -> None:
+        ev = self.env.timeout(duration)
+        ev.pool = pool  # type: ignore[attr-defined]
+        ev.callbacks.append(self._on_repaired)
+
+    def _on_repaired(self, ev: Any) -> None:
+        self.events += 1
+        pool: Pool = ev.pool
+        pool.tick(self.env.now)
+        pool.repairing -= 1
+        if pool.spares < pool.spare_target:
+            pool.spares += 1
+        else:
+            pool.idle += 1
+        if self.crew_queue:
+            nxt, duration = self.crew_queue.popleft()
+            self._repair_done_at(nxt, duration)
+        else:
+            self.crew_free += 1
+        scheduler.schedule(self, pool)
+
+    def _failures(self, pool: Pool) -> Any:
+        name = f"fleet/pool/{pool.name}"
+        gaps = _Draws(rngmod.stream(self.seed, self.replica, name + "/failures"), "exp", 1.0 / (pool.nodes * pool.node_rate))
+        picks = _Draws(rngmod.stream(self.seed, self.replica, name + "/nodes"), "uniform")
+        env = self.env
+        while True:
+            yield env.timeout(gaps.next())
+            self.events += 1
+            x = int(picks.next() * pool.nodes)
+            if x < pool.repairing:
+                self._repair_draws[pool.index].next()  # thinned: the node is in repair (its draw is used up)
+                continue
+            x -= pool.repairing
+            pool.tick(env.now)
+            if x < pool.spares:
+                pool.spares -= 1
+                self._to_repair(pool)
+                continue
+            x -= pool.spares
+            if x < pool.idle:
+                pool.idle -= 1
+                self._to_repair(pool)
+                scheduler.schedule(self, pool)
+                continue
+            x -= pool.idle
+            for job in pool.held.values():
+                if x < job.nodes:
+                    break
+                x -= job.nodes
+            self.interrupt(job, node_lost=True)
+
+    def _arrivals(self) -> Any:
+        env = self.env
+        for job in sorted(self.jobs, key=lambda j: (j.submit, j.i)):
+            if job.submit >= self.horizon:
+                break
+            if job.submit > env.now:
+                yield env.timeout(job.submit - env.now)
+            self.submit(job)
+
+    def _sampler(self) -> Any:
+        env = self.env
+        for k, t in enumerate(self.sample_t):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            for p in self.pools:
+                self.sample_alloc[p.index, k] = p.nodes - p.idle - p.spares - p.repairing
+                self.sample_queued[p.index, k] = len(p.queue)
+
+    # -- driving -----------------------------------------------------------------------------------------
+    def run(self) -> None:
+        env = self.env
+        self._repair_draws = []
+        for p in self.pools:
+            rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/repairs")
+            self._repair_draws.append(_Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean))
+            if p.node_rate > 0:
+                env.process(self._failures(p))
+        env.process(self._arrivals())
+        env.process(self._sampler())
+        env.run(until=self.horizon)
+        now = self.horizon
+        for p in self.pools:
+            for job in list(p.held.values()):
+                self.settle(job, now, job.lost_cat, at_horizon=True)
+            p.tick(now)
+            p.check()
+
+
+def run_replica(plan: FleetPlan, seed: int, replica: int) -> dict[str, Any]:
+    """Simulate one replica; return its per-job arrays and per-pool figures (plain data, picklable)."""
+    table = plan.jobs(seed, replica)
+    eng = FleetEngine(plan, table, seed, replica)
+    eng.run()
+    jobs = eng.jobs
+    return {
+        "replica": replica,
+        "events": eng.events,
+        "submit_s": table.submit_s,
+        "first_start_s": np.array([j.first_start for j in jobs], dtype=float),
+        "end_s": np.array([j.end for j in jobs], dtype=float),
+        "queue_s": np.array([j.queue_s + ((eng.horizon - j.queued_at) if j.state == QUEUED else 0.0)
+                             for j in jobs], dtype=float),
+        "work_s": table.work_s,
+        "useful_s": np.array([j.useful_s for j in jobs], dtype=float),
+        "interruptions": np.array([j.interruptions for j in jobs], dtype=np.int64),
+        "requeues": np.array([j.requeues for j in jobs], dtype=np.int64),
+        "preemptions": np.array([j.preemptions for j in jobs], dtype=np.int64),
+        "gpus": table.nodes * np.array([plan.pools[int(p)].gpus_per_node for p in table.pool], dtype=np.int64)
+        if len(table) else np.zeros(0, dtype=np.int64),
+        "pool": table.pool,
+        "template": table.template,
+        "gpu_s": np.array([p.gpu_s for p in eng.pools], dtype=float),
+        "alloc_nodes": eng.sample_alloc,
+        "queued_jobs": eng.sample_queued,
+    }
