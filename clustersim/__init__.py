@@ -17,6 +17,7 @@ from clustersim import theory  # noqa: E402
 from clustersim.cost.kernel import evaluate  # noqa: E402
 from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError  # noqa: E402
 from clustersim.estimate import Estimate, estimate  # noqa: E402
+from clustersim.fleet import FleetResult, fleet  # noqa: E402
 from clustersim.scenario import Scenario, load_scenario  # noqa: E402
 from clustersim.search import search  # noqa: E402
 from clustersim.simulate import SimulationResult, simulate  # noqa: E402
@@ -38,4 +39,6 @@ __all__ = [
     "evaluate",
     "theory",
     "run_sweep",
+    "fleet",
+    "FleetResult",
 ]

@@ -257,7 +257,7 @@ class FleetEngine:
         del pool.held[job.i]
         job.state = QUEUED
         job.epoch += 1
-        job.requeues += 1
+        job.requeues += failure  # requeues after failures; preemptions are counted apart
         job.failure_requeued = failure
         job.queued_at = self.env.now
         scheduler.enqueue(pool, job.key)
@@ -299,6 +299,35 @@ class FleetEngine:
         else:
             self.crew_free += 1
         scheduler.schedule(self, pool)
+        if pool.idle and not pool.queue:
+            self.regrow(pool)
+
+    def regrow(self, pool: Pool) -> None:
+        """Shrunk elastic jobs take idle nodes back at their next checkpoint (then restart on them)."""
+        now = self.env.now
+        for job in pool.held.values():
+            if job.elastic and job.nodes < job.want and job.state == RUNNING and not job.regrow_pending:
+                period = job.tau + job.delta
+                boundary = job.anchor + (int((now - job.anchor) // period) + 1) * period
+                if boundary < job.expect_end:
+                    job.regrow_pending = True
+                    self._at(boundary - now, self._on_regrow, job)
+
+    def _on_regrow(self, ev: Any) -> None:
+        job: Job = ev.job
+        job.regrow_pending = False
+        pool = job.pool
+        if ev.epoch != job.epoch or job.state != RUNNING or not pool.idle or pool.queue:
+            return
+        self.events += 1
+        now = self.env.now
+        self.settle(job, now, LOST_FAIL)
+        pool.tick(now)
+        take = min(job.want - job.nodes, pool.idle)
+        pool.idle -= take
+        job.nodes += take
+        job.lost_cat = LOST_FAIL  # the restart on more nodes is a cost of the earlier failure
+        self.begin_recovery(job)
 
     def _failures(self, pool: Pool) -> Any:
         name = f"fleet/pool/{pool.name}"

@@ -46,7 +46,11 @@ def spread(values: np.ndarray) -> dict[str, float | None]:
 
 def _p(x: np.ndarray, q: float) -> float:
     """A percentile where unfinished jobs are +inf (so the P90 of a workload with >10% unfinished is inf)."""
-    return float(np.percentile(x, q)) if x.size else math.nan
+    if not x.size:
+        return math.nan
+    if np.isinf(x).any():  # no interpolation next to an unfinished job (inf - inf)
+        return float(np.percentile(x, q, method="inverted_cdf"))
+    return float(np.percentile(x, q))
 
 
 def replica_metrics(rep: dict[str, Any], warmup_s: float, horizon_s: float) -> dict[str, Any]:
