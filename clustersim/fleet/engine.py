@@ -53,6 +53,9 @@ __all__ = ["FleetEngine", "run_replica", "BATCH"]
 
 #: Random values drawn per numpy call (part of the definition of each stream's sequence).
 BATCH = 256
+#: The shortest checkpoint interval simulated (a floor on Daly's optimum when a checkpoint is nearly free,
+#: where the optimum tends to 0 and the loss to a failure with it).
+MIN_INTERVAL_S = 60.0
 
 
 class _Draws:
@@ -95,13 +98,13 @@ class FleetEngine:
         self.crew_queue: deque[tuple[Pool, float]] = deque()
         by_priority = spec.scheduler.policy != "fifo"
         t = jobs
-        self.jobs = [
-            Job(i, self.pools[int(t.pool[i])], int(t.nodes[i]), float(t.work_s[i]), max(float(t.tau_s[i]), 60.0),
-                float(t.delta_s[i]), float(t.recover_s[i] + t.load_s[i]), float(t.soft_rate[i]), bool(t.elastic[i]),
-                int(t.min_nodes[i]), int(t.priority[i]), float(t.submit_s[i]),
-                ((-int(t.priority[i]) if by_priority else 0), float(t.submit_s[i]), i))
-            for i in range(len(t))]
-        self.work0 = t.work_s.astype(float)
+        prio = t.priority.tolist()
+        submit = t.submit_s.tolist()
+        columns = zip(range(len(t)), t.pool.tolist(), t.nodes.tolist(), t.work_s.tolist(),
+                      np.maximum(t.tau_s, MIN_INTERVAL_S).tolist(), t.delta_s.tolist(), (t.recover_s + t.load_s).tolist(),
+                      t.soft_rate.tolist(), t.elastic.tolist(), t.min_nodes.tolist(), prio, submit, strict=True)
+        self.jobs = [Job(i, self.pools[p], n, w, tau, d, r, sr, el, mn, pr, sub, (-pr if by_priority else 0, sub, i))
+                     for i, p, n, w, tau, d, r, sr, el, mn, pr, sub in columns]
         self.soft = _Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
         self.events = 0
         n_samples = spec.simulation.timeline_points
@@ -117,7 +120,7 @@ class FleetEngine:
         ev.callbacks.append(fn)
 
     def submit(self, job: Job) -> None:
-        self.events += 1
+        self.events += 1  # one event per job (arrivals at the same time share one SimPy event)
         job.state = QUEUED
         job.queued_at = self.env.now
         scheduler.enqueue(job.pool, job.key)
@@ -145,8 +148,9 @@ class FleetEngine:
         job.state = RUNNING
         job.epoch += 1
         job.anchor = now
-        job.rate = job.nodes / job.want
-        job.expect_end = now + timeline_s(job.work, job.rate, job.tau, job.delta)
+        job.rate = rate = job.nodes / job.want
+        job.nseg = n = segments(job.work, rate, job.tau)
+        job.expect_end = now + job.work / rate + n * job.delta
         self._at(job.expect_end - now, self._on_complete, job)
         if job.soft_rate > 0:
             self._at(self.soft.next() / job.soft_rate, self._on_software, job)
@@ -191,9 +195,8 @@ class FleetEngine:
         now = self.env.now
         pool = job.pool
         gpus = job.nodes * pool.gpn
-        n = segments(job.work, job.rate, job.tau)
         pool.gpu_s[RUN] += job.work / job.rate * gpus
-        pool.gpu_s[CKPT] += n * job.delta * gpus
+        pool.gpu_s[CKPT] += job.nseg * job.delta * gpus
         job.useful_s += job.work
         job.work = 0.0
         job.state = DONE
@@ -360,14 +363,15 @@ class FleetEngine:
                 x -= job.nodes
             self.interrupt(job, node_lost=True)
 
-    def _arrivals(self) -> Any:
-        env = self.env
-        for job in sorted(self.jobs, key=lambda j: (j.submit, j.i)):
-            if job.submit >= self.horizon:
-                break
-            if job.submit > env.now:
-                yield env.timeout(job.submit - env.now)
-            self.submit(job)
+    def _on_arrival(self, ev: Any) -> None:
+        """Submit every job due now, then wait for the next submission time (one event per distinct time)."""
+        order, k, now = self._order, self._next, self.env.now
+        while k < len(order) and order[k].submit <= now:
+            self.submit(order[k])
+            k += 1
+        self._next = k
+        if k < len(order):
+            self.env.timeout(order[k].submit - now).callbacks.append(self._on_arrival)
 
     def _sampler(self) -> Any:
         env = self.env
@@ -387,7 +391,10 @@ class FleetEngine:
             self._repair_draws.append(_Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean))
             if p.node_rate > 0:
                 env.process(self._failures(p))
-        env.process(self._arrivals())
+        self._order = sorted((j for j in self.jobs if j.submit < self.horizon), key=lambda j: (j.submit, j.i))
+        self._next = 0
+        if self._order:
+            env.timeout(self._order[0].submit).callbacks.append(self._on_arrival)
         env.process(self._sampler())
         env.run(until=self.horizon)
         now = self.horizon

@@ -53,7 +53,7 @@ class Job:
     __slots__ = ("i", "pool", "want", "nodes", "work", "tau", "delta", "restart", "soft_rate", "elastic",
                  "min_nodes", "priority", "submit", "key", "state", "anchor", "rate", "epoch", "started",
                  "first_start", "end", "queued_at", "queue_s", "interruptions", "requeues", "preemptions",
-                 "failure_requeued", "expect_end", "phase_start", "lost_cat", "useful_s", "run_start", "regrow_pending")
+                 "failure_requeued", "expect_end", "phase_start", "lost_cat", "useful_s", "run_start", "regrow_pending", "nseg")
 
     def __init__(self, i: int, pool: Pool, nodes: int, work: float, tau: float, delta: float, restart: float,
                  soft_rate: float, elastic: bool, min_nodes: int, priority: int, submit: float, key: tuple) -> None:
@@ -90,6 +90,7 @@ class Job:
         self.useful_s = 0.0
         self.run_start = 0.0
         self.regrow_pending = False
+        self.nseg = 1
 
 
 class Pool:
