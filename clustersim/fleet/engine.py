@@ -106,6 +106,9 @@ class FleetEngine:
         self.jobs = [Job(i, self.pools[p], n, w, tau, d, r, sr, el, mn, pr, sub, (-pr if by_priority else 0, sub, i))
                      for i, p, n, w, tau, d, r, sr, el, mn, pr, sub in columns]
         self.soft = _Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
+        self._order: list[Job] = []
+        self._next = 0
+        self._repair_draws: list[_Draws] = []
         self.events = 0
         n_samples = spec.simulation.timeline_points
         self.sample_t = np.linspace(0.0, self.horizon, n_samples)
@@ -385,7 +388,6 @@ class FleetEngine:
     # -- driving -----------------------------------------------------------------------------------------
     def run(self) -> None:
         env = self.env
-        self._repair_draws = []
         for p in self.pools:
             rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/repairs")
             self._repair_draws.append(_Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean))
