@@ -228,3 +228,58 @@ def test_generated_jobs_share_their_draws_across_policies():
     plan_b = plan_fleet(load_fleet(base(scheduler={"policy": "fifo"})))
     a, b = plan_a.jobs(3, 1), plan_b.jobs(3, 1)
     assert np.array_equal(a.submit_s, b.submit_s) and np.array_equal(a.work_s, b.work_s)
+
+
+def test_reference_page_and_schema_are_current():
+    from clustersim.fleet.reference import DOCS, fleet_reference, schema_text
+
+    assert (DOCS / "fleet.md").read_text(encoding="utf-8") == fleet_reference(), \
+        "docs/reference/fleet.md is stale: python -m clustersim.fleet.reference"
+    assert (DOCS / "fleet.schema.json").read_text(encoding="utf-8") == schema_text()
+
+
+def test_example_fleets_validate_against_the_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from clustersim.fleet import fleet_json_schema
+
+    for path in FLEETS:
+        jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), fleet_json_schema())
+
+
+def test_cli_runs_a_fleet_and_refuses_bad_input(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from clustersim.cli import cli
+
+    fleet_file = tmp_path / "f.yaml"
+    import yaml
+
+    fleet_file.write_text(yaml.safe_dump(base()), encoding="utf-8")
+    out = tmp_path / "out.json"
+    report = tmp_path / "r.html"
+    r = CliRunner().invoke(cli, ["fleet", str(fleet_file), "--json", "--replicas", "2", "-o", str(out),
+                                 "--report", str(report)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["kind"] == "fleet" and data["replicas"] == 2
+    assert json.loads(out.read_text()) == data
+    html = report.read_text()
+    assert "Queue-wait CDF" in html and "GPU-hours by state" in html
+    r = CliRunner().invoke(cli, ["report", str(out), "-o", str(tmp_path / "again.html")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["fleet", str(fleet_file), "--replicas", "1"])
+    assert r.exit_code == 0 and "GPU-hours by state" in r.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pools: []\nworkload: {jobs: []}\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["fleet", str(bad)])
+    assert r.exit_code == 2 and "bad.yaml" in r.output
+    r = CliRunner().invoke(cli, ["fleet", str(fleet_file), "--nodes", "p=x"])
+    assert r.exit_code == 2 and "--nodes" in r.output
+    r = CliRunner().invoke(cli, ["fleet", str(fleet_file), "--capacity", "p", "--target-hours", "100",
+                                 "--replicas", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["kind"] == "fleet-capacity"

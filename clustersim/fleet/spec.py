@@ -63,9 +63,10 @@ class PoolFailuresSpec(Strict):
 
     node_mtbf_hours: PosFloat | None = Field(None, description="shorthand: one exponential source per node")
     preset: str | None = Field(None, description="a reliability preset; its per-gpu and per-node sources")
-    sources: list[PoolSourceSpec] | None = Field(None, min_length=1)
+    sources: list[PoolSourceSpec] | None = Field(None, min_length=1, description="exponential sources, per gpu or node")
     repair_hours: NonNegFloat = Field(24.0, description="mean time to repair or replace a failed node")
-    repair_distribution: Literal["exponential", "fixed"] = "exponential"
+    repair_distribution: Literal["exponential", "fixed"] = Field(
+        "exponential", description="the repair time's distribution, with mean repair_hours")
 
     @model_validator(mode="after")
     def _one_kind(self) -> PoolFailuresSpec:
@@ -85,12 +86,12 @@ class PoolSpec(Strict):
     name: str = Field(min_length=1, description="how jobs name the pool")
     gpu: str = Field(description="a GPU from the catalog (`clustersim catalog gpus`)")
     nodes: PosInt = Field(description="nodes in the pool, spares included")
-    gpus_per_node: PosInt = 8
+    gpus_per_node: PosInt = Field(8, description="GPUs of one node (the unit of scheduling and of failure)")
     spare_nodes: Annotated[int, Field(ge=0)] = Field(
         0, description="nodes held back as hot spares: swapped into a job whose node fails, never scheduled")
     fabric: NetworkSpec | None = Field(
         None, description="the pool's network; replaces cluster.network of every scenario job run on it")
-    failures: PoolFailuresSpec | None = None
+    failures: PoolFailuresSpec | None = Field(None, description="node failures (default: none)")
     usd_per_gpu_hour: NonNegFloat | None = Field(None, description="price of one GPU-hour (for the fleet's cost)")
 
     @model_validator(mode="after")
@@ -118,16 +119,16 @@ class JobCheckpointSpec(Strict):
 class JobSpec(Strict):
     """One job (or ``count`` identical ones): a training scenario, or a GPU count and a duration."""
 
-    name: str = ""
+    name: str = Field("", description="shown in the results (default: the scenario's name)")
     scenario: str | None = Field(None, description="a scenario file, relative to the fleet file")
     pool: str | None = Field(None, description="default: the pool with the scenario's GPU, or the only pool")
     gpus: PosInt | None = Field(None, description="default: the scenario's GPUs")
     duration_hours: PosFloat | None = Field(None, description="failure-free run time (jobs without a scenario)")
-    submit_hours: NonNegFloat = 0.0
-    priority: int = 0
+    submit_hours: NonNegFloat = Field(0.0, description="when the job is submitted")
+    priority: int = Field(0, description="higher runs first under policy priority or backfill")
     elastic: bool = Field(False, description="continue on fewer nodes after a failure instead of requeueing")
     min_gpus: PosInt | None = Field(None, description="elastic: the fewest GPUs it runs on (default: one node)")
-    count: Annotated[int, Field(gt=0, le=MAX_JOBS)] = 1
+    count: Annotated[int, Field(gt=0, le=MAX_JOBS)] = Field(1, description="identical copies submitted together")
     checkpoint: JobCheckpointSpec | None = Field(None, description="jobs without a scenario only")
 
     @model_validator(mode="after")
@@ -148,8 +149,8 @@ class JobSpec(Strict):
 class ChoiceSpec(Strict):
     """A discrete distribution: ``choices`` with optional ``weights`` (normalised)."""
 
-    choices: list[int] = Field(min_length=1)
-    weights: list[Annotated[float, Field(ge=0)]] | None = None
+    choices: list[int] = Field(min_length=1, description="the values")
+    weights: list[Annotated[float, Field(ge=0)]] | None = Field(None, description="their weights (default: equal)")
 
     @model_validator(mode="after")
     def _weights(self) -> ChoiceSpec:
@@ -164,10 +165,10 @@ class ChoiceSpec(Strict):
 class DurationSpec(Strict):
     """A job-duration distribution in hours: exponential (mean), lognormal (median, sigma) or fixed (mean)."""
 
-    distribution: Literal["exponential", "lognormal", "fixed"] = "exponential"
-    mean: PosFloat | None = None
-    median: PosFloat | None = None
-    sigma: PosFloat | None = None
+    distribution: Literal["exponential", "lognormal", "fixed"] = Field("exponential", description="the family")
+    mean: PosFloat | None = Field(None, description="hours (exponential, fixed)")
+    median: PosFloat | None = Field(None, description="hours (lognormal)")
+    sigma: PosFloat | None = Field(None, description="standard deviation of the log (lognormal)")
     max_hours: PosFloat | None = Field(None, description="truncate longer draws (a time limit)")
 
     @model_validator(mode="after")
@@ -186,18 +187,21 @@ class GeneratedSpec(Strict):
     count: Annotated[int, Field(gt=0, le=MAX_JOBS)] = Field(description="jobs to generate")
     arrivals_per_hour: PosFloat = Field(description="Poisson arrival rate")
     start_hours: NonNegFloat = Field(0.0, description="time of the first possible arrival")
-    pool: str | None = None
+    pool: str | None = Field(None, description="the pool the jobs run on (needed when there are several)")
     gpus: int | ChoiceSpec = Field(description="GPUs per job: a number or a discrete distribution")
-    duration_hours: DurationSpec
-    priority: int | ChoiceSpec = 0
-    elastic_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
-    checkpoint: JobCheckpointSpec = Field(default_factory=JobCheckpointSpec)
+    duration_hours: DurationSpec = Field(description="failure-free run time of each job")
+    priority: int | ChoiceSpec = Field(0, description="a number or a discrete distribution")
+    elastic_fraction: Annotated[float, Field(ge=0, le=1)] = Field(0.0, description="share of jobs that are elastic")
+    checkpoint: JobCheckpointSpec = Field(default_factory=JobCheckpointSpec,
+                                          description="checkpoint and restart costs of every generated job")
     per_replica: bool = Field(True, description="draw a new workload per replica (false: the same jobs in each)")
 
 
 class WorkloadSpec(Strict):
-    jobs: list[JobSpec] = Field(default_factory=list)
-    generated: GeneratedSpec | None = None
+    """The jobs: explicit ones (each a scenario, or a size and a duration) and/or a generated stream."""
+
+    jobs: list[JobSpec] = Field(default_factory=list, description="explicit jobs")
+    generated: GeneratedSpec | None = Field(None, description="a generated stream of jobs")
 
     @model_validator(mode="after")
     def _some(self) -> WorkloadSpec:
@@ -229,14 +233,18 @@ class SchedulerSpec(Strict):
 
 
 class RepairSpec(Strict):
+    """Repairs: failed nodes wait for a member of the crew (first come, first served)."""
+
     crew: PosInt | None = Field(None, description="repairs at once, shared by every pool (default: unlimited)")
 
 
 class FleetSimulationSpec(Strict):
+    """How long, how many replicas, which seed; statistics leave out jobs submitted in the warm-up."""
+
     horizon_days: PosFloat = Field(365.0, description="simulated time; jobs unfinished by then are reported so")
     warmup_days: NonNegFloat = Field(0.0, description="jobs submitted earlier are left out of the statistics")
-    replicas: Annotated[int, Field(gt=0, le=100_000)] = 10
-    seed: Annotated[int, Field(ge=0)] = 0
+    replicas: Annotated[int, Field(gt=0, le=100_000)] = Field(10, description="independent replicas (Monte Carlo)")
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="keys every random stream (clustersim.rng)")
     timeline_points: Annotated[int, Field(ge=2, le=10_000)] = Field(
         200, description="samples of the utilization over time")
 
@@ -248,15 +256,15 @@ class FleetSimulationSpec(Strict):
 
 
 class FleetSpec(Strict):
-    """A fleet file's content (paths as written; :func:`clustersim.fleet.load_fleet` resolves them)."""
+    """A fleet: node pools, the jobs they run, how they are scheduled, repaired and simulated."""
 
-    name: str = ""
-    description: str = ""
-    pools: list[PoolSpec] = Field(min_length=1)
-    workload: WorkloadSpec
-    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
-    repair: RepairSpec = Field(default_factory=RepairSpec)
-    simulation: FleetSimulationSpec = Field(default_factory=FleetSimulationSpec)
+    name: str = Field("", description="free text, used in reports (default: the file's name)")
+    description: str = Field("", description="free text")
+    pools: list[PoolSpec] = Field(min_length=1, description="one or more pools (mixed GPU types allowed)")
+    workload: WorkloadSpec = Field(description="explicit jobs, a generated stream, or both")
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec, description="one queue per pool")
+    repair: RepairSpec = Field(default_factory=RepairSpec, description="the repair crew shared by all pools")
+    simulation: FleetSimulationSpec = Field(default_factory=FleetSimulationSpec, description="horizon, replicas, seed")
 
     @model_validator(mode="after")
     def _pools(self) -> FleetSpec:
