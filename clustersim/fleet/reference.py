@@ -11,6 +11,8 @@ import inspect
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from clustersim.fleet.spec import FleetSpec, fleet_json_schema
 
 __all__ = ["fleet_reference", "schema_text", "write_reference"]
@@ -43,32 +45,35 @@ The model in brief (the docstrings of clustersim/fleet/ cite each formula):
   count and fabric; its checkpoint costs and restart times come from the scenario."""
 
 
+def _key_rows(model: type[BaseModel], anchors: dict[type[BaseModel], str]) -> list[str]:
+    from clustersim.docsgen.reference import _cell, _constraints, _default_text, _type_text
+
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        bounds = _constraints(info.metadata)
+        type_text = _type_text(info.annotation, anchors) + (f" ({bounds})" if bounds else "")
+        cells = (f"`{info.alias or name}`", type_text, _default_text(info), info.description or "")
+        rows.append("| " + " | ".join(_cell(c) if i else c for i, c in enumerate(cells)) + " |")
+    return rows
+
+
 def fleet_reference() -> str:
     """The text of docs/reference/fleet.md: every key of the fleet format, from the pydantic models."""
-    from clustersim.docsgen.reference import (GENERATED_NOTE, _anchor, _cell, _constraints, _default_text,
-                                              _sections, _type_text)
+    from clustersim.docsgen.reference import GENERATED_NOTE, _anchor, _sections
 
     sections = _sections(FleetSpec)
     anchors = {model: _anchor(path) for path, model in sections}
-    lines = [GENERATED_NOTE.replace("`python -m clustersim.docsgen`", "`python -m clustersim.fleet.reference`")
-             .replace("tests/test_docs.py", "tests/test_fleet.py").format(source="the pydantic models in "
-                                                                                 "clustersim/fleet/spec.py"),
-             "", "# Fleet file reference", "", _INTRO, "", "Sections:", ""]
-    for path, model in sections:
-        lines.append(f"- [`{path or '(top level)'}`](#{anchors[model]})")
+    note = (GENERATED_NOTE.replace("`python -m clustersim.docsgen`", "`python -m clustersim.fleet.reference`")
+            .replace("tests/test_docs.py", "tests/test_fleet.py")
+            .format(source="the pydantic models in clustersim/fleet/spec.py"))
+    lines = [note, "", "# Fleet file reference", "", _INTRO, "", "Sections:", ""]
+    lines += [f"- [`{path or '(top level)'}`](#{anchors[model]})" for path, model in sections]
     for path, model in sections:
         lines += ["", f'<a id="{anchors[model]}"></a>', "", f"## `{path or '(top level)'}`", ""]
         doc = inspect.getdoc(model)
         if doc and "__doc__" in model.__dict__ and model.__doc__:
             lines += [" ".join(doc.split("\n\n")[0].split()), ""]
-        lines += ["| key | type | default | description |", "|---|---|---|---|"]
-        for name, info in model.model_fields.items():
-            type_text = _type_text(info.annotation, anchors)
-            bounds = _constraints(info.metadata)
-            if bounds:
-                type_text += f" ({bounds})"
-            lines.append(f"| `{info.alias or name}` | {_cell(type_text)} | {_cell(_default_text(info))} | "
-                         f"{_cell(info.description or '')} |")
+        lines += _key_rows(model, anchors)
     return "\n".join(lines) + "\n"
 
 
