@@ -283,3 +283,22 @@ def test_cli_runs_a_fleet_and_refuses_bad_input(tmp_path):
                                  "--replicas", "1", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["kind"] == "fleet-capacity"
+
+
+def test_a_resize_below_the_spares_is_refused_with_the_field():
+    from clustersim.fleet import with_changes
+
+    with pytest.raises(ScenarioError) as e:
+        with_changes(load_fleet(base()), nodes={"p": 1})
+    assert "spare_nodes" in e.value.render() and "pools.0" in e.value.render()
+    with pytest.raises(ScenarioError):
+        with_changes(load_fleet(base()), nodes={"nope": 4})
+
+
+def test_a_scenario_that_cannot_run_on_its_pool_is_refused_with_the_job(tmp_path):
+    # the quickstart's fixed layout (tp 2 x dp 128 = 256 GPUs) cannot run on 64 GPUs
+    data = {"pools": [{"name": "h100", "gpu": "h100-sxm-80gb", "nodes": 40}],
+            "workload": {"jobs": [{"scenario": str(ROOT / "scenarios" / "quickstart.yaml"), "gpus": 64}]}}
+    with pytest.raises(ScenarioError) as e:
+        plan_fleet(load_fleet(data))
+    assert "workload.jobs.0" in e.value.render()

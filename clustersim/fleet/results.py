@@ -90,7 +90,11 @@ def replica_metrics(rep: dict[str, Any], warmup_s: float, horizon_s: float) -> d
 
 @dataclasses.dataclass(frozen=True)
 class FleetResult:
-    """The answer of :func:`clustersim.fleet.fleet` (``clustersim fleet --json`` prints :meth:`to_dict`)."""
+    """The answer of :func:`clustersim.fleet.fleet` (``clustersim fleet --json`` prints :meth:`to_dict`).
+
+    ``metrics`` holds one dict of figures per replica (see :func:`replica_metrics`); ``per_template`` one
+    row per explicit job (and one for the generated stream) with each figure's spread over replicas.
+    """
 
     name: str
     seed: int
@@ -111,13 +115,16 @@ class FleetResult:
 
     @property
     def events(self) -> int:
+        """Model events simulated, all replicas together (arrivals, completions, failures, repairs...)."""
         return int(sum(m["events"] for m in self.metrics))
 
     def summary(self) -> dict[str, Any]:
+        """Every per-replica figure as its spread over replicas (mean, se, p10, p50, p90, n)."""
         keys = [k for k in self.metrics[0] if k not in ("events",)]
         return {k: spread(self.values(k)) for k in keys}
 
     def cost_usd(self) -> float | None:
+        """All GPU-hours of the horizon at each pool's price (None when a pool has no price)."""
         prices = [p["usd_per_gpu_hour"] for p in self.pools]
         if any(x is None for x in prices):
             return None

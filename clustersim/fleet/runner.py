@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from clustersim import units
 from clustersim.errors import ErrorItem, ScenarioError
@@ -20,6 +21,7 @@ from clustersim.fleet.loader import FleetFile, load_fleet
 from clustersim.fleet.results import FleetResult, replica_metrics, spread
 from clustersim.fleet.spec import FleetSpec
 from clustersim.fleet.workload import FleetPlan, plan_fleet
+from clustersim.scenario.loader import errors_from_validation
 
 __all__ = ["fleet", "simulate_plan", "with_changes"]
 
@@ -45,8 +47,8 @@ def with_changes(ff: FleetFile, nodes: Mapping[str, int] | None = None, policy: 
         sim["seed"] = seed
     try:
         spec = FleetSpec.model_validate(data)
-    except Exception as exc:  # pydantic's ValidationError: say which change made the fleet invalid
-        raise ScenarioError(ErrorItem(f"the changed fleet is invalid: {exc}", path="pools")) from None
+    except ValidationError as exc:  # e.g. a pool resized below its spares: name the field and the value
+        raise ScenarioError(errors_from_validation(exc, data, None), str(ff.path or "")) from None
     return FleetFile(spec=spec, path=ff.path, root=ff.root)
 
 
@@ -59,7 +61,8 @@ def _per_template(plan: FleetPlan, reps: list[dict[str, Any]], warmup_s: float, 
     out = []
     for t, tpl in enumerate(plan.templates):
         rows: dict[str, list[float]] = {"wait_hours": [], "completion_hours": [], "ettr": [], "interruptions": [],
-                                        "requeues": [], "finished_fraction": []}
+                                        "requeues": [], "preemptions": [], "effective_training_hours": [],
+                                        "finished_fraction": []}
         for rep in reps:
             sel = (rep["template"] == t) & (rep["submit_s"] >= warmup_s) & (rep["submit_s"] < horizon_s)
             if not sel.any():
@@ -74,6 +77,8 @@ def _per_template(plan: FleetPlan, reps: list[dict[str, Any]], warmup_s: float, 
                                 if done.any() else np.nan)
             rows["interruptions"].append(float(rep["interruptions"][sel].mean()))
             rows["requeues"].append(float(rep["requeues"][sel].mean()))
+            rows["preemptions"].append(float(rep["preemptions"][sel].mean()))
+            rows["effective_training_hours"].append(float(rep["useful_s"][sel].mean()) / units.HOUR_S)
             rows["finished_fraction"].append(float(done.mean()))
         out.append({**tpl, **{k: spread(np.array(v)) for k, v in rows.items()}})
     return out

@@ -195,6 +195,9 @@ class GeneratedSpec(Strict):
     checkpoint: JobCheckpointSpec = Field(default_factory=JobCheckpointSpec,
                                           description="checkpoint and restart costs of every generated job")
     per_replica: bool = Field(True, description="draw a new workload per replica (false: the same jobs in each)")
+    seed: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="keys the workload's streams (default: the simulation's seed), so the jobs can stay "
+        "fixed while the failures change")
 
 
 class WorkloadSpec(Strict):

@@ -21,7 +21,7 @@ import numpy as np
 
 from clustersim import rng as rngmod
 from clustersim import theory, units
-from clustersim.errors import ErrorItem, ScenarioError
+from clustersim.errors import ClustersimError, ErrorItem, ScenarioError
 from clustersim.fleet.loader import FleetFile
 from clustersim.fleet.spec import ChoiceSpec, DurationSpec, GeneratedSpec, JobCheckpointSpec, PoolSpec
 from clustersim.scenario import catalog
@@ -85,7 +85,7 @@ class FleetPlan:
         gen = self.fleet.spec.workload.generated
         if gen is None:
             return self.fixed
-        drawn = _generate(self, gen, seed, replica if gen.per_replica else 0)
+        drawn = _generate(self, gen, seed if gen.seed is None else gen.seed, replica if gen.per_replica else 0)
         return JobTable.concat([self.fixed, drawn])
 
 
@@ -163,6 +163,9 @@ def _scenario_row(ff: FleetFile, path: str, pool_name: str | None, gpus: int | N
     except ScenarioError as exc:
         raise ScenarioError([dataclasses.replace(i, path=f"{where}: {i.path}" if i.path else where)
                              for i in exc.items], str(ff.path or "")) from None
+    except ClustersimError as exc:  # e.g. the scenario does not fit the pool's GPU at this size
+        raise ScenarioError(ErrorItem(f"the job's scenario cannot run on pool {pool.name}: {exc}", path=where,
+                                      given=str(scen_path)), str(ff.path or "")) from None
     run = est.scenario
     ck = checkpoint_costs(run, est.kernel["checkpoint_bytes"])
     soft = [src for src in failure_sources(run) if src["effect"] == "job"]

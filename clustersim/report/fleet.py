@@ -65,8 +65,10 @@ def fleet_page(r: Mapping[str, Any]) -> Page:
                        ["pool", "GPU", "nodes", "GPUs", "spares"], caption="pools")
     jobs = table_html([(j["name"], j.get("gpus") or "-", j["pool"], fmt_num(j["wait_hours"]["mean"]),
                         fmt_num(j["completion_hours"]["mean"]), fmt_num(j["ettr"]["mean"]),
-                        fmt_num(j["interruptions"]["mean"])) for j in r["jobs"]],
-                      ["job", "GPUs", "pool", "wait (h)", "completion (h)", "ETTR", "interruptions"],
+                        fmt_num(j["interruptions"]["mean"]), fmt_num(j["effective_training_hours"]["mean"]))
+                       for j in r["jobs"]],
+                      ["job", "GPUs", "pool", "wait (h)", "completion (h)", "ETTR", "interruptions",
+                       "effective training (h)"],
                       caption="jobs (mean over replicas)")
     page = Page(title=f"Fleet: {r.get('name', '')}",
                 subtitle=[f"{r.get('replicas')} replicas, {fmt_num(r.get('horizon_days'))} days, policy "
