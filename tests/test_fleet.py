@@ -302,3 +302,15 @@ def test_a_scenario_that_cannot_run_on_its_pool_is_refused_with_the_job(tmp_path
     with pytest.raises(ScenarioError) as e:
         plan_fleet(load_fleet(data))
     assert "workload.jobs.0" in e.value.render()
+
+
+def test_preemption_waits_for_preempt_after_hours_then_happens_on_time():
+    data = {"pools": [{"name": "p", "gpu": "h100-sxm-80gb", "nodes": 4}],
+            "workload": {"jobs": [{"name": "low", "gpus": 32, "duration_hours": 10, "priority": 0},
+                                  {"name": "high", "gpus": 16, "duration_hours": 1, "priority": 9,
+                                   "submit_hours": 0.5}]},
+            "scheduler": {"policy": "priority", "preemption": True, "preempt_after_hours": 2},
+            "simulation": {"horizon_days": 2, "replicas": 1}}
+    jobs = {j["name"]: j for j in fleet(data).to_dict()["jobs"]}
+    assert jobs["high"]["wait_hours"]["mean"] == pytest.approx(1.5)  # low becomes preemptible at 2 h
+    assert jobs["low"]["preemptions"]["mean"] == 1

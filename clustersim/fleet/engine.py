@@ -275,6 +275,22 @@ class FleetEngine:
         victim.preemptions += 1
         self.requeue(victim, failure=False)
 
+    def wake(self, pool: Pool, at: float) -> None:
+        """A scheduling pass of ``pool`` at time ``at`` (one pending wake per pool: the earliest)."""
+        if at >= pool.wake_at:
+            return
+        pool.wake_at = at
+        ev = self.env.timeout(max(at - self.env.now, 0.0))
+        ev.pool = pool  # type: ignore[attr-defined]
+        ev.callbacks.append(self._on_wake)
+
+    def _on_wake(self, ev: Any) -> None:
+        pool: Pool = ev.pool
+        if self.env.now < pool.wake_at:
+            return  # superseded by an earlier wake, which ran already
+        pool.wake_at = math.inf
+        scheduler.schedule(self, pool)
+
     # -- nodes: failures and repairs -------------------------------------------------------------------
     def _to_repair(self, pool: Pool) -> None:
         pool.repairing += 1
@@ -355,9 +371,8 @@ class FleetEngine:
                 continue
             x -= pool.spares
             if x < pool.idle:
-                pool.idle -= 1
+                pool.idle -= 1  # fewer idle nodes can start no job: no scheduling pass
                 self._to_repair(pool)
-                scheduler.schedule(self, pool)
                 continue
             x -= pool.idle
             for job in pool.held.values():

@@ -65,8 +65,12 @@ def _pass(eng: FleetEngine, pool: Pool) -> None:
 def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
     now = eng.env.now
     min_run = eng.sched.preempt_after_hours * 3600.0
-    victims = [j for j in pool.held.values() if j.priority < head.priority and now - j.run_start >= min_run]
-    if not victims or pool.idle + sum(j.nodes for j in victims) < head.want:
+    lower = [j for j in pool.held.values() if j.priority < head.priority]
+    victims = [j for j in lower if now - j.run_start >= min_run]
+    if pool.idle + sum(j.nodes for j in victims) < head.want:
+        if len(victims) < len(lower) and pool.idle + sum(j.nodes for j in lower) >= head.want:
+            # enough once more of them have run preempt_after_hours: look again then, not at a random later event
+            eng.wake(pool, min(j.run_start + min_run for j in lower if now - j.run_start < min_run))
         return False
     victims.sort(key=lambda j: (j.priority, -j.run_start, -j.i))
     freed = pool.idle

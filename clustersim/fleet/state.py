@@ -97,7 +97,7 @@ class Pool:
     """A pool's node counts (idle, spare, in repair, held by jobs), its queue, and time integrals."""
 
     __slots__ = ("index", "name", "nodes", "gpn", "spare_target", "idle", "spares", "repairing", "held",
-                 "queue", "last_t", "gpu_s", "in_pass", "dirty", "node_rate", "repair_mean", "repair_fixed")
+                 "queue", "last_t", "gpu_s", "in_pass", "dirty", "node_rate", "repair_mean", "repair_fixed", "wake_at")
 
     def __init__(self, index: int, name: str, nodes: int, gpn: int, spares: int, node_rate: float,
                  repair_mean: float, repair_fixed: bool) -> None:
@@ -119,6 +119,7 @@ class Pool:
         self.node_rate = node_rate
         self.repair_mean = repair_mean
         self.repair_fixed = repair_fixed
+        self.wake_at = math.inf  # a pending scheduling pass (preemption eligibility), if any
 
     def tick(self, now: float) -> None:
         """Add the idle, spare and repair GPU-seconds since the last change."""
