@@ -105,6 +105,9 @@ def test_gpu_hours_by_state_add_up_and_nodes_are_conserved():
     for m in res.metrics:
         total = sum(m[f"gpu_hours_{s}"] for s in GPU_STATES)
         assert total == pytest.approx(16 * 8 * horizon_h, rel=1e-9)
+    (pool,) = res.per_pool()
+    assert sum(pool["gpu_hours_by_state"].values()) == pytest.approx(16 * 8 * horizon_h, rel=1e-9)
+    assert pool["utilization"]["mean"] == pytest.approx(res.summary()["utilization"]["mean"], rel=1e-12)
     s = res.summary()
     assert s["interruptions"]["mean"] > 0 and s["preemptions"]["mean"] > 0
     assert 0 < s["utilization"]["mean"] < 1

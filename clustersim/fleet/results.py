@@ -85,6 +85,7 @@ def replica_metrics(rep: dict[str, Any], warmup_s: float, horizon_s: float) -> d
         "secondary_loss_share": float(gpu_h[4] / lost_hw) if lost_hw > 0 else math.nan,
         **{f"gpu_hours_{name}": float(h) for name, h in zip(GPU_STATES, gpu_h, strict=True)},
         "events": int(rep["events"]),
+        "pool_gpu_s": rep["gpu_s"].tolist(),
     }
 
 
@@ -120,8 +121,20 @@ class FleetResult:
 
     def summary(self) -> dict[str, Any]:
         """Every per-replica figure as its spread over replicas (mean, se, p10, p50, p90, n)."""
-        keys = [k for k in self.metrics[0] if k not in ("events",)]
+        keys = [k for k in self.metrics[0] if k not in ("events", "pool_gpu_s")]
         return {k: spread(self.values(k)) for k in keys}
+
+    def per_pool(self) -> list[dict[str, Any]]:
+        """Each pool's utilization (spread over replicas) and GPU-hours by state (mean over replicas)."""
+        gpu_s = np.stack([np.asarray(m["pool_gpu_s"], dtype=float) for m in self.metrics])  # replica x pool x state
+        out = []
+        for i, p in enumerate(self.pools):
+            per_rep = gpu_s[:, i, :]
+            util = per_rep[:, :len(STATES)].sum(axis=1) / per_rep.sum(axis=1)
+            out.append({"name": p["name"], "utilization": spread(util),
+                        "gpu_hours_by_state": {s: float(h) for s, h in
+                                               zip(GPU_STATES, per_rep.mean(axis=0) / units.HOUR_S, strict=True)}})
+        return out
 
     def cost_usd(self) -> float | None:
         """All GPU-hours of the horizon at each pool's price (None when a pool has no price)."""
@@ -148,6 +161,7 @@ class FleetResult:
             "gpu_hours_by_state": {s: spread(self.values(f"gpu_hours_{s}"))["mean"] for s in GPU_STATES},
             "cost_usd": cost,
             "usd_per_useful_gpu_hour": cost / useful if cost is not None and useful else None,
+            "per_pool": self.per_pool(),
             "jobs": list(self.per_template),
             "wait_cdf": {"percent": q.tolist(),
                          "hours": np.percentile(waits_h, q).tolist() if waits_h.size else []},

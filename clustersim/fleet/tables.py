@@ -38,6 +38,8 @@ def fleet_tables(d: dict[str, Any]) -> list[Table]:
     total = sum(v for v in d["gpu_hours_by_state"].values() if v) or 1.0
     for state, v in d["gpu_hours_by_state"].items():
         g.add_row(state.replace("_", " "), _f(v), f"{100 * (v or 0) / total:.1f}%")
+    for pool in d.get("per_pool", []) if len(d.get("per_pool", [])) > 1 else []:
+        g.add_row(f"utilization of pool {pool['name']}", _f(pool["utilization"]["mean"]), "")
     if d.get("cost_usd") is not None:
         g.add_row("cost (all GPU-hours)", f"${d['cost_usd']:,.0f}", "")
     j = Table(title="jobs (explicit ones, and the generated stream as one row)")
