@@ -103,7 +103,7 @@ class FleetEngine:
         columns = zip(range(len(t)), t.pool.tolist(), t.nodes.tolist(), t.work_s.tolist(),
                       np.maximum(t.tau_s, MIN_INTERVAL_S).tolist(), t.delta_s.tolist(), (t.recover_s + t.load_s).tolist(),
                       t.soft_rate.tolist(), t.elastic.tolist(), t.min_nodes.tolist(), prio, submit, strict=True)
-        self.jobs = [Job(i, self.pools[p], n, w, tau, d, r, sr, el, mn, pr, sub, (-pr if by_priority else 0, sub, i))
+        self.jobs = [Job(i, self.pools[p], n, w, tau, d, r, sr, el, mn, pr, sub, (-pr if by_priority else 0, sub, i, n))
                      for i, p, n, w, tau, d, r, sr, el, mn, pr, sub in columns]
         self.soft = _Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
         self._order: list[Job] = []
@@ -126,8 +126,8 @@ class FleetEngine:
         self.events += 1  # one event per job (arrivals at the same time share one SimPy event)
         job.state = QUEUED
         job.queued_at = self.env.now
-        scheduler.enqueue(job.pool, job.key)
-        scheduler.schedule(self, job.pool)
+        scheduler.enqueue(job.pool, job)
+        scheduler.schedule(self, job.pool, submitted=job)
 
     def start(self, job: Job, nodes: int) -> None:
         """Give ``nodes`` idle nodes to ``job`` (the scheduler has checked they are free)."""
@@ -266,7 +266,7 @@ class FleetEngine:
         job.requeues += failure  # requeues after failures; preemptions are counted apart
         job.failure_requeued = failure
         job.queued_at = self.env.now
-        scheduler.enqueue(pool, job.key)
+        scheduler.enqueue(pool, job)
 
     def preempt(self, victim: Job, by: Job) -> None:
         cat = LOST_SECONDARY if by.failure_requeued else LOST_PREEMPT

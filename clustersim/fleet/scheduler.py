@@ -1,7 +1,8 @@
 """Gang scheduling of one pool's queue: FIFO, priority (with optional preemption) and EASY backfill.
 
 A job starts only when all its nodes are free (gang scheduling). The queue is sorted by a key fixed at
-submission: ``(0, submit time, index)`` for FIFO, ``(-priority, submit time, index)`` otherwise, so a
+submission: ``(0, submit time, index, nodes)`` for FIFO, ``(-priority, submit time, index, nodes)``
+otherwise (the index is unique, so the node count only rides along for the backfill scan), so a
 requeued job goes back to its old place (Slurm keeps a requeued job's priority and eligible time).
 
 * fifo / priority: start jobs from the head while they fit; the first that does not blocks the rest.
@@ -24,17 +25,29 @@ from clustersim.fleet.state import Job, Pool, timeline_s
 if TYPE_CHECKING:
     from clustersim.fleet.engine import FleetEngine
 
-__all__ = ["enqueue", "schedule"]
+__all__ = ["enqueue", "schedule", "expected_s"]
 
 
-def enqueue(pool: Pool, key: tuple) -> None:
-    bisect.insort(pool.queue, key)
+def enqueue(pool: Pool, job: Job) -> None:
+    job.expect_dur = expected_s(job)
+    bisect.insort(pool.queue, job.key)
 
 
-def schedule(eng: FleetEngine, pool: Pool) -> None:
-    """Start what the policy allows; re-entrant calls (a preemption requeues a job) are folded in."""
+def schedule(eng: FleetEngine, pool: Pool, submitted: Job | None = None) -> None:
+    """Start what the policy allows; re-entrant calls (a preemption requeues a job) are folded in.
+
+    ``pool.settled`` says that nothing changed since the last full pass but submissions (the engine
+    clears it on every other change). A job submitted then behind the head can only start by
+    backfilling, so only it is tried: the same decision as a full pass, without rescanning the queue.
+    """
     if pool.in_pass:
         pool.dirty = True
+        return
+    if submitted is not None and pool.settled and pool.queue[0] != submitted.key:
+        if eng.sched.policy == "backfill":
+            position = bisect.bisect_left(pool.queue, submitted.key)
+            if position <= eng.sched.backfill_depth:
+                _backfill(eng, pool, eng.jobs[pool.queue[0][2]], only=submitted)
         return
     pool.in_pass = True
     try:
@@ -44,21 +57,22 @@ def schedule(eng: FleetEngine, pool: Pool) -> None:
             _pass(eng, pool)
     finally:
         pool.in_pass = False
+    pool.settled = True
 
 
 def _pass(eng: FleetEngine, pool: Pool) -> None:
     queue = pool.queue
     jobs = eng.jobs
     while queue:
-        head = jobs[queue[0][-1]]
+        head = jobs[queue[0][2]]
         if head.want <= pool.idle:
             queue.pop(0)
             eng.start(head, head.want)
             continue
         if eng.sched.preemption and _preempt_for(eng, pool, head):
             continue
-        if eng.sched.policy == "backfill" and len(queue) > 1:
-            _backfill(eng, pool, head)
+        if eng.sched.policy == "backfill" and len(queue) > 1 and _backfill(eng, pool, head):
+            pool.dirty = True  # the starts moved later jobs into the window: look again (a fixpoint)
         return
 
 
@@ -82,37 +96,46 @@ def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
     return True
 
 
-def _expected_s(job: Job) -> float:
-    """A queued job's failure-free time to finish (what a user's time limit would say)."""
+def expected_s(job: Job) -> float:
+    """A queued job's failure-free time to finish (what a user's time limit would say); set at enqueue."""
     extra = job.restart if job.started else 0.0
     return extra + timeline_s(job.work, 1.0, job.tau, job.delta)
 
 
-def _backfill(eng: FleetEngine, pool: Pool, head: Job) -> None:
+def _backfill(eng: FleetEngine, pool: Pool, head: Job, only: Job | None = None) -> int:
+    """Start the jobs EASY backfill allows now; return how many started."""
     queue = pool.queue
     jobs = eng.jobs
-    depth = min(len(queue), eng.sched.backfill_depth + 1)
-    candidates = [jobs[queue[i][-1]] for i in range(1, depth)]
-    if not any(j.want <= pool.idle for j in candidates):
-        return
+    idle = pool.idle
+    if not idle:
+        return 0
+    if only is not None:
+        candidates = [only] if only.want <= idle else []
+    else:
+        depth = min(len(queue), eng.sched.backfill_depth + 1)
+        candidates = [jobs[key[2]] for key in queue[1:depth] if key[3] <= idle]
+    if not candidates:
+        return 0
     now = eng.env.now
-    ends = sorted((j.expect_end, j.nodes) for j in pool.held.values())
-    free = pool.idle
+    free = idle
     shadow = float("inf")
-    for end, n in ends:
+    for end, n in sorted((j.expect_end, j.nodes) for j in pool.held.values()):
         free += n
         if free >= head.want:
             shadow = end
             break
     if shadow == float("inf"):
-        return  # the head waits on repairs too: no reservation can be promised, so nothing jumps it
+        return 0  # the head waits on repairs too: no reservation can be promised, so nothing jumps it
     extra = free - head.want
+    started = 0
     for job in candidates:
         if job.want > pool.idle:
             continue
-        ends_before = now + _expected_s(job) <= shadow
+        ends_before = now + job.expect_dur <= shadow
         if ends_before or job.want <= extra:
             if not ends_before:
                 extra -= job.want
             queue.remove(job.key)
             eng.start(job, job.want)
+            started += 1
+    return started

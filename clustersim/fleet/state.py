@@ -53,7 +53,7 @@ class Job:
     __slots__ = ("i", "pool", "want", "nodes", "work", "tau", "delta", "restart", "soft_rate", "elastic",
                  "min_nodes", "priority", "submit", "key", "state", "anchor", "rate", "epoch", "started",
                  "first_start", "end", "queued_at", "queue_s", "interruptions", "requeues", "preemptions",
-                 "failure_requeued", "expect_end", "phase_start", "lost_cat", "useful_s", "run_start", "regrow_pending", "nseg")
+                 "failure_requeued", "expect_end", "phase_start", "lost_cat", "useful_s", "run_start", "regrow_pending", "nseg", "expect_dur")
 
     def __init__(self, i: int, pool: Pool, nodes: int, work: float, tau: float, delta: float, restart: float,
                  soft_rate: float, elastic: bool, min_nodes: int, priority: int, submit: float, key: tuple) -> None:
@@ -91,13 +91,14 @@ class Job:
         self.run_start = 0.0
         self.regrow_pending = False
         self.nseg = 1
+        self.expect_dur = 0.0  # failure-free time to finish, set when queued (backfill)
 
 
 class Pool:
     """A pool's node counts (idle, spare, in repair, held by jobs), its queue, and time integrals."""
 
     __slots__ = ("index", "name", "nodes", "gpn", "spare_target", "idle", "spares", "repairing", "held",
-                 "queue", "last_t", "gpu_s", "in_pass", "dirty", "node_rate", "repair_mean", "repair_fixed", "wake_at")
+                 "queue", "last_t", "gpu_s", "in_pass", "dirty", "node_rate", "repair_mean", "repair_fixed", "wake_at", "settled")
 
     def __init__(self, index: int, name: str, nodes: int, gpn: int, spares: int, node_rate: float,
                  repair_mean: float, repair_fixed: bool) -> None:
@@ -110,7 +111,7 @@ class Pool:
         self.idle = nodes - spares
         self.repairing = 0
         self.held: dict[int, Job] = {}  # jobs holding nodes (running or recovering), in start order
-        self.queue: list[tuple] = []  # sorted keys; the job index is the last element
+        self.queue: list[tuple] = []  # sorted keys (see clustersim.fleet.scheduler); the job index is [2]
         self.last_t = 0.0
         # GPU-seconds: the five job states, then idle, spare, repair
         self.gpu_s = [0.0] * (len(STATES) + 3)
@@ -120,9 +121,11 @@ class Pool:
         self.repair_mean = repair_mean
         self.repair_fixed = repair_fixed
         self.wake_at = math.inf  # a pending scheduling pass (preemption eligibility), if any
+        self.settled = False  # no change but submissions since the last full scheduling pass
 
     def tick(self, now: float) -> None:
         """Add the idle, spare and repair GPU-seconds since the last change."""
+        self.settled = False  # every change of the pool's nodes comes through here
         dt = (now - self.last_t) * self.gpn
         if dt > 0:
             g = self.gpu_s
