@@ -317,3 +317,21 @@ def test_preemption_waits_for_preempt_after_hours_then_happens_on_time():
     jobs = {j["name"]: j for j in fleet(data).to_dict()["jobs"]}
     assert jobs["high"]["wait_hours"]["mean"] == pytest.approx(1.5)  # low becomes preemptible at 2 h
     assert jobs["low"]["preemptions"]["mean"] == 1
+
+
+def test_the_submission_fast_path_decides_as_full_passes(monkeypatch):
+    from clustersim.fleet import scheduler
+    from clustersim.fleet.engine import run_replica
+
+    data = base(workload={"generated": {"count": 600, "arrivals_per_hour": 2, "gpus": {"choices": [8, 16, 64, 96]},
+                                        "duration_hours": {"distribution": "lognormal", "median": 3, "sigma": 1},
+                                        "priority": {"choices": [0, 5], "weights": [0.85, 0.15]}}},
+                scheduler={"policy": "backfill", "preemption": True, "preempt_after_hours": 1, "backfill_depth": 5})
+    plan = plan_fleet(load_fleet(data))
+    fast = run_replica(plan, 7, 0)
+    full = scheduler.schedule
+    monkeypatch.setattr(scheduler, "schedule", lambda eng, pool, submitted=None: full(eng, pool, None))
+    slow = run_replica(plan, 7, 0)
+    for key in ("first_start_s", "end_s", "queue_s"):
+        assert np.array_equal(fast[key], slow[key], equal_nan=True), key
+    assert fast["preemptions"].sum() > 0
