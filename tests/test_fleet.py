@@ -272,6 +272,9 @@ def test_cli_runs_a_fleet_and_refuses_bad_input(tmp_path):
     assert json.loads(out.read_text()) == data
     html = report.read_text()
     assert "Queue-wait CDF" in html and "GPU-hours by state" in html
+    from clustersim.report import figure_count
+
+    assert figure_count(data, kind=None) == 3  # the kind comes from the result: utilization, CDF, states
     r = CliRunner().invoke(cli, ["report", str(out), "-o", str(tmp_path / "again.html")])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(cli, ["fleet", str(fleet_file), "--replicas", "1"])
