@@ -196,7 +196,7 @@ def test_a_scenario_job_runs_for_the_kernels_train_time(tmp_path):
     software_h = 20.57  # the llama3-405b preset's per-job source: it stays a job-level source in a fleet
     plan = plan_fleet(load_fleet({"pools": [{"name": "h100", "gpu": "h100-sxm-80gb", "nodes": 40}],
                                   "workload": {"jobs": [{"scenario": str(ROOT / "scenarios" / "quickstart.yaml")}]}}))
-    assert plan.fixed.soft_rate[0] == pytest.approx(1 / (software_h * 3600))
+    assert plan.fixed.soft_rate_per_s[0] == pytest.approx(1 / (software_h * 3600))
     quick.pop("failures")
     path = tmp_path / "quiet.yaml"
     path.write_text(yaml.safe_dump(quick), encoding="utf-8")

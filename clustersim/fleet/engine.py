@@ -102,7 +102,7 @@ class FleetEngine:
         submit = t.submit_s.tolist()
         columns = zip(range(len(t)), t.pool.tolist(), t.nodes.tolist(), t.work_s.tolist(),
                       np.maximum(t.tau_s, MIN_INTERVAL_S).tolist(), t.delta_s.tolist(), (t.recover_s + t.load_s).tolist(),
-                      t.soft_rate.tolist(), t.elastic.tolist(), t.min_nodes.tolist(), prio, submit, strict=True)
+                      t.soft_rate_per_s.tolist(), t.elastic.tolist(), t.min_nodes.tolist(), prio, submit, strict=True)
         self.jobs = [Job(i, self.pools[p], n, w, tau, d, r, sr, el, mn, pr, sub, (-pr if by_priority else 0, sub, i, n))
                      for i, p, n, w, tau, d, r, sr, el, mn, pr, sub in columns]
         self.soft = _Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
@@ -125,7 +125,7 @@ class FleetEngine:
     def submit(self, job: Job) -> None:
         self.events += 1  # one event per job (arrivals at the same time share one SimPy event)
         job.state = QUEUED
-        job.queued_at = self.env.now
+        job.queued_at_s = self.env.now
         scheduler.enqueue(job.pool, job)
         scheduler.schedule(self, job.pool, submitted=job)
 
@@ -137,11 +137,11 @@ class FleetEngine:
         pool.idle -= nodes
         job.nodes = nodes
         pool.held[job.i] = job
-        job.queue_s += now - job.queued_at
-        job.run_start = now
+        job.queue_s += now - job.queued_at_s
+        job.run_start_s = now
         if not job.started:
             job.started = True
-            job.first_start = now
+            job.first_start_s = now
             self.begin_compute(job)
         else:
             self.begin_recovery(job)
@@ -150,24 +150,24 @@ class FleetEngine:
         now = self.env.now
         job.state = RUNNING
         job.epoch += 1
-        job.anchor = now
+        job.anchor_s = now
         job.rate = rate = job.nodes / job.want
-        job.nseg = n = segments(job.work, rate, job.tau)
-        job.expect_end = now + job.work / rate + n * job.delta
-        self._at(job.expect_end - now, self._on_complete, job)
-        if job.soft_rate > 0:
-            self._at(self.soft.next() / job.soft_rate, self._on_software, job)
+        job.nseg = n = segments(job.work_s, rate, job.tau_s)
+        job.expect_end_s = now + job.work_s / rate + n * job.delta_s
+        self._at(job.expect_end_s - now, self._on_complete, job)
+        if job.soft_rate_per_s > 0:
+            self._at(self.soft.next() / job.soft_rate_per_s, self._on_software, job)
 
     def begin_recovery(self, job: Job) -> None:
         now = self.env.now
         job.state = RECOVERING
         job.epoch += 1
-        job.phase_start = now
+        job.phase_start_s = now
         job.rate = job.nodes / job.want
-        job.expect_end = now + job.restart + timeline_s(job.work, job.rate, job.tau, job.delta)
-        self._at(job.restart, self._on_recovered, job)
-        if job.soft_rate > 0:
-            self._at(self.soft.next() / job.soft_rate, self._on_software, job)
+        job.expect_end_s = now + job.restart_s + timeline_s(job.work_s, job.rate, job.tau_s, job.delta_s)
+        self._at(job.restart_s, self._on_recovered, job)
+        if job.soft_rate_per_s > 0:
+            self._at(self.soft.next() / job.soft_rate_per_s, self._on_software, job)
 
     # -- accounting ----------------------------------------------------------------------------------
     def settle(self, job: Job, now: float, lost_cat: int, at_horizon: bool = False) -> None:
@@ -175,19 +175,19 @@ class FleetEngine:
         g = job.pool.gpu_s
         gpus = job.nodes * job.pool.gpn
         if job.state == RECOVERING:
-            g[job.lost_cat] += (now - job.phase_start) * gpus
+            g[job.lost_cat] += (now - job.phase_start_s) * gpus
             return
-        k, lost_c, ck = segment_progress(now - job.anchor, job.work, job.rate, job.tau, job.delta)
-        saved = k * job.tau * job.rate
+        k, lost_c, ck = segment_progress(now - job.anchor_s, job.work_s, job.rate, job.tau_s, job.delta_s)
+        saved = k * job.tau_s * job.rate
         if at_horizon:
             saved += lost_c * job.rate  # unfinished at the horizon: the work so far counts, nothing is lost
-            g[RUN] += (k * job.tau + lost_c) * gpus
+            g[RUN] += (k * job.tau_s + lost_c) * gpus
         else:
-            g[RUN] += k * job.tau * gpus
+            g[RUN] += k * job.tau_s * gpus
             g[lost_cat] += lost_c * gpus
-        g[CKPT] += (k * job.delta + ck) * gpus
-        job.useful_s += (k * job.tau + (lost_c if at_horizon else 0.0)) * job.rate
-        job.work = max(job.work - saved, 0.0)
+        g[CKPT] += (k * job.delta_s + ck) * gpus
+        job.useful_s += (k * job.tau_s + (lost_c if at_horizon else 0.0)) * job.rate
+        job.work_s = max(job.work_s - saved, 0.0)
 
     # -- job events ------------------------------------------------------------------------------------
     def _on_complete(self, ev: Any) -> None:
@@ -198,12 +198,12 @@ class FleetEngine:
         now = self.env.now
         pool = job.pool
         gpus = job.nodes * pool.gpn
-        pool.gpu_s[RUN] += job.work / job.rate * gpus
-        pool.gpu_s[CKPT] += job.nseg * job.delta * gpus
-        job.useful_s += job.work
-        job.work = 0.0
+        pool.gpu_s[RUN] += job.work_s / job.rate * gpus
+        pool.gpu_s[CKPT] += job.nseg * job.delta_s * gpus
+        job.useful_s += job.work_s
+        job.work_s = 0.0
         job.state = DONE
-        job.end = now
+        job.end_s = now
         job.epoch += 1
         pool.tick(now)
         pool.idle += job.nodes
@@ -216,7 +216,7 @@ class FleetEngine:
         if ev.epoch != job.epoch or job.state != RECOVERING:
             return
         self.events += 1
-        job.pool.gpu_s[job.lost_cat] += (self.env.now - job.phase_start) * job.nodes * job.pool.gpn
+        job.pool.gpu_s[job.lost_cat] += (self.env.now - job.phase_start_s) * job.nodes * job.pool.gpn
         self.begin_compute(job)
 
     def _on_software(self, ev: Any) -> None:
@@ -265,7 +265,7 @@ class FleetEngine:
         job.epoch += 1
         job.requeues += failure  # requeues after failures; preemptions are counted apart
         job.failure_requeued = failure
-        job.queued_at = self.env.now
+        job.queued_at_s = self.env.now
         scheduler.enqueue(pool, job)
 
     def preempt(self, victim: Job, by: Job) -> None:
@@ -277,18 +277,18 @@ class FleetEngine:
 
     def wake(self, pool: Pool, at: float) -> None:
         """A scheduling pass of ``pool`` at time ``at`` (one pending wake per pool: the earliest)."""
-        if at >= pool.wake_at:
+        if at >= pool.wake_at_s:
             return
-        pool.wake_at = at
+        pool.wake_at_s = at
         ev = self.env.timeout(max(at - self.env.now, 0.0))
         ev.pool = pool  # type: ignore[attr-defined]
         ev.callbacks.append(self._on_wake)
 
     def _on_wake(self, ev: Any) -> None:
         pool: Pool = ev.pool
-        if self.env.now < pool.wake_at:
+        if self.env.now < pool.wake_at_s:
             return  # superseded by an earlier wake, which ran already
-        pool.wake_at = math.inf
+        pool.wake_at_s = math.inf
         scheduler.schedule(self, pool)
 
     # -- nodes: failures and repairs -------------------------------------------------------------------
@@ -329,9 +329,9 @@ class FleetEngine:
         now = self.env.now
         for job in pool.held.values():
             if job.elastic and job.nodes < job.want and job.state == RUNNING and not job.regrow_pending:
-                period = job.tau + job.delta
-                boundary = job.anchor + (int((now - job.anchor) // period) + 1) * period
-                if boundary < job.expect_end:
+                period = job.tau_s + job.delta_s
+                boundary = job.anchor_s + (int((now - job.anchor_s) // period) + 1) * period
+                if boundary < job.expect_end_s:
                     job.regrow_pending = True
                     self._at(boundary - now, self._on_regrow, job)
 
@@ -353,7 +353,7 @@ class FleetEngine:
 
     def _failures(self, pool: Pool) -> Any:
         name = f"fleet/pool/{pool.name}"
-        gaps = _Draws(rngmod.stream(self.seed, self.replica, name + "/failures"), "exp", 1.0 / (pool.nodes * pool.node_rate))
+        gaps = _Draws(rngmod.stream(self.seed, self.replica, name + "/failures"), "exp", 1.0 / (pool.nodes * pool.node_rate_per_s))
         picks = _Draws(rngmod.stream(self.seed, self.replica, name + "/nodes"), "uniform")
         env = self.env
         while True:
@@ -384,12 +384,12 @@ class FleetEngine:
     def _on_arrival(self, ev: Any) -> None:
         """Submit every job due now, then wait for the next submission time (one event per distinct time)."""
         order, k, now = self._order, self._next, self.env.now
-        while k < len(order) and order[k].submit <= now:
+        while k < len(order) and order[k].submit_s <= now:
             self.submit(order[k])
             k += 1
         self._next = k
         if k < len(order):
-            self.env.timeout(order[k].submit - now).callbacks.append(self._on_arrival)
+            self.env.timeout(order[k].submit_s - now).callbacks.append(self._on_arrival)
 
     def _sampler(self) -> Any:
         env = self.env
@@ -405,13 +405,13 @@ class FleetEngine:
         env = self.env
         for p in self.pools:
             rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/repairs")
-            self._repair_draws.append(_Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean))
-            if p.node_rate > 0:
+            self._repair_draws.append(_Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean_s))
+            if p.node_rate_per_s > 0:
                 env.process(self._failures(p))
-        self._order = sorted((j for j in self.jobs if j.submit < self.horizon), key=lambda j: (j.submit, j.i))
+        self._order = sorted((j for j in self.jobs if j.submit_s < self.horizon), key=lambda j: (j.submit_s, j.i))
         self._next = 0
         if self._order:
-            env.timeout(self._order[0].submit).callbacks.append(self._on_arrival)
+            env.timeout(self._order[0].submit_s).callbacks.append(self._on_arrival)
         env.process(self._sampler())
         env.run(until=self.horizon)
         now = self.horizon
@@ -432,9 +432,9 @@ def run_replica(plan: FleetPlan, seed: int, replica: int) -> dict[str, Any]:
         "replica": replica,
         "events": eng.events,
         "submit_s": table.submit_s,
-        "first_start_s": np.array([j.first_start for j in jobs], dtype=float),
-        "end_s": np.array([j.end for j in jobs], dtype=float),
-        "queue_s": np.array([j.queue_s + ((eng.horizon - j.queued_at) if j.state == QUEUED else 0.0)
+        "first_start_s": np.array([j.first_start_s for j in jobs], dtype=float),
+        "end_s": np.array([j.end_s for j in jobs], dtype=float),
+        "queue_s": np.array([j.queue_s + ((eng.horizon - j.queued_at_s) if j.state == QUEUED else 0.0)
                              for j in jobs], dtype=float),
         "work_s": table.work_s,
         "useful_s": np.array([j.useful_s for j in jobs], dtype=float),

@@ -29,7 +29,7 @@ __all__ = ["enqueue", "schedule", "expected_s"]
 
 
 def enqueue(pool: Pool, job: Job) -> None:
-    job.expect_dur = expected_s(job)
+    job.expect_s = expected_s(job)
     bisect.insort(pool.queue, job.key)
 
 
@@ -80,13 +80,13 @@ def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
     now = eng.env.now
     min_run = eng.sched.preempt_after_hours * 3600.0
     lower = [j for j in pool.held.values() if j.priority < head.priority]
-    victims = [j for j in lower if now - j.run_start >= min_run]
+    victims = [j for j in lower if now - j.run_start_s >= min_run]
     if pool.idle + sum(j.nodes for j in victims) < head.want:
         if len(victims) < len(lower) and pool.idle + sum(j.nodes for j in lower) >= head.want:
             # enough once more of them have run preempt_after_hours: look again then, not at a random later event
-            eng.wake(pool, min(j.run_start + min_run for j in lower if now - j.run_start < min_run))
+            eng.wake(pool, min(j.run_start_s + min_run for j in lower if now - j.run_start_s < min_run))
         return False
-    victims.sort(key=lambda j: (j.priority, -j.run_start, -j.i))
+    victims.sort(key=lambda j: (j.priority, -j.run_start_s, -j.i))
     freed = pool.idle
     for victim in victims:
         if freed >= head.want:
@@ -98,8 +98,8 @@ def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
 
 def expected_s(job: Job) -> float:
     """A queued job's failure-free time to finish (what a user's time limit would say); set at enqueue."""
-    extra = job.restart if job.started else 0.0
-    return extra + timeline_s(job.work, 1.0, job.tau, job.delta)
+    extra = job.restart_s if job.started else 0.0
+    return extra + timeline_s(job.work_s, 1.0, job.tau_s, job.delta_s)
 
 
 def _backfill(eng: FleetEngine, pool: Pool, head: Job, only: Job | None = None) -> int:
@@ -119,7 +119,7 @@ def _backfill(eng: FleetEngine, pool: Pool, head: Job, only: Job | None = None) 
     now = eng.env.now
     free = idle
     shadow = float("inf")
-    for end, n in sorted((j.expect_end, j.nodes) for j in pool.held.values()):
+    for end, n in sorted((j.expect_end_s, j.nodes) for j in pool.held.values()):
         free += n
         if free >= head.want:
             shadow = end
@@ -131,7 +131,7 @@ def _backfill(eng: FleetEngine, pool: Pool, head: Job, only: Job | None = None) 
     for job in candidates:
         if job.want > pool.idle:
             continue
-        ends_before = now + job.expect_dur <= shadow
+        ends_before = now + job.expect_s <= shadow
         if ends_before or job.want <= extra:
             if not ends_before:
                 extra -= job.want

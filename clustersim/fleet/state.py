@@ -50,10 +50,11 @@ def segment_progress(e: float, work_s: float, rate: float, tau_s: float, delta_s
 class Job:
     """One job of one replica (plain slots: the engine touches these on every event)."""
 
-    __slots__ = ("i", "pool", "want", "nodes", "work", "tau", "delta", "restart", "soft_rate", "elastic",
-                 "min_nodes", "priority", "submit", "key", "state", "anchor", "rate", "epoch", "started",
-                 "first_start", "end", "queued_at", "queue_s", "interruptions", "requeues", "preemptions",
-                 "failure_requeued", "expect_end", "phase_start", "lost_cat", "useful_s", "run_start", "regrow_pending", "nseg", "expect_dur")
+    __slots__ = ("i", "pool", "want", "nodes", "work_s", "tau_s", "delta_s", "restart_s", "soft_rate_per_s", "elastic",
+                 "min_nodes", "priority", "submit_s", "key", "state", "anchor_s", "rate", "epoch", "started",
+                 "first_start_s", "end_s", "queued_at_s", "queue_s", "interruptions", "requeues", "preemptions",
+                 "failure_requeued", "expect_end_s", "phase_start_s", "lost_cat", "useful_s", "run_start_s",
+                 "regrow_pending", "nseg", "expect_s")
 
     def __init__(self, i: int, pool: Pool, nodes: int, work: float, tau: float, delta: float, restart: float,
                  soft_rate: float, elastic: bool, min_nodes: int, priority: int, submit: float, key: tuple) -> None:
@@ -61,44 +62,45 @@ class Job:
         self.pool = pool
         self.want = nodes
         self.nodes = 0
-        self.work = work  # remaining work, in seconds at the full size
-        self.tau = tau
-        self.delta = delta
-        self.restart = restart  # detection + restart + checkpoint load
-        self.soft_rate = soft_rate
+        self.work_s = work  # remaining work, in seconds at the full size
+        self.tau_s = tau
+        self.delta_s = delta
+        self.restart_s = restart  # detection + restart + checkpoint load
+        self.soft_rate_per_s = soft_rate
         self.elastic = elastic
         self.min_nodes = min_nodes
         self.priority = priority
-        self.submit = submit
+        self.submit_s = submit
         self.key = key
         self.state = WAITING
-        self.anchor = 0.0
+        self.anchor_s = 0.0
         self.rate = 1.0
         self.epoch = 0
         self.started = False
-        self.first_start = math.nan
-        self.end = math.nan
-        self.queued_at = submit
+        self.first_start_s = math.nan
+        self.end_s = math.nan
+        self.queued_at_s = submit
         self.queue_s = 0.0
         self.interruptions = 0
         self.requeues = 0
         self.preemptions = 0
         self.failure_requeued = False
-        self.expect_end = math.inf
-        self.phase_start = 0.0
+        self.expect_end_s = math.inf
+        self.phase_start_s = 0.0
         self.lost_cat = LOST_FAIL
         self.useful_s = 0.0
-        self.run_start = 0.0
+        self.run_start_s = 0.0
         self.regrow_pending = False
         self.nseg = 1
-        self.expect_dur = 0.0  # failure-free time to finish, set when queued (backfill)
+        self.expect_s = 0.0  # failure-free time to finish, set when queued (backfill)
 
 
 class Pool:
     """A pool's node counts (idle, spare, in repair, held by jobs), its queue, and time integrals."""
 
     __slots__ = ("index", "name", "nodes", "gpn", "spare_target", "idle", "spares", "repairing", "held",
-                 "queue", "last_t", "gpu_s", "in_pass", "dirty", "node_rate", "repair_mean", "repair_fixed", "wake_at", "settled")
+                 "queue", "last_s", "gpu_s", "in_pass", "dirty", "node_rate_per_s", "repair_mean_s", "repair_fixed",
+                 "wake_at_s", "settled")
 
     def __init__(self, index: int, name: str, nodes: int, gpn: int, spares: int, node_rate: float,
                  repair_mean: float, repair_fixed: bool) -> None:
@@ -112,27 +114,27 @@ class Pool:
         self.repairing = 0
         self.held: dict[int, Job] = {}  # jobs holding nodes (running or recovering), in start order
         self.queue: list[tuple] = []  # sorted keys (see clustersim.fleet.scheduler); the job index is [2]
-        self.last_t = 0.0
+        self.last_s = 0.0
         # GPU-seconds: the five job states, then idle, spare, repair
         self.gpu_s = [0.0] * (len(STATES) + 3)
         self.in_pass = False
         self.dirty = False
-        self.node_rate = node_rate
-        self.repair_mean = repair_mean
+        self.node_rate_per_s = node_rate
+        self.repair_mean_s = repair_mean
         self.repair_fixed = repair_fixed
-        self.wake_at = math.inf  # a pending scheduling pass (preemption eligibility), if any
+        self.wake_at_s = math.inf  # a pending scheduling pass (preemption eligibility), if any
         self.settled = False  # no change but submissions since the last full scheduling pass
 
     def tick(self, now: float) -> None:
         """Add the idle, spare and repair GPU-seconds since the last change."""
         self.settled = False  # every change of the pool's nodes comes through here
-        dt = (now - self.last_t) * self.gpn
+        dt = (now - self.last_s) * self.gpn
         if dt > 0:
             g = self.gpu_s
             g[5] += dt * self.idle
             g[6] += dt * self.spares
             g[7] += dt * self.repairing
-        self.last_t = now
+        self.last_s = now
 
     def check(self) -> None:
         """Every node is in exactly one place (a bug otherwise: raised, never silently wrong)."""

@@ -29,7 +29,7 @@ from clustersim.scenario import catalog
 __all__ = ["PoolPlan", "JobTable", "FleetPlan", "plan_fleet", "pool_node_rate_per_s", "JOB_FIELDS"]
 
 #: The columns of a :class:`JobTable` (one value per job).
-JOB_FIELDS = ("submit_s", "pool", "nodes", "work_s", "tau_s", "delta_s", "load_s", "recover_s", "soft_rate",
+JOB_FIELDS = ("submit_s", "pool", "nodes", "work_s", "tau_s", "delta_s", "load_s", "recover_s", "soft_rate_per_s",
               "elastic", "min_nodes", "priority", "template")
 
 
@@ -58,7 +58,7 @@ class JobTable:
     delta_s: np.ndarray
     load_s: np.ndarray
     recover_s: np.ndarray
-    soft_rate: np.ndarray
+    soft_rate_per_s: np.ndarray
     elastic: np.ndarray
     min_nodes: np.ndarray
     priority: np.ndarray
@@ -108,10 +108,10 @@ def pool_node_rate_per_s(pool: PoolSpec) -> float:
     return rate
 
 
-def _interval_s(interval: float | str, block_s: float, nodes: int, node_rate: float, soft_rate: float) -> float:
+def _interval_s(interval: float | str, block_s: float, nodes: int, node_rate: float, soft_rate_per_s: float) -> float:
     if interval != "auto":
         return float(interval) * units.MINUTE_S
-    rate = nodes * node_rate + soft_rate
+    rate = nodes * node_rate + soft_rate_per_s
     if rate <= 0:
         return units.DAY_S
     return float(theory.daly_interval_s(block_s, 1.0 / rate))
@@ -173,7 +173,7 @@ def _scenario_row(ff: FleetFile, path: str, pool_name: str | None, gpus: int | N
     row = {
         "pool": ip, "nodes": nodes, "work_s": est.kernel["train_s"], "delta_s": ck["block_s"], "load_s": ck["load_s"],
         "recover_s": (f.detect_s + f.restart_s) if f is not None else 15 * units.MINUTE_S,
-        "soft_rate": sum(1.0 / src["mtbf_s"] for src in soft), "interval": run.checkpoint.interval_minutes,
+        "soft_rate_per_s": sum(1.0 / src["mtbf_s"] for src in soft), "interval": run.checkpoint.interval_minutes,
         "scenario": run.name,
     }
     cache[key] = row
@@ -183,7 +183,7 @@ def _scenario_row(ff: FleetFile, path: str, pool_name: str | None, gpus: int | N
 def _checkpoint_row(ck: JobCheckpointSpec) -> dict[str, Any]:
     return {"delta_s": ck.write_minutes * units.MINUTE_S, "load_s": ck.load_minutes * units.MINUTE_S,
             "recover_s": (ck.detect_minutes + ck.restart_minutes) * units.MINUTE_S,
-            "soft_rate": 1.0 / (ck.software_mtbf_hours * units.HOUR_S) if ck.software_mtbf_hours else 0.0,
+            "soft_rate_per_s": 1.0 / (ck.software_mtbf_hours * units.HOUR_S) if ck.software_mtbf_hours else 0.0,
             "interval": ck.interval_minutes}
 
 
@@ -193,7 +193,7 @@ def _table(rows: list[dict[str, Any]]) -> JobTable:
 
     return JobTable(submit_s=col("submit_s", float), pool=col("pool", np.int64), nodes=col("nodes", np.int64),
                     work_s=col("work_s", float), tau_s=col("tau_s", float), delta_s=col("delta_s", float),
-                    load_s=col("load_s", float), recover_s=col("recover_s", float), soft_rate=col("soft_rate", float),
+                    load_s=col("load_s", float), recover_s=col("recover_s", float), soft_rate_per_s=col("soft_rate_per_s", float),
                     elastic=col("elastic", bool), min_nodes=col("min_nodes", np.int64),
                     priority=col("priority", np.int64), template=col("template", np.int64))
 
@@ -232,7 +232,7 @@ def plan_fleet(ff: FleetFile) -> FleetPlan:
                          "elastic": job.elastic, "min_nodes": min(min_nodes, base["nodes"]),
                          "template": len(templates) - 1,
                          "tau_s": _interval_s(base["interval"], base["delta_s"], base["nodes"], pool.node_rate_per_s,
-                                              base["soft_rate"])})
+                                              base["soft_rate_per_s"])})
     gen = ff.spec.workload.generated
     if gen is not None:
         ip = _pool_index(ff, gen.pool, None, "workload.generated")
@@ -288,7 +288,7 @@ def _generate(plan: FleetPlan, gen: GeneratedSpec, seed: int, replica: int) -> J
     work = _durations_s(gen.duration_hours, n, r("durations"))
     elastic = r("elastic").random(n) < gen.elastic_fraction
     ck = _checkpoint_row(gen.checkpoint)
-    rate = nodes * pool.node_rate_per_s + ck["soft_rate"]
+    rate = nodes * pool.node_rate_per_s + ck["soft_rate_per_s"]
     if ck["interval"] == "auto":
         mtbf = np.where(rate > 0, 1.0 / np.maximum(rate, 1e-300), np.inf)
         tau = np.where(rate > 0, theory.daly_interval_s(ck["delta_s"], np.minimum(mtbf, 1e300)), units.DAY_S)
@@ -297,6 +297,6 @@ def _generate(plan: FleetPlan, gen: GeneratedSpec, seed: int, replica: int) -> J
     return JobTable(submit_s=submit, pool=np.full(n, ip, dtype=np.int64), nodes=nodes.astype(np.int64), work_s=work,
                     tau_s=np.asarray(tau, dtype=float), delta_s=np.full(n, ck["delta_s"]),
                     load_s=np.full(n, ck["load_s"]), recover_s=np.full(n, ck["recover_s"]),
-                    soft_rate=np.full(n, ck["soft_rate"]), elastic=elastic,
+                    soft_rate_per_s=np.full(n, ck["soft_rate_per_s"]), elastic=elastic,
                     min_nodes=np.ones(n, dtype=np.int64), priority=_choose(gen.priority, n, r("priority")),
                     template=np.full(n, len(plan.templates) - 1, dtype=np.int64))
