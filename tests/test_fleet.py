@@ -338,3 +338,16 @@ def test_the_submission_fast_path_decides_as_full_passes(monkeypatch):
     for key in ("first_start_s", "end_s", "queue_s"):
         assert np.array_equal(fast[key], slow[key], equal_nan=True), key
     assert fast["preemptions"].sum() > 0
+
+
+def test_capacity_result_is_json_even_when_a_size_never_finishes_its_jobs():
+    import json
+
+    data = base(workload={"generated": {"count": 100, "arrivals_per_hour": 10, "gpus": 8,
+                                        "duration_hours": {"distribution": "fixed", "mean": 20}}},
+                scheduler={"policy": "fifo"}, simulation={"horizon_days": 2, "replicas": 1},
+                pools=[{"name": "p", "gpu": "h100-sxm-80gb", "nodes": 8}])
+    res = capacity_search(data, "p", 30.0, metric="p90_completion_hours", replicas=1)
+    d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert d["points"][0]["p90_completion_hours"] is None  # 8 nodes: most jobs unfinished after 2 days
+    assert d["met"] and d["nodes"] > 8

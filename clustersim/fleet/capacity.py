@@ -24,6 +24,7 @@ from clustersim.fleet.results import spread
 from clustersim.fleet.runner import simulate_plan, with_changes
 from clustersim.fleet.spec import FleetSpec
 from clustersim.fleet.workload import plan_fleet
+from clustersim.results import jsonable
 
 __all__ = ["CapacityResult", "capacity_search", "what_if", "METRICS"]
 
@@ -43,9 +44,9 @@ class CapacityResult:
     points: tuple[dict[str, Any], ...]  # every size evaluated, in order of nodes
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "fleet-capacity", "pool": self.pool, "metric": self.metric, "target": self.target,
-                "nodes": self.nodes, "gpus": self.gpus, "met": self.nodes is not None,
-                "points": list(self.points)}
+        return jsonable({"kind": "fleet-capacity", "pool": self.pool, "metric": self.metric, "target": self.target,
+                         "nodes": self.nodes, "gpus": self.gpus, "met": self.nodes is not None,
+                         "points": list(self.points)})  # a size whose jobs never start has an infinite wait: None
 
 
 Source = str | os.PathLike[str] | Mapping[str, Any] | FleetSpec | FleetFile
@@ -144,4 +145,4 @@ def what_if(source: Source, nodes: Mapping[str, Sequence[int]] | None = None, po
                          **{k: summary[k]["mean"] for k in ("mean_wait_hours", "p90_wait_hours", "p90_completion_hours",
                                                              "utilization", "goodput_fraction", "finished_fraction")},
                          "cost_usd": res.cost_usd()})
-    return rows
+    return [jsonable(r) for r in rows]
