@@ -4,14 +4,7 @@ Events are job arrivals, job completions, the ends of recoveries, node failures,
 failures; checkpoints are not events (see :mod:`clustersim.fleet.state`). A job's pending completion is a
 SimPy timeout tagged with the job's epoch; an interruption bumps the epoch, so a stale timeout is ignored.
 
-Node failures. Each node of a pool fails as a Poisson process of rate ``node_rate`` while it is up
-(repairing nodes do not fail). The pool's process draws candidate failures at rate ``nodes x node_rate``
-and each candidate picks a node uniformly; a candidate on a node in repair is dropped. Thinning a
-superposed Poisson process this way is exact (Lewis & Shedler 1979, "Simulation of nonhomogeneous
-Poisson processes by thinning"). A node that fails is idle, a spare, or held by a job; every up node
-fails alike, so with no jobs a pool's up fraction is the availability MTBF / (MTBF + MTTR). The
-candidate times, the uniforms and the repair durations come from the pool's own keyed streams, one of
-each per candidate, so they do not depend on the scheduler (common random numbers across policies).
+Node failures, repairs and elastic regrowth are in :mod:`clustersim.fleet.nodes`.
 
 A job whose node fails loses its work since its last checkpoint and takes a hot spare, else an idle
 node (``scheduler.replace_from_idle``), then recovers (detection + restart + checkpoint load; a failure
@@ -31,6 +24,7 @@ import simpy
 
 from clustersim import rng as rngmod
 from clustersim.fleet import scheduler
+from clustersim.fleet.nodes import BATCH, Draws, NodeEvents
 from clustersim.fleet.state import (
     CKPT,
     DONE,
@@ -51,38 +45,12 @@ from clustersim.fleet.workload import FleetPlan, JobTable
 
 __all__ = ["FleetEngine", "run_replica", "BATCH"]
 
-#: Random values drawn per numpy call (part of the definition of each stream's sequence).
-BATCH = 256
 #: The shortest checkpoint interval simulated (a floor on Daly's optimum when a checkpoint is nearly free,
 #: where the optimum tends to 0 and the loss to a failure with it).
 MIN_INTERVAL_S = 60.0
 
 
-class _Draws:
-    """Batched draws from one keyed stream: exponential gaps, uniforms, or repair durations."""
-
-    __slots__ = ("_rng", "_kind", "_scale", "_buf", "_i")
-
-    def __init__(self, rng: np.random.Generator, kind: str, scale: float = 1.0) -> None:
-        self._rng, self._kind, self._scale = rng, kind, scale
-        self._buf: list[float] = []
-        self._i = 0
-
-    def next(self) -> float:
-        if self._i >= len(self._buf):
-            if self._kind == "exp":
-                self._buf = self._rng.exponential(self._scale, BATCH).tolist()
-            elif self._kind == "fixed":
-                self._buf = [self._scale] * BATCH
-            else:
-                self._buf = self._rng.random(BATCH).tolist()
-            self._i = 0
-        v = self._buf[self._i]
-        self._i += 1
-        return v
-
-
-class FleetEngine:
+class FleetEngine(NodeEvents):
     """The state and event handlers of one replica (``run`` drives it to the horizon)."""
 
     def __init__(self, plan: FleetPlan, jobs: JobTable, seed: int, replica: int) -> None:
@@ -105,10 +73,10 @@ class FleetEngine:
                       t.soft_rate_per_s.tolist(), t.elastic.tolist(), t.min_nodes.tolist(), prio, submit, strict=True)
         self.jobs = [Job(i, self.pools[p], n, w, tau, d, r, sr, el, mn, pr, sub, (-pr if by_priority else 0, sub, i, n))
                      for i, p, n, w, tau, d, r, sr, el, mn, pr, sub in columns]
-        self.soft = _Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
+        self.soft = Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
         self._order: list[Job] = []
         self._next = 0
-        self._repair_draws: list[_Draws] = []
+        self._repair_draws: list[Draws] = []
         self.events = 0
         n_samples = spec.simulation.timeline_points
         self.sample_t = np.linspace(0.0, self.horizon, n_samples)
@@ -291,96 +259,6 @@ class FleetEngine:
         pool.wake_at_s = math.inf
         scheduler.schedule(self, pool)
 
-    # -- nodes: failures and repairs -------------------------------------------------------------------
-    def _to_repair(self, pool: Pool) -> None:
-        pool.repairing += 1
-        duration = self._repair_draws[pool.index].next()
-        if self.crew_free > 0:
-            self.crew_free -= 1
-            self._repair_done_at(pool, duration)
-        else:
-            self.crew_queue.append((pool, duration))
-
-    def _repair_done_at(self, pool: Pool, duration: float) -> None:
-        ev = self.env.timeout(duration)
-        ev.pool = pool  # type: ignore[attr-defined]
-        ev.callbacks.append(self._on_repaired)
-
-    def _on_repaired(self, ev: Any) -> None:
-        self.events += 1
-        pool: Pool = ev.pool
-        pool.tick(self.env.now)
-        pool.repairing -= 1
-        if pool.spares < pool.spare_target:
-            pool.spares += 1
-        else:
-            pool.idle += 1
-        if self.crew_queue:
-            nxt, duration = self.crew_queue.popleft()
-            self._repair_done_at(nxt, duration)
-        else:
-            self.crew_free += 1
-        scheduler.schedule(self, pool)
-        if pool.idle and not pool.queue:
-            self.regrow(pool)
-
-    def regrow(self, pool: Pool) -> None:
-        """Shrunk elastic jobs take idle nodes back at their next checkpoint (then restart on them)."""
-        now = self.env.now
-        for job in pool.held.values():
-            if job.elastic and job.nodes < job.want and job.state == RUNNING and not job.regrow_pending:
-                period = job.tau_s + job.delta_s
-                boundary = job.anchor_s + (int((now - job.anchor_s) // period) + 1) * period
-                if boundary < job.expect_end_s:
-                    job.regrow_pending = True
-                    self._at(boundary - now, self._on_regrow, job)
-
-    def _on_regrow(self, ev: Any) -> None:
-        job: Job = ev.job
-        job.regrow_pending = False
-        pool = job.pool
-        if ev.epoch != job.epoch or job.state != RUNNING or not pool.idle or pool.queue:
-            return
-        self.events += 1
-        now = self.env.now
-        self.settle(job, now, LOST_FAIL)
-        pool.tick(now)
-        take = min(job.want - job.nodes, pool.idle)
-        pool.idle -= take
-        job.nodes += take
-        job.lost_cat = LOST_FAIL  # the restart on more nodes is a cost of the earlier failure
-        self.begin_recovery(job)
-
-    def _failures(self, pool: Pool) -> Any:
-        name = f"fleet/pool/{pool.name}"
-        gaps = _Draws(rngmod.stream(self.seed, self.replica, name + "/failures"), "exp", 1.0 / (pool.nodes * pool.node_rate_per_s))
-        picks = _Draws(rngmod.stream(self.seed, self.replica, name + "/nodes"), "uniform")
-        env = self.env
-        while True:
-            yield env.timeout(gaps.next())
-            self.events += 1
-            x = int(picks.next() * pool.nodes)
-            if x < pool.repairing:
-                self._repair_draws[pool.index].next()  # thinned: the node is in repair (its draw is used up)
-                continue
-            x -= pool.repairing
-            pool.tick(env.now)
-            if x < pool.spares:
-                pool.spares -= 1
-                self._to_repair(pool)
-                continue
-            x -= pool.spares
-            if x < pool.idle:
-                pool.idle -= 1  # fewer idle nodes can start no job: no scheduling pass
-                self._to_repair(pool)
-                continue
-            x -= pool.idle
-            for job in pool.held.values():
-                if x < job.nodes:
-                    break
-                x -= job.nodes
-            self.interrupt(job, node_lost=True)
-
     def _on_arrival(self, ev: Any) -> None:
         """Submit every job due now, then wait for the next submission time (one event per distinct time)."""
         order, k, now = self._order, self._next, self.env.now
@@ -405,7 +283,7 @@ class FleetEngine:
         env = self.env
         for p in self.pools:
             rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/repairs")
-            self._repair_draws.append(_Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean_s))
+            self._repair_draws.append(Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean_s))
             if p.node_rate_per_s > 0:
                 env.process(self._failures(p))
         self._order = sorted((j for j in self.jobs if j.submit_s < self.horizon), key=lambda j: (j.submit_s, j.i))
