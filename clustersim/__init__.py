@@ -17,6 +17,7 @@ from clustersim import theory  # noqa: E402
 from clustersim.cost.kernel import evaluate  # noqa: E402
 from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError  # noqa: E402
 from clustersim.estimate import Estimate, estimate  # noqa: E402
+from clustersim.fleet import FleetResult, fleet  # noqa: E402
 from clustersim.money import (  # noqa: E402
     CostsResult,
     DollarsResult,
@@ -60,4 +61,6 @@ __all__ = [
     "FinetuneResult",
     "spot_breakeven",
     "SpotResult",
+    "fleet",
+    "FleetResult",
 ]
