@@ -83,6 +83,27 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
         "dp: 4", "dp: 4\n    ep: 2"), ["experts (3) must divide by ep (2)"], None),
     ("negative-replicas", sub("replicas: 10", "replicas: -1"), ["simulation.replicas"], 25),
     ("bool-for-int", sub("spare_nodes: 1", "spare_nodes: [1]"), ["failures.spare_nodes"], 19),
+    # hostile YAML found by the fuzz harness (tests/test_fuzz_scenarios.py)
+    ("self-alias", sub("name: test", "name: test\nloop: &l [*l]"), ["*l", "recursive"], 2),
+    ("self-alias-map", sub("name: test", "name: test\nloop: &l {a: *l}"), ["*l", "recursive"], 2),
+    ("deep-nesting", sub("name: test", "name: " + "[" * 200 + "]" * 200), ["nested more than 32 levels"], 1),
+    ("deep-block-nesting", sub("name: test", "name:\n" + "".join("  " * (i + 1) + "-\n" for i in range(60))),
+     ["nested more than 32 levels"], None),
+    ("alias-chain-depth", sub("name: test", "\n".join(
+        f"a{i}: &a{i} [*a{i - 1}]" if i else "a0: &a0 [1]" for i in range(60))), ["nested more than"], None),
+    ("bool-tag", sub("  interval_minutes: 60", "  interval_minutes: 60\n  async: !!bool maybe"),
+     ["checkpoint.async", "'maybe'", "!!bool", "true or false"], 22),
+    ("int-tag", sub("nodes: 2", "nodes: !!int two"), ["cluster.nodes", "'two'", "!!int"], 16),
+    ("float-tag", sub("tokens: 1.0e9", "tokens: !!float lots"), ["training.tokens", "!!float"], 4),
+    ("timestamp-tag", sub("name: test", "name: !!timestamp 2001-13-45"), ["name", "!!timestamp"], 1),
+    ("bad-timestamp-tag", sub("name: test", "name: !!timestamp yesterday"), ["!!timestamp"], 1),
+    ("huge-integer", sub("nodes: 2", "nodes: 1" + "0" * 5000), ["cluster.nodes", "4,300 digits"], 16),
+    ("two-documents", VALID + "---\nname: x\n", ["more than one YAML document"], 27),
+    ("duplicate-anchor", sub("name: test", "name: &n test\nx: &n 1"), ["&n", "twice"], 2),
+    ("undefined-alias", sub("nodes: 2", "nodes: *n"), ["*n", "no anchor"], 16),
+    ("binary-tag", sub("name: test", "name: !!binary aGVsbG8="), ["not allowed"], 1),
+    ("local-tag", sub("name: test", "name: !secret x"), ["not allowed"], 1),
+    ("set-tag", sub("name: test", "name: !!set {a, b}"), ["not allowed"], 1),
 ]
 
 
@@ -165,3 +186,41 @@ def test_errors_from_set_name_the_option_not_a_line(tmp_path):
         text = info.value.render()
         assert f"this comes from --set {override}" in text and fragment in text
         assert not re.search(re.escape(str(path)) + r":\d", text)  # no line is blamed for a value it lacks
+
+
+_PARITY = [VALID, ALIAS_BOMB, "x: &a {k: 1}\ny:\n  <<: *a\n  j: 2\n", "a: 2001-12-14\nb: 1e9\nc: 0x1F\nd: ~\n"]
+
+
+@pytest.mark.parametrize("text", _PARITY + [c[1] for c in CASES if isinstance(c[1], str) and "syntax" not in c[2][0]])
+def test_libyaml_and_pure_python_read_the_same(monkeypatch, text):
+    """The C parser (when PyYAML has it) and the pure-Python one give the same values, marks and refusals."""
+    from clustersim.scenario import yamlsafe
+
+    if not yamlsafe.LIBYAML:
+        pytest.skip("PyYAML was built without libyaml")
+    seen = []
+    for loader in (yamlsafe._PyLoader, yamlsafe._Loader):
+        monkeypatch.setattr(yamlsafe, "_Loader", loader)
+        try:
+            data, marks = yamlsafe.read_yaml_bytes(text.encode(), "f.yaml")
+            seen.append((data, marks.value, marks.key))
+        except ScenarioError as exc:
+            seen.append(exc.render())
+    assert seen[0] == seen[1]
+
+
+def test_scenario_files_read_the_same_with_both_parsers(monkeypatch):
+    from clustersim.scenario import yamlsafe
+    from tests.conftest import SCENARIOS
+
+    if not yamlsafe.LIBYAML:
+        pytest.skip("PyYAML was built without libyaml")
+    files = sorted(SCENARIOS.rglob("*.yaml"))
+    assert files
+    for path in files:
+        raw = path.read_bytes()
+        monkeypatch.setattr(yamlsafe, "_Loader", yamlsafe._PyLoader)
+        py = yamlsafe.read_yaml_bytes(raw)
+        monkeypatch.undo()
+        c = yamlsafe.read_yaml_bytes(raw)
+        assert (py[0], py[1].value, py[1].key) == (c[0], c[1].value, c[1].key), path
