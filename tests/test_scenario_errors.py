@@ -104,6 +104,16 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
     ("binary-tag", sub("name: test", "name: !!binary aGVsbG8="), ["not allowed"], 1),
     ("local-tag", sub("name: test", "name: !secret x"), ["not allowed"], 1),
     ("set-tag", sub("name: test", "name: !!set {a, b}"), ["not allowed"], 1),
+    # numbers outside their physical range (clustersim/scenario/spec.py)
+    ("too-many-nodes", sub("nodes: 2", "nodes: 1e6"), ["cluster.nodes", "less than or equal to 32768"], 16),
+    ("absurd-tokens", sub("tokens: 1.0e9", "tokens: 1.0e300"), ["training.tokens", "less than or equal to"], 4),
+    ("huge-int-for-float", sub("tokens: 1.0e9", "tokens: 1" + "0" * 400), ["training.tokens", "valid number"], 4),
+    ("tiny-mtbf", sub("node_mtbf_hours: 5000", "node_mtbf_hours: 1.0e-300"),
+     ["failures.node_mtbf_hours", "greater than or equal to"], 18),
+    ("tiny-interval", sub("interval_minutes: 60", "interval_minutes: 0.01"),
+     ["checkpoint.interval_minutes", "greater than or equal to 1"], 21),
+    ("absurd-slowdown", sub("spare_nodes: 1", "spare_nodes: 1\n  stragglers: {fraction: 1, slowdown: 1.0e300}"),
+     ["failures.stragglers.slowdown", "less than or equal to 100"], 20),
 ]
 
 
