@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from clustersim import ScenarioError, load_scenario
 from clustersim.cli import cli
+from clustersim.errors import ErrorItem
 from tests.conftest import VALID
 
 ALIAS_BOMB = """\
@@ -234,3 +236,73 @@ def test_scenario_files_read_the_same_with_both_parsers(monkeypatch):
         monkeypatch.undo()
         c = yamlsafe.read_yaml_bytes(raw)
         assert (py[0], py[1].value, py[1].key) == (c[0], c[1].value, c[1].key), path
+
+
+_ESTIMATE = importlib.import_module("clustersim.estimate")  # the module (the package exports the function)
+
+
+def _boom(exc: BaseException):
+    def raiser(*args, **kwargs):
+        raise exc
+
+    return raiser
+
+
+@pytest.mark.parametrize("exc", [ValueError("need at least one array to concatenate"), OverflowError("math range"),
+                                 MemoryError(), RecursionError("maximum recursion depth exceeded"), TypeError("x")])
+def test_unexpected_exception_is_an_internal_error_not_a_traceback(write, monkeypatch, exc):
+    path = write(VALID)
+    monkeypatch.setattr(_ESTIMATE, "estimate", _boom(exc))
+    result = CliRunner().invoke(cli, ["estimate", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "internal error" in result.output and "bug" in result.output and "--debug" in result.output
+    assert str(path) in result.output and type(exc).__name__ in result.output
+    assert len(result.output.splitlines()) < 10
+    debug = CliRunner().invoke(cli, ["--debug", "estimate", str(path)])
+    assert isinstance(debug.exception, type(exc))
+
+
+def test_internal_error_under_json_is_a_json_object_on_stderr(write, monkeypatch):
+    import json
+
+    path = write(VALID)
+    monkeypatch.setattr(_ESTIMATE, "estimate", _boom(ZeroDivisionError("float division by zero")))
+    result = CliRunner().invoke(cli, ["estimate", str(path), "--json"])
+    assert result.exit_code == 1
+    err = json.loads(result.stderr)["error"]
+    assert err["kind"] == "internal" and err["type"] == "ZeroDivisionError" and err["file"] == str(path)
+    assert result.stdout == ""
+
+
+def test_user_errors_under_json_carry_the_located_items(write):
+    import json
+
+    path = write(sub("nodes: 2", "nodes: 0"))
+    result = CliRunner().invoke(cli, ["estimate", str(path), "--json"])
+    assert result.exit_code == 2
+    err = json.loads(result.stderr)["error"]
+    assert err["kind"] == "user" and err["items"][0]["path"] == "cluster.nodes" and err["items"][0]["line"] == 16
+
+
+def test_errors_without_a_filename_are_given_the_scenario_file(write, monkeypatch):
+    from clustersim.errors import InfeasibleError
+
+    path = write(VALID)
+    for exc, fragment in [(ScenarioError(ErrorItem("must divide", path="cluster.network.nics_per_node")),
+                           f"{path}: cluster.network.nics_per_node: must divide"),
+                          (InfeasibleError("none of the 12 configurations fits"),
+                           f"{path}: none of the 12 configurations fits"),
+                          (PermissionError(13, "Permission denied", "/root/out.json"),
+                           "/root/out.json: Permission denied")]:
+        monkeypatch.setattr(_ESTIMATE, "estimate", _boom(exc))
+        result = CliRunner().invoke(cli, ["estimate", str(path)])
+        assert result.exit_code == 2, result.output
+        assert fragment in result.output
+
+
+def test_ctrl_c_exits_130_without_a_traceback(write, monkeypatch):
+    path = write(VALID)
+    monkeypatch.setattr(_ESTIMATE, "estimate", _boom(KeyboardInterrupt()))
+    result = CliRunner().invoke(cli, ["estimate", str(path)])
+    assert result.exit_code == 130 and "Traceback" not in result.output
