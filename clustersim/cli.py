@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -106,6 +107,34 @@ def _broken_pipe(ctx: click.Context) -> None:
     ctx.exit(EXIT_INTERNAL_ERROR)
 
 
+#: Parameters that name a file a command writes, and those that name a file it reads.
+_OUTPUT_PARAMS = ("output", "report", "events", "export_path", "csv_path", "report_path", "out_db")
+_INPUT_PARAMS = ("file", "files", "sweep_file", "result", "base")
+
+
+def _check_outputs(ctx: click.Context) -> None:
+    """Before any work: no output may be one of the inputs, and each output's folder must exist."""
+    inputs: list[str] = []
+    for key in _INPUT_PARAMS:
+        value = ctx.params.get(key)
+        inputs += [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
+    for param in ctx.command.params:
+        out = ctx.params.get(param.name or "")
+        if param.name not in _OUTPUT_PARAMS or not isinstance(out, str) or out == "-":
+            continue
+        option = param.opts[0] if param.opts else param.name
+        for source in inputs:
+            try:
+                same = os.path.samefile(out, source)
+            except OSError:  # either does not exist (yet)
+                same = False
+            if same:
+                raise ClustersimError(f"{option} {out} is the input file {source}: refusing to overwrite it")
+        folder = os.path.dirname(os.path.realpath(out))
+        if not os.path.isdir(folder):
+            raise ClustersimError(f"{option} {out}: the folder {folder} does not exist (create it first)")
+
+
 def user_errors(func: F) -> F:
     """Every exception a command raises becomes a one-screen message: exit 2 for a user error, exit 1
     (with a request for a bug report) for anything else; ``--debug`` re-raises it for the traceback."""
@@ -115,6 +144,7 @@ def user_errors(func: F) -> F:
         ctx = click.get_current_context()
         debug = bool(ctx.find_root().params.get("debug"))
         try:
+            _check_outputs(ctx)
             return func(*args, **kwargs)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -359,8 +389,16 @@ def sweep(sweep_file: str | None, out_db: str | None, workers: int, dask: str | 
         console.print(f"rows written to {export_path}")
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
-    """Console-script entry point (Ctrl-C outside a command, e.g. while importing, exits 130 quietly)."""
+    """Console-script entry point (Ctrl-C outside a command, e.g. while importing, exits 130 quietly).
+
+    SIGTERM raises SystemExit(143), so that the ``finally`` blocks run: a half-written output's temporary
+    file is removed and a sweep's database is closed, as on Ctrl-C."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         cli(prog_name="clustersim")
     except KeyboardInterrupt:
