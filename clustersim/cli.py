@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from clustersim import __version__
-from clustersim.errors import ClustersimError, ScenarioError
+from clustersim.errors import ClustersimError, ScenarioError, visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,6 +88,7 @@ def _fail(ctx: click.Context, exc: BaseException) -> None:
     else:
         kind, code = "internal", EXIT_INTERNAL_ERROR
         text = _internal_message(exc, ctx, source)
+    text = visible(text)  # a hostile name must not drive the terminal
     if ctx.params.get("as_json"):
         obj = {"error": {"kind": kind, "exit_code": code, "type": type(exc).__name__, "file": source,
                          "message": text, "items": items}}

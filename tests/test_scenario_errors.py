@@ -306,3 +306,26 @@ def test_ctrl_c_exits_130_without_a_traceback(write, monkeypatch):
     monkeypatch.setattr(_ESTIMATE, "estimate", _boom(KeyboardInterrupt()))
     result = CliRunner().invoke(cli, ["estimate", str(path)])
     assert result.exit_code == 130 and "Traceback" not in result.output
+
+
+HOSTILE_NAME = 'oops [/] x [v2] [bold]b[/bold] \\e]0;pwned\\a \\e[31mred'
+
+
+@pytest.mark.parametrize("command", [["estimate"], ["search", "--top", "2"], ["simulate", "--replicas", "2"]])
+def test_names_print_as_themselves_in_tables(write, command):
+    """Square brackets are not markup and escape sequences do not reach the terminal."""
+    text = sub("name: test", f'name: "{HOSTILE_NAME}"').replace(
+        "  node_mtbf_hours: 5000", '  sources:\n    - {component: "gpu [x] [/]", per: node, mtbf_hours: 2}')
+    path = write(text)
+    result = CliRunner().invoke(cli, [*command, str(path)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\a" not in result.output
+    assert "oops [/] x [v2] [bold]b[/bold]" in result.output and "\\x1b]0;pwned\\x07" in result.output
+    if command[0] == "simulate":
+        assert "gpu [x] [/]" in result.output
+
+
+def test_control_characters_in_keys_are_shown_escaped(write):
+    path = write(sub("  nodes: 2", '  nodes: 2\n  "no\\e[2Jdes": 3'))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2 and "\x1b" not in result.output and "no\\x1b[2Jdes" in result.output

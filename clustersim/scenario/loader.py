@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from clustersim.errors import ErrorItem, ScenarioError
+from clustersim.errors import ErrorItem, ScenarioError, visible
 from clustersim.scenario.model import Scenario, cross_checks
 from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
 
@@ -103,13 +103,13 @@ def errors_from_validation(exc: ValidationError, data: Any, marks: Marks | None)
         by_loc.setdefault(loc, []).append((kind, details))
     items: list[ErrorItem] = []
     for loc, errs in by_loc.items():
-        path = ".".join(str(p) for p in loc)
+        path = visible(".".join(str(p) for p in loc))
         kind, err = errs[0]
         line, col = marks.find(loc, prefer_key=kind == "extra_forbidden") if marks else (None, None)
         if kind == "extra_forbidden":
             parent = _model_at(Scenario, loc[:-1])
             valid = _field_names(parent) if parent else []
-            key = str(loc[-1]) if loc else "?"
+            key = visible(str(loc[-1])) if loc else "?"
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
             items.append(ErrorItem(
                 f"unknown key `{key}`", path=path, line=line, column=col,
