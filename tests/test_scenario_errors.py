@@ -106,6 +106,10 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
     ("binary-tag", sub("name: test", "name: !!binary aGVsbG8="), ["not allowed"], 1),
     ("local-tag", sub("name: test", "name: !secret x"), ["not allowed"], 1),
     ("set-tag", sub("name: test", "name: !!set {a, b}"), ["not allowed"], 1),
+    ("missing-trace", sub("  node_mtbf_hours: 5000", "  trace: no-such-trace.csv"),
+     ["failures.trace", "does not exist"], 18),
+    ("device-trace", sub("  node_mtbf_hours: 5000", "  trace: /dev/zero"), ["failures.trace", "not a regular file"], 18),
+    ("folder-trace", sub("  node_mtbf_hours: 5000", "  trace: /"), ["failures.trace", "not a regular file"], 18),
     # numbers outside their physical range (clustersim/scenario/spec.py)
     ("too-many-nodes", sub("nodes: 2", "nodes: 1e6"), ["cluster.nodes", "less than or equal to 32768"], 16),
     ("absurd-tokens", sub("tokens: 1.0e9", "tokens: 1.0e300"), ["training.tokens", "less than or equal to"], 4),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,7 @@ from clustersim.errors import ErrorItem, ScenarioError, visible
 from clustersim.scenario.model import Scenario, cross_checks
 from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
 
-__all__ = ["load_scenario", "check_file", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
+__all__ = ["load_scenario", "check_file", "file_checks", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
            "errors_from_validation"]
 
 _TYPE_ERRORS = {"string_type", "literal_error", "float_type", "float_parsing", "int_type", "int_parsing",
@@ -154,10 +155,36 @@ def _validate(data: Any, marks: Marks | None, filename: str | None) -> Scenario:
         scenario = Scenario.model_validate(data, context={"defer_cross_checks": True})
     except ValidationError as exc:
         raise ScenarioError(errors_from_validation(exc, data, marks), filename) from None
-    problems = cross_checks(scenario)
+    problems = cross_checks(scenario) + file_checks(scenario)
     if problems:
         raise ScenarioError(_locate(problems, marks), filename)
     return scenario
+
+
+#: A failure trace is a CSV of observed failures, one short line each: 64 MiB is millions of failures.
+MAX_TRACE_BYTES = 64 << 20
+
+
+def file_checks(scenario: Scenario) -> list[ErrorItem]:
+    """Files a scenario names must be regular files of bounded size (not a folder, a device such as
+    /dev/zero, or a pipe that never ends), so that ``validate`` refuses what ``simulate`` would."""
+    trace = scenario.failures.trace if scenario.failures is not None else None
+    if trace is None:
+        return []
+    try:
+        st = os.stat(trace)
+    except FileNotFoundError:
+        return [ErrorItem("the failure trace does not exist", path="failures.trace", given=repr(trace),
+                          expected="a CSV file with the header time_hours,component,node")]
+    except OSError as exc:
+        return [ErrorItem(f"cannot read the failure trace: {exc.strerror}", path="failures.trace", given=repr(trace))]
+    if not stat.S_ISREG(st.st_mode):
+        return [ErrorItem("the failure trace is not a regular file", path="failures.trace", given=repr(trace),
+                          expected="a CSV file (not a folder, device or pipe)")]
+    if st.st_size > MAX_TRACE_BYTES:
+        return [ErrorItem(f"the failure trace is {st.st_size / 2**20:,.0f} MiB", path="failures.trace",
+                          given=repr(trace), expected=f"at most {MAX_TRACE_BYTES >> 20} MiB")]
+    return []
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
