@@ -110,6 +110,8 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
      ["failures.trace", "does not exist"], 18),
     ("device-trace", sub("  node_mtbf_hours: 5000", "  trace: /dev/zero"), ["failures.trace", "not a regular file"], 18),
     ("folder-trace", sub("  node_mtbf_hours: 5000", "  trace: /"), ["failures.trace", "not a regular file"], 18),
+    ("nics-do-not-divide", sub("  nodes: 2", "  nodes: 2\n  network: {nics_per_node: 3}"),
+     ["cluster.network.nics_per_node", "divide one another"], 17),
     # numbers outside their physical range (clustersim/scenario/spec.py)
     ("too-many-nodes", sub("nodes: 2", "nodes: 1e6"), ["cluster.nodes", "less than or equal to 32768"], 16),
     ("absurd-tokens", sub("tokens: 1.0e9", "tokens: 1.0e300"), ["training.tokens", "less than or equal to"], 4),

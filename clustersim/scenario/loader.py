@@ -23,7 +23,7 @@ from clustersim.errors import ErrorItem, ScenarioError, visible
 from clustersim.scenario.model import Scenario, cross_checks
 from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
 
-__all__ = ["load_scenario", "check_file", "file_checks", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
+__all__ = ["load_scenario", "check_file", "file_checks", "network_checks", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
            "errors_from_validation"]
 
 _TYPE_ERRORS = {"string_type", "literal_error", "float_type", "float_parsing", "int_type", "int_parsing",
@@ -155,10 +155,34 @@ def _validate(data: Any, marks: Marks | None, filename: str | None) -> Scenario:
         scenario = Scenario.model_validate(data, context={"defer_cross_checks": True})
     except ValidationError as exc:
         raise ScenarioError(errors_from_validation(exc, data, marks), filename) from None
-    problems = cross_checks(scenario) + file_checks(scenario)
+    problems = cross_checks(scenario)
+    problems = problems or (file_checks(scenario) + network_checks(scenario))
     if problems:
         raise ScenarioError(_locate(problems, marks), filename)
     return scenario
+
+
+#: Where the network model's parameters (clustersim.topology.NetworkParams) come from in a scenario.
+_NETWORK_KEYS = {"nodes": "cluster.nodes", "gpus_per_node": "cluster.gpus_per_node",
+                 "scaleup_domain_gpus": "cluster.gpu.scaleup_domain_gpus"}
+
+
+def network_checks(scenario: Scenario) -> list[ErrorItem]:
+    """The network model's own checks (NIC and GPU counts that divide one another, scale-up domains
+    that tile a node...), run at validation so that ``validate`` refuses what ``estimate`` would, with the
+    scenario's key names (``cluster.network.nics_per_node``, not the model's ``network.nics_per_node``)."""
+    from clustersim.planning import network_params  # planning imports the scenario package
+
+    try:
+        network_params(scenario)
+    except ScenarioError as exc:
+        out = []
+        for item in exc.items:
+            field = item.path.removeprefix("network.")
+            path = _NETWORK_KEYS.get(field, f"cluster.network.{field}")
+            out.append(ErrorItem(item.message, path, item.line, item.column, item.given, item.expected, item.hint))
+        return out
+    return []
 
 
 #: A failure trace is a CSV of observed failures, one short line each: 64 MiB is millions of failures.
