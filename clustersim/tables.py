@@ -7,6 +7,7 @@ would print as ``run `` and ``"oops [/] x"`` would raise), and a terminal obeys 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.markup import escape
@@ -61,8 +62,15 @@ def catalog_table(kind: str, data: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _num(value: float | None, spec: str, missing: str = "n/a") -> str:
+    """``value`` formatted, or ``missing`` where the result has none (None, or not finite)."""
+    if value is None or not math.isfinite(value):
+        return missing
+    return format(value, spec)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
 def estimate_tables(d: dict[str, Any]) -> list[Table]:
@@ -99,8 +107,10 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
             ("checkpoint", f"{d['checkpoint_size_gb']:,.0f} GB, write {d['checkpoint_write_s']:.0f} s, "
                            f"load {d['checkpoint_load_s']:.0f} s, every {d['checkpoint_interval_minutes']:.0f} min"),
             ("expected goodput (Daly)", _pct(d["expected_goodput"])),
-            ("expected wall time (Daly)", f"{d['expected_wall_days']:.2f} days, "
-                                          f"~{d['expected_interruptions']:.0f} interruptions"),
+            ("expected wall time (Daly)",
+             f"{_num(d['expected_wall_days'], '.2f', 'no finite expectation')} days, "
+             f"~{_num(d.get('expected_interruptions'), '.0f')} interruptions"
+             if d.get("expected_wall_days") is not None else "no finite expectation"),
         ]
     for row in rows:
         head.add_row(*row)
@@ -147,9 +157,9 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
         if st is None:
             head.add_row(label, "no price given", "", "", "", "")
             return
-        lo, hi = st["mean_ci95"]
-        head.add_row(label, format(st["mean"], fmt), f"{format(lo, fmt)} - {format(hi, fmt)}",
-                     *(format(st[q], fmt) for q in ("p50", "p90", "p99")))
+        lo, hi = st.get("mean_ci95") or (None, None)
+        head.add_row(label, _num(st.get("mean"), fmt), f"{_num(lo, fmt)} - {_num(hi, fmt)}",
+                     *(_num(st.get(q), fmt) for q in ("p50", "p90", "p99")))
 
     row("wall days", d["wall_days"], ",.2f")
     row("cost $", d["wall_cost_usd"], ",.0f")

@@ -33,6 +33,8 @@ def sub(old: str, new: str) -> str:
     return VALID.replace(old, new, 1)
 
 
+AUTO = sub("parallelism:\n    tp: 2\n    pp: 2\n    dp: 4", "parallelism: auto")
+
 # (id, file content, fragments the message must contain, line the message must name or None)
 CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
     ("wrong-type", sub("nodes: 2", "nodes: many"), ["cluster.nodes", "'many'", "integer"], 16),
@@ -112,6 +114,10 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
     ("folder-trace", sub("  node_mtbf_hours: 5000", "  trace: /"), ["failures.trace", "not a regular file"], 18),
     ("nics-do-not-divide", sub("  nodes: 2", "  nodes: 2\n  network: {nics_per_node: 3}"),
      ["cluster.network.nics_per_node", "divide one another"], 17),
+    ("too-many-gpus", AUTO.replace("  nodes: 2", "  nodes: 32768\n  gpus_per_node: 16"),
+     ["cluster.nodes", "32,768 nodes x 16 GPUs = 524,288 GPUs", "at most 262,144"], 13),
+    ("too-many-nics", AUTO.replace("  nodes: 2", "  nodes: 32768\n  network: {nics_per_node: 16}"),
+     ["cluster.network.nics_per_node", "524,288 NICs"], 14),
     # numbers outside their physical range (clustersim/scenario/spec.py)
     ("too-many-nodes", sub("nodes: 2", "nodes: 1e6"), ["cluster.nodes", "less than or equal to 32768"], 16),
     ("absurd-tokens", sub("tokens: 1.0e9", "tokens: 1.0e300"), ["training.tokens", "less than or equal to"], 4),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from clustersim.errors import ErrorItem, ScenarioError, visible
 from clustersim.scenario.model import Scenario, cross_checks
+from clustersim.scenario.spec import MAX_GPUS, MAX_NICS
 from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
 
 __all__ = ["load_scenario", "check_file", "file_checks", "network_checks", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
@@ -174,7 +175,7 @@ def network_checks(scenario: Scenario) -> list[ErrorItem]:
     from clustersim.planning import network_params  # planning imports the scenario package
 
     try:
-        network_params(scenario)
+        net = network_params(scenario)
     except ScenarioError as exc:
         out = []
         for item in exc.items:
@@ -182,7 +183,14 @@ def network_checks(scenario: Scenario) -> list[ErrorItem]:
             path = _NETWORK_KEYS.get(field, f"cluster.network.{field}")
             out.append(ErrorItem(item.message, path, item.line, item.column, item.given, item.expected, item.hint))
         return out
-    return []
+    problems = []
+    for what, per_node, most, path in (("GPUs", net.gpus_per_node, MAX_GPUS, "cluster.nodes"),
+                                       ("NICs", net.nics_per_node, MAX_NICS, "cluster.network.nics_per_node")):
+        if net.nodes * per_node > most:
+            problems.append(ErrorItem(
+                f"{net.nodes:,} nodes x {per_node} {what} = {net.nodes * per_node:,} {what}", path=path,
+                expected=f"at most {most:,} {what} in all (the largest clusters built have ~200,000 GPUs)"))
+    return problems
 
 
 #: A failure trace is a CSV of observed failures, one short line each: 64 MiB is millions of failures.

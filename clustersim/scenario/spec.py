@@ -43,9 +43,12 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 # a unit slip, a fuzzer's 1e300) is refused at validation with its file:line instead of overflowing,
 # hanging or exhausting memory later. The bounds are generous: each is far beyond any system built or
 # announced (2026), and far inside what the models compute without overflow or unbounded work.
-#: Cluster size: 32,768 nodes (262,144 GPUs at 8 per node, above the largest cluster announced, xAI's
-#: ~200,000-GPU Colossus). The fabric model keeps ~26 KB per node, so this bounds it under 1 GiB.
+#: Cluster size: 32,768 nodes, and at most 262,144 GPUs and 262,144 NICs in all (checked with the network,
+#: clustersim.scenario.loader.network_checks): above the largest cluster announced, xAI's ~200,000-GPU
+#: Colossus. The fabric model keeps ~3.4 KB per GPU or NIC, so these bound it under 1 GiB.
 MAX_NODES = 32_768
+MAX_GPUS = 262_144
+MAX_NICS = 262_144
 #: Token budget: 1e16 (about 600 times Llama 3 405B's 15.6e12).
 MAX_TOKENS = 1e16
 #: Architecture sizes: layers, widths, heads, experts, vocabulary.
@@ -57,7 +60,7 @@ Experts = Annotated[int, Field(gt=0, le=65_536)]
 ParamsB = Annotated[float, Field(gt=0, le=1e6)]
 #: A degree of parallelism (tp, cp, ep, vpp, ...); GPUs or NICs per node; a cluster's node count.
 Degree = Annotated[int, Field(gt=0, le=1_048_576)]
-PerNode = Annotated[int, Field(gt=0, le=1_024)]
+PerNode = Annotated[int, Field(gt=0, le=128)]
 Nodes = Annotated[int, Field(gt=0, le=MAX_NODES)]
 NodeCount = Annotated[int, Field(ge=0, le=MAX_NODES)]
 #: Sequence length up to 2**24 tokens (16.8M; the longest contexts trained are ~10M).

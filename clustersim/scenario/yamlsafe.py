@@ -280,6 +280,18 @@ _EXPECTED = {
 }
 
 
+def _code(character: int | str) -> int:
+    return ord(character) if isinstance(character, str) else int(character)
+
+
+def _offset_position(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a reader error's offset: bytes of UTF-8 for libyaml, characters otherwise."""
+    if _Loader is not _PyLoader:
+        position = len(text.encode("utf-8")[:position].decode("utf-8", "ignore"))
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
 def read_yaml_bytes(raw: bytes, filename: str | None = None) -> tuple[Any, Marks]:
     """Parse one YAML document from bytes: bounded in size, depth and expansion, core tags only."""
     if len(raw) > MAX_FILE_BYTES:
@@ -313,6 +325,11 @@ def read_yaml_bytes(raw: bytes, filename: str | None = None) -> tuple[Any, Marks
         if exc.context:
             problem = f"{exc.context}: {problem}"
         raise ScenarioError(ErrorItem(f"YAML syntax error: {problem}", line=line, column=col), filename) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control character)
+        line, col = _offset_position(text, exc.position)
+        raise ScenarioError(ErrorItem(f"YAML error: the character U+{_code(exc.character):04X} is not allowed",
+                                      line=line, column=col, expected="printable text (write \\e in a quoted "
+                                      "string for an escape character)"), filename) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(ErrorItem(f"YAML error: {exc}"), filename) from None
     return data, marks
