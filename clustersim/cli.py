@@ -205,7 +205,7 @@ def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
             assert scenario is not None
             for warning in scenario_warnings(scenario):
                 click.echo(f"{path}: warning: {warning}", err=True)
-            click.echo(f"{path}: ok ({scenario.name}: {scenario.gpus:,} GPUs)")
+            click.echo(f"{path}: ok ({visible(scenario.name)}: {scenario.gpus:,} GPUs)")
     if bad:
         raise click.exceptions.Exit(EXIT_USER_ERROR)
 

@@ -339,5 +339,7 @@ def test_names_print_as_themselves_in_tables(write, command):
 
 def test_control_characters_in_keys_are_shown_escaped(write):
     path = write(sub("  nodes: 2", '  nodes: 2\n  "no\\e[2Jdes": 3'))
-    result = CliRunner().invoke(cli, ["validate", str(path)])
+    result = CliRunner().invoke(cli, ["validate", str(path)], color=True)  # color: click keeps escapes as on a tty
     assert result.exit_code == 2 and "\x1b" not in result.output and "no\\x1b[2Jdes" in result.output
+    ok = CliRunner().invoke(cli, ["validate", str(write(sub("name: test", 'name: "a\\e[31mred"')))], color=True)
+    assert ok.exit_code == 0 and "\x1b" not in ok.output and "a\\x1b[31mred" in ok.output
