@@ -128,3 +128,41 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_dask_local_listens_on_loopback_and_keeps_scratch_in_a_temporary_folder(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from clustersim.sweep.executors import DaskExecutor
+
+    monkeypatch.chdir(tmp_path)
+    ex = DaskExecutor(workers=1)
+    try:
+        scratch = Path(ex._scratch.name)
+        assert ex.client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert "127.0.0.1" in ex.client.dashboard_link
+        port = int(ex.client.dashboard_link.split(":")[2].split("/")[0])
+        bound = _listening(port)
+        assert bound and bound <= {"0100007F"}, bound  # 127.0.0.1 only, not 0.0.0.0 or ::
+        workers = ex.client.scheduler_info()["workers"]
+        assert workers and all(addr.startswith("tcp://127.0.0.1:") for addr in workers)
+        assert scratch.is_dir()
+    finally:
+        ex.close()
+    assert not scratch.exists()
+    assert list(tmp_path.iterdir()) == []  # nothing written in the current directory
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses (hex, as /proc/net/tcp* writes them) listening on ``port``."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            pytest.skip("no /proc/net/tcp")
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                out.add(address)
+    return out
