@@ -118,14 +118,21 @@ def _span(event: Any) -> tuple[Any, Any]:
 
 
 class _Open:
-    """A collection being composed: its node, its anchor, and a mapping's key awaiting its value."""
+    """A collection being composed: its node, its anchor, a mapping's key awaiting its value, and the
+    values and nesting depth of its children with aliases expanded (what building it will cost)."""
 
-    __slots__ = ("node", "anchor", "key")
+    __slots__ = ("node", "anchor", "key", "values", "depth")
 
     def __init__(self, node: yaml.Node, anchor: str | None):
         self.node = node
         self.anchor = anchor
         self.key: yaml.Node | None = None
+        self.values = 1
+        self.depth = 0
+
+
+def _bomb(mark: Any) -> ScenarioError:
+    return _error(f"the document expands to more than {MAX_VALUES:,} values (an alias bomb?); refused", mark)
 
 
 def _compose(text: str) -> yaml.Node | None:
@@ -142,6 +149,19 @@ def _compose_events(loader: Any) -> yaml.Node | None:
     stack: list[_Open] = []
     root: yaml.Node | None = None
     documents = 0
+    # values and depth of each finished collection with aliases expanded: an alias names a finished
+    # node, so an alias bomb or a deep chain of aliases is refused here, before anything is built
+    cost: dict[int, tuple[int, int]] = {}
+
+    def count(node: yaml.Node, mark: Any) -> None:
+        if not stack:
+            return
+        values, depth = cost.get(id(node), (1, 0))
+        top = stack[-1]
+        top.values += values
+        top.depth = max(top.depth, depth)
+        if top.values > MAX_VALUES:
+            raise _bomb(mark)
 
     def attach(node: yaml.Node) -> None:
         nonlocal root
@@ -181,6 +201,7 @@ def _compose_events(loader: Any) -> yaml.Node | None:
             if event.anchor not in anchors:
                 raise _error(f"the alias *{event.anchor} names no anchor defined before it", event.start_mark)
             attach(anchors[event.anchor])
+            count(anchors[event.anchor], event.start_mark)
         elif isinstance(event, ScalarEvent):
             tag = event.tag
             if tag is None or tag == "!":
@@ -188,6 +209,7 @@ def _compose_events(loader: Any) -> yaml.Node | None:
             node: yaml.Node = yaml.ScalarNode(tag, event.value, *_span(event), style=event.style)
             anchor(event, node)
             attach(node)
+            count(node, event.start_mark)
         elif isinstance(event, CollectionStartEvent):
             if len(stack) >= MAX_DEPTH:
                 raise _too_deep(event.start_mark)
@@ -200,7 +222,11 @@ def _compose_events(loader: Any) -> yaml.Node | None:
             attach(node)
             stack.append(_Open(node, event.anchor))
         elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
-            stack.pop()
+            done = stack.pop()
+            if done.depth + 1 > MAX_DEPTH:
+                raise _too_deep(event.start_mark)
+            cost[id(done.node)] = (done.values, done.depth + 1)
+            count(done.node, event.start_mark)
         # StreamStart, DocumentEnd: nothing to do
 
 
@@ -212,9 +238,8 @@ class _Builder:
 
     def _tick(self, node: yaml.Node) -> None:
         self.count += 1
-        if self.count > MAX_VALUES:
-            raise _error(f"the document expands to more than {MAX_VALUES:,} values (an alias bomb?); refused",
-                         node.start_mark)
+        if self.count > MAX_VALUES:  # a backstop: _compose_events refuses such documents before building
+            raise _bomb(node.start_mark)
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         self._tick(node)
