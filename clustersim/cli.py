@@ -1,169 +1,32 @@
 """The ``clustersim`` command: parse, call one library function, render. No modelling logic here.
 
-Every command is wrapped by :func:`user_errors`: a user error (:class:`~clustersim.errors.ClustersimError`,
-or an ``OSError`` such as an unwritable output) prints a one-screen message naming the file and exits 2;
-any other exception is a bug, reported as an internal error that names the scenario and asks for a bug
-report, exit 1. ``--debug`` shows the traceback instead; under ``--json`` the message is also one JSON
-object on stderr. Nothing prints a raw traceback by default.
+Every command is wrapped by :func:`clustersim.cli_errors.user_errors`: a user error prints a one-screen
+message naming the file and exits 2; any other exception is reported as an internal error (exit 1)
+asking for a bug report; ``--debug`` shows the traceback instead. Nothing prints a raw traceback.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import signal
 import sys
 import warnings
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import click
 
 from clustersim import __version__
-from clustersim.errors import ClustersimError, ScenarioError, visible
+from clustersim.cli_errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, terminated, user_errors
+from clustersim.errors import ScenarioError, visible
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_USER_ERROR = 2
 
 
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-
-
-#: Exit status of a bug (an exception that is not a user error), as Python's own default.
-EXIT_INTERNAL_ERROR = 1
-#: Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
-EXIT_INTERRUPTED = 130
-_SCENARIO_PARAMS = ("file", "sweep_file", "result", "files")
-
-
-def _input_of(ctx: click.Context) -> str | None:
-    """The file a command was run on (its scenario, sweep or result), for error messages."""
-    for key in _SCENARIO_PARAMS:
-        value = ctx.params.get(key)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (tuple, list)) and value:
-            return ", ".join(map(str, value))
-    return None
-
-
-def _user_message(exc: BaseException, source: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """The text of a user error (naming the file) and its located items, if any."""
-    if isinstance(exc, ScenarioError):
-        named = ScenarioError(exc.items, exc.filename or source)
-        return named.render(), [dataclasses.asdict(i) for i in named.items]
-    if isinstance(exc, OSError):
-        where = exc.filename if exc.filename is not None else source
-        text = exc.strerror or str(exc)
-        return (f"{where}: {text}" if where else text), []
-    text = str(exc)
-    if source and source not in text:
-        text = f"{source}: {text}"
-    return text, []
-
-
-def _internal_message(exc: BaseException, ctx: click.Context, source: str | None) -> str:
-    command = ctx.command_path or "clustersim"
-    on = f" on {source}" if source else ""
-    kind = type(exc).__name__
-    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-    return (f"internal error in clustersim {__version__} while running `{command}`{on}:\n"
-            f"  {kind}{': ' + detail if detail else ''}\n"
-            "This is a bug in clustersim, not a problem with your input. Please report it with the scenario "
-            "file and the command line; run it again as `clustersim --debug ...` for the traceback.")
-
-
-def _fail(ctx: click.Context, exc: BaseException) -> None:
-    source = _input_of(ctx)
-    items: list[dict[str, Any]] = []
-    if isinstance(exc, (ClustersimError, OSError)):
-        kind, code = "user", EXIT_USER_ERROR
-        text, items = _user_message(exc, source)
-    else:
-        kind, code = "internal", EXIT_INTERNAL_ERROR
-        text = _internal_message(exc, ctx, source)
-    text = visible(text)  # a hostile name must not drive the terminal
-    if ctx.params.get("as_json"):
-        obj = {"error": {"kind": kind, "exit_code": code, "type": type(exc).__name__, "file": source,
-                         "message": text, "items": items}}
-        click.echo(json.dumps(obj, default=str), err=True)
-    else:
-        click.echo(f"error: {text}" if "\n" not in text else f"error:\n{text}", err=True)
-    ctx.exit(code)
-
-
-def _broken_pipe(ctx: click.Context) -> None:
-    """stdout was closed early (``clustersim ... | head``): stop quietly, as other command-line tools do."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # not a real file descriptor (e.g. under CliRunner)
-        pass
-    ctx.exit(EXIT_INTERNAL_ERROR)
-
-
-#: Parameters that name a file a command writes, and those that name a file it reads.
-_OUTPUT_PARAMS = ("output", "report", "events", "export_path", "csv_path", "report_path", "out_db")
-_INPUT_PARAMS = ("file", "files", "sweep_file", "result", "base")
-
-
-def _check_outputs(ctx: click.Context) -> None:
-    """Before any work: no output may be one of the inputs, and each output's folder must exist."""
-    inputs: list[str] = []
-    for key in _INPUT_PARAMS:
-        value = ctx.params.get(key)
-        inputs += [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
-    for param in ctx.command.params:
-        out = ctx.params.get(param.name or "")
-        if param.name not in _OUTPUT_PARAMS or not isinstance(out, str) or out == "-":
-            continue
-        option = param.opts[0] if param.opts else param.name
-        for source in inputs:
-            try:
-                same = os.path.samefile(out, source)
-            except OSError:  # either does not exist (yet)
-                same = False
-            if same:
-                raise ClustersimError(f"{option} {out} is the input file {source}: refusing to overwrite it")
-        folder = os.path.dirname(os.path.realpath(out))
-        if not os.path.isdir(folder):
-            raise ClustersimError(f"{option} {out}: the folder {folder} does not exist (create it first)")
-
-
-def user_errors(func: F) -> F:
-    """Every exception a command raises becomes a one-screen message: exit 2 for a user error, exit 1
-    (with a request for a bug report) for anything else; ``--debug`` re-raises it for the traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            _check_outputs(ctx)
-            return func(*args, **kwargs)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except BrokenPipeError:
-            if debug:
-                raise
-            _broken_pipe(ctx)
-        except KeyboardInterrupt:
-            if debug:
-                raise
-            click.echo("interrupted", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw traceback by default
-            if debug:
-                raise
-            _fail(ctx, exc)
-
-    return cast(F, wrapper)
 
 
 def emit_json(obj: Any) -> None:
@@ -390,22 +253,17 @@ def sweep(sweep_file: str | None, out_db: str | None, workers: int, dask: str | 
         console.print(f"rows written to {export_path}")
 
 
-def _terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main() -> None:
     """Console-script entry point (Ctrl-C outside a command, e.g. while importing, exits 130 quietly).
 
     SIGTERM raises SystemExit(143), so that the ``finally`` blocks run: a half-written output's temporary
     file is removed and a sweep's database is closed, as on Ctrl-C."""
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, terminated)
     try:
         cli(prog_name="clustersim")
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
-
 
 
 # The money and planning commands live in their own module; importing it registers them on `cli`.
