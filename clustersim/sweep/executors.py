@@ -32,7 +32,8 @@ from typing import Any
 
 from clustersim.errors import ClustersimError
 
-__all__ = ["Outcome", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "guarded"]
+__all__ = ["Outcome", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "guarded",
+           "exit_when_orphaned"]
 
 TaskFn = Callable[[Any], Any]
 
@@ -56,7 +57,7 @@ LOOPBACK = "127.0.0.1"
 ORPHAN_POLL_S = 0.5
 
 
-def _exit_when_orphaned(parent_pid: int) -> None:
+def exit_when_orphaned(parent_pid: int) -> None:
     """Worker initializer: a daemon thread ends this worker as soon as its parent is gone.
 
     When the main process is killed (SIGKILL, OOM killer) nothing tells a pool's workers: they would keep
@@ -151,7 +152,7 @@ class ProcessExecutor(Executor):
         self.close()
         self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                          mp_context=multiprocessing.get_context(self.start_method),
-                                         initializer=_exit_when_orphaned, initargs=(os.getpid(),))
+                                         initializer=exit_when_orphaned, initargs=(os.getpid(),))
         return self._pool
 
     def close(self) -> None:
