@@ -100,3 +100,27 @@ def test_estimate_and_simulate_on_valid_files(fuzz_files):
     for i, path in enumerate(finished[:SIMULATIONS]):
         result = _invoke(["simulate", str(path), "--replicas", "2", "--workers", "1", *(["--json"] if i % 2 else [])])
         _check(result, path, "simulate")
+
+
+def test_hostile_sweep_files_are_refused_with_a_located_error(tmp_path):
+    """The sweep reader shares the YAML reader: the same text attacks on the example sweeps give a
+    ScenarioError naming the file, or a valid sweep; never another exception."""
+    from clustersim.errors import ScenarioError
+    from clustersim.rng import stream
+    from clustersim.sweep.spec import read_sweep
+    from tests.fuzzing import REPO, _yaml
+
+    base = REPO / "scenarios" / "quickstart.yaml"
+    sources = sorted((REPO / "scenarios" / "sweeps").glob("*.yaml"))
+    refused = 0
+    for i in range(48):
+        text = sources[i % len(sources)].read_text().replace("base: ../quickstart.yaml", f"base: {base}")
+        content, what = _yaml(stream(SEED, i, "fuzz-sweeps"), text)
+        path = tmp_path / f"sweep-{i}.yaml"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        try:
+            read_sweep(path)
+        except ScenarioError as exc:
+            refused += 1
+            assert str(path) in exc.render(), what
+    assert refused >= 24
