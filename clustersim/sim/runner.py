@@ -15,12 +15,14 @@ from typing import Any
 from clustersim import theory, units
 from clustersim.errors import SimulationError
 
+from .engines import choose_engine
 from .job import SimJob
 from .records import ReplicaResult
 from .replica import run_replica
-from .summary import MonteCarloResult, collect
+from .summary import MonteCarloResult, collect, from_blocks
+from .vector import BlockResult, VectorEngine, block_size
 
-__all__ = ["simulate", "check_feasible", "job_mtbf_s", "run_chunk"]
+__all__ = ["simulate", "check_feasible", "job_mtbf_s", "run_chunk", "run_vector_block"]
 
 #: Chunks per worker: enough to balance the load and move the progress bar, few enough to keep the
 #: per-chunk pickling overhead small.
@@ -79,12 +81,24 @@ def _chunks(replicas: int, workers: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, replicas)) for a in range(0, replicas, size)]
 
 
+def run_vector_block(job: SimJob, seed: int, block: int, n: int) -> BlockResult:
+    """One block of the vectorized engine (the worker's task)."""
+    return VectorEngine(job).run_block(seed, block, n)
+
+
+def _vector_blocks(job: SimJob, replicas: int) -> list[tuple[int, int]]:
+    size = block_size(job)
+    return [(b, min(size, replicas - b * size)) for b in range(math.ceil(replicas / size))]
+
+
 def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, progress: bool = False,
-             events: bool = True, check: bool = True) -> MonteCarloResult:
+             events: bool = True, check: bool = True, engine: str = "auto") -> MonteCarloResult:
     """Simulate ``replicas`` runs of ``job`` and return them with their summary.
 
     ``workers`` > 1 uses a local process pool (the same result as 1 worker); ``progress`` shows a rich
     progress bar; ``events`` keeps replica 0's event log; ``check`` runs :func:`check_feasible` first.
+    ``engine``: ``auto`` (the vectorized engine where it represents the job exactly, else SimPy; see
+    :mod:`clustersim.sim.engines`), ``vector`` or ``simpy``; the result's ``engine`` says which ran.
     """
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise SimulationError(f"replicas: expected an integer >= 1, given {replicas!r}")
@@ -92,8 +106,11 @@ def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, pro
         raise SimulationError(f"workers: expected an integer >= 1, given {workers!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SimulationError(f"seed: expected an integer >= 0, given {seed!r}")
+    chosen, note = choose_engine(job, engine)
     if check:
         check_feasible(job)
+    if chosen == "vector":
+        return _simulate_vector(job, replicas, seed, workers, progress, events, note)
     chunks = _chunks(replicas, workers)
     parts: list[list[ReplicaResult] | None] = [None] * len(chunks)
     with _Progress(replicas, progress) as advance:
@@ -110,7 +127,28 @@ def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, pro
                     a, b = chunks[k]
                     advance(b - a)
     results = [r for part in parts if part is not None for r in part]
-    return collect(job, seed, results)
+    return collect(job, seed, results, note)
+
+
+def _simulate_vector(job: SimJob, replicas: int, seed: int, workers: int, progress: bool, events: bool,
+                     note: str) -> MonteCarloResult:
+    blocks = _vector_blocks(job, replicas)
+    engine = VectorEngine(job)
+    parts: list[BlockResult | None] = [None] * len(blocks)
+    with _Progress(replicas, progress) as advance:
+        if workers == 1 or len(blocks) == 1:
+            for k, (b, n) in enumerate(blocks):
+                parts[k] = engine.run_block(seed, b, n, advance)
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(blocks))) as pool:
+                futures = {pool.submit(run_vector_block, job, seed, b, n): k for k, (b, n) in enumerate(blocks)}
+                for fut in as_completed(futures):
+                    k = futures[fut]
+                    parts[k] = fut.result()
+                    advance(blocks[k][1])
+    log = run_replica(job, seed, 0, log=True) if events else None
+    done = [p for p in parts if p is not None]
+    return from_blocks(job, seed, done, engine.components, log, note)
 
 
 class _Progress:

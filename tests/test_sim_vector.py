@@ -1,0 +1,138 @@
+"""The vectorized engine against the SimPy engine (the reference): equal in distribution on a grid of jobs.
+
+For each job both engines run many seeded replicas; the wall time passes a two-sample Kolmogorov-Smirnov
+test at the 0.1% level, and the mean wall time, the mean interruptions and the mean of every part of
+the time breakdown agree within 4 standard errors of their difference. A deliberately different job
+(restart 25% longer) fails the same comparison, so the comparison can tell.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from clustersim.errors import SimulationError
+from clustersim.sim import BUCKETS, FailureSource, SimJob, simulate
+from clustersim.sim.engines import choose_engine, vector_unsupported
+from clustersim.sim.stats import ks_two_sample, ks_two_sample_critical_value
+
+H = 3600.0
+MIN = 60.0
+
+
+def base(**kw) -> SimJob:
+    """40 h of work on 32 nodes of 8 GPUs, GPU, host and software failures (job MTBF 4 h)."""
+    job = dict(work_s=40 * H, nodes=32, gpus_per_node=8, checkpoint_interval_s=40 * MIN, checkpoint_write_s=2 * MIN,
+               checkpoint_load_s=1 * MIN, detect_s=5 * MIN, restart_s=10 * MIN, repair_s=6 * H,
+               repair_distribution="lognormal", repair_cv=1.0, spare_nodes=4,
+               sources=(FailureSource(component="gpu", per="gpu", units=256, mtbf_s=256 * 10 * H),
+                        FailureSource(component="host", per="node", units=32, mtbf_s=32 * 20 * H),
+                        FailureSource(component="software", per="job", units=1, mtbf_s=20 * H, effect="job")))
+    job.update(kw)
+    return SimJob(**job)
+
+
+GRID = {
+    "plenty_of_spares": base(spare_nodes=64, repair_distribution="exponential"),
+    "few_spares_long_repairs": base(spare_nodes=1, repair_s=12 * H),
+    "no_spares_fixed_repairs": base(spare_nodes=0, repair_s=2 * H, repair_distribution="fixed"),
+    "preemptions": base(spare_nodes=1, preempt_return_s=3 * H, sources=(
+        FailureSource(component="host", per="node", units=32, mtbf_s=32 * 12 * H),
+        FailureSource(component="spot", per="node", units=32, mtbf_s=32 * 8 * H, effect="preempt"))),
+    "async_short_background": base(checkpoint_async=True, checkpoint_write_s=10 * MIN, checkpoint_block_s=30.0),
+    "async_background_longer_than_tau": base(checkpoint_async=True, checkpoint_interval_s=10 * MIN,
+                                             checkpoint_write_s=25 * MIN, checkpoint_block_s=1 * MIN),
+    "weibull_hosts": base(sources=(
+        FailureSource(component="gpu", per="gpu", units=256, mtbf_s=256 * 12 * H),
+        FailureSource(component="host", per="node", units=32, mtbf_s=32 * 8 * H, distribution="weibull",
+                      shape=0.7))),
+    "no_final_checkpoint_and_horizon": base(final_checkpoint=False, horizon_s=49 * H),
+}
+SIMPY_REPLICAS = 300
+VECTOR_REPLICAS = 3000
+
+
+def compare(a, b) -> list[str]:
+    """What differs between two Monte Carlo results (empty: equal in distribution at these sizes)."""
+    bad = []
+    d = ks_two_sample(a.wall_s, b.wall_s)
+    crit = ks_two_sample_critical_value(a.replicas, b.replicas, 0.001)
+    if d > crit:
+        bad.append(f"KS on wall_s: D {d:.4f} > {crit:.4f}")
+    metrics = {"wall_s": (a.wall_s, b.wall_s), "interruptions": (a.interruptions, b.interruptions),
+               "finished": (a.finished, b.finished)}
+    metrics.update({p: (a.breakdown[p], b.breakdown[p]) for p in BUCKETS})
+    for name, (x, y) in metrics.items():
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        se = math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+        diff = abs(x.mean() - y.mean())
+        if diff > 4 * se + 1e-9 * max(abs(x.mean()), 1.0):
+            bad.append(f"mean {name}: {x.mean():.6g} vs {y.mean():.6g} (4 SE = {4 * se:.3g})")
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(GRID))
+def test_engines_are_equal_in_distribution(name):
+    job = GRID[name]
+    assert vector_unsupported(job) == ()
+    ref = simulate(job, replicas=SIMPY_REPLICAS, seed=11, engine="simpy", events=False)
+    vec = simulate(job, replicas=VECTOR_REPLICAS, seed=12, engine="vector", events=False)
+    assert ref.engine == "simpy" and vec.engine == "vector"
+    assert compare(ref, vec) == []
+    # the job exercises what its name says
+    if "spares" in name and name != "plenty_of_spares":
+        assert vec.breakdown["waiting_for_spares"].mean() > 0
+    if name == "preemptions":
+        assert vec.breakdown["preempted"].mean() > 0
+    if name == "no_final_checkpoint_and_horizon":
+        assert 0.05 < 1 - vec.finished.mean() < 0.95
+    total = sum(vec.breakdown[p] for p in BUCKETS)
+    assert np.allclose(total, vec.wall_s, rtol=1e-9)
+    assert np.allclose(vec.breakdown["productive"][vec.finished], job.work_s, rtol=1e-9)
+
+
+def test_the_comparison_detects_a_different_job():
+    job = GRID["plenty_of_spares"]
+    ref = simulate(job, replicas=SIMPY_REPLICAS, seed=11, engine="simpy", events=False)
+    other = SimJob(**{**job.__dict__, "restart_s": 1.25 * job.restart_s})
+    vec = simulate(other, replicas=VECTOR_REPLICAS, seed=12, engine="vector", events=False)
+    assert any(b.startswith("mean restarting") for b in compare(ref, vec))
+
+
+def test_same_result_whatever_the_workers_and_says_which_engine():
+    job = base(sources=(FailureSource(component="host", per="node", units=32, mtbf_s=32 * 8 * H,
+                                      distribution="weibull", shape=0.8),))
+    a = simulate(job, replicas=700, seed=3, workers=1)
+    b = simulate(job, replicas=700, seed=3, workers=2)
+    assert a.engine == b.engine == "vector" and "exactly" in a.engine_note
+    assert np.array_equal(a.wall_s, b.wall_s)
+    for p in BUCKETS:
+        assert np.array_equal(a.breakdown[p], b.breakdown[p])
+    c = simulate(job, replicas=700, seed=4)
+    assert not np.array_equal(a.wall_s, c.wall_s)
+    # the event log is an example history from the SimPy engine
+    assert a.events is not None and a.events[0][1] == "start"
+
+
+@pytest.mark.parametrize("kw, what", [
+    ({"elastic": True, "nodes_per_replica": 2}, "elastic"),
+    ({"maintenance_period_s": 10 * H, "maintenance_duration_s": 60.0}, "maintenance"),
+    ({"straggler_fraction": 0.1, "straggler_slowdown": 1.5}, "stragglers"),
+    ({"max_concurrent_repairs": 2}, "repair crew"),
+    ({"spine_switches": 2, "sources": (FailureSource(component="spine", per="switch", units=2, mtbf_s=1e6,
+                                                     effect="fabric"),)}, "fabric"),
+])
+def test_falls_back_to_simpy_for_what_it_does_not_model(kw, what):
+    job = base(**kw)
+    assert any(what in w for w in vector_unsupported(job))
+    engine, why = choose_engine(job)
+    assert engine == "simpy" and what in why
+    with pytest.raises(SimulationError, match="engine vector cannot represent"):
+        choose_engine(job, "vector")
+    res = simulate(job, replicas=2, seed=0, events=False)
+    assert res.engine == "simpy" and what in res.engine_note
+    with pytest.raises(SimulationError, match="engine"):
+        simulate(job, replicas=2, engine="fast")
