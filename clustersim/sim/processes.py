@@ -61,6 +61,7 @@ def _failure_process(rep: Replica, heap, gens, trace):  # type: ignore[no-untype
     # per source: (next failure, next repair duration, component, effect, units per node slot)
     plan = [(g.next, d.next, s.component, s.effect, gpn if s.per == "gpu" and s.effect != "job" else 1,
              s.effect == "job") for (g, d), s in zip(gens, job.sources, strict=True)]
+    budget = job.max_events
     while True:
         t, i, unit = heap[0]
         if t > horizon:
@@ -81,6 +82,10 @@ def _failure_process(rep: Replica, heap, gens, trace):  # type: ignore[no-untype
             ident = {"job": -1, "leaf": ev.node // job.nodes_per_leaf}.get(effect, ev.node)
             _on_failure(rep, ev.component, effect, ident, (returns if effect == "preempt" else repairs).next())
         if rep.mode == DONE:
+            return
+        rep.failures += 1
+        if rep.failures >= budget:
+            rep.stop_at_budget()
             return
 
 

@@ -53,7 +53,7 @@ import math
 import simpy
 
 from .distributions import RepairDraws
-from .job import SimJob
+from .job import SIMPY_EVENTS_PER_BUDGET, SimJob
 from .modes import DONE, MAINT, RATE_CHANGE, RECOVER, RUN, WAIT
 from .nodes import NodesMixin
 from .records import BUCKETS, EventRow, ReplicaResult
@@ -86,6 +86,11 @@ class Replica(NodesMixin):
         self.replica = replica
         self.env = simpy.Environment()
         self.log: list[EventRow] | None = [] if log else None
+        self.log_rows = self.log  # the log kept (``log`` becomes None when it is full: the quiet path)
+        self.log_truncated = False
+        self.failures = 0  # failures processed (the event budget counts them)
+        self.stop_after_phase = False  # the run phase under way has more cycles than can be counted
+        self.budget_hit = False
         self.acc = [0.0] * len(BUCKETS)
         # progress
         self.work = 0.0  # work done (failure-free seconds) at the current position
@@ -154,8 +159,12 @@ class Replica(NodesMixin):
 
     # ------------------------------------------------------------------ logging
     def emit(self, t: float, event: str, component: str = "", node: int = -1, detail: str = "") -> None:
-        if self.log is not None:
-            self.log.append((t, event, component, node, detail))
+        log = self.log
+        if log is not None:
+            log.append((t, event, component, node, detail))
+            if len(log) >= self.job.max_log_rows:  # full: from now on the replica runs as without a log
+                self.log = None
+                self.log_truncated = True
 
     # ------------------------------------------------------------------ rates and commits
     def rate(self) -> float:
@@ -327,7 +336,10 @@ class Replica(NodesMixin):
                 continue
             now = env.now
             self.settle(now, force=True)
-            if self.finished:
+            if self.finished or self.mode == DONE:
+                return
+            if self.stop_after_phase and self.mode == RUN:
+                self.stop_at_budget()
                 return
             duration = self._next_phase(now)
 
@@ -372,7 +384,7 @@ class Replica(NodesMixin):
         if not self.done.triggered:
             self.done.succeed()
 
-    def _at_horizon(self, _event: simpy.Event) -> None:
+    def _at_horizon(self, _event: simpy.Event | None) -> None:
         if self.mode == DONE:
             return
         now = self.env.now
@@ -384,15 +396,33 @@ class Replica(NodesMixin):
         self.commit(self.work, self.pend_wall)
         self.mode = DONE
         self.end_s = now
-        self.emit(now, "horizon", detail=f"work_s={self.work!r} of {self.job.work_s!r}")
+        if self.budget_hit:
+            self.emit(now, "event_budget", detail=f"work_s={self.work!r} of {self.job.work_s!r} after "
+                                                  f"{self.failures} failures")
+        else:
+            self.emit(now, "horizon", detail=f"work_s={self.work!r} of {self.job.work_s!r}")
         if not self.done.triggered:
             self.done.succeed()
 
+    def stop_at_budget(self) -> None:
+        """The event budget is spent: stop now, as at the horizon, and say so."""
+        self.budget_hit = True
+        self._at_horizon(None)
+
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicaResult:
-        self.env.run(until=self.done)
+        env = self.env
+        done = self.done
+        step = env.step
+        limit = SIMPY_EVENTS_PER_BUDGET * self.job.max_events
+        steps = 0
+        while not done.processed:  # env.run(until=done), with the event budget
+            step()
+            steps += 1
+            if steps >= limit and not done.triggered:
+                self.stop_at_budget()
         self.sync_returns(math.nextafter(self.end_s, -math.inf))  # the log shows every return before the end
-        events = self.log
+        events = self.log_rows
         if events is not None:
             events.sort(key=lambda row: row[0])
         return ReplicaResult(
@@ -407,6 +437,8 @@ class Replica(NodesMixin):
             ignored_failures=self.ignored,
             sim_events=next(self.env._eid),  # SimPy's running count of scheduled events
             events=events,
+            budget_hit=self.budget_hit,
+            log_truncated=self.log_truncated,
         )
 
 

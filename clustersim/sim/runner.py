@@ -42,10 +42,11 @@ def job_mtbf_s(job: SimJob) -> float:
 def check_feasible(job: SimJob) -> None:
     """Raise :class:`~clustersim.errors.SimulationError` if the job cannot be expected to finish.
 
-    Two checks, with the numbers in the message: the job's MTBF must exceed one checkpoint stall
-    (:attr:`SimJob.checkpoint_stall_s`) plus
-    one recovery (detect + restart + load), else no checkpoint would ever be kept; and Daly's expected
-    wall time (:func:`clustersim.theory.daly_expected_wall_s`) must fit in the horizon.
+    Three checks, with the numbers in the message: the job's MTBF must exceed one checkpoint stall
+    (:attr:`SimJob.checkpoint_stall_s`) plus one recovery (detect + restart + load), else no checkpoint
+    would ever be kept; Daly's expected wall time (:func:`clustersim.theory.daly_expected_wall_s`) must
+    fit in the horizon; and the failures it implies (wall / MTBF, Wald's identity) must fit in the event
+    budget (``SimJob.max_events``).
     """
     m = job_mtbf_s(job)
     if not math.isfinite(m):
@@ -69,6 +70,13 @@ def check_feasible(job: SimJob) -> None:
             f"every {tau / 60:.3g} min taking {delta:.4g} s, recovery {r:.4g} s), the horizon "
             f"{job.horizon / d:.4g} days; use a checkpoint interval near Daly's optimum "
             f"({float(theory.daly_interval_s(delta, m)) / 60:.3g} min) or a longer horizon")
+    failures = expected / m
+    if failures > job.max_events:
+        raise SimulationError(
+            f"the job would take about {failures:.3g} failures per replica (Daly's expected wall time "
+            f"{expected / units.DAY_S:.4g} days at a job MTBF of {m / h:.3g} h), over the event budget of "
+            f"{job.max_events:,} failures per replica; the answer would cost that many events for every "
+            f"replica: shorten the run, or raise the budget (SimJob.max_events)")
 
 
 def run_chunk(job: SimJob, seed: int, start: int, stop: int, log_first: bool) -> list[ReplicaResult]:

@@ -23,6 +23,10 @@ __all__ = ["begin_run", "bound", "settle_run", "close_run", "run_part", "computi
 
 PROD, LOST, CKPT, DEGR = (BUCKETS.index(b) for b in ("productive", "lost_work", "checkpointing", "degraded"))
 _NO_WRITE = -1.0
+#: Beyond this many cycles a cycle count is no longer exact in floating point (and counting up to it would
+#: never end): a run with more left runs that many cycles (some 10**17 s at a 4-minute interval, far past
+#: any sensible horizon) and then stops as at the event budget (``budget_hit``), unfinished.
+_EXACT_CYCLES = 2**50
 
 if TYPE_CHECKING:
     from .replica import Replica
@@ -49,6 +53,9 @@ def begin_run(rep: Replica) -> float:
     rem_tol = rem - 1e-9 * tau
     if rem_tol <= c1:
         jf = 0
+    elif not rem_tol - c1 < _EXACT_CYCLES * tau:  # (also nan, inf): run that many cycles, then stop
+        rep.stop_after_phase = True
+        return _set_run(rep, now, rate, c1, tau, w, _EXACT_CYCLES, False, RUN, tau, w, not async_)
     else:
         jf = max(1, math.ceil((rem_tol - c1) / tau))
         while jf > 1 and rem_tol <= c1 + (jf - 1) * tau:
@@ -139,9 +146,13 @@ def settle_run(rep: Replica, now: float, force: bool = False) -> None:
     """Apply the run phase's boundaries up to ``now`` (all of them with ``force``: the phase ended)."""
     i = rep.ph_next
     nb = rep.rp_nb
-    if not i & 1 and rep.rp_plain_commit and rep.log is None and rep.rp_n > 1:
-        i = _bulk_cycles(rep, i, now, force)
+    bulk = rep.rp_plain_commit and rep.rp_n > 1
     while i < nb:
+        if bulk and not i & 1 and rep.log is None:  # (the log may fill up on the way)
+            i = _bulk_cycles(rep, i, now, force)
+            bulk = False
+            if i >= nb:
+                break
         t = bound(rep, i)
         if t > now and not force:
             break

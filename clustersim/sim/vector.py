@@ -56,6 +56,11 @@ NODE, PREEMPT, JOBLEVEL = range(3)
 _EFFECT = {"node": NODE, "preempt": PREEMPT, "job": JOBLEVEL}
 
 
+def _as_count(x: np.ndarray) -> np.ndarray:
+    """Cycle counts (floats, exact below 2**53) as integers, saturated below int64's limit."""
+    return np.minimum(x, 2.0**62).astype(np.int64)
+
+
 def block_size(job: SimJob) -> int:
     """Replicas per block for this job: :data:`BLOCK`, fewer when Weibull sources need per-unit clocks."""
     units = sum(s.units for s in job.sources if s.distribution == "weibull")
@@ -287,9 +292,9 @@ class VectorEngine:
         ckpt = jf * pl.block_s + np.maximum(jf - 1.0, 0.0) * pl.wait_s
         if pl.final:
             ckpt = ckpt + pl.final_s + np.where(jf > 0, np.maximum(0.0, pl.background_s - p.last_s[r]), 0.0)
-            ta.checkpoints[r] += (jf + 1.0).astype(np.int64)
+            ta.checkpoints[r] += _as_count(jf + 1.0)
         else:
-            ta.checkpoints[r] += self._cycles(st, r, p.fin_s[r])[1].astype(np.int64)
+            ta.checkpoints[r] += _as_count(self._cycles(st, r, p.fin_s[r])[1])
         ta.acc[r, PROD] += self.job.work_s - p.saved[r]
         ta.acc[r, CKPT] += ckpt
         p.saved[r] = self.job.work_s
@@ -326,7 +331,7 @@ class VectorEngine:
             ta.acc[r, PROD] += m_c * tau
             ta.acc[r, CKPT] += ckpt
             ta.acc[r, LOST] += (m_blk - m_c) * tau + into
-            ta.checkpoints[r] += m_c.astype(np.int64)
+            ta.checkpoints[r] += _as_count(m_c)
             p.saved[r] += m_c * tau
         rec = mode == REC
         if rec.any():
@@ -397,7 +402,7 @@ class VectorEngine:
             comp = np.minimum(into, c_len)
             acc[rr, PROD] += m_blk * self.plan.tau_s + comp
             acc[rr, CKPT] += ckpt + (into - comp)
-            st.ta.checkpoints[rr] += m_c.astype(np.int64)
+            st.ta.checkpoints[rr] += _as_count(m_c)
         rec = mode == REC
         if rec.any():
             self._recovery_part(st, r[rec], t[rec])
