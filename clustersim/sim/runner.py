@@ -1,15 +1,15 @@
 """Monte Carlo over replicas: feasibility check, a local process pool, results in replica order.
 
 Replica i of seed s draws only from the keyed streams (s, i, name) (:mod:`clustersim.rng`), so the
-result is the same whatever the number of workers or the chunking: chunks of replica indices go to a
-:class:`concurrent.futures.ProcessPoolExecutor` and come back reassembled in replica order.
+result is the same whatever the number of workers or the chunking: chunks of replica indices go to the
+worker pool (:mod:`.pool`) and come back reassembled in replica order. The vectorized engine's unit is a
+block of replicas with its own keyed stream (seed, block), the same whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from clustersim import theory, units
@@ -17,6 +17,7 @@ from clustersim.errors import SimulationError
 
 from .engines import choose_engine
 from .job import SimJob
+from .pool import run_tasks, tick
 from .records import ReplicaResult
 from .replica import run_replica
 from .summary import MonteCarloResult, collect, from_blocks
@@ -24,8 +25,8 @@ from .vector import BlockResult, VectorEngine, block_size
 
 __all__ = ["simulate", "check_feasible", "job_mtbf_s", "run_chunk", "run_vector_block"]
 
-#: Chunks per worker: enough to balance the load and move the progress bar, few enough to keep the
-#: per-chunk pickling overhead small.
+#: Chunks per worker: enough to balance the load, few enough to keep the per-chunk pickling overhead
+#: small (progress is reported per replica whatever the chunks).
 CHUNKS_PER_WORKER = 8
 
 
@@ -79,9 +80,15 @@ def check_feasible(job: SimJob) -> None:
             f"replica: shorten the run, or raise the budget (SimJob.max_events)")
 
 
-def run_chunk(job: SimJob, seed: int, start: int, stop: int, log_first: bool) -> list[ReplicaResult]:
-    """Replicas start..stop-1 (the worker's task); replica 0 keeps its event log if ``log_first``."""
-    return [run_replica(job, seed, i, log=log_first and i == 0) for i in range(start, stop)]
+def run_chunk(job: SimJob, seed: int, start: int, stop: int, log_first: bool,
+              done: Callable[[int], None] = tick) -> list[ReplicaResult]:
+    """Replicas start..stop-1 (the worker's task); replica 0 keeps its event log if ``log_first``;
+    ``done(1)`` after each replica."""
+    out = []
+    for i in range(start, stop):
+        out.append(run_replica(job, seed, i, log=log_first and i == 0))
+        done(1)
+    return out
 
 
 def _chunks(replicas: int, workers: int) -> list[tuple[int, int]]:
@@ -91,7 +98,7 @@ def _chunks(replicas: int, workers: int) -> list[tuple[int, int]]:
 
 def run_vector_block(job: SimJob, seed: int, block: int, n: int) -> BlockResult:
     """One block of the vectorized engine (the worker's task)."""
-    return VectorEngine(job).run_block(seed, block, n)
+    return VectorEngine(job).run_block(seed, block, n, tick)
 
 
 def _vector_blocks(job: SimJob, replicas: int) -> list[tuple[int, int]]:
@@ -120,21 +127,12 @@ def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, pro
     if chosen == "vector":
         return _simulate_vector(job, replicas, seed, workers, progress, events, note)
     chunks = _chunks(replicas, workers)
-    parts: list[list[ReplicaResult] | None] = [None] * len(chunks)
     with _Progress(replicas, progress) as advance:
         if workers == 1 or len(chunks) == 1:
-            for k, (a, b) in enumerate(chunks):
-                parts[k] = run_chunk(job, seed, a, b, events)
-                advance(b - a)
+            parts = [run_chunk(job, seed, a, b, events, advance) for a, b in chunks]
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-                futures = {pool.submit(run_chunk, job, seed, a, b, events): k for k, (a, b) in enumerate(chunks)}
-                for fut in as_completed(futures):
-                    k = futures[fut]
-                    parts[k] = fut.result()
-                    a, b = chunks[k]
-                    advance(b - a)
-    results = [r for part in parts if part is not None for r in part]
+            parts = run_tasks(run_chunk, [(job, seed, a, b, events) for a, b in chunks], workers, advance)
+    results = [r for part in parts for r in part]
     return collect(job, seed, results, note)
 
 
@@ -142,21 +140,13 @@ def _simulate_vector(job: SimJob, replicas: int, seed: int, workers: int, progre
                      note: str) -> MonteCarloResult:
     blocks = _vector_blocks(job, replicas)
     engine = VectorEngine(job)
-    parts: list[BlockResult | None] = [None] * len(blocks)
     with _Progress(replicas, progress) as advance:
         if workers == 1 or len(blocks) == 1:
-            for k, (b, n) in enumerate(blocks):
-                parts[k] = engine.run_block(seed, b, n, advance)
+            parts = [engine.run_block(seed, b, n, advance) for b, n in blocks]
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(blocks))) as pool:
-                futures = {pool.submit(run_vector_block, job, seed, b, n): k for k, (b, n) in enumerate(blocks)}
-                for fut in as_completed(futures):
-                    k = futures[fut]
-                    parts[k] = fut.result()
-                    advance(blocks[k][1])
+            parts = run_tasks(run_vector_block, [(job, seed, b, n) for b, n in blocks], workers, advance)
     log = run_replica(job, seed, 0, log=True) if events else None
-    done = [p for p in parts if p is not None]
-    return from_blocks(job, seed, done, engine.components, log, note)
+    return from_blocks(job, seed, parts, engine.components, log, note)
 
 
 class _Progress:
@@ -177,7 +167,7 @@ class _Progress:
         bar.start()
         self._bar = bar
         task = bar.add_task("replicas", total=self.total)
-        return lambda n: bar.update(task, advance=n)
+        return lambda n: bar.update(task, advance=n) if n else None
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
