@@ -213,7 +213,7 @@ class VectorEngine:
     @staticmethod
     def _replace(nd: Nodes, r: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Nodes back by ``t`` join the pool; vacant slots take free spares, lowest slot first (as
-        :meth:`clustersim.sim.nodes.NodesMixin.replace`). Returns whether every slot is filled."""
+        :func:`clustersim.sim.nodes.replace`). Returns whether every slot is filled."""
         v = nd.n_vacant[r]
         short = nd.pool[r] < v
         if short.any():  # the free spares do not cover the vacant slots: count the nodes back by now
