@@ -120,6 +120,7 @@ def _wake(rep: Replica, _event: object) -> None:
 def node_returned(rep: Replica, count: int) -> None:
     """``count`` nodes came back to the spare pool (repair done, switch repaired, capacity back)."""
     rep.nodes.pool += count
+    rep.woken = True
     w = rep.waiter
     if w is not None and not w.triggered:
         w.succeed()
@@ -134,7 +135,7 @@ def request_replan(rep: Replica) -> None:
         return
     now = rep.env.now
     if rep.computing(now):
-        rep.proc.interrupt(RATE_CHANGE)
+        _replan_now(rep)
         return
     i = rep.ph.ph_next
     if i < rep.ph.rp_nb:  # writing: look again when the write ends
@@ -146,6 +147,14 @@ def _replan_if(rep: Replica, pid: int) -> None:
     now = rep.env.now
     rep.settle(now)
     if rep.ph.phase_id == pid and rep.computing(now):
+        _replan_now(rep)
+
+
+def _replan_now(rep: Replica) -> None:
+    """Re-plan now: from inside the job process (a failure it handles) by a flag, else by interrupting it."""
+    if rep.env.active_process is rep.proc:
+        rep.replan = True
+    else:
         rep.proc.interrupt(RATE_CHANGE)
 
 

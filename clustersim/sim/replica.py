@@ -1,13 +1,15 @@
 """One replica: the training job as a SimPy process that advances in segments between events.
 
-The job process (in the style of SimPy's machine-shop example) runs one *phase* at a time as one
-timeout: a run phase is "compute until the next checkpoint (or the finish), then write it"; a recovery
-phase is "detect, then restart, then load". Failures arrive from the failure process
-(:mod:`.processes`) as ``process.interrupt()``; the interrupted job computes what it did in the part of
-the phase it was in. Part boundaries inside a phase (the checkpoint's start, the end of detection) are
-applied lazily by :meth:`Replica.settle`, which every process calls before it touches shared state, so
-the state is always what it would be had each boundary been its own event (half the events, the same
-answer). Training steps are never simulated: progress is continuous at the current rate.
+The job process runs one *phase* at a time: a run phase is "compute until the next checkpoint (or the
+finish), then write it", over as many cycles as come before the job's next decision; a recovery phase
+is "detect, then restart, then load". The next failure comes from a heap of every source's next failure
+(:class:`~clustersim.sim.processes.FailureFeed`): the job process waits for whichever is first, the
+failure or the end of its phase, and on a failure computes what it did in the part of the phase it
+was in (no interrupt per failure: one SimPy timeout per failure or phase). Part boundaries inside a
+phase (the checkpoint's start, the end of detection) are applied lazily by :meth:`Replica.settle`,
+which everything calls before it touches shared state, so the state is always what it would be had
+each boundary been its own event. Training steps are never simulated: progress is continuous at the
+current rate. The state lives in four objects (:mod:`.state`).
 
 Semantics (documented choices):
 
@@ -49,6 +51,7 @@ Semantics (documented choices):
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import simpy
 
@@ -56,9 +59,9 @@ from clustersim import rng as rngmod
 
 from .distributions import RepairDraws
 from .job import SIMPY_EVENTS_PER_BUDGET, SimJob
-from .modes import DONE, MAINT, RATE_CHANGE, RECOVER, RUN, WAIT
+from .modes import DONE, MAINT, RECOVER, RUN, WAIT
 from .nodes import can_expand, replace, sync_returns
-from .processes import start_failure_process
+from .processes import FailureFeed
 from .records import BUCKETS, EventRow, ReplicaResult
 from .runphase import begin_run, bound, close_run, computing, run_part, settle_run
 from .state import Counters, NodeState, Phase, Progress
@@ -106,8 +109,10 @@ class Replica:
         self.finished = False
         self.end_s = 0.0
         self.done = self.env.event()
+        self.replan = False  # a change of speed found while the job process itself runs (no interrupt)
+        self.woken = False  # a node came back while the job waits
+        self.feed = FailureFeed(self, seed, replica)
         self.proc = self.env.process(self._job_process())
-        start_failure_process(self, seed, replica)
         self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
 
     # ------------------------------------------------------------------ logging
@@ -250,43 +255,81 @@ class Replica:
 
     # ------------------------------------------------------------------ the job process
     def _job_process(self):  # type: ignore[no-untyped-def]
+        """The replica's one process: it waits for whichever comes first, the next failure (from the
+        feed) or its own next decision, and handles both itself (no interrupt per failure). Only a
+        change of speed from outside (a spine repaired, a shrunk job able to grow back) interrupts it."""
         env = self.env
         job = self.job
+        feed = self.feed
         self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
-        duration = begin_run(self, can_expand(self))
+        end = env.now + begin_run(self, can_expand(self))
         while True:
             if self.ph.mode == WAIT:
-                self.ph.wait_bucket = PREEMPTB if "preempt" in self.nodes.vacant.values() else WAITB
-                self.ph.ph_t0 = env.now
-                self.waiter = env.event()
-                yield self.waiter
-                self.waiter = None
-                now = env.now
-                self.prog.acc[self.ph.wait_bucket] += now - self.ph.ph_t0
-                if replace(self, now):
-                    duration = self._begin_restart()
+                nxt = yield from self._wait(feed)
+                if nxt is None:
+                    return
+                end = nxt
                 continue
+            tf = feed.next_s()
             try:
-                yield env.timeout(duration)
-            except simpy.Interrupt as intr:
-                now = env.now
-                self.settle(now)
-                self._close_partial(now)
-                if intr.cause == RATE_CHANGE:
-                    duration = begin_run(self, can_expand(self))
-                    continue
-                if self.ph.mode == RUN:
-                    self._lose_work(now)
-                duration = self._begin_recover()
+                yield env.timeout((tf if tf < end else end) - env.now)
+            except simpy.Interrupt:  # RATE_CHANGE
+                end = env.now + self._replan(env.now)
                 continue
             now = env.now
+            if tf < end:  # the failure came first (a boundary at the same time goes first)
+                if feed.fire():
+                    self.settle(now)
+                    self._close_partial(now)
+                    if self.ph.mode == RUN:
+                        self._lose_work(now)
+                    end = now + self._begin_recover()
+                elif self.replan:
+                    self.replan = False
+                    end = now + self._replan(now)
+                if self.ph.mode == DONE:
+                    return
+                continue
             self.settle(now, force=True)
             if self.finished or self.ph.mode == DONE:
                 return
             if self.stop_after_phase and self.ph.mode == RUN:
                 self.stop_at_budget()
                 return
-            duration = self._next_phase(now)
+            end = now + self._next_phase(now)
+
+    def _wait(self, feed: FailureFeed):  # type: ignore[no-untyped-def]
+        """Wait for a node (a return wakes the job); failures meanwhile only add vacant slots. Then
+        replace, and restart if every slot is filled (else the job waits again). Returns when the phase
+        that follows ends (None: the replica ended)."""
+        env = self.env
+        ph = self.ph
+        ph.wait_bucket = PREEMPTB if "preempt" in self.nodes.vacant.values() else WAITB
+        ph.ph_t0 = env.now
+        self.woken = False
+        while not self.woken:
+            self.waiter = waiter = env.event()
+            tf = feed.next_s()
+            if tf < math.inf:
+                env.timeout(tf - env.now).callbacks.append(partial(_ring, waiter))
+            yield waiter
+            self.waiter = None
+            now = env.now
+            while feed.next_s() <= now and ph.mode == WAIT:
+                feed.fire()
+            if ph.mode == DONE:
+                return None
+        now = env.now
+        self.prog.acc[ph.wait_bucket] += now - ph.ph_t0
+        if replace(self, now):
+            return now + self._begin_restart()
+        return now
+
+    def _replan(self, now: float) -> float:
+        """The speed changed while computing: account the phase so far, plan a new run phase."""
+        self.settle(now)
+        self._close_partial(now)
+        return begin_run(self, can_expand(self))
 
     def _next_phase(self, now: float) -> float:
         mode = self.ph.mode
@@ -385,6 +428,12 @@ class Replica:
             budget_hit=self.budget_hit,
             log_truncated=self.log_truncated,
         )
+
+
+def _ring(waiter: simpy.Event, _event: simpy.Event) -> None:
+    """A failure is due while the job waits: wake it (unless a return already did)."""
+    if not waiter.triggered:
+        waiter.succeed()
 
 
 def run_replica(job: SimJob, seed: int = 0, replica: int = 0, log: bool = False) -> ReplicaResult:
