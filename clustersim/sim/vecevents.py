@@ -37,7 +37,7 @@ __all__ = ["Window", "FailureWindows", "repair_means_s"]
 class Window:
     """The failures of n replicas in one window, sorted by time per replica, padded with inf.
 
-    ``time_s[r, k]`` is replica r's k-th failure in the window; ``source`` the index of its source in
+    ``time_s[k, r]`` is replica r's k-th failure in the window (row k: every replica's k-th failure); ``source`` the index of its source in
     ``job.sources``; ``slot`` the node slot it strikes (-1 for a job-level failure); ``repair_s`` the
     duration of its repair (or re-acquire). ``end_s[r]``: every failure of replica r up to this time is
     in the window (the next window starts there).
@@ -51,7 +51,7 @@ class Window:
 
     @property
     def columns(self) -> int:
-        return int(self.time_s.shape[1])
+        return int(self.time_s.shape[0])
 
 
 def repair_means_s(job: SimJob) -> np.ndarray:
@@ -108,21 +108,30 @@ class FailureWindows:
     def next_failures(self, t0_s: np.ndarray, k: int) -> Window:
         """The next ``k`` failures of each replica after its ``t0_s`` (exponential sources only): gaps of
         the superposed Poisson process, the source of each failure chosen in proportion to its rate and
-        the unit uniform within it (Ross Ch. 5). The window ends at each replica's k-th failure."""
+        the unit uniform within it (Ross Ch. 5), both from one uniform draw. The window ends at each replica's k-th failure."""
         gen = self.gen
         n = t0_s.size
         rates = np.array([r for _, r, _, _ in self._exp])
         total = rates.sum()
-        times = t0_s[:, None] + np.cumsum(gen.exponential(1.0 / total, (n, k)), axis=1)
-        which = np.searchsorted(np.cumsum(rates) / total, gen.random((n, k)), side="right")
-        which = np.minimum(which, rates.size - 1)
+        times = np.cumsum(gen.exponential(1.0 / total, (k, n)), axis=0)
+        times += t0_s[None, :]
+        # one uniform picks the source (in proportion to its rate) and, rescaled within the source's
+        # interval (again uniform, and independent of the choice), the unit within it
+        cum = np.cumsum(rates) / total
+        u = gen.random((k, n))
+        which = np.minimum(np.searchsorted(cum, u, side="right"), rates.size - 1)
+        lo = np.concatenate(([0.0], cum[:-1]))
+        within = (u - lo[which]) / (cum - lo)[which]
+        del u
         src = np.array([i for i, _, _, _ in self._exp])[which]
         units = np.array([u for _, _, u, _ in self._exp])[which]
         per = np.array([p for _, _, _, p in self._exp])[which]
-        unit = np.minimum((gen.random((n, k)) * units).astype(np.int64), units - 1)
+        del which
+        unit = np.minimum((within * units).astype(np.int64), units - 1)
         slot = np.where(per > 0, unit // np.maximum(per, 1), -1)
-        dur = self._repairs(src.ravel()).reshape(n, k)
-        return Window(times, src, slot, dur, times[:, -1].copy())
+        del unit, units, per, within
+        dur = self._repairs(src.ravel()).reshape(k, n)
+        return Window(times, src, slot, dur, times[-1].copy())
 
     def window(self, n: int, t0_s: float, t1_s: float) -> Window:
         """The failures of the n replicas in [t0_s, t1_s)."""
@@ -149,7 +158,7 @@ class FailureWindows:
                 due = nxt[r, ix] < t1_s
                 r, ix = r[due], ix[due]
         if not rows:
-            empty = np.empty((n, 0))
+            empty = np.empty((0, n))
             return Window(empty, empty.astype(np.int64), empty.astype(np.int64), empty, np.full(n, t1_s))
         row = np.concatenate(rows)
         t = np.concatenate(times)
@@ -162,12 +171,12 @@ class FailureWindows:
         counts = np.bincount(row, minlength=n)
         k = int(counts.max()) if counts.size else 0
         pos = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        tm = np.full((n, k), np.inf)
-        sm = np.zeros((n, k), dtype=np.int64)
-        lm = np.full((n, k), -1, dtype=np.int64)
-        dm = np.zeros((n, k))
-        tm[row, pos] = t
-        sm[row, pos] = src
-        lm[row, pos] = slot
-        dm[row, pos] = dur
+        tm = np.full((k, n), np.inf)
+        sm = np.zeros((k, n), dtype=np.int64)
+        lm = np.full((k, n), -1, dtype=np.int64)
+        dm = np.zeros((k, n))
+        tm[pos, row] = t
+        sm[pos, row] = src
+        lm[pos, row] = slot
+        dm[pos, row] = dur
         return Window(tm, sm, lm, dm, np.full(n, t1_s))

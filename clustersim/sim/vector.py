@@ -45,7 +45,7 @@ __all__ = ["BLOCK", "VectorEngine", "BlockResult", "block_size"]
 #: Replicas per block (each block has its own keyed stream: part of the definition of the sequence).
 BLOCK = 4096
 #: Expected failures per replica in one window of pre-drawn failures.
-WINDOW_FAILURES = 256
+WINDOW_FAILURES = 128
 #: Cap on replicas x Weibull units held at once (the per-unit renewal clocks), to bound memory.
 WEIBULL_CELLS = 1 << 21
 
@@ -129,7 +129,7 @@ class VectorEngine:
                 w = windows.window(rows.size, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
             sub = st.take(rows)
             for k in range(w.columns):
-                x = w.time_s[:, k]
+                x = w.time_s[k]
                 live = (x < horizon) & (sub.p.mode != DONE)
                 if not live.any():
                     break
@@ -137,7 +137,7 @@ class VectorEngine:
                 self._advance(sub, idx, x[idx])
                 idx = idx[sub.p.mode[idx] != DONE]
                 xi = x[idx]
-                self._fail(sub, idx, xi, w.source[idx, k], w.slot[idx, k], w.repair_s[idx, k])
+                self._fail(sub, idx, xi, w.source[k][idx], w.slot[k][idx], w.repair_s[k][idx])
                 over = sub.ta.failures[idx] >= budget
                 if over.any():
                     sub.p.budget_hit[idx[over]] = True
