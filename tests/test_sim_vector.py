@@ -136,3 +136,20 @@ def test_falls_back_to_simpy_for_what_it_does_not_model(kw, what):
     assert res.engine == "simpy" and what in res.engine_note
     with pytest.raises(SimulationError, match="engine"):
         simulate(job, replicas=2, engine="fast")
+
+
+def test_common_random_numbers_across_checkpoint_policies():
+    """Two checkpoint intervals see the same failures, replica by replica, even when the replicas of one
+    policy finish at other times than those of the other: the replicas stopped at the horizon under both
+    count exactly the same failures (every failure before the horizon counts, whatever the job does)."""
+    src = (FailureSource(component="software", per="job", units=1, mtbf_s=H / 12, effect="job"),)
+    job = dict(work_s=10 * H, nodes=8, checkpoint_write_s=5.0, detect_s=5.0, restart_s=5.0, sources=src,
+               horizon_s=14 * H)
+    a = simulate(SimJob(**job, checkpoint_interval_s=120.0), replicas=400, seed=3, engine="vector", check=False,
+                 events=False)
+    b = simulate(SimJob(**job, checkpoint_interval_s=900.0), replicas=400, seed=3, engine="vector", check=False,
+                 events=False)
+    both = ~a.finished & ~b.finished
+    assert 0.5 < a.finished.mean() < 1 and not b.finished.any() and both.sum() >= 5
+    count = lambda r: r.interruptions + r.counts["ignored_failures"]  # noqa: E731
+    assert np.array_equal(count(a)[both], count(b)[both])

@@ -53,6 +53,14 @@ class Window:
     def columns(self) -> int:
         return int(self.time_s.shape[0])
 
+    def rows(self, rows: np.ndarray) -> Window:
+        """The window of these replicas only (their failures, in the same order)."""
+        t = self.time_s[:, rows]
+        live = np.isfinite(t).any(axis=1)  # drop the rows of padding left by the other replicas
+        k = int(live.sum()) if not live.all() else t.shape[0]
+        return Window(t[:k], self.source[:k, rows], self.slot[:k, rows], self.repair_s[:k, rows],
+                      self.end_s[rows])
+
 
 def repair_means_s(job: SimJob) -> np.ndarray:
     """Mean repair (or re-acquire, for a preemption) duration per source."""
@@ -84,10 +92,6 @@ class FailureWindows:
         self._dist = dist
         self.rate_per_s = sum(r for _, r, _, _ in self._exp) + sum(
             s.units / s.mtbf_s for s in job.sources if s.distribution == "weibull")
-
-    def keep(self, rows: np.ndarray) -> None:
-        """Keep only these replicas (the others have finished)."""
-        self.next_s = [a[rows] for a in self.next_s]
 
     def _repairs(self, source: np.ndarray) -> np.ndarray:
         mean = self._means[source]

@@ -120,13 +120,17 @@ class VectorEngine:
         budget = job.max_events
         span = WINDOW_FAILURES / windows.rate_per_s if windows.rate_per_s > 0 else horizon
         rows = np.arange(n)
-        t0 = np.zeros(n)
+        t0 = np.zeros(n)  # where each replica's next window starts
         while rows.size:
+            # every window is drawn for the whole block, finished replicas included, so that replica r's
+            # failures do not depend on when the others finish: common random numbers across policies
             if windows.memoryless and windows.rate_per_s > 0:
-                w = windows.next_failures(t0, WINDOW_FAILURES)
+                whole = windows.next_failures(t0, WINDOW_FAILURES)
             else:
-                t1 = float(t0[0]) if t0.size else 0.0
-                w = windows.window(rows.size, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
+                t1 = float(t0[0])
+                whole = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
+            t0 = whole.end_s
+            w = whole.rows(rows)
             sub = st.take(rows)
             for k in range(w.columns):
                 x = w.time_s[k]
@@ -151,9 +155,7 @@ class VectorEngine:
             keep = sub.p.mode != DONE
             if done is not None and (~keep).any():
                 done(int((~keep).sum()))
-            windows.keep(keep)
             rows = rows[keep]
-            t0 = w.end_s[keep]
         return BlockResult(st.p.wall_s, ~st.p.stopped, st.p.budget_hit, st.ta.acc, st.ta.by, st.ta.ignored,
                            st.ta.checkpoints, st.ta.failures)
 
