@@ -62,7 +62,7 @@ def test_ctrl_c_ends_the_run_and_its_workers():
         proc.wait(timeout=20)  # a hang fails here (it used to take 25-47 s, or forever after a second Ctrl-C)
         out, err = proc.communicate()
         assert "finished" not in out and "KeyboardInterrupt" in err
-        assert proc.returncode in (-signal.SIGINT, 130, 1)
+        assert proc.returncode in (-signal.SIGINT, 130)  # killed by SIGINT (as Python re-raises it), or 130
         for _ in range(40):
             if not _group(proc.pid):
                 break

@@ -22,7 +22,8 @@ class MonteCarloResult:
     """Replicas of one job. Every array has one entry per replica, in replica order.
 
     ``breakdown[part]`` are the parts of :data:`~clustersim.sim.records.BUCKETS` in seconds (they add up to
-    ``wall_s``); ``interruptions_by[component]`` counts the failures that stopped the job; ``finished`` is
+    ``wall_s``); ``interruptions_by[component]`` counts the failures that stopped the job, for every
+    component of the job's sources (zeros too) and of its trace; ``finished`` is
     False for a replica that hit the horizon or the event budget (``budget_hit`` True for the latter);
     ``events`` is replica 0's event log (or None), cut at ``job.max_log_rows`` rows (``events_truncated``).
 
@@ -92,7 +93,7 @@ class MonteCarloResult:
 def collect(job: SimJob, seed: int, results: Sequence[ReplicaResult], note: str = "") -> MonteCarloResult:
     """Assemble per-replica results (already in replica order) into a :class:`MonteCarloResult`."""
     n = len(results)
-    comps = sorted({c for r in results for c in r.interruptions_by})
+    comps = sorted({c for r in results for c in r.interruptions_by} | {src.component for src in job.sources})
     first = results[0] if n else None
     return MonteCarloResult(
         job=job,
@@ -118,6 +119,7 @@ def from_blocks(job: SimJob, seed: int, blocks: Sequence[BlockResult], component
     cat = lambda name: np.concatenate([getattr(b, name) for b in blocks])  # noqa: E731
     acc = cat("acc")
     by = cat("by")
+    # sim_events: for this engine, the failures each replica processed (it has no SimPy events)
     counts = {"checkpoints": cat("checkpoints"), "ignored_failures": cat("ignored"), "sim_events": cat("failures")}
     zeros = np.zeros(acc.shape[0], dtype=np.int64)
     return MonteCarloResult(
@@ -126,7 +128,7 @@ def from_blocks(job: SimJob, seed: int, blocks: Sequence[BlockResult], component
         wall_s=cat("wall_s"),
         finished=cat("finished"),
         breakdown={b: acc[:, i].copy() for i, b in enumerate(BUCKETS)},
-        interruptions_by={c: by[:, i].copy() for i, c in enumerate(components) if by[:, i].any()},
+        interruptions_by={c: by[:, components.index(c)].copy() for c in sorted(components)},
         counts={c: counts.get(c, zeros) for c in _COUNTS},
         events=log.events if log is not None else None,
         engine="vector",
