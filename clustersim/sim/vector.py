@@ -109,11 +109,14 @@ class VectorEngine:
         self.load_s = job.checkpoint_load_s
 
     # ------------------------------------------------------------------ one block
-    def run_block(self, seed: int, block: int, n: int, done: Callable[[int], None] | None = None) -> BlockResult:
+    def run_block(self, seed: int, block: int, n: int, done: Callable[[int], None] | None = None,
+                  windows: FailureWindows | None = None) -> BlockResult:
         """Replicas of block ``block`` (n of them) on the keyed stream (seed, block, ``vector/failures``);
-        ``done(k)`` is called as k more replicas end."""
+        ``done(k)`` is called as k more replicas end. ``windows``: another source of failure windows
+        (the tests script failures with it)."""
         job = self.job
-        windows = FailureWindows(job, rngmod.stream(seed, block, "vector/failures"), n)
+        if windows is None:
+            windows = FailureWindows(job, rngmod.stream(seed, block, "vector/failures"), n)
         st = _State(Progress.start(n), Nodes.start(n, job.spare_nodes), Tally.start(n, len(self.components)))
         self._begin_run(st, np.arange(n), np.zeros(n))
         horizon = job.horizon
