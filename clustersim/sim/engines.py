@@ -1,8 +1,8 @@
 """Which engine simulates a job: the vectorized one where it represents the job exactly, else SimPy.
 
 The SimPy engine (:mod:`.replica`) is the reference and the general path: it simulates every
-:class:`SimJob`. The vectorized engine (:mod:`.vector`) simulates all replicas at once, hundreds of
-times faster, for the jobs whose mechanisms it implements with the same semantics; the test suite holds
+:class:`SimJob`. The vectorized engine (:mod:`.vector`) simulates all replicas at once, tens of times
+faster, for the jobs whose mechanisms it implements with the same semantics; the test suite holds
 the two equal in distribution on a grid of such jobs. :func:`vector_unsupported` lists what keeps a job
 on the SimPy engine.
 """
