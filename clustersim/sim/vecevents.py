@@ -99,7 +99,8 @@ class FailureWindows:
             return mean.copy()
         if self._dist == "exponential":
             d = self.gen.exponential(1.0, source.size) * mean
-        else:  # lognormal of mean m and cv c: mu = ln m - sigma^2 / 2, sigma^2 = ln(1 + c^2)
+        else:  # lognormal of mean m and cv c: mu = ln m - sigma^2 / 2, sigma^2 = ln(1 + c^2) (the lognormal's
+            # moments, NIST/SEMATECH e-Handbook of Statistical Methods, Sec. 8.1.6.4; as RepairDraws)
             s = self._sigma
             d = np.exp(self.gen.normal(-s * s / 2, s, source.size)) * mean
         return np.where(mean > 0, d, 0.0)
