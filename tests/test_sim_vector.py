@@ -185,6 +185,7 @@ EXACT = {
     "async_background_longer": {"checkpoint_async": True, "checkpoint_write_s": 150.0, "checkpoint_block_s": 2.0},
     "no_final_checkpoint": {"final_checkpoint": False, "preempt_return_s": 50.0},
     "horizon": {"horizon_s": 1500.0, "spare_nodes": 1},
+    "event_budget": {"max_events": 5, "checkpoint_async": True, "checkpoint_block_s": 2.0},
 }
 
 
@@ -210,7 +211,7 @@ def test_vector_matches_simpy_exactly_on_scripted_failures(name):
     eng = VectorEngine(job)
     out = eng.run_block(0, 0, 3, windows=ScriptedWindows(job, SCRIPT))  # type: ignore[arg-type]
     assert np.allclose(out.wall_s, ref.wall_s, rtol=1e-12, atol=0)
-    assert bool(out.finished[0]) == ref.finished
+    assert bool(out.finished[0]) == ref.finished and bool(out.budget_hit[0]) == ref.budget_hit
     for i, part in enumerate(BUCKETS):
         assert np.allclose(out.acc[:, i], ref.breakdown[part], rtol=1e-12, atol=1e-9), part
     by = {c: int(out.by[0, k]) for k, c in enumerate(eng.components) if out.by[0, k]}

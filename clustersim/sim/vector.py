@@ -144,11 +144,11 @@ class VectorEngine:
                 self._advance(sub, idx, x[idx])
                 idx = idx[sub.p.mode[idx] != DONE]
                 xi = x[idx]
-                self._fail(sub, idx, xi, w.source[k][idx], w.slot[k][idx], w.repair_s[k][idx])
-                over = sub.ta.failures[idx] >= budget
-                if over.any():
-                    sub.p.budget_hit[idx[over]] = True
-                    self._stop(sub, idx[over], xi[over])
+                last = sub.ta.failures[idx] + 1 >= budget  # the budget's last failure: counted, then stop
+                self._fail(sub, idx, xi, w.source[k][idx], w.slot[k][idx], w.repair_s[k][idx], ~last)
+                if last.any():
+                    sub.p.budget_hit[idx[last]] = True
+                    self._stop(sub, idx[last], xi[last])
             end = np.minimum(w.end_s, horizon)
             live = np.flatnonzero(sub.p.mode != DONE)
             self._advance(sub, live, end[live])
@@ -308,8 +308,9 @@ class VectorEngine:
 
     # ------------------------------------------------------------------ failures
     def _fail(self, st: _State, idx: np.ndarray, x: np.ndarray, src: np.ndarray, slot: np.ndarray,
-              dur: np.ndarray) -> None:
-        """One failure per replica of ``idx`` at ``x`` (after :meth:`_advance` to ``x``)."""
+              dur: np.ndarray, stop: np.ndarray) -> None:
+        """One failure per replica of ``idx`` at ``x`` (after :meth:`_advance` to ``x``); where ``stop`` is
+        False it is only counted and its node sent away (the replica stops at the budget right after)."""
         p, nd, ta = st.p, st.nd, st.ta
         eff = self.effect[src]
         mode = p.mode[idx]
@@ -322,12 +323,13 @@ class VectorEngine:
         if ignored.any():
             ta.ignored[idx[ignored]] += 1
             keep = ~ignored
-            idx, x, src, slot, dur, eff, mode, on_node = (a[keep] for a in (idx, x, src, slot, dur, eff, mode,
-                                                                            on_node))
+            idx, x, src, slot, dur, eff, mode, on_node, stop = (
+                a[keep] for a in (idx, x, src, slot, dur, eff, mode, on_node, stop))
         ta.by[idx, self.comp_of[src]] += 1
         if on_node.any():
             self._vacate(nd, idx[on_node], slot[on_node], eff[on_node] == PREEMPT, x[on_node],
                          x[on_node] + dur[on_node])
+        mode = np.where(stop, mode, WAIT)  # (not stopping the job: as while it waits)
         run = mode == RUN
         if run.any():
             r, xr = idx[run], x[run]
