@@ -122,6 +122,7 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
         "fp8_cast_bytes_per_element": _FP8_CAST_BYTES[recipe],
         "bf16_peak_flop_per_s": float(bf16) * units.TFLOP,
         "gemm_peak_fraction": float(gemm.get(s.training.precision, gemm.get("bf16", 0.8))),
+        "gemm_half_size": float(hw["gemm_half_size"].get(s.training.precision, hw["gemm_half_size"]["bf16"])),
         "gemm_sm_count": int(hw["sm_count"]), "gemm_tile_m": int(hw["tile_m"]), "gemm_tile_n": int(hw["tile_n"]),
         "attention_fwd_fraction": float(att["fwd"]), "attention_bwd_fraction": float(att["bwd"]),
         "attention_half_seq": float(hw["attention_half_seq"]), "hbm_fraction": float(hw["hbm_fraction"]),

@@ -213,7 +213,7 @@ def _kernel_model(gpu_name: str) -> dict[str, Any]:
     for key, value in entry.items():
         if key == "attention":
             base["attention"] = {**base["attention"], **value}
-        elif key == "gemm_peak_fraction":
+        elif key in ("gemm_peak_fraction", "gemm_half_size"):
             base[key] = {**base[key], **value}
         elif key != "notes":
             base[key] = value
