@@ -1,17 +1,20 @@
 """Compute time of one micro-batch on one GPU: GEMMs on their per-GPU shapes, attention, memory-bound work.
 
-* Each GEMM (M x K) @ (K x N) on its per-GPU shard takes max(FLOP / (peak x eff(I)), bytes / HBM
-  bandwidth, launch floor), with eff(I) the single shape curve of :mod:`clustersim.cost.efficiency`
-  (arithmetic intensity I against the GPU's ridge point). The backward pass runs two GEMMs of the same
-  shape per forward GEMM (input gradient and weight gradient; Narayanan et al. 2021 Sec. 3.3.2).
-* Attention core, FlashAttention style (Dao et al. 2022/2023): O(s^2) FLOPs in one fused kernel that
-  skips the masked half under causal masking, forward 4 b s_q s h / t x 1/2, backward 2.5 x forward
-  (5 GEMMs against 2; FlashAttention-2 Sec. 3.1), at FLASH_ATTN_EFF of the peak. Without fused
+Every hardware figure is the GPU's own, measured (:class:`Hardware`, from kernel_model.yaml):
+
+* Each GEMM (M x K) @ (K x N) on its per-GPU shard: the roofline of :func:`gemm_s` with the GPU's best
+  measured GEMM fraction, its measured size curve and tile padding, plus a launch gap. The backward pass
+  runs two GEMMs of the same shape per forward GEMM (input gradient and weight gradient; Narayanan et al.
+  2021 Sec. 3.3.2).
+* Attention core, fused (FlashAttention, Dao et al. 2022/2023; cuDNN): the causal half of the FLOPs at
+  the kernel's measured fraction of the 16-bit peak, forward and backward, rising with the sequence;
+  backward 2.5 x the forward's FLOPs (5 GEMMs against 2; FlashAttention-2 Sec. 3.1). Without fused
   attention (Megatron-LM before FlashAttention, the runs of Narayanan 2021 and Korthikanti 2022) the
   scores QK^T and attention x V are batched GEMMs per head over the full s x s matrix, and the softmax
   and dropout on s^2 elements are memory-bound work.
-* Memory-bound work (LayerNorms, bias-dropout-residual, activation function, MoE token permutation,
-  softmax, optimizer) at HBM_EFF of the HBM bandwidth, with byte counts per element documented below.
+* Memory-bound work (norms, bias-dropout-residual, activation function, rotary, FP8 casts, MoE token
+  permutation, softmax, optimizer) at the GPU's measured fraction of the HBM bandwidth, with byte counts
+  per element documented below, plus a launch gap per kernel.
 """
 
 from __future__ import annotations
