@@ -119,7 +119,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     logit_tok = flops.logits_flop_per_token(h, V)
     active_lora = L * flops.lora_layer_params(h, f, a, kv, gated, k, rank)
     model_tok = flops.model_flop_per_token(xp, L, gemm_tok, attn_tok, logit_tok, lora, active_lora)
-    hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r)
+    hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"])
 
     # ---- this GPU's parameters on the heaviest stage
     dense_layer = (flops.attention_params(h, a, kv) + flops.router_params(h, E)) / t
