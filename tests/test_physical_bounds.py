@@ -42,3 +42,20 @@ def test_hfu_below_one_at_long_context(seq_len, cp):
                 "cluster": {"gpu": "h100-sxm-80gb", "nodes": 2 * cp}}
     k = estimate(scenario, with_theory=False).kernel
     assert 0.0 < k["hfu"] < 1.0 and 0.0 < k["mfu"] < 1.0
+
+
+def test_money_tables_print_names_with_markup_as_themselves(tmp_path):
+    """A scenario name with square brackets is user text, not terminal markup (dollars and spot)."""
+    import yaml
+    from click.testing import CliRunner
+
+    from clustersim.cli import cli
+
+    path = tmp_path / "brackets.yaml"
+    path.write_text(yaml.safe_dump({**LONG, "name": "oops [/] x", "checkpoint": {"interval_minutes": 30},
+                                    "pricing": {"spot": {"discount": 0.5, "preemptions_per_node_day": 0.1}}}),
+                    encoding="utf-8")
+    for command in (["dollars", str(path)], ["spot", str(path), "--max-replicas", "40"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 0, result.output
+        assert "oops [/] x" in result.output
