@@ -59,3 +59,14 @@ def test_money_tables_print_names_with_markup_as_themselves(tmp_path):
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 0, result.output
         assert "oops [/] x" in result.output
+
+
+def test_report_of_deeply_nested_json_is_a_refusal(tmp_path):
+    from click.testing import CliRunner
+
+    from clustersim.cli import cli
+
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["report", str(path), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 2 and "nested too deeply" in result.output
