@@ -179,6 +179,12 @@ def resolve_run(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], *
         from clustersim.cost.search import search as run_search
 
         result = run_search(inputs, gpus=gpus, objective=objective, top=top)
+        if not result.configs_evaluated:
+            raise InfeasibleError(
+                f"{s.name}: no parallel layout exists for {gpus:,} GPUs and a global batch of "
+                f"{s.training.batch_seqs:,} sequences (tp x pp x dp x cp must equal the GPU count, with dp "
+                "dividing the batch and tp the heads); use a GPU count with more divisors (a power of two) "
+                "or another batch")
         if not result.rows:
             raise InfeasibleError(
                 f"{s.name}: none of the {result.configs_evaluated:,} configurations fits in "

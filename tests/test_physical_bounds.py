@@ -70,3 +70,13 @@ def test_report_of_deeply_nested_json_is_a_refusal(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     result = CliRunner().invoke(cli, ["report", str(path), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "nested too deeply" in result.output
+
+
+def test_auto_with_no_layout_at_all_is_a_refusal_that_says_why():
+    from clustersim.errors import InfeasibleError
+
+    quick = {"model": "llama3-8b", "training": {"tokens": 1e10, "seq_len": 4096, "global_batch_seqs": 1024,
+                                                "parallelism": "auto"},
+             "cluster": {"gpu": "h100-sxm-80gb", "nodes": 125}}
+    with pytest.raises(InfeasibleError, match="no parallel layout exists for 1,000 GPUs"):
+        estimate(quick)
