@@ -66,3 +66,18 @@ def test_every_public_name_loads_lazily():
         assert getattr(clustersim, name) is not None, name
     with pytest.raises(AttributeError):
         clustersim.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("kind", ["gpus", "models", "prices", "reliability"])
+def test_catalogs_read_the_same_with_the_fast_loader(kind):
+    """The catalogs load through libyaml where PyYAML has it; the data equal pure-Python safe_load's."""
+    from importlib import resources
+
+    import yaml
+
+    from clustersim.scenario import catalog
+
+    text = resources.files(catalog.__name__).joinpath(f"{kind}.yaml").read_text(encoding="utf-8")
+    assert catalog._load(kind) == yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
+    if getattr(yaml, "__with_libyaml__", False):
+        assert catalog._SAFE_LOADER is yaml.CSafeLoader
