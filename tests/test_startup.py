@@ -81,3 +81,10 @@ def test_catalogs_read_the_same_with_the_fast_loader(kind):
     assert catalog._load(kind) == yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
     if getattr(yaml, "__with_libyaml__", False):
         assert catalog._SAFE_LOADER is yaml.CSafeLoader
+
+
+def test_an_estimate_builds_no_graph():
+    """The healthy fabric of a standard topology is closed-form: an estimate never imports networkx."""
+    loaded = _loaded_after("import clustersim\nclustersim.estimate(clustersim.load_scenario("
+                           "'scenarios/gpt3-175b-megatron.yaml'))")
+    assert "networkx" not in loaded and "plotly" not in loaded and "dask" not in loaded
