@@ -88,3 +88,19 @@ def test_an_estimate_builds_no_graph():
     loaded = _loaded_after("import clustersim\nclustersim.estimate(clustersim.load_scenario("
                            "'scenarios/gpt3-175b-megatron.yaml'))")
     assert "networkx" not in loaded and "plotly" not in loaded and "dask" not in loaded
+
+
+def test_catalog_accessors_return_independent_copies():
+    from clustersim.scenario import catalog
+
+    for get, name in ((catalog.gpu, "h100-sxm-80gb"), (catalog.kernel_model, "h100-sxm-80gb")):
+        first = get(name)
+        assert first == get(name)
+        for value in first.values():  # change every nested mapping and list of the copy
+            if isinstance(value, dict):
+                value["changed"] = True
+            elif isinstance(value, list):
+                value.append("changed")
+        first["changed"] = True
+        assert get(name) != first and "changed" not in get(name)
+        assert all(not (isinstance(v, dict) and "changed" in v) for v in get(name).values())

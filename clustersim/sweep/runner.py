@@ -32,8 +32,8 @@ from clustersim.sweep.expand import (
     point_key,
 )
 from clustersim.sweep.spec import SweepFile, read_sweep
-from clustersim.sweep.store import ResultStore, load_columns, load_rows, status_counts
-from clustersim.sweep.stream import Tally, analytic_chunk, row_of
+from clustersim.sweep.store import ResultStore, load_columns, load_rows, prepare_rows, status_counts
+from clustersim.sweep.stream import Groups, Tally, analytic_chunk, row_of
 from clustersim.sweep.summary import (
     Objective,
     SweepSummary,
@@ -279,9 +279,9 @@ def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: Sw
     ex = executor or make_executor(workers=workers, dask=dask, scheduler=scheduler)
     fn, tasks, members = _tasks(plan, todo, plan.sweep.spec.chunk_size, simulate_fn, ex.workers)
 
-    def rows_of(outcome: Outcome) -> tuple[list[dict[str, Any]], int]:
+    def rows_of(outcome: Outcome) -> tuple[Groups, int, int]:
         rows = _rows(outcome, members.pop(outcome.task_id))
-        return rows, len(rows)
+        return prepare_rows(rows), len(rows), sum(1 for r in rows if r["status"] != "invalid")
 
     _drive(ex, executor is None, fn, tasks, rows_of, store, summary, len(todo), progress,
            "estimating" if plan.mode == "estimate" else "simulating")
@@ -289,8 +289,9 @@ def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: Sw
 
 def _drive(ex: Executor, owned: bool, fn: Any, tasks: Any, rows_of: Any, store: ResultStore, summary: SweepSummary,
            total: int, progress: bool, label: str) -> None:
-    """Run the tasks on ``ex``; write each outcome's rows (``rows_of(outcome)`` -> (rows to write, points
-    it answered for)) in one transaction as it lands; count ``summary.ran``; record the run."""
+    """Run the tasks on ``ex``; write each outcome's rows (``rows_of(outcome)`` -> (rows to write, as
+    :func:`~clustersim.sweep.store.prepare_rows` gives them; points it answered for; rows that ran)) in
+    one transaction as it lands; count ``summary.ran``; record the run."""
     summary.executor, summary.workers = ex.name, ex.workers
     run_id = store.start_run(ex.name, ex.workers)
     bar = _Progress(progress, total, label)
@@ -298,11 +299,11 @@ def _drive(ex: Executor, owned: bool, fn: Any, tasks: Any, rows_of: Any, store: 
     outcome_text = "interrupted"
     try:
         for outcome in ex.run(fn, tasks):
-            rows, answered = rows_of(outcome)
-            store.write(rows)
+            groups, answered, ran = rows_of(outcome)
+            store.write_prepared(groups)
             if isinstance(tasks, _Chunks):
                 tasks.observe(answered)
-            summary.ran += sum(1 for r in rows if r["status"] != "invalid")
+            summary.ran += ran
             bar.advance(answered)
         outcome_text = "finished"
     except KeyboardInterrupt:
@@ -338,17 +339,19 @@ def _run_streamed(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | 
             members: dict[str, list[Any]] = {}
             chunks = _StreamChunks(plan, points, sweep.spec.chunk_size, ex.workers, members)
 
-            def rows_of(outcome: Outcome) -> tuple[list[dict[str, Any]], int]:
+            def rows_of(outcome: Outcome) -> tuple[Groups, int, int]:
                 chunk = members.pop(outcome.task_id)
-                rows = outcome.value if outcome.error is None else _failed_rows(plan, chunk, outcome.error)
-                return tally.keep(rows), len(chunk)
+                groups = (outcome.value if outcome.error is None
+                          else prepare_rows(_failed_rows(plan, chunk, outcome.error)))
+                kept, ran = tally.keep(groups)
+                return kept, len(chunk), ran
 
             _drive(ex, executor is None, analytic_chunk, chunks, rows_of, store, summary, len(points), progress,
                    "estimating")
         summary.valid_points, summary.skipped = tally.valid, tally.skipped
         summary.duplicates = len(tally.duplicates())
-        summary.invalid = [{"point_index": i, "inputs": {k: row[k] for k in plan.input_keys if k in row},
-                            "reason": row["error"]} for i, row in sorted(tally.invalid.items())]
+        summary.invalid = [{"point_index": i, "inputs": points[i][1], "reason": row["error"]}
+                           for i, row in sorted(tally.invalid.items())]  # points[i] is point i
         if summary.duplicates:
             summary.notes.append(f"{summary.duplicates} points repeat an earlier point's scenario and were run once")
     summary.elapsed_s = time.perf_counter() - started

@@ -19,6 +19,8 @@ from clustersim.errors import ScenarioError
 
 __all__ = ["analytic_chunk", "row_of", "Tally"]
 
+#: Rows grouped by their columns, each a tuple of SQLite cells (clustersim.sweep.store.prepare_rows).
+Groups = dict[tuple[str, ...], list[tuple[Any, ...]]]
 #: (base mapping, mode, [(point index, inputs)])
 ChunkPayload = tuple[dict[str, Any], str, list[tuple[int, dict[str, Any]]]]
 
@@ -34,10 +36,12 @@ def row_of(index: int, inputs: dict[str, Any], key: str, status: str, error: str
     return row
 
 
-def analytic_chunk(payload: ChunkPayload) -> list[dict[str, Any]]:
-    """The finished rows of a chunk of analytic points (worker side; see the module docstring)."""
+def analytic_chunk(payload: ChunkPayload) -> Groups:
+    """The finished rows of a chunk of analytic points, ready to insert (worker side; see the module
+    docstring): :func:`clustersim.sweep.store.prepare_rows`' shape."""
     from clustersim.scenario import Scenario, load_scenario
     from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, point_key
+    from clustersim.sweep.store import prepare_rows
     from clustersim.sweep.tasks import estimate_scenarios
 
     base, mode, items = payload
@@ -57,7 +61,7 @@ def analytic_chunk(payload: ChunkPayload) -> list[dict[str, Any]]:
         if rkey != key:  # pragma: no cover - estimate_scenarios answers in order
             raise RuntimeError("estimate_scenarios returned its results out of order")
         rows[slot] = row_of(index, inputs, key, status, error, outputs)
-    return [r for r in rows if r is not None]
+    return prepare_rows(r for r in rows if r is not None)
 
 
 @dataclass
@@ -72,27 +76,33 @@ class Tally:
     invalid: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> the row, for the summary
     valid: int = 0
 
-    def keep(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows to write: new keys, and a repeated key's row when it has a lower index than the one
-        written (it replaces it: the store's key is the point key); never a key of ``done``."""
-        out = []
-        for row in rows:
-            key, index, invalid = row["point_key"], row["point_index"], row["status"] == "invalid"
-            earlier = self.first.get(key)
-            if earlier is not None:
-                self.repeats.setdefault(key, []).append(max(index, earlier))
-                if index > earlier:
-                    continue
-                self.invalid.pop(earlier, None)
-            else:
-                self.valid += not invalid
-                self.skipped += key in self.done and not invalid
-            self.first[key] = index
-            if invalid:
-                self.invalid[index] = row
-            if key not in self.done:
-                out.append(row)
-        return out
+    def keep(self, groups: Groups) -> tuple[Groups, int]:
+        """The rows to write, and how many of them are not ``invalid``: new keys, and a repeated key's row
+        when it has a lower index than the one written (it replaces it: the store's key is the point
+        key); never a key of ``done``."""
+        out: Groups = {}
+        ran = 0
+        for cols, values in groups.items():
+            at_key, at_index, at_status = cols.index("point_key"), cols.index("point_index"), cols.index("status")
+            kept = out.setdefault(cols, [])
+            for value in values:
+                key, index, invalid = value[at_key], value[at_index], value[at_status] == "invalid"
+                earlier = self.first.get(key)
+                if earlier is not None:
+                    self.repeats.setdefault(key, []).append(max(index, earlier))
+                    if index > earlier:
+                        continue
+                    self.invalid.pop(earlier, None)
+                else:
+                    self.valid += not invalid
+                    self.skipped += key in self.done and not invalid
+                self.first[key] = index
+                if invalid:
+                    self.invalid[index] = dict(zip(cols, value, strict=True))
+                if key not in self.done:
+                    kept.append(value)
+                    ran += not invalid
+        return out, ran
 
     def duplicates(self) -> list[tuple[int, int]]:
         """(index, the lowest index of the same scenario) for every repeat, by index."""
