@@ -3,8 +3,9 @@
 Every point is the base scenario's mapping with the sweep's ``set:`` and the point's own values
 applied at their dotted keys (the same descent rules as ``--set``: a preset name becomes
 ``{preset: name}`` when a field below it is set, ``auto`` becomes a mapping), then validated by
-:func:`clustersim.scenario.load_scenario`. Invalid points are kept with their reason; nothing runs
-until every point has been validated.
+:func:`clustersim.scenario.load_scenario`. Invalid points are kept with their reason. A simulated
+sweep validates every point (:func:`plan_sweep`) before anything runs; an analytic one validates each
+point once where it runs (:mod:`clustersim.sweep.stream`), from :func:`expand_inputs`.
 
 Only each point's inputs and key are kept after validation (a few hundred bytes, not the ~8 KiB of a
 Scenario object), so a million-point sweep fits in memory; workers rebuild a point's scenario from the

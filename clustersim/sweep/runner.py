@@ -1,11 +1,18 @@
 """``run_sweep``: read, expand and validate a sweep, run what is missing, store each result as it lands.
 
-Order of work: (1) the sweep file is validated (file:line errors) and every point expanded and
+Analytic sweeps (``mode: estimate``) stream (:mod:`clustersim.sweep.stream`): the points go to the
+workers as expanded, and each point's one validation, its key, the kernel (one vectorized call per
+chunk) and its row happen there; this process only dedupes by key (a repeated scenario is stored once,
+under its lowest index, on any number of workers), skips what a resumed database already holds, and
+writes each chunk's rows in one transaction as it lands. Invalid points are stored with their reason.
+A chunk whose task failed is validated and keyed here and stored as ``failed`` (run again on resume).
+
+Simulated sweeps: (1) the sweep file is validated (file:line errors) and every point expanded and
 validated; invalid points are written to the store with their reason and nothing is run for them;
 (2) the points already in the store with a final status are skipped (``resume``); (3) the rest run on
-the chosen executor, analytic points as chunks through the vectorized kernel, simulated points one
-task each; (4) each finished task's rows are committed in one transaction at once; (5) the best points
-by the objective and the Pareto front of days vs dollars are read back from the store.
+the chosen executor, one task each; (4) each finished task's rows are committed in one transaction at
+once. Both: (5) the best points by the objective and the Pareto front of days vs dollars are read back
+from the store.
 """
 
 from __future__ import annotations
