@@ -155,19 +155,20 @@ def _closed_form_grid():
             shapes, (1, 2, 7, 16, 19, 40), (1.0, 2.5, 7.0), (None, 3), (4, 16)):
         yield NetworkParams(nodes=nodes, topology=topology, gpus_per_node=gpn, nics_per_node=npn,
                             scaleup_domain_gpus=dom, oversubscription=o, spine_switches=spines,
-                            nodes_per_leaf=per_leaf, nic_gbit_per_s=400.0, scaleup_bw_bytes_per_s=900e9)
+                            nodes_per_leaf=per_leaf, nic_gbit_per_s=400.0 if o != 7.0 else 333.3,
+                            scaleup_bw_bytes_per_s=900e9)
 
 
 def test_closed_form_fabric_equals_the_graphs():
-    """standard_fabric (no graph) gives the graph's fabric() and spine count on every cluster of the grid."""
+    """standard_fabric (no graph) gives the graph's fabric() and spine count on every cluster of the grid,
+    bit for bit (an estimate must not change in its last digit with the path that computed its fabric)."""
     checked = 0
     for params in _closed_form_grid():
         cluster = build_cluster(params)
         closed = standard_fabric(params)
         graph = cluster.fabric()
         assert tuple(closed) == tuple(graph) == FABRIC_KEYS
-        for key in FABRIC_KEYS:
-            assert closed[key] == pytest.approx(graph[key], rel=1e-12), (params, key)
+        assert closed == graph, params  # to the bit: the closed form replays the graph's sums
         assert spine_count(params) == cluster.graph.graph["spines"], params
         checked += 1
     assert checked == 10 * 6 * 3 * 2 * 2

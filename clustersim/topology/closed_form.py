@@ -18,14 +18,17 @@ group, oversubscription ``o``:
   populated last group gives more. With ``o >= 1`` the spine tier is ``leaf / o``; one leaf group has no
   spine and the tier equals the leaf tier.
 
-tests/test_topology.py holds these equal to the graph's figures on a grid of clusters (every topology,
+The code replays the graph's floating-point sums (:func:`_tiers`), so the figures equal the graph's to
+the bit. tests/test_topology.py holds them equal to the graph's figures on a grid of clusters (every topology,
 NIC ratios, oversubscriptions, spine counts, partial groups). Degraded fabrics (failed spines) and
 group bandwidths still use the graph.
 """
 
 from __future__ import annotations
 
-from clustersim.topology.params import TOPOLOGIES, NetworkParams, default_spine_switches
+from functools import lru_cache
+
+from clustersim.topology.params import TOPOLOGIES, NetworkParams, default_spine_switches, leaf_downlink_ports
 
 __all__ = ["FABRIC_KEYS", "standard_fabric", "spine_count"]
 
@@ -47,6 +50,35 @@ def spine_count(params: NetworkParams) -> int:
     return default_spine_switches(params) if params.leaf_groups > 1 else 0
 
 
+@lru_cache(maxsize=4096)
+def _tiers(params: NetworkParams) -> tuple[float, float]:
+    """(leaf, spine) per GPU, with the graph's own floating-point operations in the graph's order (the
+    sums of :mod:`clustersim.topology.fabric` repeat one value, so they are exact replays), so that the
+    closed form equals the graph's figures to the bit, not only to rounding."""
+    p = params
+    b = p.nic_bytes_per_s
+    g, n = p.gpus_per_node, p.nics_per_node
+    nics_per_gpu = n // g if n >= g else 1
+    leaf_bw = 0.0
+    for _ in range(nics_per_gpu):  # egress: sum over the GPU's NICs of min(b, b / GPUs on the NIC)
+        leaf_bw += min(b, b / (1 if n >= g else g // n))
+    if p.leaf_groups <= 1:
+        return leaf_bw, leaf_bw
+    spines = default_spine_switches(p)
+    link = leaf_downlink_ports(p) * b / p.oversubscription / spines
+    uplink = 0
+    for _ in range(spines):  # leaf_uplink_bytes_per_s: sum of the leaf's spine links
+        uplink += link
+    # GPUs below one full leaf: each GPU-NIC incidence on it adds 1 / (NICs of that GPU)
+    incidences = p.nodes_per_leaf * (n if n >= g else g) if p.rail_optimized else p.nodes_per_leaf * g * nics_per_gpu
+    if p.rail_optimized:
+        incidences //= n  # one rail of the n: its NIC's owner (n >= g) or sharers (n < g) on each node
+    below = 0.0
+    for _ in range(incidences):
+        below += 1.0 / nics_per_gpu
+    return leaf_bw, min(leaf_bw, uplink / below)
+
+
 def standard_fabric(params: NetworkParams) -> dict[str, float]:
     """:meth:`Cluster.fabric` of the undegraded cluster of ``params``, without building its graph.
 
@@ -56,8 +88,7 @@ def standard_fabric(params: NetworkParams) -> dict[str, float]:
     if params.topology not in TOPOLOGIES:  # pragma: no cover - NetworkParams refuses other names
         raise ValueError(f"no closed form for topology {params.topology!r}")
     p = params
-    leaf_bw = p.nics_per_node * p.nic_bytes_per_s / p.gpus_per_node
-    spine_bw = leaf_bw / p.oversubscription if p.leaf_groups > 1 else leaf_bw
+    leaf_bw, spine_bw = _tiers(p)
     return {
         "scaleup_gpus": float(min(p.scaleup_domain_gpus, p.gpus)),
         "scaleup_bw_bytes_per_s": float(p.scaleup_bw_bytes_per_s),
