@@ -66,7 +66,7 @@ def _tiers(params: NetworkParams) -> tuple[float, float]:
         return leaf_bw, leaf_bw
     spines = default_spine_switches(p)
     link = leaf_downlink_ports(p) * b / p.oversubscription / spines
-    uplink = 0
+    uplink = 0.0  # sum() starts at int 0; 0 + x and 0.0 + x are both exactly x
     for _ in range(spines):  # leaf_uplink_bytes_per_s: sum of the leaf's spine links
         uplink += link
     # GPUs below one full leaf: each GPU-NIC incidence on it adds 1 / (NICs of that GPU)
