@@ -144,8 +144,8 @@ class _Nodes:
     def replace(self, now: float) -> float:
         """Fill the vacant slot at ``now``: the wait for a node (0 with a free hot spare)."""
         self._sync(now)
-        if self.pool:
-            self._join(self.pool.pop(0))
+        if self.pool:  # the node returned last goes first (a repaired node goes back to work)
+            self._join(self.pool.pop())
             return 0.0
         if self.job.cold_provision_s is not None:
             self.cold_since.append(now)
