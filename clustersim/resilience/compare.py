@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
+from clustersim.results import jsonable
 from clustersim.sim.stats import describe
 from clustersim.sim.strategy import simulate_strategy
 from clustersim.sim.strategy_job import StrategyJob
@@ -139,20 +140,28 @@ class Comparison:
         return min(ok, key=lambda r: float(r.cost.mean())).name if ok else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "resilience", "name": self.name, "replicas": self.replicas, "seed": self.seed,
-                "deadline_days": self.deadline_days, "pick": self.pick,
-                "strategies": [r.summary() for r in self.results]}
+        return jsonable({"kind": "resilience", "name": self.name, "replicas": self.replicas, "seed": self.seed,
+                         "deadline_days": self.deadline_days, "pick": self.pick,
+                         "strategies": [r.summary() for r in self.results]})
 
 
 def compare(path: str | os.PathLike[str], *, replicas: int | None = None, seed: int | None = None,
             set: tuple[str, ...] | list[str] = (), deadline_days: float | None = None,
-            only: tuple[str, ...] | list[str] = ()) -> Comparison:
-    """Simulate the base and every named strategy of the file on common random numbers."""
+            only: tuple[str, ...] | list[str] = (), workers: int = 1) -> Comparison:
+    """Simulate the base and every named strategy of the file on common random numbers. ``workers``
+    processes run one strategy each; the result does not depend on it (streams keyed by replica)."""
     spec, data = load_resilience(path, set)
     n = replicas or spec.replicas
     sd = spec.seed if seed is None else seed
     names = list(only) if only else ["base", *spec.strategies]
-    results = [run_file_strategy(strategy_spec(spec, data, name, str(path)), name, n, sd) for name in names]
+    specs = [strategy_spec(spec, data, name, str(path)) for name in names]
+    if workers > 1 and len(specs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(specs))) as pool:
+            results = list(pool.map(run_file_strategy, specs, names, [n] * len(specs), [sd] * len(specs)))
+    else:
+        results = [run_file_strategy(s, name, n, sd) for s, name in zip(specs, names, strict=True)]
     return Comparison(name=spec.name, results=results,
                       deadline_days=deadline_days if deadline_days is not None else spec.deadline_days,
                       replicas=n, seed=sd)
