@@ -93,7 +93,7 @@ def validation_section(rows: list[dict[str, Any]] | None = None) -> str:
     for r in rows:
         tol = f"≥ {r['published'] - r['tolerance']:g}" if r["kind"] == "at_least" else f"± {r['tolerance']:g}"
         lines.append(f"| {r['run']} (`{r['file']}`) | {r['strategy']} | {r['metric']} | "
-                     f"{r['simulated']:.3f} ± {r['std_err']:.3f} | {r['published']:g} | {tol} | "
+                     f"{r['simulated']:.4f} ± {r['std_err']:.4f} | {r['published']:g} | {tol} | "
                      f"{'yes' if r['pass'] else '**no**'} | {r['source']} |")
     lines += ["", "Notes on each check:", ""]
     for r in rows:
