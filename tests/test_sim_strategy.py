@@ -184,3 +184,21 @@ def test_same_seed_same_result_and_common_random_numbers() -> None:
     c = simulate_strategy(job(node_mtbf_s=40 * H, trace=None, hot_spares=40), 20, seed=9)
     same = a["waiting_s"] == 0
     assert same.any() and np.array_equal(a["wall_s"][same], c["wall_s"][same])
+
+
+def test_restart_mode_agrees_with_the_whole_job_engine() -> None:
+    """The same plain job (node + software failures, hot spares, one storage tier) through both engines:
+    the mean wall times agree within 4 combined standard errors."""
+    from clustersim.sim import FailureSource, SimJob, simulate
+
+    j = StrategyJob(work_s=200 * H, nodes=64, interval_s=H, storage_write_s=60.0, storage_load_s=60.0,
+                    node_mtbf_s=64 * 20 * H, soft_mtbf_s=40 * H, detect_s=300.0, restart_s=600.0, hot_spares=4,
+                    repair_s=12 * H)
+    a = simulate_strategy(j, 300, seed=11)["wall_s"]
+    vec = SimJob(work_s=j.work_s, nodes=64, checkpoint_interval_s=H, checkpoint_write_s=60.0, checkpoint_load_s=60.0,
+                 detect_s=300.0, restart_s=600.0, repair_s=12 * H, spare_nodes=4,
+                 sources=(FailureSource(component="node", per="node", units=64, mtbf_s=64 * 20 * H),
+                          FailureSource(component="software", per="job", units=1, mtbf_s=40 * H, effect="job")))
+    b = np.asarray(simulate(vec, replicas=300, seed=11, engine="vector").wall_s)
+    se = math.hypot(a.std(ddof=1) / math.sqrt(a.size), b.std(ddof=1) / math.sqrt(b.size))
+    assert se < 0.01 * b.mean() and abs(a.mean() - b.mean()) <= 4 * se
