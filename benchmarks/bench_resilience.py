@@ -1,6 +1,6 @@
 """Resilience benchmark: the strategy engine's speed, all figures measured in this one run.
 
-1. 1,000 replicas of the 16,384-GPU, 54-day run (scenarios/resilience-llama3.yaml with ``job.days:
+1. 1,000 replicas of the 16,384-GPU, 54-day run (scenarios/resilience/llama3-strategies.yaml with ``job.days:
    54``) for each of its strategies, one process each (target < 10 s per strategy on 2 cores; the
    engine runs one strategy on one core, so this is the single-core time).
 2. A 100,000-GPU run (scenarios/validation/hsdp-100k.yaml: a failure every 12 minutes), synchronous
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=20, help="replicas of the 100,000-GPU run")
     args = ap.parse_args()
 
-    path = ROOT / "scenarios" / "resilience-llama3.yaml"
+    path = ROOT / "scenarios" / "resilience" / "llama3-strategies.yaml"
     spec, data = load_resilience(path, ["job.days=54"])
     print(f"1. {args.replicas} replicas of 16,384 GPUs x 54 days per strategy (target < 10 s each)")
     base_s = None

@@ -14,7 +14,7 @@ from clustersim.resilience import compare, load_resilience
 from clustersim.resilience.compare import build_strategy_job, storage_write_s
 from tests.conftest import SCENARIOS
 
-EXAMPLE = str(SCENARIOS / "resilience-llama3.yaml")
+EXAMPLE = str(SCENARIOS / "resilience" / "llama3-strategies.yaml")
 
 SMALL = """
 job: {gpus: 512, days: 5, replicas: 8}
