@@ -202,3 +202,24 @@ def test_restart_mode_agrees_with_the_whole_job_engine() -> None:
     b = np.asarray(simulate(vec, replicas=300, seed=11, engine="vector").wall_s)
     se = math.hypot(a.std(ddof=1) / math.sqrt(a.size), b.std(ddof=1) / math.sqrt(b.size))
     assert se < 0.01 * b.mean() and abs(a.mean() - b.mean()) <= 4 * se
+
+
+@pytest.mark.parametrize("case", ["cold-spares", "peer-tier"])
+def test_mechanisms_reduce_to_daly(case: str) -> None:
+    """Cold provisioning with no hot spare adds its wait P to every recovery: Daly with R + P. A
+    peer-replicated tier written every checkpoint, storage every time too, always restores from the tier:
+    Daly with delta = w + w_storage and R = detect + restart + the tier's load (Daly 2006)."""
+    m, tau = 8 * H, 1800.0
+    if case == "cold-spares":
+        j = StrategyJob(work_s=tau * 150, nodes=16, interval_s=tau, storage_write_s=120.0, storage_load_s=60.0,
+                        node_mtbf_s=16 * m, detect_s=300.0, restart_s=300.0, cold_provision_s=1200.0,
+                        repair_s=1e9, repair_fixed=True)  # no repaired node comes back as a hot spare
+        delta, r = 120.0, 300.0 + 300.0 + 60.0 + 1200.0
+    else:
+        j = StrategyJob(work_s=tau * 150, nodes=16, interval_s=tau, write_s=5.0, storage_write_s=60.0,
+                        tier_survives="node", tier_load_s=20.0, storage_load_s=600.0, node_mtbf_s=16 * m,
+                        detect_s=300.0, restart_s=300.0, hot_spares=10_000)
+        delta, r = 65.0, 300.0 + 300.0 + 20.0
+    w = simulate_strategy(j, 300, seed=12)["wall_s"]
+    _check(float(w.mean()), float(w.std(ddof=1) / math.sqrt(w.size)),
+           float(theory.daly_expected_wall_s(tau * 150, tau, delta, m, r)))
