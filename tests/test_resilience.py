@@ -94,3 +94,10 @@ def test_cli_json_and_set(small, tmp_path) -> None:
 def test_example_file_loads_every_strategy() -> None:
     spec, _ = load_resilience(EXAMPLE)
     assert {"hot-spares", "memory-tier", "per-replica-ft", "short-retention"} <= set(spec.strategies)
+
+
+def test_reference_page_is_current() -> None:
+    from clustersim.resilience.reference import DOCS, resilience_reference
+
+    assert (DOCS / "resilience.md").read_text(encoding="utf-8") == resilience_reference(), \
+        "docs/reference/resilience.md is stale: python -m clustersim.resilience.reference"

@@ -31,6 +31,8 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class JobPart(Strict):
+    """The job: its size and how much failure-free compute it needs."""
+
     gpus: Annotated[int, Field(gt=0, le=10_000_000)] = Field(description="GPUs in the job")
     gpus_per_node: Annotated[int, Field(gt=0, le=128)] = Field(8, description="GPUs per node")
     days: Annotated[float, Field(gt=0.0, le=3_650.0)] = Field(description="failure-free compute, in days")
@@ -39,6 +41,8 @@ class JobPart(Strict):
 
 
 class FailuresPart(Strict):
+    """What fails, how often, and how long detection, restart and repair take."""
+
     node_mtbf_hours: Hours | None = Field(None, description="hardware MTBF of one healthy node")
     software_mtbf_hours: Hours | None = Field(None, description="MTBF of software failures of the whole job")
     sdc_mtbf_hours: Hours | None = Field(None, description="MTBF of silent data corruption of the whole job")
@@ -57,6 +61,8 @@ class FailuresPart(Strict):
 
 
 class CheckpointPart(Strict):
+    """The checkpoint tiers: a fast tier (memory or peer copies) and storage."""
+
     interval_minutes: Annotated[float, Field(ge=1 / 60, le=525_600.0)] = Field(
         description="compute between checkpoints (the fast tier's interval when tier is not none)")
     write_seconds: Seconds = Field(0.0, description="blocking write of one checkpoint of the fast tier "
@@ -79,12 +85,16 @@ class CheckpointPart(Strict):
 
 
 class SparesPart(Strict):
+    """Hot spares in the allocation, or cold provisioning from the provider."""
+
     hot: Annotated[int, Field(ge=0, le=1_000_000)] = Field(0, description="idle spare nodes in the job's allocation")
     cold_provision_minutes: Minutes | None = Field(
         None, description="wait for a node from the provider when no hot spare is free (default: wait for a repair)")
 
 
 class FaultTolerancePart(Strict):
+    """Per-replica fault tolerance (with mode: per_replica)."""
+
     stall_seconds: Seconds = Field(0.0, description="every replica pauses this long per failure (quorum re-forms)")
     rejoin_minutes: Minutes = Field(0.0, description="a replaced replica's restart and catch-up from its peers")
     speed: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
@@ -92,6 +102,8 @@ class FaultTolerancePart(Strict):
 
 
 class PricingPart(Strict):
+    """Prices: GPUs (the job and its hot spares), the fast tier's memory, storage."""
+
     usd_per_gpu_hour: Annotated[float, Field(ge=0.0, le=10_000.0)] = Field(2.0, description="GPU price")
     usd_per_gib_hour: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
         0.0, description="price of host memory reserved for the fast tier")
@@ -100,6 +112,8 @@ class PricingPart(Strict):
 
 
 class Check(Strict):
+    """One published figure the file is checked against (scenarios/validation/)."""
+
     strategy: str = Field("base", description="the strategy checked")
     metric: Literal["goodput", "interruptions_per_day", "wall_days"] = Field(description="what is compared")
     published: Annotated[float, Field(ge=0.0, le=1e9)] = Field(description="the source's figure")
@@ -110,6 +124,8 @@ class Check(Strict):
 
 
 class ResilienceFile(Strict):
+    """A resilience file: one run, its strategies, its deadline, its checks."""
+
     name: str = "resilience"
     source: str = Field("", description="what the file is built from")
     job: JobPart
