@@ -101,3 +101,12 @@ def test_reference_page_is_current() -> None:
 
     assert (DOCS / "resilience.md").read_text(encoding="utf-8") == resilience_reference(), \
         "docs/reference/resilience.md is stale: python -m clustersim.resilience.reference"
+
+
+def test_a_strategy_the_engine_cannot_run_is_refused_before_anything_runs(tmp_path) -> None:
+    p = tmp_path / "sdc.yaml"
+    p.write_text(SMALL.replace("repair_hours: 12}", "repair_hours: 12, sdc_mtbf_hours: 100}"))
+    with pytest.raises(ScenarioError, match="strategy 'ft'.*sdc_mtbf_s"):
+        load_resilience(p)
+    r = CliRunner().invoke(cli, ["resilience", str(p), "--json"])
+    assert r.exit_code == 2 and "strategy 'ft'" in json.loads(r.stdout)["error"]["message"] + r.stdout

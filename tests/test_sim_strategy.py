@@ -223,3 +223,14 @@ def test_mechanisms_reduce_to_daly(case: str) -> None:
     w = simulate_strategy(j, 300, seed=12)["wall_s"]
     _check(float(w.mean()), float(w.std(ddof=1) / math.sqrt(w.size)),
            float(theory.daly_expected_wall_s(tau * 150, tau, delta, m, r)))
+
+
+def test_escalated_repair_fixes_a_lemon() -> None:
+    # one lemon, no spare: it fails at 3000 and waits for its own repair; with escalation after one failure
+    # the repair takes twice as long and the node comes back healthy (the 20000 "lemon" row finds none)
+    trace = ((3000.0, "lemon"), (20000.0, "lemon"))
+    fixed = run_strategy_replica(job(lemon_nodes=1, lemon_mtbf_s=H, escalate_after=1, hot_spares=0, trace=trace))
+    assert fixed.by_kind["lemon"] == 1 and fixed.by_kind["node"] == 1
+    assert fixed.waiting_s == pytest.approx(2 * 7200 + 7200)
+    plain = run_strategy_replica(job(lemon_nodes=1, lemon_mtbf_s=H, hot_spares=0, trace=trace))
+    assert plain.by_kind["lemon"] == 2 and plain.waiting_s == pytest.approx(2 * 7200)

@@ -161,8 +161,16 @@ def load_resilience(path: str | os.PathLike[str], overrides: tuple[str, ...] | l
     data.setdefault("name", p.stem)
     data = apply_overrides(data, overrides)
     spec = _validate(data, str(p), marks if not overrides else None)
-    for name in spec.strategies:
-        strategy_spec(spec, data, name, str(p))  # every strategy must be valid before anything runs
+    from clustersim.errors import SimulationError
+
+    from .compare import build_strategy_job
+
+    for name in ["base", *spec.strategies]:  # every strategy must be valid before anything runs
+        try:
+            build_strategy_job(strategy_spec(spec, data, name, str(p)))
+        except SimulationError as exc:
+            raise ScenarioError(ErrorItem(f"strategy {name!r}: {exc}", path="strategies" if name != "base" else ""),
+                                str(p)) from None
     return spec, data
 
 

@@ -123,8 +123,9 @@ class _Nodes:
         self.seq += 1
         heapq.heappush(self.returns, (t, self.seq, state))
 
-    def fail(self, now: float, kind: str) -> None:
-        """A node of the job failed: to repair, retired or misdiagnosed; its slot is vacant."""
+    def fail(self, now: float, kind: str) -> str:
+        """A node of the job failed: to repair, retired or misdiagnosed; its slot is vacant. Returns what
+        failed: ``lemon``, or ``node`` (a healthy node; also a ``lemon`` trace row with no lemon in the job)."""
         job = self.job
         if kind == "lemon" and self.lemons:
             k = int(self.rng.integers(len(self.lemons)))
@@ -137,9 +138,10 @@ class _Nodes:
                 self._send_back(now + 2.0 * self._repair_s(), 0)  # a thorough repair fixes it
             else:
                 self._send_back(now + self._repair_s(), count)
-            return
+            return "lemon"
         broken = job.misdiagnosis > 0 and self.rng.random() < job.misdiagnosis
         self._send_back(now + self._repair_s(), 1 if broken else 0)
+        return "node"
 
     def replace(self, now: float) -> float:
         """Fill the vacant slot at ``now``: the wait for a node (0 with a free hot spare)."""
@@ -234,12 +236,11 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
         while True:
             events += 1
             out.failures += 1
-            out.by_kind[kind] += 1
+            wait = 0.0
             if kind in ("node", "lemon"):
-                nodes.fail(now, kind)
+                kind = nodes.fail(now, kind)
                 wait = nodes.replace(now)
-            else:
-                wait = 0.0
+            out.by_kind[kind] += 1
             if target < 0:
                 out.unrecoverable += 1
                 target = 0
@@ -308,11 +309,11 @@ def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyRepli
         if tf <= t:
             if thin.random() < up / r:
                 out.failures += 1
-                out.by_kind[kind] += 1
                 wait = 0.0
                 if kind in ("node", "lemon"):
-                    nodes.fail(t, kind)
+                    kind = nodes.fail(t, kind)
                     wait = nodes.replace(t)
+                out.by_kind[kind] += 1
                 out.waiting_s += wait
                 heapq.heappush(rejoin, t + job.detect_s + wait + job.ft_rejoin_s)
                 stall_until = max(stall_until, t + job.ft_stall_s)
