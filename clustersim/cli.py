@@ -439,19 +439,22 @@ def fleet(file: str, replicas: int | None, seed: int | None, workers: int | None
 @click.option("--deadline-days", type=click.FloatRange(min=0, min_open=True),
               help="Pick the cheapest strategy whose P90 wall time meets this (default: the file's deadline_days).")
 @click.option("--strategy", "only", multiple=True, help="Run only these strategies (base: the file as written).")
+@click.option("--vary", multiple=True, metavar="KEY=V1,V2,...",
+              help="Add one strategy per value: the base with KEY set, e.g. --vary spares.hot=0,8,16,32.")
 @workers_option(256)
 @set_option
 @json_option()
 @output_option()
 @user_errors
 def resilience(file: str, replicas: int | None, seed: int | None, deadline_days: float | None, only: tuple[str, ...],
-               workers: int | None, overrides: tuple[str, ...], as_json: bool, output: str | None) -> None:
+               vary: tuple[str, ...], workers: int | None, overrides: tuple[str, ...], as_json: bool,
+               output: str | None) -> None:
     """Compare FILE's resilience strategies on the same failures: days, dollars, goodput, and the pick."""
     from clustersim.resilience import compare
     from clustersim.resilience.tables import comparison_table
 
     result = compare(file, replicas=replicas, seed=seed, set=overrides, deadline_days=deadline_days, only=only,
-                     workers=workers or default_workers())
+                     workers=workers or default_workers(), vary=vary)
     data = result.to_dict()
     if emit_result(data, as_json, output):
         return

@@ -110,3 +110,12 @@ def test_a_strategy_the_engine_cannot_run_is_refused_before_anything_runs(tmp_pa
         load_resilience(p)
     r = CliRunner().invoke(cli, ["resilience", str(p), "--json"])
     assert r.exit_code == 2 and "strategy 'ft'" in json.loads(r.stdout)["error"]["message"] + r.stdout
+
+
+def test_vary_sizes_the_spare_pool(small) -> None:
+    res = compare(small, vary=["spares.hot=0,2,8"], only=["base", "spares.hot=0", "spares.hot=2", "spares.hot=8"])
+    days = {r.name: float(r.raw["wall_s"].mean()) for r in res.results}
+    assert np.array_equal(res.results[0].raw["wall_s"], res.results[1].raw["wall_s"])  # hot: 0 is the base
+    assert days["spares.hot=8"] <= days["spares.hot=2"] <= days["spares.hot=0"]
+    with pytest.raises(ScenarioError, match="--vary"):
+        compare(small, vary=["spares.hot="])

@@ -145,12 +145,33 @@ class Comparison:
                          "strategies": [r.summary() for r in self.results]})
 
 
+def _varied(vary: tuple[str, ...] | list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """``KEY=V1,V2`` options as (strategy name ``KEY=V``, {KEY: V}) pairs, each value a YAML scalar; a
+    malformed one is a ScenarioError."""
+    from clustersim.errors import ErrorItem, ScenarioError
+    from clustersim.scenario.loader import parse_override
+
+    out = []
+    for text in vary:
+        key, _, values = text.partition("=")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not key.strip() or not parts:
+            raise ScenarioError(ErrorItem(f"--vary expects KEY=V1,V2,..., got {text!r}", path="--vary"))
+        for v in parts:
+            path, value = parse_override(f"{key.strip()}={v}")
+            out.append((f"{key.strip()}={v}", {".".join(path): value}))
+    return out
+
+
 def compare(path: str | os.PathLike[str], *, replicas: int | None = None, seed: int | None = None,
             set: tuple[str, ...] | list[str] = (), deadline_days: float | None = None,
-            only: tuple[str, ...] | list[str] = (), workers: int = 1) -> Comparison:
+            only: tuple[str, ...] | list[str] = (), workers: int = 1, vary: tuple[str, ...] | list[str] = ()
+            ) -> Comparison:
     """Simulate the base and every named strategy of the file on common random numbers. ``workers``
-    processes run one strategy each; the result does not depend on it (streams keyed by replica)."""
-    spec, data = load_resilience(path, set)
+    processes run one strategy each; the result does not depend on it (streams keyed by replica).
+    ``vary``: ``KEY=V1,V2,...`` adds one strategy per value, the base with KEY set (named ``KEY=V``),
+    e.g. ``spares.hot=0,8,16,32`` to size the spare pool."""
+    spec, data = load_resilience(path, set, extra=dict(_varied(vary)))
     n = replicas or spec.replicas
     sd = spec.seed if seed is None else seed
     names = list(only) if only else ["base", *spec.strategies]

@@ -151,8 +151,10 @@ def _validate(data: Any, filename: str | None, marks: Any = None) -> ResilienceF
         raise ScenarioError(errors_from_validation(exc, data, marks), filename) from None
 
 
-def load_resilience(path: str | os.PathLike[str], overrides: tuple[str, ...] | list[str] = ()) -> tuple[ResilienceFile, dict[str, Any]]:
-    """(the validated file, its raw mapping with ``overrides`` applied). Errors name the file and line."""
+def load_resilience(path: str | os.PathLike[str], overrides: tuple[str, ...] | list[str] = (),
+                    extra: dict[str, dict[str, Any]] | None = None) -> tuple[ResilienceFile, dict[str, Any]]:
+    """(the validated file, its raw mapping with ``overrides`` applied and the ``extra`` strategies added).
+    Errors name the file and line."""
     p = Path(path)
     data, marks = read_file_mapping(p)  # bounded, safe YAML; errors name the file
     if not isinstance(data, dict):
@@ -160,6 +162,10 @@ def load_resilience(path: str | os.PathLike[str], overrides: tuple[str, ...] | l
                                       expected="a mapping with job, checkpoint"), str(p))
     data.setdefault("name", p.stem)
     data = apply_overrides(data, overrides)
+    if extra:
+        if not isinstance(data.get("strategies", {}), dict):
+            raise ScenarioError(ErrorItem("strategies is not a mapping", path="strategies"), str(p))
+        data["strategies"] = {**data.get("strategies", {}), **extra}
     spec = _validate(data, str(p), marks if not overrides else None)
     from clustersim.errors import SimulationError
 
