@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from clustersim.cli import cli
 from clustersim.errors import ScenarioError
 from clustersim.resilience import compare, load_resilience
-from clustersim.resilience.compare import build_strategy_job, storage_write_s
+from clustersim.resilience.compare import build_strategy_job, load_file, storage_write_s
 from tests.conftest import SCENARIOS
 
 EXAMPLE = str(SCENARIOS / "resilience" / "llama3-strategies.yaml")
@@ -107,7 +107,7 @@ def test_a_strategy_the_engine_cannot_run_is_refused_before_anything_runs(tmp_pa
     p = tmp_path / "sdc.yaml"
     p.write_text(SMALL.replace("repair_hours: 12}", "repair_hours: 12, sdc_mtbf_hours: 100}"))
     with pytest.raises(ScenarioError, match="strategy 'ft'.*sdc_mtbf_s"):
-        load_resilience(p)
+        load_file(p)
     r = CliRunner().invoke(cli, ["resilience", str(p), "--json"])
     assert r.exit_code == 2 and "strategy 'ft'" in json.loads(r.stdout)["error"]["message"] + r.stdout
 

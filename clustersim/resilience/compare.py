@@ -24,7 +24,7 @@ from clustersim.sim.strategy_job import StrategyJob
 
 from .spec import ResilienceFile, load_resilience, strategy_spec
 
-__all__ = ["build_strategy_job", "StrategyResult", "Comparison", "compare", "run_file_strategy"]
+__all__ = ["build_strategy_job", "StrategyResult", "Comparison", "compare", "run_file_strategy", "load_file"]
 
 
 def _h(hours: float | None) -> float | None:
@@ -114,6 +114,22 @@ class StrategyResult:
         return float(np.percentile(self.raw["wall_s"], 90) / units.DAY_S)
 
 
+def load_file(path: str | os.PathLike[str], overrides: tuple[str, ...] | list[str] = (),
+              extra: dict[str, dict[str, Any]] | None = None) -> tuple[ResilienceFile, dict[str, Any]]:
+    """:func:`~.spec.load_resilience`, then every strategy built for the engine: one it cannot run is a
+    ScenarioError naming the strategy, before anything runs."""
+    from clustersim.errors import ErrorItem, ScenarioError, SimulationError
+
+    spec, data = load_resilience(path, overrides, extra)
+    for name in ["base", *spec.strategies]:
+        try:
+            build_strategy_job(strategy_spec(spec, data, name, str(path)))
+        except SimulationError as exc:
+            raise ScenarioError(ErrorItem(f"strategy {name!r}: {exc}", path="strategies" if name != "base" else ""),
+                                str(path)) from None
+    return spec, data
+
+
 def run_file_strategy(spec: ResilienceFile, name: str, replicas: int, seed: int) -> StrategyResult:
     raw = simulate_strategy(build_strategy_job(spec), replicas=replicas, seed=seed)
     return StrategyResult(name=name, engine_mode=spec.mode, raw=raw, cost=cost_usd(spec, raw["wall_s"],
@@ -171,7 +187,7 @@ def compare(path: str | os.PathLike[str], *, replicas: int | None = None, seed: 
     processes run one strategy each; the result does not depend on it (streams keyed by replica).
     ``vary``: ``KEY=V1,V2,...`` adds one strategy per value, the base with KEY set (named ``KEY=V``),
     e.g. ``spares.hot=0,8,16,32`` to size the spare pool."""
-    spec, data = load_resilience(path, set, extra=dict(_varied(vary)))
+    spec, data = load_file(path, set, extra=dict(_varied(vary)))
     n = replicas or spec.replicas
     sd = spec.seed if seed is None else seed
     names = list(only) if only else ["base", *spec.strategies]

@@ -16,8 +16,8 @@ import numpy as np
 
 from clustersim import units
 
-from .compare import run_file_strategy
-from .spec import load_resilience, strategy_spec
+from .compare import load_file, run_file_strategy
+from .spec import strategy_spec
 
 __all__ = ["VALIDATION_DIR", "validation_rows", "validation_section", "NOT_REPRODUCED", "metric_value"]
 
@@ -57,7 +57,7 @@ def validation_rows(directory: Path = VALIDATION_DIR, replicas: int | None = Non
     """One row per check of every file: simulated mean and its standard error, published, tolerance, pass."""
     rows = []
     for path in sorted(directory.glob("*.yaml")):
-        spec, data = load_resilience(path)
+        spec, data = load_file(path)
         cache: dict[str, dict[str, np.ndarray]] = {}
         for check in spec.validation:
             if check.strategy not in cache:
