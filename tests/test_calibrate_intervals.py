@@ -1,0 +1,78 @@
+"""Prediction intervals: from validation residuals (grouped) or a posterior; coverage on the published set."""
+
+import math
+
+import numpy as np
+import pytest
+
+from clustersim.calibrate.intervals import (
+    MIN_GROUP,
+    Residual,
+    coverage,
+    gpu_generation,
+    interval_from_posterior,
+    interval_from_residuals,
+    parallelism_style,
+    published_residuals,
+    student_t_ppf,
+)
+
+
+def test_names_and_styles():
+    assert gpu_generation("h100-sxm-80gb") == "hopper" and gpu_generation("a100-sxm-80gb") == "ampere"
+    assert gpu_generation("gb200-nvl72") == "blackwell" and gpu_generation("mystery") == "mystery"
+    assert parallelism_style(8, 16, 64) == "tp-pp-dp" and parallelism_style(1, 1, 32) == "dp"
+    assert parallelism_style(8, 1, 1) == "tp" and parallelism_style(2, 1, 8, ep=8) == "moe"
+    assert parallelism_style(1, 1, 1) == "single" and parallelism_style(8, 4, 2, cp=2) == "tp-cp-pp-dp"
+
+
+@pytest.mark.parametrize("p, dof, t", [(0.9, 3, 1.638), (0.9, 10, 1.372), (0.975, 5, 2.571), (0.95, 30, 1.697)])
+def test_student_t_against_tables(p, dof, t):
+    assert student_t_ppf(p, dof) == pytest.approx(t, abs=2e-3)
+
+
+def test_residual_interval_is_the_normal_prediction_interval():
+    errs = [-0.05, -0.02, 0.0, 0.01, 0.03, 0.04, 0.06]
+    rows = [Residual(f"r{i}", "ampere", "tp-pp-dp", e, f"c{i}") for i, e in enumerate(errs)]
+    iv = interval_from_residuals(rows, "ampere", "tp-pp-dp", 0.8)
+    n, m, s = len(errs), float(np.mean(errs)), float(np.std(errs, ddof=1))
+    half = student_t_ppf(0.9, n - 1) * s * math.sqrt(1 + 1 / n)
+    assert (math.log(iv.lo_factor), math.log(iv.hi_factor)) == pytest.approx((m - half, m + half))
+    assert iv.method == "validation-residuals" and "7 published rows on ampere GPUs with tp-pp-dp" in iv.source
+    lo, hi = iv.apply(10.0)
+    assert lo < 10.0 < hi
+    figs = iv.apply_to({"step_time_s": 10.0, "train_days": 30.0, "cost_usd": None, "mfu": 0.4})
+    assert figs["train_days"] == pytest.approx((30 * iv.lo_factor, 30 * iv.hi_factor)) and figs["cost_usd"] is None
+    assert "mfu" not in figs
+
+
+def test_small_groups_fall_back_and_say_so():
+    rows = [Residual(f"a{i}", "ampere", "tp-pp-dp", 0.01 * i, f"a{i}") for i in range(MIN_GROUP + 2)]
+    rows.append(Residual("h0", "hopper", "tp-pp-dp", 0.2, "h0"))
+    iv = interval_from_residuals(rows, "hopper", "tp-pp-dp")
+    assert iv.n == len(rows) and "only 1 on hopper" in iv.source
+    iv2 = interval_from_residuals(rows, "ampere", "dp")
+    assert iv2.n == MIN_GROUP + 2 and "only 0 with dp" in iv2.source
+
+
+def test_posterior_interval():
+    iv = interval_from_posterior(0.1, 0.8, "profiles/x.yaml")
+    assert math.log(iv.hi_factor) == pytest.approx(1.2815515655446004 * 0.1)
+    assert iv.lo_factor * iv.hi_factor == pytest.approx(1.0) and iv.method == "calibration-posterior"
+    with pytest.raises(ValueError):
+        interval_from_posterior(float("nan"))
+
+
+def test_leave_one_out_coverage_on_synthetic_normal_residuals():
+    g = np.random.default_rng(11)
+    rows = [Residual(f"r{i}", "ampere", "tp-pp-dp", float(e), f"c{i}") for i, e in enumerate(g.normal(0, 0.05, 400))]
+    share = coverage(rows, 0.8)["share"]
+    assert 0.76 <= share <= 0.84
+
+
+def test_published_set_coverage_of_the_80pct_interval():
+    """The validation page's check: published values inside the 80% interval (leave-one-run-out)."""
+    res = published_residuals()
+    assert len(res) >= 30
+    out = coverage(res, 0.8)
+    assert 0.75 <= out["share"] <= 0.85, out
