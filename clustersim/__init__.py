@@ -14,6 +14,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 from clustersim import theory  # noqa: E402
+from clustersim.calibrate import CalibrationResult, calibrate  # noqa: E402
 from clustersim.cost.kernel import evaluate  # noqa: E402
 from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError  # noqa: E402
 from clustersim.estimate import Estimate, estimate  # noqa: E402
@@ -38,4 +39,6 @@ __all__ = [
     "evaluate",
     "theory",
     "run_sweep",
+    "calibrate",
+    "CalibrationResult",
 ]

@@ -269,6 +269,31 @@ def sweep(sweep_file: str | None, out_db: str | None, workers: int, dask: str | 
         console.print(f"rows written to {export_path}")
 
 
+@cli.command()
+@click.argument("measurements", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write the calibration profile (YAML) here; scenarios reference it with `calibration: PATH`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@user_errors
+def calibrate(measurements: str, output: str | None, as_json: bool) -> None:
+    """Fit the kernel to MEASUREMENTS (your runs: YAML or CSV); failure rates and storage from your logs."""
+    from clustersim.calibrate import calibrate as run_calibrate
+    from clustersim.calibrate.render import calibration_tables
+
+    result = run_calibrate(measurements)
+    if output:
+        result.write_profile(output)
+    data = result.to_dict()
+    if as_json:
+        emit_json(data)
+        return
+    console = _console()
+    for item in calibration_tables(data):
+        console.print(item)
+    if output:
+        console.print(f"profile written to {output}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="clustersim")

@@ -1,26 +1,16 @@
 """The fitter on a synthetic predictor (closed-form step time), where the truth and the answers are known.
 
 These tests exercise the least squares, the prior, the bounds, the covariance and the identifiability
-report only; the fit through clustersim.estimate is tested in tests/test_calibrate_real.py.
+report only (no clustersim kernel involved).
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from clustersim.calibrate.fit import Observation, fit, leave_one_out
-
-
-@dataclass(frozen=True)
-class P:
-    name: str
-    default: float
-    lower: float
-    upper: float
-    description: str = ""
-
+from tests.calibrate_example import Param as P
 
 PARAMS = [P("gemm", 1.0, 0.5, 1.5), P("hbm", 1.0, 0.5, 1.5), P("net", 1.0, 0.3, 1.5), P("overhead_s", 0.0, 0.0, 2.0)]
 TRUTH = {"gemm": 0.85, "hbm": 1.1, "net": 0.6, "overhead_s": 0.3}

@@ -18,6 +18,8 @@ PINNED = [
     "evaluate",
     "theory",
     "run_sweep",
+    "calibrate",
+    "CalibrationResult",
 ]
 
 

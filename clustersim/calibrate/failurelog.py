@@ -280,11 +280,12 @@ def failure_stats(events: list[FailureEvent], *, observed_hours: float, nodes: i
     if bad_nodes:
         raise ScenarioError(ErrorItem(f"node {bad_nodes[0].node} is outside the cluster's {nodes} nodes",
                                       path="failures.nodes"), source or None)
+    declared = set(per or {})  # a component the file names is reported even with no failure
     per = {**DEFAULT_PER, **(per or {})}
     unit_counts = {"gpu": nodes * gpus_per_node, "node": nodes, "switch": max(1, math.ceil(nodes / nodes_per_leaf)),
                    "job": 1}
     notes: list[str] = []
-    components = sorted({e.component for e in events} | set(per.keys() - DEFAULT_PER.keys()))
+    components = sorted({e.component for e in events} | declared)
     rates, shapes = [], []
     for comp in components:
         unit = per.get(comp)
@@ -295,5 +296,8 @@ def failure_stats(events: list[FailureEvent], *, observed_hours: float, nodes: i
         rates.append(estimate_rate(comp, unit, unit_counts[unit], count, observed_hours, level))
         if unit in ("gpu", "node"):
             shapes.append(weibull_shape(comp, events, nodes, observed_hours * units.HOUR_S))
+        elif unit == "job":  # one unit: the job's own renewal sequence
+            job = [FailureEvent(e.time_s, e.component, 0, e.recovery_s) for e in events]
+            shapes.append(weibull_shape(comp, job, 1, observed_hours * units.HOUR_S))
     return FailureStats(source, observed_hours, nodes, gpus_per_node, tuple(rates), tuple(shapes),
                         recovery_stats(events), tuple(notes))

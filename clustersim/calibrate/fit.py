@@ -96,6 +96,7 @@ class FitResult:
     predicted_after_s: tuple[float, ...]
     chi2: float
     iterations: int
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     observations: tuple[Observation, ...] = field(repr=False, default=())
 
     def shrink(self, name: str) -> float:
@@ -224,7 +225,7 @@ def fit(params: Sequence[Parameter], predictor: Predictor, observations: Sequenc
         identified=tuple(n for n, ps, s in zip(names, post_sd, prob.sd, strict=True) if ps < IDENTIFIED_SHRINK * s),
         directions=directions, predicted_before_s=tuple(map(float, before)),
         predicted_after_s=tuple(map(float, np.exp(lp))), chi2=float(r_data @ r_data), iterations=iterations,
-        observations=tuple(observations))
+        bounds={p.name: (float(p.lower), float(p.upper)) for p in prob.params}, observations=tuple(observations))
 
 
 def leave_one_out(params: Sequence[Parameter], predictor: Predictor, observations: Sequence[Observation], full: FitResult,
