@@ -69,7 +69,7 @@ def bench_analytic(tmp: Path, n: int, per_point: int) -> None:
 
     from clustersim.cost.kernel import evaluate, evaluate_one
     from clustersim.estimate import estimate
-    from clustersim.planning import kernel_inputs
+    from clustersim.resolve import kernel_inputs
     from clustersim.sweep import plan_sweep, read_sweep
     from clustersim.sweep.tasks import estimate_chunk
 

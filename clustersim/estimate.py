@@ -10,9 +10,9 @@ from typing import Any
 from clustersim import units
 from clustersim.cost.kernel import evaluate_one
 from clustersim.errors import InfeasibleError
-from clustersim.planning import kernel_inputs
+from clustersim.resolve import ResolvedRun, load, resolve_run
 from clustersim.results import jsonable, provenance
-from clustersim.scenario import Scenario, load_scenario
+from clustersim.scenario import Scenario
 from clustersim.scenario.spec import ParallelismSpec
 
 __all__ = ["Estimate", "estimate", "resolve", "BREAKDOWN_KEYS", "MEMORY_KEYS"]
@@ -28,11 +28,21 @@ MEMORY_KEYS = ("weights_bytes", "grads_bytes", "optimizer_bytes", "activations_b
 class Estimate:
     """The failure-free answer for one scenario (``clustersim estimate --json`` prints :meth:`to_dict`)."""
 
-    scenario: Scenario
-    parallelism: ParallelismSpec
-    searched: bool
+    run: ResolvedRun
     kernel: dict[str, float]
     reliability: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.run.scenario
+
+    @property
+    def parallelism(self) -> ParallelismSpec:
+        return self.run.parallelism
+
+    @property
+    def searched(self) -> bool:
+        return self.run.searched
 
     # -- the figures scripts read --
     @property
@@ -45,7 +55,7 @@ class Estimate:
 
     @property
     def cost_usd(self) -> float | None:
-        return self.kernel["cost_usd"] if self.scenario.usd_per_gpu_hour() is not None else None
+        return self.kernel["cost_usd"] if self.run.usd_per_gpu_hour is not None else None
 
     @property
     def memory_per_gpu_gib(self) -> float:
@@ -57,15 +67,16 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         k = self.kernel
-        s = self.scenario
+        run = self.run
+        s = run.scenario
         out: dict[str, Any] = {
             "name": s.name,
-            "model": s.model_arch()["name"],
-            "gpu": s.gpu()["name"],
+            "model": run.model_name,
+            "gpu": run.gpu_name,
             "gpus": s.gpus,
             "params_b": k["params"] / 1e9,
             "active_params_b": k["active_params"] / 1e9,
-            "tokens": s.tokens(),
+            "tokens": run.tokens,
             "step_time_s": k["step_time_s"],
             "tokens_per_s": k["tokens_per_s"],
             "mfu": k["mfu"],
@@ -74,13 +85,13 @@ class Estimate:
             "hardware_tflops_per_gpu": k["hardware_tflops_per_gpu"],
             "memory_per_gpu_gib": self.memory_per_gpu_gib,
             "memory_breakdown_gib": {key.removesuffix("_bytes"): k[key] / units.GIB for key in MEMORY_KEYS},
-            "gpu_memory_gib": s.gpu()["memory_gib"],
+            "gpu_memory_gib": run.gpu_memory_gib,
             "fits_in_memory": bool(k["fits_in_memory"]),
             "memory_excess_gib": k["memory_excess_bytes"] / units.GIB,
             "train_days": self.train_days,
             "gpu_hours": k["gpu_hours"],
-            "usd_per_gpu_hour": s.usd_per_gpu_hour(),
-            "price_source": s.price_source(),
+            "usd_per_gpu_hour": run.usd_per_gpu_hour,
+            "price_source": run.price_source,
             "cost_usd": self.cost_usd,
             "parallelism": {**self.parallelism.model_dump(), "micro_batch_seqs": s.training.micro_batch_seqs,
                             "recompute": s.training.recompute, "searched": self.searched},
@@ -94,56 +105,54 @@ class Estimate:
 
 def resolve(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], set_: Iterable[str] = (),
             overrides: Mapping[str, Any] | None = None) -> Scenario:
-    """A Scenario from a path/mapping/Scenario plus ``--set`` strings and keyword overrides.
-
-    Keyword overrides use ``__`` for dots: ``cluster__nodes=256`` is ``--set cluster.nodes=256``.
-    """
-    sets = list(set_)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        else:
-            text = str(value)
-        sets.append(f"{key.replace('__', '.')}={text}")
-    return load_scenario(source, sets)
+    """A Scenario from a path/mapping/Scenario plus ``--set`` strings and keyword overrides (see
+    :func:`clustersim.resolve.load`)."""
+    return load(source, set_, overrides)
 
 
-def _evaluate(s: Scenario, par: ParallelismSpec) -> dict[str, float]:
-    return {k: (float(v) if not isinstance(v, bool) else v) for k, v in evaluate_one(**kernel_inputs(s, par)).items()}
+def kernel_of(run: ResolvedRun) -> dict[str, Any]:
+    """The kernel's outputs for a resolved run's one configuration (floats; bools for the flags)."""
+    return evaluate_one(run.inputs)
 
 
-def estimate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, set: Iterable[str] = (),
-             with_theory: bool = True, **overrides: Any) -> Estimate:
+def infeasible_reasons(run: ResolvedRun, kernel: Mapping[str, Any]) -> list[str]:
+    """Why a resolved layout cannot run (the rule set's messages, or the memory it lacks); empty if it can."""
+    from clustersim.cost.kernel import invalid_reasons
+
+    if not kernel["valid"]:
+        return invalid_reasons(run.inputs) or ["the kernel marks this configuration invalid"]
+    if not kernel["fits_in_memory"]:
+        return [f"needs {kernel['memory_bytes'] / units.GIB:.1f} GiB per GPU but the {run.gpu_name} has "
+                f"{run.gpu_memory_gib:g} GiB (over by {kernel['memory_excess_bytes'] / units.GIB:.1f} GiB); try more "
+                "pipeline or tensor parallelism, ZeRO, recompute, or `parallelism: auto`"]
+    return []
+
+
+def estimate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any] | ResolvedRun, *,
+             set: Iterable[str] = (), with_theory: bool = True, feasible_only: bool = True,
+             **overrides: Any) -> Estimate:
     """Failure-free step time, MFU, memory, days, GPU-hours and dollars for a scenario.
 
     ``parallelism: auto`` runs :func:`clustersim.search` and uses the fastest configuration that fits.
     With ``failures`` in the scenario, the result also carries theory's expected goodput and Daly's
     checkpoint interval (see :mod:`clustersim.theory`), an instant answer before the Monte Carlo.
+    Raises :class:`~clustersim.errors.InfeasibleError` with the reasons when the layout is invalid or does
+    not fit in memory (``feasible_only=False`` returns the figures anyway, marked by ``fits_in_memory``).
     """
-    s = resolve(scenario, set, overrides)
-    par = s.parallelism()
-    searched = par is None
-    if par is None:
-        from clustersim.search import apply_best
+    run = scenario if isinstance(scenario, ResolvedRun) else resolve_run(scenario, set_=set, overrides=overrides)
+    kernel = kernel_of(run)
+    reasons = infeasible_reasons(run, kernel)
+    if reasons and (feasible_only or not kernel["valid"]):
+        raise InfeasibleError(f"{run.name or 'this scenario'}: " + "; ".join(reasons))
+    if not with_theory:
+        return Estimate(run, kernel)
+    from clustersim.reliability import theory_summary
 
-        s = apply_best(s)
-        par = s.parallelism()
-        if par is None:  # pragma: no cover - apply_best always sets one
-            raise InfeasibleError("the search returned no configuration")
-    kernel = _evaluate(s, par)
-    est = Estimate(scenario=s, parallelism=par, searched=searched, kernel=kernel)
-    if with_theory:
-        from clustersim.reliability import theory_summary
-
-        est = Estimate(s, par, searched, kernel, theory_summary(s, kernel))
-    return est
+    return Estimate(run, kernel, theory_summary(run, kernel))
 
 
 def require_fit(est: Estimate) -> None:
     """Raise InfeasibleError when the configuration does not fit in GPU memory (for simulate)."""
-    if not est.kernel["fits_in_memory"]:
-        raise InfeasibleError(
-            f"{est.scenario.name}: needs {est.memory_per_gpu_gib:.1f} GiB per GPU but the "
-            f"{est.scenario.gpu()['name']} has {est.scenario.gpu()['memory_gib']} GiB "
-            f"(over by {est.kernel['memory_excess_bytes'] / units.GIB:.1f} GiB); try more pipeline or tensor "
-            "parallelism, ZeRO, recompute, or `parallelism: auto`")
+    reasons = infeasible_reasons(est.run, est.kernel)
+    if reasons:
+        raise InfeasibleError(f"{est.scenario.name}: " + "; ".join(reasons))

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from clustersim import theory, units
 from clustersim.errors import ErrorItem, ScenarioError
@@ -19,7 +22,11 @@ from clustersim.scenario import catalog
 from clustersim.scenario.model import Scenario
 
 __all__ = ["Source", "failure_sources", "job_mtbf_s", "checkpoint_costs", "checkpoint_interval_s",
-           "theory_summary", "read_trace", "leaf_switches"]
+           "theory_summary", "theory_columns", "read_trace", "leaf_switches", "THEORY_KEYS"]
+
+#: The keys of :func:`theory_summary` (and the columns of :func:`theory_columns`), always all present.
+THEORY_KEYS = ("checkpoint_write_s", "checkpoint_load_s", "checkpoint_interval_minutes", "job_mtbf_hours",
+               "expected_goodput", "expected_wall_days", "expected_interruptions", "cannot_finish")
 
 Source = dict[str, Any]
 
@@ -36,8 +43,11 @@ def _effect(component: str, per: str) -> str:
     return "node"
 
 
-def failure_sources(s: Scenario) -> list[Source]:
-    """The scenario's failure sources, each with its unit count and SI mean time between failures."""
+def failure_sources(s: Scenario, spines: Callable[[], int] | None = None) -> list[Source]:
+    """The scenario's failure sources, each with its unit count and SI mean time between failures.
+
+    ``spines`` gives the cluster's spine-switch count (asked only when a source is per spine switch);
+    by default the scenario's cluster graph is built for it."""
     f = s.failures
     out: list[Source] = []
     raw: list[dict[str, Any]] = []
@@ -53,7 +63,7 @@ def failure_sources(s: Scenario) -> list[Source]:
         per = src["per"]
         count = units_by_per[per]
         if per == "switch" and "spine" in src["component"]:
-            count = _spines(s)
+            count = max(1, spines() if spines is not None else _spines(s))
         out.append({
             "component": src["component"], "per": per, "units": count,
             "mtbf_s": float(src["mtbf_hours"]) * units.HOUR_S,
@@ -74,29 +84,42 @@ def _spines(s: Scenario) -> int:
     return max(1, len(cluster_of(s).spines()))
 
 
-def job_mtbf_s(s: Scenario) -> float | None:
-    """Mean time between interruptions of the whole job (spine failures degrade, do not interrupt)."""
-    stopping = [src for src in failure_sources(s) if src["effect"] != "fabric"]
+def job_mtbf_s(sources: Scenario | Sequence[Mapping[str, Any]]) -> float | None:
+    """Mean time between interruptions of the whole job (spine failures degrade, do not interrupt), from
+    resolved failure sources (or a scenario's)."""
+    if isinstance(sources, Scenario):
+        sources = failure_sources(sources)
+    stopping = [src for src in sources if src["effect"] != "fabric"]
     if not stopping:
         return None
     return theory.job_mtbf_s(
         [src["units"] for src in stopping], [src["mtbf_s"] for src in stopping])
 
 
-def checkpoint_costs(s: Scenario, checkpoint_bytes: float) -> dict[str, float]:
-    """Checkpoint write, blocking and load times from its size and the storage bandwidth.
+def checkpoint_times(size_bytes: Any, write_bytes_per_s: Any, read_bytes_per_s: Any, is_async: Any, gpus: Any,
+                     host_copy_bytes_per_s: Any) -> tuple[Any, Any, Any]:
+    """(write, blocking, load) seconds of a checkpoint, vectorized.
 
     write = size / aggregate write bandwidth (shared by all writers); load = size / read bandwidth;
-    async: only the device-to-host copy of each GPU's shard blocks (MegaScale Sec. 4.4), at
-    ``host_copy_gbyte_per_s`` per GPU, all GPUs in parallel.
-    """
+    async: only the device-to-host copy of each GPU's shard blocks (MegaScale Sec. 4.4), at the host-copy
+    bandwidth per GPU, all GPUs in parallel; blocking: the whole write blocks."""
+    size = np.asarray(size_bytes, dtype=float)
+    write_s = size / np.asarray(write_bytes_per_s, dtype=float)
+    load_s = size / np.asarray(read_bytes_per_s, dtype=float)
+    with np.errstate(all="ignore"):
+        block_s = np.where(np.asarray(is_async, dtype=bool),
+                           size / np.asarray(gpus, dtype=float) / np.asarray(host_copy_bytes_per_s, dtype=float),
+                           write_s)
+    return write_s, block_s, load_s
+
+
+def checkpoint_costs(s: Scenario, checkpoint_bytes: float) -> dict[str, float]:
+    """Checkpoint write, blocking and load times of a scenario's checkpoint (see :func:`checkpoint_times`)."""
     ck = s.checkpoint
-    write_s = checkpoint_bytes / ck.write_bytes_per_s
-    load_s = checkpoint_bytes / ck.read_bytes_per_s
-    block_s = write_s
-    if ck.async_:
-        block_s = checkpoint_bytes / s.gpus / (ck.host_copy_gbyte_per_s * units.GB)
-    return {"size_bytes": checkpoint_bytes, "write_s": write_s, "block_s": block_s, "load_s": load_s}
+    write_s, block_s, load_s = checkpoint_times(checkpoint_bytes, ck.write_bytes_per_s, ck.read_bytes_per_s,
+                                                ck.async_, s.gpus, ck.host_copy_gbyte_per_s * units.GB)
+    return {"size_bytes": float(checkpoint_bytes), "write_s": float(write_s), "block_s": float(block_s),
+            "load_s": float(load_s)}
 
 
 def checkpoint_interval_s(s: Scenario, block_s: float, mtbf_s: float | None) -> float:
@@ -112,35 +135,79 @@ def checkpoint_interval_s(s: Scenario, block_s: float, mtbf_s: float | None) -> 
     return float(theory.daly_interval_s(block_s, mtbf_s))
 
 
-def theory_summary(s: Scenario, kernel: dict[str, float]) -> dict[str, Any]:
-    """Theory's instant answer: job MTBF, Daly's interval, expected goodput and wall time (no Monte Carlo)."""
-    ck = checkpoint_costs(s, kernel["checkpoint_bytes"])
+def theory_columns(*, checkpoint_bytes: Any, train_s: Any, gpus: Any, write_bytes_per_s: Any,
+                   read_bytes_per_s: Any, is_async: Any, host_copy_bytes_per_s: Any, fixed_interval_s: Any,
+                   mtbf_s: Any, recovery_s: Any) -> dict[str, np.ndarray]:
+    """Theory's answer for many points at once (arrays broadcast together; NaN where not applicable).
+
+    Checkpoint times from :func:`checkpoint_times`; the interval is the fixed
+    one, or (NaN given) Daly's higher-order optimum (Daly 2006, Eq. 37; one day without failures); the
+    expected wall time is Daly's (Daly 2006; :func:`clustersim.theory.daly_expected_wall_s`) with
+    restart = detection + restart + checkpoint load. ``mtbf_s`` NaN: no failures. A job whose MTBF is not
+    longer than a checkpoint plus a recovery cannot finish: ``cannot_finish`` True, wall time NaN.
+    """
+    write_s, block_s, load_s = checkpoint_times(checkpoint_bytes, write_bytes_per_s, read_bytes_per_s, is_async,
+                                                gpus, host_copy_bytes_per_s)
+    mtbf = np.asarray(mtbf_s, dtype=float)
+    fixed = np.asarray(fixed_interval_s, dtype=float)
+    known = ~np.isnan(mtbf)
+    with np.errstate(all="ignore"):
+        daly = np.asarray(theory.daly_interval_s(block_s, np.where(known, mtbf, 1.0)), dtype=float)
+        interval = np.where(np.isnan(fixed), np.where(known, daly, units.DAY_S), fixed)
+        restart = np.asarray(recovery_s, dtype=float) + load_s
+        cannot = known & (mtbf <= block_s + restart)
+        ok = known & ~cannot
+        wall = np.asarray(theory.daly_expected_wall_s(train_s, interval, block_s, np.where(ok, mtbf, 1.0),
+                                                      restart), dtype=float)
+        wall = np.where(ok, wall, np.nan)
+        goodput = np.where(ok, np.where(np.isfinite(wall) & (wall > 0), np.asarray(train_s) / wall, 0.0),
+                           np.where(cannot, 0.0, np.nan))
+    return {"checkpoint_write_s": write_s, "checkpoint_load_s": load_s, "checkpoint_block_s": block_s,
+            "checkpoint_interval_s": interval, "job_mtbf_s": mtbf, "expected_goodput": goodput,
+            "expected_wall_s": wall, "expected_interruptions": wall / mtbf, "cannot_finish": cannot,
+            "recovery_s": restart}
+
+
+def _float_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def theory_summary(run: Any, kernel: Mapping[str, Any]) -> dict[str, Any]:
+    """Theory's instant answer for one run (a :class:`~clustersim.resolve.ResolvedRun`, or a Scenario):
+    job MTBF, Daly's interval, expected goodput and wall time (no Monte Carlo); :func:`theory_columns`
+    for one point."""
+    s = run if isinstance(run, Scenario) else run.scenario
+    mtbf = job_mtbf_s(s) if isinstance(run, Scenario) else run.job_mtbf_s
+    ck = s.checkpoint
+    fails = s.failures
+    has = mtbf is not None and fails is not None
+    col = theory_columns(
+        checkpoint_bytes=kernel["checkpoint_bytes"], train_s=kernel["train_s"], gpus=s.gpus,
+        write_bytes_per_s=ck.write_bytes_per_s, read_bytes_per_s=ck.read_bytes_per_s, is_async=ck.async_,
+        host_copy_bytes_per_s=ck.host_copy_gbyte_per_s * units.GB,
+        fixed_interval_s=math.nan if ck.interval_minutes == "auto" else float(ck.interval_minutes) * units.MINUTE_S,
+        mtbf_s=mtbf if has else math.nan,
+        recovery_s=(fails.detect_s + fails.restart_s) if fails is not None else 0.0)
+    one = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in col.items()}
     out: dict[str, Any] = {
-        "checkpoint_write_s": ck["write_s"],
-        "checkpoint_load_s": ck["load_s"],
+        "checkpoint_write_s": one["checkpoint_write_s"],
+        "checkpoint_load_s": one["checkpoint_load_s"],
+        "checkpoint_interval_minutes": one["checkpoint_interval_s"] / units.MINUTE_S,
+        "job_mtbf_hours": None, "expected_goodput": None, "expected_wall_days": None,
+        "expected_interruptions": None, "cannot_finish": None,
     }
-    mtbf = job_mtbf_s(s)
-    interval = checkpoint_interval_s(s, ck["block_s"], mtbf)
-    out["checkpoint_interval_minutes"] = interval / units.MINUTE_S
-    if mtbf is None or s.failures is None:
-        out.update({"job_mtbf_hours": None, "expected_goodput": None, "expected_wall_days": None,
-                    "expected_interruptions": None})
+    if not has:
         return out
-    restart = s.failures.detect_s + s.failures.restart_s + ck["load_s"]
-    work = kernel["train_s"]
-    if mtbf <= ck["block_s"] + restart:
-        out.update({"job_mtbf_hours": mtbf / units.HOUR_S, "expected_goodput": 0.0, "expected_wall_days": None,
-                    "expected_interruptions": None,
-                    "cannot_finish": f"the job MTBF ({mtbf / units.HOUR_S:.3g} h) is shorter than a checkpoint "
-                                     f"({ck['block_s']:.3g} s) plus a recovery ({restart:.3g} s)"})
+    out["job_mtbf_hours"] = one["job_mtbf_s"] / units.HOUR_S
+    out["expected_goodput"] = one["expected_goodput"]
+    if one["cannot_finish"]:
+        out["cannot_finish"] = (
+            f"the job MTBF ({one['job_mtbf_s'] / units.HOUR_S:.3g} h) is shorter than a checkpoint "
+            f"({one['checkpoint_block_s']:.3g} s) plus a recovery ({one['recovery_s']:.3g} s)")
         return out
-    wall = float(theory.daly_expected_wall_s(work, interval, ck["block_s"], mtbf, restart))
-    out.update({
-        "job_mtbf_hours": mtbf / units.HOUR_S,
-        "expected_goodput": work / wall if math.isfinite(wall) and wall > 0 else 0.0,
-        "expected_wall_days": wall / units.DAY_S,
-        "expected_interruptions": wall / mtbf,
-    })
+    wall = _float_or_none(one["expected_wall_s"])
+    out["expected_wall_days"] = wall / units.DAY_S if wall is not None else None
+    out["expected_interruptions"] = _float_or_none(one["expected_interruptions"])
     return out
 
 

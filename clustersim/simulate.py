@@ -16,17 +16,13 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
+from clustersim.cost.inputs import KernelInputs
 from clustersim.cost.kernel import evaluate, evaluate_one
 from clustersim.errors import ScenarioError
 from clustersim.estimate import Estimate, estimate, require_fit
-from clustersim.planning import kernel_inputs
-from clustersim.reliability import (
-    checkpoint_costs,
-    checkpoint_interval_s,
-    failure_sources,
-    job_mtbf_s,
-    read_trace,
-)
+from clustersim.planning import fabric_for
+from clustersim.reliability import checkpoint_costs, checkpoint_interval_s, read_trace
+from clustersim.resolve import ResolvedRun
 from clustersim.results import jsonable
 from clustersim.scenario import Scenario
 from clustersim.sim import FailureSource, MonteCarloResult, SimJob, TraceEvent
@@ -40,65 +36,60 @@ _DEGRADED_SAMPLES = 9
 _STALLED = 1e-9
 
 
-def _rate(s: Scenario, **changes: Any) -> float:
-    """Tokens per second of the scenario's configuration with some kernel inputs changed."""
-    inputs = kernel_inputs(s)
-    inputs.update(changes)
-    return float(evaluate_one(**inputs)["tokens_per_s"])
+def _rate(inputs: KernelInputs) -> float:
+    """Tokens per second of one configuration."""
+    return float(evaluate_one(inputs)["tokens_per_s"])
 
 
-def _elastic_speed(s: Scenario, nodes_per_replica: int) -> tuple[float, ...]:
+def _elastic_speed(run: ResolvedRun) -> tuple[float, ...]:
     """Relative progress rate with k data-parallel replicas gone, k = 0 .. dp-1.
 
     The surviving replicas each keep their per-replica batch (the global batch shrinks with them), so the
     rate is the kernel's tokens/s at dp - k over its tokens/s at dp; DP communication and the bubble
     move with dp as the kernel computes them.
     """
-    par = s.parallelism()
-    if par is None or not (s.failures and s.failures.elastic):
+    s = run.scenario
+    if not (s.failures and s.failures.elastic):
         return (1.0,)
-    dp = par.dp or 1
+    dp = run.parallelism.dp or 1
     per_replica = s.training.batch_seqs // dp
     survivors = np.arange(dp, 0, -1)  # k = 0 .. dp-1 replicas missing: one vectorized kernel call
-    inputs = kernel_inputs(s)
-    inputs.update(dp=survivors, global_batch_seqs=per_replica * survivors)
-    rates = np.asarray(evaluate(**inputs)["tokens_per_s"]) / _rate(s)
+    inputs = run.inputs.replace(dp=survivors, global_batch_seqs=per_replica * survivors)
+    rates = np.asarray(evaluate(inputs)["tokens_per_s"]) / _rate(run.inputs)
     return tuple(float(x) for x in np.clip(rates, _STALLED, 1.0))
 
 
-def _degraded_speed(s: Scenario, spines: int) -> tuple[float, ...]:
+def _degraded_speed(run: ResolvedRun, spines: int) -> tuple[float, ...]:
     """Relative progress rate with k spine switches down, k = 0 .. spines (the graph, then interpolation)."""
     if spines <= 0:
         return (1.0,)
-    from clustersim.planning import fabric_of
-
-    base = _rate(s)
+    base = _rate(run.inputs)
     ks = sorted({round(x) for x in np.linspace(0, spines - 1, min(_DEGRADED_SAMPLES, spines))})
-    rates = [_rate(s, **fabric_of(s, failed_spines=k)) / base for k in ks]
+    rates = [_rate(run.inputs.replace(**fabric_for(run.network, failed_spines=k))) / base for k in ks]
     all_k = np.arange(spines + 1)
     speed = np.interp(all_k, ks, rates)
     # With every spine down, traffic between leaves stops: the job makes (almost) no progress.
+    s = run.scenario
     speed[-1] = _STALLED if s.cluster.nodes > s.cluster.network.nodes_per_leaf else speed[-1]
     return tuple(float(min(1.0, max(_STALLED, x))) for x in speed)
 
 
 def build_job(s: Scenario, est: Estimate) -> SimJob:
-    """The simulation's input for a scenario whose failure-free estimate is ``est``."""
+    """The simulation's input for a scenario whose failure-free estimate is ``est`` (``s`` is
+    ``est.scenario``; kept as an argument for callers that pass both)."""
+    run = est.run
+    s = run.scenario
     f = s.failures
     k = est.kernel
     ck = checkpoint_costs(s, k["checkpoint_bytes"])
-    mtbf = job_mtbf_s(s)
+    mtbf = run.job_mtbf_s
     interval = checkpoint_interval_s(s, ck["block_s"], mtbf)
     par = est.parallelism
     nodes_per_replica = max(1, math.ceil(par.tp * par.pp * par.cp / s.gpus_per_node))
     sources = tuple(FailureSource(component=src["component"], per=src["per"], units=int(src["units"]),
                                   mtbf_s=src["mtbf_s"], distribution=src["distribution"], shape=src["shape"],
-                                  effect=src["effect"]) for src in failure_sources(s))
-    spines = 0
-    if any(src.effect == "fabric" for src in sources):
-        from clustersim.planning import cluster_of
-
-        spines = len(cluster_of(s).spines())
+                                  effect=src["effect"]) for src in run.sources)
+    spines = run.spines() if any(src.effect == "fabric" for src in sources) else 0
     trace = None
     if f is not None and f.trace is not None:
         events = read_trace(f.trace)
@@ -127,8 +118,8 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
         elastic=bool(f and f.elastic),
         nodes_per_replica=nodes_per_replica,
         min_replicas=1,
-        elastic_speed=_elastic_speed(s, nodes_per_replica),
-        degraded_speed=_degraded_speed(s, spines),
+        elastic_speed=_elastic_speed(run),
+        degraded_speed=_degraded_speed(run, spines),
         checkpoint_interval_s=interval,
         checkpoint_write_s=ck["write_s"],
         checkpoint_async=s.checkpoint.async_,
@@ -203,7 +194,7 @@ class SimulationResult:
         s = self.estimate.scenario
         mc = self.monte_carlo
         out = self.estimate.to_dict()
-        price = s.usd_per_gpu_hour()
+        price = self.estimate.run.usd_per_gpu_hour
         wall_s = np.asarray(mc.wall_s, dtype=float)
         paid_gpus = s.gpus + (s.failures.spare_nodes * s.gpus_per_node if s.failures else 0)
         wall_days = wall_s / units.DAY_S
@@ -221,7 +212,7 @@ class SimulationResult:
             "checkpoint_size_gb": self.estimate.checkpoint_size_gb,
             "checkpoint_write_s": self.job.checkpoint_write_s,
             "checkpoint_load_s": self.job.checkpoint_load_s,
-            "job_mtbf_hours": (job_mtbf_s(s) or math.inf) / units.HOUR_S,
+            "job_mtbf_hours": (self.estimate.run.job_mtbf_s or math.inf) / units.HOUR_S,
             "time_breakdown_days": {part: _stats(np.asarray(v) / units.DAY_S) for part, v in mc.breakdown.items()},
             "finished_fraction": float(np.mean(mc.finished)),
             "samples": {"wall_days": wall_days.tolist(), "goodput": list(map(float, mc.goodput)),

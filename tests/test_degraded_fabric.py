@@ -13,7 +13,8 @@ import pytest
 
 from clustersim import load_scenario, simulate
 from clustersim.cost.kernel import evaluate_one
-from clustersim.planning import cluster_of, fabric_of, kernel_inputs
+from clustersim.planning import cluster_of, fabric_of
+from clustersim.resolve import kernel_inputs
 
 #: A 1.3B model on 512 GPUs with pure data parallelism over 100 Gb/s NICs: DP all-reduce across leaves dominates.
 COMM_BOUND = {

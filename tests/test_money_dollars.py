@@ -99,7 +99,7 @@ def test_dollars_price_override_and_missing_prices() -> None:
     assert r.items["gpu_usd"]["failure_free"] == pytest.approx(base.items["gpu_usd"]["failure_free"] / 2.99)
     bare = {k: v for k, v in QUICK.items() if k != "pricing"}
     bare["cluster"] = {"gpu": "v100-sxm-32gb", "nodes": 8}  # the catalog has no V100 price
-    bare["training"] = {**QUICK["training"], "precision": "fp16"}
+    bare["training"] = {**QUICK["training"], "precision": "fp16", "parallelism": "auto"}
     none = dl.dollars(bare)
     assert none.items["gpu_usd"]["failure_free"] is None and none.items["total_usd"]["failure_free"] is None
     assert none.items["energy_kwh"]["failure_free"] is not None  # energy needs no price to count kWh

@@ -58,7 +58,7 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
      ["global batch 66", "dp x micro-batch = 4 x 1"], 6),
     ("heads-by-tp", sub("tp: 2\n    pp: 2\n    dp: 4", "tp: 16\n    pp: 1\n    dp: 1").replace(
         "model: llama3-8b", "model:\n  preset: llama3-8b\n  attention_heads: 24"),
-     ["attention heads (24) must divide by tp (16)"], None),
+     ["attention_heads (24) is not divisible by tp (16)"], None),
     ("bad-enum", sub("recompute: selective", "recompute: some"), ["training.recompute", "'none'"], 9),
     ("missing-tokens", sub("  tokens: 1.0e9\n", ""), ["training.tokens", "required"], None),
     ("tokens-word", sub("tokens: 1.0e9", "tokens: lots"), ["training.tokens", "chinchilla"], 4),
@@ -67,7 +67,7 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
      ["training.precision", "no dense fp8 peak"], 8),
     ("seq-by-cp", sub("tp: 2\n    pp: 2\n    dp: 4", "tp: 1\n    pp: 1\n    dp: 1\n    cp: 16").replace(
         "seq_len: 4096", "seq_len: 4004").replace("global_batch_seqs: 64", "global_batch_seqs: 1"),
-     ["seq_len (4004) must divide by cp (16)"], 5),
+     ["seq_len (4004) must divide by 2 x cp = 32"], 5),
     ("vpp-without-pp", sub("tp: 2\n    pp: 2\n    dp: 4", "tp: 2\n    pp: 1\n    dp: 8\n    vpp: 2"),
      ["vpp > 1 needs pipeline parallelism"], None),
     ("batch-seqs-and-tokens", sub("global_batch_seqs: 64", "global_batch_seqs: 64\n  global_batch_tokens: 1000"),

@@ -109,7 +109,7 @@ def test_elastic_speed_is_the_kernel_rate_at_fewer_replicas():
     from clustersim import load_scenario
     from clustersim.cost.kernel import evaluate_one
     from clustersim.estimate import estimate
-    from clustersim.planning import kernel_inputs
+    from clustersim.resolve import kernel_inputs
     from clustersim.simulate import build_job
 
     s = load_scenario(scenario(spare_nodes=0, elastic=True))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from clustersim.estimate import estimate
 from clustersim.scenario import load_scenario
@@ -162,9 +163,9 @@ def test_the_kernel_runs_once_per_chunk(tmp_path, grid, monkeypatch):
     calls: list[int] = []
     real = kernel.evaluate
 
-    def counting(**arrays: Any) -> Any:
-        calls.append(len(arrays["tp"]))
-        return real(**arrays)
+    def counting(inputs: Any, **options: Any) -> Any:
+        calls.append(len(inputs.tp))
+        return real(inputs, **options)
 
     monkeypatch.setattr(kernel, "evaluate", counting)
     monkeypatch.setattr(kernel, "evaluate_one", None)  # a per-point call would fail loudly
@@ -219,15 +220,26 @@ def test_small_example_sweeps_run(tmp_path, name):
     assert summary.ok > 0 and not summary.failed and summary.best
 
 
-def test_a_field_new_to_estimate_output_still_reaches_the_rows(tmp_path, grid, monkeypatch):
-    from clustersim.estimate import Estimate
+@pytest.mark.parametrize("failures", [None, {"node_mtbf_hours": 1.0e4}, {"node_mtbf_hours": 0.01}])
+def test_the_fast_row_has_every_field_of_estimate_json(failures):
+    """The guard against drift: the column-wise row holds exactly the keys of flatten(Estimate.to_dict())
+    (a field estimate gains must be added to the fast path), in every theory branch, cannot-finish too."""
+    from clustersim.cost.inputs import stack
+    from clustersim.cost.kernel import evaluate
+    from clustersim.resolve import resolve_run
+    from clustersim.sweep.rows import estimate_rows, slow_row
 
-    real = Estimate.to_dict
-
-    def grown(self: Estimate) -> dict[str, Any]:
-        return {**real(self), "new_figure_s": self.kernel["step_time_s"] * 2}
-
-    monkeypatch.setattr(Estimate, "to_dict", grown)
-    run_sweep(grid, tmp_path / "g.db", progress=False)
-    ok = [r for r in load_rows(tmp_path / "g.db") if r["status"] == "ok"]
-    assert ok and all(r["new_figure_s"] == pytest.approx(2 * r["step_time_s"]) for r in ok)
+    data = yaml.safe_load(open("scenarios/quickstart.yaml", encoding="utf-8"))
+    data.pop("failures", None)
+    if failures is not None:
+        data["failures"] = failures
+    runs = [resolve_run(data)]
+    kernel = evaluate(stack([r.inputs for r in runs]))
+    fast = estimate_rows(runs, kernel)[0]
+    one = {k: (bool(v[0]) if v.dtype.kind == "b" else float(v[0])) for k, v in kernel.items()}
+    slow = slow_row(runs[0], one)
+    assert set(fast) == set(slow)
+    for key, value in slow.items():
+        assert fast[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), key
+    if failures == {"node_mtbf_hours": 0.01}:
+        assert fast["cannot_finish"] and fast["expected_wall_days"] is None

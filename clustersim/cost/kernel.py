@@ -33,38 +33,13 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
-from clustersim.cost import comm, compute, efficiency, flops, memory, pipeline
+from clustersim.cost import comm, compute, efficiency, flops, memory, pipeline, rules
 from clustersim.cost.backend import NP, PY, Backend
+from clustersim.cost.inputs import DEFAULTS, INPUTS, MODES, PRECISIONS, RECOMPUTE, KernelInputs
 from clustersim.errors import ClustersimError
 
-__all__ = ["PRECISIONS", "RECOMPUTE", "MODES", "INPUTS", "DEFAULTS", "OUTPUTS", "BOOL_OUTPUTS", "BREAKDOWN",
+__all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "INPUTS", "DEFAULTS", "OUTPUTS", "BOOL_OUTPUTS", "BREAKDOWN",
            "evaluate", "evaluate_one", "invalid_reasons"]
-
-PRECISIONS = ("fp32", "fp16", "bf16", "fp8")  # codes 0..3
-RECOMPUTE = ("none", "selective", "full")  # codes 0..2
-MODES = ("pretrain", "full-finetune", "lora", "qlora")  # codes 0..3
-
-#: Every input, in signature order.
-INPUTS = (
-    "layers", "hidden_size", "ffn_hidden_size", "attention_heads", "kv_heads", "vocab_size", "gated_mlp",
-    "experts", "experts_per_token", "tied_embeddings",
-    "seq_len", "global_batch_seqs", "micro_batch_seqs", "tokens",
-    "tp", "pp", "dp", "cp", "ep", "vpp", "zero", "recompute", "sequence_parallel", "precision", "mode",
-    "lora_rank", "tp_comm_overlap", "flash_attention",
-    "peak_flop_per_s", "hbm_bytes", "hbm_bw_bytes_per_s",
-    "scaleup_gpus", "scaleup_bw_bytes_per_s", "scaleup_latency_s",
-    "leaf_gpus", "leaf_bw_bytes_per_s", "spine_bw_bytes_per_s", "scaleout_latency_s",
-    "gpus_per_node", "usd_per_gpu_hour",
-)
-
-#: Defaults of the optional inputs.
-DEFAULTS: dict[str, Any] = {
-    "tied_embeddings": False, "tokens": 0.0, "cp": 1, "ep": 1, "vpp": 1, "zero": 1, "recompute": 1,
-    "sequence_parallel": True, "precision": 2, "mode": 0, "lora_rank": 16, "tp_comm_overlap": False,
-    "flash_attention": True, "gpus_per_node": 8, "usd_per_gpu_hour": 0.0,
-}
-
-_CODES = {"precision": PRECISIONS, "recompute": RECOMPUTE, "mode": MODES}
 
 #: Parts of ``step_time_s`` (exposed times); they add up to it exactly.
 BREAKDOWN = ("compute_s", "tp_comm_s", "pp_comm_s", "dp_comm_s", "ep_comm_s", "cp_comm_s", "bubble_s",
@@ -88,68 +63,11 @@ _GEMM_BYTES = (4.0, 2.0, 2.0, 1.0)  # GEMM operands
 _CHUNK = 16384  # rows per vectorized pass: keeps temporaries in cache
 
 
-def _is_int(xp: Backend, x: Any) -> Any:
-    return x == xp.floor(x)
-
-
 def _clip(xp: Backend, x: Any, hi: float) -> Any:
     return xp.minimum(xp.maximum(xp.floor(x), 0.0), hi)
 
 
-def _divides(xp: Backend, y: Any, x: Any) -> Any:
-    """y divides x, for integer-valued floats: x / y is exact when it is an integer (IEEE division is
-    correctly rounded), and a non-integer quotient of numbers below 2**40 cannot round to an integer.
-    Three cheap operations, where numpy's float remainder is a slow one."""
-    q = x / y
-    return q == xp.floor(q)
-
-
-def _all(conds: list[Any]) -> Any:
-    """Logical AND of conditions, the scalar (Python bool) ones first: one array operation per array."""
-    arrays = []
-    for cond in conds:
-        if isinstance(cond, (bool, np.bool_)):
-            if not cond:
-                return False
-        else:
-            arrays.append(cond)
-    if not arrays:
-        return True
-    out = arrays[0]
-    for cond in arrays[1:]:
-        out = out & cond
-    return out
-
-
-def _validity(xp: Backend, x: dict[str, Any], m: Any, Ls: Any, integral: frozenset[str]) -> Any:
-    """Legal configuration: positive integers, divisibility rules of Megatron-LM-style parallelism.
-
-    ``integral`` names the inputs known to hold integers (integer arrays), whose checks are skipped."""
-    t, p, d, c, e, v, b = x["tp"], x["pp"], x["dp"], x["cp"], x["ep"], x["vpp"], x["micro_batch_seqs"]
-    L, a, kv, E, k = x["layers"], x["attention_heads"], x["kv_heads"], x["experts"], x["experts_per_token"]
-    s, B, f = x["seq_len"], x["global_batch_seqs"], x["ffn_hidden_size"]
-    conds = [t >= 1.0, p >= 1.0, d >= 1.0, c >= 1.0, e >= 1.0, v >= 1.0, b >= 1.0]
-    conds += [_is_int(xp, x[name]) for name in (
-        "tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs", "global_batch_seqs", "seq_len", "layers", "zero",
-        "recompute", "precision", "mode") if name not in integral]
-    conds += [L >= 1.0, a >= 1.0, kv >= 1.0, kv <= a, E >= 1.0, k >= 1.0, k <= E, x["hidden_size"] >= 1.0,
-              f >= 1.0, x["vocab_size"] >= 1.0, s >= 1.0, B >= 1.0]
-    # heads, KV groups and FFN split by TP; B = dp x micro_batch x m; at most one stage per layer
-    conds += [_divides(xp, t, a), _divides(xp, t, kv), _divides(xp, t, f), _is_int(xp, m), m >= 1.0, p <= L]
-    conds.append((v == 1.0) | ((p > 1.0) & _divides(xp, p, m) & (v <= Ls)))  # interleaving: m multiple of p
-    conds += [_divides(xp, e, d), _divides(xp, e, E), (e == 1.0) | (E > 1.0)]  # EP inside DP, over experts
-    conds.append((c == 1.0) | _divides(xp, 2.0 * c, s))  # CP: 2 cp load-balanced chunks per sequence
-    conds.append((x["sequence_parallel"] == 0.0) | _divides(xp, c * t, s))  # SP splits the sequence by tp
-    conds += [x["zero"] >= 0.0, x["zero"] <= 3.0, x["recompute"] >= 0.0, x["recompute"] <= 2.0,
-              x["precision"] >= 0.0, x["precision"] <= 3.0, x["mode"] >= 0.0, x["mode"] <= 3.0,
-              (x["mode"] < 2.0) | (x["lora_rank"] >= 1.0),
-              x["peak_flop_per_s"] > 0.0, x["hbm_bytes"] > 0.0, x["hbm_bw_bytes_per_s"] > 0.0,
-              x["scaleup_bw_bytes_per_s"] > 0.0, x["leaf_bw_bytes_per_s"] > 0.0, x["spine_bw_bytes_per_s"] > 0.0,
-              x["scaleup_gpus"] >= 1.0]
-    return _all(conds)
-
-
-def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Every output for inputs ``x`` (floats, or numpy arrays of one shape), with backend ``xp``."""
     pos = xp.maximum
     L, h, f = pos(x["layers"], 1.0), pos(x["hidden_size"], 1.0), pos(x["ffn_hidden_size"], 1.0)
@@ -172,7 +90,7 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
     m = B / (d * b)
     n_gpus = t * p * d * c
     Ls = pipeline.stage_layers(xp, L, p)
-    valid = _validity(xp, x, m, Ls, integral)
+    valid = rules.valid(xp, x, skip_rules)
     lora, qlora = mode >= 2.0, mode >= 3.0
     full, sel = r >= 2.0, (r >= 1.0) & (r < 2.0)
     act_b, gemm_b = xp.take(_ACT_BYTES, prec), xp.take(_GEMM_BYTES, prec)
@@ -316,62 +234,42 @@ def _kernel(xp: Backend, x: dict[str, Any], integral: frozenset[str] = frozenset
     }
 
 
-def _code(name: str, value: Any) -> Any:
-    if isinstance(value, str):
-        names = _CODES[name]
-        if value not in names:
-            raise ClustersimError(f"{name}: unknown value {value!r}; expected one of {', '.join(names)}")
-        return float(names.index(value))
-    return value
+def _inputs(inputs: KernelInputs | None, given: dict[str, Any]) -> KernelInputs:
+    if inputs is None:
+        return KernelInputs.of(given)
+    if not isinstance(inputs, KernelInputs):
+        raise ClustersimError(f"expected KernelInputs, got {type(inputs).__name__}")
+    return inputs.replace(**given) if given else inputs
 
 
-def _check_names(given: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(given) - set(INPUTS))
-    if unknown:
-        raise ClustersimError(f"unknown kernel input(s): {', '.join(unknown)}; expected: {', '.join(INPUTS)}")
-    merged = {**DEFAULTS, **given}
-    missing = [n for n in INPUTS if n not in merged]
-    if missing:
-        raise ClustersimError(f"missing kernel input(s): {', '.join(missing)}")
-    return {n: _code(n, merged[n]) if n in _CODES else merged[n] for n in INPUTS}
-
-
-def evaluate_one(**scalars: Any) -> dict[str, Any]:
+def evaluate_one(inputs: KernelInputs | None = None, /, **scalars: Any) -> dict[str, Any]:
     """One configuration, plain Python (``math`` only): the same formulas as :func:`evaluate`.
 
-    Takes the keywords of :func:`evaluate` as scalars (precision / recompute / mode also as their names)
-    and returns a dict of floats (bools for ``fits_in_memory`` and ``valid``).
+    Takes a :class:`~clustersim.cost.inputs.KernelInputs` of scalars (or its fields as keywords;
+    named codes allowed, e.g. ``precision="bf16"``) and returns a dict of floats (bools for
+    ``fits_in_memory`` and ``valid``).
     """
-    x = {n: float(v) for n, v in _check_names(scalars).items()}
+    x = _inputs(inputs, scalars).scalars()
     out = _kernel(PY, x)
     return {key: (bool(out[key]) if key in BOOL_OUTPUTS else float(out[key])) for key in OUTPUTS}
 
 
-def evaluate(*, layers: Any, hidden_size: Any, ffn_hidden_size: Any, attention_heads: Any, kv_heads: Any,
-             vocab_size: Any, gated_mlp: Any, experts: Any, experts_per_token: Any, tied_embeddings: Any = False,
-             seq_len: Any, global_batch_seqs: Any, micro_batch_seqs: Any, tokens: Any = 0.0,
-             tp: Any, pp: Any, dp: Any, cp: Any = 1, ep: Any = 1, vpp: Any = 1, zero: Any = 1, recompute: Any = 1,
-             sequence_parallel: Any = True, precision: Any = 2, mode: Any = 0, lora_rank: Any = 16,
-             tp_comm_overlap: Any = False, flash_attention: Any = True,
-             peak_flop_per_s: Any, hbm_bytes: Any, hbm_bw_bytes_per_s: Any,
-             scaleup_gpus: Any, scaleup_bw_bytes_per_s: Any, scaleup_latency_s: Any,
-             leaf_gpus: Any, leaf_bw_bytes_per_s: Any, spine_bw_bytes_per_s: Any, scaleout_latency_s: Any,
-             gpus_per_node: Any = 8, usd_per_gpu_hour: Any = 0.0) -> dict[str, np.ndarray]:
-    """The kernel over arrays: every input a scalar or a numpy array; all broadcast together.
+def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str] = frozenset(),
+             **arrays: Any) -> dict[str, np.ndarray]:
+    """The kernel over arrays: a :class:`~clustersim.cost.inputs.KernelInputs` whose fields are scalars or
+    numpy arrays (or its fields as keywords), all broadcast together.
 
     Returns a dict of arrays of the broadcast shape (float64, bool for ``fits_in_memory`` and
     ``valid``): ``step_time_s`` and its parts (:data:`BREAKDOWN`, exposed times that add up to it),
     FLOPs per step, MFU, HFU, tokens/s, TFLOP/s per GPU, memory per GPU on the heaviest pipeline stage
     with its parts, ``fits_in_memory`` and ``memory_excess_bytes``, parameter counts, checkpoint bytes,
-    training time, GPU-hours and dollars, and ``valid``. Rows that break a rule get ``valid`` False;
-    nothing raises for them. ``gpus_per_node`` is accepted for symmetry with the scenario (the fabric
-    tiers already carry the node); the GPU count is tp x pp x dp x cp.
+    training time, GPU-hours and dollars, and ``valid`` (:mod:`clustersim.cost.rules`). Rows that break a
+    rule get ``valid`` False; nothing raises for them. ``skip_rules`` names rules the caller already
+    guarantees (the search's enumeration), so they are not checked again.
     """
-    given = dict(locals())
-    x = _check_names(given)
+    x = _inputs(inputs, arrays).as_dict()
     values: dict[str, Any] = {}
     shapes = []
-    integral = set()
     for name, value in x.items():
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
@@ -379,8 +277,6 @@ def evaluate(*, layers: Any, hidden_size: Any, ffn_hidden_size: Any, attention_h
         if arr.ndim == 0:
             values[name] = float(arr)
         else:
-            if arr.dtype.kind in "biu":
-                integral.add(name)
             values[name] = arr.astype(np.float64, copy=False)
             shapes.append(arr.shape)
     shape = np.broadcast_shapes(*shapes) if shapes else ()
@@ -396,40 +292,12 @@ def evaluate(*, layers: Any, hidden_size: Any, ffn_hidden_size: Any, attention_h
         for start in range(0, max(size, 1), _CHUNK):
             stop = min(start + _CHUNK, size) if size else 1
             part = {n: (v[start:stop] if isinstance(v, np.ndarray) else v) for n, v in flat.items()}
-            res = _kernel(NP, part, frozenset(integral))
+            res = _kernel(NP, part, skip_rules)
             for key in OUTPUTS:
                 out[key][start:stop] = res[key]
     return {key: out[key].reshape(shape) for key in OUTPUTS}
 
 
-def invalid_reasons(**scalars: Any) -> list[str]:
-    """Why one configuration is not valid (empty when it is), for error messages."""
-    x = {n: float(v) for n, v in _check_names(scalars).items()}
-    t, p, d, c, e = x["tp"], x["pp"], x["dp"], x["cp"], x["ep"]
-    v, b, B, s = x["vpp"], x["micro_batch_seqs"], x["global_batch_seqs"], x["seq_len"]
-    reasons = []
-    for name in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs"):
-        if x[name] < 1 or x[name] != math.floor(x[name]):
-            reasons.append(f"{name} must be a positive integer (got {x[name]:g})")
-    if reasons:
-        return reasons
-    m = B / (d * b)
-    if m != math.floor(m) or m < 1:
-        reasons.append(f"global batch {B:g} is not a multiple of dp x micro_batch = {d * b:g}")
-    for name, n in (("attention_heads", x["attention_heads"]), ("kv_heads", x["kv_heads"]),
-                    ("ffn_hidden_size", x["ffn_hidden_size"])):
-        if n % t:
-            reasons.append(f"{name} ({n:g}) is not divisible by tp ({t:g})")
-    if p > x["layers"]:
-        reasons.append(f"pp ({p:g}) exceeds the number of layers ({x['layers']:g})")
-    if v > 1 and (p == 1 or (m == math.floor(m) and m % p) or v > math.ceil(x["layers"] / p)):
-        reasons.append("vpp > 1 needs pp > 1, micro-batches a multiple of pp and at least one layer per chunk")
-    if d % e or x["experts"] % e or (e > 1 and x["experts"] <= 1):
-        reasons.append(f"ep ({e:g}) must divide dp ({d:g}) and the experts ({x['experts']:g})")
-    if c > 1 and s % (2 * c):
-        reasons.append(f"seq_len ({s:g}) is not divisible by 2 x cp ({2 * c:g})")
-    if x["sequence_parallel"] and (s / c) % t:
-        reasons.append(f"sequence parallelism needs seq_len / cp divisible by tp ({t:g})")
-    if not reasons and not evaluate_one(**scalars)["valid"]:
-        reasons.append("invalid inputs (codes out of range, non-positive sizes or hardware figures)")
-    return reasons
+def invalid_reasons(inputs: KernelInputs | None = None, /, **scalars: Any) -> list[str]:
+    """Why one configuration is not valid (empty when it is): the messages of :mod:`clustersim.cost.rules`."""
+    return [message for _, message in rules.problems(_inputs(inputs, scalars).scalars())]

@@ -18,17 +18,16 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
-from clustersim.cost.kernel import BREAKDOWN, PRECISIONS, evaluate
-from clustersim.errors import ClustersimError, InfeasibleError
+from clustersim.cost import rules
+from clustersim.cost.backend import NP
+from clustersim.cost.inputs import KernelInputs
+from clustersim.cost.kernel import BREAKDOWN, evaluate
+from clustersim.errors import ClustersimError
 
 __all__ = ["CONFIG_KEYS", "SearchResult", "enumerate_configs", "search", "explain"]
 
 #: The layout fields of a configuration, in the order the search reports them.
 CONFIG_KEYS = ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch_seqs", "zero", "recompute", "sequence_parallel")
-_MODEL_KEYS = ("layers", "hidden_size", "ffn_hidden_size", "attention_heads", "kv_heads", "vocab_size", "gated_mlp",
-               "experts", "experts_per_token", "tied_embeddings")
-_FABRIC_KEYS = ("scaleup_gpus", "scaleup_bw_bytes_per_s", "scaleup_latency_s", "leaf_gpus", "leaf_bw_bytes_per_s",
-                "spine_bw_bytes_per_s", "scaleout_latency_s")
 _OBJECTIVES = ("time", "cost")
 
 
@@ -44,6 +43,15 @@ class SearchResult:
     why_best: str
     objective: str = "time"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Layouts the enumeration produced that a framework cannot run, by rule (clustersim.cost.rules).
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    def excluded_text(self) -> str:
+        """'; excluded: ...' naming what the rules removed (empty when nothing was)."""
+        if not self.excluded:
+            return ""
+        parts = ", ".join(f"{n:,} by {name}" for name, n in sorted(self.excluded.items(), key=lambda kv: -kv[1]))
+        return f" (layouts excluded as unrunnable: {parts})"
 
 
 def _divisors(n: int) -> np.ndarray:
@@ -130,15 +138,6 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     return {key: table[key] for key in CONFIG_KEYS}
 
 
-def _peak(gpu: dict[str, Any], precision: int) -> float:
-    name = PRECISIONS[precision]
-    peaks = gpu.get("peak_tflops") or {}
-    value = peaks.get(name)
-    if not value:
-        raise InfeasibleError(f"{gpu.get('name', 'this GPU')} has no {name} peak in the catalog")
-    return float(value) * units.TFLOP
-
-
 def _objective(out: dict[str, np.ndarray], objective: str, n_gpus: np.ndarray) -> np.ndarray:
     if objective == "time":
         return out["step_time_s"]
@@ -198,16 +197,15 @@ def explain(rows: list[dict[str, Any]], objective: str = "time") -> str:
     return text
 
 
-def search(model: dict[str, Any], gpu: dict[str, Any], fabric: dict[str, Any], *, gpus: int, seq_len: int,
-           global_batch_seqs: int, precision: int | str = 2, mode: int | str = 0, lora_rank: int = 16,
-           tokens: float = 0.0, usd_per_gpu_hour: float = 0.0, objective: str = "time", top: int = 10,
-           chunk: int = 1_000_000, max_tp: int | None = None, flash_attention: bool = True,
-           tp_comm_overlap: bool = False, gpus_per_node: int | None = None) -> SearchResult:
+def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int = 10, chunk: int = 1_000_000,
+           max_tp: int | None = None) -> SearchResult:
     """Rank every valid layout for ``gpus`` GPUs by step time (or cost per token) among those that fit.
 
-    ``model`` and ``gpu`` use the catalog field names (``gpu``: ``peak_tflops`` per precision,
-    ``memory_gib``, ``hbm_gbyte_per_s``); ``fabric`` holds the kernel's tier fields. Evaluates in chunks
-    of ``chunk`` configurations to bound memory. With every GPU in use, the cost per token orders
+    ``base`` holds everything but the layout (its layout fields are replaced by the enumeration's
+    arrays). The enumeration is then masked by the one rule set (:mod:`clustersim.cost.rules`), so a
+    layout the kernel would call invalid is never evaluated, and the kernel skips re-checking it;
+    ``excluded`` counts what the rules removed beyond the enumeration's own divisibility. Evaluates in
+    chunks of ``chunk`` configurations to bound memory. With every GPU in use, the cost per token orders
     configurations like the step time (cost = step x GPUs x price / tokens); the rows still carry dollars.
     """
     start = time.perf_counter()
@@ -215,31 +213,25 @@ def search(model: dict[str, Any], gpu: dict[str, Any], fabric: dict[str, Any], *
         raise ClustersimError(f"objective must be one of {', '.join(_OBJECTIVES)}, got {objective!r}")
     if top < 1 or chunk < 1:
         raise ClustersimError("top and chunk must be positive")
-    prec = PRECISIONS.index(precision) if isinstance(precision, str) else int(precision)
-    missing = [k for k in _MODEL_KEYS if k not in model and k != "tied_embeddings"]
-    missing += [k for k in _FABRIC_KEYS if k not in fabric]
-    if missing:
-        raise ClustersimError(f"search: missing fields {', '.join(missing)}")
-    per_node = int(gpus_per_node or gpu.get("gpus_per_node") or 8)
+    x = base.scalars()
     configs = enumerate_configs(
-        gpus=int(gpus), gpus_per_node=per_node, layers=int(model["layers"]),
-        attention_heads=int(model["attention_heads"]), kv_heads=int(model["kv_heads"]),
-        experts=int(model["experts"]), seq_len=int(seq_len), global_batch_seqs=int(global_batch_seqs),
-        max_tp=max_tp, ffn_hidden_size=int(model["ffn_hidden_size"]))
-    fixed: dict[str, Any] = {k: model.get(k, False) for k in _MODEL_KEYS}
-    fixed.update({k: fabric[k] for k in _FABRIC_KEYS})
-    fixed.update(seq_len=seq_len, global_batch_seqs=global_batch_seqs, tokens=tokens, precision=prec, mode=mode,
-                 lora_rank=lora_rank, tp_comm_overlap=tp_comm_overlap, flash_attention=flash_attention,
-                 peak_flop_per_s=_peak(gpu, prec), hbm_bytes=float(gpu["memory_gib"]) * units.GIB,
-                 hbm_bw_bytes_per_s=float(gpu["hbm_gbyte_per_s"]) * units.GB, gpus_per_node=per_node,
-                 usd_per_gpu_hour=usd_per_gpu_hour)
+        gpus=int(gpus), gpus_per_node=int(x["gpus_per_node"]), layers=int(x["layers"]),
+        attention_heads=int(x["attention_heads"]), kv_heads=int(x["kv_heads"]),
+        experts=int(x["experts"]), seq_len=int(x["seq_len"]), global_batch_seqs=int(x["global_batch_seqs"]),
+        max_tp=max_tp, ffn_hidden_size=int(x["ffn_hidden_size"]))
     n = len(configs["tp"])
+    table = {**x, **{k: v.astype(np.float64) for k, v in configs.items()}}
+    ok_rules = np.broadcast_to(np.asarray(rules.valid(NP, table)), (n,))
+    excluded = rules.excluded(NP, {k: (v[~ok_rules] if isinstance(v, np.ndarray) else v) for k, v in table.items()}
+                              ) if n and not ok_rules.all() else {}
+    configs = {k: v[ok_rules] for k, v in configs.items()}
+    skip = frozenset(r.name for r in rules.RULES)
     feasible = 0
     best: list[tuple[float, float, dict[str, Any]]] = []
-    for lo in range(0, n, chunk):
+    for lo in range(0, len(configs["tp"]), chunk):
         part = {k: v[lo:lo + chunk] for k, v in configs.items()}
-        out = evaluate(**fixed, **part)
-        ok = out["valid"] & out["fits_in_memory"]
+        out = evaluate(base.replace(**part), skip_rules=skip)
+        ok = out["fits_in_memory"]
         feasible += int(ok.sum())
         idx = np.flatnonzero(ok)
         if not len(idx):
@@ -258,4 +250,4 @@ def search(model: dict[str, Any], gpu: dict[str, Any], fabric: dict[str, Any], *
     rows = [row for _, _, row in best[:top]]
     why = explain(rows, objective) if rows else f"None of the {n:,} configurations fits in memory."
     return SearchResult(rows=rows, configs_evaluated=n, feasible=feasible, elapsed_s=time.perf_counter() - start,
-                        why_best=why, objective=objective)
+                        why_best=why, objective=objective, excluded=excluded)

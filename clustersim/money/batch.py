@@ -26,7 +26,7 @@ from clustersim import units
 from clustersim.cost import search as cost_search
 from clustersim.cost.kernel import INPUTS, RECOMPUTE, evaluate
 from clustersim.errors import ClustersimError
-from clustersim.planning import kernel_inputs
+from clustersim.resolve import kernel_inputs
 from clustersim.scenario import Scenario, catalog, load_scenario
 
 __all__ = ["Best", "best_configs", "point_scenario", "split_gpus", "CONFIG_KEYS", "DEFAULT_CHUNK_ROWS"]

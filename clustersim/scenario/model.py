@@ -273,30 +273,33 @@ def _parallel_checks(s: Scenario, arch: dict[str, Any]) -> list[ErrorItem]:
                 f"tp*pp*dp*cp = {par.tp}*{par.pp}*{dp}*{par.cp} = {prod}, but the cluster has "
                 f"{s.cluster.nodes} nodes x {s.gpus_per_node} GPUs = {gpus}",
                 path=p, expected=f"tp*pp*dp*cp == {gpus}"))
-    batch = t.batch_seqs
-    if batch % (dp * t.micro_batch_seqs):
-        problems.append(ErrorItem(
-            f"global batch {batch} sequences does not divide by dp x micro-batch = {dp} x {t.micro_batch_seqs}",
-            path="training.global_batch_seqs" if t.global_batch_seqs else "training.global_batch_tokens"))
-    elif par.vpp > 1:
-        m = batch // (dp * t.micro_batch_seqs)
-        if par.pp == 1:
-            problems.append(ErrorItem("vpp > 1 needs pipeline parallelism (pp > 1)", path=f"{p}.vpp"))
-        elif m % par.pp:
-            problems.append(ErrorItem(
-                f"the interleaved schedule needs the {m} micro-batches per pipeline to divide by pp = {par.pp}"
-                " (Narayanan et al. 2021 Sec. 2.2.2)", path=f"{p}.vpp"))
-    if arch["attention_heads"] % par.tp:
-        problems.append(ErrorItem(f"attention heads ({arch['attention_heads']}) must divide by tp ({par.tp})",
-                                  path=f"{p}.tp", given=str(par.tp)))
-    if arch["experts"] % par.ep:
-        problems.append(ErrorItem(f"experts ({arch['experts']}) must divide by ep ({par.ep})", path=f"{p}.ep"))
-    if dp % par.ep:
-        problems.append(ErrorItem(f"ep ({par.ep}) must divide dp ({dp}): experts are sharded within data parallel",
-                                  path=f"{p}.ep"))
-    if t.seq_len % par.cp:
-        problems.append(ErrorItem(f"seq_len ({t.seq_len}) must divide by cp ({par.cp})", path="training.seq_len"))
-    if par.pp * par.vpp > arch["layers"]:
-        problems.append(ErrorItem(
-            f"pp x vpp = {par.pp * par.vpp} exceeds the {arch['layers']} layers", path=f"{p}.pp"))
+    problems += _layout_rule_problems(s, arch, par.model_copy(update={"dp": dp}))
     return problems
+
+
+#: Positive placeholders for the hardware fields when the layout rules run on a scenario (those rules
+#: concern the catalog's figures, checked above; only the layout is judged here).
+_HARDWARE_PLACEHOLDERS = {"peak_flop_per_s": 1.0, "hbm_bytes": 1.0, "hbm_bw_bytes_per_s": 1.0, "scaleup_gpus": 1.0,
+                          "scaleup_bw_bytes_per_s": 1.0, "scaleup_latency_s": 0.0, "leaf_gpus": 1.0,
+                          "leaf_bw_bytes_per_s": 1.0, "spine_bw_bytes_per_s": 1.0, "scaleout_latency_s": 0.0}
+
+
+def _layout_rule_problems(s: Scenario, arch: dict[str, Any], par: ParallelismSpec) -> list[ErrorItem]:
+    """The layout checked by the one rule set the kernel and the search use (clustersim.cost.rules)."""
+    from clustersim.cost import rules
+    from clustersim.cost.inputs import MODES, PRECISIONS, RECOMPUTE
+
+    t = s.training
+    x: dict[str, Any] = {k: arch[k] for k in ("layers", "hidden_size", "ffn_hidden_size", "attention_heads",
+                                               "kv_heads", "vocab_size", "experts", "experts_per_token")}
+    x.update(seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs,
+             tp=par.tp, pp=par.pp, dp=par.dp, cp=par.cp, ep=par.ep, vpp=par.vpp, zero=par.zero,
+             sequence_parallel=par.sequence_parallel, recompute=RECOMPUTE.index(t.recompute),
+             precision=PRECISIONS.index(t.precision), mode=MODES.index(t.mode), lora_rank=t.lora_rank,
+             **_HARDWARE_PLACEHOLDERS)
+    out = []
+    for path, message in rules.problems(x):
+        if path == "training.global_batch_seqs" and not t.global_batch_seqs:
+            path = "training.global_batch_tokens"
+        out.append(ErrorItem(message, path=path))
+    return out

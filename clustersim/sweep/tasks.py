@@ -16,10 +16,12 @@ kernel's arrays by :mod:`clustersim.sweep.rows`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from clustersim.errors import ClustersimError, InfeasibleError, SimulationError
 from clustersim.scenario import Scenario
+from clustersim.sweep.flat import UNIT_SUFFIXES, flatten
 
 __all__ = ["estimate_chunk", "simulate_point", "flatten", "PointResult", "UNIT_SUFFIXES", "SimulateFn"]
 
@@ -27,135 +29,54 @@ __all__ = ["estimate_chunk", "simulate_point", "flatten", "PointResult", "UNIT_S
 PointResult = tuple[str, str, str | None, dict[str, Any]]
 SimulateFn = Callable[[Scenario], Mapping[str, Any]]
 
-#: A nested output whose name ends in a unit (``breakdown_s``) keeps the unit last when flattened:
-#: ``breakdown_s.compute`` -> ``breakdown_compute_s`` (the project's rule: units end names).
-UNIT_SUFFIXES = ("_s", "_gib", "_gb", "_days", "_hours", "_minutes", "_usd")
-#: Keys that are not per-point results: provenance (stored once in the database's meta table),
-#: per-replica samples and the timeline (kept by ``clustersim simulate --json``, too long for a row).
-_DROP = frozenset({"name", "clustersim_version", "schema_version", "numpy_version", "python_version",
-                   "samples", "timeline"})
-#: Outputs renamed so they never collide with an input of the same name (``model``, ``cluster.gpu``).
-_RENAME = {"model": "model_name", "gpu": "gpu_name"}
-
-
-#: Statistics of one output: appended after the unit (``wall_days_p90``, not ``wall_p90_days``).
-_STAT_KEYS = frozenset({"mean", "std", "min", "max", "p50", "p90", "p95", "p99", "mean_ci95"})
-
-
-def _join(parent: str, child: str) -> str:
-    if child in _STAT_KEYS:
-        return f"{parent}_{child}"
-    for suffix in UNIT_SUFFIXES:
-        if parent.endswith(suffix):
-            return f"{parent[: -len(suffix)]}_{child}{suffix}"
-    return f"{parent}_{child}"
-
-
-def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A ``--json`` object as one level of columns.
-
-    ``{"wall_days": {"mean": 1, "mean_ci95": [0.9, 1.1]}}`` -> ``wall_days_mean``, ``wall_days_mean_ci95_lo``,
-    ``wall_days_mean_ci95_hi``; ``{"breakdown_s": {"compute": 2}}`` -> ``breakdown_compute_s``. Other
-    lists (per-replica samples, timelines) are left out.
-    """
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        if not prefix and key in _DROP:
-            continue
-        name = _join(prefix, str(key)) if prefix else _RENAME.get(str(key), str(key))
-        if isinstance(value, Mapping):
-            out.update(flatten(value, name))
-        elif isinstance(value, (list, tuple)):
-            if str(key).endswith("ci95") and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-                out[f"{name}_lo"], out[f"{name}_hi"] = value
-        elif value is None or isinstance(value, (bool, int, float, str)):
-            out[name] = value
-    return out
-
-
 # -- estimate: many points, one kernel call ----------------------------------------------------------
 
-def _stack(inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    import numpy as np
-
-    return {k: np.asarray([inp[k] for inp in inputs]) for k in inputs[0]}
-
-
 def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]) -> list[PointResult]:
-    """Evaluate a chunk of points with one kernel call per distinct set of kernel-input names.
+    """Evaluate a chunk of points with one vectorized kernel call over their stacked KernelInputs.
 
-    ``payload`` is (the base mapping, [(point key, its inputs)]): each scenario is rebuilt here, in the
-    worker, from the same mapping the planning validated.
+    ``payload`` is (the base mapping, [(point key, its inputs)]): each scenario is rebuilt and resolved
+    here, in the worker, from the same mapping the planning validated.
     """
-    from clustersim.cost.kernel import evaluate
-    from clustersim.planning import kernel_inputs
+    from clustersim.cost.inputs import stack
+    from clustersim.cost.kernel import evaluate, invalid_reasons
+    from clustersim.resolve import resolve_run
     from clustersim.sweep.expand import build_scenario
-    from clustersim.sweep.rows import RowPoint, estimate_rows
+    from clustersim.sweep.rows import estimate_rows
 
     base, items = payload
-    results: list[PointResult] = []
-    groups: dict[tuple[str, ...], list[tuple[str, RowPoint]]] = {}
+    results: list[PointResult | None] = []
+    runs: list[tuple[int, str, Any]] = []
     for key, point_inputs in items:
         try:
             s = build_scenario(base, point_inputs, planned=True)
-            par = s.parallelism()
-            searched = par is None
-            if par is None:
-                from clustersim.search import apply_best
-
-                s = _with_best_parallelism(s, apply_best)
-                par = s.parallelism()
-                if par is None:  # pragma: no cover - apply_best always sets one
-                    raise InfeasibleError("the search returned no configuration")
-            inputs = kernel_inputs(s, par)
+            searched = s.parallelism() is None
+            if searched:
+                s = _with_best_parallelism(s)
+            run = resolve_run(s)
+            if searched:
+                run = replace(run, searched=True)
         except ClustersimError as exc:
             results.append((key, _status_of(exc), str(exc), {}))
             continue
-        groups.setdefault(tuple(sorted(inputs)), []).append((key, (s, par, searched, inputs)))
-    for members in groups.values():
-        points = [m[1] for m in members]
-        kernel = evaluate(**_stack([p[3] for p in points]))
-        rows = estimate_rows(points, kernel)
-        _fill_missing(points, kernel, rows)
-        valid = kernel["valid"].tolist() if "valid" in kernel else [True] * len(points)
-        for (key, (s, _, _, inputs)), row, ok in zip(members, rows, valid, strict=True):
+        runs.append((len(results), key, run))
+        results.append(None)
+    if runs:
+        kernel = evaluate(stack([r.inputs for _, _, r in runs]))
+        rows = estimate_rows([r for _, _, r in runs], kernel)
+        for (slot, key, run), row, ok in zip(runs, rows, kernel["valid"].tolist(), strict=True):
             status, error = "ok", None
             if not ok:
-                from clustersim.cost.kernel import invalid_reasons
-
                 status = "infeasible"
-                error = "; ".join(invalid_reasons(**inputs)) or "the kernel marks this configuration invalid"
+                error = "; ".join(invalid_reasons(run.inputs)) or "the kernel marks this configuration invalid"
             elif not row["fits_in_memory"]:
                 status = "infeasible"
                 error = (f"needs {row['memory_per_gpu_gib']:.1f} GiB per GPU; the {row['gpu_name']} has "
                          f"{row['gpu_memory_gib']} GiB")
-            results.append((key, status, error, _with_expected_cost(s, row)))
-    return results
+            results[slot] = (key, status, error, _with_expected_cost(run, row))
+    return [r for r in results if r is not None]
 
 
-def _kernel_row(kernel: Mapping[str, Any], i: int) -> dict[str, Any]:
-    return {k: (bool(v[i]) if v.dtype.kind == "b" else float(v[i])) for k, v in kernel.items()}
-
-
-def _fill_missing(points: list[Any], kernel: Mapping[str, Any], rows: list[dict[str, Any]]) -> None:
-    """Check the first row against ``Estimate.to_dict()``; fields it lacks are filled the slow way.
-
-    One slow row per kernel call costs nothing measurable and keeps every field of
-    ``clustersim estimate --json`` in the store even when that output grows a field.
-    """
-    from clustersim.sweep.rows import slow_row
-
-    if not rows:
-        return
-    missing = slow_row(points[0], _kernel_row(kernel, 0)).keys() - rows[0].keys()
-    if not missing:
-        return
-    for i, (point, row) in enumerate(zip(points, rows, strict=True)):
-        slow = slow_row(point, _kernel_row(kernel, i))
-        row.update({k: slow[k] for k in missing})
-
-
-def _with_expected_cost(s: Scenario, row: dict[str, Any]) -> dict[str, Any]:
+def _with_expected_cost(run: Any, row: dict[str, Any]) -> dict[str, Any]:
     """Add ``expected_wall_cost_usd``: theory's expected wall time x the GPUs paid for x the price.
 
     The same definition as the simulation's ``wall_cost_usd`` (wall hours x (GPUs + spare nodes' GPUs) x
@@ -163,7 +84,9 @@ def _with_expected_cost(s: Scenario, row: dict[str, Any]) -> dict[str, Any]:
     """
     from clustersim import units
 
+    s = run.scenario
     days, price, gpus = row.get("expected_wall_days"), row.get("usd_per_gpu_hour"), row["gpus"]
+    row["expected_wall_cost_usd"] = None
     if days is not None and price is not None:
         spares = s.failures.spare_nodes * (gpus // s.cluster.nodes) if s.failures is not None else 0
         row["expected_wall_cost_usd"] = days * units.DAY_S / units.HOUR_S * (gpus + spares) * price
@@ -182,7 +105,7 @@ _BEST: dict[str, Any] = {}
 _BEST_MAX = 4096
 
 
-def _with_best_parallelism(s: Scenario, apply_best: Callable[[Scenario], Scenario]) -> Scenario:
+def _with_best_parallelism(s: Scenario) -> Scenario:
     """``apply_best(s)``, searched once per distinct model, training, cluster and pricing.
 
     :func:`clustersim.search.search` reads only those sections (the architecture, the GPU, the fabric,
@@ -197,6 +120,8 @@ def _with_best_parallelism(s: Scenario, apply_best: Callable[[Scenario], Scenari
     key = canonical_json(dump)
     training = _BEST.get(key)
     if training is None:
+        from clustersim.search import apply_best
+
         training = apply_best(s).training
         if len(_BEST) >= _BEST_MAX:
             _BEST.clear()

@@ -1,0 +1,174 @@
+"""The kernel's inputs, one frozen typed object: :class:`KernelInputs`.
+
+Every input of :func:`clustersim.cost.kernel.evaluate` is one field here, with its unit in its name,
+its default and its documentation in one place. Callers never assemble keyword dicts by hand: they
+build one :class:`KernelInputs` (the resolution of a scenario does it once, see
+:mod:`clustersim.resolve`) and derive variants with :meth:`KernelInputs.replace` (a search sets the
+layout fields to arrays, an elastic job sets ``dp`` to the surviving replicas, a degraded fabric sets
+the fabric tiers). Each field holds a Python scalar or a numpy array; arrays broadcast together.
+
+Adding a kernel input is one field here, its term in the kernel, and its scenario key (the resolution
+reads the key into the field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from clustersim.errors import ClustersimError
+
+__all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "CODES",
+           "INPUTS", "DEFAULTS", "REQUIRED", "CALIBRATABLE", "Calibratable", "stack"]
+
+PRECISIONS = ("fp32", "fp16", "bf16", "fp8")  # codes 0..3
+RECOMPUTE = ("none", "selective", "full")  # codes 0..2
+MODES = ("pretrain", "full-finetune", "lora", "qlora")  # codes 0..3
+#: Attention implementations (codes 0..4): Megatron-LM's fused softmax over the materialised s x s scores,
+#: then FlashAttention 1 (Dao et al. 2022), 2 (Dao 2023), 3 (Shah et al. 2024) and cuDNN's fused attention.
+ATTENTION_KERNELS = ("unfused", "flash1", "flash2", "flash3", "cudnn")
+#: Software stacks whose documented behaviour changes the physics (codes 0..4): see the kernel's overlap
+#: and launch terms.
+FRAMEWORKS = ("megatron", "nemo", "torchtitan", "deepspeed", "fsdp")
+
+#: Inputs given by name in a scenario, as codes in the kernel.
+CODES: dict[str, tuple[str, ...]] = {"precision": PRECISIONS, "recompute": RECOMPUTE, "mode": MODES,
+                                     "attention": ATTENTION_KERNELS, "framework": FRAMEWORKS}
+
+
+def _f(doc: str, default: Any = dataclasses.MISSING) -> Any:
+    """A field with its documentation (the reference docs read it from the metadata)."""
+    if default is dataclasses.MISSING:
+        return field(metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelInputs:
+    """Every input of the analytic kernel (SI units; names end in their unit; codes for named choices).
+
+    Fields are Python scalars or numpy arrays that broadcast together. Build with keywords (codes may be
+    given by name: ``precision="bf16"``), derive variants with :meth:`replace`.
+    """
+
+    # ---- the model architecture
+    layers: Any = _f("transformer layers")
+    hidden_size: Any = _f("model width h")
+    ffn_hidden_size: Any = _f("MLP width (per expert for MoE)")
+    attention_heads: Any = _f("query heads")
+    kv_heads: Any = _f("key/value heads (grouped-query attention when fewer than the query heads)")
+    vocab_size: Any = _f("vocabulary size")
+    gated_mlp: Any = _f("SwiGLU-style gated MLP (3 matrices) instead of 2")
+    experts: Any = _f("experts per MoE layer (1 = dense)")
+    experts_per_token: Any = _f("experts each token is routed to (top-k)")
+    tied_embeddings: Any = _f("input and output embeddings share one matrix", False)
+    # ---- the recipe
+    seq_len: Any = _f("tokens per sequence")
+    global_batch_seqs: Any = _f("sequences per optimizer step")
+    micro_batch_seqs: Any = _f("sequences per micro-batch")
+    tokens: Any = _f("tokens to train (for days, GPU-hours and dollars)", 0.0)
+    # ---- the parallel layout
+    tp: Any = _f("tensor-parallel degree")
+    pp: Any = _f("pipeline-parallel degree")
+    dp: Any = _f("data-parallel degree")
+    cp: Any = _f("context-parallel degree", 1)
+    ep: Any = _f("expert-parallel degree (inside data parallelism)", 1)
+    vpp: Any = _f("virtual pipeline stages per GPU (interleaved 1F1B)", 1)
+    zero: Any = _f("ZeRO stage 0-3 (FSDP full shard = 3)", 1)
+    recompute: Any = _f("activation recomputation code: none, selective, full", 1)
+    sequence_parallel: Any = _f("Megatron sequence parallelism (with tp > 1)", True)
+    precision: Any = _f("training precision code: fp32, fp16, bf16, fp8", 2)
+    mode: Any = _f("training mode code: pretrain, full-finetune, lora, qlora", 0)
+    lora_rank: Any = _f("LoRA rank", 16)
+    tp_comm_overlap: Any = _f("tensor-parallel communication overlapped with GEMMs", False)
+    flash_attention: Any = _f("fused (Flash) attention; False = unfused softmax attention", True)
+    # ---- the GPU
+    peak_flop_per_s: Any = _f("dense tensor-core peak for the precision, FLOP/s")
+    hbm_bytes: Any = _f("usable HBM per GPU, bytes (the capacity less the headroom)")
+    hbm_bw_bytes_per_s: Any = _f("HBM bandwidth, bytes/s")
+    # ---- the fabric tiers (per GPU, per direction), from clustersim.topology
+    scaleup_gpus: Any = _f("GPUs in one NVLink / scale-up domain")
+    scaleup_bw_bytes_per_s: Any = _f("scale-up bandwidth per GPU per direction, bytes/s")
+    scaleup_latency_s: Any = _f("latency of one collective step inside the scale-up domain, s")
+    leaf_gpus: Any = _f("GPUs below one leaf (full-bisection) tier")
+    leaf_bw_bytes_per_s: Any = _f("scale-out bandwidth per GPU inside a leaf tier, bytes/s")
+    spine_bw_bytes_per_s: Any = _f("scale-out bandwidth per GPU across leaf tiers, bytes/s")
+    scaleout_latency_s: Any = _f("latency of one collective step across the scale-out fabric, s")
+    gpus_per_node: Any = _f("GPUs per node (the fabric tiers already carry the node)", 8)
+    # ---- money
+    usd_per_gpu_hour: Any = _f("price per GPU-hour, USD", 0.0)
+
+    def __post_init__(self) -> None:
+        for name, names in CODES.items():
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                if value not in names:
+                    raise ClustersimError(f"{name}: unknown value {value!r}; expected one of {', '.join(names)}")
+                object.__setattr__(self, name, names.index(value))
+
+    @classmethod
+    def of(cls, mapping: dict[str, Any] | None = None, /, **values: Any) -> KernelInputs:
+        """From a mapping and/or keywords, with a clear error for unknown or missing names."""
+        given = {**(mapping or {}), **values}
+        unknown = sorted(set(given) - set(INPUTS))
+        if unknown:
+            raise ClustersimError(f"unknown kernel input(s): {', '.join(unknown)}; expected: {', '.join(INPUTS)}")
+        missing = [n for n in REQUIRED if n not in given]
+        if missing:
+            raise ClustersimError(f"missing kernel input(s): {', '.join(missing)}")
+        return cls(**given)
+
+    def replace(self, **changes: Any) -> KernelInputs:
+        """A copy with some fields changed (codes by name allowed)."""
+        unknown = sorted(set(changes) - set(INPUTS))
+        if unknown:
+            raise ClustersimError(f"unknown kernel input(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field by name (the values themselves, not copies)."""
+        return {name: getattr(self, name) for name in INPUTS}
+
+    def scalars(self) -> dict[str, float]:
+        """Every field as a Python float (for one configuration); raises if a field is an array."""
+        out = {}
+        for name in INPUTS:
+            value = getattr(self, name)
+            if np.ndim(value):
+                raise ClustersimError(f"{name} holds an array; expected one configuration")
+            out[name] = float(value)
+        return out
+
+
+#: Every input, in declaration order.
+INPUTS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(KernelInputs))
+#: Defaults of the optional inputs.
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(KernelInputs)
+                            if f.default is not dataclasses.MISSING}
+#: Inputs without a default.
+REQUIRED: tuple[str, ...] = tuple(n for n in INPUTS if n not in DEFAULTS)
+
+
+@dataclass(frozen=True)
+class Calibratable:
+    """An efficiency parameter a calibration profile may set: its field, prior value and bounds."""
+
+    name: str
+    default: float
+    lower: float
+    upper: float
+    description: str
+
+
+#: The efficiency parameters a calibration fits (fields of KernelInputs; empty until the kernel exposes them).
+CALIBRATABLE: tuple[Calibratable, ...] = ()
+
+
+def stack(items: list[KernelInputs]) -> KernelInputs:
+    """Many configurations as one: each field an array over the items (for one vectorized kernel call)."""
+    if not items:
+        raise ClustersimError("stack: no kernel inputs")
+    return KernelInputs(**{name: np.asarray([getattr(it, name) for it in items]) for name in INPUTS})

@@ -1,0 +1,182 @@
+"""A scenario resolved once: :class:`ResolvedRun`, the one object every layer below the CLI receives.
+
+:func:`resolve_run` does every catalog look-up and every derivation a run needs, once: the
+architecture, the GPU's figures, the network and its per-tier bandwidths (from the cluster graph,
+cached per network), the price and its source, the failure sources and the job's MTBF, the kernel's
+inputs (:class:`~clustersim.cost.inputs.KernelInputs`) and the layout, given or chosen by the
+parallelism search. ``estimate``, ``simulate``, the money commands, sweeps and reports take the
+ResolvedRun (or its KernelInputs) and never go back to the Scenario's catalog accessors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clustersim import units
+from clustersim.cost.inputs import KernelInputs
+from clustersim.errors import InfeasibleError
+from clustersim.planning import cluster_for, fabric_for, network_params
+from clustersim.scenario import Scenario, load_scenario
+from clustersim.scenario.spec import ParallelismSpec
+
+__all__ = ["ResolvedRun", "resolve_run", "load", "base_inputs", "kernel_inputs"]
+
+_LAYOUT = ("tp", "pp", "dp", "cp", "ep", "vpp", "zero", "sequence_parallel", "tp_comm_overlap")
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """Everything a run needs, resolved once from a Scenario (catalog look-ups happen only here)."""
+
+    scenario: Scenario
+    arch: Mapping[str, Any]
+    gpu: Mapping[str, Any]
+    network: Any  # clustersim.topology.NetworkParams
+    fabric: Mapping[str, float]
+    usd_per_gpu_hour: float | None
+    price_source: str
+    tokens: float
+    sources: tuple[Mapping[str, Any], ...]
+    job_mtbf_s: float | None
+    inputs: KernelInputs
+    parallelism: ParallelismSpec
+    searched: bool
+    search: Any = None  # the SearchResult when the layout was searched
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def gpus(self) -> int:
+        return self.scenario.gpus
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.scenario.gpus_per_node
+
+    @property
+    def model_name(self) -> str:
+        return str(self.arch.get("name"))
+
+    @property
+    def gpu_name(self) -> str:
+        return str(self.gpu.get("name"))
+
+    @property
+    def gpu_memory_gib(self) -> float:
+        return float(self.gpu["memory_gib"])
+
+    def spines(self) -> int:
+        """Spine switches of the cluster graph (built only when asked: failure sources of spines)."""
+        return len(cluster_for(self.network).spines())
+
+
+def load(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], set_: Iterable[str] = (),
+         overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """A Scenario from a path/mapping/Scenario plus ``--set`` strings and keyword overrides.
+
+    Keyword overrides use ``__`` for dots: ``cluster__nodes=256`` is ``--set cluster.nodes=256``.
+    """
+    sets = list(set_)
+    for key, value in (overrides or {}).items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        sets.append(f"{key.replace('__', '.')}={text}")
+    return load_scenario(source, sets)
+
+
+def _peak_flop_per_s(gpu: Mapping[str, Any], precision: str) -> float:
+    value = (gpu.get("peak_tflops") or {}).get(precision)
+    if not value:
+        raise InfeasibleError(f"{gpu.get('name', 'this GPU')} has no {precision} peak in the catalog")
+    return float(value) * units.TFLOP
+
+
+def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fabric: Mapping[str, float],
+                tokens: float, price: float | None, par: ParallelismSpec | None) -> KernelInputs:
+    """The kernel's inputs for a scenario: each scenario key read into its field, in this one place.
+
+    Without a layout (``parallelism: auto``) the layout fields hold 1s until the search replaces them.
+    """
+    t = s.training
+    layout: dict[str, Any] = {k: 1 for k in ("tp", "pp", "dp", "cp", "ep", "vpp")}
+    if par is not None:
+        layout = {k: getattr(par, k) for k in _LAYOUT}
+    return KernelInputs(
+        layers=arch["layers"], hidden_size=arch["hidden_size"], ffn_hidden_size=arch["ffn_hidden_size"],
+        attention_heads=arch["attention_heads"], kv_heads=arch["kv_heads"], vocab_size=arch["vocab_size"],
+        gated_mlp=arch["gated_mlp"], experts=arch["experts"], experts_per_token=arch["experts_per_token"],
+        tied_embeddings=arch["tied_embeddings"],
+        seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
+        precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,
+        peak_flop_per_s=_peak_flop_per_s(gpu, t.precision), hbm_bytes=float(gpu["memory_gib"]) * units.GIB,
+        hbm_bw_bytes_per_s=float(gpu["hbm_gbyte_per_s"]) * units.GB,
+        usd_per_gpu_hour=price or 0.0, **{"gpus_per_node": s.gpus_per_node, **fabric}, **layout,
+    )
+
+
+def resolve_run(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, set_: Iterable[str] = (),
+                overrides: Mapping[str, Any] | None = None, objective: str = "time", top: int = 1,
+                search: bool | None = None) -> ResolvedRun:
+    """Resolve a scenario once. ``parallelism: auto`` (or ``search=True``) runs the parallelism search
+    and takes its best layout (by ``objective``; ``top`` rows are kept in ``run.search``)."""
+    from clustersim.reliability import failure_sources, job_mtbf_s
+
+    s = load(source, set_, overrides)
+    arch = s.model_arch()
+    gpu = s.gpu()
+    price = s.usd_per_gpu_hour()
+    price_source = s.price_source()
+    tokens = s.tokens()
+    network = network_params(s, gpu)
+    fabric = fabric_for(network)
+    sources = tuple(failure_sources(s, spines=lambda: len(cluster_for(network).spines())))
+    mtbf = job_mtbf_s(sources)
+    given = s.parallelism()
+    inputs = base_inputs(s, arch, gpu, fabric, tokens, price, given)
+    result = None
+    if given is None or search:
+        from clustersim.cost.search import search as run_search
+
+        result = run_search(inputs, gpus=s.gpus, objective=objective, top=top)
+        if not result.rows:
+            raise InfeasibleError(
+                f"{s.name}: none of the {result.configs_evaluated:,} configurations fits in "
+                f"{gpu['memory_gib']} GiB per GPU on {s.gpus:,} GPUs; add GPUs, use a GPU with more memory, "
+                f"or shorten the sequence{result.excluded_text()}")
+    searched = given is None
+    if result is not None and given is None:
+        s, given, inputs = _apply_row(s, inputs, result.rows[0])
+    if given is None:  # pragma: no cover - the search either found a row or raised
+        raise InfeasibleError(f"{s.name}: no layout")
+    return ResolvedRun(scenario=s, arch=arch, gpu=gpu, network=network, fabric=fabric, usd_per_gpu_hour=price,
+                       price_source=price_source, tokens=tokens, sources=sources, job_mtbf_s=mtbf, inputs=inputs,
+                       parallelism=given, searched=searched, search=result)
+
+
+def _apply_row(s: Scenario, inputs: KernelInputs, row: Mapping[str, Any]
+               ) -> tuple[Scenario, ParallelismSpec, KernelInputs]:
+    """The scenario and inputs with a search row's layout; micro-batch and recompute are training fields,
+    written into the scenario so that what is reported is what was evaluated."""
+    from clustersim.cost.inputs import RECOMPUTE
+
+    par = ParallelismSpec(**{k: (bool(row[k]) if k == "sequence_parallel" else int(row[k]))
+                             for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "zero", "sequence_parallel")})
+    training = s.training.model_copy(update={
+        "parallelism": par, "micro_batch_seqs": int(row["micro_batch_seqs"]),
+        "recompute": RECOMPUTE[int(row["recompute"])]})
+    s = s.model_copy(update={"training": training})
+    inputs = inputs.replace(**{k: getattr(par, k) for k in _LAYOUT},
+                            micro_batch_seqs=int(row["micro_batch_seqs"]), recompute=int(row["recompute"]))
+    return s, par, inputs
+
+
+def kernel_inputs(s: Scenario, par: ParallelismSpec | None = None) -> dict[str, Any]:
+    """The kernel's inputs of a scenario as a mapping (for callers that stack many points by name); the
+    layout fields hold 1s when the scenario has ``parallelism: auto`` and no ``par`` is given."""
+    arch, gpu = s.model_arch(), s.gpu()
+    fabric = fabric_for(network_params(s, gpu))
+    return base_inputs(s, arch, gpu, fabric, s.tokens(), s.usd_per_gpu_hour(), par or s.parallelism()).as_dict()
