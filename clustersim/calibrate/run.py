@@ -26,6 +26,7 @@ from clustersim.calibrate.measurements import (
     override_strings,
     read_measurements,
 )
+from clustersim.calibrate.predictor import calibratable, check_kernel_names
 from clustersim.calibrate.profile import PROFILE_VERSION, Profile, write_profile
 from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.results import jsonable, provenance
@@ -130,21 +131,13 @@ def _step_time(spec: MeasurementSpec, scenario: Any, folder: Path) -> tuple[floa
         metric, value = summary.metric, summary.value
     else:
         value = float(getattr(spec, metric))
-    est = estimate(scenario, with_theory=False)
+    est = estimate(scenario, with_theory=False, feasible_only=False)  # the measured run ran
     k = est.kernel
     if metric == "mfu":
         return est.step_time_s * k["mfu"] / value, value, detail
     tokens_per_step = est.step_time_s * k["tokens_per_s"]
     tps = value * scenario.gpus if metric == "tokens_per_s_per_gpu" else value
     return tokens_per_step / tps, value, detail
-
-
-def _default_parameters() -> tuple[Parameter, ...]:
-    try:
-        from clustersim.cost.inputs import CALIBRATABLE
-    except ImportError:
-        return ()
-    return tuple(CALIBRATABLE)
 
 
 def _failure_part(file: MeasurementsFile, folder: Path, base: Any) -> failurelog.FailureStats | None:
@@ -167,7 +160,7 @@ def _storage_part(file: MeasurementsFile, base: Any) -> dict[str, storage.Storag
     if any(c.size_gb is None for c in file.checkpoints):
         from clustersim.estimate import estimate
 
-        size_bytes = estimate(base, with_theory=False).checkpoint_size_gb * units.GB
+        size_bytes = estimate(base, with_theory=False, feasible_only=False).checkpoint_size_gb * units.GB
     ops = [(c.op, c.size_gb * units.GB if c.size_gb is not None else float(size_bytes or 0.0), c.seconds)
            for c in file.checkpoints]
     nominal = {"write": base.checkpoint.write_bytes_per_s, "read": base.checkpoint.read_bytes_per_s}
@@ -185,11 +178,12 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     path = Path(measurements)
     file, digest = read_measurements(path)
     folder = path.parent
-    params = tuple(parameters) if parameters is not None else _default_parameters()
+    params = tuple(parameters) if parameters is not None else calibratable()
     notes: list[str] = []
     if predictor is None:
         from clustersim.calibrate.predictor import estimate_predictor
 
+        check_kernel_names([p.name for p in params], "parameters")
         predictor = estimate_predictor
     base = _scenario(None, file, folder, f"{path}: base") if file.base else None
     obs, given, details, metrics = [], [], [], []
