@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from clustersim.calibrate.intervals import Residual
-from clustersim.calibrate.predictor import calibratable, check_kernel_names, estimate_predictor, step_time_interval
+from clustersim.calibrate.predictor import (
+    calibratable,
+    check_kernel_names,
+    estimate_predictor,
+    step_time_interval,
+)
 from clustersim.errors import ClustersimError
 from clustersim.estimate import estimate
 from clustersim.scenario import load_scenario
