@@ -76,3 +76,17 @@ def test_published_set_coverage_of_the_80pct_interval():
     assert len(res) >= 30
     out = coverage(res, 0.8)
     assert 0.75 <= out["share"] <= 0.85, out
+
+
+@pytest.mark.parametrize("kind", ["residuals", "posterior"])
+def test_draws_follow_the_interval(kind):
+    if kind == "residuals":
+        rows = [Residual(f"r{i}", "ampere", "tp-pp-dp", e, f"c{i}") for i, e in
+                enumerate((-0.06, -0.03, -0.01, 0.0, 0.02, 0.03, 0.08))]
+        iv = interval_from_residuals(rows, "ampere", "tp-pp-dp", 0.8)
+    else:
+        iv = interval_from_posterior(0.07, 0.8)
+    draws = iv.draw_factors(np.random.default_rng(5), 200_000)
+    lo, hi = np.quantile(draws, [0.1, 0.9])
+    assert lo == pytest.approx(iv.lo_factor, rel=3e-3) and hi == pytest.approx(iv.hi_factor, rel=3e-3)
+    assert 0.795 <= float(np.mean((draws >= iv.lo_factor) & (draws <= iv.hi_factor))) <= 0.805

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from clustersim.calibrate import calibrate, load_profile
 from clustersim.calibrate.measurements import override_strings, read_measurements
 from clustersim.cli import cli
-from clustersim.errors import ScenarioError
+from clustersim.errors import ClustersimError, ScenarioError
 from clustersim.estimate import estimate
 from tests.calibrate_example import Param as P
 from tests.calibrate_example import example_failure_log
@@ -160,3 +160,10 @@ def test_profile_refusals(tmp_path):
         load_profile(p)
     with pytest.raises(ScenarioError, match="does not exist"):
         load_profile(tmp_path / "none.yaml")
+
+
+def test_an_invalid_measured_layout_names_the_measurement(tmp_path):
+    p = _write(tmp_path, f"base: {QS}\nmeasurements:\n  - name: odd\n    set: {{training.parallelism: {{tp: 3, dp: 1}}, "
+                         "cluster.nodes: 1}\n    mfu: 0.4\n")
+    with pytest.raises(ClustersimError, match="measurement 'odd'"):
+        calibrate(p)

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from clustersim.calibrate.special import normal_ppf
 
 __all__ = ["LEVEL", "MIN_GROUP", "Interval", "Residual", "gpu_generation", "parallelism_style", "student_t_ppf",
@@ -50,6 +52,15 @@ class Interval:
     method: str  # "validation-residuals" or "calibration-posterior"
     source: str  # in words: which rows or which profile
     n: int | None = None
+    log_centre: float = 0.0  # the distribution behind the interval: log factor = centre + scale x T
+    log_scale: float = 0.0
+    dof: float = math.inf  # Student t degrees of freedom (inf: normal)
+
+    def draw_factors(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Step-time factors drawn from the distribution the interval summarises (for a simulation's
+        replicas): exp(centre + scale x T_dof), T standard normal when dof is infinite."""
+        t = rng.standard_normal(size) if math.isinf(self.dof) else rng.standard_t(self.dof, size)
+        return np.exp(self.log_centre + self.log_scale * t)
 
     def apply(self, value: float | None) -> tuple[float, float] | None:
         if value is None or not math.isfinite(value):
@@ -129,8 +140,10 @@ def interval_from_residuals(residuals: Sequence[Residual], generation: str, styl
     errs = [r.log_error for r in rows]
     mean = sum(errs) / n
     sd = math.sqrt(sum((e - mean) ** 2 for e in errs) / (n - 1))
-    half = student_t_ppf(0.5 + level / 2, n - 1) * sd * math.sqrt(1 + 1 / n)
-    return Interval(level, math.exp(mean - half), math.exp(mean + half), "validation-residuals", source, n)
+    scale = sd * math.sqrt(1 + 1 / n)
+    half = student_t_ppf(0.5 + level / 2, n - 1) * scale
+    return Interval(level, math.exp(mean - half), math.exp(mean + half), "validation-residuals", source, n,
+                    mean, scale, float(n - 1))
 
 
 def interval_from_posterior(log_sd: float, level: float = LEVEL, source: str = "calibration profile") -> Interval:
@@ -138,7 +151,8 @@ def interval_from_posterior(log_sd: float, level: float = LEVEL, source: str = "
     if not (log_sd >= 0 and math.isfinite(log_sd)):
         raise ValueError("the predictive log-sd must be finite and >= 0")
     z = normal_ppf(0.5 + level / 2)
-    return Interval(level, math.exp(-z * log_sd), math.exp(z * log_sd), "calibration-posterior", source)
+    return Interval(level, math.exp(-z * log_sd), math.exp(z * log_sd), "calibration-posterior", source, None, 0.0,
+                    log_sd)
 
 
 def _step_log_error(metric: str, published: float, predicted: float) -> float:

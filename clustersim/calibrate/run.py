@@ -28,7 +28,7 @@ from clustersim.calibrate.measurements import (
 )
 from clustersim.calibrate.predictor import calibratable, check_kernel_names
 from clustersim.calibrate.profile import PROFILE_VERSION, Profile, write_profile
-from clustersim.errors import ErrorItem, ScenarioError
+from clustersim.errors import ErrorItem, InfeasibleError, ScenarioError
 from clustersim.results import jsonable, provenance
 
 __all__ = ["MeasuredRow", "CalibrationResult", "calibrate"]
@@ -193,7 +193,10 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
             raise ScenarioError(ErrorItem(f"measurement {spec.name!r}: a measured run needs its parallel layout",
                                           path=f"measurements.{spec.name}.set", given="training.parallelism: auto",
                                           expected="training.parallelism with tp, pp (and dp) as the run used"), str(path))
-        step, value, detail = _step_time(spec, scenario, folder)
+        try:
+            step, value, detail = _step_time(spec, scenario, folder)
+        except InfeasibleError as exc:
+            raise InfeasibleError(f"measurement {spec.name!r} of {path}: {exc}") from None
         obs.append(Observation(spec.name, scenario, step, spec.log_sd or file.noise_log_sd))
         given.append(value)
         details.append(detail)
