@@ -6,6 +6,7 @@ YAML (the full format; docs/how-to/calibrate.md)::
     name: my-cluster                 # the profile's name (default: the file's stem)
     base: ../quickstart.yaml         # the scenario each measurement starts from (relative to this file)
     noise_log_sd: 0.05               # the log-sd of one measurement against the model (default 0.05)
+    prior_sd: {step_overhead_s: 0.2} # optional: a parameter's prior sd (log units, or its own unit)
     measurements:
       - name: tp4-pp2
         set: {training.parallelism: {tp: 4, pp: 2}}   # overrides of the base, as --set takes them
@@ -102,6 +103,8 @@ class MeasurementsFile(Strict):
     name: str | None = None
     base: str | None = Field(None, description="the base scenario (relative to this file)")
     noise_log_sd: PosFloat = 0.05
+    prior_sd: dict[str, PosFloat] = Field(default_factory=dict, description=(
+        "prior sd per parameter, in log units (a scale) or its own unit (an overhead); default from its bounds"))
     level: Annotated[float, Field(gt=0, lt=1)] = Field(0.8, description="prediction interval level")
     measurements: list[MeasurementSpec] = Field(default_factory=list)
     failures: FailureLogSpec | None = None

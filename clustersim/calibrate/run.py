@@ -140,6 +140,25 @@ def _step_time(spec: MeasurementSpec, scenario: Any, folder: Path) -> tuple[floa
     return tokens_per_step / tps, value, detail
 
 
+#: Prior sd of an additive parameter whose public value is zero (a per-step overhead), as a fraction of
+#: the median measured step time: an overhead "of the order of a tenth of a step". Its bounds alone
+#: (e.g. 0-60 s) would let it absorb any slowdown at no cost, and a fixed overhead extrapolates to other
+#: scales very differently from an efficiency.
+OVERHEAD_PRIOR_STEP_FRACTION = 0.1
+
+
+def prior_sds(params: Sequence[Parameter], obs: Sequence[Observation], given: dict[str, float]) -> dict[str, float]:
+    """The prior sd of each parameter: the file's ``prior_sd``, else (for an overhead at zero) a tenth of the
+    median measured step, else the fitter's default from the bounds (see clustersim.calibrate.fit)."""
+    out = dict(given)
+    steps = sorted(o.step_time_s for o in obs)
+    median = steps[len(steps) // 2] if steps else 0.0
+    for p in params:
+        if p.name not in out and p.lower <= 0 and p.default == 0 and median > 0:
+            out[p.name] = min((p.upper - p.lower) / 4.0, OVERHEAD_PRIOR_STEP_FRACTION * median)
+    return out
+
+
 def _failure_part(file: MeasurementsFile, folder: Path, base: Any) -> failurelog.FailureStats | None:
     f = file.failures
     if f is None:
@@ -205,9 +224,10 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     fitted: FitResult | None = None
     loo: list[float | None] = [None] * len(obs)
     if obs and params:
-        fitted = fit(params, predictor, obs)
+        prior = prior_sds(params, obs, file.prior_sd)
+        fitted = fit(params, predictor, obs, prior_sd=prior)
         if len(obs) > 1:
-            loo = list(leave_one_out(params, predictor, obs, fitted))
+            loo = list(leave_one_out(params, predictor, obs, fitted, prior_sd=prior))
         else:
             notes.append("one measurement: no leave-one-out check (a second layout gives one)")
         before = list(fitted.predicted_before_s)
