@@ -167,3 +167,14 @@ def test_an_invalid_measured_layout_names_the_measurement(tmp_path):
                          "cluster.nodes: 1}\n    mfu: 0.4\n")
     with pytest.raises(ClustersimError, match="measurement 'odd'"):
         calibrate(p)
+
+
+def test_kernel_overrides_refuse_unknown_names(tmp_path):
+    from clustersim.calibrate.profile import kernel_overrides
+
+    p = _write(tmp_path, "clustersim_calibration: 1\nname: x\ncreated_utc: now\nclustersim_version: '0'\n"
+                         "kernel: {warp_speed: 2.0}\n", "k.yaml")
+    with pytest.raises(ScenarioError, match="unknown calibratable parameter"):
+        kernel_overrides(p)
+    ok = _write(tmp_path, "clustersim_calibration: 1\nname: x\ncreated_utc: now\nclustersim_version: '0'\n", "ok.yaml")
+    assert kernel_overrides(ok) == {}

@@ -31,7 +31,7 @@ from clustersim.scenario.loader import errors_from_validation
 from clustersim.scenario.spec import Strict
 from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, read_yaml_bytes
 
-__all__ = ["PROFILE_VERSION", "Profile", "write_profile", "load_profile"]
+__all__ = ["PROFILE_VERSION", "Profile", "write_profile", "load_profile", "kernel_overrides"]
 
 #: The profile format's version (the ``clustersim_calibration`` key). Bump on a breaking change.
 PROFILE_VERSION = 1
@@ -191,3 +191,17 @@ def load_profile(path: str | Path) -> Profile:
         return Profile.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(errors_from_validation(exc, data, marks), str(p)) from None
+
+
+def kernel_overrides(path: str | os.PathLike[str]) -> dict[str, float]:
+    """The ``kernel:`` mapping of a profile file, checked against the kernel's calibratable parameters:
+    what a scenario's ``calibration: PATH`` replaces in its KernelInputs."""
+    from clustersim.calibrate.predictor import check_kernel_names
+    from clustersim.errors import ClustersimError
+
+    profile = load_profile(path)
+    try:
+        check_kernel_names(list(profile.kernel), f"{path}: kernel")
+    except ClustersimError as exc:
+        raise ScenarioError(ErrorItem(str(exc), path="kernel"), str(path)) from None
+    return dict(profile.kernel)
