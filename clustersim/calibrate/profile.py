@@ -168,7 +168,7 @@ def write_profile(path: str | os.PathLike[str], data: dict[str, Any]) -> Profile
     return profile
 
 
-def load_profile(path: str | Path) -> Profile:
+def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Read and validate a profile; ScenarioError with file:line for anything wrong."""
     p = Path(path)
     try:
