@@ -90,3 +90,10 @@ def test_draws_follow_the_interval(kind):
     lo, hi = np.quantile(draws, [0.1, 0.9])
     assert lo == pytest.approx(iv.lo_factor, rel=3e-3) and hi == pytest.approx(iv.hi_factor, rel=3e-3)
     assert 0.795 <= float(np.mean((draws >= iv.lo_factor) & (draws <= iv.hi_factor))) <= 0.805
+
+
+def test_report_for_json():
+    iv = interval_from_posterior(0.05, 0.8, "profiles/x.yaml")
+    rep = iv.report({"step_time_s": 2.0, "train_days": 10.0, "gpu_hours": 100.0, "cost_usd": None})
+    assert rep["method"] == "calibration-posterior" and rep["level"] == 0.8 and rep["cost_usd"] is None
+    assert rep["train_days"] == pytest.approx([10 * iv.lo_factor, 10 * iv.hi_factor])

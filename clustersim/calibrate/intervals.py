@@ -74,6 +74,11 @@ class Interval:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def report(self, figures: Mapping[str, float | None]) -> dict[str, Any]:
+        """What ``estimate --json`` carries: level, method, source and ``[lo, hi]`` per scaled figure."""
+        bounds = {k: (None if v is None else [v[0], v[1]]) for k, v in self.apply_to(figures).items()}
+        return {"level": self.level, "method": self.method, "source": self.source, **bounds}
+
 
 @dataclass(frozen=True)
 class Residual:
