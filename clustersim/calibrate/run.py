@@ -28,6 +28,7 @@ from clustersim.calibrate.measurements import (
 )
 from clustersim.calibrate.predictor import calibratable, check_kernel_names
 from clustersim.calibrate.profile import PROFILE_VERSION, Profile, write_profile
+from clustersim.calibrate.profile_data import build_profile_data
 from clustersim.errors import ErrorItem, InfeasibleError, ScenarioError
 from clustersim.results import jsonable, provenance
 
@@ -246,11 +247,5 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     name = file.name or path.stem
     when = created_utc or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     partial = CalibrationResult(name, str(path), rows, fitted, fstats, stor, {}, tuple(notes))
-    data = _profile_data(partial, file, digest, when)
+    data = build_profile_data(partial, file, digest, when, version=PROFILE_VERSION, clustersim_version=__version__)
     return CalibrationResult(name, str(path), rows, fitted, fstats, stor, data, tuple(notes))
-
-
-def _profile_data(res: CalibrationResult, file: MeasurementsFile, digest: str, when: str) -> dict[str, Any]:
-    from clustersim.calibrate.profile_data import build_profile_data
-
-    return build_profile_data(res, file, digest, when, version=PROFILE_VERSION, clustersim_version=__version__)
