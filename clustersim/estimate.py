@@ -80,6 +80,7 @@ class Estimate:
             "step_time_s": k["step_time_s"],
             "tokens_per_s": k["tokens_per_s"],
             "mfu": k["mfu"],
+            "mfu_bf16_peak": k["mfu_bf16_peak"],
             "hfu": k["hfu"],
             "model_tflops_per_gpu": k["model_tflops_per_gpu"],
             "hardware_tflops_per_gpu": k["hardware_tflops_per_gpu"],

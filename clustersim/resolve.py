@@ -95,6 +95,42 @@ def _peak_flop_per_s(gpu: Mapping[str, Any], precision: str) -> float:
     return float(value) * units.TFLOP
 
 
+#: Attention kernel of ``software.attention: auto``: Megatron-core / NeMo use Transformer Engine, whose
+#: default fused attention backend on Hopper and Blackwell is cuDNN's (TE documentation, "attention
+#: backends"); PyTorch-native stacks (torchtitan, FSDP, DeepSpeed) use scaled_dot_product_attention, whose
+#: flash backend is FlashAttention-2 (PyTorch 2.2+ release notes).
+_AUTO_ATTENTION = {"megatron": "cudnn", "nemo": "cudnn", "torchtitan": "flash2", "deepspeed": "flash2",
+                   "fsdp": "flash2"}
+#: HBM bytes per element cast to FP8 by recipe (Transformer Engine documentation, FP8 recipes): delayed
+#: scaling reads the BF16 tensor and writes FP8 (2 + 1 B) with the amax taken in the same pass; current
+#: scaling first reads the tensor once more for its amax (+2 B); block-wise and MXFP8 add one scale per
+#: block (1 per 128 elements, 1 per 32) and the per-block amax in the cast pass.
+_FP8_CAST_BYTES = {"delayed": 3.0, "current": 5.0, "blockwise": 3.5, "mxfp8": 3.25}
+
+
+def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
+    """The software stack's fields: the attention kernel (auto resolved), framework, FP8 recipe, and the
+    GPU's measured efficiencies for that kernel and precision (catalog kernel_model.yaml)."""
+    from clustersim.scenario import catalog
+
+    sw = s.software
+    attention = sw.attention if sw.attention != "auto" else _AUTO_ATTENTION[sw.framework]
+    hw = catalog.kernel_model(str(gpu.get("name")))
+    att = hw["attention"][attention]
+    gemm = hw["gemm_peak_fraction"]
+    recipe = sw.fp8_recipe or ("mxfp8" if str(gpu.get("name", "")).startswith(("b200", "gb200")) else "delayed")
+    bf16 = (gpu.get("peak_tflops") or {}).get("bf16") or (gpu.get("peak_tflops") or {}).get("fp16") or 0.0
+    return {
+        "attention": attention, "framework": sw.framework, "flash_attention": attention != "unfused",
+        "fp8_cast_bytes_per_element": _FP8_CAST_BYTES[recipe],
+        "bf16_peak_flop_per_s": float(bf16) * units.TFLOP,
+        "gemm_peak_fraction": float(gemm.get(s.training.precision, gemm.get("bf16", 0.8))),
+        "gemm_sm_count": int(hw["sm_count"]), "gemm_tile_m": int(hw["tile_m"]), "gemm_tile_n": int(hw["tile_n"]),
+        "attention_fwd_fraction": float(att["fwd"]), "attention_bwd_fraction": float(att["bwd"]),
+        "attention_half_seq": float(hw["attention_half_seq"]), "hbm_fraction": float(hw["hbm_fraction"]),
+    }
+
+
 def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fabric: Mapping[str, float],
                 tokens: float, price: float | None, par: ParallelismSpec | None) -> KernelInputs:
     """The kernel's inputs for a scenario: each scenario key read into its field, in this one place.
@@ -112,7 +148,9 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         tied_embeddings=arch["tied_embeddings"],
         seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
         precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,
-        peak_flop_per_s=_peak_flop_per_s(gpu, t.precision), hbm_bytes=float(gpu["memory_gib"]) * units.GIB,
+        peak_flop_per_s=_peak_flop_per_s(gpu, t.precision),
+        hbm_bytes=(float(gpu["memory_gib"]) - s.cluster.gpu_memory_headroom_gib) * units.GIB,
+        **software_inputs(s, gpu),
         hbm_bw_bytes_per_s=float(gpu["hbm_gbyte_per_s"]) * units.GB,
         usd_per_gpu_hour=price or 0.0, **{"gpus_per_node": s.gpus_per_node, **fabric}, **layout,
     )

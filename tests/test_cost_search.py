@@ -84,8 +84,8 @@ def test_search_ranks_feasible_layouts_and_explains_the_winner():
     times = [r["step_time_s"] for r in res.rows]
     assert times == sorted(times) and len(times) == 5
     assert all(r["fits_in_memory"] and r["valid"] for r in res.rows)
-    assert res.why_best.startswith("Best: tp") and "Next: tp" in res.why_best
-    assert "differs by" in res.why_best
+    assert res.why_best.startswith("Best: tp")
+    assert "Next: tp" in res.why_best or "take the same step time" in res.why_best
     # the same answer in small chunks (bounded memory)
     chunked = search(MODEL, GPU, FABRIC, **RUN, top=5, chunk=97)
     assert [r["step_time_s"] for r in chunked.rows] == times

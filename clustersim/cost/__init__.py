@@ -5,7 +5,7 @@ Imports numpy only (no simpy, networkx, plotly, pydantic). Public entry points:
 * :func:`clustersim.cost.kernel.evaluate` — every input an array or a scalar, broadcast together.
 * :func:`clustersim.cost.kernel.evaluate_one` — the same formulas for one configuration, plain Python.
 * :func:`clustersim.cost.search.enumerate_configs` and :func:`clustersim.cost.search.search`.
-* :func:`clustersim.cost.validation.published_rows` and :func:`clustersim.cost.validation.predict_row`.
+* :class:`clustersim.cost.inputs.KernelInputs` — the kernel's inputs; :mod:`clustersim.cost.rules` — the one rule set.
 """
 
 from __future__ import annotations

@@ -27,29 +27,58 @@ __all__ = ["gemm_s", "elementwise_s", "layer_times", "logits_time_s", "optimizer
 CROSS_ENTROPY_BYTES_PER_ELEMENT = 16.0
 
 
-def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, peak: Any, bw: Any, elem_bytes: Any) -> Any:
+class Hardware:
+    """One GPU as the compute terms see it: peaks, HBM bandwidth and the measured efficiencies
+    (clustersim/scenario/catalog/kernel_model.yaml), scaled by a calibration profile."""
+
+    __slots__ = ("peak", "peak16", "bw", "gemm_frac", "sms", "tile_m", "tile_n", "hbm_frac", "gap_s",
+                 "attn_fwd", "attn_bwd", "attn_half_seq", "attn_scale")
+
+    def __init__(self, **values: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values[name])
+
+
+def _tile_use(xp: Any, M: Any, N: Any, count: Any, hw: Hardware, tm: Any, tn: Any) -> Any:
+    """Useful fraction of the tensor cores for an M x N output in tm x tn tiles: tile padding times the
+    last wave's idle SMs (NVIDIA "Matrix Multiplication Background User's Guide": tile and wave
+    quantization)."""
+    tiles_m, tiles_n = xp.ceil(M / tm), xp.ceil(N / tn)
+    tiles = tiles_m * tiles_n * count
+    waves = xp.ceil(tiles / hw.sms)
+    return (M * N * count) / (tiles * tm * tn) * tiles / (waves * hw.sms)
+
+
+def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, hw: Hardware, elem_bytes: Any, peak: Any = None) -> Any:
     """Time of ``count`` GEMMs (M x K) @ (K x N), launched as one (batched/grouped) kernel.
 
-    Compute-bound time FLOP/(peak x eff(I)) = (FLOP/peak + GEMM_HALF_RIDGE x bytes/bw) / GEMM_EFF_MAX,
-    with FLOP = 2MKN and bytes = elem x (MK + KN + MN) (operands and result once through HBM);
-    memory-bound time bytes / (bw x HBM_EFF); never below one kernel launch.
+    Compute-bound: (FLOP/peak + GEMM_HALF_RIDGE x bytes/bw) / (f x q), with f the GPU's best measured
+    fraction of its peak (a shape sweep on that GPU) and q the tile and wave quantization of
+    :func:`_tile_use` (the better of the catalog tile and a half-size tile, as cuBLAS heuristics choose
+    among tiles); FLOP = 2MKN, bytes = elem x (MK + KN + MN). Memory-bound: bytes / (bw x the GPU's
+    measured STREAM fraction). Plus one kernel's launch gap (added, not a floor).
     """
+    peak = hw.peak if peak is None else peak
     mk = M * K
     flop = mk * N * (2.0 * count)
     byts = (mk + K * N + M * N) * (elem_bytes * count)
-    compute = flop / (peak * eff.GEMM_EFF_MAX) + byts * (eff.GEMM_HALF_RIDGE / eff.GEMM_EFF_MAX) / bw
-    memory = byts / (bw * eff.HBM_EFF)
-    return xp.maximum(xp.maximum(compute, memory), eff.KERNEL_LAUNCH_S)
+    q = xp.maximum(_tile_use(xp, M, N, count, hw, hw.tile_m, hw.tile_n),
+                   _tile_use(xp, M, N, count, hw, 0.5 * hw.tile_m, 0.5 * hw.tile_n))
+    f = hw.gemm_frac * q
+    compute = flop / (peak * f) + byts * eff.GEMM_HALF_RIDGE / (f * hw.bw)
+    memory = byts / (hw.bw * hw.hbm_frac)
+    return xp.maximum(compute, memory) + hw.gap_s
 
 
-def elementwise_s(xp: Any, byts: Any, bw: Any, kernels: Any) -> Any:
-    """Memory-bound kernels moving ``byts`` through HBM, never faster than their launches."""
-    return xp.maximum(byts / (bw * eff.HBM_EFF), kernels * eff.KERNEL_LAUNCH_S)
+def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:
+    """Memory-bound kernels moving ``byts`` through HBM at the measured STREAM fraction, plus their
+    launch gaps."""
+    return byts / (hw.bw * hw.hbm_frac) + kernels * hw.gap_s
 
 
 def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, a: Any, kv: Any,
-                gated: Any, experts: Any, topk: Any, t: Any, ep: Any, sp: Any, flash: Any, peak: Any, bw: Any,
-                gemm_bytes: Any, act_bytes: Any) -> tuple[Any, Any, Any, Any, Any]:
+                gated: Any, experts: Any, topk: Any, t: Any, ep: Any, sp: Any, flash: Any, hw: Hardware,
+                gemm_bytes: Any, act_bytes: Any, cast_bytes: Any) -> tuple[Any, Any, Any, Any, Any]:
     """Per-pass times of one transformer layer for one micro-batch on one GPU.
 
     Returns (gemm_fwd, attn_fwd, attn_bwd, elem_fwd, elem_bwd): the weight GEMMs of one pass (the
@@ -64,34 +93,40 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     """
     hkv = kv * h / a
     moe = experts > 1.0
-    g = gemm_s(xp, tokens, h, (h + 2.0 * hkv) / t, 1.0, peak, bw, gemm_bytes)
-    g = g + gemm_s(xp, tokens, h / t, h, 1.0, peak, bw, gemm_bytes)
+    g = gemm_s(xp, tokens, h, (h + 2.0 * hkv) / t, 1.0, hw, gemm_bytes)
+    g = g + gemm_s(xp, tokens, h / t, h, 1.0, hw, gemm_bytes)
     rows = xp.where(moe, tokens * topk * ep / experts, tokens)
     local = xp.where(moe, experts / ep, 1.0)
-    g = g + gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, peak, bw, gemm_bytes)
-    g = g + gemm_s(xp, rows, f / t, h, local, peak, bw, gemm_bytes)
-    g = g + xp.select(moe, lambda: gemm_s(xp, tokens, h, experts, 1.0, peak, bw, gemm_bytes), lambda: 0.0)
+    g = g + gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, hw, gemm_bytes)
+    g = g + gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes)
+    # the router stays in 16-bit precision
+    g = g + xp.select(moe, lambda: gemm_s(xp, tokens, h, experts, 1.0, hw, act_bytes, hw.peak16), lambda: 0.0)
 
     heads = b * a / t
     n_s2 = heads * s_q * s_kv  # score elements per GPU
     e = act_bytes
-    # Fused attention: causal half of 4 s_q s_kv hd FLOPs per head; attention runs at the 16-bit peak
-    # (for fp8 runs, half the fp8 peak: every GPU in the catalog has fp8 = 2 x bf16).
-    attn_peak = peak * xp.where(gemm_bytes < 1.5, 0.5, 1.0)
+    # Fused attention: the causal half of 4 s_q s_kv hd FLOPs per head, at the kernel's measured fraction
+    # of the 16-bit peak on this GPU (FP8 runs keep attention in BF16: Transformer Engine's fp8_autocast
+    # changes only the linear layers' GEMMs), rising with the sequence as F s / (s + s_half); backward 2.5
+    # x the forward's FLOPs (5 GEMMs against 2; FlashAttention-2 Sec. 3.1) at its own measured fraction.
+    attn_peak = hw.peak16
     hd = h / a
+    seq_use = s_kv / (s_kv + hw.attn_half_seq)
 
     def fused() -> tuple[Any, Any]:
-        fwd = 0.5 * 4.0 * n_s2 * hd / (attn_peak * eff.FLASH_ATTN_EFF)
-        return fwd, 2.5 * fwd
+        flop = 0.5 * 4.0 * n_s2 * hd
+        fwd = flop / (attn_peak * hw.attn_fwd * seq_use * hw.attn_scale) + hw.gap_s
+        bwd = 2.5 * flop / (attn_peak * hw.attn_bwd * seq_use * hw.attn_scale) + 2.0 * hw.gap_s
+        return fwd, bwd
 
     def unfused() -> tuple[Any, Any]:
         # QK^T and attention x V as batched GEMMs per head over the full s x s matrix, plus the softmax
         # and dropout on the scores (forward: read, write, read, write, 1-byte mask; backward: read
         # probabilities, gradient and mask, write)
-        scores = (gemm_s(xp, s_q, hd, s_kv, heads, attn_peak, bw, e)
-                  + gemm_s(xp, s_q, s_kv, hd, heads, attn_peak, bw, e))
-        return (scores + elementwise_s(xp, n_s2 * (4.0 * e + 1.0), bw, 2.0),
-                2.0 * scores + elementwise_s(xp, n_s2 * (5.0 * e + 1.0), bw, 2.0))
+        scores = (gemm_s(xp, s_q, hd, s_kv, heads, hw, e, attn_peak)
+                  + gemm_s(xp, s_q, s_kv, hd, heads, hw, e, attn_peak))
+        return (scores + elementwise_s(xp, n_s2 * (4.0 * e + 1.0), hw, 2.0),
+                2.0 * scores + elementwise_s(xp, n_s2 * (5.0 * e + 1.0), hw, 2.0))
 
     if xp.is_scalar(flash):
         attn_fwd, attn_bwd = fused() if flash else unfused()
@@ -108,23 +143,34 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     # backward: LayerNorm (read x, dy; write dx), dropout-residual (read dy, mask; write), activation
     # (read inputs and dy, write d-inputs), permutation
     bwd = tokens * width * (6.0 * e + 2.0 * (2.0 * e + 1.0)) + act * (3.0 + 2.0 * gated) * e + perm
+    # rotary embedding of q and k (read, write; forward and backward): Su et al. 2021 (RoFormer)
+    rope = 2.0 * e * tokens * (h + hkv) / t
+    # FP8 (gemm_bytes 1): each FP8 GEMM's activation input is cast forward (QKV and FC1 inputs h wide,
+    # projection and FC2 inputs h/t and f/t wide) and each output gradient backward, at the recipe's
+    # bytes per element (Transformer Engine FP8 recipes; Micikevicius et al. 2022, "FP8 formats")
+    fp8 = gemm_bytes < 1.5
+    cast_fwd = xp.where(fp8, cast_bytes * tokens * (2.0 * h + h / t + topk * f / t), 0.0)
+    cast_bwd = xp.where(fp8, cast_bytes * tokens * ((h + 2.0 * hkv) / t + 2.0 * h + topk * (1.0 + gated) * f / t),
+                        0.0)
     kernels = eff.ELEMENTWISE_KERNELS_PER_LAYER
-    return (g, attn_fwd, attn_bwd, elementwise_s(xp, fwd, bw, kernels), elementwise_s(xp, bwd, bw, kernels))
+    return (g, attn_fwd, attn_bwd, elementwise_s(xp, fwd + rope + cast_fwd, hw, kernels),
+            elementwise_s(xp, bwd + rope + cast_bwd, hw, kernels))
 
 
-def logits_time_s(xp: Any, tokens: Any, h: Any, V: Any, t: Any, peak: Any, bw: Any, gemm_bytes: Any,
+def logits_time_s(xp: Any, tokens: Any, h: Any, V: Any, t: Any, hw: Hardware, act_bytes: Any,
                   passes: Any) -> Any:
-    """Output layer on the last stage: the tokens x h x V/t GEMM for ``passes`` passes, plus the
-    fp32 cross-entropy over tokens x V/t logits (CROSS_ENTROPY_BYTES_PER_ELEMENT)."""
-    gemm = passes * gemm_s(xp, tokens, h, V / t, 1.0, peak, bw, gemm_bytes)
-    return gemm + elementwise_s(xp, CROSS_ENTROPY_BYTES_PER_ELEMENT * tokens * V / t, bw, 2.0)
+    """Output layer on the last stage: the tokens x h x V/t GEMM for ``passes`` passes (in 16-bit
+    precision: Transformer Engine keeps the output layer out of FP8), plus the fp32 cross-entropy over
+    tokens x V/t logits (CROSS_ENTROPY_BYTES_PER_ELEMENT)."""
+    gemm = passes * gemm_s(xp, tokens, h, V / t, 1.0, hw, act_bytes, hw.peak16)
+    return gemm + elementwise_s(xp, CROSS_ENTROPY_BYTES_PER_ELEMENT * tokens * V / t, hw, 2.0)
 
 
-def optimizer_s(xp: Any, params: Any, w_b: Any, g_b: Any, k_b: Any, bw: Any) -> Any:
+def optimizer_s(xp: Any, params: Any, w_b: Any, g_b: Any, k_b: Any, hw: Hardware) -> Any:
     """Adam step over ``params`` local trainable parameters, memory-bound (Kingma & Ba 2015).
 
     Per parameter: read and write the K optimizer bytes (fp32 master, m, v), read the gradient twice (norm
     for clipping, update) and zero it, write the low-precision weight: 2K + 3 g_b + w_b bytes (38 B for
     bf16 with fp32 main gradients).
     """
-    return elementwise_s(xp, params * (2.0 * k_b + 3.0 * g_b + w_b), bw, 4.0)
+    return elementwise_s(xp, params * (2.0 * k_b + 3.0 * g_b + w_b), hw, 4.0)

@@ -19,6 +19,7 @@ __all__ = [
     "KERNEL_LAUNCH_S",
     "DDP_BUCKET_BYTES",
     "ELEMENTWISE_KERNELS_PER_LAYER",
+    "OVERLAP_INTERFERENCE",
 ]
 
 #: Best fraction of the dense tensor-core peak that a large GEMM reaches. Calibrated (with HBM_EFF, the
@@ -64,3 +65,10 @@ ELEMENTWISE_KERNELS_PER_LAYER = 12.0
 #: Gradient bucket that can only be reduced after the last backward kernel (PyTorch DDP's default
 #: ``bucket_cap_mb=25``; torch.nn.parallel.DistributedDataParallel documentation).
 DDP_BUCKET_BYTES = 25e6
+
+#: Slowdown of compute per second of communication hidden behind it: overlapped NCCL kernels occupy SMs
+#: and HBM bandwidth (Jangda et al. 2022, "Breaking the Computation and Communication Abstraction
+#: Barrier", ASPLOS: overlapped collectives slow the GEMMs they overlap). The one constant of the time
+#: model fitted on published runs (see docs/validation.md: the value, what it was fitted on, and how far
+#: it moves when one source is left out).
+OVERLAP_INTERFERENCE = 0.6

@@ -85,8 +85,24 @@ class KernelInputs:
     lora_rank: Any = _f("LoRA rank", 16)
     tp_comm_overlap: Any = _f("tensor-parallel communication overlapped with GEMMs", False)
     flash_attention: Any = _f("fused (Flash) attention; False = unfused softmax attention", True)
+    attention: Any = _f("attention kernel code: unfused, flash1, flash2, flash3, cudnn", 4)
+    framework: Any = _f("software stack code: megatron, nemo, torchtitan, deepspeed, fsdp", 0)
+    fp8_cast_bytes_per_element: Any = _f(
+        "HBM bytes moved per element cast to FP8 before an FP8 GEMM (the recipe's quantization work)", 3.0)
     # ---- the GPU
     peak_flop_per_s: Any = _f("dense tensor-core peak for the precision, FLOP/s")
+    bf16_peak_flop_per_s: Any = _f(
+        "dense 16-bit peak, FLOP/s: what stays in BF16 under FP8 (attention) runs at it; 0 = peak_flop_per_s", 0.0)
+    gemm_peak_fraction: Any = _f("best measured fraction of the peak a large GEMM reaches on this GPU", 0.8)
+    gemm_sm_count: Any = _f("streaming multiprocessors (compute units): the waves of GEMM tiles", 132)
+    gemm_tile_m: Any = _f("rows of one GEMM output tile (CTA tile) for wave quantization", 128)
+    gemm_tile_n: Any = _f("columns of one GEMM output tile (CTA tile) for wave quantization", 128)
+    attention_fwd_fraction: Any = _f("fraction of the 16-bit peak the attention kernel reaches forward (causal)", 0.5)
+    attention_bwd_fraction: Any = _f("fraction of the 16-bit peak the attention kernel reaches backward", 0.45)
+    attention_half_seq: Any = _f("sequence length at which the attention kernel reaches half its fraction", 512.0)
+    hbm_fraction: Any = _f("fraction of the HBM bandwidth memory-bound kernels reach (STREAM-like)", 0.85)
+    kernel_gap_s: Any = _f("GPU idle time between two kernels of a layer (launch latency), added per kernel, s",
+                           2.5e-6)
     hbm_bytes: Any = _f("usable HBM per GPU, bytes (the capacity less the headroom)")
     hbm_bw_bytes_per_s: Any = _f("HBM bandwidth, bytes/s")
     # ---- the fabric tiers (per GPU, per direction), from clustersim.topology
@@ -100,6 +116,12 @@ class KernelInputs:
     gpus_per_node: Any = _f("GPUs per node (the fabric tiers already carry the node)", 8)
     # ---- money
     usd_per_gpu_hour: Any = _f("price per GPU-hour, USD", 0.0)
+    # ---- calibration (a profile from `clustersim calibrate` sets these; 1 / 0 = the public model)
+    gemm_efficiency_scale: Any = _f("multiplies the GEMM throughput of the model", 1.0)
+    attention_efficiency_scale: Any = _f("multiplies the attention kernel throughput", 1.0)
+    hbm_efficiency_scale: Any = _f("multiplies the bandwidth of memory-bound kernels", 1.0)
+    network_efficiency_scale: Any = _f("multiplies the bandwidth collectives reach on every tier", 1.0)
+    step_overhead_s: Any = _f("fixed time added to every step (data loading, logging, host sync), s", 0.0)
 
     def __post_init__(self) -> None:
         for name, names in CODES.items():
@@ -163,8 +185,14 @@ class Calibratable:
     description: str
 
 
-#: The efficiency parameters a calibration fits (fields of KernelInputs; empty until the kernel exposes them).
-CALIBRATABLE: tuple[Calibratable, ...] = ()
+#: The efficiency parameters a calibration fits (fields of KernelInputs), with their prior and bounds.
+CALIBRATABLE: tuple[Calibratable, ...] = (
+    Calibratable("gemm_efficiency_scale", 1.0, 0.3, 1.5, "GEMM throughput relative to the public model"),
+    Calibratable("attention_efficiency_scale", 1.0, 0.3, 2.0, "attention kernel throughput relative to the model"),
+    Calibratable("hbm_efficiency_scale", 1.0, 0.3, 1.3, "memory-bound kernel bandwidth relative to the model"),
+    Calibratable("network_efficiency_scale", 1.0, 0.1, 1.3, "collective bandwidth relative to the model"),
+    Calibratable("step_overhead_s", 0.0, 0.0, 60.0, "fixed per-step overhead, s"),
+)
 
 
 def stack(items: list[KernelInputs]) -> KernelInputs:

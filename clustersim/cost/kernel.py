@@ -48,7 +48,7 @@ _MEMORY_PARTS = ("weights_bytes", "grads_bytes", "optimizer_bytes", "activations
 
 #: Every output key. All float64 except BOOL_OUTPUTS.
 OUTPUTS = (("step_time_s",) + BREAKDOWN + (
-    "model_flop_per_step", "hardware_flop_per_step", "mfu", "hfu", "tokens_per_s", "model_tflops_per_gpu",
+    "model_flop_per_step", "hardware_flop_per_step", "mfu", "mfu_bf16_peak", "hfu", "tokens_per_s", "model_tflops_per_gpu",
     "hardware_tflops_per_gpu") + _MEMORY_PARTS + (
     "memory_bytes", "fits_in_memory", "memory_excess_bytes", "params", "active_params", "trainable_params",
     "checkpoint_bytes", "train_s", "gpu_hours", "cost_usd", "valid"))
@@ -82,10 +82,19 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     sp, tpo, flash = x["sequence_parallel"], x["tp_comm_overlap"], x["flash_attention"]
     rank = pos(x["lora_rank"], 1.0)
     peak, hbm = pos(x["peak_flop_per_s"], 1.0), x["hbm_bytes"]
-    bw = pos(x["hbm_bw_bytes_per_s"], 1.0)
-    fab = comm.Fabric(pos(x["scaleup_gpus"], 1.0), pos(x["scaleup_bw_bytes_per_s"], 1.0), x["scaleup_latency_s"],
-                      x["leaf_gpus"], pos(x["leaf_bw_bytes_per_s"], 1.0), pos(x["spine_bw_bytes_per_s"], 1.0),
-                      x["scaleout_latency_s"])
+    bw = pos(x["hbm_bw_bytes_per_s"], 1.0) * pos(x["hbm_efficiency_scale"], 1e-6)
+    peak16 = xp.where(x["bf16_peak_flop_per_s"] > 0.0, x["bf16_peak_flop_per_s"], peak)
+    hw = compute.Hardware(
+        peak=peak, peak16=peak16, bw=bw,
+        gemm_frac=xp.minimum(pos(x["gemm_peak_fraction"] * x["gemm_efficiency_scale"], 1e-6), 1.0),
+        sms=pos(x["gemm_sm_count"], 1.0), tile_m=pos(x["gemm_tile_m"], 1.0), tile_n=pos(x["gemm_tile_n"], 1.0),
+        hbm_frac=xp.minimum(pos(x["hbm_fraction"], 1e-6), 1.0), gap_s=pos(x["kernel_gap_s"], 0.0),
+        attn_fwd=pos(x["attention_fwd_fraction"], 1e-6), attn_bwd=pos(x["attention_bwd_fraction"], 1e-6),
+        attn_half_seq=pos(x["attention_half_seq"], 0.0), attn_scale=pos(x["attention_efficiency_scale"], 1e-6))
+    net = pos(x["network_efficiency_scale"], 1e-6)
+    fab = comm.Fabric(pos(x["scaleup_gpus"], 1.0), pos(x["scaleup_bw_bytes_per_s"], 1.0) * net,
+                      x["scaleup_latency_s"], x["leaf_gpus"], pos(x["leaf_bw_bytes_per_s"], 1.0) * net,
+                      pos(x["spine_bw_bytes_per_s"], 1.0) * net, x["scaleout_latency_s"])
 
     m = B / (d * b)
     n_gpus = t * p * d * c
@@ -141,16 +150,17 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # ---- compute per micro-batch on the heaviest stage
     g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(
         xp, tokens=tokens, s_q=s / c, s_kv=s, b=b, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k, t=t,
-        ep=e, sp=sp, flash=flash, peak=peak, bw=bw, gemm_bytes=gemm_b, act_bytes=act_b)
+        ep=e, sp=sp, flash=flash, hw=hw, gemm_bytes=gemm_b, act_bytes=act_b,
+        cast_bytes=x["fp8_cast_bytes_per_element"])
     bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
-    adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), bw, 8.0),
+    adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), hw, 8.0),
                          lambda: 0.0)
     dequant = xp.select(qlora, lambda: compute.elementwise_s(
-        xp, (dense_layer + expert_layer) * (memory.QLORA_BYTES_PER_PARAM + 2.0), bw, 8.0), lambda: 0.0)
+        xp, (dense_layer + expert_layer) * (memory.QLORA_BYTES_PER_PARAM + 2.0), hw, 8.0), lambda: 0.0)
     layer_fwd = g_fwd + a_fwd + el_fwd + adapters + dequant
     layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant
     layer_s = layer_fwd + layer_bwd + full * layer_fwd + sel * a_fwd
-    logits_s = compute.logits_time_s(xp, tokens, h, V, t, peak, bw, gemm_b, 1.0 + bwd_gemm_passes)
+    logits_s = compute.logits_time_s(xp, tokens, h, V, t, hw, act_b, 1.0 + bwd_gemm_passes)
     mb_compute = Ls * layer_s + logits_s
     mb_fwd = Ls * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
 
@@ -201,13 +211,17 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # optimizer hides behind the next step's first forward.
     mb_busy = mb_compute + mb_tp + mb_ep + mb_cp
     mb_bwd_busy = mb_busy - mb_fwd
-    reduces = xp.where(z >= 2.0, m, 1.0)
+    # with pipeline parallelism a stage accumulates its gradients over the step's micro-batches and
+    # reduce-scatters them once (Llama 3, Dubey et al. 2024 Sec. 3.3.2: FSDP shards gradients with PP;
+    # DeepSpeed does not combine ZeRO-2 with PP at all)
+    reduces = xp.where((z >= 2.0) & (p == 1.0), m, 1.0)
     reduce_exposed = reduces * pipeline.overlapped_s(xp, reduce_s, mb_bwd_busy, gd + ge)
     dp_s = xp.where(z >= 3.0,
                     m * pipeline.overlapped_s(xp, reduce_s + 2.0 * gather_s, mb_busy, gd + ge + 2.0 * (wd + we)),
                     reduce_exposed + (z >= 1.0) * pipeline.overlapped_s(xp, gather_s, mb_fwd, wd + we))
     opt_params = train_dense / xp.where(z >= 1.0, dp_dense, 1.0) + train_expert / xp.where(z >= 1.0, dp_expert, 1.0)
-    opt_s = compute.optimizer_s(xp, opt_params, w_b, g_b, k_b, bw)
+    # the optimizer step, plus a calibration profile's fixed per-step overhead (0 in the public model)
+    opt_s = compute.optimizer_s(xp, opt_params, w_b, g_b, k_b, hw) + pos(x["step_overhead_s"], 0.0)
 
     step = compute_s + tp_s + pp_s + dp_s + ep_s + cp_s + bubble + opt_s
 
@@ -222,7 +236,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
         "step_time_s": step, "compute_s": compute_s, "tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s,
         "ep_comm_s": ep_s, "cp_comm_s": cp_s, "bubble_s": bubble, "optimizer_s": opt_s,
         "model_flop_per_step": model_step, "hardware_flop_per_step": hw_step,
-        "mfu": model_step / (gpu_s * peak), "hfu": hw_step / (gpu_s * peak), "tokens_per_s": tps,
+        "mfu": model_step / (gpu_s * peak), "mfu_bf16_peak": model_step / (gpu_s * peak16), "hfu": hw_step / (gpu_s * peak), "tokens_per_s": tps,
         "model_tflops_per_gpu": model_step / gpu_s / units.TFLOP, "hardware_tflops_per_gpu": hw_step / gpu_s / units.TFLOP,
         "weights_bytes": weights, "grads_bytes": grads, "optimizer_bytes": optim, "activations_bytes": acts,
         "overhead_bytes": overhead, "memory_bytes": mem, "fits_in_memory": mem <= hbm,

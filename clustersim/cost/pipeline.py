@@ -42,6 +42,9 @@ def p2p_transfers(p: Any, v: Any, m: Any) -> Any:
 
 def overlapped_s(xp: Any, comm_s: Any, window_s: Any, total_bytes: Any) -> Any:
     """Exposed part of a communication that may overlap ``window_s`` of compute: what exceeds the
-    window, and never less than its last bucket (DDP_BUCKET_BYTES of ``total_bytes``)."""
+    window, never less than its last bucket (DDP_BUCKET_BYTES of ``total_bytes``), plus the slowdown the
+    hidden part inflicts on the compute it hides behind (OVERLAP_INTERFERENCE of the hidden time:
+    collectives take SMs and HBM bandwidth from the kernels they overlap)."""
     last_bucket = comm_s * xp.minimum(1.0, eff.DDP_BUCKET_BYTES / xp.maximum(total_bytes, 1.0))
-    return xp.maximum(comm_s - window_s, last_bucket)
+    exposed = xp.maximum(comm_s - window_s, last_bucket)
+    return exposed + eff.OVERLAP_INTERFERENCE * (comm_s - exposed)

@@ -24,6 +24,7 @@ from clustersim.scenario.spec import (
     ParallelismSpec,
     PricingSpec,
     SimulationSpec,
+    SoftwareSpec,
     Strict,
     TrainingSpec,
 )
@@ -48,6 +49,8 @@ class Scenario(Strict):
     checkpoint: CheckpointSpec = CheckpointSpec()
     pricing: PricingSpec = PricingSpec()
     simulation: SimulationSpec = SimulationSpec()
+    software: SoftwareSpec = SoftwareSpec()
+    calibration: str | None = Field(None, description="a calibration profile (YAML) from `clustersim calibrate`")
 
     @model_validator(mode="after")
     def _cross(self, info: ValidationInfo) -> Scenario:

@@ -73,6 +73,9 @@ class ParallelismSpec(Strict):
     zero: Literal[0, 1, 2, 3] = Field(1, description="ZeRO stage (1 = distributed optimizer)")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism (with tp > 1)")
     tp_comm_overlap: bool = Field(False, description="TP communication overlapped with compute")
+    placement: str = Field("tp-cp-ep-dp-pp", description=(
+        "order of the parallel dimensions on the ranks, innermost (neighbouring GPUs) first; Megatron-LM's "
+        "default tp-cp-ep-dp-pp"))
 
 
 class TrainingSpec(Strict):
@@ -106,6 +109,18 @@ class TrainingSpec(Strict):
             return self.global_batch_seqs
         tokens = self.global_batch_tokens if self.global_batch_tokens is not None else 4_194_304.0
         return max(1, round(tokens / self.seq_len))
+
+
+class SoftwareSpec(Strict):
+    """The software stack, where it changes the physics (attention kernel, FP8 recipe, framework)."""
+
+    framework: Literal["megatron", "nemo", "torchtitan", "deepspeed", "fsdp"] = Field(
+        "megatron", description="training framework (Megatron-LM by default; nemo runs Megatron-core)")
+    attention: Literal["auto", "unfused", "flash1", "flash2", "flash3", "cudnn"] = Field(
+        "auto", description=("attention kernel; auto: the framework's default for the GPU (cuDNN fused "
+                             "attention via Transformer Engine for megatron/nemo, FlashAttention-2 otherwise)"))
+    fp8_recipe: Literal["delayed", "current", "blockwise", "mxfp8"] | None = Field(
+        None, description="Transformer Engine FP8 scaling recipe (precision fp8); default delayed, mxfp8 on Blackwell")
 
 
 class GPUSpec(Strict):
@@ -145,6 +160,9 @@ class ClusterSpec(Strict):
     nodes: PosInt
     gpus_per_node: PosInt | None = Field(None, description="default from the GPU catalog (8)")
     network: NetworkSpec = NetworkSpec()
+    gpu_memory_headroom_gib: Annotated[float, Field(ge=0.0, le=64.0)] = Field(
+        1.0, description=("GPU memory kept free (allocator slack, NCCL and CUDA context beyond the model's "
+                          "own overhead): a layout fits if it needs at most memory_gib minus this"))
 
 
 class FailureSourceSpec(Strict):

@@ -38,6 +38,7 @@ _KERNEL_COLUMNS: dict[str, tuple[str, float | None]] = {
     "step_time_s": ("step_time_s", None),
     "tokens_per_s": ("tokens_per_s", None),
     "mfu": ("mfu", None),
+    "mfu_bf16_peak": ("mfu_bf16_peak", None),
     "hfu": ("hfu", None),
     "model_tflops_per_gpu": ("model_tflops_per_gpu", None),
     "hardware_tflops_per_gpu": ("hardware_tflops_per_gpu", None),

@@ -22,6 +22,7 @@ import yaml
 from clustersim.errors import ErrorItem, ScenarioError
 
 __all__ = [
+    "kernel_model",
     "gpus",
     "models",
     "prices",
@@ -202,3 +203,26 @@ def default_price(gpu_name: str) -> tuple[str, dict[str, Any]] | None:
     newest = max(date for date, _, _ in offers)
     _, _, name = min(o for o in offers if o[0] == newest)
     return name, price(name)
+
+
+@cache
+def _kernel_model(gpu_name: str) -> dict[str, Any]:
+    data = _load("kernel_model")
+    base = copy.deepcopy(data["default"])
+    entry = data.get(gpu_name, {})
+    for key, value in entry.items():
+        if key == "attention":
+            base["attention"] = {**base["attention"], **value}
+        elif key == "gemm_peak_fraction":
+            base[key] = {**base[key], **value}
+        elif key != "notes":
+            base[key] = value
+    for kernel, other in base.get("fallback", {}).items():
+        base["attention"][kernel] = base["attention"][other]
+    return base
+
+
+def kernel_model(gpu_name: str) -> dict[str, Any]:
+    """The kernel's hardware parameters for a catalog GPU (kernel_model.yaml, derived from the measured
+    figures of efficiency.yaml), the documented defaults for a GPU it does not list; a fresh copy."""
+    return copy.deepcopy(_kernel_model(str(gpu_name)))

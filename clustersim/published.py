@@ -1,0 +1,196 @@
+"""Published training runs through the user's own path: each row becomes a scenario, then ``estimate``.
+
+The rows live in the repository's ``validation/published_runs.csv`` (columns documented in
+``validation/README.md``). :func:`row_scenario` writes one row as the scenario mapping a user would
+write for that run: every field of the row is a documented scenario key, and a blank field is simply
+left out, so the user's default applies. :func:`predict` runs :func:`clustersim.estimate.estimate` on it
+and reads the row's metric from the result. Nothing here looks at a row's id, source or model name.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from clustersim import units
+from clustersim.errors import ClustersimError
+
+__all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
+           "generation", "style"]
+
+#: The metrics a row may publish, and how each is read from an estimate.
+METRICS = ("step_time_s", "tokens_per_s_per_gpu", "mfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu",
+           "gpu_hours")
+#: Tokens of a row that publishes throughput only (the figure does not depend on it).
+_DEFAULT_TOKENS = 1e9
+
+_TOPOLOGIES = ("fat-tree", "rail-optimized", "nvl72")
+_GENERATIONS = {"v100": "volta", "a100": "ampere", "h100": "hopper", "h200": "hopper", "b200": "blackwell",
+                "gb200": "blackwell", "mi300x": "cdna3"}
+
+
+def data_path() -> Path:
+    """The repository's copy of the published runs (never a path outside the repository)."""
+    return Path(__file__).resolve().parents[1] / "validation" / "published_runs.csv"
+
+
+def published_rows(path: str | Path | None = None) -> list[dict[str, str]]:
+    """The published rows as text fields (blank = not stated)."""
+    source = Path(path) if path is not None else data_path()
+    with open(source, newline="", encoding="utf-8") as fh:
+        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def _num(row: Mapping[str, str], key: str) -> float | None:
+    text = row.get(key, "")
+    return float(text) if text else None
+
+
+def _int(row: Mapping[str, str], key: str) -> int | None:
+    value = _num(row, key)
+    return int(value) if value is not None else None
+
+
+def _bool(row: Mapping[str, str], key: str) -> bool | None:
+    text = row.get(key, "").lower()
+    return None if not text else text == "true"
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        target[key] = value
+
+
+def generation(row: Mapping[str, str]) -> str:
+    """The GPU generation of a row (for the per-generation report)."""
+    return _GENERATIONS.get(row["gpu"].split("-")[0], "other")
+
+
+def style(row: Mapping[str, str]) -> str:
+    """The parallelism style: ``fsdp`` (ZeRO-3 / FSDP full shard), ``3d`` (tensor/pipeline), ``dp`` or
+    ``not stated``."""
+    if not row.get("tp") and not row.get("pp") and not row.get("zero"):
+        return "not stated"
+    if (_int(row, "zero") or 0) >= 3:
+        return "fsdp"
+    if (_int(row, "tp") or 1) > 1 or (_int(row, "pp") or 1) > 1:
+        return "3d"
+    return "dp"
+
+
+def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
+    """The scenario a user would write for one published run (blank fields left to the defaults)."""
+    experts = _int(row, "experts") or 1
+    model: dict[str, Any] = {}
+    for key in ("layers", "hidden_size", "attention_heads", "kv_heads", "vocab_size"):
+        _put(model, key, _int(row, key))
+    ffn = _int(row, "moe_ffn_hidden_size") if experts > 1 and row.get("moe_ffn_hidden_size") else None
+    _put(model, "ffn_hidden_size", ffn or _int(row, "ffn_hidden_size"))
+    _put(model, "gated_mlp", _bool(row, "gated_mlp"))
+    _put(model, "tied_embeddings", _bool(row, "tied_embeddings"))
+    if experts > 1:
+        model["experts"] = experts
+        _put(model, "experts_per_token", _int(row, "experts_per_token"))
+    gpus = _int(row, "gpus")
+    per_node = _int(row, "gpus_per_node")
+    if gpus is None:
+        raise ClustersimError(f"row {row.get('id')}: no GPU count")
+    cluster: dict[str, Any] = {"gpu": row["gpu"]}
+    if per_node is not None:
+        cluster["gpus_per_node"] = per_node
+    cluster["nodes"] = max(1, math.ceil(gpus / (per_node or 8)))
+    network: dict[str, Any] = {}
+    _put(network, "nic_gbit_per_s", _num(row, "nic_gbit_per_s"))
+    _put(network, "nics_per_node", _int(row, "nics_per_node"))
+    _put(network, "oversubscription", _num(row, "oversubscription"))
+    if row.get("network_topology") in _TOPOLOGIES:  # free-text descriptions leave the default
+        network["topology"] = row["network_topology"]
+    if network:
+        cluster["network"] = network
+    training: dict[str, Any] = {}
+    _put(training, "seq_len", _int(row, "seq_len"))
+    _put(training, "global_batch_seqs", _int(row, "global_batch_seqs"))
+    _put(training, "micro_batch_seqs", _int(row, "micro_batch_seqs"))
+    if row.get("precision"):
+        training["precision"] = row["precision"]
+    if row.get("recompute"):
+        training["recompute"] = row["recompute"]
+    training["tokens"] = _num(row, "tokens") or _DEFAULT_TOKENS
+    if row.get("tp") or row.get("pp") or row.get("dp") or row.get("zero"):
+        par: dict[str, Any] = {}
+        for key in ("tp", "pp", "dp", "cp", "ep", "vpp", "zero"):
+            _put(par, key, _int(row, key))
+        _put(par, "sequence_parallel", _bool(row, "sequence_parallel"))
+        _put(par, "tp_comm_overlap", _bool(row, "tp_comm_overlap"))
+        if row.get("placement"):
+            par["placement"] = row["placement"]
+        training["parallelism"] = par
+    software: dict[str, Any] = {}
+    for key in ("framework", "attention", "fp8_recipe"):
+        if row.get(key) and not (key == "framework" and row[key] == "other"):
+            software[key] = row[key]
+    out: dict[str, Any] = {"name": row.get("id", ""), "model": model, "training": training, "cluster": cluster}
+    if software:
+        out["software"] = software
+    return out
+
+
+def _metric(est: Any, metric: str) -> float:
+    k = est.kernel
+    if metric == "tokens_per_s_per_gpu":
+        return float(k["tokens_per_s"] / est.scenario.gpus)
+    if metric == "mfu":
+        return float(k["mfu_bf16_peak"])  # the literature's convention: against the dense BF16 peak
+    return float(k[metric])
+
+
+def predict(row: Mapping[str, str]) -> dict[str, Any]:
+    """The estimate's value of the row's metric, through :func:`clustersim.estimate.estimate`; also the
+    memory it needs (a published layout ran, so it must fit) and the MFU it implies."""
+    from clustersim.estimate import estimate
+
+    est = estimate(row_scenario(row), with_theory=False, feasible_only=False)
+    return {"predicted": _metric(est, row["metric"]), "fits_in_memory": bool(est.kernel["fits_in_memory"]),
+            "memory_gib": est.kernel["memory_bytes"] / units.GIB, "mfu": float(est.kernel["mfu_bf16_peak"])}
+
+
+def validation_table(rows: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Predicted vs published for every row (time-like metrics compared as speeds: the error is the
+    relative error of the predicted speed, + = predicted faster than measured)."""
+    table = []
+    for row in rows if rows is not None else published_rows():
+        published = float(row["value"])
+        try:
+            got = predict(row)
+        except ClustersimError as exc:
+            table.append({"id": row["id"], "metric": row["metric"], "published": published, "predicted": None,
+                          "error": None, "refused": str(exc), "generation": generation(row), "style": style(row),
+                          "precision": row.get("precision") or "bf16", "source": row.get("source", "")})
+            continue
+        pred = got["predicted"]
+        inverse = row["metric"] in ("step_time_s", "gpu_hours")
+        error = (published / pred - 1.0) if inverse else (pred / published - 1.0)
+        table.append({"id": row["id"], "metric": row["metric"], "published": published, "predicted": pred,
+                      "error": error, "refused": None, "generation": generation(row), "style": style(row),
+                      "precision": row.get("precision") or "bf16", "fits_in_memory": got["fits_in_memory"],
+                      "memory_gib": got["memory_gib"], "source": row.get("source", "")})
+    return table
+
+
+def summary(table: list[dict[str, Any]], by: str | None = None) -> dict[str, dict[str, float]]:
+    """Mean and median absolute error, bias (mean signed error) and row count, overall or per group."""
+    groups: dict[str, list[float]] = {}
+    for r in table:
+        if r["error"] is None:
+            continue
+        groups.setdefault(str(r[by]) if by else "all", []).append(r["error"])
+    out = {}
+    for name, errs in sorted(groups.items()):
+        absolute = sorted(abs(e) for e in errs)
+        out[name] = {"rows": len(errs), "mean_abs": sum(absolute) / len(absolute),
+                     "median_abs": absolute[len(absolute) // 2], "bias": sum(errs) / len(errs),
+                     "max_abs": absolute[-1]}
+    return out
