@@ -36,9 +36,9 @@ def test_unknown_parameters_are_refused():
 
 def test_interval_from_the_published_residuals_names_its_rows():
     s = load_scenario(QS)  # H100, tp 2 x dp 128
-    rows = [Residual(f"h{i}", "hopper", "tp-dp", e, f"h{i}") for i, e in enumerate((-0.1, -0.05, 0.0, 0.05, 0.1))]
+    rows = [Residual(f"h{i}", "hopper", "3d", e, f"h{i}") for i, e in enumerate((-0.1, -0.05, 0.0, 0.05, 0.1))]
     iv = step_time_interval(s, residuals=rows)
-    assert iv.method == "validation-residuals" and iv.n == 5 and "hopper GPUs with tp-dp" in iv.source
+    assert iv.method == "validation-residuals" and iv.n == 5 and "hopper GPUs with 3d parallelism" in iv.source
     lo, hi = iv.apply(estimate(s).step_time_s)
     assert lo < estimate(s).step_time_s < hi
     published = step_time_interval(s)  # the committed validation set

@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 from clustersim.calibrate import calibrate, load_profile
 from clustersim.calibrate.measurements import override_strings, read_measurements
+from clustersim.calibrate.predictor import calibratable
+from clustersim.calibrate.profile import kernel_overrides
 from clustersim.cli import cli
 from clustersim.errors import ClustersimError, ScenarioError
 from clustersim.estimate import estimate
@@ -72,20 +74,28 @@ def test_calibrate_example_with_a_synthetic_predictor(tmp_path):
     assert back.predictive_log_sd(grad) == pytest.approx(math.sqrt(var_g + back.kernel_uncertainty.model_log_sd ** 2))
 
 
-def test_calibrate_on_this_kernel_reports_measured_vs_predicted_and_the_logs():
+def test_calibrate_the_example_through_clustersim_estimate(tmp_path):
+    """The real predictor: three measured layouts, a failure log, checkpoint timings."""
     res = calibrate(EXAMPLE)
-    assert res.fit is None and any("no calibratable parameter" in n for n in res.notes)
-    assert all(r.after_s is None and r.before_s > 0 for r in res.rows)
+    assert res.fit is not None and set(res.fit.names) == {p.name for p in calibratable()}
+    before, after, loo = (res.rms_log_error(k) for k in ("before", "after", "loo"))
+    assert after < 0.03 and loo < before / 2, (before, after, loo)
+    assert "gemm_efficiency_scale" in res.fit.identified
+    assert 1 <= len(res.fit.identified_directions()) <= 3  # three measurements fix at most three directions
     # the mfu row goes through estimate: step = model FLOP / (GPUs x peak x MFU)
     s = res.rows[2]
     est = estimate(EXAMPLE.parent / "../quickstart.yaml", set=override_strings(
-        {"training.parallelism": {"tp": 2, "pp": 1 + 1, "dp": 64}}))
+        {"training.parallelism": {"tp": 2, "pp": 2, "dp": 64}}))
     assert s.measured_step_s == pytest.approx(est.step_time_s * est.kernel["mfu"] / 0.43)
+    assert s.before_s == pytest.approx(est.step_time_s)
     f = res.failures
     assert f is not None and {r.component for r in f.rates} == {"gpu", "host", "nic", "software"}
     assert res.storage["write"].count == 2
     size = est.checkpoint_size_gb * 1e9
     assert res.storage["write"].bandwidth_bytes_per_s == pytest.approx(2 * size / (11.8 + 13.1))
+    prof = res.write_profile(tmp_path / "my-cluster.yaml")
+    assert kernel_overrides(tmp_path / "my-cluster.yaml") == pytest.approx(res.fit.values)
+    assert prof.provenance["fit"]["rms_log_error_loo"] == pytest.approx(loo)
 
 
 def test_cli_calibrate_writes_a_profile_and_json(tmp_path):
@@ -170,8 +180,6 @@ def test_an_invalid_measured_layout_names_the_measurement(tmp_path):
 
 
 def test_kernel_overrides_refuse_unknown_names(tmp_path):
-    from clustersim.calibrate.profile import kernel_overrides
-
     p = _write(tmp_path, "clustersim_calibration: 1\nname: x\ncreated_utc: now\nclustersim_version: '0'\n"
                          "kernel: {warp_speed: 2.0}\n", "k.yaml")
     with pytest.raises(ScenarioError, match="unknown calibratable parameter"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -35,11 +36,6 @@ LEVEL = 0.8
 MIN_GROUP = 5
 #: The figures an interval scales (failure-free: each is the step time times fixed counts).
 SCALED = ("step_time_s", "train_days", "gpu_hours", "cost_usd")
-
-_GENERATIONS = (("a100", "ampere"), ("a800", "ampere"), ("a30", "ampere"), ("a10", "ampere"),
-                ("h100", "hopper"), ("h200", "hopper"), ("h800", "hopper"), ("h20", "hopper"), ("gh200", "hopper"),
-                ("b100", "blackwell"), ("b200", "blackwell"), ("gb200", "blackwell"), ("b300", "blackwell"),
-                ("mi250", "cdna2"), ("mi300", "cdna3"), ("mi325", "cdna3"), ("v100", "volta"))
 
 
 @dataclass(frozen=True)
@@ -89,23 +85,23 @@ class Residual:
     style: str
     log_error: float
     config: str = ""
+    source: str = ""  # the publication: rows of one source share its systematic error
 
 
 def gpu_generation(gpu: str) -> str:
-    """The architecture generation of a GPU name (``h100-sxm-80gb`` -> ``hopper``); the name itself if unknown."""
-    low = gpu.lower()
-    for prefix, gen in sorted(_GENERATIONS, key=lambda pg: -len(pg[0])):
-        if low.startswith(prefix):
-            return gen
-    return low
+    """The architecture generation of a GPU name (``h100-sxm-80gb`` -> ``hopper``), as the validation groups
+    its rows (:func:`clustersim.published.generation`)."""
+    from clustersim.published import generation
+
+    return generation({"gpu": gpu})
 
 
-def parallelism_style(tp: int, pp: int, dp: int, cp: int = 1, ep: int = 1) -> str:
-    """The parallel dimensions in use, e.g. ``tp-pp-dp``; ``moe`` whenever experts are spread (ep > 1)."""
-    if ep > 1:
-        return "moe"
-    parts = [name for name, deg in (("tp", tp), ("cp", cp), ("pp", pp), ("dp", dp)) if deg > 1]
-    return "-".join(parts) or "single"
+def parallelism_style(tp: int, pp: int, zero: int) -> str:
+    """The parallelism style, as the validation groups its rows (:func:`clustersim.published.style`):
+    ``fsdp`` for ZeRO-3 / FSDP full shard, ``3d`` with tensor or pipeline parallelism, else ``dp``."""
+    if zero >= 3:
+        return "fsdp"
+    return "3d" if tp > 1 or pp > 1 else "dp"
 
 
 def student_t_ppf(p: float, dof: float) -> float:
@@ -160,41 +156,60 @@ def interval_from_posterior(log_sd: float, level: float = LEVEL, source: str = "
                     log_sd)
 
 
-def _step_log_error(metric: str, published: float, predicted: float) -> float:
-    """log(true step / predicted step): throughput metrics are inverse to the step time."""
-    if metric == "step_time_s":
-        return math.log(published / predicted)
-    return math.log(predicted / published)
+def published_residuals(table: Iterable[Mapping[str, Any]] | None = None) -> list[Residual]:
+    """Residuals of the published validation set (:func:`clustersim.published.validation_table`).
+
+    The table's error is the relative error of the predicted speed (+ = predicted faster), so the true
+    step time over the predicted one is 1 + error. Rows the estimate refused are left out. A row's
+    configuration key is its scenario without the name (the same run's twin rows share it).
+    """
+    if table is None:
+        return list(_published_default())
+    return _residuals(table)
 
 
-def published_residuals(table: Iterable[Mapping[str, Any]] | None = None,
-                        rows: Iterable[Mapping[str, Any]] | None = None) -> list[Residual]:
-    """Residuals of the published validation set (clustersim.cost.validation), with their group keys."""
-    from clustersim.cost import validation
+@lru_cache(maxsize=1)
+def _published_default() -> tuple[Residual, ...]:
+    """The committed published set's residuals, computed once per process (134 estimates)."""
+    from clustersim import published
 
-    parsed = [dict(r) for r in rows] if rows is not None else validation.published_rows()
-    by_id = {r["id"]: r for r in parsed}
-    table = list(table) if table is not None else validation.validation_table(parsed)
+    return tuple(_residuals(published.validation_table()))
+
+
+def _residuals(table: Iterable[Mapping[str, Any]]) -> list[Residual]:
+    import json
+
+    from clustersim import published
+
+    rows = {r["id"]: r for r in published.published_rows()}
     out = []
     for t in table:
-        r = by_id[t["id"]]
-        config = "|".join(str(r.get(k)) for k in ("layers", "hidden_size", "gpus", "tp", "pp", "dp", "cp", "vpp",
-                                                   "micro_batch_seqs", "global_batch_seqs", "recompute", "gpu"))
-        out.append(Residual(t["id"], gpu_generation(r["gpu"]), parallelism_style(r["tp"], r["pp"], r["dp"], r["cp"]),
-                            _step_log_error(t["metric"], t["published"], t["predicted"]), config))
+        if t.get("error") is None:
+            continue
+        row = rows.get(t["id"])
+        config = json.dumps({k: v for k, v in published.row_scenario(row).items() if k != "name"}, sort_keys=True) \
+            if row is not None else t["id"]
+        out.append(Residual(t["id"], t["generation"], t["style"], math.log1p(t["error"]), config,
+                            str(t.get("source") or "")))
     return out
 
 
-def coverage(residuals: Sequence[Residual], level: float = LEVEL) -> dict[str, Any]:
-    """Leave-one-out coverage: the share of rows inside the interval built from the other rows.
+def coverage(residuals: Sequence[Residual], level: float = LEVEL, leave_out: str = "source") -> dict[str, Any]:
+    """Out-of-sample coverage: the share of rows inside the interval built from the other rows.
 
-    A row's twin (the same run's other metric, same configuration) is left out with it, so that a row
-    never predicts itself.
+    ``leave_out="source"`` (the default) builds each row's interval without any row of its publication:
+    a new user's cluster is a new source, and rows of one source share its systematic error.
+    ``leave_out="config"`` leaves out only the row and its twin (the same run's other metric).
     """
+    if leave_out not in ("source", "config"):
+        raise ValueError("leave_out is 'source' or 'config'")
     inside = 0
     misses = []
     for r in residuals:
-        others = [o for o in residuals if o.config != r.config]
+        if leave_out == "source" and r.source:
+            others = [o for o in residuals if o.source != r.source]
+        else:
+            others = [o for o in residuals if o.config != r.config]
         iv = interval_from_residuals(others, r.generation, r.style, level)
         if math.log(iv.lo_factor) <= r.log_error <= math.log(iv.hi_factor):
             inside += 1
@@ -202,4 +217,4 @@ def coverage(residuals: Sequence[Residual], level: float = LEVEL) -> dict[str, A
             misses.append(r.id)
     n = len(residuals)
     return {"level": level, "rows": n, "inside": inside, "share": inside / n if n else float("nan"),
-            "outside": misses}
+            "leave_out": leave_out, "outside": misses}

@@ -14,7 +14,6 @@ import dataclasses
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from clustersim.calibrate.intervals import (
@@ -103,11 +102,6 @@ def log_gradient(scenario: Any, profile: Profile, rel_step: float = 1e-4) -> dic
     return grad
 
 
-@lru_cache(maxsize=1)
-def _published() -> tuple[Residual, ...]:
-    return tuple(published_residuals())
-
-
 def step_time_interval(scenario: Any, profile: Profile | None = None, level: float = LEVEL,
                        residuals: Sequence[Residual] | None = None) -> Interval:
     """The prediction interval of the scenario's step time (and so of its days, GPU-hours, dollars).
@@ -120,6 +114,6 @@ def step_time_interval(scenario: Any, profile: Profile | None = None, level: flo
         return interval_from_posterior(sd, level, f"calibration profile '{profile.name}'")
     run = _resolved(scenario)
     par = run.parallelism
-    rows = residuals if residuals is not None else _published()
-    return interval_from_residuals(rows, gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.dp,
-                                                                                         par.cp, par.ep), level)
+    rows = residuals if residuals is not None else published_residuals()
+    return interval_from_residuals(rows, gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero),
+                                   level)
