@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from clustersim.cost import efficiency as eff
@@ -27,16 +28,25 @@ __all__ = ["gemm_s", "elementwise_s", "layer_times", "logits_time_s", "optimizer
 CROSS_ENTROPY_BYTES_PER_ELEMENT = 16.0
 
 
+@dataclass
 class Hardware:
     """One GPU as the compute terms see it: peaks, HBM bandwidth and the measured efficiencies
-    (clustersim/scenario/catalog/kernel_model.yaml), scaled by a calibration profile."""
+    (clustersim/scenario/catalog/kernel_model.yaml), scaled by a calibration profile. Fields are scalars
+    or arrays (the kernel's backend)."""
 
-    __slots__ = ("peak", "peak16", "bw", "gemm_frac", "sms", "tile_m", "tile_n", "hbm_frac", "gap_s",
-                 "attn_fwd", "attn_bwd", "attn_half_seq", "attn_scale")
-
-    def __init__(self, **values: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values[name])
+    peak: Any
+    peak16: Any
+    bw: Any
+    gemm_frac: Any
+    sms: Any
+    tile_m: Any
+    tile_n: Any
+    hbm_frac: Any
+    gap_s: Any
+    attn_fwd: Any
+    attn_bwd: Any
+    attn_half_seq: Any
+    attn_scale: Any
 
 
 def _tile_use(xp: Any, M: Any, N: Any, count: Any, hw: Hardware, tm: Any, tn: Any) -> Any:
@@ -52,7 +62,7 @@ def _tile_use(xp: Any, M: Any, N: Any, count: Any, hw: Hardware, tm: Any, tn: An
 def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, hw: Hardware, elem_bytes: Any, peak: Any = None) -> Any:
     """Time of ``count`` GEMMs (M x K) @ (K x N), launched as one (batched/grouped) kernel.
 
-    Compute-bound: (FLOP/peak + GEMM_HALF_RIDGE x bytes/bw) / (f x q), with f the GPU's best measured
+    Compute-bound: FLOP/(peak f q) + GEMM_HALF_RIDGE x bytes/(bw f), with f the GPU's best measured
     fraction of its peak (a shape sweep on that GPU) and q the tile and wave quantization of
     :func:`_tile_use` (the better of the catalog tile and a half-size tile, as cuBLAS heuristics choose
     among tiles); FLOP = 2MKN, bytes = elem x (MK + KN + MN). Memory-bound: bytes / (bw x the GPU's
@@ -64,8 +74,7 @@ def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, hw: Hardware, elem_bytes
     byts = (mk + K * N + M * N) * (elem_bytes * count)
     q = xp.maximum(_tile_use(xp, M, N, count, hw, hw.tile_m, hw.tile_n),
                    _tile_use(xp, M, N, count, hw, 0.5 * hw.tile_m, 0.5 * hw.tile_n))
-    f = hw.gemm_frac * q
-    compute = flop / (peak * f) + byts * eff.GEMM_HALF_RIDGE / (f * hw.bw)
+    compute = flop / (peak * hw.gemm_frac * q) + byts * eff.GEMM_HALF_RIDGE / (hw.gemm_frac * hw.bw)
     memory = byts / (hw.bw * hw.hbm_frac)
     return xp.maximum(compute, memory) + hw.gap_s
 
