@@ -99,3 +99,27 @@ def test_detection_and_refusals(tmp_path):
         read_log(empty)
     with pytest.raises(ScenarioError, match="cannot read"):
         read_log(tmp_path / "missing.log")
+
+
+CHECKPOINT_LINES = [
+    "saving checkpoint at iteration    1000 to /ckpt/gpt in torch_dist format",
+    "  successfully saved checkpoint from iteration    1000 to /ckpt/gpt [ t 1/8, p 1/4 ]",
+    "(min, max) time across ranks (ms):",
+    "    save-checkpoint ................................: (11650.12, 11802.47)",
+    "    load-checkpoint ................................: (4801.00, 4899.50)",
+    "[rank0]:[titan] 2025-01-01 11:00:00,000 - root - INFO - Finished saving the checkpoint (or staging if async is "
+    "enabled)in 13.07 seconds.",
+    "[rank0]:[titan] 2025-01-01 09:00:00,000 - root - INFO - Finished loading the checkpoint in 5.20 seconds.",
+]
+
+
+def test_checkpoint_times_from_megatron_and_torchtitan_lines(tmp_path):
+    from clustersim.calibrate.logs import parse_checkpoint_ops, read_checkpoint_ops
+
+    ops = parse_checkpoint_ops(CHECKPOINT_LINES)
+    assert [(op, round(sec, 5), line) for op, sec, line in ops] == [
+        ("write", 11.80247, 4), ("read", 4.8995, 5), ("write", 13.07, 6), ("read", 5.2, 7)]
+    log = tmp_path / "ckpt.log"
+    log.write_text("\n".join(MEGATRON) + "\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="no checkpoint save or load time"):
+        read_checkpoint_ops(log)

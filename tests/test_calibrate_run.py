@@ -203,3 +203,16 @@ def test_a_scenario_referencing_the_profile_gets_the_calibrated_estimate(tmp_pat
     calibrated = estimate(data, with_theory=False).step_time_s
     assert calibrated == pytest.approx(estimate_predictor(load_scenario(QS), res.profile().kernel))
     assert calibrated != pytest.approx(estimate(QS, with_theory=False).step_time_s)
+
+
+def test_checkpoint_times_read_from_a_log(tmp_path):
+    from tests.test_calibrate_logs import CHECKPOINT_LINES
+
+    (tmp_path / "train.log").write_text("\n".join(CHECKPOINT_LINES) + "\n", encoding="utf-8")
+    p = _write(tmp_path, f"base: {QS}\ncheckpoints:\n  - {{log: train.log, size_gb: 100}}\n")
+    res = calibrate(p)
+    assert res.storage["write"].count == 2 and res.storage["read"].count == 2
+    assert res.storage["write"].bandwidth_bytes_per_s == pytest.approx(2 * 100e9 / (11.80247 + 13.07))
+    bad = _write(tmp_path, f"base: {QS}\ncheckpoints:\n  - {{log: train.log, op: write}}\n", "bad.yaml")
+    with pytest.raises(ScenarioError, match="not both"):
+        read_measurements(bad)

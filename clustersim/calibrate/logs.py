@@ -14,6 +14,11 @@ The formats (as the frameworks print them; sample lines in tests/test_calibrate_
 :func:`summarize` drops the warm-up steps (compilation, allocator growth, the first NCCL rings), then takes
 the median of the rest and the spread of its logarithm (1.4826 x the median absolute deviation, a
 robust standard deviation for normal data; Rousseeuw & Croux 1993) as the measurement's noise.
+
+Checkpoint times (:func:`parse_checkpoint_ops`): Megatron-LM's timers print ``save-checkpoint ....: (min,
+max)`` and ``load-checkpoint ....: (min, max)`` in milliseconds across ranks (the slowest rank, max, is
+what blocks the job); torchtitan logs ``Finished saving the checkpoint (or staging if async is enabled)in
+12.34 seconds.`` and ``Finished loading the checkpoint in 5.67 seconds.`` (NeMo logs no checkpoint time.)
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from clustersim.errors import ErrorItem, ScenarioError
 
 __all__ = ["FORMATS", "LogStep", "LogSummary", "parse_megatron", "parse_nemo", "parse_torchtitan", "parse_log",
-           "detect_format", "summarize", "read_log"]
+           "detect_format", "summarize", "read_log", "parse_checkpoint_ops", "read_checkpoint_ops"]
 
 FORMATS = ("megatron", "nemo", "torchtitan")
 _NUM = r"([-+]?[0-9][0-9,]*\.?[0-9]*(?:[eE][-+]?[0-9]+)?)"
@@ -41,6 +46,8 @@ _TITAN_STEP = re.compile(r"\bstep:\s*(\d+)\s")
 _TITAN_TPS = re.compile(r"\b(?:tps|wps):\s*" + _NUM)
 _TITAN_MFU = re.compile(r"\bmfu:\s*" + _NUM + r"\s*%")
 _TITAN_TFLOPS = re.compile(r"\btflops:\s*" + _NUM)
+_MEGATRON_CKPT = re.compile(r"\b(save|load)-checkpoint\b[ .]*:\s*\(\s*" + _NUM + r"\s*,\s*" + _NUM + r"\s*\)")
+_TITAN_CKPT = re.compile(r"Finished (saving|loading) the checkpoint.*?\bin\s*" + _NUM + r"\s*seconds")
 
 
 @dataclass(frozen=True)
@@ -166,3 +173,33 @@ def read_log(path: str | Path, fmt: str = "auto", skip_steps: int = 10, field: s
     except ValueError as exc:
         raise ScenarioError(ErrorItem(str(exc), path=field, given=str(p),
                                       expected="Megatron-LM, NeMo or torchtitan step lines"), str(p)) from None
+
+
+def parse_checkpoint_ops(lines: list[str]) -> list[tuple[str, float, int]]:
+    """(write or read, seconds, line number) of every checkpoint save or load a log reports."""
+    out = []
+    for i, raw in enumerate(lines, start=1):
+        text = _ANSI.sub("", raw)
+        m = _MEGATRON_CKPT.search(text)
+        if m:
+            out.append(("write" if m.group(1) == "save" else "read", _num(m.group(3)) / 1e3, i))
+            continue
+        t = _TITAN_CKPT.search(text)
+        if t:
+            out.append(("write" if t.group(1) == "saving" else "read", _num(t.group(2)), i))
+    return out
+
+
+def read_checkpoint_ops(path: str | Path, field: str = "checkpoints.log") -> list[tuple[str, float, int]]:
+    """The checkpoint operations of one log file; ScenarioError naming the file when it has none."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise ScenarioError(ErrorItem(f"cannot read the log: {exc.strerror or exc}", path=field, given=str(p))) from None
+    ops = parse_checkpoint_ops(lines)
+    if not ops:
+        raise ScenarioError(ErrorItem("no checkpoint save or load time found", path=field, given=str(p),
+                                      expected="Megatron-LM save-/load-checkpoint timer lines or torchtitan "
+                                               "'Finished saving/loading the checkpoint ... in N seconds'"), str(p))
+    return [op for op in ops if op[1] > 0]

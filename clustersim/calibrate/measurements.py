@@ -24,6 +24,7 @@ YAML (the full format; docs/how-to/calibrate.md)::
     checkpoints:                     # optional: logged checkpoint writes and reads
       - {op: write, seconds: 152}    # size_gb: default the base scenario's checkpoint size
       - {op: read, seconds: 95, size_gb: 1050}
+      - {log: logs/run.log}          # or every save/load time a Megatron-LM / torchtitan log reports
 
 CSV (measurements only): a header ``name,scenario,set,metric,value`` (optionally ``log_sd``), ``set`` as
 ``key=value;key=value``, ``metric`` one of step_time_s, tokens_per_s, tokens_per_s_per_gpu, mfu.
@@ -93,9 +94,20 @@ class FailureLogSpec(Strict):
 
 
 class CheckpointLogSpec(Strict):
-    op: Literal["write", "read"]
-    seconds: PosFloat
+    """One logged checkpoint operation ({op, seconds}), or a training log whose checkpoint times are read."""
+
+    op: Literal["write", "read"] | None = None
+    seconds: PosFloat | None = None
+    log: str | None = Field(None, description="a Megatron-LM or torchtitan log with checkpoint save/load times")
     size_gb: PosFloat | None = Field(None, description="checkpoint size in GB; default the base scenario's")
+
+    @model_validator(mode="after")
+    def _op_or_log(self) -> CheckpointLogSpec:
+        if self.log is not None and (self.op is not None or self.seconds is not None):
+            raise ValueError("give either op and seconds, or a log (not both)")
+        if self.log is None and (self.op is None or self.seconds is None):
+            raise ValueError("give op (write or read) and seconds, or a log")
+        return self
 
 
 class MeasurementsFile(Strict):

@@ -173,7 +173,7 @@ def _failure_part(file: MeasurementsFile, folder: Path, base: Any) -> failurelog
         source=str(log_path))
 
 
-def _storage_part(file: MeasurementsFile, base: Any) -> dict[str, storage.StorageEstimate]:
+def _storage_part(file: MeasurementsFile, base: Any, folder: Path) -> dict[str, storage.StorageEstimate]:
     if not file.checkpoints:
         return {}
     size_bytes: float | None = None
@@ -181,8 +181,14 @@ def _storage_part(file: MeasurementsFile, base: Any) -> dict[str, storage.Storag
         from clustersim.estimate import estimate
 
         size_bytes = estimate(base, with_theory=False, feasible_only=False).checkpoint_size_gb * units.GB
-    ops = [(c.op, c.size_gb * units.GB if c.size_gb is not None else float(size_bytes or 0.0), c.seconds)
-           for c in file.checkpoints]
+    ops: list[tuple[str, float, float]] = []
+    for i, c in enumerate(file.checkpoints):
+        size = c.size_gb * units.GB if c.size_gb is not None else float(size_bytes or 0.0)
+        if c.log is not None:
+            log_path = Path(c.log) if Path(c.log).is_absolute() else folder / c.log
+            ops.extend((op, size, sec) for op, sec, _ in logs.read_checkpoint_ops(log_path, f"checkpoints.{i}.log"))
+        elif c.op is not None and c.seconds is not None:
+            ops.append((c.op, size, c.seconds))
     nominal = {"write": base.checkpoint.write_bytes_per_s, "read": base.checkpoint.read_bytes_per_s}
     return storage.storage_bandwidth(ops, nominal)
 
@@ -241,7 +247,7 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     rows = tuple(MeasuredRow(o.name, m, g, o.step_time_s, b, a, lo, d)
                  for o, m, g, b, a, lo, d in zip(obs, metrics, given, before, after, loo, details, strict=True))
     fstats = _failure_part(file, folder, base) if base is not None else None
-    stor = _storage_part(file, base) if base is not None else {}
+    stor = _storage_part(file, base, folder) if base is not None else {}
     if fstats is not None:
         notes.extend(fstats.notes)  # each rate's own note stays with its rate
     name = file.name or path.stem
