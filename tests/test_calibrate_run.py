@@ -216,3 +216,19 @@ def test_checkpoint_times_read_from_a_log(tmp_path):
     bad = _write(tmp_path, f"base: {QS}\ncheckpoints:\n  - {{log: train.log, op: write}}\n", "bad.yaml")
     with pytest.raises(ScenarioError, match="not both"):
         read_measurements(bad)
+
+
+def test_a_weibull_failure_log_gives_a_weibull_source(tmp_path):
+    from tests.test_calibrate_failures import _weibull_renewals
+
+    events = _weibull_renewals(7, 0.7, 2000.0, 32, 5000.0)
+    body = "".join(f"{e.time_s / 3600:.4f},{e.component},{e.node}\n" for e in events)
+    (tmp_path / "f.csv").write_text("time_hours,component,node\n" + body, encoding="utf-8")
+    p = _write(tmp_path, f"base: {QS}\nfailures: {{log: f.csv, observed_hours: 5000, nodes: 32}}\n")
+    src = calibrate(p).profile().scenario_sources()
+    assert len(src) == 1 and src[0]["distribution"] == "weibull" and 0.55 < src[0]["shape"] < 0.85
+    # exponential data keep an exponential source
+    body = "".join(f"{e.time_s / 3600:.4f},{e.component},{e.node}\n" for e in _weibull_renewals(3, 1.0, 2000.0, 32,
+                                                                                                5000.0))
+    (tmp_path / "f.csv").write_text("time_hours,component,node\n" + body, encoding="utf-8")
+    assert "distribution" not in calibrate(p).profile().scenario_sources()[0]

@@ -101,6 +101,7 @@ class ShapeEstimate:
     shape: float | None
     shape_sd: float | None
     note: str
+    rejects_exponential: bool = False  # shape 1 outside the 90% interval: the profile's source is Weibull
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,10 +136,6 @@ class FailureStats:
                 "gpus_per_node": self.gpus_per_node, "rates": [r.to_dict() for r in self.rates],
                 "shapes": [s.to_dict() for s in self.shapes],
                 "recovery": self.recovery.to_dict() if self.recovery else None, "notes": list(self.notes)}
-
-    def scenario_sources(self) -> list[dict[str, Any]]:
-        """The rates as scenario ``failures.sources`` entries (exponential; the shape is evidence only)."""
-        return [{"component": r.component, "per": r.per, "mtbf_hours": r.mtbf_hours} for r in self.rates]
 
 
 def read_failure_log(path: str | Path) -> list[FailureEvent]:
@@ -246,7 +243,7 @@ def weibull_shape(component: str, events: list[FailureEvent], nodes: int, observ
     consistent = k - z * sd <= 1.0 <= k + z * sd
     note = (f"shape {k:.2f} +/- {sd:.2f}: " + ("consistent with exponential (1 inside the 90% interval)" if consistent
                                                 else "the data reject exponential at 90%"))
-    return ShapeEstimate(component, r, k, sd, note)
+    return ShapeEstimate(component, r, k, sd, note, not consistent)
 
 
 def recovery_stats(events: list[FailureEvent]) -> RecoveryEstimate | None:

@@ -67,6 +67,8 @@ class RateSource(Strict):
     mtbf_interval_hours: list[float]
     posterior_shape: PosFloat
     posterior_rate_unit_hours: PosFloat
+    distribution: Literal["exponential", "weibull"] = "exponential"
+    shape: PosFloat = 1.0
     note: str = ""
 
 
@@ -154,7 +156,13 @@ class Profile(Strict):
         """The failure rates as scenario ``failures.sources`` entries."""
         if self.failures is None:
             return []
-        return [{"component": s.component, "per": s.per, "mtbf_hours": s.mtbf_hours} for s in self.failures.sources]
+        out = []
+        for s in self.failures.sources:
+            src: dict[str, Any] = {"component": s.component, "per": s.per, "mtbf_hours": s.mtbf_hours}
+            if s.distribution == "weibull":
+                src.update(distribution="weibull", shape=s.shape)
+            out.append(src)
+        return out
 
 
 def write_profile(path: str | os.PathLike[str], data: dict[str, Any]) -> Profile:

@@ -53,12 +53,15 @@ def build_profile_data(res: CalibrationResult, file: MeasurementsFile, digest: s
                        "directions": [d.describe() for d in fit.identified_directions()]}
     if res.failures is not None:
         fs = res.failures
+        weibull = {s.component: s.shape for s in fs.shapes if s.rejects_exponential and s.shape is not None}
         data["failures"] = {
             "observed_hours": fs.observed_hours,
             "sources": [{"component": r.component, "per": r.per, "mtbf_hours": r.mtbf_hours, "count": r.count,
                          "exposure_unit_hours": r.exposure_unit_hours, "level": r.level,
                          "mtbf_interval_hours": [x if math.isfinite(x) else 1e300 for x in r.mtbf_interval_hours],
                          "posterior_shape": r.posterior_shape, "posterior_rate_unit_hours": r.posterior_rate_unit_hours,
+                         **({"distribution": "weibull", "shape": weibull[r.component]} if r.component in weibull
+                            else {}),
                          "note": r.note} for r in fs.rates],
             "weibull": [s.to_dict() for s in fs.shapes],
             "recovery": fs.recovery.to_dict() if fs.recovery else None,
