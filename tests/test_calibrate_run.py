@@ -232,3 +232,14 @@ def test_a_weibull_failure_log_gives_a_weibull_source(tmp_path):
                                                                                                 5000.0))
     (tmp_path / "f.csv").write_text("time_hours,component,node\n" + body, encoding="utf-8")
     assert "distribution" not in calibrate(p).profile().scenario_sources()[0]
+
+
+def test_prior_sd_names_are_checked_and_used(tmp_path):
+    p = _write(tmp_path, f"base: {QS}\nprior_sd: {{gemm_scale: 0.1}}\nmeasurements:\n  - name: a\n    step_time_s: 1.9\n")
+    with pytest.raises(ScenarioError, match="unknown parameter"):
+        calibrate(p)
+    tight = _write(tmp_path, f"base: {QS}\nprior_sd: {{gemm_efficiency_scale: 0.01}}\nmeasurements:\n  - name: a\n"
+                             "    step_time_s: 1.9\n", "t.yaml")
+    res = calibrate(tight)
+    assert res.fit is not None and res.fit.prior_sd["gemm_efficiency_scale"] == 0.01
+    assert abs(math.log(res.fit.values["gemm_efficiency_scale"])) < 0.03  # a tight prior barely moves

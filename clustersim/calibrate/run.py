@@ -211,6 +211,10 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
 
         check_kernel_names([p.name for p in params], "parameters")
         predictor = estimate_predictor
+    unknown = sorted(set(file.prior_sd) - {p.name for p in params})
+    if unknown:
+        raise ScenarioError(ErrorItem(f"prior_sd names unknown parameter(s): {', '.join(unknown)}", path="prior_sd",
+                                      expected="one of " + ", ".join(p.name for p in params)), str(path))
     base = _scenario(None, file, folder, f"{path}: base") if file.base else None
     obs, given, details, metrics = [], [], [], []
     for spec in file.measurements:
