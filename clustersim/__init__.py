@@ -18,6 +18,18 @@ from clustersim.calibrate import CalibrationResult, calibrate  # noqa: E402
 from clustersim.cost.kernel import evaluate  # noqa: E402
 from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError  # noqa: E402
 from clustersim.estimate import Estimate, estimate  # noqa: E402
+from clustersim.money import (  # noqa: E402
+    CostsResult,
+    DollarsResult,
+    FinetuneResult,
+    PlanResult,
+    SpotResult,
+    costs,
+    dollars,
+    finetune,
+    plan,
+    spot_breakeven,
+)
 from clustersim.scenario import Scenario, load_scenario  # noqa: E402
 from clustersim.search import search  # noqa: E402
 from clustersim.simulate import SimulationResult, simulate  # noqa: E402
@@ -39,6 +51,16 @@ __all__ = [
     "evaluate",
     "theory",
     "run_sweep",
+    "dollars",
+    "DollarsResult",
+    "costs",
+    "CostsResult",
+    "plan",
+    "PlanResult",
+    "finetune",
+    "FinetuneResult",
+    "spot_breakeven",
+    "SpotResult",
     "calibrate",
     "CalibrationResult",
 ]

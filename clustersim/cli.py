@@ -15,11 +15,20 @@ from typing import Any, TypeVar, cast
 import click
 
 from clustersim import __version__
+from clustersim.cli_conventions import (
+    EXIT_UNFINISHED,
+    EXIT_USER_ERROR,
+    ConventionGroup,
+    default_workers,
+    json_option,
+    output_option,
+    report_error,
+    workers_option,
+    write_json,
+)
 from clustersim.errors import ClustersimError, ScenarioError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_USER_ERROR = 2
 
 
 def _console(stderr: bool = False) -> Any:
@@ -40,8 +49,7 @@ def user_errors(func: F) -> F:
         except ClustersimError as exc:
             if debug:
                 raise
-            text = exc.render() if isinstance(exc, ScenarioError) else str(exc)
-            click.echo(f"error: {text}" if "\n" not in text else f"error:\n{text}", err=True)
+            report_error(exc, bool(ctx.params.get("as_json")))
             ctx.exit(EXIT_USER_ERROR)
 
     return cast(F, wrapper)
@@ -51,12 +59,34 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False))
 
 
+def print_warnings(scenario: Any, as_json: bool) -> list[str]:
+    """The scenario's warnings, printed to stderr unless under --json (they are in the JSON then)."""
+    from clustersim.scenario.warnings import scenario_warnings
+
+    warnings = scenario_warnings(scenario)
+    if not as_json:
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+    return warnings
+
+
+def emit_result(obj: Any, as_json: bool, output: str | None) -> bool:
+    """The convention for a JSON result: ``-o`` writes it to a file, ``--json`` prints it.
+
+    True when it was printed (the caller then prints no tables)."""
+    if output:
+        write_json(output, obj)
+    if as_json:
+        emit_json(obj)
+    return as_json
+
+
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
     help="Override a scenario field (YAML scalar, re-validated), e.g. --set cluster.nodes=256.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ConventionGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="clustersim")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
@@ -66,33 +96,52 @@ def cli(debug: bool) -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
 @set_option
+@json_option("one object per file (ok, problems, warnings)")
+@output_option()
 @user_errors
-def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+def validate(files: tuple[str, ...], overrides: tuple[str, ...], as_json: bool, output: str | None) -> None:
     """Check scenario FILES; report every problem of each file (exit 2 if any)."""
+    from clustersim.cli_conventions import error_object
     from clustersim.scenario import check_file
     from clustersim.scenario.warnings import scenario_warnings
 
     bad = 0
+    results: list[dict[str, Any]] = []
     for path in files:
         scenario, problems = check_file(path, overrides)
-        if problems:
+        if problems or scenario is None:
             bad += 1
             err = ScenarioError(problems, path)
             click.echo(err.render(), err=True)
             click.echo(f"{path}: {len(problems)} error{'s' if len(problems) != 1 else ''}", err=True)
-        else:
-            assert scenario is not None
-            for warning in scenario_warnings(scenario):
-                click.echo(f"{path}: warning: {warning}", err=True)
-            click.echo(f"{path}: ok ({scenario.name}: {scenario.gpus:,} GPUs)")
+            results.append({"file": path, "ok": False, "problems": error_object(err)["error"]["problems"]})
+            continue
+        warnings = scenario_warnings(scenario)
+        for warning in warnings:
+            click.echo(f"{path}: warning: {warning}", err=True)
+        gpus = f"{scenario.gpus:,} GPUs"
+        if scenario.gpus_per_node != 8:
+            gpus += f" = {scenario.cluster.nodes:,} nodes x {scenario.gpus_per_node}"
+        if not as_json:
+            click.echo(f"{path}: ok ({scenario.name}: {gpus})")
+        results.append({"file": path, "ok": True, "name": scenario.name, "gpus": scenario.gpus,
+                        "nodes": scenario.cluster.nodes, "gpus_per_node": scenario.gpus_per_node,
+                        "warnings": warnings, "problems": []})
+    summary: dict[str, Any] = {"kind": "validate", "ok": not bad, "files": results}
+    if bad:  # the error convention too: one "error" object with every problem of every file
+        summary["error"] = {"type": "ScenarioError", "message": f"{bad} of {len(files)} files have errors",
+                            "exit_code": EXIT_USER_ERROR,
+                            "problems": [p for r in results for p in r["problems"]]}
+    emit_result(summary, as_json, output)
     if bad:
         raise click.exceptions.Exit(EXIT_USER_ERROR)
 
 
 @cli.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@output_option("the schema")
+@json_option("the schema (it is JSON already: the flag is accepted for uniformity)")
 @user_errors
-def schema(output: str | None) -> None:
+def schema(output: str | None, as_json: bool) -> None:
     """Print the JSON Schema of the scenario format (for editor completion)."""
     from clustersim.io import atomic_write_text
     from clustersim.scenario.schema import scenario_json_schema
@@ -106,17 +155,16 @@ def schema(output: str | None) -> None:
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["gpus", "models", "prices", "reliability"]))
-@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+@json_option("the catalog")
+@output_option()
 @user_errors
-def catalog(kind: str, as_json: bool) -> None:
+def catalog(kind: str, as_json: bool, output: str | None) -> None:
     """List the catalog of GPUS, MODELS, PRICES or RELIABILITY presets, with sources."""
     from clustersim.scenario import catalog as cat
     from clustersim.tables import catalog_table
 
     data = {"gpus": cat.gpus, "models": cat.models, "prices": cat.prices, "reliability": cat.reliability}[kind]()
-    if as_json:
-        emit_json(data)
-    else:
+    if not emit_result(data, as_json, output):
         _console().print(catalog_table(kind, data))
 
 
@@ -126,16 +174,20 @@ scenario_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=
 @cli.command()
 @scenario_arg
 @set_option
-@click.option("--json", "as_json", is_flag=True, help="Print the estimate as one JSON object.")
+@json_option("the estimate")
+@output_option()
 @user_errors
-def estimate(file: str, overrides: tuple[str, ...], as_json: bool) -> None:
+def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str | None) -> None:
     """Failure-free step time, MFU, memory, days, GPU-hours and dollars for FILE."""
     from clustersim.estimate import estimate as run_estimate
+    from clustersim.estimate import require_fit
     from clustersim.tables import estimate_tables
 
-    result = run_estimate(file, set=overrides).to_dict()
-    if as_json:
-        emit_json(result)
+    est = run_estimate(file, set=overrides)
+    require_fit(est)  # a layout that does not fit is refused (exit 2, the reason), never priced
+    result = est.to_dict()
+    result["warnings"] = print_warnings(est.scenario, as_json)
+    if emit_result(result, as_json, output):
         return
     console = _console()
     for table in estimate_tables(result):
@@ -147,10 +199,14 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @set_option
 @click.option("--objective", type=click.Choice(["time", "cost"]), default="time", show_default=True,
               help="Rank by step time or by dollars.")
-@click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the ranking as one JSON object.")
+@click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="How many of the best configurations to list.")
+@json_option("the ranking")
+@output_option()
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write the ranking as CSV (atomic).")
 @user_errors
-def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_json: bool) -> None:
+def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_json: bool, output: str | None,
+           csv_path: str | None) -> None:
     """Rank every parallelism that fits FILE's cluster (tp, pp, dp, cp, ep, vpp, micro-batch, ZeRO, recompute, SP)."""
     from clustersim.estimate import resolve
     from clustersim.search import search as run_search
@@ -159,8 +215,11 @@ def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_j
 
     scenario = resolve(file, overrides)
     result = search_to_dict(scenario, run_search(scenario, objective=objective, top=top))  # type: ignore[arg-type]
-    if as_json:
-        emit_json(result)
+    if csv_path:
+        from clustersim.money.tabular import write_csv
+
+        write_csv(csv_path, result["top"])
+    if emit_result(result, as_json, output):
         return
     console = _console()
     console.print(search_table(result))
@@ -172,12 +231,11 @@ def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_j
 @set_option
 @click.option("--replicas", type=click.IntRange(1, 1_000_000), help="Monte Carlo replicas (default: the scenario's).")
 @click.option("--seed", type=click.IntRange(0), help="Seed (default: the scenario's).")
-@click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Worker processes (default: one per CPU); the result does not depend on it.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@workers_option(256)
+@json_option("the result (with `finished` and `horizon_days`)")
 @click.option("--events", type=click.Path(dir_okay=False), help="Write replica 0's event log as CSV.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the JSON result to a file.")
+@output_option()
 @user_errors
 def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: int | None, workers: int | None,
              as_json: bool, events: str | None, report: str | None, output: str | None) -> None:
@@ -188,11 +246,13 @@ def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: 
 
     progress = not as_json and sys.stderr.isatty()
     if workers is None:
-        import os
-
-        workers = os.cpu_count() or 1
+        workers = default_workers()
     result = run_simulate(file, replicas=replicas, seed=seed, workers=workers, progress=progress, set=overrides)
     data = result.to_dict()
+    from clustersim.money.horizon import mark_finished
+
+    unfinished = mark_finished(data, result.job.horizon_s)
+    data["warnings"] = print_warnings(result.estimate.scenario, as_json)
     if events:
         result.write_events(events)
     if output:
@@ -205,12 +265,16 @@ def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: 
         render_report(data_for_report, report, kind="simulate")
     if as_json:
         emit_json(data)
-        return
-    console = _console()
-    for table in simulate_tables(data):
-        console.print(table)
-    if report:
-        console.print(f"report written to {report}")
+    else:
+        console = _console()
+        if unfinished:
+            console.print(f"[bold red]{data['verdict']}[/]")
+        for table in simulate_tables(data):
+            console.print(table)
+        if report:
+            console.print(f"report written to {report}")
+    if unfinished:
+        raise click.exceptions.Exit(EXIT_UNFINISHED)
 
 
 @cli.command()
@@ -221,46 +285,65 @@ def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: 
 @click.option("--x", "x", help="Sweep heatmap: the input on the x axis (dotted key).")
 @click.option("--y", "y", help="Sweep heatmap: the input on the y axis (dotted key).")
 @click.option("--z", "z", help="Sweep heatmap: the output drawn (a column of the results).")
+@json_option("what was written ({kind, output, bytes})")
 @user_errors
-def report(result: str, output: str, kind: str | None, x: str | None, y: str | None, z: str | None) -> None:
+def report(result: str, output: str, kind: str | None, x: str | None, y: str | None, z: str | None,
+           as_json: bool) -> None:
     """Draw a self-contained HTML report from RESULT (a --json output saved to a file, or a sweep's .db)."""
+    import os
+
     from clustersim.report import report_from_file
 
     drawn = report_from_file(result, output, kind=kind, x=x, y=y, z=z)
-    click.echo(f"{drawn} report written to {output}")
+    if as_json:
+        emit_json({"kind": "report", "report_kind": drawn, "output": output, "bytes": os.path.getsize(output)})
+    else:
+        click.echo(f"{drawn} report written to {output} ({os.path.getsize(output) / 1e6:.1f} MB)")
 
 
 @cli.command()
 @click.argument("sweep_file", required=False, type=click.Path(dir_okay=False, path_type=str))
 @click.option("--out", "out_db", type=click.Path(dir_okay=False), help="SQLite results (default: next to the sweep file).")
-@click.option("--workers", type=click.IntRange(1, 1024), default=1, show_default=True, help="Local worker processes.")
+@workers_option(1024)
 @click.option("--dask", type=click.Choice(["local"]), help="Run on a Dask LocalCluster of --workers processes.")
 @click.option("--scheduler", metavar="tcp://HOST:8786", help="Run on an existing Dask cluster.")
 @click.option("--resume", is_flag=True, help="Run only the points not in the database yet.")
 @click.option("--objective", help="Rank the best points by this column (min:COL or max:COL).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False),
               help="Write the results as CSV (or .parquet with pyarrow).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("the summary")
+@output_option()
 @user_errors
-def sweep(sweep_file: str | None, out_db: str | None, workers: int, dask: str | None, scheduler: str | None,
-          resume: bool, objective: str | None, export_path: str | None, as_json: bool) -> None:
-    """Run SWEEP_FILE's what-if points (grid / zip / samples) into a resumable SQLite database."""
+def sweep(sweep_file: str | None, out_db: str | None, workers: int | None, dask: str | None, scheduler: str | None,
+          resume: bool, objective: str | None, export_path: str | None, as_json: bool, output: str | None) -> None:
+    """Run SWEEP_FILE's what-if points (grid / zip / samples) into a resumable SQLite database.
+
+    With --export and a database that already holds results (and no --resume), nothing runs: the
+    stored results are exported.
+    """
     from clustersim.sweep import export_results, render_summary, run_sweep
     from clustersim.sweep.runner import default_db_for
 
-    if sweep_file is None:
-        if not (export_path and out_db):
+    db = out_db or (str(default_db_for(sweep_file)) if sweep_file else None)
+    if sweep_file is None or (export_path and not resume and db and _stored_results(db)):
+        if not (export_path and db):
             raise click.UsageError("give a SWEEP_FILE to run, or --out DB --export FILE to export one")
-        n = export_results(out_db, export_path)
-        click.echo(f"{n} rows written to {export_path}")
+        n = export_results(db, export_path)
+        if not emit_result({"kind": "sweep-export", "database": db, "export": export_path, "rows": n},
+                           as_json, output):
+            click.echo(f"{n} rows written to {export_path} (nothing run: pass --resume to run missing points)")
         return
-    db = out_db or str(default_db_for(sweep_file))
+    assert db is not None
+    workers = workers or default_workers()
     summary = run_sweep(sweep_file, db, workers=workers, dask=dask, scheduler=scheduler, resume=resume,
                         progress=not as_json and sys.stderr.isatty(), objective=objective)
+    from clustersim.sweep.expand import mode_warnings
+    from clustersim.sweep.spec import read_sweep
+
+    summary.notes.extend(mode_warnings(read_sweep(sweep_file)))
     if export_path:
         export_results(db, export_path)
-    if as_json:
-        emit_json(summary.to_dict())
+    if emit_result(summary.to_dict(), as_json, output):
         return
     console = _console()
     for renderable in render_summary(summary):
@@ -269,29 +352,40 @@ def sweep(sweep_file: str | None, out_db: str | None, workers: int, dask: str | 
         console.print(f"rows written to {export_path}")
 
 
+def _stored_results(db: str) -> int:
+    """How many results a sweep database holds (0 when there is no such file)."""
+    import os
+
+    if not os.path.exists(db):
+        return 0
+    from clustersim.sweep.store import ResultStore
+
+    with ResultStore(db) as store:
+        return store.count()
+
+
 @cli.command()
 @click.argument("measurements", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Write the calibration profile (YAML) here; scenarios reference it with `calibration: PATH`.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+              help="Write the calibration profile (YAML, atomically); scenarios reference it with `calibration: PATH`.")
+@json_option("the calibration (rows, fit, failures, storage, profile)")
+@output_option()
 @user_errors
-def calibrate(measurements: str, output: str | None, as_json: bool) -> None:
+def calibrate(measurements: str, profile_path: str | None, as_json: bool, output: str | None) -> None:
     """Fit the kernel to MEASUREMENTS (your runs: YAML or CSV); failure rates and storage from your logs."""
     from clustersim.calibrate import calibrate as run_calibrate
     from clustersim.calibrate.render import calibration_tables
 
     result = run_calibrate(measurements)
-    if output:
-        result.write_profile(output)
-    data = result.to_dict()
-    if as_json:
-        emit_json(data)
+    if profile_path:
+        result.write_profile(profile_path)
+    if emit_result(result.to_dict(), as_json, output):
         return
     console = _console()
-    for item in calibration_tables(data):
+    for item in calibration_tables(result.to_dict()):
         console.print(item)
-    if output:
-        console.print(f"profile written to {output}")
+    if profile_path:
+        console.print(f"profile written to {profile_path}")
 
 
 def main() -> None:

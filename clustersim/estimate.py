@@ -73,7 +73,7 @@ class Estimate:
             "name": s.name,
             "model": run.model_name,
             "gpu": run.gpu_name,
-            "gpus": s.gpus,
+            "gpus": run.gpus,
             "params_b": k["params"] / 1e9,
             "active_params_b": k["active_params"] / 1e9,
             "tokens": run.tokens,

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from clustersim import units
-from clustersim.scenario.model import Scenario
+from clustersim.scenario.model import Scenario, gpus_per_node_of
 from clustersim.topology import Cluster, NetworkParams, build_cluster
 
 __all__ = ["network_params", "cluster_for", "fabric_for", "cluster_of", "fabric_of"]
@@ -21,16 +21,17 @@ def network_params(s: Scenario, gpu: Mapping[str, Any] | None = None) -> Network
     """The network as the scenario gives it, with the GPU catalog's defaults for what it omits."""
     gpu = gpu if gpu is not None else s.gpu()
     net = s.cluster.network
-    domain = int(gpu.get("scaleup_domain_gpus") or s.gpus_per_node)
-    topology = net.topology or ("nvl72" if domain > s.gpus_per_node else "fat-tree")
+    per_node = gpus_per_node_of(s.cluster.gpus_per_node, gpu)
+    domain = int(gpu.get("scaleup_domain_gpus") or per_node)
+    topology = net.topology or ("nvl72" if domain > per_node else "fat-tree")
     if topology != "nvl72":
-        domain = min(domain, s.gpus_per_node)  # an NVLink domain beyond one node needs the nvl72 topology
+        domain = min(domain, per_node)  # an NVLink domain beyond one node needs the nvl72 topology
     return NetworkParams(
         nodes=s.cluster.nodes,
-        gpus_per_node=s.gpus_per_node,
+        gpus_per_node=per_node,
         topology=topology,
         nic_gbit_per_s=float(net.nic_gbit_per_s or gpu.get("nic_gbit_per_s") or 400.0),
-        nics_per_node=int(net.nics_per_node or gpu.get("nics_per_node") or s.gpus_per_node),
+        nics_per_node=int(net.nics_per_node or gpu.get("nics_per_node") or per_node),
         oversubscription=net.oversubscription,
         nodes_per_leaf=net.nodes_per_leaf,
         scaleup_bw_bytes_per_s=float(gpu["scaleup_gbyte_per_s"]) * units.GB,

@@ -43,7 +43,7 @@ def _effect(component: str, per: str) -> str:
     return "node"
 
 
-def failure_sources(s: Scenario, spines: Callable[[], int] | None = None) -> list[Source]:
+def failure_sources(s: Scenario, spines: Callable[[], int] | None = None, gpus: int | None = None) -> list[Source]:
     """The scenario's failure sources, each with its unit count and SI mean time between failures.
 
     ``spines`` gives the cluster's spine-switch count (asked only when a source is per spine switch);
@@ -58,7 +58,7 @@ def failure_sources(s: Scenario, spines: Callable[[], int] | None = None) -> lis
             raw.extend(catalog.reliability_preset(f.preset)["sources"])
         elif f.sources is not None:
             raw.extend(src.model_dump() for src in f.sources)
-    units_by_per = {"gpu": s.gpus, "node": s.cluster.nodes, "switch": leaf_switches(s), "job": 1}
+    units_by_per = {"gpu": gpus if gpus is not None else s.gpus, "node": s.cluster.nodes, "switch": leaf_switches(s), "job": 1}
     for src in raw:
         per = src["per"]
         count = units_by_per[per]
@@ -113,11 +113,13 @@ def checkpoint_times(size_bytes: Any, write_bytes_per_s: Any, read_bytes_per_s: 
     return write_s, block_s, load_s
 
 
-def checkpoint_costs(s: Scenario, checkpoint_bytes: float) -> dict[str, float]:
-    """Checkpoint write, blocking and load times of a scenario's checkpoint (see :func:`checkpoint_times`)."""
+def checkpoint_costs(s: Scenario, checkpoint_bytes: float, gpus: int | None = None) -> dict[str, float]:
+    """Checkpoint write, blocking and load times of a scenario's checkpoint (see :func:`checkpoint_times`);
+    ``gpus`` the job's GPU count (the scenario's by default)."""
     ck = s.checkpoint
     write_s, block_s, load_s = checkpoint_times(checkpoint_bytes, ck.write_bytes_per_s, ck.read_bytes_per_s,
-                                                ck.async_, s.gpus, ck.host_copy_gbyte_per_s * units.GB)
+                                                ck.async_, gpus if gpus is not None else s.gpus,
+                                                ck.host_copy_gbyte_per_s * units.GB)
     return {"size_bytes": float(checkpoint_bytes), "write_s": float(write_s), "block_s": float(block_s),
             "load_s": float(load_s)}
 
@@ -182,7 +184,8 @@ def theory_summary(run: Any, kernel: Mapping[str, Any]) -> dict[str, Any]:
     fails = s.failures
     has = mtbf is not None and fails is not None
     col = theory_columns(
-        checkpoint_bytes=kernel["checkpoint_bytes"], train_s=kernel["train_s"], gpus=s.gpus,
+        checkpoint_bytes=kernel["checkpoint_bytes"], train_s=kernel["train_s"],
+        gpus=s.gpus if isinstance(run, Scenario) else run.gpus,
         write_bytes_per_s=ck.write_bytes_per_s, read_bytes_per_s=ck.read_bytes_per_s, is_async=ck.async_,
         host_copy_bytes_per_s=ck.host_copy_gbyte_per_s * units.GB,
         fixed_interval_s=math.nan if ck.interval_minutes == "auto" else float(ck.interval_minutes) * units.MINUTE_S,

@@ -44,6 +44,7 @@ class ResolvedRun:
     inputs: KernelInputs
     parallelism: ParallelismSpec
     searched: bool
+    gpus_per_node: int
     search: Any = None  # the SearchResult when the layout was searched
 
     @property
@@ -52,11 +53,7 @@ class ResolvedRun:
 
     @property
     def gpus(self) -> int:
-        return self.scenario.gpus
-
-    @property
-    def gpus_per_node(self) -> int:
-        return self.scenario.gpus_per_node
+        return self.scenario.cluster.nodes * self.gpus_per_node
 
     @property
     def model_name(self) -> str:
@@ -132,7 +129,7 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fabric: Mapping[str, float],
-                tokens: float, price: float | None, par: ParallelismSpec | None) -> KernelInputs:
+                tokens: float, price: float | None, par: ParallelismSpec | None, gpus_per_node: int) -> KernelInputs:
     """The kernel's inputs for a scenario: each scenario key read into its field, in this one place.
 
     Without a layout (``parallelism: auto``) the layout fields hold 1s until the search replaces them.
@@ -152,7 +149,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         hbm_bytes=(float(gpu["memory_gib"]) - s.cluster.gpu_memory_headroom_gib) * units.GIB,
         **software_inputs(s, gpu),
         hbm_bw_bytes_per_s=float(gpu["hbm_gbyte_per_s"]) * units.GB,
-        usd_per_gpu_hour=price or 0.0, **{"gpus_per_node": s.gpus_per_node, **fabric}, **layout,
+        usd_per_gpu_hour=price or 0.0, **{"gpus_per_node": gpus_per_node, **fabric}, **layout,
     )
 
 
@@ -166,24 +163,25 @@ def resolve_run(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], *
     s = load(source, set_, overrides)
     arch = s.model_arch()
     gpu = s.gpu()
-    price = s.usd_per_gpu_hour()
-    price_source = s.price_source()
+    price, price_source = s.price()
     tokens = s.tokens()
     network = network_params(s, gpu)
+    per_node = network.gpus_per_node
+    gpus = s.cluster.nodes * per_node
     fabric = fabric_for(network)
-    sources = tuple(failure_sources(s, spines=lambda: len(cluster_for(network).spines())))
+    sources = tuple(failure_sources(s, spines=lambda: len(cluster_for(network).spines()), gpus=gpus))
     mtbf = job_mtbf_s(sources)
-    given = s.parallelism()
-    inputs = base_inputs(s, arch, gpu, fabric, tokens, price, given)
+    given = s.parallelism(gpus)
+    inputs = base_inputs(s, arch, gpu, fabric, tokens, price, given, per_node)
     result = None
     if given is None or search:
         from clustersim.cost.search import search as run_search
 
-        result = run_search(inputs, gpus=s.gpus, objective=objective, top=top)
+        result = run_search(inputs, gpus=gpus, objective=objective, top=top)
         if not result.rows:
             raise InfeasibleError(
                 f"{s.name}: none of the {result.configs_evaluated:,} configurations fits in "
-                f"{gpu['memory_gib']} GiB per GPU on {s.gpus:,} GPUs; add GPUs, use a GPU with more memory, "
+                f"{gpu['memory_gib']} GiB per GPU on {gpus:,} GPUs; add GPUs, use a GPU with more memory, "
                 f"or shorten the sequence{result.excluded_text()}")
     searched = given is None
     if result is not None and given is None:
@@ -192,7 +190,7 @@ def resolve_run(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], *
         raise InfeasibleError(f"{s.name}: no layout")
     return ResolvedRun(scenario=s, arch=arch, gpu=gpu, network=network, fabric=fabric, usd_per_gpu_hour=price,
                        price_source=price_source, tokens=tokens, sources=sources, job_mtbf_s=mtbf, inputs=inputs,
-                       parallelism=given, searched=searched, search=result)
+                       parallelism=given, searched=searched, gpus_per_node=per_node, search=result)
 
 
 def _apply_row(s: Scenario, inputs: KernelInputs, row: Mapping[str, Any]
@@ -216,5 +214,7 @@ def kernel_inputs(s: Scenario, par: ParallelismSpec | None = None) -> dict[str, 
     """The kernel's inputs of a scenario as a mapping (for callers that stack many points by name); the
     layout fields hold 1s when the scenario has ``parallelism: auto`` and no ``par`` is given."""
     arch, gpu = s.model_arch(), s.gpu()
-    fabric = fabric_for(network_params(s, gpu))
-    return base_inputs(s, arch, gpu, fabric, s.tokens(), s.usd_per_gpu_hour(), par or s.parallelism()).as_dict()
+    network = network_params(s, gpu)
+    fabric = fabric_for(network)
+    return base_inputs(s, arch, gpu, fabric, s.tokens(), s.usd_per_gpu_hour(), par or s.parallelism(),
+                       network.gpus_per_node).as_dict()

@@ -81,11 +81,11 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
     s = run.scenario
     f = s.failures
     k = est.kernel
-    ck = checkpoint_costs(s, k["checkpoint_bytes"])
+    ck = checkpoint_costs(s, k["checkpoint_bytes"], run.gpus)
     mtbf = run.job_mtbf_s
     interval = checkpoint_interval_s(s, ck["block_s"], mtbf)
     par = est.parallelism
-    nodes_per_replica = max(1, math.ceil(par.tp * par.pp * par.cp / s.gpus_per_node))
+    nodes_per_replica = max(1, math.ceil(par.tp * par.pp * par.cp / run.gpus_per_node))
     sources = tuple(FailureSource(component=src["component"], per=src["per"], units=int(src["units"]),
                                   mtbf_s=src["mtbf_s"], distribution=src["distribution"], shape=src["shape"],
                                   effect=src["effect"]) for src in run.sources)
@@ -104,7 +104,7 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
     return SimJob(
         work_s=work_s,
         nodes=s.cluster.nodes,
-        gpus_per_node=s.gpus_per_node,
+        gpus_per_node=run.gpus_per_node,
         nodes_per_leaf=s.cluster.network.nodes_per_leaf,
         spine_switches=spines,
         sources=sources,
@@ -120,6 +120,8 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
         min_replicas=1,
         elastic_speed=_elastic_speed(run),
         degraded_speed=_degraded_speed(run, spines),
+        preempt_return_s=(s.pricing.spot.return_hours * units.HOUR_S
+                          if s.pricing.spot is not None and s.pricing.spot.return_hours is not None else None),
         checkpoint_interval_s=interval,
         checkpoint_write_s=ck["write_s"],
         checkpoint_async=s.checkpoint.async_,
@@ -196,7 +198,8 @@ class SimulationResult:
         out = self.estimate.to_dict()
         price = self.estimate.run.usd_per_gpu_hour
         wall_s = np.asarray(mc.wall_s, dtype=float)
-        paid_gpus = s.gpus + (s.failures.spare_nodes * s.gpus_per_node if s.failures else 0)
+        run = self.estimate.run
+        paid_gpus = run.gpus + (s.failures.spare_nodes * run.gpus_per_node if s.failures else 0)
         wall_days = wall_s / units.DAY_S
         cost = wall_s / units.HOUR_S * paid_gpus * price if price is not None else None
         out.update({

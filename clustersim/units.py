@@ -46,3 +46,19 @@ def hours_to_s(hours: float) -> float:
 
 def s_to_days(seconds: float) -> float:
     return seconds / DAY_S
+
+
+#: Suffixes of a count written like ``15T`` (tokens, parameters): SI multipliers, B = G = 1e9.
+COUNT_SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+
+
+def parse_count(text: str) -> float:
+    """A count from ``15T``, ``1.5e12``, ``500M``, ``2B``, ``7_000`` (case-insensitive suffix K, M, B/G, T).
+
+    The same suffixes are accepted on the command line (``--tokens 15T``) and in scenario files
+    (``tokens: 15T``). Raises ValueError for anything else.
+    """
+    t = str(text).strip().upper().replace("_", "").replace(",", "")
+    scale = COUNT_SUFFIXES.get(t[-1:], 1.0)
+    body = t[:-1] if t[-1:] in COUNT_SUFFIXES else t
+    return float(body) * scale

@@ -101,13 +101,16 @@ def test_calibrate_the_example_through_clustersim_estimate(tmp_path):
 
 def test_cli_calibrate_writes_a_profile_and_json(tmp_path):
     out = tmp_path / "profiles" / "my-cluster.yaml"
-    r = CliRunner().invoke(cli, ["calibrate", str(EXAMPLE), "-o", str(out)])
+    r = CliRunner().invoke(cli, ["calibrate", str(EXAMPLE), "--profile", str(out)])
     assert r.exit_code == 0, r.output
     assert "measured vs predicted" in r.output and "failure rates" in r.output and "profile written" in r.output
     assert load_profile(out).name == "my-cluster"
     r = CliRunner().invoke(cli, ["calibrate", str(EXAMPLE), "--json"])
     data = json.loads(r.output)
     assert data["rows"][0]["name"] == "tp2-dp128" and data["failures"]["rates"]
+    written = tmp_path / "c.json"
+    assert CliRunner().invoke(cli, ["calibrate", str(EXAMPLE), "-o", str(written)]).exit_code == 0
+    assert json.loads(written.read_text())["rows"] == data["rows"]  # -o writes what --json prints
 
 
 def _write(tmp_path, text, name="m.yaml"):

@@ -102,6 +102,7 @@ def test_dollars_price_override_and_missing_prices() -> None:
     bare["training"] = {**QUICK["training"], "precision": "fp16", "parallelism": "auto"}
     none = dl.dollars(bare)
     assert none.items["gpu_usd"]["failure_free"] is None and none.items["total_usd"]["failure_free"] is None
+    assert any("no price" in n for n in none.notes)
     assert none.items["energy_kwh"]["failure_free"] is not None  # energy needs no price to count kWh
     # an H100 scenario without pricing gets the catalog's default: the newest, cheapest on-demand offer
     default = dl.dollars({k: v for k, v in QUICK.items() if k != "pricing"})
@@ -150,3 +151,20 @@ def test_dollars_with_a_real_simulation_matches_its_cost() -> None:
     assert r.items["gpu_usd"]["p90"] == pytest.approx(d["wall_cost_usd"]["p90"], rel=1e-12)
     assert r.items["total_usd"]["p50"] <= r.items["total_usd"]["p90"]  # type: ignore[operator]
     assert r.items["total_usd"]["mean"] >= r.items["total_usd"]["failure_free"]  # type: ignore[operator]
+
+
+def test_dollars_refuses_a_layout_that_does_not_fit() -> None:
+    from clustersim.errors import InfeasibleError
+
+    bare = {k: v for k, v in QUICK.items() if k != "pricing"}
+    bare["cluster"] = {"gpu": "v100-sxm-32gb", "nodes": 8}
+    bare["training"] = {**QUICK["training"], "precision": "fp16"}  # the fixed layout needs 53.8 GiB of 32
+    with pytest.raises(InfeasibleError, match="GiB per GPU"):
+        dl.dollars(bare)
+
+
+@pytest.mark.parametrize("gpu", ["h200-sxm-141gb", "b200-sxm-192gb", "gb200-nvl72", "mi300x-192gb"])
+def test_newer_gpus_have_a_dated_cited_on_demand_price(gpu) -> None:
+    q = newest_price(gpu)
+    assert q is not None and q.kind == "on-demand" and q.usd_per_gpu_hour > 0
+    assert q.date is not None and q.date >= "2026-01" and q.source and "reference.md C.3" in q.source

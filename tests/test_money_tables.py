@@ -21,7 +21,8 @@ def test_formatters() -> None:
     assert usd(None) == "\u2014"
     assert usd(1_270_000) == "$1.27M" and usd(7.42e9) == "$7.42B" and usd(9120.4) == "$9,120"
     assert usd(2.991) == "$2.99"
-    assert days(0.5) == "12.0 h" and days(54.0) == "54" and days(1430.2) == "1,430"
+    # always days: a column never mixes "0.1 h" with "2,545"
+    assert days(0.5) == "0.5" and days(0.004) == "0.004" and days(54.0) == "54" and days(1430.2) == "1,430"
 
 
 def test_tables_show_the_results() -> None:

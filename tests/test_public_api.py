@@ -18,6 +18,16 @@ PINNED = [
     "evaluate",
     "theory",
     "run_sweep",
+    "dollars",
+    "DollarsResult",
+    "costs",
+    "CostsResult",
+    "plan",
+    "PlanResult",
+    "finetune",
+    "FinetuneResult",
+    "spot_breakeven",
+    "SpotResult",
     "calibrate",
     "CalibrationResult",
 ]
@@ -30,3 +40,14 @@ def test_all_is_pinned():
 def test_all_names_exist():
     for name in clustersim.__all__:
         assert hasattr(clustersim, name), name
+
+
+def test_money_functions_take_overrides_as_set_and_return_typed_results():
+    import inspect
+
+    for name in ("estimate", "simulate", "dollars", "costs", "plan", "finetune", "spot_breakeven"):
+        params = inspect.signature(getattr(clustersim, name)).parameters
+        assert "set" in params and params["set"].kind is inspect.Parameter.KEYWORD_ONLY, name
+    for name in ("DollarsResult", "CostsResult", "PlanResult", "FinetuneResult", "SpotResult"):
+        cls = getattr(clustersim, name)
+        assert callable(cls.to_dict) and callable(cls.write_csv), name

@@ -198,8 +198,8 @@ def sweep_example() -> dict[str, Any]:
 
 EXAMPLES = {"simulate": simulate_example, "estimate": estimate_example, "costs": costs_example,
             "plan": plan_example, "sweep": sweep_example}
-#: Figures per kind: simulate = timeline, time breakdown, 2 CDFs, step time, memory, tornado.
-EXPECTED_FIGURES = {"simulate": 7, "estimate": 2, "costs": 3, "plan": 3, "sweep": 2}
+#: Figures per kind: simulate = progress, timeline, time breakdown, 2 CDFs, step time, memory, tornado.
+EXPECTED_FIGURES = {"simulate": 8, "estimate": 2, "costs": 3, "plan": 3, "sweep": 2}
 
 
 # ---- the page ---------------------------------------------------------------------------------------
@@ -338,12 +338,36 @@ def test_timeline_bars_cover_each_segment() -> None:
     bars = {t.name: t for t in fig.data if t.type == "bar"}
     assert set(bars) == {"running", "checkpointing", "failed (detecting)", "restarting", "loading checkpoint"}
     # the run lasts under three days, so the axis is in hours; the bars add up to the segments' time
-    for state, label in (("running", "running"), ("detecting", "failed (detecting)")):
-        total_h = sum(s["end_s"] - s["start_s"] for s in segs if s["state"] == state) / 3600
+    # (the "running" row spans the time the job is up: running and checkpointing together)
+    for states, label in ((("running", "checkpointing"), "running"), (("detecting",), "failed (detecting)"),
+                          (("checkpointing",), "checkpointing")):
+        total_h = sum(s["end_s"] - s["start_s"] for s in segs if s["state"] in states) / 3600
         assert float(np.sum(bars[label].x)) == pytest.approx(total_h)
     detect = next(s for s in segs if s["state"] == "detecting")
     assert bars["failed (detecting)"].base[0] == pytest.approx(detect["start_s"] / 3600)
-    assert fig.layout.xaxis.title.text == "time since the start (hours)"
+    assert fig.layout.xaxis.title.text.startswith("time since the start (hours)")
+    assert fig.layout.xaxis.rangeslider.visible  # zoom and pan along a long run
+
+
+def test_progress_shows_work_lost_at_a_failure() -> None:
+    from clustersim.report.figures import progress_figure
+
+    segs = simulate_example()["timeline"]
+    fig = progress_figure(segs)
+    line = fig.data[0]
+    y = np.asarray(line.y)
+    assert y[0] == 0.0 and y[-1] == pytest.approx(1.0)
+    assert np.any(np.diff(y) < 0)  # the failure rolls progress back to the last checkpoint
+    marked = {t.name for t in fig.data[1:]}
+    assert "failed (detecting)" in marked
+
+
+def test_cards_compare_points_of_one_model_size() -> None:
+    rows = [{"model": m, "params_b": p, "gpus": g, "gpu": "h100", "cost_usd": c, "train_days": d}
+            for m, p, g, c, d in (("1B", 1.0, 8, 100.0, 9.0), ("1B", 1.0, 64, 120.0, 2.0),
+                                  ("1T", 1000.0, 8, 9e6, 900.0), ("1T", 1000.0, 64, 9.5e6, 200.0))]
+    page = render_html({"kind": "costs", "rows": rows}, kind="costs")
+    assert "1B: cheapest" in page and "1T: fastest" in page and ">cheapest<" not in page
 
 
 def test_time_breakdown_lists_zero_parts_in_the_text() -> None:
@@ -434,8 +458,9 @@ def test_sensitivity_moves_each_input_through_estimate(write) -> None:
     assert [r["parameter"] for r in rows] == ["failure rate (MTBF)", "checkpoint write bandwidth",
                                               "network bandwidth per NIC", "price per GPU-hour"]
     by = {r["parameter"]: r for r in rows}
-    base_usd = cost_of_estimate(base)
-    assert base_usd == pytest.approx(base["expected_wall_days"] * 24 * 16 * 2.5)
+    base_usd = cost_of_estimate(base, paid_gpus=24)
+    # paid GPUs: 16 in the job and one spare node of 8, as simulate's cost counts them
+    assert base_usd == pytest.approx(base["expected_wall_days"] * 24 * 24 * 2.5)
     for r in rows:
         assert r["base_usd"] == base_usd
         assert r["low_value_usd"] > base_usd > r["high_value_usd"] or r["parameter"] == "price per GPU-hour"
@@ -517,7 +542,8 @@ def test_sensitivity_of_the_quickstart_with_the_real_estimate() -> None:
     path = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yaml"
     base = estimate(path).to_dict()
     rows = {r["parameter"]: r for r in sensitivity(path, base)}
-    base_usd = base["expected_wall_days"] * 24 * base["gpus"] * base["usd_per_gpu_hour"]
+    paid = base["gpus"] + 2 * 8  # the quickstart's two spare nodes are paid for, as in simulate's cost
+    base_usd = base["expected_wall_days"] * 24 * paid * base["usd_per_gpu_hour"]
     assert all(r["base_usd"] == pytest.approx(base_usd) for r in rows.values())
     mtbf, ckpt = rows["failure rate (MTBF)"], rows["checkpoint write bandwidth"]
     # more failures cost more; a faster checkpoint store costs less (theory's expected wall time)
@@ -540,3 +566,18 @@ def test_plan_cards_and_pareto_use_the_optimum_and_its_cluster_sizes() -> None:
     assert cards == ["budget", "deadline", "model size", "tokens", "predicted loss", "GPUs", "days", "cost (USD)"]
     # every cluster size of the optimum is on the front (more GPUs: faster and dearer); the one that fits nothing is left out
     assert "4 of 4 points on the Pareto front" in page
+
+
+def test_a_long_run_keeps_every_checkpoint_as_a_tick_not_a_bar() -> None:
+    # 100 days with a 20 s checkpoint every 10 minutes: 14,400 checkpoints, each 1/432,000 of the run
+    segs: list[dict[str, Any]] = []
+    t = 0.0
+    while t < 100 * DAY_S:
+        segs.append({"start_s": t, "end_s": t + 580.0, "state": "running"})
+        segs.append({"start_s": t + 580.0, "end_s": t + 600.0, "state": "checkpointing"})
+        t += 600.0
+    fig = timeline_figure(segs)
+    bars = {tr.name: tr for tr in fig.data if tr.type == "bar"}
+    assert set(bars) == {"running"} and len(bars["running"].x) == 1  # one span: the job was up throughout
+    ticks = [tr for tr in fig.data if tr.type == "scatter" and tr.name == "checkpointing"]
+    assert len(ticks) == 1 and len(ticks[0].x) == len(segs) // 2

@@ -252,3 +252,43 @@ def test_objective_parsing():
         parse_objective("cost_ud", "estimate")
     with pytest.raises(ClustersimError):
         parse_objective("wall_days_mean", "estimate")
+
+
+def test_a_swept_key_replaces_the_alternative_it_stands_for(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(VALID.replace("  node_mtbf_hours: 5000\n", "  preset: llama3-405b\n"), encoding="utf-8")
+    path = sweep_file(tmp_path, """\
+base: base.yaml
+grid:
+  failures.node_mtbf_hours: [500, 5000]
+  pricing.preset: [lambda-h100-2026]
+""")
+    plan = plan_sweep(read_sweep(path))
+    assert not plan.invalid and len(plan.valid) == 2  # no "give one of node_mtbf_hours, preset, sources"
+    points = list(expand_points(read_sweep(path)))
+    assert all("preset" not in p.data["failures"] and "usd_per_gpu_hour" not in p.data["pricing"] for p in points)
+    assert [p.data["failures"]["node_mtbf_hours"] for p in points] == [500, 5000]
+
+
+def test_estimate_mode_warns_that_it_cannot_see_spares(tmp_path, base):
+    from clustersim.sweep.expand import mode_warnings
+
+    blind = sweep_file(tmp_path, "base: base.yaml\nmode: estimate\ngrid:\n  failures.spare_nodes: [0, 1, 2]\n")
+    assert "cannot see what failures.spare_nodes" in mode_warnings(read_sweep(blind))[0]
+    sim = sweep_file(tmp_path, "base: base.yaml\nmode: simulate\ngrid:\n  failures.spare_nodes: [0, 1]\n", "s.yaml")
+    assert mode_warnings(read_sweep(sim)) == []
+
+
+def test_export_of_a_finished_database_runs_nothing(tmp_path, base):
+    from click.testing import CliRunner
+
+    from clustersim.cli import cli
+
+    path = sweep_file(tmp_path, "base: base.yaml\nmode: estimate\ngrid:\n  failures.spare_nodes: [0, 1]\n")
+    db, out = tmp_path / "a.db", tmp_path / "a.csv"
+    first = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(db), "--workers", "1"])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(db), "--export", str(out)])
+    assert again.exit_code == 0, again.output  # no "already holds 2 results; pass --resume"
+    assert "nothing run" in again.output
+    assert len(list(csv.DictReader(out.read_text().splitlines()))) == 2

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,8 @@ def point_scenario(base: Mapping[str, Any], *, model: str | Mapping[str, Any], g
                    name: str | None = None) -> Scenario:
     """A scenario mapping (``base``) with the point's model, GPU type and count, tokens and mode set.
 
-    The parallelism is ``auto``; a price given here replaces the base's.
+    The parallelism is ``auto``; a price given here replaces the base's; without one, a base price for
+    another GPU type is dropped (the point then has no price, rather than a wrong one).
     """
     m = copy.deepcopy(dict(base))
     m["model"] = dict(model) if isinstance(model, Mapping) else model
@@ -85,10 +86,16 @@ def point_scenario(base: Mapping[str, Any], *, model: str | Mapping[str, Any], g
     if training.get("precision", "bf16") not in peaks:
         training["precision"] = "bf16" if "bf16" in peaks else "fp16"
     m["training"] = training
+    pricing = dict(m.get("pricing") or {})
     if usd_per_gpu_hour is not None:
-        pricing = {k: v for k, v in dict(m.get("pricing") or {}).items() if k != "preset"}
+        pricing = {k: v for k, v in pricing.items() if k != "preset"}
         pricing["usd_per_gpu_hour"] = usd_per_gpu_hour
         m["pricing"] = pricing
+    elif pricing.get("preset") and catalog.price(str(pricing["preset"])).get("gpu") != gpu:
+        # the base's price is for another GPU: this point has none (its dollars are missing, and said so)
+        m["pricing"] = {k: v for k, v in pricing.items() if k != "preset"}
+    elif pricing.get("usd_per_gpu_hour") is not None and (dict(base).get("cluster") or {}).get("gpu") not in (None, gpu):
+        m["pricing"] = {k: v for k, v in pricing.items() if k != "usd_per_gpu_hour"}
     if name is not None:
         m["name"] = name
     return load_scenario(m)
@@ -144,12 +151,17 @@ def _flush(pending: list[tuple[int, dict[str, Any], dict[str, np.ndarray], int]]
     pending.clear()
 
 
-def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> list[Best]:
+def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                 progress: Callable[[str], None] | None = None, headroom: float = 0.0) -> list[Best]:
     """Each point's fastest feasible configuration, all points through the kernel together.
 
     Points are packed into kernel calls of at most ``chunk_rows`` rows (a point larger than that gets a
     call of its own); the winner per point is the argmin of step time over its valid rows that fit.
+    ``progress`` is called with ``"i/n points"`` as points are enumerated and evaluated. ``headroom``:
+    the fraction of each GPU's memory a configuration must leave free to count as fitting.
     """
+    if not 0.0 <= headroom < 1.0:
+        raise ClustersimError(f"the memory headroom must be in [0, 1), got {headroom}")
     best: dict[int, tuple[float, dict[str, Any]]] = {}
     feasible: dict[int, int] = {}
     totals: list[int] = []
@@ -164,7 +176,12 @@ def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_
         if rows and rows + n > chunk_rows:
             _flush(pending, best, feasible)
             rows = 0
-        pending.append((i, kernel_inputs(s), cfg, n))
+        if progress is not None:
+            progress(f"{i + 1:,}/{len(points):,} points ({s.name})")
+        inputs = kernel_inputs(s)
+        if headroom:
+            inputs["hbm_bytes"] = float(inputs["hbm_bytes"]) * (1.0 - headroom)
+        pending.append((i, inputs, cfg, n))
         rows += n
     _flush(pending, best, feasible)
     return [Best(scenario=s, configs=totals[i], feasible=feasible.get(i, 0),

@@ -13,7 +13,7 @@ Hoffmann et al. 2022 Table 3).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,13 +44,13 @@ COLUMNS = ("model", "params_b", "tokens", "gpu", "gpus", "fits", "tp", "pp", "dp
 
 
 def base_mapping(base: Scenario | str | os.PathLike[str] | Mapping[str, Any] | None = None,
-                 reliability: str | None = DEFAULT_RELIABILITY) -> dict[str, Any]:
+                 reliability: str | None = DEFAULT_RELIABILITY, set: Iterable[str] = ()) -> dict[str, Any]:
     """The recipe every point shares: a scenario's (as a mapping) or a default pre-training recipe.
 
     The default: sequence 4096, the scenario format's default batch (2**22 tokens, Llama 3 405B's
     initial batch), bf16, selective recompute. With ``reliability`` (a catalog preset) the failures
     section becomes that preset with its suggested detection and restart times, unless the base has
-    its own failures.
+    its own failures. ``set``: ``KEY.PATH=VALUE`` overrides applied to the recipe (as ``--set``), last.
     """
     if base is None:
         m: dict[str, Any] = {"name": "costs", "training": {"seq_len": 4096, "precision": "bf16",
@@ -67,6 +67,11 @@ def base_mapping(base: Scenario | str | os.PathLike[str] | Mapping[str, Any] | N
         preset = catalog.reliability_preset(reliability)
         m["failures"] = {"preset": reliability, "detect_minutes": preset.get("detect_minutes", 5.0),
                          "restart_minutes": preset.get("restart_minutes", 10.0)}
+    overrides = list(set)
+    if overrides:
+        from clustersim.scenario.loader import apply_overrides
+
+        m = apply_overrides(m, overrides)
     return m
 
 
@@ -214,7 +219,8 @@ def costs(models: Iterable[str | float] = DEFAULT_SIZES, *, tokens: float | str 
           gpu: str | Sequence[str] = "h100-sxm-80gb", gpus: int | str | Sequence[int] = DEFAULT_GPU_COUNTS,
           base: Scenario | str | os.PathLike[str] | Mapping[str, Any] | None = None,
           price: str | float | None = None, reliability: str | None = DEFAULT_RELIABILITY,
-          chunk_rows: int = batch.DEFAULT_CHUNK_ROWS) -> CostsResult:
+          set: Iterable[str] = (), chunk_rows: int = batch.DEFAULT_CHUNK_ROWS,
+          progress: Callable[[str], None] | None = None) -> CostsResult:
     """Time and dollars for every (model, GPU type, GPU count), each with its fastest parallelism that fits.
 
     ``models``: catalog names or sizes (``"70B"``, ``1.5e12``). ``tokens``: a number or ``"chinchilla"``.
@@ -222,7 +228,9 @@ def costs(models: Iterable[str | float] = DEFAULT_SIZES, *, tokens: float | str 
     ``price``: a preset or USD per GPU-hour for every GPU type; default the base scenario's price for
     its own GPU, else the newest on-demand catalog price of each GPU type (none in the catalog: dollars
     are None, and the notes say so). ``base``: a
-    scenario whose recipe, network, failures and checkpoint storage every point shares.
+    scenario whose recipe, network, failures and checkpoint storage every point shares; ``set``:
+    overrides of that recipe (``KEY.PATH=VALUE``). ``progress``: called with a short text as the
+    points go through the kernel.
     """
     model_list = list(models)
     if not model_list:
@@ -233,7 +241,7 @@ def costs(models: Iterable[str | float] = DEFAULT_SIZES, *, tokens: float | str 
     for g in gpu_list:
         catalog.gpu(g)
     counts = parse_gpu_counts(gpus)
-    base_m = base_mapping(base, reliability)
+    base_m = base_mapping(base, reliability, set)
     resolved = [resolve_model(m) for m in model_list]
     points: list[tuple[str, Scenario, PriceQuote | None]] = []
     notes: list[str] = []
@@ -247,7 +255,7 @@ def costs(models: Iterable[str | float] = DEFAULT_SIZES, *, tokens: float | str 
                                          usd_per_gpu_hour=q.usd_per_gpu_hour if q else None,
                                          name=f"{label} on {n} x {g}")
                 points.append((label, s, q))
-    bests = batch.best_configs([p[1] for p in points], chunk_rows=chunk_rows)
+    bests = batch.best_configs([p[1] for p in points], chunk_rows=chunk_rows, progress=progress)
     rows = [point_row(label, b, q) for (label, _, q), b in zip(points, bests, strict=True)]
     return CostsResult(rows=rows, tokens=tokens, reliability=reliability,
                        configs_evaluated=sum(b.configs for b in bests), notes=notes)

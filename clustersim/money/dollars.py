@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
-from clustersim.errors import ClustersimError
+from clustersim.errors import ClustersimError, InfeasibleError
+from clustersim.money.horizon import mark_finished, simulation_unfinished
 from clustersim.money.prices import PriceQuote, presets_for_gpu, quote, scenario_price
 from clustersim.money.tabular import csv_text, write_csv
 from clustersim.results import jsonable, provenance
@@ -91,6 +92,11 @@ class DollarsResult:
     items: dict[str, dict[str, float | None]]
     assumptions: dict[str, Any]
     by_preset: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: Set when a simulated replica did not finish within the horizon: the simulated columns are then
+    #: the bill of runs cut off at the horizon, not of finished runs.
+    headline: str | None = None
+    finished_fraction: float | None = None
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -122,6 +128,10 @@ class DollarsResult:
             "rows": self.rows,
             "by_preset": self.by_preset,
             "assumptions": self.assumptions,
+            "finished": self.headline is None,
+            "finished_fraction": self.finished_fraction,
+            "verdict": self.headline,
+            "notes": self.notes,
             **provenance(),
         })
 
@@ -143,7 +153,8 @@ def _as_dict(simulation: Any) -> dict[str, Any] | None:
 
 
 def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, set: Iterable[str] = (),
-            price: str | float | None = None, simulation: Any = None,
+            price: str | float | None = None, simulation: Any = None, simulate: bool = False,
+            replicas: int | None = None, workers: int = 1,
             usd_per_kwh: float | None = None, pue: float | None = None, node_overhead_w: float | None = None,
             gpu_power_fraction: float = 1.0, storage_usd_per_tb_month: float | None = None,
             retained_checkpoints: int = DEFAULT_RETAINED_CHECKPOINTS) -> DollarsResult:
@@ -153,20 +164,40 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     spot discount applies). Energy and storage prices default to the scenario's ``pricing.energy`` and
     ``pricing.storage_usd_per_tb_month``; an item without a price is None. ``simulation``: a
     :class:`~clustersim.simulate.SimulationResult` (or its ``to_dict()``) of the same scenario, for the
-    mean, p50 and p90.
+    mean, p50 and p90; or ``simulate=True`` to run one here (``replicas``, ``workers``).
+
+    Raises :class:`~clustersim.errors.InfeasibleError` (with the reason) when the layout does not fit in
+    GPU memory or the run cannot finish: such a run has no bill. When some simulated replica did not
+    finish within the horizon, the result's ``headline`` says so (the CLI exits 3).
     """
-    from clustersim.estimate import estimate, resolve
+    from clustersim.estimate import estimate, require_fit, resolve
 
     s = resolve(scenario, set, None)
     est = estimate(s)
+    require_fit(est)
     s = est.scenario
     d = est.to_dict()
+    if d.get("cannot_finish"):
+        raise InfeasibleError(f"{s.name}: the run cannot finish: {d['cannot_finish']}")
+    if simulate and simulation is None:
+        from clustersim.simulate import simulate as run_simulate
+
+        result = run_simulate(s, replicas=replicas, workers=workers)
+        simulation = result.to_dict()
+        mark_finished(simulation, result.job.horizon_s)
     sim = _as_dict(simulation)
     if not 0 < gpu_power_fraction <= 1.5:
         raise ClustersimError(f"gpu_power_fraction must be in (0, 1.5], got {gpu_power_fraction}")
     if retained_checkpoints < 1:
         raise ClustersimError("keep at least one checkpoint (retained_checkpoints >= 1)")
     q = quote(price) if price is not None else scenario_price(s)
+    from clustersim.scenario.warnings import scenario_warnings
+
+    # (the price warning is replaced by the note below, or void when a price is given here)
+    notes: list[str] = [f"warning: {w}" for w in scenario_warnings(s) if not w.startswith("no price")]
+    if q is None:
+        notes.append(f"no price: the catalog has no on-demand price for {s.gpu().get('name')}, so the GPU "
+                     "dollars are missing; give --price (a preset or USD per GPU-hour) or pricing in the scenario")
     discount = s.pricing.spot.discount if s.pricing.spot is not None else 0.0
     usd_h = q.usd_per_gpu_hour * (1.0 - discount) if q is not None else None
     spares = s.failures.spare_nodes * s.gpus_per_node if s.failures else 0
@@ -249,6 +280,9 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
         "wall_time_for_presets": "mean" if wall["mean"] is not None else (
             "expected" if wall["expected"] is not None else "failure_free"),
     }
+    headline = simulation_unfinished(sim)
     return DollarsResult(name=s.name, gpu=s.gpu().get("name", ""), gpus=s.gpus, paid_gpus=paid, nodes=s.cluster.nodes,
                          tokens=s.tokens(), price=q, wall_days=wall, items=items, assumptions=assumptions,
-                         by_preset=by_preset)
+                         by_preset=by_preset, notes=notes, headline=headline,
+                         finished_fraction=float(sim["finished_fraction"]) if sim and "finished_fraction" in sim
+                         else None)

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from clustersim import units
 from clustersim.errors import ClustersimError
 from clustersim.scenario import catalog
 from clustersim.scenario.model import CHINCHILLA_TOKENS_PER_PARAM
 
 __all__ = [
+    "CHINCHILLA_TOKENS_PER_PARAM",
     "ScalingRule",
     "LLAMA3_RULE",
     "arch_for_params",
@@ -171,11 +173,8 @@ def parse_size(text: str | float) -> float:
     if isinstance(text, (int, float)):
         value = float(text)
     else:
-        t = str(text).strip().upper().replace("_", "")
-        scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}.get(t[-1:], 1.0)
-        body = t[:-1] if t[-1:] in "KMBGT" and t[-1:] else t
         try:
-            value = float(body) * scale
+            value = units.parse_count(str(text))  # the suffixes scenario files accept too
         except ValueError:
             raise ClustersimError(f"cannot read the model size {text!r}; write e.g. 7B, 70B, 1.5T or 7e9") from None
     if not math.isfinite(value) or value <= 0:

@@ -26,12 +26,13 @@ def usd(value: Any) -> str:
 
 
 def days(value: Any) -> str:
+    """Days, always in days (a column never mixes hours and days): ``0.042``, ``5.16``, ``2,545``."""
     if value is None:
         return _DASH
     x = float(value)
-    if x < 2:
-        return f"{x * 24:.1f} h"
-    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if x >= 0.01 else f"{x:.2g}"
 
 
 def _num(value: Any, fmt: str = "{:,.3g}") -> str:
@@ -117,14 +118,15 @@ def plan_tables(r: PlanResult) -> list[Table]:
     """The optimum, the trade-off curve, and days/dollars per cluster size at the optimum."""
     o = r.optimum
     head = Table(title=f"clustersim plan: {usd(r.budget_usd)} on {r.gpu}"
-                       + (f", deadline {r.deadline_days:g} days" if r.deadline_days else ""), show_header=False)
+                       + (f", deadline {r.deadline_days:g} days" if r.deadline_days else "")
+                       + f", {r.tokens_per_param:g} tokens per parameter", show_header=False)
     head.add_column("what", style="bold")
     head.add_column("value")
     arch = o.get("arch", {})
     for what, value in (
-        ("model", f"{o['params_b']:.4g}B parameters ({arch.get('layers')} layers x {arch.get('hidden_size')} hidden, "
+        (f"largest model at {r.tokens_per_param:g} tokens/param", f"{o['params_b']:.4g}B parameters ({arch.get('layers')} layers x {arch.get('hidden_size')} hidden, "
                   f"FFN {arch.get('ffn_hidden_size')}, {arch.get('attention_heads')} heads / {arch.get('kv_heads')} KV)"),
-        ("tokens", f"{o['tokens'] / 1e9:,.4g}B ({o['tokens_per_param']:.1f} per parameter)"),
+        ("tokens", f"{_tokens(o['tokens'])} ({o['tokens_per_param']:.1f} per parameter)"),
         ("training compute", f"{o['flop']:.3g} FLOP"),
         ("cluster", f"{o['gpus']:,} x {r.gpu}, {_layout(o)}"),
         ("MFU / expected goodput", f"{_pct(o.get('mfu'))} / {_pct(o.get('expected_goodput'))}"),
@@ -137,13 +139,16 @@ def plan_tables(r: PlanResult) -> list[Table]:
         head.add_row(what, value)
     if r.loss_optimal:
         lo = r.loss_optimal
-        head.add_row("loss-optimal at this budget", f"{lo['params_b']:.4g}B on {lo['tokens'] / 1e9:,.4g}B tokens, "
-                                                    f"loss {lo['loss']:.4f}")
+        same = abs(lo["params_b"] - o["params_b"]) <= 0.05 * o["params_b"]
+        head.add_row("lowest predicted loss on the trade-off", (
+            "the same size" if same else
+            f"{lo['params_b']:.4g}B on {_tokens(lo['tokens'])} tokens ({lo['tokens_per_param']:.0f} per parameter)")
+            + f", loss {lo['loss']:.4f} (the Eq. 10 fit; the plan keeps your tokens-per-parameter rule)")
     curve = Table(title="Trade-off at this budget (tokens the budget buys at each size)")
     for name in ("params", "tokens", "tokens/param", "loss", "GPUs", "days"):
         curve.add_column(name, justify="right")
     for row in r.rows:
-        curve.add_row(f"{row['params_b']:.4g}B", f"{row['tokens'] / 1e9:,.4g}B", f"{row['tokens_per_param']:.1f}",
+        curve.add_row(f"{row['params_b']:.4g}B", _tokens(row["tokens"]), f"{row['tokens_per_param']:.1f}",
                       f"{row['loss']:.4f}", f"{row['gpus']:,}", days(row["days"]))
     per = Table(title=f"Cluster sizes for the {o['params_b']:.4g}B model")
     for name in ("GPUs", "layout", "MFU", "goodput", "expected days", "expected cost"):
@@ -158,7 +163,8 @@ def plan_tables(r: PlanResult) -> list[Table]:
 
 
 def finetune_table(r: FinetuneResult, modes: Sequence[str] | None = None) -> Table:
-    t = Table(title=f"Fine-tuning {r.model} ({r.params_b:.4g}B) on {r.tokens / 1e9:,.4g}B tokens: fewest GPUs")
+    t = Table(title=f"Fine-tuning {r.model} ({r.params_b:.4g}B) on {_tokens(r.tokens)} tokens: fewest GPUs"
+                    + (f" ({r.recipe})" if getattr(r, "recipe", None) else ""))
     for name, just in (("GPU", "left"), ("mode", "left"), ("min GPUs", "right"), ("GiB/GPU", "right"),
                        ("layout", "left"), ("days", "right"), ("cost", "right"), ("price", "left")):
         t.add_column(name, justify=just)  # type: ignore[arg-type]
@@ -191,6 +197,11 @@ def spot_tables(r: SpotResult) -> list[Table]:
         head.add_row("at your rate", f"{r.current['preemptions_per_node_day']:g} per node-day: spot is {verdict} "
                                      f"({usd(r.current['spot_cost_usd_mean'])} vs "
                                      f"{usd(r.current['on_demand_cost_usd_mean'])})")
+    if r.breakeven_ci:
+        head.add_row("95% interval", f"{r.breakeven_ci[0]:.3g} - {r.breakeven_ci[1]:.3g} preemptions per node-day"
+                     + (f" (target: within {100 * r.tolerance:g}%)" if r.tolerance else ""))
+    if r.return_hours is not None:
+        head.add_row("node return delay", f"{r.return_hours:g} h after a preemption ({r.return_hours_source})")
     head.add_row("simulation", f"{r.replicas} replicas per rate, seed {r.seed} (common random numbers)")
     rows = Table(title="Simulated rates")
     for name in ("preemptions/node-day", "job MTBF h", "days", "finished", "spot cost", "on-demand", "cheaper"):

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from clustersim.errors import ClustersimError
 from clustersim.io import atomic_write_text
 
 __all__ = ["csv_text", "write_csv", "flatten"]
@@ -58,4 +59,7 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = 
 def write_csv(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]],
               columns: Sequence[str] | None = None) -> None:
     """Write the rows as CSV; the file appears whole or not at all (clustersim.io.atomic_write_text)."""
-    atomic_write_text(path, csv_text(rows, columns))
+    try:
+        atomic_write_text(path, csv_text(rows, columns))
+    except OSError as exc:
+        raise ClustersimError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from None

@@ -61,7 +61,11 @@ def figure_count(result: Mapping[str, Any], *, kind: str | None = "simulate") ->
 
 def render_report(result: Mapping[str, Any], path: str | os.PathLike[str], *, kind: str | None = "simulate") -> None:
     """Write the report of ``result`` to ``path`` (atomically: the file appears whole or not at all)."""
-    atomic_write_text(path, render_html(result, kind=kind))
+    html = render_html(result, kind=kind)
+    try:
+        atomic_write_text(path, html)
+    except OSError as exc:
+        raise ClustersimError(f"cannot write the report {os.fspath(path)}: {exc.strerror or exc}") from None
 
 
 def _load_json(path: Path) -> Any:

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from clustersim import units
 from clustersim.report.data import esc, fmt_usd, number, stat
 
-__all__ = ["STATES", "TIME_PARTS", "base_layout", "usd_axis", "timeline_figure", "time_breakdown_figure", "cdf_figure",
+__all__ = ["STATES", "TIME_PARTS", "base_layout", "usd_axis", "timeline_figure", "progress_figure", "time_breakdown_figure", "cdf_figure",
            "step_time_figure", "memory_figure", "tornado_figure"]
 
 #: Timeline states (the simulation's names), in the order the chart lists them, with label and colour.
@@ -49,13 +49,16 @@ TIME_PARTS: dict[str, str] = {
 _HEIGHT = 380
 #: Above this many segments of one state, its tick marks are drawn 1 px wide (they would merge at 2 px).
 _THIN_TICKS = 150
+#: Above this many segments of one state, each shorter than 1/2000 of the run, only ticks are drawn.
+_MAX_BARS = 2000
 
 
 def base_layout(fig: go.Figure, title: str, height: int = _HEIGHT) -> go.Figure:
     """The common look: white template, title left, room for labels. ``title`` must be escaped already."""
     fig.update_layout(template="plotly_white", title={"text": title, "x": 0.01, "xanchor": "left"},
                       height=height, margin={"l": 60, "r": 30, "t": 60, "b": 50},
-                      legend={"orientation": "h", "y": -0.18}, hoverlabel={"namelength": -1})
+                      legend={"orientation": "h", "y": -0.18}, hoverlabel={"namelength": -1},
+                      modebar={"orientation": "v"})  # down the right edge: never over the title
     return fig
 
 
@@ -70,14 +73,39 @@ def _time_unit(span_s: float) -> tuple[float, str]:
     return (units.HOUR_S, "hours") if span_s < 3 * units.DAY_S else (units.DAY_S, "days")
 
 
+#: States during which the job is up (computing or writing a checkpoint): one "running" bar spans them.
+_UP_STATES = ("running", "checkpointing")
+#: Points drawn on the progress line at most (the line is thinned to this many; every event is kept).
+_MAX_LINE_POINTS = 4000
+
+
+def _segments(segments: Sequence[Mapping[str, Any]]) -> list[tuple[float, float, str]]:
+    rows = [(number(s.get("start_s")), number(s.get("end_s")), str(s.get("state", "?"))) for s in segments]
+    return sorted((a, b, st) for a, b, st in rows if a is not None and b is not None and b >= a)
+
+
+def _up_spans(clean: Sequence[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Consecutive running and checkpointing segments merged into one "running" span (the job is up):
+    on a long run thousands of checkpoints cut "running" into slivers thinner than a pixel."""
+    out: list[tuple[float, float, str]] = []
+    for a, b, st in clean:
+        if st in _UP_STATES and out and out[-1][2] == "running" and abs(out[-1][1] - a) <= 1e-9 * max(1.0, a):
+            out[-1] = (out[-1][0], b, "running")
+        elif st in _UP_STATES:
+            out.append((a, b, "running"))
+    return out
+
+
 def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
     """One replica's timeline as a Gantt-like chart: one row per state, one bar per segment.
 
-    Short segments (a checkpoint of seconds on a run of days) would be thinner than a pixel, so each
-    segment that is not ``running`` also gets a tick mark at its start.
+    The "running" row spans the whole time the job is up (checkpoints included; they have their own
+    row too). Short segments (a checkpoint of seconds on a run of days) would be thinner than a pixel,
+    so each segment that is not ``running`` also gets a tick mark at its start. A range slider under
+    the chart zooms and pans along the run.
     """
-    rows = [(number(s.get("start_s")), number(s.get("end_s")), str(s.get("state", "?"))) for s in segments]
-    clean = [(a, b, st) for a, b, st in rows if a is not None and b is not None and b >= a]
+    clean = _segments(segments)
+    clean = [seg for seg in clean if seg[2] != "running"] + _up_spans(clean)
     span = max((b for _, b, _ in clean), default=0.0)
     scale, unit = _time_unit(span)
     order = [st for st in STATES if any(s == st for _, _, s in clean)]
@@ -90,6 +118,13 @@ def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
         part = [(a, b) for a, b, s in clean if s == st]
         start = np.array([a for a, _ in part]) / scale
         dur = np.array([b - a for a, b in part]) / scale
+        if st != "running" and len(part) > _MAX_BARS and float(dur.max(initial=0.0)) < span / scale / 2000:
+            # thousands of segments each under 1/2000 of the run (checkpoints): bars thinner than a pixel
+            # that only make the page heavy; the tick marks below show every one of them
+            fig.add_trace(go.Scatter(
+                y=[label] * len(part), x=start, mode="markers", name=label, hoverinfo="x+name",
+                marker={"symbol": "line-ns", "size": 16, "line": {"width": 1, "color": color}}))
+            continue
         fig.add_trace(go.Bar(
             y=[label] * len(part), x=dur, base=start, orientation="h", name=label, marker_color=color,
             customdata=np.column_stack([start, start + dur]),
@@ -99,10 +134,56 @@ def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
                 y=[label] * len(part), x=start, mode="markers", showlegend=False, hoverinfo="skip",
                 marker={"symbol": "line-ns", "size": 16,
                         "line": {"width": 2 if len(part) <= _THIN_TICKS else 1, "color": color}}))
-    base_layout(fig, "One replica's timeline (replica 0)", height=max(260, 90 + 40 * len(order)))
+    base_layout(fig, "One replica's timeline (replica 0)", height=max(300, 150 + 40 * len(order)))
     fig.update_layout(barmode="overlay", bargap=0.25, showlegend=False)
-    fig.update_xaxes(title_text=f"time since the start ({unit})", rangemode="tozero")
+    fig.update_xaxes(title_text=f"time since the start ({unit}); drag the slider's ends to zoom", rangemode="tozero",
+                     rangeslider={"visible": True, "thickness": 0.08})
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
+    return fig
+
+
+def progress_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Work done against wall time for one replica: the fraction of the run's compute done so far, with
+    every interruption marked (failure, restart, wait, preemption) where it happened.
+
+    Readable at any length: a flat stretch is time lost, a drop is work lost (progress returns to the
+    last checkpoint); the slope is the rate of progress. Progress is the running time since the last
+    checkpoint-consistent point: running segments add, and an interruption rolls the work since the
+    last completed checkpoint back.
+    """
+    clean = _segments(segments)
+    span = max((b for _, b, _ in clean), default=0.0)
+    scale, unit = _time_unit(span)
+    t, done = [0.0], [0.0]
+    work = saved = 0.0
+    events: dict[str, list[tuple[float, float]]] = {}
+    for a, b, st in clean:
+        if st == "running":
+            work += b - a
+        elif st == "checkpointing":
+            saved = work
+        elif st in STATES or st:
+            if st in ("detecting", "preempted") and work > saved:
+                work = saved
+            events.setdefault(st, []).append((a, work))
+        t.append(b)
+        done.append(work)
+    total = max(done) or 1.0
+    x = np.asarray(t) / scale
+    y = np.asarray(done) / total
+    if len(x) > _MAX_LINE_POINTS:  # thin the line, keep its shape (every k-th point and the last)
+        keep = np.unique(np.r_[np.arange(0, len(x), len(x) // _MAX_LINE_POINTS + 1), len(x) - 1])
+        x, y = x[keep], y[keep]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="work done", line={"color": "#2ca02c"},
+                               hovertemplate=f"%{{x:.3f}} {unit}: %{{y:.1%}} of the work done<extra></extra>"))
+    for st, pts in events.items():
+        label, color = STATES.get(st, (esc(st), _OTHER_COLOR))
+        fig.add_trace(go.Scatter(x=[p[0] / scale for p in pts], y=[p[1] / total for p in pts], mode="markers",
+                                 name=label, marker={"color": color, "size": 6, "symbol": "x"},
+                                 hovertemplate=f"{label} at %{{x:.3f}} {unit}<extra></extra>"))
+    base_layout(fig, "Progress against wall time (replica 0)")
+    fig.update_xaxes(title_text=f"wall time since the start ({unit})", rangemode="tozero")
+    fig.update_yaxes(title_text="fraction of the work done", tickformat=".0%", range=[0, 1.02])
     return fig
 
 

@@ -33,13 +33,14 @@ h2{font-size:19px;margin:30px 0 6px;border-bottom:1px solid #ddd;padding-bottom:
 .card .label{font-size:13px;color:#666;text-transform:uppercase;letter-spacing:.04em}
 .card .value{font-size:26px;font-weight:600;margin:4px 0}
 .card .sub{font-size:13px;color:#555}
-table{border-collapse:collapse;background:#fff;font-size:14px;margin:8px 0}
+table{border-collapse:collapse;background:#fff;font-size:14px;margin:8px 0;display:block;max-width:100%;overflow-x:auto}
 th,td{border:1px solid #e1e4e8;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f0f2f5}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#555;font-size:14px;margin:4px 0 8px}
 .fig{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:4px;margin:8px 0}
 .tables{display:flex;flex-wrap:wrap;gap:20px;align-items:flex-start}
+.tables>div{min-width:0;max-width:100%}
 .row{display:flex;gap:16px}
 .row>section{flex:0 0 calc(50% - 8px);min-width:0}
 caption{text-align:left;font-weight:600}
@@ -139,7 +140,8 @@ def render_page(page: Page) -> str:
             parts.append(f"<p class='note'>{esc(sec.note)}</p>")
         if sec.figure is not None:
             div = pio.to_html(sec.figure, full_html=False, include_plotlyjs=not plotly_js_done,
-                              div_id=f"figure-{n}", config={"displaylogo": False, "responsive": True})
+                              div_id=f"figure-{n}", config={"displaylogo": False, "responsive": True,
+                                                            "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
             plotly_js_done = True
             parts.append(f"<div class='fig'>{div}</div>")
         parts.append(sec.extra_html)

@@ -121,10 +121,15 @@ def _run_sections(r: Mapping[str, Any], simulated: bool) -> list[Section]:
     if simulated:
         timeline = r.get("timeline")
         if isinstance(timeline, Sequence) and timeline:
+            segs = [s for s in timeline if isinstance(s, Mapping)]
+            out.append(Section("Progress of one replica", "Replica 0's work done against wall time: flat where "
+                               "the job is down, a drop where work since the last checkpoint is lost; each "
+                               "interruption is marked. Readable at any run length.", rf.progress_figure(segs)))
             out.append(Section("Timeline of one replica", "Replica 0 from start to finish: every failure, "
                                "detection, restart, checkpoint load and wait for spares, and each checkpoint "
-                               "(tick marks show events too short to see as bars).",
-                               rf.timeline_figure([s for s in timeline if isinstance(s, Mapping)])))
+                               "(tick marks show events too short to see as bars; on a long run the "
+                               "checkpoints merge into a band: drag the slider under the chart to zoom in).",
+                               rf.timeline_figure(segs)))
         else:
             out.append(Section("Timeline of one replica", "This result carries no timeline."))
         parts = r.get("time_breakdown_days")
@@ -160,8 +165,15 @@ def _run_sections(r: Mapping[str, Any], simulated: bool) -> list[Section]:
     if isinstance(sens, Sequence) and sens:
         rows = [s for s in sens if isinstance(s, Mapping)]
         moves = "; ".join(f"{s.get('parameter')}: {s.get('low_label')} / {s.get('high_label')}" for s in rows)
+        base_usd, basis = rows[0].get("base_usd"), rows[0].get("base_basis") or "theory's expected cost"
+        compare = ""
+        if simulated and stat(r.get("wall_cost_usd")) is not None:
+            compare = f" The headline's simulated mean cost is {fmt_usd(stat(r.get('wall_cost_usd')))}."
+        elif number(r.get("cost_usd")) is not None:
+            compare = f" The failure-free cost is {fmt_usd(r.get('cost_usd'))}."
         out.append(Section("Sensitivity of the cost", "Total dollars when one input moves and every other "
-                           f"stays at the base; moves: {moves}.", rf.tornado_figure(rows)))
+                           f"stays at the base. The base, {fmt_usd(base_usd)}, is theory's cost (Daly 2006): "
+                           f"{basis}.{compare} Moves: {moves}.", rf.tornado_figure(rows)))
     else:
         out.append(Section("Sensitivity of the cost", "This result carries no sensitivity analysis "
                            "(the `sensitivity` list)."))
@@ -320,6 +332,29 @@ def _or_inf(value: float | None) -> float:
     return float("inf") if value is None else value
 
 
+#: At most this many model sizes get their own cheapest / fastest cards.
+MAX_MODEL_CARDS = 4
+
+
+def _per_model_cards(rows: Sequence[Mapping[str, Any]]) -> list[Card]:
+    """Cheapest and fastest point of each model size: comparing a 1B run's dollars with a 1T run's days
+    says nothing, so each card names its model and compares like with like."""
+    key = _model_key(rows)
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get(key)) if key else "", []).append(row)
+    cards: list[Card] = []
+    for name, group in list(groups.items())[:MAX_MODEL_CARDS]:
+        cheap = min(group, key=lambda row: _or_inf(cost_of(row)))
+        fast = min(group, key=lambda row: _or_inf(days_of(row)))
+        prefix = f"{name}: " if key else ""
+        if key == "params_b":
+            prefix = f"{fmt_num(number(name))}B: "
+        cards.append(Card(prefix + "cheapest", fmt_usd(cost_of(cheap)), pf.row_label(cheap)))
+        cards.append(Card(prefix + "fastest", fmt_days(days_of(fast)), pf.row_label(fast)))
+    return cards
+
+
 def _costs_page(r: Mapping[str, Any], kind: str) -> Page:
     rows = _rows(r)
     page = Page(f"clustersim report: {r.get('name') or kind}", [f"{kind} result \u00b7 {len(rows)} points"])
@@ -330,11 +365,7 @@ def _costs_page(r: Mapping[str, Any], kind: str) -> Page:
         page.cards += _summary_cards(r.get("optimum"), _OPTIMUM_KEYS)
     page.cards += _summary_cards(r.get("summary"))
     if not page.cards and rows:
-        cheap = min(rows, key=lambda row: _or_inf(cost_of(row)))
-        fast = min(rows, key=lambda row: _or_inf(days_of(row)))
-        page.cards = [Card("points", fmt_num(len(rows))),
-                      Card("cheapest", fmt_usd(cost_of(cheap)), pf.row_label(cheap)),
-                      Card("fastest", fmt_days(days_of(fast)), pf.row_label(fast))]
+        page.cards = [Card("points", fmt_num(len(rows)))] + _per_model_cards(rows)
     sections = _curve_sections(r)
     labels = ("model", "params_b", "tokens", "gpu", "gpus")
     if not sections and rows:

@@ -3,10 +3,11 @@
 Each move re-evaluates the scenario with :func:`clustersim.estimate.estimate` (the analytic kernel plus
 theory's expected wall time with failures, Daly 2006), and prices it as
 
-    cost_usd = expected_wall_days x 24 h x GPUs x usd_per_gpu_hour
+    cost_usd = expected_wall_days x 24 h x paid GPUs x usd_per_gpu_hour
 
-(GPU-hours x price, the issue's definition of dollars; the failure-free ``train_days`` when the scenario
-has no failures). The moves and their amounts are fixed and written on the chart:
+(GPU-hours x price; the paid GPUs include the spare nodes' GPUs, as ``simulate``'s cost does; the
+failure-free ``train_days`` when the scenario has no failures). The base is therefore theory's
+expected cost of the same bill the simulation's headline cost samples. The moves and their amounts are fixed and written on the chart:
 
 - failures: every MTBF x0.5 and x2 (the node MTBF, or each source's, or each source of the preset);
 - checkpoint write bandwidth (``checkpoint.write_gbyte_per_s``) x0.5 and x2;
@@ -45,8 +46,11 @@ def _as_dict(result: Any) -> dict[str, Any]:
     return dict(result.to_dict() if hasattr(result, "to_dict") else result)
 
 
-def cost_of_estimate(est: Mapping[str, Any], usd_per_gpu_hour: float | None = None) -> float:
-    """Expected wall days x 24 x GPUs x price (failure-free days when the scenario has no failures)."""
+def cost_of_estimate(est: Mapping[str, Any], usd_per_gpu_hour: float | None = None,
+                     paid_gpus: int | None = None) -> float:
+    """Expected wall days x 24 x paid GPUs x price (failure-free days when the scenario has no failures).
+
+    ``paid_gpus`` defaults to the result's ``paid_gpus`` (a simulate result), else its ``gpus``."""
     days = est.get("expected_wall_days")
     if days is None:
         days = est.get("train_days")
@@ -54,7 +58,8 @@ def cost_of_estimate(est: Mapping[str, Any], usd_per_gpu_hour: float | None = No
     if days is None or price is None or est.get("gpus") is None:
         raise ClustersimError("the sensitivity needs days, GPUs and a price per GPU-hour "
                               "(give pricing.usd_per_gpu_hour or a pricing preset)")
-    return float(days) * units.DAY_S / units.HOUR_S * float(est["gpus"]) * float(price)
+    gpus = paid_gpus if paid_gpus is not None else (est.get("paid_gpus") or est["gpus"])
+    return float(days) * units.DAY_S / units.HOUR_S * float(gpus) * float(price)
 
 
 def _fmt(x: float) -> str:
@@ -114,10 +119,11 @@ def sensitivity(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any],
         from clustersim.search import apply_best
 
         s = apply_best(s)
-    base_usd = cost_of_estimate(base)
+    paid = s.gpus + (s.failures.spare_nodes * s.gpus_per_node if s.failures else 0)
+    base_usd = cost_of_estimate(base, paid_gpus=paid)
 
     def evaluate(source: Scenario | dict[str, Any], sets: list[str]) -> float:
-        return cost_of_estimate(_as_dict(run(source, set=sets)))
+        return cost_of_estimate(_as_dict(run(source, set=sets)), paid_gpus=paid)
 
     rows: list[dict[str, Any]] = []
     mtbf_label, lo_f, hi_f = MOVES[0]
@@ -145,8 +151,11 @@ def sensitivity(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any],
     rows.append({"parameter": label,
                  "low_label": f"x{lo_f:g} (${float(price) * lo_f:.2f}/GPU-h)",
                  "high_label": f"x{hi_f:g} (${float(price) * hi_f:.2f}/GPU-h)",
-                 "low_value_usd": cost_of_estimate(base, float(price) * lo_f),
-                 "high_value_usd": cost_of_estimate(base, float(price) * hi_f)})
+                 "low_value_usd": cost_of_estimate(base, float(price) * lo_f, paid),
+                 "high_value_usd": cost_of_estimate(base, float(price) * hi_f, paid)})
+    basis = ("expected" if base.get("expected_wall_days") is not None else "failure-free") + \
+        f" wall days x {paid:,} paid GPUs (spares included) x the price"
     for row in rows:
         row["base_usd"] = base_usd
+        row["base_basis"] = basis
     return rows

@@ -7,6 +7,7 @@ reports all of them at once and the loader can attach file:line marks to each.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +30,7 @@ from clustersim.scenario.spec import (
     TrainingSpec,
 )
 
-__all__ = ["Scenario", "cross_checks", "resolve_model", "resolve_gpu", "CHINCHILLA_TOKENS_PER_PARAM"]
+__all__ = ["Scenario", "gpus_per_node_of", "cross_checks", "resolve_model", "resolve_gpu", "CHINCHILLA_TOKENS_PER_PARAM"]
 
 #: Hoffmann et al. 2022 (Chinchilla), Table 3: compute-optimal tokens are about 20 per parameter.
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
@@ -70,9 +71,10 @@ class Scenario(Strict):
 
     @property
     def gpus_per_node(self) -> int:
+        """GPUs per node: the cluster's, else the GPU catalog's (runs read it from their ResolvedRun)."""
         if self.cluster.gpus_per_node is not None:
             return self.cluster.gpus_per_node
-        return int(self.gpu().get("gpus_per_node") or 8)
+        return gpus_per_node_of(self.cluster.gpus_per_node, self.gpu())
 
     @property
     def gpus(self) -> int:
@@ -83,44 +85,51 @@ class Scenario(Strict):
             return CHINCHILLA_TOKENS_PER_PARAM * catalog.params_from_architecture(self.model_arch())
         return float(self.training.tokens)
 
-    def parallelism(self) -> ParallelismSpec | None:
-        """The given parallelism with dp filled in, or None for ``auto``."""
+    def parallelism(self, gpus: int | None = None) -> ParallelismSpec | None:
+        """The given parallelism with dp filled in (from ``gpus``, by default this scenario's GPU count),
+        or None for ``auto``."""
         par = self.training.parallelism
         if par == "auto":
             return None
         if par.dp is None:
             denom = par.tp * par.pp * par.cp
-            return par.model_copy(update={"dp": max(1, self.gpus // denom)})
+            return par.model_copy(update={"dp": max(1, (gpus if gpus is not None else self.gpus) // denom)})
         return par
 
     def with_parallelism(self, par: ParallelismSpec) -> Scenario:
         training = self.training.model_copy(update={"parallelism": par})
         return self.model_copy(update={"training": training})
 
-    def usd_per_gpu_hour(self) -> float | None:
-        """Price per GPU-hour: inline, a preset, else the catalog's default for the GPU (None if it has none)."""
+    def price(self) -> tuple[float | None, str]:
+        """(price per GPU-hour, where it comes from), one catalog look-up: inline, a preset (its name and
+        date), else the catalog's newest on-demand price for the GPU; (None, what to give) if none."""
         pr = self.pricing
         if pr.usd_per_gpu_hour is not None:
-            return pr.usd_per_gpu_hour
+            return pr.usd_per_gpu_hour, "inline"
         if pr.preset is not None:
-            return float(catalog.price(pr.preset)["usd_per_gpu_hour"])
+            entry = catalog.price(pr.preset)
+            return float(entry["usd_per_gpu_hour"]), f"{pr.preset} ({entry.get('date')})"
         found = catalog.default_price(str(self.gpu().get("name")))
-        return float(found[1]["usd_per_gpu_hour"]) if found else None
+        if found is None:
+            return None, "none: give pricing.usd_per_gpu_hour or pricing.preset"
+        return (float(found[1]["usd_per_gpu_hour"]),
+                f"{found[0]} ({found[1].get('date')}), the catalog's newest on-demand price for this GPU")
+
+    def usd_per_gpu_hour(self) -> float | None:
+        """Price per GPU-hour: inline, a preset, else the catalog's default for the GPU (None if it has none)."""
+        return self.price()[0]
 
     def price_source(self) -> str:
         """Where the price comes from, for the output (the preset name and date, or 'inline')."""
-        pr = self.pricing
-        if pr.usd_per_gpu_hour is not None:
-            return "inline"
-        if pr.preset is not None:
-            return f"{pr.preset} ({catalog.price(pr.preset).get('date')})"
-        found = catalog.default_price(str(self.gpu().get("name")))
-        if found is None:
-            return "none: give pricing.usd_per_gpu_hour or pricing.preset"
-        return f"{found[0]} ({found[1].get('date')}), the catalog's newest on-demand price for this GPU"
+        return self.price()[1]
 
     def checkpoint_read_s(self, size_bytes: float) -> float:
         return size_bytes / (self.checkpoint.read_gbyte_per_s * units.GB)
+
+
+def gpus_per_node_of(given: int | None, gpu: Mapping[str, Any]) -> int:
+    """GPUs per node: the cluster's value, else the GPU entry's, else 8 (an HGX/DGX node)."""
+    return int(given) if given is not None else int(gpu.get("gpus_per_node") or 8)
 
 
 def _merge(base: dict[str, Any], spec: Strict) -> dict[str, Any]:

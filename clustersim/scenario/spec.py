@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from clustersim import units
 
@@ -38,6 +38,22 @@ __all__ = [
 PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+def _count(value: object) -> object:
+    """``15T``, ``500M``, ``2B`` as numbers (clustersim.units.parse_count); other values unchanged."""
+    if isinstance(value, str) and value.strip()[:1].isdigit():
+        try:
+            return units.parse_count(value)
+        except ValueError:
+            return value
+    return value
+
+
+#: A positive count that may be written with a suffix: ``15T``, ``1.5e12``, ``500M``, ``2B``.
+PosCount = Annotated[float, BeforeValidator(_count), Field(gt=0), WithJsonSchema(
+    {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+               {"type": "string", "pattern": "^[0-9][0-9_.,]*([eE][+-]?[0-9]+)?[kKmMbBgGtT]?$"}]})]
 
 
 class Strict(BaseModel):
@@ -80,12 +96,13 @@ class ParallelismSpec(Strict):
 
 class TrainingSpec(Strict):
     mode: Literal["pretrain", "full-finetune", "lora", "qlora"] = "pretrain"
-    tokens: PosFloat | Literal["chinchilla"] = Field(
-        description='tokens to train on, or "chinchilla" = 20 per parameter (Hoffmann et al. 2022, Table 3)'
+    tokens: PosCount | Literal["chinchilla"] = Field(
+        description='tokens to train on (a number, or with a suffix: 15T, 500B, 2.5e12), or "chinchilla" = '
+        "20 per parameter (Hoffmann et al. 2022, Table 3)"
     )
     seq_len: PosInt = Field(4096, description="sequence length in tokens")
     global_batch_seqs: PosInt | None = Field(None, description="sequences per step")
-    global_batch_tokens: PosFloat | None = Field(
+    global_batch_tokens: PosCount | None = Field(
         None,
         description="tokens per step (alternative to global_batch_seqs); default 4,194,304 "
         "(Llama 3 405B's initial batch, Llama Team 2024 Sec. 3.4.1)",
@@ -255,6 +272,10 @@ class CheckpointSpec(Strict):
 class SpotSpec(Strict):
     discount: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(description="fraction off the on-demand price")
     preemptions_per_node_day: NonNegFloat
+    return_hours: NonNegFloat | None = Field(
+        None, description="mean hours until a preempted node's capacity comes back; default: "
+        "failures.repair_hours (no public measurement of GPU spot re-acquisition delays was found: set it)"
+    )
 
 
 class EnergySpec(Strict):
@@ -283,6 +304,8 @@ class SimulationSpec(Strict):
     replicas: PosInt = 100
     seed: Annotated[int, Field(ge=0)] = 0
     horizon_factor: Annotated[float, Field(ge=1.0)] = Field(
-        20.0, description="a replica stops after this many times the failure-free time (never hangs)"
+        20.0, description="a replica stops at this many times (the failure-free time + one node repair time), "
+        "so that a run that cannot progress never hangs; a replica stopped there did not finish, and the "
+        "commands say so"
     )
 

@@ -37,7 +37,7 @@ from clustersim.sweep.spec import SampleRange, SamplesSpec, SweepFile
 
 __all__ = ["Point", "ValidPoint", "InvalidPoint", "Plan", "plan_sweep", "expand_points", "sample_values",
            "set_dotted", "point_key", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
-           "apply_inputs"]
+           "apply_inputs", "set_replacing", "mode_warnings", "ALTERNATIVES", "CLOSED_FORM_BLIND"]
 
 
 @dataclass(frozen=True)
@@ -148,15 +148,36 @@ def sample_values(samples: SamplesSpec, seed: int) -> list[dict[str, Any]]:
 def _base_with_set(sweep: SweepFile) -> dict[str, Any]:
     data = base_mapping(sweep.base_path)
     for key, value in sweep.spec.set.items():
-        set_dotted(data, key, value)
+        set_replacing(data, key, value)
     return data
 
 
+#: Keys of the scenario format that are alternatives to each other (the format accepts one of each
+#: group): a swept or ``set:`` key replaces the others of its group in the base, as a user means it.
+ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "failures": ("node_mtbf_hours", "preset", "sources"),
+    "pricing": ("usd_per_gpu_hour", "preset"),
+    "training": ("global_batch_seqs", "global_batch_tokens"),
+}
+
+
+def set_replacing(data: dict[str, Any], key: str, value: Any) -> None:
+    """``set_dotted``, after removing the alternatives the key replaces (``failures.node_mtbf_hours``
+    drops the base's ``failures.preset`` and ``failures.sources``). A null value only removes."""
+    section, _, leaf = key.partition(".")
+    group = ALTERNATIVES.get(section, ())
+    if leaf in group and isinstance(data.get(section), dict) and value is not None:
+        for other in group:
+            if other != leaf:
+                data[section].pop(other, None)
+    set_dotted(data, key, value)
+
+
 def apply_inputs(base: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with each ``{dotted key: value}`` set, in order."""
+    """A copy of ``base`` with each ``{dotted key: value}`` set, in order (replacing alternatives)."""
     data = copy.deepcopy(base)
     for key, value in inputs.items():
-        set_dotted(data, key, value)
+        set_replacing(data, key, value)
     return data
 
 
@@ -207,6 +228,25 @@ def describe_problems(items: Sequence[ErrorItem]) -> str:
             text += f" ({'; '.join(extra)})"
         lines.append(text)
     return "; ".join(lines)
+
+
+#: Inputs whose effect the closed form (estimate mode: Daly 2006) cannot see: it restarts at once after
+#: every failure, so spares, repairs and elasticity change only the bill, never the expected days.
+CLOSED_FORM_BLIND = ("failures.spare_nodes", "failures.repair_hours", "failures.repair_distribution",
+                     "failures.max_concurrent_repairs", "failures.elastic", "failures.stragglers",
+                     "failures.maintenance")
+
+
+def mode_warnings(sweep: SweepFile) -> list[str]:
+    """What the sweep's mode cannot answer about the inputs it varies (e.g. spares in estimate mode)."""
+    if sweep.spec.mode != "estimate":
+        return []
+    blind = [k for k in sweep.spec.swept_keys() if any(k == b or k.startswith(b + ".") for b in CLOSED_FORM_BLIND)]
+    if not blind:
+        return []
+    return [f"estimate mode cannot see what {', '.join(blind)} change{'s' if len(blind) == 1 else ''}: the closed "
+            "form (Daly 2006) restarts at once after every failure, so a spare node only adds to the bill and "
+            "never saves a wait for repair; it ranks the fewest spares cheapest. Use mode: simulate to compare them."]
 
 
 def plan_sweep(sweep: SweepFile, on_point: Callable[[], None] | None = None) -> Plan:

@@ -115,7 +115,7 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
         run = runs[i]
         s = run.scenario
         row: dict[str, Any] = {
-            "model_name": run.model_name, "gpu_name": run.gpu_name, "gpus": s.gpus, "tokens": float(run.tokens),
+            "model_name": run.model_name, "gpu_name": run.gpu_name, "gpus": run.gpus, "tokens": float(run.tokens),
             "gpu_memory_gib": run.gpu.get("memory_gib"), "usd_per_gpu_hour": run.usd_per_gpu_hour,
             "price_source": run.price_source,
         }
