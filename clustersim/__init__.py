@@ -18,6 +18,7 @@ from clustersim.calibrate import CalibrationResult, calibrate  # noqa: E402
 from clustersim.cost.kernel import evaluate  # noqa: E402
 from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError  # noqa: E402
 from clustersim.estimate import Estimate, estimate  # noqa: E402
+from clustersim.fleet import FleetResult, fleet  # noqa: E402
 from clustersim.money import (  # noqa: E402
     CostsResult,
     DollarsResult,
@@ -61,6 +62,8 @@ __all__ = [
     "FinetuneResult",
     "spot_breakeven",
     "SpotResult",
+    "fleet",
+    "FleetResult",
     "calibrate",
     "CalibrationResult",
 ]

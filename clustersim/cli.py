@@ -363,6 +363,88 @@ def _stored_results(db: str) -> int:
     with ResultStore(db) as store:
         return store.count()
 
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--replicas", type=click.IntRange(1, 100_000), help="Replicas (default: the file's).")
+@click.option("--seed", type=click.IntRange(0), help="Seed (default: the file's).")
+@workers_option(256)
+@click.option("--nodes", "nodes", multiple=True, metavar="POOL=N", help="Resize a pool for this run.")
+@click.option("--policy", type=click.Choice(["fifo", "priority", "backfill"]), help="Swap the scheduler policy.")
+@click.option("--capacity", "capacity_pool", metavar="POOL",
+              help="Find the smallest POOL for which --metric stays under --target-hours.")
+@click.option("--metric", type=click.Choice(["p90_wait_hours", "p50_wait_hours", "mean_wait_hours",
+                                             "p90_completion_hours", "mean_completion_hours"]),
+              default="p90_wait_hours", show_default=True, help="The capacity target's figure.")
+@click.option("--target-hours", type=click.FloatRange(min=0, min_open=True), help="The capacity target.")
+@click.option("--what-if", "what_if_nodes", multiple=True, metavar="POOL=N1,N2,...",
+              help="A what-if table over pool sizes (with --policies).")
+@click.option("--policies", help="What-if: comma-separated policies, e.g. fifo,backfill.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the JSON result to a file.")
+@user_errors
+def fleet(file: str, replicas: int | None, seed: int | None, workers: int | None, nodes: tuple[str, ...],
+          policy: str | None, capacity_pool: str | None, metric: str, target_hours: float | None,
+          what_if_nodes: tuple[str, ...], policies: str | None, as_json: bool, report: str | None,
+          output: str | None) -> None:
+    """Simulate FILE's fleet: many jobs, one scheduler, shared spares and repairs (or plan its capacity)."""
+    workers = workers or default_workers()
+    from clustersim.fleet import capacity_search, what_if
+    from clustersim.fleet import fleet as run_fleet
+    from clustersim.fleet.tables import capacity_table, fleet_tables, what_if_table
+    from clustersim.io import atomic_write_text
+
+    def _pool_sizes(values: tuple[str, ...], option: str) -> dict[str, list[int]]:
+        """``POOL=N`` or ``POOL=N1,N2`` options as {pool: [sizes]} (a usage error names the option)."""
+        out: dict[str, list[int]] = {}
+        for text in values:
+            name, _, sizes = text.partition("=")
+            try:
+                out[name.strip()] = [int(x) for x in sizes.split(",")]
+                if not name.strip() or any(n <= 0 for n in out[name.strip()]):
+                    raise ValueError
+            except ValueError:
+                raise click.BadParameter(f"expected POOL=N[,N...] with whole numbers > 0, got {text!r}",
+                                         param_hint=option) from None
+        return out
+
+    if report and (capacity_pool or what_if_nodes or policies):
+        raise click.UsageError("--report draws a fleet run; it does not go with --capacity or --what-if")
+    sizes = {k: v[0] for k, v in _pool_sizes(nodes, "--nodes").items()}
+    if capacity_pool is not None:
+        if target_hours is None:
+            raise click.UsageError("--capacity needs --target-hours")
+        data = capacity_search(file, capacity_pool, target_hours, metric=metric, replicas=replicas, seed=seed,
+                               workers=workers).to_dict()
+        render: Callable[[], list[Any]] = lambda: [capacity_table(data)]  # noqa: E731
+    elif what_if_nodes or policies:
+        pols = [p.strip() for p in policies.split(",")] if policies else []
+        bad = [p for p in pols if p not in ("fifo", "priority", "backfill")]
+        if bad:
+            raise click.BadParameter(f"unknown policy {bad[0]!r} (fifo, priority, backfill)", param_hint="--policies")
+        rows = what_if(file, _pool_sizes(what_if_nodes, "--what-if"), pols, replicas=replicas, seed=seed,
+                       workers=workers)
+        data = {"kind": "fleet-what-if", "rows": rows}
+        render = lambda: [what_if_table(rows)]  # noqa: E731
+    else:
+        result = run_fleet(file, replicas=replicas, seed=seed, workers=workers, nodes=sizes or None, policy=policy)
+        data = result.to_dict()
+        render = lambda: fleet_tables(data)  # noqa: E731
+        if report:
+            from clustersim.report.fleet import render_fleet_report
+
+            render_fleet_report(data, report)
+    if output:
+        atomic_write_text(output, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    if as_json:
+        emit_json(data)
+        return
+    console = _console()
+    for table in render():
+        console.print(table)
+    if report and data.get("kind") == "fleet":
+        console.print(f"report written to {report}")
+
 
 @cli.command()
 @click.argument("measurements", type=click.Path(dir_okay=False, path_type=str))

@@ -35,8 +35,12 @@ BAD: dict[str, list[str]] = {
     "plan": ["--budget-usd", "1e6", "--gpu", "no-such-gpu"],
     "finetune": ["no-such-model", "--tokens", "1e9"],
     "spot": ["no-such-file.yaml"],
+    "fleet": ["no-such-fleet.yaml"],
     "calibrate": ["no-such-measurements.yaml"],
 }
+
+#: Commands whose FILE is not a scenario (a fleet file: its overrides are --nodes and --policy).
+NOT_A_SCENARIO = {"fleet"}
 
 
 def _options(command: click.Command) -> dict[str, click.Option]:
@@ -49,6 +53,8 @@ def _options(command: click.Command) -> dict[str, click.Option]:
 
 
 def _reads_scenario(command: click.Command) -> bool:
+    if command.name in NOT_A_SCENARIO:
+        return False
     args = [p.name for p in command.params if isinstance(p, click.Argument)]
     return bool({"file", "files"} & set(args)) or "--base" in _options(command)
 

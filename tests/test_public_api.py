@@ -28,6 +28,8 @@ PINNED = [
     "FinetuneResult",
     "spot_breakeven",
     "SpotResult",
+    "fleet",
+    "FleetResult",
     "calibrate",
     "CalibrationResult",
 ]

@@ -24,11 +24,18 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """Modules of the package this module imports, at module level or inside functions."""
+    """Modules of the package this module imports, at module level or inside functions (not the
+    annotation-only imports under ``if TYPE_CHECKING``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    typing_only = set()  # imports under `if TYPE_CHECKING:` are for annotations, not dependencies
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            typing_only.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     found = set()
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -60,11 +67,6 @@ def _graph() -> nx.DiGraph:
 #: Cycles still to remove (each listed one must exist: the list only shrinks).
 KNOWN_CYCLES: list[frozenset[str]] = [
     frozenset({"clustersim.cli", "clustersim.cli_money"}),
-    frozenset({"clustersim.sim.nodes", "clustersim.sim.replica"}),
-    frozenset({"clustersim.sim.nodes", "clustersim.sim.runphase", "clustersim.sim.replica"}),
-    frozenset({"clustersim.sim.nodes", "clustersim.sim.processes", "clustersim.sim.replica"}),
-    frozenset({"clustersim.sim.runphase", "clustersim.sim.replica"}),
-    frozenset({"clustersim.sim.replica", "clustersim.sim.processes"}),
 ]
 
 

@@ -26,31 +26,13 @@ from clustersim.calibrate.intervals import (
     parallelism_style,
     published_residuals,
 )
+from clustersim.calibrate.params import calibratable, check_kernel_names
 from clustersim.calibrate.profile import Profile
-from clustersim.errors import ClustersimError
 
 __all__ = ["estimate_predictor", "calibratable", "check_kernel_names", "step_time_interval", "log_gradient"]
 
 _RUNS: OrderedDict[str, Any] = OrderedDict()
 _MAX_RUNS = 64
-
-
-def calibratable() -> tuple[Any, ...]:
-    """The kernel's calibratable parameters (``clustersim.cost.inputs.CALIBRATABLE``; empty if none)."""
-    try:
-        from clustersim.cost.inputs import CALIBRATABLE
-    except ImportError:  # pragma: no cover - every kernel since KernelInputs has the name
-        return ()
-    return tuple(CALIBRATABLE)
-
-
-def check_kernel_names(names: Sequence[str], where: str = "kernel") -> None:
-    """Refuse a profile or a fit naming a parameter the kernel does not expose."""
-    known = {p.name for p in calibratable()}
-    unknown = sorted(set(names) - known)
-    if unknown:
-        raise ClustersimError(f"{where}: unknown calibratable parameter(s) {', '.join(unknown)}; this kernel exposes "
-                              f"{', '.join(sorted(known)) or 'none'}")
 
 
 def _resolved(scenario: Any) -> Any:

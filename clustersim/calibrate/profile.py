@@ -204,7 +204,7 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
 def kernel_overrides(path: str | os.PathLike[str]) -> dict[str, float]:
     """The ``kernel:`` mapping of a profile file, checked against the kernel's calibratable parameters:
     what a scenario's ``calibration: PATH`` replaces in its KernelInputs."""
-    from clustersim.calibrate.predictor import check_kernel_names
+    from clustersim.calibrate.params import check_kernel_names
     from clustersim.errors import ClustersimError
 
     profile = load_profile(path)

@@ -26,7 +26,7 @@ from clustersim.calibrate.measurements import (
     override_strings,
     read_measurements,
 )
-from clustersim.calibrate.predictor import calibratable, check_kernel_names
+from clustersim.calibrate.params import calibratable, check_kernel_names
 from clustersim.calibrate.profile import PROFILE_VERSION, Profile, write_profile
 from clustersim.calibrate.profile_data import build_profile_data
 from clustersim.errors import ErrorItem, InfeasibleError, ScenarioError

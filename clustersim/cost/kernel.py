@@ -134,7 +134,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
                                                      dp_dense, dp_expert, prec)
     weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
     stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
-                                                        act_b)
+                                                        act_b, fp8=prec >= 3.0)
     sp_div = xp.where(sp, t, 1.0)
     chunk_layers = Ls / v
     logits_act = 4.0 * tokens * V / t + tokens * h * act_b / sp_div  # fp32 logits, final-norm input

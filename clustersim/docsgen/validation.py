@@ -298,7 +298,9 @@ def validation_page(table: list[dict[str, Any]], daly: list[dict[str, Any]],
     ]
     lines += _part1(table)
     lines += _part2(daly, intervals)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    from clustersim.fleet.validation import validation_section  # the "Fleet" section (clustersim/fleet/)
+
+    return "\n".join(lines).rstrip("\n") + "\n" + validation_section()
 
 
 def write_validation(docs: Path, png: bool = True) -> dict[str, Any]:

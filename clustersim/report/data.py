@@ -19,7 +19,7 @@ __all__ = ["KINDS", "DAYS_KEYS", "COST_KEYS", "esc", "number", "stat", "days_of"
            "fmt_usd", "fmt_num", "fmt_days", "fmt_big", "is_usd"]
 
 #: The result kinds the report draws.
-KINDS = ("simulate", "estimate", "costs", "plan", "sweep")
+KINDS = ("simulate", "estimate", "costs", "plan", "sweep", "fleet")
 
 #: Keys that hold a run's days, best first: the simulated mean (a statistic, or a sweep row's flattened
 #: ``_mean`` column), theory's expectation, failure-free.

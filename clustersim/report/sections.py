@@ -425,6 +425,10 @@ def build_page(result: Mapping[str, Any], kind: str) -> Page:
         raise ClustersimError(f"a report needs a JSON object, got {type(result).__name__}")
     if kind not in KINDS:
         raise ClustersimError(f"unknown report kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if kind == "fleet":
+        from clustersim.report.fleet import fleet_page
+
+        return fleet_page(result)
     if kind in ("simulate", "estimate"):
         page = _run_page(result, kind)
     elif kind == "sweep":

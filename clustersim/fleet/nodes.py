@@ -1,0 +1,165 @@
+"""Nodes of a fleet: failures by thinning, repairs by a shared crew, spares, and elastic regrowth.
+
+Node failures. Each node of a pool fails as a Poisson process of rate ``node_rate_per_s`` while it is up
+(repairing nodes do not fail). The pool's process draws candidate failures at rate ``nodes x node_rate_per_s``
+and each candidate picks a node uniformly; a candidate on a node in repair is dropped. Thinning a
+superposed Poisson process this way is exact (Lewis & Shedler 1979, "Simulation of nonhomogeneous
+Poisson processes by thinning"). A node that fails is idle, a spare, or held by a job; every up node
+fails alike, so with no jobs a pool's up fraction is the availability MTBF / (MTBF + MTTR). The
+candidate times, the uniforms and the repair durations come from the pool's own keyed streams, one of
+each per candidate, so they do not depend on the scheduler (common random numbers across policies).
+
+A repaired node refills its pool's spares first, then the idle nodes. After a repair frees a node and no
+job waits, a shrunk elastic job takes nodes back at its next checkpoint and restarts on them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import simpy
+
+from clustersim import rng as rngmod
+from clustersim.fleet import scheduler
+from clustersim.fleet.state import LOST_FAIL, RUNNING, Job, Pool
+
+if TYPE_CHECKING:
+    from clustersim.fleet.engine import FleetEngine
+
+__all__ = ["BATCH", "Draws", "NodeEvents"]
+
+#: Random values drawn per numpy call (part of the definition of each stream's sequence).
+BATCH = 256
+
+
+class Draws:
+    """Batched draws from one keyed stream: exponential gaps, uniforms, or repair durations."""
+
+    __slots__ = ("_rng", "_kind", "_scale", "_buf", "_i")
+
+    def __init__(self, rng: np.random.Generator, kind: str, scale: float = 1.0) -> None:
+        self._rng, self._kind, self._scale = rng, kind, scale
+        self._buf: list[float] = []
+        self._i = 0
+
+    def next(self) -> float:
+        if self._i >= len(self._buf):
+            if self._kind == "exp":
+                self._buf = self._rng.exponential(self._scale, BATCH).tolist()
+            elif self._kind == "fixed":
+                self._buf = [self._scale] * BATCH
+            else:
+                self._buf = self._rng.random(BATCH).tolist()
+            self._i = 0
+        v = self._buf[self._i]
+        self._i += 1
+        return v
+
+
+class NodeEvents:
+    """The node events of :class:`clustersim.fleet.engine.FleetEngine` (which mixes this class in)."""
+
+    env: simpy.Environment
+    seed: int
+    replica: int
+    events: int
+    crew_free: float
+    crew_queue: deque[tuple[Pool, float]]
+    _repair_draws: list[Draws]
+
+    if TYPE_CHECKING:  # provided by FleetEngine
+        def interrupt(self, job: Job, node_lost: bool) -> None: ...
+        def settle(self, job: Job, now: float, lost_cat: int, at_horizon: bool = False) -> None: ...
+        def begin_recovery(self, job: Job) -> None: ...
+        def _at(self, delay: float, fn: Any, job: Job) -> None: ...
+
+    def _to_repair(self, pool: Pool) -> None:
+        pool.repairing += 1
+        duration = self._repair_draws[pool.index].next()
+        if self.crew_free > 0:
+            self.crew_free -= 1
+            self._repair_done_at(pool, duration)
+        else:
+            self.crew_queue.append((pool, duration))
+
+    def _repair_done_at(self, pool: Pool, duration: float) -> None:
+        ev = self.env.timeout(duration)
+        ev.pool = pool  # type: ignore[attr-defined]
+        ev.callbacks.append(self._on_repaired)
+
+    def _on_repaired(self, ev: Any) -> None:
+        self.events += 1
+        pool: Pool = ev.pool
+        pool.tick(self.env.now)
+        pool.repairing -= 1
+        if pool.spares < pool.spare_target:
+            pool.spares += 1
+        else:
+            pool.idle += 1
+        if self.crew_queue:
+            nxt, duration = self.crew_queue.popleft()
+            self._repair_done_at(nxt, duration)
+        else:
+            self.crew_free += 1
+        scheduler.schedule(cast("FleetEngine", self), pool)
+        if pool.idle and not pool.queue:
+            self.regrow(pool)
+
+    def regrow(self, pool: Pool) -> None:
+        """Shrunk elastic jobs take idle nodes back at their next checkpoint (then restart on them)."""
+        now = self.env.now
+        for job in pool.held.values():
+            if job.elastic and job.nodes < job.want and job.state == RUNNING and not job.regrow_pending:
+                period = job.tau_s + job.delta_s
+                boundary = job.anchor_s + (int((now - job.anchor_s) // period) + 1) * period
+                if boundary < job.expect_end_s:
+                    job.regrow_pending = True
+                    self._at(boundary - now, self._on_regrow, job)
+
+    def _on_regrow(self, ev: Any) -> None:
+        job: Job = ev.job
+        job.regrow_pending = False
+        pool = job.pool
+        if ev.epoch != job.epoch or job.state != RUNNING or not pool.idle or pool.queue:
+            return
+        self.events += 1
+        now = self.env.now
+        self.settle(job, now, LOST_FAIL)
+        pool.tick(now)
+        take = min(job.want - job.nodes, pool.idle)
+        pool.idle -= take
+        job.nodes += take
+        job.lost_cat = LOST_FAIL  # the restart on more nodes is a cost of the earlier failure
+        self.begin_recovery(job)
+
+    def _failures(self, pool: Pool) -> Any:
+        name = f"fleet/pool/{pool.name}"
+        gaps = Draws(rngmod.stream(self.seed, self.replica, name + "/failures"), "exp", 1.0 / (pool.nodes * pool.node_rate_per_s))
+        picks = Draws(rngmod.stream(self.seed, self.replica, name + "/nodes"), "uniform")
+        env = self.env
+        while True:
+            yield env.timeout(gaps.next())
+            self.events += 1
+            x = int(picks.next() * pool.nodes)
+            if x < pool.repairing:
+                self._repair_draws[pool.index].next()  # thinned: the node is in repair (its draw is used up)
+                continue
+            x -= pool.repairing
+            pool.tick(env.now)
+            if x < pool.spares:
+                pool.spares -= 1
+                self._to_repair(pool)
+                continue
+            x -= pool.spares
+            if x < pool.idle:
+                pool.idle -= 1  # fewer idle nodes can start no job: no scheduling pass
+                self._to_repair(pool)
+                continue
+            x -= pool.idle
+            for job in pool.held.values():
+                if x < job.nodes:
+                    break
+                x -= job.nodes
+            self.interrupt(job, node_lost=True)

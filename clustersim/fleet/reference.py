@@ -1,0 +1,90 @@
+"""docs/reference/fleet.md and docs/reference/fleet.schema.json, generated from the fleet file's models.
+
+``python -m clustersim.fleet.reference`` writes both; tests/test_fleet.py fails when either is stale.
+The tables are drawn with the scenario reference's helpers (:mod:`clustersim.docsgen.reference`), so
+both pages read alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from clustersim.fleet.spec import FleetSpec, fleet_json_schema
+
+__all__ = ["fleet_reference", "schema_text", "write_reference"]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference"
+
+_INTRO = """\
+A fleet file is one YAML file: node pools, a workload of jobs, a scheduler policy, node failures per
+pool, spares and a shared repair crew. `clustersim fleet FILE` simulates it
+([how-to](../how-to/fleet.md)). Unknown keys are errors, reported with file, line and column and the
+closest valid key; a job's `pool` and `scenario` are checked too. The JSON Schema of the format is
+[fleet.schema.json](fleet.schema.json) (add `# yaml-language-server: $schema=...` to the file for
+editor completion).
+
+The model in brief (the docstrings of clustersim/fleet/ cite each formula):
+
+- Scheduling is by whole nodes: a job of `gpus` takes ceil(gpus / gpus_per_node) nodes and starts only
+  when all are free (gang scheduling). Each pool has its own queue.
+- A job's progress is continuous: `tau` of compute then a blocking checkpoint, repeated, the last
+  segment ending with a checkpoint too (Daly 2006's model). A failure loses the work since the last
+  checkpoint; the recovery (detection + restart + checkpoint load) holds the job's nodes.
+- Every up node fails as a Poisson process at its pool's rate, idle or not; nodes in repair do not.
+  A failed node goes to repair (at most `repair.crew` at once, shared by all pools), then back to the
+  spares if they are short, else to the idle nodes.
+- A job whose node fails takes a spare, else an idle node; with none, an elastic job carries on with
+  fewer nodes (and takes nodes back at a checkpoint after a repair frees one) and a rigid job goes back
+  to its queue. A scenario job's per-gpu and per-node failure sources are replaced by its pool's; its
+  per-job sources (software) stay with the job.
+- A scenario job's failure-free time is `clustersim.estimate` of its scenario on the pool's GPU, node
+  count and fabric; its checkpoint costs and restart times come from the scenario."""
+
+
+def _key_rows(model: type[BaseModel], anchors: dict[type[BaseModel], str]) -> list[str]:
+    from clustersim.docsgen.reference import _cell, _constraints, _default_text, _type_text
+
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        bounds = _constraints(info.metadata)
+        type_text = _type_text(info.annotation, anchors) + (f" ({bounds})" if bounds else "")
+        cells = (f"`{info.alias or name}`", type_text, _default_text(info), info.description or "")
+        rows.append("| " + " | ".join(_cell(c) if i else c for i, c in enumerate(cells)) + " |")
+    return rows
+
+
+def fleet_reference() -> str:
+    """The text of docs/reference/fleet.md: every key of the fleet format, from the pydantic models."""
+    from clustersim.docsgen.reference import GENERATED_NOTE, _anchor, _sections
+
+    sections = _sections(FleetSpec)
+    anchors = {model: _anchor(path) for path, model in sections}
+    note = (GENERATED_NOTE.replace("`python -m clustersim.docsgen`", "`python -m clustersim.fleet.reference`")
+            .replace("tests/test_docs.py", "tests/test_fleet.py")
+            .format(source="the pydantic models in clustersim/fleet/spec.py"))
+    lines = [note, "", "# Fleet file reference", "", _INTRO, "", "Sections:", ""]
+    lines += [f"- [`{path or '(top level)'}`](#{anchors[model]})" for path, model in sections]
+    for path, model in sections:
+        lines += ["", f'<a id="{anchors[model]}"></a>', "", f"## `{path or '(top level)'}`", ""]
+        doc = inspect.getdoc(model)
+        if doc and "__doc__" in model.__dict__ and model.__doc__:
+            lines += [" ".join(doc.split("\n\n")[0].split()), ""]
+        lines += _key_rows(model, anchors)
+    return "\n".join(lines) + "\n"
+
+
+def schema_text() -> str:
+    return json.dumps(fleet_json_schema(), indent=2) + "\n"
+
+
+def write_reference(docs: Path = DOCS) -> None:
+    (docs / "fleet.md").write_text(fleet_reference(), encoding="utf-8")
+    (docs / "fleet.schema.json").write_text(schema_text(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_reference()

@@ -1,0 +1,144 @@
+"""The fleet's state: jobs, pools, and the bookkeeping of GPU-seconds by state.
+
+A running job's progress is continuous, never simulated step by step (DESIGN.md): from its anchor (the
+moment it last began computing) it repeats ``tau`` seconds of compute and a ``delta``-second blocking
+checkpoint, the last segment shorter, each segment ending with a checkpoint (Daly 2006's model, as the
+single-job simulation). :func:`segment_progress` says where in that timeline a job stands after ``e``
+seconds, so an interruption costs one call, not one event per checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["QUEUED", "RUNNING", "RECOVERING", "DONE", "WAITING", "STATES", "Job", "Pool", "segment_progress",
+           "segments", "timeline_s"]
+
+WAITING, QUEUED, RUNNING, RECOVERING, DONE = 0, 1, 2, 3, 4
+
+#: GPU-hour states a job's nodes are in (the pool adds idle, spare and repair).
+STATES = ("running", "checkpointing", "lost_failure", "lost_preemption", "lost_secondary")
+RUN, CKPT, LOST_FAIL, LOST_PREEMPT, LOST_SECONDARY = range(5)
+
+
+def segments(work_s: float, rate: float, tau_s: float) -> int:
+    """Checkpointed segments needed for ``work_s`` of work at ``rate`` with ``tau_s`` of compute each."""
+    return max(1, math.ceil(work_s / (tau_s * rate) - 1e-9))
+
+
+def timeline_s(work_s: float, rate: float, tau_s: float, delta_s: float) -> float:
+    """Wall time to finish ``work_s`` of work: compute ``work_s / rate`` plus one checkpoint per segment."""
+    return work_s / rate + segments(work_s, rate, tau_s) * delta_s
+
+
+def segment_progress(e: float, work_s: float, rate: float, tau_s: float, delta_s: float
+                     ) -> tuple[int, float, float]:
+    """After ``e`` s of the timeline: (segments saved, compute since the last save, checkpoint time under way).
+
+    Each saved segment holds ``tau_s * rate`` of work; a checkpoint interrupted part-way saves nothing.
+    """
+    n = segments(work_s, rate, tau_s)
+    period = tau_s + delta_s
+    k = min(int(e // period), n - 1)
+    c = tau_s if k < n - 1 else (work_s - (n - 1) * tau_s * rate) / rate
+    rem = e - k * period
+    if rem <= c:
+        return k, rem, 0.0
+    return k, c, min(rem - c, delta_s)
+
+
+class Job:
+    """One job of one replica (plain slots: the engine touches these on every event)."""
+
+    __slots__ = ("i", "pool", "want", "nodes", "work_s", "tau_s", "delta_s", "restart_s", "soft_rate_per_s", "elastic",
+                 "min_nodes", "priority", "submit_s", "key", "state", "anchor_s", "rate", "epoch", "started",
+                 "first_start_s", "end_s", "queued_at_s", "queue_s", "interruptions", "requeues", "preemptions",
+                 "failure_requeued", "expect_end_s", "phase_start_s", "lost_cat", "useful_s", "run_start_s",
+                 "regrow_pending", "nseg", "expect_s")
+
+    def __init__(self, i: int, pool: Pool, nodes: int, work: float, tau: float, delta: float, restart: float,
+                 soft_rate: float, elastic: bool, min_nodes: int, priority: int, submit: float, key: tuple) -> None:
+        self.i = i
+        self.pool = pool
+        self.want = nodes
+        self.nodes = 0
+        self.work_s = work  # remaining work, in seconds at the full size
+        self.tau_s = tau
+        self.delta_s = delta
+        self.restart_s = restart  # detection + restart + checkpoint load
+        self.soft_rate_per_s = soft_rate
+        self.elastic = elastic
+        self.min_nodes = min_nodes
+        self.priority = priority
+        self.submit_s = submit
+        self.key = key
+        self.state = WAITING
+        self.anchor_s = 0.0
+        self.rate = 1.0
+        self.epoch = 0
+        self.started = False
+        self.first_start_s = math.nan
+        self.end_s = math.nan
+        self.queued_at_s = submit
+        self.queue_s = 0.0
+        self.interruptions = 0
+        self.requeues = 0
+        self.preemptions = 0
+        self.failure_requeued = False
+        self.expect_end_s = math.inf
+        self.phase_start_s = 0.0
+        self.lost_cat = LOST_FAIL
+        self.useful_s = 0.0
+        self.run_start_s = 0.0
+        self.regrow_pending = False
+        self.nseg = 1
+        self.expect_s = 0.0  # failure-free time to finish, set when queued (backfill)
+
+
+class Pool:
+    """A pool's node counts (idle, spare, in repair, held by jobs), its queue, and time integrals."""
+
+    __slots__ = ("index", "name", "nodes", "gpn", "spare_target", "idle", "spares", "repairing", "held",
+                 "queue", "last_s", "gpu_s", "in_pass", "dirty", "node_rate_per_s", "repair_mean_s", "repair_fixed",
+                 "wake_at_s", "settled")
+
+    def __init__(self, index: int, name: str, nodes: int, gpn: int, spares: int, node_rate: float,
+                 repair_mean: float, repair_fixed: bool) -> None:
+        self.index = index
+        self.name = name
+        self.nodes = nodes
+        self.gpn = gpn
+        self.spare_target = spares
+        self.spares = spares
+        self.idle = nodes - spares
+        self.repairing = 0
+        self.held: dict[int, Job] = {}  # jobs holding nodes (running or recovering), in start order
+        self.queue: list[tuple] = []  # sorted keys (see clustersim.fleet.scheduler); the job index is [2]
+        self.last_s = 0.0
+        # GPU-seconds: the five job states, then idle, spare, repair
+        self.gpu_s = [0.0] * (len(STATES) + 3)
+        self.in_pass = False
+        self.dirty = False
+        self.node_rate_per_s = node_rate
+        self.repair_mean_s = repair_mean
+        self.repair_fixed = repair_fixed
+        self.wake_at_s = math.inf  # a pending scheduling pass (preemption eligibility), if any
+        self.settled = False  # no change but submissions since the last full scheduling pass
+
+    def tick(self, now: float) -> None:
+        """Add the idle, spare and repair GPU-seconds since the last change."""
+        self.settled = False  # every change of the pool's nodes comes through here
+        dt = (now - self.last_s) * self.gpn
+        if dt > 0:
+            g = self.gpu_s
+            g[5] += dt * self.idle
+            g[6] += dt * self.spares
+            g[7] += dt * self.repairing
+        self.last_s = now
+
+    def check(self) -> None:
+        """Every node is in exactly one place (a bug otherwise: raised, never silently wrong)."""
+        held = sum(j.nodes for j in self.held.values())
+        if self.idle + self.spares + self.repairing + held != self.nodes or min(self.idle, self.spares) < 0:
+            raise RuntimeError(f"pool {self.name}: node count broken (idle {self.idle}, spares {self.spares}, "
+                               f"repair {self.repairing}, held {held}, total {self.nodes})")
