@@ -1,23 +1,29 @@
-"""Simulation benchmark (issue 4): prints figures and ratios, all measured in this one run.
+"""Simulation benchmark: prints figures and ratios, all measured in this one run.
 
 The job: Llama 3 405B-sized, 16,384 GPUs in 2,048 nodes, 54 days of failure-free work, the Llama 3
 reliability preset's 16 failure sources (419 unexpected interruptions in 54 days: job MTBF 3.09 h;
 clustersim/scenario/catalog/reliability.yaml, from Llama Team 2024 Table 5), checkpoints every 30 min.
 
-1. Seconds per replica (target < 0.05 s), the SimPy events and the model events (rows of the event
-   log: failures, checkpoints, restarts, repairs...) per replica.
-2. 1,000 replicas with 1 and with 2 worker processes (target < 10 s with 2).
-3. Events per second: the simulator's against bare SimPy's (a process in a trivial timeout loop),
-   measured in this run (the overhead ratio; target >= 0.3). The simulator runs a whole run phase of
-   checkpoint cycles as one SimPy timeout, so it is given both in SimPy events and in model events.
+1. The SimPy engine, one replica at a time: seconds per replica, and its event rate in real SimPy
+   events (events scheduled and processed, as SimPy counts them) against bare SimPy's (a process in a
+   trivial timeout loop), measured in this run (target >= 0.3).
+2. 1,000 replicas: the vectorized engine (target < 1 s) against the SimPy engine (target >= 20x), and
+   their mean wall times with standard errors (the engines are equal in distribution).
+3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s).
+4. Peak RSS of a fresh process that runs a 1,000-replica simulate of scenarios/llama3-405b-16k.yaml
+   through clustersim.simulate (target < 150 MiB).
 
-    python benchmarks/bench_sim.py [--replicas 1000] [--single 20]
+    python benchmarks/bench_sim.py [--replicas 1000] [--single 30] [--big 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import resource
+import subprocess
+import sys
 import time
 
 import simpy
@@ -72,10 +78,43 @@ def bare_simpy_events_per_s(n: int = 300_000) -> float:
     return n / (time.perf_counter() - t)
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _mean_se(x) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+_RSS_SCRIPT = """
+import resource, sys
+from clustersim.simulate import simulate
+r = simulate(sys.argv[1], replicas=int(sys.argv[2]))
+try:  # VmHWM: this process's own peak (ru_maxrss keeps the parent's across fork + exec on Linux)
+    kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+except OSError:
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(r.monte_carlo.engine, kib)
+"""
+
+
+def peak_rss_mib(scenario: str, replicas: int) -> tuple[str, float]:
+    """(engine, peak RSS in MiB) of a fresh interpreter that simulates the scenario."""
+    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, scenario, str(replicas)], check=True,
+                         capture_output=True, text=True, env={**os.environ}).stdout.split()
+    return out[0], float(out[1]) / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replicas", type=int, default=1000)
-    ap.add_argument("--single", type=int, default=30, help="replicas timed one by one")
+    ap.add_argument("--single", type=int, default=30, help="replicas timed one by one (SimPy engine)")
+    ap.add_argument("--big", type=int, default=100_000, help="replicas of the large vectorized run")
+    ap.add_argument("--scenario", default=os.path.join(os.path.dirname(__file__), "..", "scenarios",
+                                                       "llama3-405b-16k.yaml"))
     args = ap.parse_args()
 
     job = llama3_job()
@@ -83,49 +122,55 @@ def main() -> None:
     m = job_mtbf_s(job)
     print(f"job: 16,384 GPUs / 2,048 nodes, 54 days of work, {len(job.sources)} failure sources, "
           f"job MTBF {m / H:.2f} h, checkpoint every 30 min ({job.checkpoint_write_s:.1f} s write), "
-          f"recovery {job.recovery_s / 60:.1f} min, {os.cpu_count()} CPUs")
+          f"recovery {job.recovery_s / 60:.1f} min, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} (other work on the machine slows every figure below alike)")
     daly = theory.daly_expected_wall_s(job.work_s, job.checkpoint_interval_s, job.checkpoint_write_s, m,
                                        job.recovery_s)
-    print(f"theory (Daly): expected wall {daly / units.DAY_S:.1f} days, goodput {job.work_s / daly:.3f}")
+    print(f"theory (Daly): expected wall {daly / units.DAY_S:.2f} days, goodput {job.work_s / daly:.3f}")
 
-    # 1. one replica at a time
-    logged = run_replica(job, seed=0, replica=0, log=True)
-    model_events = len(logged.events or [])
+    # 1. the SimPy engine, one replica at a time, in real events
     bare = bare_simpy_events_per_s()
     t = time.perf_counter()
     sim_events = 0
     for i in range(args.single):
-        r = run_replica(job, seed=0, replica=i)
-        sim_events += r.sim_events
+        sim_events += run_replica(job, seed=0, replica=i).sim_events
     per_replica = (time.perf_counter() - t) / args.single
-    bare_after = bare_simpy_events_per_s()
-    bare = max(bare, bare_after)
-    simpy_rate = sim_events / args.single / per_replica
-    model_rate = model_events / per_replica
-    print(f"\n1. one replica: {per_replica * 1e3:.1f} ms (target < 50 ms); per replica "
-          f"{sim_events / args.single:.0f} SimPy events, {model_events} model events (replica 0's log), "
-          f"{logged.interruptions} interruptions, {logged.checkpoints} checkpoints, "
-          f"wall {logged.wall_s / units.DAY_S:.1f} days, goodput {logged.goodput:.3f}")
+    bare = max(bare, bare_simpy_events_per_s())
+    rate = sim_events / args.single / per_replica
+    print(f"\n1. SimPy engine, one replica: {per_replica * 1e3:.1f} ms, {sim_events / args.single:.0f} SimPy events "
+          f"per replica")
+    print(f"   bare SimPy (timeout loop) {bare:12,.0f} events/s")
+    print(f"   SimPy engine              {rate:12,.0f} events/s   ratio {rate / bare:.2f} (target >= 0.3)")
 
-    # 2. the Monte Carlo
-    times = {}
+    # 2. 1,000 replicas, both engines (wall seconds, and CPU seconds: the machine may be shared)
+    t, c = time.perf_counter(), time.process_time()
+    vec = simulate(job, replicas=args.replicas, seed=0, events=False, engine="vector")
+    t_vec, c_vec = time.perf_counter() - t, time.process_time() - c
+    t, c = time.perf_counter(), time.process_time()
+    ref = simulate(job, replicas=args.replicas, seed=0, events=False, engine="simpy")
+    t_ref, c_ref = time.perf_counter() - t, time.process_time() - c
+    print(f"\n2. {args.replicas} replicas: vectorized {t_vec:.3f} s (CPU {c_vec:.3f} s; target < 1 s), SimPy engine "
+          f"{t_ref:.2f} s (CPU {c_ref:.2f} s); ratio {t_ref / t_vec:.0f}x wall, {c_ref / c_vec:.0f}x CPU "
+          "(target >= 20x)")
+    for name, res in (("vectorized", vec), ("SimPy     ", ref)):
+        mw, sw = _mean_se(res.wall_s / units.DAY_S)
+        mi, si = _mean_se(res.interruptions.astype(float))
+        print(f"   {name}: wall days mean {mw:.3f} +- {sw:.3f} (SE), p90 {res.summary()['wall_s'].p90 / units.DAY_S:.2f};"
+              f" interruptions {mi:.1f} +- {si:.1f}")
+
+    # 3. 100,000 replicas
     for workers in (1, 2):
-        t = time.perf_counter()
-        res = simulate(job, replicas=args.replicas, seed=0, workers=workers, events=False)
-        times[workers] = time.perf_counter() - t
-    s = res.summary()
-    w = s["wall_s"].scaled(1 / units.DAY_S)
-    print(f"\n2. {args.replicas} replicas: {times[1]:.2f} s with 1 worker, {times[2]:.2f} s with 2 workers "
-          f"(target < 10 s with 2; speed-up {times[1] / times[2]:.2f}x)")
-    print(f"   wall days mean {w.mean:.2f} [{w.mean_lo:.2f}, {w.mean_hi:.2f}], p50 {w.p50:.2f}, p90 {w.p90:.2f}, "
-          f"p99 {w.p99:.2f}; goodput mean {s['goodput'].mean:.3f}; interruptions mean {s['interruptions'].mean:.0f}")
+        t, c = time.perf_counter(), _cpu_s()
+        big = simulate(job, replicas=args.big, seed=0, events=False, engine="vector", workers=workers)
+        t_big, c_big = time.perf_counter() - t, _cpu_s() - c
+        mw, sw = _mean_se(big.wall_s / units.DAY_S)
+        print(f"\n3. {args.big:,} replicas, vectorized, {workers} worker(s): {t_big:.2f} s (CPU {c_big:.2f} s, "
+              f"workers included; target < 30 s); wall days {mw:.3f} +- {sw:.4f}")
 
-    # 3. events per second
-    print("\n3. events per second, this run:")
-    print(f"   bare SimPy (timeout loop)       {bare:12,.0f} events/s")
-    print(f"   simulator, SimPy events         {simpy_rate:12,.0f} events/s   ratio {simpy_rate / bare:.2f}")
-    print(f"   simulator, model events         {model_rate:12,.0f} events/s   ratio {model_rate / bare:.2f} "
-          "(target >= 0.3)")
+    # 4. memory of a 1,000-replica simulate of the scenario file
+    engine, rss = peak_rss_mib(args.scenario, args.replicas)
+    print(f"\n4. peak RSS of a {args.replicas}-replica simulate of {os.path.basename(args.scenario)} "
+          f"({engine} engine, with replica 0's event log): {rss:.0f} MiB (target < 150 MiB)")
 
 
 if __name__ == "__main__":

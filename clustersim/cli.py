@@ -1,16 +1,18 @@
 """The ``clustersim`` command: parse, call one library function, render. No modelling logic here.
 
-User errors (:class:`~clustersim.errors.ClustersimError`) print a one-screen message and exit 2;
-``--debug`` shows the traceback instead.
+Every command is wrapped by :func:`clustersim.cli_errors.user_errors`: a user error prints a one-screen
+message naming the file and exits 2; any other exception is reported as an internal error (exit 1)
+asking for a bug report; ``--debug`` shows the traceback instead. Nothing prints a raw traceback.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import warnings
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import click
 
@@ -22,11 +24,11 @@ from clustersim.cli_conventions import (
     default_workers,
     json_option,
     output_option,
-    report_error,
     workers_option,
     write_json,
 )
-from clustersim.errors import ClustersimError, ScenarioError
+from clustersim.cli_errors import EXIT_INTERRUPTED, terminated, user_errors
+from clustersim.errors import ScenarioError, visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,24 +37,6 @@ def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-
-
-def user_errors(func: F) -> F:
-    """Turn ClustersimError into a clear message and exit code 2 (a traceback only with --debug)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            return func(*args, **kwargs)
-        except ClustersimError as exc:
-            if debug:
-                raise
-            report_error(exc, bool(ctx.params.get("as_json")))
-            ctx.exit(EXIT_USER_ERROR)
-
-    return cast(F, wrapper)
 
 
 def emit_json(obj: Any) -> None:
@@ -91,6 +75,8 @@ set_option = click.option(
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
     """Plan a large-model training run: days, GPU-hours, dollars, parallelism, failures."""
+    if not debug:  # numpy's overflow/invalid-value warnings are for developers; results carry their own notes
+        warnings.simplefilter("ignore", RuntimeWarning)
 
 
 @cli.command()
@@ -123,7 +109,7 @@ def validate(files: tuple[str, ...], overrides: tuple[str, ...], as_json: bool, 
         if scenario.gpus_per_node != 8:
             gpus += f" = {scenario.cluster.nodes:,} nodes x {scenario.gpus_per_node}"
         if not as_json:
-            click.echo(f"{path}: ok ({scenario.name}: {gpus})")
+            click.echo(f"{path}: ok ({visible(scenario.name)}: {gpus})")
         results.append({"file": path, "ok": True, "name": scenario.name, "gpus": scenario.gpus,
                         "nodes": scenario.cluster.nodes, "gpus_per_node": scenario.gpus_per_node,
                         "warnings": warnings, "problems": []})
@@ -471,9 +457,16 @@ def calibrate(measurements: str, profile_path: str | None, as_json: bool, output
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="clustersim")
+    """Console-script entry point (Ctrl-C outside a command, e.g. while importing, exits 130 quietly).
 
+    SIGTERM raises SystemExit(143), so that the ``finally`` blocks run: a half-written output's temporary
+    file is removed and a sweep's database is closed, as on Ctrl-C."""
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        cli(prog_name="clustersim")
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
 
 
 # The money and planning commands live in their own module; importing it registers them on `cli`.

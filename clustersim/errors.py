@@ -6,9 +6,10 @@ one-screen message and exit code 2. Anything else is a bug and keeps its traceba
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["ClustersimError", "ScenarioError", "ErrorItem", "InfeasibleError", "SimulationError"]
+__all__ = ["ClustersimError", "ScenarioError", "ErrorItem", "InfeasibleError", "SimulationError", "visible"]
 
 
 class ClustersimError(Exception):
@@ -75,3 +76,15 @@ class InfeasibleError(ClustersimError):
 
 class SimulationError(ClustersimError):
     """The simulation could not complete as asked (e.g. the job can never finish)."""
+
+
+# C0 and C1 control characters except tab and newline (ESC starts terminal sequences; CR and BS overwrite
+# what was printed), DEL, and the Unicode bidirectional controls that reorder what a terminal shows
+# (the "Trojan Source" characters, CVE-2021-42574).
+_CONTROL = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character written as its escape (ESC as ``\\x1b``): user text printed
+    to a terminal shows as itself and cannot move the cursor, recolour or retitle the terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

@@ -205,6 +205,7 @@ class SimulationResult:
         out.update({
             "replicas": self.replicas,
             "seed": self.seed,
+            "engine": mc.engine,
             "wall_days": _stats(wall_days),
             "wall_cost_usd": _stats(cost) if cost is not None else None,
             "paid_gpus": paid_gpus,
@@ -227,11 +228,12 @@ class SimulationResult:
 
 def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, replicas: int | None = None,
              seed: int | None = None, workers: int = 1, progress: bool = False, set: Iterable[str] = (),
-             **overrides: Any) -> SimulationResult:
+             engine: str = "auto", **overrides: Any) -> SimulationResult:
     """Run ``replicas`` seeded SimPy replicas of the scenario's training run with failures.
 
     The same seed gives the same result whatever ``workers`` is. Raises SimulationError when the job
-    cannot finish (its MTBF is shorter than a checkpoint plus a restart).
+    cannot finish (its MTBF is shorter than a checkpoint plus a restart). ``engine``: ``auto`` (the
+    vectorized engine where it represents the job exactly, else SimPy), ``vector`` or ``simpy``.
     """
     est = estimate(scenario, set=set, **overrides)
     require_fit(est)
@@ -239,5 +241,5 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *,
     job = build_job(s, est)
     n = replicas or s.simulation.replicas
     sd = s.simulation.seed if seed is None else seed
-    mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress)
+    mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress, engine=engine)
     return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd)

@@ -1,10 +1,26 @@
-"""Readable terminal tables (rich) for the CLI. Pure rendering: no modelling here."""
+"""Readable terminal tables (rich) for the CLI. Pure rendering: no modelling here.
+
+Text that comes from the user (a scenario's name, a failure source's component, a GPU or model name)
+goes through :func:`user_text` before it reaches a table: rich reads ``[...]`` as markup (``"run [v2]"``
+would print as ``run `` and ``"oops [/] x"`` would raise), and a terminal obeys escape sequences.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
+
+from clustersim.errors import visible
+
+__all__ = ["user_text", "catalog_table", "estimate_tables", "search_table", "simulate_tables"]
+
+
+def user_text(value: Any) -> str:
+    """Any value as table text that prints as itself: control characters shown, rich markup escaped."""
+    return escape(visible(str(value)))
 
 
 def _fmt(value: Any) -> str:
@@ -42,18 +58,26 @@ def catalog_table(kind: str, data: dict[str, dict[str, Any]]) -> Table:
     for _, header in columns:
         table.add_column(header, overflow="fold")
     for name, entry in data.items():
-        table.add_row(name, *(_fmt(entry.get(key, "")) for key, _ in columns))
+        table.add_row(user_text(name), *(user_text(_fmt(entry.get(key, ""))) for key, _ in columns))
     return table
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _num(value: float | None, spec: str, missing: str = "n/a") -> str:
+    """``value`` formatted, or ``missing`` where the result has none (None, or not finite)."""
+    if value is None or not math.isfinite(value):
+        return missing
+    return format(value, spec)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
 def estimate_tables(d: dict[str, Any]) -> list[Table]:
     """The estimate as three small tables: headline, step-time breakdown, memory per GPU."""
     par = d["parallelism"]
-    head = Table(title=f"{d['name']}: {d['model']} on {d['gpus']:,} x {d['gpu']}", show_header=False)
+    head = Table(title=f"{user_text(d['name'])}: {user_text(d['model'])} on {d['gpus']:,} x {user_text(d['gpu'])}",
+                 show_header=False)
     head.add_column("what", style="bold")
     head.add_column("value")
     layout = (f"tp {par['tp']} x pp {par['pp']} x dp {par['dp']} x cp {par['cp']}, ep {par['ep']}, vpp {par['vpp']}, "
@@ -72,19 +96,21 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
          + ("" if d["fits_in_memory"] else f"  [red]DOES NOT FIT: over by {d['memory_excess_gib']:.1f} GiB[/]")),
         ("train time (no failures)", f"{d['train_days']:.2f} days"),
         ("GPU-hours", f"{d['gpu_hours']:,.0f}"),
-        ("cost (no failures)", f"${d['cost_usd']:,.0f} at ${d['usd_per_gpu_hour']:.2f}/GPU-h, {d['price_source']}"
+        ("cost (no failures)", f"${d['cost_usd']:,.0f} at ${d['usd_per_gpu_hour']:.2f}/GPU-h, {user_text(d['price_source'])}"
          if d.get("cost_usd") is not None else "no price given"),
     ]
     if d.get("cannot_finish"):
-        rows.append(("[red]cannot finish[/]", d["cannot_finish"]))
+        rows.append(("[red]cannot finish[/]", user_text(d["cannot_finish"])))
     elif d.get("job_mtbf_hours") is not None:
         rows += [
             ("job MTBF (all sources)", f"{d['job_mtbf_hours']:.2f} h"),
             ("checkpoint", f"{d['checkpoint_size_gb']:,.0f} GB, write {d['checkpoint_write_s']:.0f} s, "
                            f"load {d['checkpoint_load_s']:.0f} s, every {d['checkpoint_interval_minutes']:.0f} min"),
             ("expected goodput (Daly)", _pct(d["expected_goodput"])),
-            ("expected wall time (Daly)", f"{d['expected_wall_days']:.2f} days, "
-                                          f"~{d['expected_interruptions']:.0f} interruptions"),
+            ("expected wall time (Daly)",
+             f"{_num(d['expected_wall_days'], '.2f', 'no finite expectation')} days, "
+             f"~{_num(d.get('expected_interruptions'), '.0f')} interruptions"
+             if d.get("expected_wall_days") is not None else "no finite expectation"),
         ]
     for row in rows:
         head.add_row(*row)
@@ -94,19 +120,19 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
     step.add_column("share", justify="right")
     total = d["step_time_s"] or 1.0
     for part, sec in d["breakdown_s"].items():
-        step.add_row(part.replace("_", " "), f"{sec:.4f}", _pct(sec / total))
+        step.add_row(user_text(part.replace("_", " ")), f"{sec:.4f}", _pct(sec / total))
     step.add_row("[bold]total[/]", f"[bold]{d['step_time_s']:.4f}[/]", "100%")
     mem = Table(title="memory per GPU (heaviest stage)")
     mem.add_column("part")
     mem.add_column("GiB", justify="right")
     for part, gib in d["memory_breakdown_gib"].items():
-        mem.add_row(part, f"{gib:.2f}")
+        mem.add_row(user_text(part), f"{gib:.2f}")
     mem.add_row("[bold]total[/]", f"[bold]{d['memory_per_gpu_gib']:.2f}[/]")
     return [head, step, mem]
 
 
 def search_table(d: dict[str, Any]) -> Table:
-    table = Table(title=f"{d['name']}: best of {d['feasible']:,} feasible / {d['configs_evaluated']:,} configurations "
+    table = Table(title=f"{user_text(d['name'])}: best of {d['feasible']:,} feasible / {d['configs_evaluated']:,} configurations "
                         f"({d['elapsed_s']:.2f} s)")
     for col in ("#", "tp", "pp", "dp", "cp", "ep", "vpp", "mb", "ZeRO", "recompute", "SP", "step s", "MFU",
                 "GiB/GPU", "days", "$"):
@@ -122,7 +148,8 @@ def search_table(d: dict[str, Any]) -> Table:
 
 def simulate_tables(d: dict[str, Any]) -> list[Table]:
     """Distributions, the time breakdown and the interruptions by cause."""
-    head = Table(title=f"{d['name']}: {d['replicas']} replicas (seed {d['seed']}), {d['gpus']:,} x {d['gpu']}")
+    head = Table(title=f"{user_text(d['name'])}: {d['replicas']} replicas (seed {d['seed']}), {d['gpus']:,} x "
+                       f"{user_text(d['gpu'])}")
     for col in ("", "mean", "95% CI of mean", "p50", "p90", "p99"):
         head.add_column(col, justify="right" if col else "left")
 
@@ -130,9 +157,9 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
         if st is None:
             head.add_row(label, "no price given", "", "", "", "")
             return
-        lo, hi = st["mean_ci95"]
-        head.add_row(label, format(st["mean"], fmt), f"{format(lo, fmt)} - {format(hi, fmt)}",
-                     *(format(st[q], fmt) for q in ("p50", "p90", "p99")))
+        lo, hi = st.get("mean_ci95") or (None, None)
+        head.add_row(label, _num(st.get("mean"), fmt), f"{_num(lo, fmt)} - {_num(hi, fmt)}",
+                     *(_num(st.get(q), fmt) for q in ("p50", "p90", "p99")))
 
     row("wall days", d["wall_days"], ",.2f")
     row("cost $", d["wall_cost_usd"], ",.0f")
@@ -154,11 +181,11 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
         parts.add_column(col, justify="right" if col != "part" else "left")
     total = d["wall_days"]["mean"] or 1.0
     for part, st in d["time_breakdown_days"].items():
-        parts.add_row(part.replace("_", " "), f"{st['mean']:.3f}", f"{st['p50']:.3f}", f"{st['p90']:.3f}",
+        parts.add_row(user_text(part.replace("_", " ")), f"{st['mean']:.3f}", f"{st['p50']:.3f}", f"{st['p90']:.3f}",
                       _pct(st["mean"] / total))
     causes = Table(title="interruptions by cause (mean per run)")
     causes.add_column("cause")
     causes.add_column("mean", justify="right")
     for cause, mean in sorted(d["interruptions_by_cause"].items(), key=lambda kv: -kv[1]):
-        causes.add_row(cause, f"{mean:.2f}")
+        causes.add_row(user_text(cause), f"{mean:.2f}")
     return [head, info, parts, causes]

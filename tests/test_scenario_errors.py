@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from clustersim import ScenarioError, load_scenario
 from clustersim.cli import cli
+from clustersim.errors import ErrorItem
 from tests.conftest import VALID
 
 ALIAS_BOMB = """\
@@ -30,6 +32,8 @@ def sub(old: str, new: str) -> str:
         raise ValueError(old)
     return VALID.replace(old, new, 1)
 
+
+AUTO = sub("parallelism:\n    tp: 2\n    pp: 2\n    dp: 4", "parallelism: auto")
 
 # (id, file content, fragments the message must contain, line the message must name or None)
 CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
@@ -83,6 +87,47 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
         "dp: 4", "dp: 4\n    ep: 2"), ["experts (3) must divide by ep (2)"], None),
     ("negative-replicas", sub("replicas: 10", "replicas: -1"), ["simulation.replicas"], 25),
     ("bool-for-int", sub("spare_nodes: 1", "spare_nodes: [1]"), ["failures.spare_nodes"], 19),
+    # hostile YAML found by the fuzz harness (tests/test_fuzz_scenarios.py)
+    ("self-alias", sub("name: test", "name: test\nloop: &l [*l]"), ["*l", "recursive"], 2),
+    ("self-alias-map", sub("name: test", "name: test\nloop: &l {a: *l}"), ["*l", "recursive"], 2),
+    ("deep-nesting", sub("name: test", "name: " + "[" * 200 + "]" * 200), ["nested more than 32 levels"], 1),
+    ("deep-block-nesting", sub("name: test", "name:\n" + "".join("  " * (i + 1) + "-\n" for i in range(60))),
+     ["nested more than 32 levels"], None),
+    ("alias-chain-depth", sub("name: test", "\n".join(
+        f"a{i}: &a{i} [*a{i - 1}]" if i else "a0: &a0 [1]" for i in range(60))), ["nested more than"], None),
+    ("bool-tag", sub("  interval_minutes: 60", "  interval_minutes: 60\n  async: !!bool maybe"),
+     ["checkpoint.async", "'maybe'", "!!bool", "true or false"], 22),
+    ("int-tag", sub("nodes: 2", "nodes: !!int two"), ["cluster.nodes", "'two'", "!!int"], 16),
+    ("float-tag", sub("tokens: 1.0e9", "tokens: !!float lots"), ["training.tokens", "!!float"], 4),
+    ("timestamp-tag", sub("name: test", "name: !!timestamp 2001-13-45"), ["name", "!!timestamp"], 1),
+    ("bad-timestamp-tag", sub("name: test", "name: !!timestamp yesterday"), ["!!timestamp"], 1),
+    ("huge-integer", sub("nodes: 2", "nodes: 1" + "0" * 5000), ["cluster.nodes", "4,300 digits"], 16),
+    ("two-documents", VALID + "---\nname: x\n", ["more than one YAML document"], 27),
+    ("duplicate-anchor", sub("name: test", "name: &n test\nx: &n 1"), ["&n", "twice"], 2),
+    ("undefined-alias", sub("nodes: 2", "nodes: *n"), ["*n", "no anchor"], 16),
+    ("binary-tag", sub("name: test", "name: !!binary aGVsbG8="), ["not allowed"], 1),
+    ("local-tag", sub("name: test", "name: !secret x"), ["not allowed"], 1),
+    ("set-tag", sub("name: test", "name: !!set {a, b}"), ["not allowed"], 1),
+    ("missing-trace", sub("  node_mtbf_hours: 5000", "  trace: no-such-trace.csv"),
+     ["failures.trace", "does not exist"], 18),
+    ("device-trace", sub("  node_mtbf_hours: 5000", "  trace: /dev/zero"), ["failures.trace", "not a regular file"], 18),
+    ("folder-trace", sub("  node_mtbf_hours: 5000", "  trace: /"), ["failures.trace", "not a regular file"], 18),
+    ("nics-do-not-divide", sub("  nodes: 2", "  nodes: 2\n  network: {nics_per_node: 3}"),
+     ["cluster.network.nics_per_node", "divide one another"], 17),
+    ("too-many-gpus", AUTO.replace("  nodes: 2", "  nodes: 32768\n  gpus_per_node: 16"),
+     ["cluster.nodes", "32,768 nodes x 16 GPUs = 524,288 GPUs", "at most 262,144"], 13),
+    ("too-many-nics", AUTO.replace("  nodes: 2", "  nodes: 32768\n  network: {nics_per_node: 16}"),
+     ["cluster.network.nics_per_node", "524,288 NICs"], 14),
+    # numbers outside their physical range (clustersim/scenario/spec.py)
+    ("too-many-nodes", sub("nodes: 2", "nodes: 1e6"), ["cluster.nodes", "less than or equal to 32768"], 16),
+    ("absurd-tokens", sub("tokens: 1.0e9", "tokens: 1.0e300"), ["training.tokens", "less than or equal to"], 4),
+    ("huge-int-for-float", sub("tokens: 1.0e9", "tokens: 1" + "0" * 400), ["training.tokens", "valid number"], 4),
+    ("tiny-mtbf", sub("node_mtbf_hours: 5000", "node_mtbf_hours: 1.0e-300"),
+     ["failures.node_mtbf_hours", "greater than or equal to"], 18),
+    ("tiny-interval", sub("interval_minutes: 60", "interval_minutes: 0.01"),
+     ["checkpoint.interval_minutes", "greater than or equal to 1"], 21),
+    ("absurd-slowdown", sub("spare_nodes: 1", "spare_nodes: 1\n  stragglers: {fraction: 1, slowdown: 1.0e300}"),
+     ["failures.stragglers.slowdown", "less than or equal to 100"], 20),
 ]
 
 
@@ -165,3 +210,138 @@ def test_errors_from_set_name_the_option_not_a_line(tmp_path):
         text = info.value.render()
         assert f"this comes from --set {override}" in text and fragment in text
         assert not re.search(re.escape(str(path)) + r":\d", text)  # no line is blamed for a value it lacks
+
+
+_PARITY = [VALID, ALIAS_BOMB, "x: &a {k: 1}\ny:\n  <<: *a\n  j: 2\n", "a: 2001-12-14\nb: 1e9\nc: 0x1F\nd: ~\n"]
+
+
+@pytest.mark.parametrize("text", _PARITY + [c[1] for c in CASES if isinstance(c[1], str) and "syntax" not in c[2][0]])
+def test_libyaml_and_pure_python_read_the_same(monkeypatch, text):
+    """The C parser (when PyYAML has it) and the pure-Python one give the same values, marks and refusals."""
+    from clustersim.scenario import yamlsafe
+
+    if not yamlsafe.LIBYAML:
+        pytest.skip("PyYAML was built without libyaml")
+    seen = []
+    for loader in (yamlsafe._PyLoader, yamlsafe._Loader):
+        monkeypatch.setattr(yamlsafe, "_Loader", loader)
+        try:
+            data, marks = yamlsafe.read_yaml_bytes(text.encode(), "f.yaml")
+            seen.append((data, marks.value, marks.key))
+        except ScenarioError as exc:
+            seen.append(exc.render())
+    assert seen[0] == seen[1]
+
+
+def test_scenario_files_read_the_same_with_both_parsers(monkeypatch):
+    from clustersim.scenario import yamlsafe
+    from tests.conftest import SCENARIOS
+
+    if not yamlsafe.LIBYAML:
+        pytest.skip("PyYAML was built without libyaml")
+    files = sorted(SCENARIOS.rglob("*.yaml"))
+    assert files
+    for path in files:
+        raw = path.read_bytes()
+        monkeypatch.setattr(yamlsafe, "_Loader", yamlsafe._PyLoader)
+        py = yamlsafe.read_yaml_bytes(raw)
+        monkeypatch.undo()
+        c = yamlsafe.read_yaml_bytes(raw)
+        assert (py[0], py[1].value, py[1].key) == (c[0], c[1].value, c[1].key), path
+
+
+_ESTIMATE = importlib.import_module("clustersim.estimate")  # the module (the package exports the function)
+
+
+def _boom(exc: BaseException):
+    def raiser(*args, **kwargs):
+        raise exc
+
+    return raiser
+
+
+@pytest.mark.parametrize("exc", [ValueError("need at least one array to concatenate"), OverflowError("math range"),
+                                 MemoryError(), RecursionError("maximum recursion depth exceeded"), TypeError("x")])
+def test_unexpected_exception_is_an_internal_error_not_a_traceback(write, monkeypatch, exc):
+    path = write(VALID)
+    monkeypatch.setattr(_ESTIMATE, "estimate", _boom(exc))
+    result = CliRunner().invoke(cli, ["estimate", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "internal error" in result.output and "bug" in result.output and "--debug" in result.output
+    assert str(path) in result.output and type(exc).__name__ in result.output
+    assert len(result.output.splitlines()) < 10
+    debug = CliRunner().invoke(cli, ["--debug", "estimate", str(path)])
+    assert isinstance(debug.exception, type(exc))
+
+
+def test_internal_error_under_json_is_a_json_object_on_stdout(write, monkeypatch):
+    """The CLI convention: under --json the error object is on stdout, the message on stderr."""
+    import json
+
+    path = write(VALID)
+    monkeypatch.setattr(_ESTIMATE, "estimate", _boom(ZeroDivisionError("float division by zero")))
+    result = CliRunner().invoke(cli, ["estimate", str(path), "--json"])
+    assert result.exit_code == 1
+    err = json.loads(result.stdout)["error"]
+    assert err["kind"] == "internal" and err["type"] == "ZeroDivisionError" and err["file"] == str(path)
+    assert "internal error" in result.stderr
+
+
+def test_user_errors_under_json_carry_the_located_items(write):
+    import json
+
+    path = write(sub("nodes: 2", "nodes: 0"))
+    result = CliRunner().invoke(cli, ["estimate", str(path), "--json"])
+    assert result.exit_code == 2
+    err = json.loads(result.stdout)["error"]
+    assert err["kind"] == "user" and err["problems"][0]["path"] == "cluster.nodes"
+    assert err["problems"][0]["line"] == 16
+
+
+def test_errors_without_a_filename_are_given_the_scenario_file(write, monkeypatch):
+    from clustersim.errors import InfeasibleError
+
+    path = write(VALID)
+    for exc, fragment in [(ScenarioError(ErrorItem("must divide", path="cluster.network.nics_per_node")),
+                           f"{path}: cluster.network.nics_per_node: must divide"),
+                          (InfeasibleError("none of the 12 configurations fits"),
+                           f"{path}: none of the 12 configurations fits"),
+                          (PermissionError(13, "Permission denied", "/root/out.json"),
+                           "/root/out.json: Permission denied")]:
+        monkeypatch.setattr(_ESTIMATE, "estimate", _boom(exc))
+        result = CliRunner().invoke(cli, ["estimate", str(path)])
+        assert result.exit_code == 2, result.output
+        assert fragment in result.output
+
+
+def test_ctrl_c_exits_130_without_a_traceback(write, monkeypatch):
+    path = write(VALID)
+    monkeypatch.setattr(_ESTIMATE, "estimate", _boom(KeyboardInterrupt()))
+    result = CliRunner().invoke(cli, ["estimate", str(path)])
+    assert result.exit_code == 130 and "Traceback" not in result.output
+
+
+HOSTILE_NAME = 'oops [/] x [v2] [bold]b[/bold] \\e]0;pwned\\a \\e[31mred'
+
+
+@pytest.mark.parametrize("command", [["estimate"], ["search", "--top", "2"], ["simulate", "--replicas", "2"]])
+def test_names_print_as_themselves_in_tables(write, command):
+    """Square brackets are not markup and escape sequences do not reach the terminal."""
+    text = sub("name: test", f'name: "{HOSTILE_NAME}"').replace(
+        "  node_mtbf_hours: 5000", '  sources:\n    - {component: "gpu [x] [/]", per: node, mtbf_hours: 2}')
+    path = write(text)
+    result = CliRunner().invoke(cli, [*command, str(path)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\a" not in result.output
+    assert "oops [/] x [v2] [bold]b[/bold]" in result.output and "\\x1b]0;pwned\\x07" in result.output
+    if command[0] == "simulate":
+        assert "gpu [x] [/]" in result.output
+
+
+def test_control_characters_in_keys_are_shown_escaped(write):
+    path = write(sub("  nodes: 2", '  nodes: 2\n  "no\\e[2Jdes": 3'))
+    result = CliRunner().invoke(cli, ["validate", str(path)], color=True)  # color: click keeps escapes as on a tty
+    assert result.exit_code == 2 and "\x1b" not in result.output and "no\\x1b[2Jdes" in result.output
+    ok = CliRunner().invoke(cli, ["validate", str(write(sub("name: test", 'name: "a\\e[31mred"')))], color=True)
+    assert ok.exit_code == 0 and "\x1b" not in ok.output and "a\\x1b[31mred" in ok.output

@@ -197,3 +197,35 @@ def test_sim_package_imports_no_scenario_models_networkx_or_kernel():
             assert not name.startswith(forbidden), f"{path.name} imports {name}"
         if path.name == "theory.py":
             assert "simpy" not in names
+
+
+def test_sim_package_has_no_import_cycles_and_no_mixin():
+    """Imports inside clustersim/sim (all but those under ``if TYPE_CHECKING:``) form no cycle; the
+    replica's state lives in explicit objects, not in a mixin."""
+    import ast
+    from pathlib import Path
+
+    from clustersim.sim.replica import Replica
+
+    root = Path(__file__).resolve().parents[1] / "clustersim" / "sim"
+    graph: dict[str, set[str]] = {}
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                and getattr(node.test, "id", "") == "TYPE_CHECKING" for n in ast.walk(node)}
+        graph[path.stem] = {n.module.split(".")[0] for n in ast.walk(tree)
+                            if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module and id(n) not in skip}
+    seen: dict[str, int] = {}
+
+    def visit(m: str, stack: tuple[str, ...]) -> None:
+        assert m not in stack, " -> ".join((*stack, m))
+        if seen.get(m):
+            return
+        for d in graph.get(m, ()):
+            visit(d, (*stack, m))
+        seen[m] = 1
+
+    for m in graph:
+        visit(m, ())
+    assert len(graph) > 10 and "replica" in graph["runner"]
+    assert Replica.__mro__ == (Replica, object)

@@ -190,3 +190,17 @@ def test_ks_statistic_and_critical_values():
     x = np.random.default_rng(1).exponential(2.0, n)
     assert ks_statistic(x, lambda t: 1 - np.exp(-t / 2.0)) < ks_critical_value(n, 0.01)
     assert ks_statistic(x, lambda t: 1 - np.exp(-t / 2.1)) > ks_critical_value(n, 0.01)
+
+
+def test_progress_is_reported_per_replica():
+    from clustersim.sim.pool import run_tasks
+    from clustersim.sim.runner import run_chunk
+
+    job = busy_job(work_s=20 * H)
+    calls: list[int] = []
+    run_chunk(job, 0, 0, 5, False, calls.append)
+    assert calls == [1] * 5  # in process: one call per replica
+    got: list[int] = []
+    parts = run_tasks(run_chunk, [(job, 0, a, a + 3, False) for a in (0, 3, 6)], 2, got.append)
+    assert sum(got) == 9  # from the workers: every replica reported, whatever the batching
+    assert [r.replica for part in parts for r in part] == list(range(9))

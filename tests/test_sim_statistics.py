@@ -42,12 +42,15 @@ REGIMES = {
 }
 
 
+@pytest.mark.parametrize("engine", ["simpy", "vector"])
 @pytest.mark.parametrize("regime", sorted(REGIMES))
-def test_mean_wall_time_matches_daly(regime):
+def test_mean_wall_time_matches_daly(regime, engine):
     m, tau, delta, r, segments, replicas, per_node = REGIMES[regime]
     job = daly_job(m, tau, delta, r, segments, per_node)
-    res = simulate(job, replicas=replicas, seed=2024, events=False)
-    assert res.all_finished
+    res = simulate(job, replicas=replicas * (10 if engine == "vector" else 1), seed=2024, events=False,
+                   engine=engine)
+    replicas = res.replicas
+    assert res.all_finished and res.engine == engine
     expected = theory.daly_expected_wall_s(job.work_s, tau, delta, m, r)
     mean = res.wall_s.mean()
     se = res.wall_s.std(ddof=1) / math.sqrt(replicas)
@@ -72,17 +75,17 @@ def mixed_sources_job(horizon_s: float) -> tuple[SimJob, float]:
     return job, rate
 
 
-def test_interruption_counts_are_poisson_with_mean_n_t_over_m():
+@pytest.mark.parametrize("engine", ["simpy", "vector"])
+def test_interruption_counts_are_poisson_with_mean_n_t_over_m(engine):
     """Over a fixed time T every failure of every unit is counted (also those while the job is down, and
     those that strike a slot whose node is already in repair): N(T) ~ Poisson(T sum units/mtbf)."""
     horizon = 200 * H
     job, rate = mixed_sources_job(horizon)
-    counts = []
-    for i in range(200):
-        r = run_replica(job, seed=99, replica=i)
-        assert not r.finished and r.wall_s == horizon
-        counts.append(r.interruptions + r.ignored_failures)
-    x = np.array(counts, dtype=float)
+    res = simulate(job, replicas=200 if engine == "simpy" else 4000, seed=99, engine=engine, events=False,
+                   check=False)
+    assert res.engine == engine
+    assert not res.finished.any() and np.all(res.wall_s == horizon)
+    x = (res.interruptions + res.counts["ignored_failures"]).astype(float)
     expected = theory.poisson_mean_count(horizon, 1.0 / rate)  # N T / m with the job's rate
     assert expected == pytest.approx(horizon * rate)
     se = math.sqrt(expected / x.size)  # Poisson: variance = mean
@@ -165,7 +168,8 @@ def test_daly_interval_is_within_one_percent_of_the_best_simulated_interval():
     assert means[0.4] > 1.03 * means[1.0] and means[2.5] > 1.03 * means[1.0]
 
 
-def test_weibull_renewal_counts_match_the_renewal_theorem():
+@pytest.mark.parametrize("engine", ["simpy", "vector"])
+def test_weibull_renewal_counts_match_the_renewal_theorem(engine):
     """Per-unit Weibull renewals (shape 0.7): over a long window t each unit fails
     t/mu + (cv^2 - 1)/2 + o(1) times on average (the renewal function's asymptotic expansion, e.g.
     Cox, "Renewal Theory", 1962, Sec. 4.5), with cv^2 = Gamma(1 + 2/k) / Gamma(1 + 1/k)^2 - 1."""
@@ -173,8 +177,10 @@ def test_weibull_renewal_counts_match_the_renewal_theorem():
     src = FailureSource(component="host", per="node", units=units, mtbf_s=mean, distribution="weibull", shape=k)
     job = SimJob(work_s=1e9, nodes=units, checkpoint_interval_s=600.0, checkpoint_write_s=10.0, detect_s=30.0,
                  restart_s=30.0, repair_s=60.0, spare_nodes=units, sources=(src,), horizon_s=horizon)
-    counts = np.array([(lambda r: r.interruptions + r.ignored_failures)(run_replica(job, seed=5, replica=i))
-                       for i in range(100)], dtype=float)
+    res = simulate(job, replicas=100 if engine == "simpy" else 2000, seed=5, engine=engine, events=False,
+                   check=False)
+    assert res.engine == engine and not res.finished.any()
+    counts = (res.interruptions + res.counts["ignored_failures"]).astype(float)
     cv2 = math.gamma(1 + 2 / k) / math.gamma(1 + 1 / k) ** 2 - 1
     expected = units * (horizon / mean + (cv2 - 1) / 2)
     se = counts.std(ddof=1) / math.sqrt(counts.size)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -18,11 +19,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from clustersim.errors import ErrorItem, ScenarioError
+from clustersim.errors import ErrorItem, ScenarioError, visible
 from clustersim.scenario.model import Scenario, cross_checks
+from clustersim.scenario.spec import MAX_GPUS, MAX_NICS
 from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
 
-__all__ = ["load_scenario", "check_file", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
+__all__ = ["load_scenario", "check_file", "file_checks", "network_checks", "parse_override", "apply_overrides", "set_dotted", "read_scenario_mapping",
            "errors_from_validation"]
 
 _TYPE_ERRORS = {"string_type", "literal_error", "float_type", "float_parsing", "int_type", "int_parsing",
@@ -103,13 +105,13 @@ def errors_from_validation(exc: ValidationError, data: Any, marks: Marks | None)
         by_loc.setdefault(loc, []).append((kind, details))
     items: list[ErrorItem] = []
     for loc, errs in by_loc.items():
-        path = ".".join(str(p) for p in loc)
+        path = visible(".".join(str(p) for p in loc))
         kind, err = errs[0]
         line, col = marks.find(loc, prefer_key=kind == "extra_forbidden") if marks else (None, None)
         if kind == "extra_forbidden":
             parent = _model_at(Scenario, loc[:-1])
             valid = _field_names(parent) if parent else []
-            key = str(loc[-1]) if loc else "?"
+            key = visible(str(loc[-1])) if loc else "?"
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
             items.append(ErrorItem(
                 f"unknown key `{key}`", path=path, line=line, column=col,
@@ -155,9 +157,66 @@ def _validate(data: Any, marks: Marks | None, filename: str | None) -> Scenario:
     except ValidationError as exc:
         raise ScenarioError(errors_from_validation(exc, data, marks), filename) from None
     problems = cross_checks(scenario)
+    problems = problems or (file_checks(scenario) + network_checks(scenario))
     if problems:
         raise ScenarioError(_locate(problems, marks), filename)
     return scenario
+
+
+#: Where the network model's parameters (clustersim.topology.NetworkParams) come from in a scenario.
+_NETWORK_KEYS = {"nodes": "cluster.nodes", "gpus_per_node": "cluster.gpus_per_node",
+                 "scaleup_domain_gpus": "cluster.gpu.scaleup_domain_gpus"}
+
+
+def network_checks(scenario: Scenario) -> list[ErrorItem]:
+    """The network model's own checks (NIC and GPU counts that divide one another, scale-up domains
+    that tile a node...), run at validation so that ``validate`` refuses what ``estimate`` would, with the
+    scenario's key names (``cluster.network.nics_per_node``, not the model's ``network.nics_per_node``)."""
+    from clustersim.planning import network_params  # planning imports the scenario package
+
+    try:
+        net = network_params(scenario)
+    except ScenarioError as exc:
+        out = []
+        for item in exc.items:
+            field = item.path.removeprefix("network.")
+            path = _NETWORK_KEYS.get(field, f"cluster.network.{field}")
+            out.append(ErrorItem(item.message, path, item.line, item.column, item.given, item.expected, item.hint))
+        return out
+    problems = []
+    for what, per_node, most, path in (("GPUs", net.gpus_per_node, MAX_GPUS, "cluster.nodes"),
+                                       ("NICs", net.nics_per_node, MAX_NICS, "cluster.network.nics_per_node")):
+        if net.nodes * per_node > most:
+            problems.append(ErrorItem(
+                f"{net.nodes:,} nodes x {per_node} {what} = {net.nodes * per_node:,} {what}", path=path,
+                expected=f"at most {most:,} {what} in all (the largest clusters built have ~200,000 GPUs)"))
+    return problems
+
+
+#: A failure trace is a CSV of observed failures, one short line each: 64 MiB is millions of failures.
+MAX_TRACE_BYTES = 64 << 20
+
+
+def file_checks(scenario: Scenario) -> list[ErrorItem]:
+    """Files a scenario names must be regular files of bounded size (not a folder, a device such as
+    /dev/zero, or a pipe that never ends), so that ``validate`` refuses what ``simulate`` would."""
+    trace = scenario.failures.trace if scenario.failures is not None else None
+    if trace is None:
+        return []
+    try:
+        st = os.stat(trace)
+    except FileNotFoundError:
+        return [ErrorItem("the failure trace does not exist", path="failures.trace", given=repr(trace),
+                          expected="a CSV file with the header time_hours,component,node")]
+    except OSError as exc:
+        return [ErrorItem(f"cannot read the failure trace: {exc.strerror}", path="failures.trace", given=repr(trace))]
+    if not stat.S_ISREG(st.st_mode):
+        return [ErrorItem("the failure trace is not a regular file", path="failures.trace", given=repr(trace),
+                          expected="a CSV file (not a folder, device or pipe)")]
+    if st.st_size > MAX_TRACE_BYTES:
+        return [ErrorItem(f"the failure trace is {st.st_size / 2**20:,.0f} MiB", path="failures.trace",
+                          given=repr(trace), expected=f"at most {MAX_TRACE_BYTES >> 20} MiB")]
+    return []
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -39,6 +39,52 @@ PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 
+# -- Physically meaningful ranges. Every number of a scenario has one, so that an absurd value (a typo,
+# a unit slip, a fuzzer's 1e300) is refused at validation with its file:line instead of overflowing,
+# hanging or exhausting memory later. The bounds are generous: each is far beyond any system built or
+# announced (2026), and far inside what the models compute without overflow or unbounded work.
+#: Cluster size: 32,768 nodes, and at most 262,144 GPUs and 262,144 NICs in all (checked with the network,
+#: clustersim.scenario.loader.network_checks): above the largest cluster announced, xAI's ~200,000-GPU
+#: Colossus. The fabric model keeps ~3.4 KB per GPU or NIC, so these bound it under 1 GiB.
+MAX_NODES = 32_768
+MAX_GPUS = 262_144
+MAX_NICS = 262_144
+#: Token budget: 1e16 (about 600 times Llama 3 405B's 15.6e12).
+MAX_TOKENS = 1e16
+#: Architecture sizes: layers, widths, heads, experts, vocabulary.
+Layers = Annotated[int, Field(gt=0, le=10_000)]
+Width = Annotated[int, Field(gt=0, le=1_048_576)]
+Heads = Annotated[int, Field(gt=0, le=65_536)]
+Vocab = Annotated[int, Field(gt=0, le=16_777_216)]
+Experts = Annotated[int, Field(gt=0, le=65_536)]
+ParamsB = Annotated[float, Field(gt=0, le=1e6)]
+#: A degree of parallelism (tp, cp, ep, vpp, ...); GPUs or NICs per node; a cluster's node count.
+Degree = Annotated[int, Field(gt=0, le=1_048_576)]
+PerNode = Annotated[int, Field(gt=0, le=128)]
+Nodes = Annotated[int, Field(gt=0, le=MAX_NODES)]
+NodeCount = Annotated[int, Field(ge=0, le=MAX_NODES)]
+#: Sequence length up to 2**24 tokens (16.8M; the longest contexts trained are ~10M).
+SeqLen = Annotated[int, Field(gt=0, le=16_777_216)]
+BatchSeqs = Annotated[int, Field(gt=0, le=1_073_741_824)]
+BatchTokens = Annotated[float, Field(ge=1.0, le=1e12)]
+Tokens = Annotated[float, Field(ge=1.0, le=MAX_TOKENS)]
+#: Rates and sizes: from 1 MB/s, 1 Mbit/s, 1 GFLOP/s or 1 MiB up to 1 PB/s, 1 Pbit/s, 1 EFLOP/s or 1 PiB.
+TFlops = Annotated[float, Field(ge=1e-3, le=1e6)]
+GBytePerS = Annotated[float, Field(ge=1e-3, le=1e6)]
+GbitPerS = Annotated[float, Field(ge=1e-3, le=1e6)]
+MemoryGiB = Annotated[float, Field(ge=1e-3, le=1e6)]
+Watts = Annotated[float, Field(ge=1e-3, le=1e6)]
+#: Mean time between failures of one unit: from one second to 11,000 years (1e8 hours).
+MtbfHours = Annotated[float, Field(ge=1 / 3600, le=1e8)]
+#: Weibull shape: 0.1 (heavily front-loaded) to 20 (nearly fixed lifetimes).
+WeibullShape = Annotated[float, Field(ge=0.1, le=20.0)]
+#: Downtime: detection and restart up to a week (in minutes), repair up to ten years (in hours).
+DownMinutes = Annotated[float, Field(ge=0.0, le=10_080.0)]
+RepairHours = Annotated[float, Field(ge=0.0, le=87_600.0)]
+#: Checkpoint interval: one minute to one year of compute.
+IntervalMinutes = Annotated[float, Field(ge=1.0, le=525_600.0)]
+Usd = Annotated[float, Field(ge=0.0, le=1e6)]
+
 
 def _count(value: object) -> object:
     """``15T``, ``500M``, ``2B`` as numbers (clustersim.units.parse_count); other values unchanged."""
@@ -50,10 +96,17 @@ def _count(value: object) -> object:
     return value
 
 
+_COUNT_PATTERN = "^[0-9][0-9_.,]*([eE][+-]?[0-9]+)?[kKmMbBgGtT]?$"
 #: A positive count that may be written with a suffix: ``15T``, ``1.5e12``, ``500M``, ``2B``.
 PosCount = Annotated[float, BeforeValidator(_count), Field(gt=0), WithJsonSchema(
-    {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
-               {"type": "string", "pattern": "^[0-9][0-9_.,]*([eE][+-]?[0-9]+)?[kKmMbBgGtT]?$"}]})]
+    {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _COUNT_PATTERN}]})]
+#: Tokens to train, with a suffix allowed, in the range of ``Tokens``.
+TokenCount = Annotated[float, BeforeValidator(_count), Field(ge=1.0, le=MAX_TOKENS), WithJsonSchema(
+    {"anyOf": [{"type": "number", "minimum": 1.0, "maximum": MAX_TOKENS},
+               {"type": "string", "pattern": _COUNT_PATTERN}]})]
+#: Tokens per step, with a suffix allowed, in the range of ``BatchTokens``.
+BatchTokenCount = Annotated[float, BeforeValidator(_count), Field(ge=1.0, le=1e12), WithJsonSchema(
+    {"anyOf": [{"type": "number", "minimum": 1.0, "maximum": 1e12}, {"type": "string", "pattern": _COUNT_PATTERN}]})]
 
 
 class Strict(BaseModel):
@@ -66,26 +119,26 @@ class ModelSpec(Strict):
     """A model architecture given inline, optionally on top of a catalog preset."""
 
     preset: str | None = Field(None, description="catalog model to start from; fields below override it")
-    layers: PosInt | None = None
-    hidden_size: PosInt | None = None
-    ffn_hidden_size: PosInt | None = Field(None, description="default 4 * hidden_size")
-    attention_heads: PosInt | None = None
-    kv_heads: PosInt | None = Field(None, description="grouped-query attention; default attention_heads")
-    vocab_size: PosInt | None = None
+    layers: Layers | None = None
+    hidden_size: Width | None = None
+    ffn_hidden_size: Width | None = Field(None, description="default 4 * hidden_size")
+    attention_heads: Heads | None = None
+    kv_heads: Heads | None = Field(None, description="grouped-query attention; default attention_heads")
+    vocab_size: Vocab | None = None
     gated_mlp: bool | None = Field(None, description="SwiGLU-style MLP with three matrices; default false")
-    experts: PosInt | None = Field(None, description="experts per MoE layer; 1 = dense")
-    experts_per_token: PosInt | None = Field(None, description="top-k routing; default 1")
+    experts: Experts | None = Field(None, description="experts per MoE layer; 1 = dense")
+    experts_per_token: Experts | None = Field(None, description="top-k routing; default 1")
     tied_embeddings: bool | None = None
-    params_b: PosFloat | None = Field(None, description="optional check: warns if it disagrees with the architecture")
+    params_b: ParamsB | None = Field(None, description="optional check: warns if it disagrees with the architecture")
 
 
 class ParallelismSpec(Strict):
-    tp: PosInt = Field(1, description="tensor parallel")
-    pp: PosInt = Field(1, description="pipeline stages")
-    dp: PosInt | None = Field(None, description="data parallel; default: GPUs / (tp*pp*cp)")
-    cp: PosInt = Field(1, description="context parallel")
-    ep: PosInt = Field(1, description="expert parallel (within data parallel)")
-    vpp: PosInt = Field(1, description="virtual (interleaved) pipeline stages per GPU")
+    tp: Degree = Field(1, description="tensor parallel")
+    pp: Degree = Field(1, description="pipeline stages")
+    dp: Degree | None = Field(None, description="data parallel; default: GPUs / (tp*pp*cp)")
+    cp: Degree = Field(1, description="context parallel")
+    ep: Degree = Field(1, description="expert parallel (within data parallel)")
+    vpp: Degree = Field(1, description="virtual (interleaved) pipeline stages per GPU")
     zero: Literal[0, 1, 2, 3] = Field(1, description="ZeRO stage (1 = distributed optimizer)")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism (with tp > 1)")
     tp_comm_overlap: bool = Field(False, description="TP communication overlapped with compute")
@@ -96,22 +149,22 @@ class ParallelismSpec(Strict):
 
 class TrainingSpec(Strict):
     mode: Literal["pretrain", "full-finetune", "lora", "qlora"] = "pretrain"
-    tokens: PosCount | Literal["chinchilla"] = Field(
+    tokens: TokenCount | Literal["chinchilla"] = Field(
         description='tokens to train on (a number, or with a suffix: 15T, 500B, 2.5e12), or "chinchilla" = '
         "20 per parameter (Hoffmann et al. 2022, Table 3)"
     )
-    seq_len: PosInt = Field(4096, description="sequence length in tokens")
-    global_batch_seqs: PosInt | None = Field(None, description="sequences per step")
-    global_batch_tokens: PosCount | None = Field(
+    seq_len: SeqLen = Field(4096, description="sequence length in tokens")
+    global_batch_seqs: BatchSeqs | None = Field(None, description="sequences per step")
+    global_batch_tokens: BatchTokenCount | None = Field(
         None,
         description="tokens per step (alternative to global_batch_seqs); default 4,194,304 "
         "(Llama 3 405B's initial batch, Llama Team 2024 Sec. 3.4.1)",
     )
-    micro_batch_seqs: PosInt = 1
+    micro_batch_seqs: BatchSeqs = 1
     precision: Literal["fp32", "fp16", "bf16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
     parallelism: ParallelismSpec | Literal["auto"] = "auto"
-    lora_rank: PosInt = Field(16, description="LoRA / QLoRA adapter rank")
+    lora_rank: Width = Field(16, description="LoRA / QLoRA adapter rank")
 
     @model_validator(mode="after")
     def _batch(self) -> TrainingSpec:
@@ -146,17 +199,17 @@ class GPUSpec(Strict):
     preset: str | None = None
     description: str | None = None
     vendor: str | None = None
-    peak_tflops: dict[Literal["fp32", "tf32", "fp16", "bf16", "fp8"], PosFloat] | None = Field(
+    peak_tflops: dict[Literal["fp32", "tf32", "fp16", "bf16", "fp8"], TFlops] | None = Field(
         None, description="dense peak TFLOP/s per precision"
     )
-    memory_gib: PosFloat | None = None
-    hbm_gbyte_per_s: PosFloat | None = None
-    scaleup_gbyte_per_s: PosFloat | None = Field(None, description="NVLink bandwidth per GPU per direction")
-    scaleup_domain_gpus: PosInt | None = None
-    gpus_per_node: PosInt | None = None
-    nic_gbit_per_s: PosFloat | None = None
-    nics_per_node: PosInt | None = None
-    tdp_w: PosFloat | None = None
+    memory_gib: MemoryGiB | None = None
+    hbm_gbyte_per_s: GBytePerS | None = None
+    scaleup_gbyte_per_s: GBytePerS | None = Field(None, description="NVLink bandwidth per GPU per direction")
+    scaleup_domain_gpus: Degree | None = None
+    gpus_per_node: PerNode | None = None
+    nic_gbit_per_s: GbitPerS | None = None
+    nics_per_node: PerNode | None = None
+    tdp_w: Watts | None = None
     sources: dict[str, str] | None = None
     notes: str | None = None
 
@@ -165,17 +218,17 @@ class NetworkSpec(Strict):
     topology: Literal["fat-tree", "rail-optimized", "nvl72"] | None = Field(
         None, description="default fat-tree (nvl72 for a gb200-nvl72 GPU)"
     )
-    nic_gbit_per_s: PosFloat | None = Field(None, description="per NIC; default from the GPU catalog")
-    nics_per_node: PosInt | None = Field(None, description="default from the GPU catalog")
-    oversubscription: Annotated[float, Field(ge=1.0)] = Field(1.0, description="above the leaf tier; 7.0 = 1:7")
-    nodes_per_leaf: PosInt = 16
-    spine_switches: PosInt | None = Field(None, description="default: enough for the oversubscription")
+    nic_gbit_per_s: GbitPerS | None = Field(None, description="per NIC; default from the GPU catalog")
+    nics_per_node: PerNode | None = Field(None, description="default from the GPU catalog")
+    oversubscription: Annotated[float, Field(ge=1.0, le=1_000.0)] = Field(1.0, description="above the leaf tier; 7.0 = 1:7")
+    nodes_per_leaf: Nodes = 16
+    spine_switches: Nodes | None = Field(None, description="default: enough for the oversubscription")
 
 
 class ClusterSpec(Strict):
     gpu: str | GPUSpec
-    nodes: PosInt
-    gpus_per_node: PosInt | None = Field(None, description="default from the GPU catalog (8)")
+    nodes: Nodes
+    gpus_per_node: PerNode | None = Field(None, description="default from the GPU catalog (8)")
     network: NetworkSpec = NetworkSpec()
     gpu_memory_headroom_gib: Annotated[float, Field(ge=0.0, le=64.0)] = Field(
         1.0, description=("GPU memory kept free (allocator slack, NCCL and CUDA context beyond the model's "
@@ -185,38 +238,38 @@ class ClusterSpec(Strict):
 class FailureSourceSpec(Strict):
     component: str = Field(description="gpu, hbm, host, nic, leaf-switch, spine-switch, software, ...")
     per: Literal["gpu", "node", "switch", "job"]
-    mtbf_hours: PosFloat = Field(description="mean time between failures of ONE unit (the distribution's mean)")
+    mtbf_hours: MtbfHours = Field(description="mean time between failures of ONE unit (the distribution's mean)")
     distribution: Literal["exponential", "weibull"] = "exponential"
-    shape: PosFloat = Field(1.0, description="Weibull shape (1 = exponential)")
+    shape: WeibullShape = Field(1.0, description="Weibull shape (1 = exponential)")
 
 
 class StragglerSpec(Strict):
     fraction: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.005, description="fraction of slow nodes; default 0.5% (MegaScale Sec. 6)"
     )
-    slowdown: Annotated[float, Field(ge=1.0)] = Field(
+    slowdown: Annotated[float, Field(ge=1.0, le=100.0)] = Field(
         1.1, description="step-time factor of a slow node; default 1.1 (MegaScale Sec. 6: ~10% slower)"
     )
 
 
 class MaintenanceSpec(Strict):
-    period_hours: PosFloat
-    duration_minutes: PosFloat
+    period_hours: Annotated[float, Field(ge=0.1, le=87_600.0)]
+    duration_minutes: Annotated[float, Field(gt=0.0, le=10_080.0)]
 
 
 class FailuresSpec(Strict):
-    node_mtbf_hours: PosFloat | None = Field(None, description="shorthand: one exponential source per node")
+    node_mtbf_hours: MtbfHours | None = Field(None, description="shorthand: one exponential source per node")
     preset: str | None = Field(None, description="a reliability preset from the catalog (e.g. llama3-405b)")
-    sources: list[FailureSourceSpec] | None = None
+    sources: Annotated[list[FailureSourceSpec], Field(max_length=1_000)] | None = None
     trace: str | None = Field(None, description="CSV of observed failures: time_hours, component, node")
-    detect_minutes: NonNegFloat = Field(5.0, description="default 5 (health checks every 5 min, Kokolis 2024)")
-    restart_minutes: NonNegFloat = Field(
+    detect_minutes: DownMinutes = Field(5.0, description="default 5 (health checks every 5 min, Kokolis 2024)")
+    restart_minutes: DownMinutes = Field(
         10.0, description="default 10 (MegaScale: < 10 min to detect and diagnose; Kokolis u0 = 5-20 min)"
     )
-    repair_hours: NonNegFloat = Field(24.0, description="mean time to repair or replace a node")
+    repair_hours: RepairHours = Field(24.0, description="mean time to repair or replace a node")
     repair_distribution: Literal["exponential", "fixed", "lognormal"] = "exponential"
-    max_concurrent_repairs: PosInt | None = None
-    spare_nodes: Annotated[int, Field(ge=0)] = 0
+    max_concurrent_repairs: Nodes | None = None
+    spare_nodes: NodeCount = 0
     elastic: bool = Field(False, description="continue on fewer data-parallel replicas instead of waiting")
     stragglers: StragglerSpec | None = None
     maintenance: MaintenanceSpec | None = None
@@ -242,16 +295,16 @@ class FailuresSpec(Strict):
 
 
 class CheckpointSpec(Strict):
-    interval_minutes: PosFloat | Literal["auto"] = Field(
+    interval_minutes: IntervalMinutes | Literal["auto"] = Field(
         "auto", description="compute time between checkpoints (Daly's tau), or auto = Daly's optimum"
     )
-    write_gbyte_per_s: PosFloat = Field(
+    write_gbyte_per_s: GBytePerS = Field(
         273.0, description="aggregate write bandwidth; default 273 GB/s (Narayanan et al. 2021 Sec. 5.10)"
     )
-    read_gbyte_per_s: PosFloat = Field(
+    read_gbyte_per_s: GBytePerS = Field(
         1000.0, description="aggregate read bandwidth; default 1 TB/s (Narayanan et al. 2021 Sec. 5.10)"
     )
-    host_copy_gbyte_per_s: PosFloat = Field(
+    host_copy_gbyte_per_s: GBytePerS = Field(
         25.0,
         description="async only: per-GPU device-to-host copy bandwidth; default 25 GB/s (PCIe Gen4 x16, "
         "the blocking 'several seconds' snapshot of MegaScale Sec. 4.4)",
@@ -271,27 +324,27 @@ class CheckpointSpec(Strict):
 
 class SpotSpec(Strict):
     discount: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(description="fraction off the on-demand price")
-    preemptions_per_node_day: NonNegFloat
-    return_hours: NonNegFloat | None = Field(
+    preemptions_per_node_day: Annotated[float, Field(ge=0.0, le=1_440.0)]
+    return_hours: RepairHours | None = Field(
         None, description="mean hours until a preempted node's capacity comes back; default: "
         "failures.repair_hours (no public measurement of GPU spot re-acquisition delays was found: set it)"
     )
 
 
 class EnergySpec(Strict):
-    usd_per_kwh: NonNegFloat
-    pue: Annotated[float, Field(ge=1.0)] = 1.2
-    node_overhead_w: NonNegFloat = Field(
+    usd_per_kwh: Annotated[float, Field(ge=0.0, le=100.0)]
+    pue: Annotated[float, Field(ge=1.0, le=10.0)] = 1.2
+    node_overhead_w: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
         0.0, description="CPUs, NICs, fans per node beyond the GPUs' power"
     )
 
 
 class PricingSpec(Strict):
-    usd_per_gpu_hour: NonNegFloat | None = None
+    usd_per_gpu_hour: Annotated[float, Field(ge=0.0, le=10_000.0)] | None = None
     preset: str | None = None
     spot: SpotSpec | None = None
     energy: EnergySpec | None = None
-    storage_usd_per_tb_month: NonNegFloat | None = None
+    storage_usd_per_tb_month: Usd | None = None
 
     @model_validator(mode="after")
     def _one_price(self) -> PricingSpec:
@@ -301,9 +354,9 @@ class PricingSpec(Strict):
 
 
 class SimulationSpec(Strict):
-    replicas: PosInt = 100
-    seed: Annotated[int, Field(ge=0)] = 0
-    horizon_factor: Annotated[float, Field(ge=1.0)] = Field(
+    replicas: Annotated[int, Field(gt=0, le=1_000_000)] = 100
+    seed: Annotated[int, Field(ge=0, le=2**64 - 1)] = 0
+    horizon_factor: Annotated[float, Field(ge=1.0, le=1_000.0)] = Field(
         20.0, description="a replica stops at this many times (the failure-free time + one node repair time), "
         "so that a run that cannot progress never hangs; a replica stopped there did not finish, and the "
         "commands say so"

@@ -1,7 +1,10 @@
-"""The discrete-event simulation of a training run with failures, checkpoints, spares and restarts.
+"""The Monte Carlo simulation of a training run with failures, checkpoints, spares and restarts.
 
 The only package that imports simpy. Input: a :class:`SimJob` (plain frozen dataclasses, built by an
-adapter from a scenario and the kernel's figures); output: a :class:`MonteCarloResult`.
+adapter from a scenario and the kernel's figures); output: a :class:`MonteCarloResult`. Two engines:
+the SimPy engine (:mod:`.replica`, the reference, every job) and the vectorized engine (:mod:`.vector`,
+all replicas at once, for the jobs it represents exactly: :func:`vector_unsupported`); ``simulate``
+picks one (``engine="auto"``) and the result says which.
 
 >>> from clustersim.sim import SimJob, FailureSource, simulate
 >>> job = SimJob(work_s=86400.0, nodes=16, checkpoint_interval_s=3600.0, checkpoint_write_s=60.0,
@@ -13,6 +16,7 @@ True
 
 from __future__ import annotations
 
+from .engines import ENGINES, vector_unsupported
 from .job import DISTRIBUTIONS, EFFECTS, PERS, REPAIR_DISTRIBUTIONS, FailureSource, SimJob, TraceEvent
 from .records import BUCKETS, EVENT_COLUMNS, ReplicaResult, write_events_csv
 from .replica import Replica, run_replica
@@ -39,4 +43,6 @@ __all__ = [
     "check_feasible",
     "job_mtbf_s",
     "write_events_csv",
+    "ENGINES",
+    "vector_unsupported",
 ]

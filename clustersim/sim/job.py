@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from clustersim.errors import SimulationError
 
-__all__ = ["FailureSource", "TraceEvent", "SimJob", "PERS", "EFFECTS", "DISTRIBUTIONS", "REPAIR_DISTRIBUTIONS"]
+__all__ = ["FailureSource", "TraceEvent", "SimJob", "PERS", "EFFECTS", "DISTRIBUTIONS", "REPAIR_DISTRIBUTIONS",
+           "SIMPY_EVENTS_PER_BUDGET"]
 
 #: What one unit of a source is.
 PERS = ("gpu", "node", "switch", "job")
@@ -22,6 +23,8 @@ PERS = ("gpu", "node", "switch", "job")
 #: preemption: the node is taken away and comes back after a re-acquire delay.
 EFFECTS = ("node", "leaf", "job", "fabric", "preempt")
 DISTRIBUTIONS = ("exponential", "weibull")
+#: SimPy events a replica may schedule per unit of ``SimJob.max_events`` (a failure costs a few).
+SIMPY_EVENTS_PER_BUDGET = 16
 REPAIR_DISTRIBUTIONS = ("exponential", "fixed", "lognormal")
 
 # Which unit kinds each effect accepts (a node effect needs a unit that lives in one node, etc.).
@@ -135,6 +138,12 @@ class SimJob:
 
     ``horizon_s``: a replica that has not finished by then stops and says so; None means
     10 x the failure-free wall time (work plus checkpoints), a bound so that nothing runs forever.
+
+    Bounds on the work of one replica (hitting one is a result, flagged, never a hang):
+    ``max_events`` is the event budget: a replica stops (unfinished, ``budget_hit``) after that many
+    failures; the SimPy engine also stops after :data:`SIMPY_EVENTS_PER_BUDGET` x ``max_events``
+    scheduled SimPy events, which bounds everything else it does (maintenance windows, wake-ups).
+    ``max_log_rows`` caps the event log kept for replica 0 (the log says it was cut).
     """
 
     work_s: float
@@ -168,6 +177,8 @@ class SimJob:
     maintenance_period_s: float | None = None
     maintenance_duration_s: float = 0.0
     horizon_s: float | None = None
+    max_events: int = 1_000_000
+    max_log_rows: int = 100_000
 
     def __post_init__(self) -> None:
         _positive("work_s", self.work_s)
@@ -211,6 +222,8 @@ class SimJob:
             _positive("maintenance_period_s", self.maintenance_period_s)
         if self.horizon_s is not None:
             _positive("horizon_s", self.horizon_s)
+        _count("max_events", self.max_events, 1)
+        _count("max_log_rows", self.max_log_rows, 1)
         self._check_units()
 
     def _check_units(self) -> None:

@@ -1,170 +1,207 @@
-"""Nodes of a replica: spare swaps at a restart, stragglers, elastic shrink, and nodes coming back.
+"""Nodes of a replica: spare swaps at a restart, stragglers, elastic shrink, repairs, nodes coming back.
 
-A mixin of :class:`~clustersim.sim.replica.Replica` (the state lives there). Node slots are the job's
-places in its layout (slot i sits below leaf switch i // nodes_per_leaf); a slot is vacant while its node
-is away (in repair, or taken by a spot preemption) and no spare has taken its place.
+Functions of a :class:`~clustersim.sim.replica.Replica` that change its
+:class:`~clustersim.sim.state.NodeState` (``rep.nodes``). Node slots are the job's places in its layout
+(slot i sits below leaf switch i // nodes_per_leaf); a slot is vacant while its node is away (in repair,
+or taken by a spot preemption) and no spare has taken its place.
 
-Without a repair crew, nodes come back lazily: each return is a heap entry applied by
-:meth:`NodesMixin.sync_returns` before anything reads the spare pool, so a return costs no event; only
-while the job waits for a node, or runs shrunk (elastic) and could grow back, does each return also get
-an event that wakes the job (:meth:`NodesMixin.watch_returns`).
+* Repairs: each failed node (or switch) is repaired for a duration drawn from the repair distribution.
+  With ``max_concurrent_repairs`` a repair is a SimPy process queueing for a ``simpy.Resource`` of that
+  capacity (first come, first served); without a limit it costs no process. A repaired node joins the
+  spare pool; a repaired leaf switch returns the nodes below it; a repaired spine restores the fabric's
+  speed. Preempted nodes come back after their re-acquire delay without queueing for the repair crew.
+* Without a repair crew, nodes come back lazily: each return is a heap entry applied by
+  :func:`sync_returns` before anything reads the spare pool, so a return costs no event; only while the
+  job waits for a node, or runs shrunk (elastic) and could grow back, does each return also get an event
+  that wakes the job (:func:`watch_returns`).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING
 
-import simpy
-
-from .distributions import RepairDraws
-from .job import SimJob
 from .modes import DONE, RATE_CHANGE, RUN
 from .runphase import bound
 
 if TYPE_CHECKING:
     from .replica import Replica
 
-__all__ = ["NodesMixin"]
+__all__ = ["can_expand", "replace", "add_return", "sync_returns", "watch_returns", "node_returned",
+           "request_replan", "start_repair"]
 
 
-class NodesMixin:
-    """Spare pool, replacements and returns, for :class:`~clustersim.sim.replica.Replica`."""
-
-    # state and methods provided by Replica
-    job: SimJob
-    env: simpy.Environment
-    log: list[Any] | None
-    vacant: dict[int, str]
-    pool: int
-    missing: int
-    leaves_down: set[int]
-    stragglers: set[int]
-    straggler_repairs: RepairDraws | None
-    returns: list[tuple[float, int, str, int, str, int]]
-    return_seq: int
-    wake_on_return: bool
-    waiter: simpy.Event | None
-    mode: int
-    phase_id: int
-    ph_next: int
-    rp_nb: int
-    proc: simpy.Process
-    emit: Callable[..., None]
-    settle: Callable[..., None]
-    computing: Callable[[float], bool]
-
-    def can_expand(self) -> bool:
-        """Whether a shrunk elastic job could get back at least one replica from the free spares."""
-        if not self.missing:
-            return False
-        self.sync_returns(self.env.now)
-        return bool(self.pool and self._missing_after(self.pool) < self.missing)
-
-    def _missing_after(self, fill: int) -> int:
-        left = max(len(self.vacant) - fill, 0)
-        return -(-left // self.job.nodes_per_replica)
-
-    def replace(self, t: float) -> bool:
-        """Fill vacant slots with free spares, swap stragglers out, shrink if elastic. True: the job can go on."""
-        from .processes import start_repair
-
-        job = self.job
-        if self.returns and self.returns[0][0] <= t:
-            self.sync_returns(t)
-        if self.vacant and self.pool:
-            for slot in sorted(self.vacant)[: self.pool]:
-                del self.vacant[slot]
-                self.pool -= 1
-                if self.log is not None:
-                    self.emit(t, "spare_swap", node=slot, detail=f"spares_left={self.pool}")
-        if self.stragglers and self.pool and not self.vacant:
-            for slot in sorted(self.stragglers)[: self.pool]:
-                self.stragglers.discard(slot)
-                self.pool -= 1
-                self.emit(t, "straggler_swap", node=slot, detail=f"spares_left={self.pool}")
-                dur = self.straggler_repairs.next() if self.straggler_repairs else job.repair_s
-                start_repair(cast("Replica", self), t, dur, "node", 1, "straggler", slot)
-        old = self.missing
-        if not self.vacant:
-            self.missing = 0
-            self.wake_on_return = False
-            if old:
-                self.emit(t, "expand", detail=f"replicas={job.dp_replicas}/{job.dp_replicas}")
-            return True
-        self.watch_returns()  # the job waits, or runs shrunk: a returning node matters now
-        if job.elastic:
-            k = self._missing_after(0)
-            if job.dp_replicas - k >= job.min_replicas:
-                self.missing = k
-                if k != old:
-                    self.emit(t, "shrink" if k > old else "expand",
-                              detail=f"replicas={job.dp_replicas - k}/{job.dp_replicas}")
-                return True
+def can_expand(rep: Replica) -> bool:
+    """Whether a shrunk elastic job could get back at least one replica from the free spares."""
+    if not rep.nodes.missing:
         return False
+    sync_returns(rep, rep.env.now)
+    return bool(rep.nodes.pool and rep.nodes.missing_after(rep.nodes.pool, rep.job.nodes_per_replica) < rep.nodes.missing)
 
-    def add_return(self, t: float, kind: str, count: int, component: str, ident: int) -> None:
-        """A node (or a leaf's nodes) will be back at ``t``, without a repair crew to queue for."""
-        self.return_seq += 1
-        heapq.heappush(self.returns, (t, self.return_seq, kind, count, component, ident))
-        if self.wake_on_return:
-            self.env.timeout(t - self.env.now).callbacks.append(self._wake)
 
-    def sync_returns(self, upto: float) -> None:
-        """Apply every return due by ``upto`` (in time order), as if each had been an event."""
-        returns = self.returns
-        while returns and returns[0][0] <= upto:
-            t, _seq, kind, count, component, ident = heapq.heappop(returns)
-            if kind == "leaf":
-                self.leaves_down.discard(ident)
-            self.pool += count
-            if self.log is not None:
-                self.emit(t, "capacity_returned" if kind == "preempt" else "repair_done", component, ident,
-                          f"nodes={count} spares={self.pool}")
+def replace(rep: Replica, t: float) -> bool:
+    """Fill vacant slots with free spares, swap stragglers out, shrink if elastic. True: the job can go on."""
+    job = rep.job
+    if rep.nodes.returns and rep.nodes.returns[0][0] <= t:
+        sync_returns(rep, t)
+    if rep.nodes.vacant and rep.nodes.pool:
+        for slot in sorted(rep.nodes.vacant)[: rep.nodes.pool]:
+            del rep.nodes.vacant[slot]
+            rep.nodes.pool -= 1
+            if rep.log is not None:
+                rep.emit(t, "spare_swap", node=slot, detail=f"spares_left={rep.nodes.pool}")
+    if rep.nodes.stragglers and rep.nodes.pool and not rep.nodes.vacant:
+        for slot in sorted(rep.nodes.stragglers)[: rep.nodes.pool]:
+            rep.nodes.stragglers.discard(slot)
+            rep.nodes.pool -= 1
+            rep.emit(t, "straggler_swap", node=slot, detail=f"spares_left={rep.nodes.pool}")
+            dur = rep.straggler_repairs.next() if rep.straggler_repairs else job.repair_s
+            start_repair(rep, t, dur, "node", 1, "straggler", slot)
+    old = rep.nodes.missing
+    if not rep.nodes.vacant:
+        rep.nodes.missing = 0
+        rep.nodes.wake_on_return = False
+        if old:
+            rep.emit(t, "expand", detail=f"replicas={job.dp_replicas}/{job.dp_replicas}")
+        return True
+    watch_returns(rep)  # the job waits, or runs shrunk: a returning node matters now
+    if job.elastic:
+        k = rep.nodes.missing_after(0, rep.job.nodes_per_replica)
+        if job.dp_replicas - k >= job.min_replicas:
+            rep.nodes.missing = k
+            if k != old:
+                rep.emit(t, "shrink" if k > old else "expand",
+                          detail=f"replicas={job.dp_replicas - k}/{job.dp_replicas}")
+            return True
+    return False
 
-    def watch_returns(self) -> None:
-        """From now on (until the job is whole again) every return wakes the job: schedule the pending ones."""
-        if self.wake_on_return:
+
+def add_return(rep: Replica, t: float, kind: str, count: int, component: str, ident: int) -> None:
+    """A node (or a leaf's nodes) will be back at ``t``, without a repair crew to queue for."""
+    rep.nodes.return_seq += 1
+    heapq.heappush(rep.nodes.returns, (t, rep.nodes.return_seq, kind, count, component, ident))
+    if rep.nodes.wake_on_return:
+        rep.env.timeout(t - rep.env.now).callbacks.append(partial(_wake, rep))
+
+
+def sync_returns(rep: Replica, upto: float) -> None:
+    """Apply every return due by ``upto`` (in time order), as if each had been an event."""
+    returns = rep.nodes.returns
+    while returns and returns[0][0] <= upto:
+        t, _seq, kind, count, component, ident = heapq.heappop(returns)
+        if kind == "leaf":
+            rep.nodes.leaves_down.discard(ident)
+        rep.nodes.pool += count
+        if rep.log is not None:
+            rep.emit(t, "capacity_returned" if kind == "preempt" else "repair_done", component, ident,
+                      f"nodes={count} spares={rep.nodes.pool}")
+
+
+def watch_returns(rep: Replica) -> None:
+    """From now on (until the job is whole again) every return wakes the job: schedule the pending ones."""
+    if rep.nodes.wake_on_return:
+        return
+    rep.nodes.wake_on_return = True
+    now = rep.env.now
+    for t in sorted({r[0] for r in rep.nodes.returns}):
+        rep.env.timeout(max(t - now, 0.0)).callbacks.append(partial(_wake, rep))
+
+
+def _wake(rep: Replica, _event: object) -> None:
+    now = rep.env.now
+    rep.settle(now)
+    if rep.ph.mode == DONE:
+        return
+    sync_returns(rep, now)
+    node_returned(rep, 0)
+
+
+def node_returned(rep: Replica, count: int) -> None:
+    """``count`` nodes came back to the spare pool (repair done, switch repaired, capacity back)."""
+    rep.nodes.pool += count
+    rep.woken = True
+    w = rep.waiter
+    if w is not None and not w.triggered:
+        w.succeed()
+    if rep.ph.mode == RUN and can_expand(rep):
+        request_replan(rep)
+
+
+def request_replan(rep: Replica) -> None:
+    """The run phase's plan is out of date (speed changed, or a shrunk job can grow back): rebuild it
+    now if the job is computing, else when the checkpoint being written ends."""
+    if rep.ph.mode != RUN:
+        return
+    now = rep.env.now
+    if rep.computing(now):
+        _replan_now(rep)
+        return
+    i = rep.ph.ph_next
+    if i < rep.ph.rp_nb:  # writing: look again when the write ends
+        pid = rep.ph.phase_id
+        rep.env.timeout(bound(rep, i) - now).callbacks.append(lambda _e: _replan_if(rep, pid))
+
+
+def _replan_if(rep: Replica, pid: int) -> None:
+    now = rep.env.now
+    rep.settle(now)
+    if rep.ph.phase_id == pid and rep.computing(now):
+        _replan_now(rep)
+
+
+def _replan_now(rep: Replica) -> None:
+    """Re-plan now: from inside the job process (a failure it handles) by a flag, else by interrupting it."""
+    if rep.env.active_process is rep.proc:
+        rep.replan = True
+    else:
+        rep.proc.interrupt(RATE_CHANGE)
+
+
+def start_repair(rep: Replica, now: float, dur: float, kind: str, count: int, component: str, ident: int) -> None:
+    """Send a node (``count`` nodes for a leaf, 0 for a spine) to repair, or away for ``preempt``."""
+    env = rep.env
+    if kind == "preempt" or rep.crew is None:
+        if rep.log is not None:
+            rep.emit(now, "repair_start" if kind != "preempt" else "reacquire_start", component, ident,
+                     f"until={now + dur!r}")
+        if kind != "spine":  # a node comes back: applied lazily (Replica.sync_returns)
+            add_return(rep, now + dur, kind, count, component, ident)
             return
-        self.wake_on_return = True
-        now = self.env.now
-        for t in sorted({r[0] for r in self.returns}):
-            self.env.timeout(max(t - now, 0.0)).callbacks.append(self._wake)
+        # ``now`` can be a boundary applied lazily (a swap at the end of detection): keep its time
+        env.timeout(now + dur - env.now).callbacks.append(partial(_repair_done, rep, kind, count, component, ident))
+    else:
+        done = partial(_repair_done, rep, kind, count, component, ident)
+        env.process(_crew_repair(rep, dur, component, ident, done))
 
-    def _wake(self, _event: object) -> None:
-        now = self.env.now
-        self.settle(now)
-        if self.mode == DONE:
-            return
-        self.sync_returns(now)
-        self.node_returned(0)
 
-    def node_returned(self, count: int) -> None:
-        """``count`` nodes came back to the spare pool (repair done, switch repaired, capacity back)."""
-        self.pool += count
-        w = self.waiter
-        if w is not None and not w.triggered:
-            w.succeed()
-        if self.mode == RUN and self.can_expand():
-            self.request_replan()
+def _crew_repair(rep: Replica, dur: float, component: str, ident: int, done):  # type: ignore[no-untyped-def]
+    env = rep.env
+    crew = rep.crew
+    if crew is None:  # pragma: no cover - start_repair only comes here with a crew
+        raise RuntimeError("no repair crew")
+    with crew.request() as req:
+        yield req
+        rep.emit(env.now, "repair_start", component, ident, f"until={env.now + dur!r}")
+        yield env.timeout(dur)
+    done(None)
 
-    def request_replan(self) -> None:
-        """The run phase's plan is out of date (speed changed, or a shrunk job can grow back): rebuild it
-        now if the job is computing, else when the checkpoint being written ends."""
-        if self.mode != RUN:
-            return
-        now = self.env.now
-        if self.computing(now):
-            self.proc.interrupt(RATE_CHANGE)
-            return
-        i = self.ph_next
-        if i < self.rp_nb:  # writing: look again when the write ends
-            pid = self.phase_id
-            self.env.timeout(bound(cast("Replica", self), i) - now).callbacks.append(lambda _e: self._replan_if(pid))
 
-    def _replan_if(self, pid: int) -> None:
-        now = self.env.now
-        self.settle(now)
-        if self.phase_id == pid and self.computing(now):
-            self.proc.interrupt(RATE_CHANGE)
+def _repair_done(rep: Replica, kind: str, count: int, component: str, ident: int, _event: object) -> None:
+    now = rep.env.now
+    rep.settle(now)
+    if rep.ph.mode == DONE:
+        return
+    if kind == "spine":
+        old = rep.rate()
+        rep.nodes.spines_down.discard(ident)
+        rep.emit(now, "fabric_restored", component, ident, f"spines_down={len(rep.nodes.spines_down)}")
+        if rep.rate() != old:
+            request_replan(rep)
+        return
+    if kind == "leaf":
+        rep.nodes.leaves_down.discard(ident)
+    if rep.log is not None:
+        rep.emit(now, "capacity_returned" if kind == "preempt" else "repair_done", component, ident,
+                 f"nodes={count} spares={rep.nodes.pool + count}")
+    node_returned(rep, count)

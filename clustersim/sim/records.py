@@ -39,7 +39,8 @@ EventRow = tuple[float, str, str, int, str]
 @dataclass(frozen=True)
 class ReplicaResult:
     """One simulated run. ``breakdown`` adds up to ``wall_s``; ``interruptions_by`` counts the failures that
-    stopped the job, by component; ``events`` is the log (None unless asked for)."""
+    stopped the job, by component; ``events`` is the log (None unless asked for), cut at
+    ``job.max_log_rows`` rows (``log_truncated``); ``budget_hit``: stopped at the event budget."""
 
     replica: int
     wall_s: float
@@ -52,6 +53,8 @@ class ReplicaResult:
     ignored_failures: int = 0
     sim_events: int = 0
     events: list[EventRow] | None = field(default=None, compare=False)
+    budget_hit: bool = False
+    log_truncated: bool = False
 
     @property
     def interruptions(self) -> int:

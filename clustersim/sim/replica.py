@@ -1,13 +1,15 @@
 """One replica: the training job as a SimPy process that advances in segments between events.
 
-The job process (in the style of SimPy's machine-shop example) runs one *phase* at a time as one
-timeout: a run phase is "compute until the next checkpoint (or the finish), then write it"; a recovery
-phase is "detect, then restart, then load". Failures arrive from the failure process
-(:mod:`.processes`) as ``process.interrupt()``; the interrupted job computes what it did in the part of
-the phase it was in. Part boundaries inside a phase (the checkpoint's start, the end of detection) are
-applied lazily by :meth:`Replica.settle`, which every process calls before it touches shared state, so
-the state is always what it would be had each boundary been its own event (half the events, the same
-answer). Training steps are never simulated: progress is continuous at the current rate.
+The job process runs one *phase* at a time: a run phase is "compute until the next checkpoint (or the
+finish), then write it", over as many cycles as come before the job's next decision; a recovery phase
+is "detect, then restart, then load". The next failure comes from a heap of every source's next failure
+(:class:`~clustersim.sim.processes.FailureFeed`): the job process waits for whichever is first, the
+failure or the end of its phase, and on a failure computes what it did in the part of the phase it
+was in (no interrupt per failure: one SimPy timeout per failure or phase). Part boundaries inside a
+phase (the checkpoint's start, the end of detection) are applied lazily by :meth:`Replica.settle`,
+which everything calls before it touches shared state, so the state is always what it would be had
+each boundary been its own event. Training steps are never simulated: progress is continuous at the
+current rate. The state lives in four objects (:mod:`.state`).
 
 Semantics (documented choices):
 
@@ -49,15 +51,20 @@ Semantics (documented choices):
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import simpy
 
+from clustersim import rng as rngmod
+
 from .distributions import RepairDraws
-from .job import SimJob
-from .modes import DONE, MAINT, RATE_CHANGE, RECOVER, RUN, WAIT
-from .nodes import NodesMixin
+from .job import SIMPY_EVENTS_PER_BUDGET, SimJob
+from .modes import DONE, MAINT, RECOVER, RUN, WAIT
+from .nodes import can_expand, replace, sync_returns
+from .processes import FailureFeed
 from .records import BUCKETS, EventRow, ReplicaResult
 from .runphase import begin_run, bound, close_run, computing, run_part, settle_run
+from .state import Counters, NodeState, Phase, Progress
 
 __all__ = ["Replica", "run_replica"]
 
@@ -73,222 +80,174 @@ _RESTART_LOAD = (P_RESTART, P_LOAD)
 _MAINTENANCE = (P_MAINT,)
 
 
-class Replica(NodesMixin):
-    """The state of one simulated run and its job process. Build, then :meth:`run` once."""
+class Replica:
+    """One simulated run: the SimPy environment, the job process, and the state objects it owns (see
+    :mod:`.state`): ``prog`` (progress and checkpoints), ``nodes`` (slots, spares, returns), ``ph`` (the
+    current phase), ``count`` (what the result counts). Build, then :meth:`run` once."""
 
     def __init__(self, job: SimJob, seed: int = 0, replica: int = 0, log: bool = False):
-        from clustersim import rng as rngmod
-
-        from .processes import start_failure_process
-
         self.job = job
         self.seed = seed
         self.replica = replica
         self.env = simpy.Environment()
         self.log: list[EventRow] | None = [] if log else None
-        self.acc = [0.0] * len(BUCKETS)
-        # progress
-        self.work = 0.0  # work done (failure-free seconds) at the current position
-        self.work_saved = 0.0  # work in the last completed checkpoint
-        self.pend_wall = 0.0  # compute wall time since the last completed checkpoint
-        self.since = 0.0  # compute wall time since the last checkpoint or restart (Daly's tau clock)
-        self.inflight: tuple[float, float, float] | None = None  # async write: (done at, work, pend_wall)
-        # cluster
-        self.vacant: dict[int, str] = {}  # slot -> "repair" | "preempt"
-        self.pool = job.spare_nodes  # free spares, as of the last sync_returns
-        # nodes coming back without a repair crew: (time, seq, kind, count, component, ident), applied
-        # lazily by sync_returns; an event wakes the job only while it waits or runs shrunk
-        self.returns: list[tuple[float, int, str, int, str, int]] = []
-        self.return_seq = 0
-        self.wake_on_return = False
-        self.missing = 0  # DP replicas missing (elastic)
-        self.spines_down: set[int] = set()
-        self.leaves_down: set[int] = set()
-        self.stragglers: set[int] = set()
+        self.log_rows = self.log  # the log kept (``log`` becomes None when it is full: the quiet path)
+        self.log_truncated = False
+        self.stop_after_phase = False  # the run phase under way has more cycles than can be counted
+        self.budget_hit = False
+        self.prog = Progress()
+        self.nodes = NodeState(pool=job.spare_nodes)
         if job.straggler_fraction > 0 and job.straggler_slowdown > 1:
             draws = rngmod.stream(seed, replica, "straggler").random(job.nodes)
-            self.stragglers = {int(i) for i in (draws < job.straggler_fraction).nonzero()[0]}
+            self.nodes.stragglers = {int(i) for i in (draws < job.straggler_fraction).nonzero()[0]}
+        self.ph = Phase(wait_bucket=WAITB)
+        self.count = Counters()
         self.next_maint = job.maintenance_period_s if job.maintenance_period_s else math.inf
-        # counters
-        self.interruptions_by: dict[str, int] = {}
-        self.degradations = 0
-        self.planned = 0
-        self.checkpoints = 0
-        self.ignored = 0
-        # the current phase: mode, next boundary index; run phases (runphase.py) use the rp_ fields,
-        # recovery and maintenance phases the gp_ fields
-        self.mode = RUN
-        self.phase_id = 0  # counts phases (a delayed re-plan checks it is still the same phase)
-        self.ph_next = 0
-        self.next_t = 0.0  # time of the phase's next boundary not yet applied (inf: none)
-        self.ph_t0 = 0.0
-        self.gp_parts: tuple[int, ...] = ()
-        self.gp_durs: tuple[float, ...] = ()
-        self.gp_ends: list[float] = []
-        self.gp_merged = False  # a recovery phase that includes restart + load (replacement at detect end)
-        self.rp_t0 = 0.0  # run phase start
-        self.rp_c1 = 0.0  # cycle 0's compute
-        self.rp_tau = 0.0
-        self.rp_w = 0.0  # a plain cycle's blocking write
-        self.rp_period = 0.0  # tau + w
-        self.rp_base = 0.0  # start of cycle 1
-        self.rp_n = 1  # cycles in the phase
-        self.rp_last_c = 0.0  # the last cycle's compute
-        self.rp_last_w = 0.0  # the last cycle's write (-1: none)
-        self.rp_last_commit = True  # the last cycle's write completes a checkpoint
-        self.rp_plain_commit = True  # a plain cycle's write completes a checkpoint (False: async copy)
-        self.rp_finishing = False  # the last cycle finishes the job
-        self.rp_after = RUN  # RUN, MAINT or RECOVER (re-expansion) after the phase
-        self.rp_rate = 1.0
-        self.rp_nb = 0  # boundaries in the phase
-        self.wait_bucket = WAITB
         self.waiter: simpy.Event | None = None
         self.crew: simpy.Resource | None = None  # set by start_failure_process
         self.straggler_repairs: RepairDraws | None = None
         self.finished = False
         self.end_s = 0.0
         self.done = self.env.event()
+        self.replan = False  # a change of speed found while the job process itself runs (no interrupt)
+        self.woken = False  # a node came back while the job waits
+        self.feed = FailureFeed(self, seed, replica)
         self.proc = self.env.process(self._job_process())
-        start_failure_process(self, seed, replica)
         self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
 
     # ------------------------------------------------------------------ logging
     def emit(self, t: float, event: str, component: str = "", node: int = -1, detail: str = "") -> None:
-        if self.log is not None:
-            self.log.append((t, event, component, node, detail))
+        log = self.log
+        if log is not None:
+            log.append((t, event, component, node, detail))
+            if len(log) >= self.job.max_log_rows:  # full: from now on the replica runs as without a log
+                self.log = None
+                self.log_truncated = True
 
     # ------------------------------------------------------------------ rates and commits
     def rate(self) -> float:
         """Relative progress rate now: elastic x fabric x stragglers."""
         job = self.job
         r = 1.0
-        if self.missing:
-            r *= job.elastic_rate(self.missing)
-        if self.spines_down:
-            r *= job.fabric_rate(len(self.spines_down))
-        if self.stragglers:
+        if self.nodes.missing:
+            r *= job.elastic_rate(self.nodes.missing)
+        if self.nodes.spines_down:
+            r *= job.fabric_rate(len(self.nodes.spines_down))
+        if self.nodes.stragglers:
             r /= job.straggler_slowdown
         return r
 
-    def commit(self, work: float, pend: float) -> None:
-        """A checkpoint of ``work`` completed, covering ``pend`` seconds of compute since the last one."""
-        done = work - self.work_saved
-        self.acc[PROD] += done
-        self.acc[DEGR] += pend - done
-        self.pend_wall -= pend
-        self.work_saved = work
-
     def commit_inflight(self, upto: float) -> None:
         """Complete the async checkpoint being written if its write ended by ``upto``."""
-        inf = self.inflight
+        inf = self.prog.inflight
         if inf is not None and inf[0] <= upto:
-            self.inflight = None
-            self.commit(inf[1], inf[2])
-            self.checkpoints += 1
+            self.prog.inflight = None
+            self.prog.commit(inf[1], inf[2])
+            self.prog.checkpoints += 1
             if self.log is not None:
                 self.emit(inf[0], "checkpoint_done", detail=f"work_s={inf[1]!r}")
 
     # ------------------------------------------------------------------ recovery / maintenance phases
     def _begin(self, mode: int, parts: tuple[int, ...], durs: tuple[float, ...]) -> float:
         now = self.env.now
-        self.mode = mode
-        self.phase_id += 1
-        self.ph_t0 = now
-        self.ph_next = 0
-        self.gp_parts = parts
-        self.gp_durs = durs
+        self.ph.mode = mode
+        self.ph.phase_id += 1
+        self.ph.ph_t0 = now
+        self.ph.ph_next = 0
+        self.ph.gp_parts = parts
+        self.ph.gp_durs = durs
         ends = []
         t = now
         for d in durs:
             t += d
             ends.append(t)
-        self.gp_ends = ends
-        self.next_t = ends[0] if ends else math.inf
+        self.ph.gp_ends = ends
+        self.ph.next_t = ends[0] if ends else math.inf
         return t - now
 
     def _begin_recover(self) -> float:
         """After a failure: detection, and, if the free spares already cover every vacant slot, restart
         and load in the same phase (the replacement is applied when detection ends)."""
         job = self.job
-        if self.returns and self.returns[0][0] <= self.env.now:
-            self.sync_returns(self.env.now)
+        if self.nodes.returns and self.nodes.returns[0][0] <= self.env.now:
+            sync_returns(self, self.env.now)
         # (stragglers are swapped at the end of detection and sent to repair: keep that boundary an
         # event of its own so a repair crew queues them at the right time)
-        self.gp_merged = len(self.vacant) <= self.pool and not self.stragglers
-        if self.gp_merged:
+        self.ph.gp_merged = len(self.nodes.vacant) <= self.nodes.pool and not self.nodes.stragglers
+        if self.ph.gp_merged:
             return self._begin(RECOVER, _DETECT_RESTART_LOAD, (job.detect_s, job.restart_s, job.checkpoint_load_s))
         return self._begin(RECOVER, _DETECT, (job.detect_s,))
 
     def _begin_restart(self) -> float:
-        self.gp_merged = True
+        self.ph.gp_merged = True
         return self._begin(RECOVER, _RESTART_LOAD, (self.job.restart_s, self.job.checkpoint_load_s))
 
     # ------------------------------------------------------------------ lazy boundaries
     def settle(self, now: float, force: bool = False) -> None:
         """Apply every boundary of the current phase up to ``now`` (idempotent; ``force``: all of them)."""
-        if force or now >= self.next_t:
-            if self.mode == RUN:
+        if force or now >= self.ph.next_t:
+            if self.ph.mode == RUN:
                 settle_run(self, now, force)
-                i = self.ph_next
-                self.next_t = bound(self, i) if i < self.rp_nb and self.mode == RUN else math.inf
-            elif self.mode == RECOVER or self.mode == MAINT:
-                ends = self.gp_ends
-                i = self.ph_next
+                i = self.ph.ph_next
+                self.ph.next_t = bound(self, i) if i < self.ph.rp_nb and self.ph.mode == RUN else math.inf
+            elif self.ph.mode == RECOVER or self.ph.mode == MAINT:
+                ends = self.ph.gp_ends
+                i = self.ph.ph_next
                 while i < len(ends) and (force or ends[i] <= now):
-                    self.ph_next = i + 1
-                    self._part_done(self.gp_parts[i], self.gp_durs[i], ends[i])
+                    self.ph.ph_next = i + 1
+                    self._part_done(self.ph.gp_parts[i], self.ph.gp_durs[i], ends[i])
                     i += 1
-                self.next_t = ends[i] if i < len(ends) else math.inf
-        if self.inflight is not None and self.inflight[0] <= now:
+                self.ph.next_t = ends[i] if i < len(ends) else math.inf
+        if self.prog.inflight is not None and self.prog.inflight[0] <= now:
             self.commit_inflight(now)
 
     def _part_done(self, kind: int, dur: float, t: float) -> None:
-        self.acc[_PART_BUCKET[kind]] += dur
+        self.prog.acc[_PART_BUCKET[kind]] += dur
         if kind == P_DETECT:
             if self.log is not None:
                 self.emit(t, "detected")
-            if self.gp_merged:
-                self.replace(t)
+            if self.ph.gp_merged:
+                replace(self, t)
         elif kind == P_RESTART:
             if self.log is not None:
                 self.emit(t, "restarted")
         elif kind == P_LOAD:
-            self.since = 0.0
+            self.prog.since = 0.0
             if self.log is not None:
-                self.emit(t, "resumed", detail=f"work_s={self.work!r} rate={self.rate()!r}")
+                self.emit(t, "resumed", detail=f"work_s={self.prog.work!r} rate={self.rate()!r}")
         else:
             self.emit(t, "maintenance_end")
 
     def _close_partial(self, now: float, at_horizon: bool = False) -> str:
         """Account the unfinished part of the current phase up to ``now``; returns its name."""
-        mode = self.mode
-        self.next_t = math.inf
+        mode = self.ph.mode
+        self.ph.next_t = math.inf
         if mode == RUN:
             return close_run(self, now, at_horizon)
         if mode == WAIT:
-            self.acc[self.wait_bucket] += now - self.ph_t0
-            self.ph_t0 = now
+            self.prog.acc[self.ph.wait_bucket] += now - self.ph.ph_t0
+            self.ph.ph_t0 = now
             return "waiting"
-        i = self.ph_next
-        if i >= len(self.gp_parts):
+        i = self.ph.ph_next
+        if i >= len(self.ph.gp_parts):
             return "idle"
-        kind = self.gp_parts[i]
-        start = self.gp_ends[i - 1] if i else self.ph_t0
-        self.ph_next = len(self.gp_parts)
-        self.acc[_PART_BUCKET[kind]] += now - start
+        kind = self.ph.gp_parts[i]
+        start = self.ph.gp_ends[i - 1] if i else self.ph.ph_t0
+        self.ph.ph_next = len(self.ph.gp_parts)
+        self.prog.acc[_PART_BUCKET[kind]] += now - start
         return _PART_NAME[kind]
 
     def current_part(self) -> str:
         """What the job is doing now (after :meth:`settle`), for the event log."""
-        mode = self.mode
+        mode = self.ph.mode
         if mode == RUN:
             return run_part(self)
         if mode == WAIT:
             return "waiting for a node"
         if mode == DONE:
             return "done"
-        i = self.ph_next
-        return _PART_NAME[self.gp_parts[i]] if i < len(self.gp_parts) else "idle"
+        i = self.ph.ph_next
+        return _PART_NAME[self.ph.gp_parts[i]] if i < len(self.ph.gp_parts) else "idle"
 
     def computing(self, now: float) -> bool:
         """Whether the job is computing at ``now`` (after settle): only then does a speed change matter."""
@@ -296,118 +255,185 @@ class Replica(NodesMixin):
 
     # ------------------------------------------------------------------ the job process
     def _job_process(self):  # type: ignore[no-untyped-def]
+        """The replica's one process: it waits for whichever comes first, the next failure (from the
+        feed) or its own next decision, and handles both itself (no interrupt per failure). Only a
+        change of speed from outside (a spine repaired, a shrunk job able to grow back) interrupts it."""
         env = self.env
         job = self.job
+        feed = self.feed
         self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
-        duration = begin_run(self)
+        end = env.now + begin_run(self, can_expand(self))
         while True:
-            if self.mode == WAIT:
-                self.wait_bucket = PREEMPTB if "preempt" in self.vacant.values() else WAITB
-                self.ph_t0 = env.now
-                self.waiter = env.event()
-                yield self.waiter
-                self.waiter = None
-                now = env.now
-                self.acc[self.wait_bucket] += now - self.ph_t0
-                if self.replace(now):
-                    duration = self._begin_restart()
+            if self.ph.mode == WAIT:
+                nxt = yield from self._wait(feed)
+                if nxt is None:
+                    return
+                end = nxt
                 continue
+            tf = feed.next_s()
             try:
-                yield env.timeout(duration)
-            except simpy.Interrupt as intr:
-                now = env.now
-                self.settle(now)
-                self._close_partial(now)
-                if intr.cause == RATE_CHANGE:
-                    duration = begin_run(self)
-                    continue
-                if self.mode == RUN:
-                    self._lose_work(now)
-                duration = self._begin_recover()
+                yield env.timeout((tf if tf < end else end) - env.now)
+            except simpy.Interrupt:  # RATE_CHANGE
+                end = env.now + self._replan(env.now)
                 continue
             now = env.now
+            if tf < end:  # the failure came first (a boundary at the same time goes first)
+                if feed.fire():
+                    self.settle(now)
+                    self._close_partial(now)
+                    if self.ph.mode == RUN:
+                        self._lose_work(now)
+                    end = now + self._begin_recover()
+                elif self.replan:
+                    self.replan = False
+                    end = now + self._replan(now)
+                if self.ph.mode == DONE:
+                    return
+                continue
             self.settle(now, force=True)
-            if self.finished:
+            if self.finished or self.ph.mode == DONE:
                 return
-            duration = self._next_phase(now)
+            if self.stop_after_phase and self.ph.mode == RUN:
+                self.stop_at_budget()
+                return
+            end = now + self._next_phase(now)
+
+    def _wait(self, feed: FailureFeed):  # type: ignore[no-untyped-def]
+        """Wait for a node (a return wakes the job); failures meanwhile only add vacant slots. Then
+        replace, and restart if every slot is filled (else the job waits again). Returns when the phase
+        that follows ends (None: the replica ended)."""
+        env = self.env
+        ph = self.ph
+        ph.wait_bucket = PREEMPTB if "preempt" in self.nodes.vacant.values() else WAITB
+        ph.ph_t0 = env.now
+        self.woken = False
+        while not self.woken:
+            self.waiter = waiter = env.event()
+            tf = feed.next_s()
+            if tf < math.inf:
+                env.timeout(tf - env.now).callbacks.append(partial(_ring, waiter))
+            yield waiter
+            self.waiter = None
+            now = env.now
+            while feed.next_s() <= now and ph.mode == WAIT:
+                feed.fire()
+            if ph.mode == DONE:
+                return None
+        now = env.now
+        self.prog.acc[ph.wait_bucket] += now - ph.ph_t0
+        if replace(self, now):
+            return now + self._begin_restart()
+        return now
+
+    def _replan(self, now: float) -> float:
+        """The speed changed while computing: account the phase so far, plan a new run phase."""
+        self.settle(now)
+        self._close_partial(now)
+        return begin_run(self, can_expand(self))
 
     def _next_phase(self, now: float) -> float:
-        mode = self.mode
+        mode = self.ph.mode
         if mode == RUN:
-            after = self.rp_after
+            after = self.ph.rp_after
             if after == RUN:
-                return begin_run(self)
+                return begin_run(self, can_expand(self))
             if after == MAINT:
-                self.planned += 1
+                self.count.planned += 1
                 period = self.job.maintenance_period_s or math.inf
                 self.next_maint = (math.floor(now / period) + 1) * period
                 self.emit(now, "maintenance_start")
                 return self._begin(MAINT, _MAINTENANCE, (self.job.maintenance_duration_s,))
-            self.replace(now)  # re-expansion
+            replace(self, now)  # re-expansion
             return self._begin_restart()
-        if mode == RECOVER and self.gp_parts[-1] == P_LOAD:
-            return begin_run(self)
+        if mode == RECOVER and self.ph.gp_parts[-1] == P_LOAD:
+            return begin_run(self, can_expand(self))
         # the end of a detection-only recovery, or of maintenance: replace nodes, then restart or wait
-        if self.replace(now):
+        if replace(self, now):
             return self._begin_restart()
-        self.mode = WAIT
-        self.next_t = math.inf
-        self.emit(now, "wait_for_spares", detail=f"vacant={len(self.vacant)}")
+        self.ph.mode = WAIT
+        self.ph.next_t = math.inf
+        self.emit(now, "wait_for_spares", detail=f"vacant={len(self.nodes.vacant)}")
         return 0.0
 
     def _lose_work(self, now: float) -> None:
-        self.acc[LOST] += self.pend_wall
-        if self.inflight is not None:
-            self.emit(now, "checkpoint_lost", detail=f"work_s={self.inflight[1]!r}")
-            self.inflight = None
-        self.work = self.work_saved
-        self.pend_wall = 0.0
-        self.since = 0.0
+        self.prog.acc[LOST] += self.prog.pend_wall
+        if self.prog.inflight is not None:
+            self.emit(now, "checkpoint_lost", detail=f"work_s={self.prog.inflight[1]!r}")
+            self.prog.inflight = None
+        self.prog.work = self.prog.work_saved
+        self.prog.pend_wall = 0.0
+        self.prog.since = 0.0
 
     def finish(self, t: float) -> None:
         self.finished = True
-        self.mode = DONE
+        self.ph.mode = DONE
         self.end_s = t
         self.emit(t, "finish")
         if not self.done.triggered:
             self.done.succeed()
 
-    def _at_horizon(self, _event: simpy.Event) -> None:
-        if self.mode == DONE:
+    def _at_horizon(self, _event: simpy.Event | None) -> None:
+        if self.ph.mode == DONE:
             return
         now = self.env.now
         self.settle(now)
-        if self.mode == DONE:
+        if self.ph.mode == DONE:
             return
         self._close_partial(now, at_horizon=True)
-        self.inflight = None
-        self.commit(self.work, self.pend_wall)
-        self.mode = DONE
+        self.prog.inflight = None
+        self.prog.commit(self.prog.work, self.prog.pend_wall)
+        self.ph.mode = DONE
         self.end_s = now
-        self.emit(now, "horizon", detail=f"work_s={self.work!r} of {self.job.work_s!r}")
+        if self.budget_hit:
+            self.emit(now, "event_budget", detail=f"work_s={self.prog.work!r} of {self.job.work_s!r} after "
+                                                  f"{self.count.failures} failures")
+        else:
+            self.emit(now, "horizon", detail=f"work_s={self.prog.work!r} of {self.job.work_s!r}")
         if not self.done.triggered:
             self.done.succeed()
 
+    def stop_at_budget(self) -> None:
+        """The event budget is spent: stop now, as at the horizon, and say so."""
+        self.budget_hit = True
+        self._at_horizon(None)
+
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicaResult:
-        self.env.run(until=self.done)
-        self.sync_returns(math.nextafter(self.end_s, -math.inf))  # the log shows every return before the end
-        events = self.log
+        env = self.env
+        done = self.done
+        step = env.step
+        limit = SIMPY_EVENTS_PER_BUDGET * self.job.max_events
+        steps = 0
+        while not done.processed:  # env.run(until=done), with the event budget
+            step()
+            steps += 1
+            if steps >= limit and not done.triggered:
+                self.stop_at_budget()
+        sync_returns(self, math.nextafter(self.end_s, -math.inf))  # the log shows every return before the end
+        events = self.log_rows
         if events is not None:
             events.sort(key=lambda row: row[0])
         return ReplicaResult(
             replica=self.replica,
             wall_s=self.end_s,
             finished=self.finished,
-            breakdown=dict(zip(BUCKETS, self.acc, strict=True)),
-            interruptions_by=dict(self.interruptions_by),
-            degradations=self.degradations,
-            planned_interruptions=self.planned,
-            checkpoints=self.checkpoints,
-            ignored_failures=self.ignored,
+            breakdown=dict(zip(BUCKETS, self.prog.acc, strict=True)),
+            interruptions_by=dict(self.count.interruptions_by),
+            degradations=self.count.degradations,
+            planned_interruptions=self.count.planned,
+            checkpoints=self.prog.checkpoints,
+            ignored_failures=self.count.ignored,
             sim_events=next(self.env._eid),  # SimPy's running count of scheduled events
             events=events,
+            budget_hit=self.budget_hit,
+            log_truncated=self.log_truncated,
         )
+
+
+def _ring(waiter: simpy.Event, _event: simpy.Event) -> None:
+    """A failure is due while the job waits: wake it (unless a return already did)."""
+    if not waiter.triggered:
+        waiter.succeed()
 
 
 def run_replica(job: SimJob, seed: int = 0, replica: int = 0, log: bool = False) -> ReplicaResult:

@@ -1,29 +1,32 @@
 """Monte Carlo over replicas: feasibility check, a local process pool, results in replica order.
 
 Replica i of seed s draws only from the keyed streams (s, i, name) (:mod:`clustersim.rng`), so the
-result is the same whatever the number of workers or the chunking: chunks of replica indices go to a
-:class:`concurrent.futures.ProcessPoolExecutor` and come back reassembled in replica order.
+result is the same whatever the number of workers or the chunking: chunks of replica indices go to the
+worker pool (:mod:`.pool`) and come back reassembled in replica order. The vectorized engine's unit is a
+block of replicas with its own keyed stream (seed, block), the same whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from clustersim import theory, units
 from clustersim.errors import SimulationError
 
+from .engines import choose_engine
 from .job import SimJob
+from .pool import run_tasks, tick
 from .records import ReplicaResult
 from .replica import run_replica
-from .summary import MonteCarloResult, collect
+from .summary import MonteCarloResult, collect, from_blocks
+from .vector import BlockResult, VectorEngine, block_size
 
-__all__ = ["simulate", "check_feasible", "job_mtbf_s", "run_chunk"]
+__all__ = ["simulate", "check_feasible", "job_mtbf_s", "run_chunk", "run_vector_block"]
 
-#: Chunks per worker: enough to balance the load and move the progress bar, few enough to keep the
-#: per-chunk pickling overhead small.
+#: Chunks per worker: enough to balance the load, few enough to keep the per-chunk pickling overhead
+#: small (progress is reported per replica whatever the chunks).
 CHUNKS_PER_WORKER = 8
 
 
@@ -40,10 +43,11 @@ def job_mtbf_s(job: SimJob) -> float:
 def check_feasible(job: SimJob) -> None:
     """Raise :class:`~clustersim.errors.SimulationError` if the job cannot be expected to finish.
 
-    Two checks, with the numbers in the message: the job's MTBF must exceed one checkpoint stall
-    (:attr:`SimJob.checkpoint_stall_s`) plus
-    one recovery (detect + restart + load), else no checkpoint would ever be kept; and Daly's expected
-    wall time (:func:`clustersim.theory.daly_expected_wall_s`) must fit in the horizon.
+    Three checks, with the numbers in the message: the job's MTBF must exceed one checkpoint stall
+    (:attr:`SimJob.checkpoint_stall_s`) plus one recovery (detect + restart + load), else no checkpoint
+    would ever be kept; Daly's expected wall time (:func:`clustersim.theory.daly_expected_wall_s`) must
+    fit in the horizon; and the failures it implies (wall / MTBF, Wald's identity) must fit in the event
+    budget (``SimJob.max_events``).
     """
     m = job_mtbf_s(job)
     if not math.isfinite(m):
@@ -67,11 +71,24 @@ def check_feasible(job: SimJob) -> None:
             f"every {tau / 60:.3g} min taking {delta:.4g} s, recovery {r:.4g} s), the horizon "
             f"{job.horizon / d:.4g} days; use a checkpoint interval near Daly's optimum "
             f"({float(theory.daly_interval_s(delta, m)) / 60:.3g} min) or a longer horizon")
+    failures = expected / m
+    if failures > job.max_events:
+        raise SimulationError(
+            f"the job would take about {failures:.3g} failures per replica (Daly's expected wall time "
+            f"{expected / units.DAY_S:.4g} days at a job MTBF of {m / h:.3g} h), over the event budget of "
+            f"{job.max_events:,} failures per replica; the answer would cost that many events for every "
+            f"replica: shorten the run, or raise the budget (SimJob.max_events)")
 
 
-def run_chunk(job: SimJob, seed: int, start: int, stop: int, log_first: bool) -> list[ReplicaResult]:
-    """Replicas start..stop-1 (the worker's task); replica 0 keeps its event log if ``log_first``."""
-    return [run_replica(job, seed, i, log=log_first and i == 0) for i in range(start, stop)]
+def run_chunk(job: SimJob, seed: int, start: int, stop: int, log_first: bool,
+              done: Callable[[int], None] = tick) -> list[ReplicaResult]:
+    """Replicas start..stop-1 (the worker's task); replica 0 keeps its event log if ``log_first``;
+    ``done(1)`` after each replica."""
+    out = []
+    for i in range(start, stop):
+        out.append(run_replica(job, seed, i, log=log_first and i == 0))
+        done(1)
+    return out
 
 
 def _chunks(replicas: int, workers: int) -> list[tuple[int, int]]:
@@ -79,12 +96,24 @@ def _chunks(replicas: int, workers: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, replicas)) for a in range(0, replicas, size)]
 
 
+def run_vector_block(job: SimJob, seed: int, block: int, n: int) -> BlockResult:
+    """One block of the vectorized engine (the worker's task)."""
+    return VectorEngine(job).run_block(seed, block, n, tick)
+
+
+def _vector_blocks(job: SimJob, replicas: int) -> list[tuple[int, int]]:
+    size = block_size(job)
+    return [(b, min(size, replicas - b * size)) for b in range(math.ceil(replicas / size))]
+
+
 def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, progress: bool = False,
-             events: bool = True, check: bool = True) -> MonteCarloResult:
+             events: bool = True, check: bool = True, engine: str = "auto") -> MonteCarloResult:
     """Simulate ``replicas`` runs of ``job`` and return them with their summary.
 
     ``workers`` > 1 uses a local process pool (the same result as 1 worker); ``progress`` shows a rich
     progress bar; ``events`` keeps replica 0's event log; ``check`` runs :func:`check_feasible` first.
+    ``engine``: ``auto`` (the vectorized engine where it represents the job exactly, else SimPy; see
+    :mod:`clustersim.sim.engines`), ``vector`` or ``simpy``; the result's ``engine`` says which ran.
     """
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise SimulationError(f"replicas: expected an integer >= 1, given {replicas!r}")
@@ -92,25 +121,32 @@ def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, pro
         raise SimulationError(f"workers: expected an integer >= 1, given {workers!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SimulationError(f"seed: expected an integer >= 0, given {seed!r}")
+    chosen, note = choose_engine(job, engine)
     if check:
         check_feasible(job)
+    if chosen == "vector":
+        return _simulate_vector(job, replicas, seed, workers, progress, events, note)
     chunks = _chunks(replicas, workers)
-    parts: list[list[ReplicaResult] | None] = [None] * len(chunks)
     with _Progress(replicas, progress) as advance:
         if workers == 1 or len(chunks) == 1:
-            for k, (a, b) in enumerate(chunks):
-                parts[k] = run_chunk(job, seed, a, b, events)
-                advance(b - a)
+            parts = [run_chunk(job, seed, a, b, events, advance) for a, b in chunks]
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-                futures = {pool.submit(run_chunk, job, seed, a, b, events): k for k, (a, b) in enumerate(chunks)}
-                for fut in as_completed(futures):
-                    k = futures[fut]
-                    parts[k] = fut.result()
-                    a, b = chunks[k]
-                    advance(b - a)
-    results = [r for part in parts if part is not None for r in part]
-    return collect(job, seed, results)
+            parts = run_tasks(run_chunk, [(job, seed, a, b, events) for a, b in chunks], workers, advance)
+    results = [r for part in parts for r in part]
+    return collect(job, seed, results, note)
+
+
+def _simulate_vector(job: SimJob, replicas: int, seed: int, workers: int, progress: bool, events: bool,
+                     note: str) -> MonteCarloResult:
+    blocks = _vector_blocks(job, replicas)
+    engine = VectorEngine(job)
+    with _Progress(replicas, progress) as advance:
+        if workers == 1 or len(blocks) == 1:
+            parts = [engine.run_block(seed, b, n, advance) for b, n in blocks]
+        else:
+            parts = run_tasks(run_vector_block, [(job, seed, b, n) for b, n in blocks], workers, advance)
+    log = run_replica(job, seed, 0, log=True) if events else None
+    return from_blocks(job, seed, parts, engine.components, log, note)
 
 
 class _Progress:
@@ -131,7 +167,7 @@ class _Progress:
         bar.start()
         self._bar = bar
         task = bar.add_task("replicas", total=self.total)
-        return lambda n: bar.update(task, advance=n)
+        return lambda n: bar.update(task, advance=n) if n else None
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

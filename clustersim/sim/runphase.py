@@ -23,25 +23,30 @@ __all__ = ["begin_run", "bound", "settle_run", "close_run", "run_part", "computi
 
 PROD, LOST, CKPT, DEGR = (BUCKETS.index(b) for b in ("productive", "lost_work", "checkpointing", "degraded"))
 _NO_WRITE = -1.0
+#: Beyond this many cycles a cycle count is no longer exact in floating point (and counting up to it would
+#: never end): a run with more left runs that many cycles (some 10**17 s at a 4-minute interval, far past
+#: any sensible horizon) and then stops as at the event budget (``budget_hit``), unfinished.
+_EXACT_CYCLES = 2**50
 
 if TYPE_CHECKING:
     from .replica import Replica
 
 
-def begin_run(rep: Replica) -> float:
-    """Start a run phase now; returns its duration."""
+def begin_run(rep: Replica, expand: bool = False) -> float:
+    """Start a run phase now; returns its duration. ``expand``: a shrunk elastic job can grow back at the
+    end of its first cycle (:func:`clustersim.sim.nodes.can_expand`)."""
     job = rep.job
     now = rep.env.now
     rate = rep.rate()
     tau = job.checkpoint_interval_s
-    rem = (job.work_s - rep.work) / rate
-    c1 = tau - rep.since
+    rem = (job.work_s - rep.prog.work) / rate
+    c1 = tau - rep.prog.since
     if c1 < 0.0:
         c1 = 0.0
     async_ = job.checkpoint_async
     full_w = job.checkpoint_write_s
     w = job.checkpoint_block_s if async_ else full_w
-    inflight = rep.inflight
+    inflight = rep.prog.inflight
     single = async_ and (inflight is not None and inflight[0] > now + c1
                          or full_w - job.checkpoint_block_s > tau)
     # first cycle that finishes the job: the smallest j with rem <= c1 + j tau (within rounding: a
@@ -49,13 +54,16 @@ def begin_run(rep: Replica) -> float:
     rem_tol = rem - 1e-9 * tau
     if rem_tol <= c1:
         jf = 0
+    elif not rem_tol - c1 < _EXACT_CYCLES * tau:  # (also nan, inf): run that many cycles, then stop
+        rep.stop_after_phase = True
+        return _set_run(rep, now, rate, c1, tau, w, _EXACT_CYCLES, False, RUN, tau, w, not async_)
     else:
         jf = max(1, math.ceil((rem_tol - c1) / tau))
         while jf > 1 and rem_tol <= c1 + (jf - 1) * tau:
             jf -= 1
         while rem_tol > c1 + jf * tau:
             jf += 1
-    if not async_ and not rep.missing and rep.next_maint == math.inf:
+    if not async_ and not rep.nodes.missing and rep.next_maint == math.inf:
         # the common case: synchronous checkpoints, nothing due before the finish
         return _set_run(rep, now, rate, c1, tau, w, jf, True, RUN,
                         rem - (c1 + (jf - 1) * tau) if jf else rem,
@@ -67,7 +75,7 @@ def begin_run(rep: Replica) -> float:
         jm = 0 if gap <= 0 else math.ceil(gap / (tau + w))
         while jm > 0 and now + c1 + (jm - 1) * (tau + w) >= rep.next_maint:
             jm -= 1
-    je = 0 if rep.can_expand() else math.inf
+    je = 0 if expand else math.inf
     last = 0 if single else int(min(jf, jm, je))
     finishing = jf == last
     kind_after = RUN
@@ -100,57 +108,61 @@ def begin_run(rep: Replica) -> float:
 def _set_run(rep: Replica, now: float, rate: float, c1: float, tau: float, w: float, last: int,
              finishing: bool, after: int, last_c: float, last_w: float, last_commit: bool) -> float:
     """Store a run phase of ``last + 1`` cycles; returns its duration."""
-    rep.mode = RUN
-    rep.phase_id += 1
-    rep.ph_next = 0
-    rep.rp_t0 = now
-    rep.rp_c1 = c1
-    rep.rp_tau = tau
-    rep.rp_w = w
-    rep.rp_period = tau + w
-    rep.rp_base = now + c1 + w
-    rep.rp_n = last + 1
-    rep.rp_last_c = last_c
-    rep.rp_last_w = last_w
-    rep.rp_last_commit = last_commit
-    rep.rp_plain_commit = not rep.job.checkpoint_async
-    rep.rp_finishing = finishing
-    rep.rp_after = after
-    rep.rp_rate = rate
-    rep.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
-    rep.next_t = bound(rep, 0)
-    return bound(rep, rep.rp_nb - 1) - now
+    rep.ph.mode = RUN
+    rep.ph.phase_id += 1
+    rep.ph.ph_next = 0
+    rep.ph.rp_t0 = now
+    rep.ph.rp_c1 = c1
+    rep.ph.rp_tau = tau
+    rep.ph.rp_w = w
+    rep.ph.rp_period = tau + w
+    rep.ph.rp_base = now + c1 + w
+    rep.ph.rp_n = last + 1
+    rep.ph.rp_last_c = last_c
+    rep.ph.rp_last_w = last_w
+    rep.ph.rp_last_commit = last_commit
+    rep.ph.rp_plain_commit = not rep.job.checkpoint_async
+    rep.ph.rp_finishing = finishing
+    rep.ph.rp_after = after
+    rep.ph.rp_rate = rate
+    rep.ph.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
+    rep.ph.next_t = bound(rep, 0)
+    return bound(rep, rep.ph.rp_nb - 1) - now
 
 
 def bound(rep: Replica, i: int) -> float:
     """Time of boundary i of the current run phase."""
     j = i >> 1
-    start = rep.rp_t0 if j == 0 else rep.rp_base + (j - 1) * rep.rp_period
-    if j == rep.rp_n - 1:
-        end_c = start + rep.rp_last_c
-        return end_c if i & 1 == 0 else end_c + rep.rp_last_w
-    end_c = start + (rep.rp_c1 if j == 0 else rep.rp_tau)
-    return end_c if i & 1 == 0 else end_c + rep.rp_w
+    start = rep.ph.rp_t0 if j == 0 else rep.ph.rp_base + (j - 1) * rep.ph.rp_period
+    if j == rep.ph.rp_n - 1:
+        end_c = start + rep.ph.rp_last_c
+        return end_c if i & 1 == 0 else end_c + rep.ph.rp_last_w
+    end_c = start + (rep.ph.rp_c1 if j == 0 else rep.ph.rp_tau)
+    return end_c if i & 1 == 0 else end_c + rep.ph.rp_w
 
 def _cycle_start(rep: Replica, j: int) -> float:
-    return rep.rp_t0 if j == 0 else rep.rp_base + (j - 1) * rep.rp_period
+    return rep.ph.rp_t0 if j == 0 else rep.ph.rp_base + (j - 1) * rep.ph.rp_period
 
 def settle_run(rep: Replica, now: float, force: bool = False) -> None:
     """Apply the run phase's boundaries up to ``now`` (all of them with ``force``: the phase ended)."""
-    i = rep.ph_next
-    nb = rep.rp_nb
-    if not i & 1 and rep.rp_plain_commit and rep.log is None and rep.rp_n > 1:
-        i = _bulk_cycles(rep, i, now, force)
+    i = rep.ph.ph_next
+    nb = rep.ph.rp_nb
+    bulk = rep.ph.rp_plain_commit and rep.ph.rp_n > 1
     while i < nb:
+        if bulk and not i & 1 and rep.log is None:  # (the log may fill up on the way)
+            i = _bulk_cycles(rep, i, now, force)
+            bulk = False
+            if i >= nb:
+                break
         t = bound(rep, i)
         if t > now and not force:
             break
-        rep.ph_next = i + 1
+        rep.ph.ph_next = i + 1
         if i & 1:
             _write_end(rep, i >> 1, t)
         else:
             _compute_end(rep, i >> 1, t)
-        if rep.mode == DONE:
+        if rep.ph.mode == DONE:
             return
         i += 1
 
@@ -162,13 +174,13 @@ def _bulk_cycles(rep: Replica, i: int, now: float, force: bool) -> int:
     sums are those of the cycle-by-cycle path (up to floating-point rounding).
     """
     j = i >> 1
-    plain = rep.rp_n - 1  # cycles 0 .. n-2 are plain
+    plain = rep.ph.rp_n - 1  # cycles 0 .. n-2 are plain
     if force:
         m = plain
     else:
-        if now < rep.rp_base:
+        if now < rep.ph.rp_base:
             return i
-        m = min(plain, int((now - rep.rp_base) // rep.rp_period) + 1)
+        m = min(plain, int((now - rep.ph.rp_base) // rep.ph.rp_period) + 1)
         while m > j and bound(rep, 2 * m - 1) > now:
             m -= 1
         while m < plain and bound(rep, 2 * m + 1) <= now:
@@ -176,84 +188,84 @@ def _bulk_cycles(rep: Replica, i: int, now: float, force: bool) -> int:
     k = m - j
     if k <= 0:
         return i
-    compute = (rep.rp_c1 + (k - 1) * rep.rp_tau) if j == 0 else k * rep.rp_tau
-    work = rep.work + compute * rep.rp_rate
-    pend = rep.pend_wall + compute
-    done = work - rep.work_saved
-    acc = rep.acc
+    compute = (rep.ph.rp_c1 + (k - 1) * rep.ph.rp_tau) if j == 0 else k * rep.ph.rp_tau
+    work = rep.prog.work + compute * rep.ph.rp_rate
+    pend = rep.prog.pend_wall + compute
+    done = work - rep.prog.work_saved
+    acc = rep.prog.acc
     acc[PROD] += done
     acc[DEGR] += pend - done
-    acc[CKPT] += k * rep.rp_w
-    rep.checkpoints += k
-    rep.work = rep.work_saved = work
-    rep.pend_wall = 0.0
-    rep.since = 0.0
-    rep.ph_next = 2 * m
+    acc[CKPT] += k * rep.ph.rp_w
+    rep.prog.checkpoints += k
+    rep.prog.work = rep.prog.work_saved = work
+    rep.prog.pend_wall = 0.0
+    rep.prog.since = 0.0
+    rep.ph.ph_next = 2 * m
     return 2 * m
 
 
 def _compute_end(rep: Replica, j: int, t: float) -> None:
-    last = j == rep.rp_n - 1
-    c = rep.rp_last_c if last else (rep.rp_c1 if j == 0 else rep.rp_tau)
-    rep.pend_wall += c
-    rep.since += c
-    if last and rep.rp_finishing:
-        rep.work = rep.job.work_s
-        if rep.rp_last_w == _NO_WRITE:
-            if rep.inflight is not None:  # an async write still going at the finish no longer matters
+    last = j == rep.ph.rp_n - 1
+    c = rep.ph.rp_last_c if last else (rep.ph.rp_c1 if j == 0 else rep.ph.rp_tau)
+    rep.prog.pend_wall += c
+    rep.prog.since += c
+    if last and rep.ph.rp_finishing:
+        rep.prog.work = rep.job.work_s
+        if rep.ph.rp_last_w == _NO_WRITE:
+            if rep.prog.inflight is not None:  # an async write still going at the finish no longer matters
                 rep.commit_inflight(t)
-                rep.inflight = None
-            rep.commit(rep.work, rep.pend_wall)
+                rep.prog.inflight = None
+            rep.prog.commit(rep.prog.work, rep.prog.pend_wall)
             rep.finish(t)
             return
     else:
-        rep.work += c * rep.rp_rate
+        rep.prog.work += c * rep.ph.rp_rate
     if rep.log is not None:
-        rep.emit(t, "checkpoint_start", detail=f"work_s={rep.work!r}")
+        rep.emit(t, "checkpoint_start", detail=f"work_s={rep.prog.work!r}")
 
 def _write_end(rep: Replica, j: int, t: float) -> None:
-    last = j == rep.rp_n - 1
-    rep.acc[CKPT] += rep.rp_last_w if last else rep.rp_w
-    if rep.inflight is not None:
+    last = j == rep.ph.rp_n - 1
+    rep.prog.acc[CKPT] += rep.ph.rp_last_w if last else rep.ph.rp_w
+    if rep.prog.inflight is not None:
         rep.commit_inflight(t)
-    rep.since = 0.0
-    if rep.rp_last_commit if last else rep.rp_plain_commit:
-        rep.commit(rep.work, rep.pend_wall)
-        rep.checkpoints += 1
+    rep.prog.since = 0.0
+    if rep.ph.rp_last_commit if last else rep.ph.rp_plain_commit:
+        rep.prog.commit(rep.prog.work, rep.prog.pend_wall)
+        rep.prog.checkpoints += 1
         if rep.log is not None:
-            rep.emit(t, "checkpoint_done", detail=f"work_s={rep.work!r}")
-        if last and rep.rp_finishing:
+            rep.emit(t, "checkpoint_done", detail=f"work_s={rep.prog.work!r}")
+        if last and rep.ph.rp_finishing:
             rep.finish(t)
     else:
         job = rep.job
         done_at = t + job.checkpoint_write_s - job.checkpoint_block_s
-        rep.inflight = (done_at, rep.work, rep.pend_wall)
+        rep.prog.inflight = (done_at, rep.prog.work, rep.prog.pend_wall)
         if rep.log is not None:
             rep.emit(t, "checkpoint_copied", detail=f"persisted_at={done_at!r}")
 
 def close_run(rep: Replica, now: float, at_horizon: bool) -> str:
     """Account the unfinished boundary interval of the run phase up to ``now``; returns its name."""
-    i = rep.ph_next
-    if i >= rep.rp_nb:
+    i = rep.ph.ph_next
+    if i >= rep.ph.rp_nb:
         return "idle"
-    rep.ph_next = rep.rp_nb
+    rep.ph.ph_next = rep.ph.rp_nb
     if i & 1 == 0:
         e = now - _cycle_start(rep, i >> 1)
-        rep.pend_wall += e
-        rep.since += e
-        rep.work += e * rep.rp_rate
+        rep.prog.pend_wall += e
+        rep.prog.since += e
+        rep.prog.work += e * rep.ph.rp_rate
         return "compute"
     e = now - bound(rep, i - 1)
-    rep.acc[CKPT if at_horizon else LOST] += e
+    rep.prog.acc[CKPT if at_horizon else LOST] += e
     return "checkpoint write"
 
 def run_part(rep: Replica) -> str:
-    i = rep.ph_next
-    if i >= rep.rp_nb:
+    i = rep.ph.ph_next
+    if i >= rep.ph.rp_nb:
         return "idle"
     return "checkpoint write" if i & 1 else "compute"
 
 def computing(rep: Replica, now: float) -> bool:
     """Whether the job is computing (in a run phase, not writing) at ``now``, after settling."""
-    i = rep.ph_next
-    return rep.mode == RUN and i < rep.rp_nb and not i & 1 and now < bound(rep, i)
+    i = rep.ph.ph_next
+    return rep.ph.mode == RUN and i < rep.ph.rp_nb and not i & 1 and now < bound(rep, i)

@@ -9,6 +9,9 @@
   from Kolmogorov's limiting distribution, P(sqrt(n) D_n > x) -> 2 sum_{k>=1} (-1)^{k-1} exp(-2 k^2 x^2)
   (Kolmogorov 1933; Smirnov 1948, Ann. Math. Statist. 19:279-281), with Stephens' finite-n scaling
   sqrt(n) + 0.12 + 0.11/sqrt(n) (Stephens 1970, J. R. Statist. Soc. B 32:115-122).
+* Two-sample Kolmogorov-Smirnov: D = sup |F_n - G_m|, which under the null has the same limit with the
+  effective size n m / (n + m) in place of n (Smirnov 1939; e.g. Conover, "Practical Nonparametric
+  Statistics", 3rd ed., Sec. 6.3).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = ["Z_975", "MetricSummary", "mean_ci", "quantile_ci", "describe", "ks_statistic", "kolmogorov_sf",
-           "ks_critical_value"]
+           "ks_critical_value", "kolmogorov_isf", "ks_two_sample", "ks_two_sample_critical_value"]
 
 #: The standard normal's 0.975 quantile (two-sided 95%).
 Z_975 = 1.959963984540054
@@ -129,11 +132,10 @@ def kolmogorov_sf(x: float, terms: int = 100) -> float:
     return min(max(s, 0.0), 1.0)
 
 
-def ks_critical_value(n: int, alpha: float = 0.01) -> float:
-    """The D_n above which the KS test rejects at level ``alpha``: x_alpha / (sqrt(n) + 0.12 + 0.11/sqrt(n)),
-    with x_alpha solving kolmogorov_sf(x) = alpha (bisection; the tail is monotone)."""
-    if n < 1 or not 0 < alpha < 1:
-        raise ValueError("n >= 1 and 0 < alpha < 1")
+def kolmogorov_isf(alpha: float) -> float:
+    """x with kolmogorov_sf(x) = alpha (bisection; the tail is monotone)."""
+    if not 0 < alpha < 1:
+        raise ValueError("0 < alpha < 1")
     lo, hi = 0.1, 5.0
     for _ in range(100):
         mid = 0.5 * (lo + hi)
@@ -141,6 +143,34 @@ def ks_critical_value(n: int, alpha: float = 0.01) -> float:
             lo = mid
         else:
             hi = mid
-    x_alpha = 0.5 * (lo + hi)
+    return 0.5 * (lo + hi)
+
+
+def ks_critical_value(n: int, alpha: float = 0.01) -> float:
+    """The D_n above which the KS test rejects at level ``alpha``: x_alpha / (sqrt(n) + 0.12 + 0.11/sqrt(n)),
+    with x_alpha = :func:`kolmogorov_isf` (alpha)."""
+    if n < 1 or not 0 < alpha < 1:
+        raise ValueError("n >= 1 and 0 < alpha < 1")
     rn = math.sqrt(n)
-    return x_alpha / (rn + 0.12 + 0.11 / rn)
+    return kolmogorov_isf(alpha) / (rn + 0.12 + 0.11 / rn)
+
+
+def ks_two_sample(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic D = max over the pooled sample of |F_x - F_y|."""
+    x = np.sort(np.asarray(x, dtype=float))
+    y = np.sort(np.asarray(y, dtype=float))
+    if x.size == 0 or y.size == 0:
+        raise ValueError("no samples")
+    pooled = np.concatenate([x, y])
+    fx = np.searchsorted(x, pooled, side="right") / x.size
+    fy = np.searchsorted(y, pooled, side="right") / y.size
+    return float(np.max(np.abs(fx - fy)))
+
+
+def ks_two_sample_critical_value(n: int, m: int, alpha: float = 0.01) -> float:
+    """The D above which the two-sample test rejects at level ``alpha`` (asymptotic, with Stephens'
+    scaling at the effective size n m / (n + m))."""
+    if n < 1 or m < 1:
+        raise ValueError("n, m >= 1")
+    rn = math.sqrt(n * m / (n + m))
+    return kolmogorov_isf(alpha) / (rn + 0.12 + 0.11 / rn)

@@ -10,8 +10,9 @@ import numpy as np
 from .job import SimJob
 from .records import BUCKETS, EventRow, ReplicaResult, write_events_csv
 from .stats import MetricSummary, describe
+from .vector import BlockResult
 
-__all__ = ["MonteCarloResult", "collect"]
+__all__ = ["MonteCarloResult", "collect", "from_blocks"]
 
 _COUNTS = ("degradations", "planned_interruptions", "checkpoints", "ignored_failures", "sim_events")
 
@@ -21,8 +22,14 @@ class MonteCarloResult:
     """Replicas of one job. Every array has one entry per replica, in replica order.
 
     ``breakdown[part]`` are the parts of :data:`~clustersim.sim.records.BUCKETS` in seconds (they add up to
-    ``wall_s``); ``interruptions_by[component]`` counts the failures that stopped the job; ``finished`` is
-    False for a replica that hit the horizon; ``events`` is replica 0's event log (or None).
+    ``wall_s``); ``interruptions_by[component]`` counts the failures that stopped the job, for every
+    component of the job's sources (zeros too) and of its trace; ``finished`` is
+    False for a replica that hit the horizon or the event budget (``budget_hit`` True for the latter);
+    ``events`` is replica 0's event log (or None), cut at ``job.max_log_rows`` rows (``events_truncated``).
+
+    ``engine`` is the engine that ran the replicas (``vector`` or ``simpy``) and ``engine_note`` why. With
+    the vectorized engine the event log is replica 0 of the SimPy engine (an example history of the same
+    job and seed, not one of the vectorized samples).
     """
 
     job: SimJob
@@ -33,6 +40,15 @@ class MonteCarloResult:
     interruptions_by: dict[str, np.ndarray]
     counts: dict[str, np.ndarray]
     events: list[EventRow] | None = field(default=None, compare=False)
+    engine: str = "simpy"
+    engine_note: str = ""
+    budget_hit: np.ndarray | None = None
+    events_truncated: bool = False
+
+    @property
+    def any_budget_hit(self) -> bool:
+        """Whether some replica stopped at the event budget (its result is a bound, not an outcome)."""
+        return bool(self.budget_hit is not None and self.budget_hit.any())
 
     @property
     def replicas(self) -> int:
@@ -74,10 +90,11 @@ class MonteCarloResult:
         write_events_csv(self.events or [], path)
 
 
-def collect(job: SimJob, seed: int, results: Sequence[ReplicaResult]) -> MonteCarloResult:
+def collect(job: SimJob, seed: int, results: Sequence[ReplicaResult], note: str = "") -> MonteCarloResult:
     """Assemble per-replica results (already in replica order) into a :class:`MonteCarloResult`."""
     n = len(results)
-    comps = sorted({c for r in results for c in r.interruptions_by})
+    comps = sorted({c for r in results for c in r.interruptions_by} | {src.component for src in job.sources})
+    first = results[0] if n else None
     return MonteCarloResult(
         job=job,
         seed=seed,
@@ -87,5 +104,35 @@ def collect(job: SimJob, seed: int, results: Sequence[ReplicaResult]) -> MonteCa
         interruptions_by={c: np.array([r.interruptions_by.get(c, 0) for r in results], dtype=np.int64)
                           for c in comps},
         counts={c: np.array([getattr(r, c) for r in results], dtype=np.int64).reshape(n) for c in _COUNTS},
-        events=results[0].events if n and results[0].events is not None else None,
+        events=first.events if first is not None else None,
+        engine="simpy",
+        engine_note=note,
+        budget_hit=np.array([r.budget_hit for r in results], dtype=bool),
+        events_truncated=bool(first is not None and first.log_truncated),
+    )
+
+
+def from_blocks(job: SimJob, seed: int, blocks: Sequence[BlockResult], components: Sequence[str],
+                log: ReplicaResult | None, note: str) -> MonteCarloResult:
+    """Assemble the vectorized engine's blocks (in replica order) into a :class:`MonteCarloResult`;
+    ``log`` is the SimPy replica whose event log goes with it."""
+    cat = lambda name: np.concatenate([getattr(b, name) for b in blocks])  # noqa: E731
+    acc = cat("acc")
+    by = cat("by")
+    # sim_events: for this engine, the failures each replica processed (it has no SimPy events)
+    counts = {"checkpoints": cat("checkpoints"), "ignored_failures": cat("ignored"), "sim_events": cat("failures")}
+    zeros = np.zeros(acc.shape[0], dtype=np.int64)
+    return MonteCarloResult(
+        job=job,
+        seed=seed,
+        wall_s=cat("wall_s"),
+        finished=cat("finished"),
+        breakdown={b: acc[:, i].copy() for i, b in enumerate(BUCKETS)},
+        interruptions_by={c: by[:, components.index(c)].copy() for c in sorted(components)},
+        counts={c: counts.get(c, zeros) for c in _COUNTS},
+        events=log.events if log is not None else None,
+        engine="vector",
+        engine_note=note,
+        budget_hit=cat("budget_hit"),
+        events_truncated=bool(log is not None and log.log_truncated),
     )

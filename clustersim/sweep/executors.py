@@ -32,7 +32,8 @@ from typing import Any
 
 from clustersim.errors import ClustersimError
 
-__all__ = ["Outcome", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "guarded"]
+__all__ = ["Outcome", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "guarded",
+           "exit_when_orphaned"]
 
 TaskFn = Callable[[Any], Any]
 
@@ -48,6 +49,31 @@ class Outcome:
     task_id: str
     value: Any = None
     error: str | None = None
+
+
+#: Where a Dask LocalCluster listens: this machine only.
+LOOPBACK = "127.0.0.1"
+#: How often a local worker checks that the sweep's main process is still alive.
+ORPHAN_POLL_S = 0.5
+
+
+def exit_when_orphaned(parent_pid: int) -> None:
+    """Worker initializer: a daemon thread ends this worker as soon as its parent is gone.
+
+    When the main process is killed (SIGKILL, OOM killer) nothing tells a pool's workers: they would keep
+    running, and keep open the pipes they inherited (a caller waiting for the command's output would
+    hang), and so would multiprocessing's resource tracker, which exits only when every process holding
+    its pipe has. A reparented worker sees its parent's pid change (``os.getppid``, POSIX) and exits.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(ORPHAN_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="clustersim-orphan-watch", daemon=True).start()
 
 
 def guarded(fn: TaskFn, payload: Any) -> tuple[bool, Any]:
@@ -125,7 +151,8 @@ class ProcessExecutor(Executor):
 
         self.close()
         self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                         mp_context=multiprocessing.get_context(self.start_method))
+                                         mp_context=multiprocessing.get_context(self.start_method),
+                                         initializer=exit_when_orphaned, initargs=(os.getpid(),))
         return self._pool
 
     def close(self) -> None:
@@ -206,6 +233,7 @@ class DaskExecutor(Executor):
         except ImportError:
             raise ClustersimError("Dask is not installed: pip install 'clustersim[dask]'") from None
         self._cluster: Any = None
+        self._scratch: Any = None
         self.client: Any = None
         if scheduler:
             try:
@@ -214,10 +242,16 @@ class DaskExecutor(Executor):
                 raise ClustersimError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
             self.name = f"dask {scheduler}"
         else:
-            # dashboard_address ":0": the scheduler's HTTP server takes a free port (its default, 8787,
-            # may be held by another cluster on this machine)
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=":0", silence_logs=logging.ERROR)
+            # Everything on the loopback interface (a LocalCluster's default binds the dashboard to all
+            # interfaces): the scheduler, the workers, and the dashboard on a free port (its default, 8787,
+            # may be held by another cluster on this machine). Workers' scratch space in a temporary
+            # folder removed on close, not in the current directory.
+            import tempfile
+
+            self._scratch = tempfile.TemporaryDirectory(prefix="clustersim-dask-")
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=LOOPBACK,
+                                         dashboard_address=f"{LOOPBACK}:0", silence_logs=logging.ERROR,
+                                         local_directory=self._scratch.name)
             self.client = Client(self._cluster)
             self.name = "dask local"
         self.workers = max(1, sum(self.client.nthreads().values()))
@@ -229,6 +263,9 @@ class DaskExecutor(Executor):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def run(self, fn: TaskFn, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
         from distributed import as_completed

@@ -66,14 +66,49 @@ def _meta(plan: Plan, objective: str) -> dict[str, Any]:
     }
 
 
-def _tasks(plan: Plan, todo: Sequence[ValidPoint], chunk_size: int,
-           simulate_fn: SimulateFn | None) -> tuple[Any, Iterator[tuple[str, Any]], dict[str, list[ValidPoint]]]:
+#: An analytic task should take about this long, so that results are committed every few seconds and a
+#: killed sweep loses at most that much work per worker, whatever the sweep's chunk_size (an upper bound).
+TASK_TARGET_S = 2.0
+#: Points in the first analytic chunks, before the time per point is known.
+FIRST_CHUNK = 64
+
+
+class _Chunks:
+    """Analytic points in chunks sized by time as well as by count: the first chunks hold FIRST_CHUNK
+    points, the next ones as many as take about TASK_TARGET_S on one worker at the rate measured so far
+    (never more than ``chunk_size``). Rows do not depend on the chunking (each point is evaluated alone)."""
+
+    def __init__(self, plan: Plan, todo: Sequence[ValidPoint], chunk_size: int, workers: int,
+                 members: dict[str, list[ValidPoint]], clock: Any = time.perf_counter):
+        self.plan, self.todo, self.cap, self.workers = plan, todo, chunk_size, max(1, workers)
+        self.members, self.clock = members, clock
+        self.started = clock()
+        self.points_done = 0
+
+    def observe(self, points: int) -> None:
+        self.points_done += points
+
+    def size(self) -> int:
+        elapsed = self.clock() - self.started
+        if self.points_done == 0 or elapsed <= 0:
+            return min(self.cap, FIRST_CHUNK)
+        seconds_per_point = elapsed * self.workers / self.points_done
+        return max(1, min(self.cap, int(TASK_TARGET_S / seconds_per_point)))
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        i = 0
+        while i < len(self.todo):
+            chunk = list(self.todo[i: i + self.size()])
+            i += len(chunk)
+            self.members[chunk[0].key] = chunk
+            yield chunk[0].key, (self.plan.base, [(p.key, p.inputs) for p in chunk])
+
+
+def _tasks(plan: Plan, todo: Sequence[ValidPoint], chunk_size: int, simulate_fn: SimulateFn | None,
+           workers: int = 1) -> tuple[Any, Iterator[tuple[str, Any]] | _Chunks, dict[str, list[ValidPoint]]]:
     members: dict[str, list[ValidPoint]] = {}
     if plan.mode == "estimate":
-        chunks = [todo[i: i + chunk_size] for i in range(0, len(todo), chunk_size)]
-        for chunk in chunks:
-            members[chunk[0].key] = list(chunk)
-        return estimate_chunk, ((c[0].key, (plan.base, [(p.key, p.inputs) for p in c])) for c in chunks), members
+        return estimate_chunk, _Chunks(plan, todo, chunk_size, workers, members), members
     for p in todo:
         members[p.key] = [p]
     return simulate_point, ((p.key, (p.key, plan.base, p.inputs, simulate_fn)) for p in todo), members
@@ -214,8 +249,8 @@ def _answers(summary: SweepSummary, db: str | os.PathLike[str], plan: Plan, obj:
 def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: SweepSummary, *, workers: int,
              dask: str | None, scheduler: str | None, progress: bool, simulate_fn: SimulateFn | None,
              executor: Executor | None) -> None:
-    fn, tasks, members = _tasks(plan, todo, plan.sweep.spec.chunk_size, simulate_fn)
     ex = executor or make_executor(workers=workers, dask=dask, scheduler=scheduler)
+    fn, tasks, members = _tasks(plan, todo, plan.sweep.spec.chunk_size, simulate_fn, ex.workers)
     summary.executor, summary.workers = ex.name, ex.workers
     run_id = store.start_run(ex.name, ex.workers)
     bar = _Progress(progress, len(todo), "estimating" if plan.mode == "estimate" else "simulating")
@@ -225,6 +260,8 @@ def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: Sw
         for outcome in ex.run(fn, tasks):
             rows = _rows(outcome, members.pop(outcome.task_id))
             store.write(rows)
+            if isinstance(tasks, _Chunks):
+                tasks.observe(len(rows))
             summary.ran += len(rows)
             bar.advance(len(rows))
         outcome_text = "finished"

@@ -14,6 +14,12 @@ Only the process that runs the sweep writes; readers (``load_rows``, the report)
 Table ``meta`` records the sweep (name, file hash, mode, inputs, versions); table ``runs`` one line
 per run or resume (executor, workers, points run, seconds), kept apart so that the rows themselves are
 identical whatever ran them.
+
+Safety: a database is written only if it is new (no tables) or a clustersim sweep's (its ``meta`` and
+``points`` tables have the columns above); any other SQLite file is refused untouched, as is one that
+another running sweep holds: the writer takes an exclusive ``flock(2)`` on the database file for the
+whole run (released by the kernel if the process dies; on Linux independent of SQLite's own POSIX
+locks, and the descriptor stays open until SQLite's connection is closed, so those are never dropped).
 """
 
 from __future__ import annotations
@@ -68,14 +74,64 @@ def row_columns(columns: Sequence[str], input_keys: Sequence[str]) -> list[str]:
     return head + preferred + sorted(rest - set(preferred))
 
 
+_OURS = {"meta": {"key", "value"}, "points": set(FIXED_COLUMNS)}
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database whose tables are not a clustersim sweep's (an unrelated SQLite file)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return
+    for table, needed in _OURS.items():
+        if table not in tables:
+            raise ClustersimError(f"{path} is an SQLite database but not a clustersim sweep's (it has no {table} "
+                                  f"table; its tables: {', '.join(sorted(tables)[:8])}); give another --out")
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({_quote(table)})")}
+        if not needed <= have:
+            raise ClustersimError(f"{path}: its {table} table is not a clustersim sweep's (it lacks "
+                                  f"{', '.join(sorted(needed - have))}); give another --out")
+
+
+def _lock(path: Path) -> int:
+    """An exclusive flock on the database file for this process's run (see the module doc)."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ClustersimError(f"{path} is being written by another running sweep; wait for it to finish, or "
+                              "give another --out") from None
+    return fd
+
+
 class ResultStore:
     """Write side of the results database (one per running sweep)."""
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_file():
+            raise ClustersimError(f"{self.path}: not a file (give a path for the results database)")
+        if not self.path.parent.is_dir():
+            raise ClustersimError(f"{self.path}: the folder {self.path.parent} does not exist")
+        self._lock_fd: int | None = None
+        try:
+            self._lock_fd = _lock(self.path)
+        except PermissionError as exc:
+            raise ClustersimError(f"cannot write {self.path}: {exc.strerror}") from None
+        try:
+            self._open()
+        except BaseException:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise
+        self.columns = self._columns()
+
+    def _open(self) -> None:
         try:
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            _check_ours(self.conn, self.path)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -88,13 +144,21 @@ class ResultStore:
                 "outcome TEXT)")
         except sqlite3.DatabaseError as exc:
             raise ClustersimError(f"{self.path}: not a usable SQLite results database ({exc})") from None
-        self.columns = self._columns()
+        except ClustersimError:
+            self.conn.close()
+            raise
 
     def _columns(self) -> list[str]:
         return [r[1] for r in self.conn.execute("PRAGMA table_info(points)")]
 
     def close(self) -> None:
-        self.conn.close()
+        if self._lock_fd is None:
+            return
+        try:
+            self.conn.close()
+        finally:
+            os.close(self._lock_fd)  # after SQLite's connection: closing it earlier would drop SQLite's locks
+            self._lock_fd = None
 
     def __enter__(self) -> ResultStore:
         return self
@@ -174,10 +238,14 @@ def _open_read(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise ClustersimError(f"{p}: no such results database")
     conn = sqlite3.connect(p, timeout=30.0)
     try:
+        _check_ours(conn, p)
         conn.execute("SELECT 1 FROM points LIMIT 1")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise ClustersimError(f"{p}: not a clustersim sweep database ({exc})") from None
+    except ClustersimError:
+        conn.close()
+        raise
     return conn
 
 

@@ -1,0 +1,187 @@
+"""Failure records for the vectorized engine: every source of every replica, one time window at a time.
+
+A failure strikes a unit whatever the job is doing (a unit in a vacant slot fails too, and the job
+ignores it: thinning), so each source's failures are an exogenous point process that does not depend
+on the job. The vectorized engine therefore draws them ahead, window by window, for all the replicas
+still running, and replays them in time order:
+
+* Exponential units: ``units`` Poisson processes of rate 1/mtbf superpose into one of rate units/mtbf
+  with the failing unit uniform among them (Ross, "Introduction to Probability Models", Ch. 5). In a
+  window of length W the count is Poisson(W units/mtbf) and, given the count, the times are iid uniform
+  over the window (the order-statistic property of the Poisson process, Ross Ch. 5.3).
+* Weibull units: each unit is its own renewal process (a repaired part is new): the next failure time of
+  every unit of every replica is held in an array, and a window collects every renewal that falls in it.
+  Memory: replicas x units floats, which is why the engine runs Weibull jobs in smaller blocks.
+
+Repair durations are drawn per failure as in :class:`~clustersim.sim.distributions.RepairDraws`
+(exponential, fixed, or lognormal with the same mean and cv). Every draw comes from one Generator per
+block of replicas (keyed ``vector/failures`` on (seed, block)), consumed in a fixed order, so a block's
+result does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from clustersim.theory import weibull_scale_s
+
+from .job import SimJob
+
+__all__ = ["Window", "FailureWindows", "repair_means_s"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """The failures of n replicas in one window, sorted by time per replica, padded with inf.
+
+    ``time_s[k, r]`` is replica r's k-th failure in the window (row k: every replica's k-th failure); ``source`` the index of its source in
+    ``job.sources``; ``slot`` the node slot it strikes (-1 for a job-level failure); ``repair_s`` the
+    duration of its repair (or re-acquire). ``end_s[r]``: every failure of replica r up to this time is
+    in the window (the next window starts there).
+    """
+
+    time_s: np.ndarray
+    source: np.ndarray
+    slot: np.ndarray
+    repair_s: np.ndarray
+    end_s: np.ndarray
+
+    @property
+    def columns(self) -> int:
+        return int(self.time_s.shape[0])
+
+    def rows(self, rows: np.ndarray) -> Window:
+        """The window of these replicas only (their failures, in the same order)."""
+        t = self.time_s[:, rows]
+        live = np.isfinite(t).any(axis=1)  # drop the rows of padding left by the other replicas
+        k = int(live.sum()) if not live.all() else t.shape[0]
+        return Window(t[:k], self.source[:k, rows], self.slot[:k, rows], self.repair_s[:k, rows],
+                      self.end_s[rows])
+
+
+def repair_means_s(job: SimJob) -> np.ndarray:
+    """Mean repair (or re-acquire, for a preemption) duration per source."""
+    return np.array([job.preempt_return_s if s.effect == "preempt" and job.preempt_return_s is not None
+                     else job.repair_s for s in job.sources], dtype=float)
+
+
+class FailureWindows:
+    """Draws the failures of ``n`` replicas window by window (see the module docstring)."""
+
+    def __init__(self, job: SimJob, gen: np.random.Generator, n: int):
+        self.job = job
+        self.gen = gen
+        gpn = job.gpus_per_node
+        self._exp: list[tuple[int, float, int, int]] = []  # (source, rate per s, units, units per slot)
+        self._weib: list[tuple[int, float, float, int]] = []  # (source, scale, shape, units per slot)
+        self.next_s: list[np.ndarray] = []  # per Weibull source: (n, units) next failure time of each unit
+        for i, s in enumerate(job.sources):
+            per_slot = 0 if s.effect == "job" else (gpn if s.per == "gpu" else 1)
+            if s.distribution == "weibull":
+                scale = float(weibull_scale_s(s.mtbf_s, s.shape))
+                self._weib.append((i, scale, s.shape, per_slot))
+                self.next_s.append(scale * gen.weibull(s.shape, (n, s.units)))
+            else:
+                self._exp.append((i, s.units / s.mtbf_s, s.units, per_slot))
+        self._means = repair_means_s(job)
+        dist = job.repair_distribution
+        self._sigma = math.sqrt(math.log1p(job.repair_cv ** 2))
+        self._dist = dist
+        self.rate_per_s = sum(r for _, r, _, _ in self._exp) + sum(
+            s.units / s.mtbf_s for s in job.sources if s.distribution == "weibull")
+
+    def _repairs(self, source: np.ndarray) -> np.ndarray:
+        mean = self._means[source]
+        if self._dist == "fixed" or source.size == 0:
+            return mean.copy()
+        if self._dist == "exponential":
+            d = self.gen.exponential(1.0, source.size) * mean
+        else:  # lognormal of mean m and cv c: mu = ln m - sigma^2 / 2, sigma^2 = ln(1 + c^2) (the lognormal's
+            # moments, NIST/SEMATECH e-Handbook of Statistical Methods, Sec. 8.1.6.4; as RepairDraws)
+            s = self._sigma
+            d = np.exp(self.gen.normal(-s * s / 2, s, source.size)) * mean
+        return np.where(mean > 0, d, 0.0)
+
+    @property
+    def memoryless(self) -> bool:
+        """Every source is exponential: windows can be a fixed number of failures per replica."""
+        return not self._weib
+
+    def next_failures(self, t0_s: np.ndarray, k: int) -> Window:
+        """The next ``k`` failures of each replica after its ``t0_s`` (exponential sources only): gaps of
+        the superposed Poisson process, the source of each failure chosen in proportion to its rate and
+        the unit uniform within it (Ross Ch. 5), both from one uniform draw. The window ends at each replica's k-th failure."""
+        gen = self.gen
+        n = t0_s.size
+        rates = np.array([r for _, r, _, _ in self._exp])
+        total = rates.sum()
+        times = np.cumsum(gen.exponential(1.0 / total, (k, n)), axis=0)
+        times += t0_s[None, :]
+        # one uniform picks the source (in proportion to its rate) and, rescaled within the source's
+        # interval (again uniform, and independent of the choice), the unit within it
+        cum = np.cumsum(rates) / total
+        u = gen.random((k, n))
+        which = np.minimum(np.searchsorted(cum, u, side="right"), rates.size - 1)
+        lo = np.concatenate(([0.0], cum[:-1]))
+        within = (u - lo[which]) / (cum - lo)[which]
+        del u
+        src = np.array([i for i, _, _, _ in self._exp])[which]
+        units = np.array([u for _, _, u, _ in self._exp])[which]
+        per = np.array([p for _, _, _, p in self._exp])[which]
+        del which
+        unit = np.minimum((within * units).astype(np.int64), units - 1)
+        slot = np.where(per > 0, unit // np.maximum(per, 1), -1)
+        del unit, units, per, within
+        dur = self._repairs(src.ravel()).reshape(k, n)
+        return Window(times, src, slot, dur, times[-1].copy())
+
+    def window(self, n: int, t0_s: float, t1_s: float) -> Window:
+        """The failures of the n replicas in [t0_s, t1_s)."""
+        gen = self.gen
+        rows, times, srcs, units, per = [], [], [], [], []
+        width = t1_s - t0_s
+        for i, rate, u, per_slot in self._exp:
+            counts = gen.poisson(rate * width, n)
+            total = int(counts.sum())
+            rows.append(np.repeat(np.arange(n), counts))
+            times.append(t0_s + width * gen.random(total))
+            units.append(gen.integers(0, u, total) if u > 1 else np.zeros(total, dtype=np.int64))
+            srcs.append(np.full(total, i))
+            per.append(np.full(total, per_slot))
+        for (i, scale, shape, per_slot), nxt in zip(self._weib, self.next_s, strict=True):
+            r, ix = np.nonzero(nxt < t1_s)
+            while r.size:
+                rows.append(r)
+                times.append(nxt[r, ix])
+                units.append(ix)
+                srcs.append(np.full(r.size, i))
+                per.append(np.full(r.size, per_slot))
+                nxt[r, ix] += scale * gen.weibull(shape, r.size)
+                due = nxt[r, ix] < t1_s
+                r, ix = r[due], ix[due]
+        if not rows:
+            empty = np.empty((0, n))
+            return Window(empty, empty.astype(np.int64), empty.astype(np.int64), empty, np.full(n, t1_s))
+        row = np.concatenate(rows)
+        t = np.concatenate(times)
+        src = np.concatenate(srcs)
+        ps = np.concatenate(per)
+        slot = np.where(ps > 0, np.concatenate(units) // np.maximum(ps, 1), -1)
+        dur = self._repairs(src)
+        order = np.lexsort((t, row))
+        row, t, src, slot, dur = row[order], t[order], src[order], slot[order], dur[order]
+        counts = np.bincount(row, minlength=n)
+        k = int(counts.max()) if counts.size else 0
+        pos = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        tm = np.full((k, n), np.inf)
+        sm = np.zeros((k, n), dtype=np.int64)
+        lm = np.full((k, n), -1, dtype=np.int64)
+        dm = np.zeros((k, n))
+        tm[pos, row] = t
+        sm[pos, row] = src
+        lm[pos, row] = slot
+        dm[pos, row] = dur
+        return Window(tm, sm, lm, dm, np.full(n, t1_s))

@@ -1,0 +1,219 @@
+"""The vectorized engine against the SimPy engine (the reference): equal in distribution on a grid of jobs.
+
+For each job both engines run many seeded replicas; the wall time passes a two-sample Kolmogorov-Smirnov
+test at the 0.1% level, and the mean wall time, the mean interruptions and the mean of every part of
+the time breakdown agree within 4 standard errors of their difference. A deliberately different job
+(restart 25% longer) fails the same comparison, so the comparison can tell.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from clustersim.errors import SimulationError
+from clustersim.sim import BUCKETS, FailureSource, SimJob, simulate
+from clustersim.sim.engines import choose_engine, vector_unsupported
+from clustersim.sim.stats import ks_two_sample, ks_two_sample_critical_value
+
+H = 3600.0
+MIN = 60.0
+
+
+def base(**kw) -> SimJob:
+    """40 h of work on 32 nodes of 8 GPUs, GPU, host and software failures (job MTBF 4 h)."""
+    job = dict(work_s=40 * H, nodes=32, gpus_per_node=8, checkpoint_interval_s=40 * MIN, checkpoint_write_s=2 * MIN,
+               checkpoint_load_s=1 * MIN, detect_s=5 * MIN, restart_s=10 * MIN, repair_s=6 * H,
+               repair_distribution="lognormal", repair_cv=1.0, spare_nodes=4,
+               sources=(FailureSource(component="gpu", per="gpu", units=256, mtbf_s=256 * 10 * H),
+                        FailureSource(component="host", per="node", units=32, mtbf_s=32 * 20 * H),
+                        FailureSource(component="software", per="job", units=1, mtbf_s=20 * H, effect="job")))
+    job.update(kw)
+    return SimJob(**job)
+
+
+GRID = {
+    "plenty_of_spares": base(spare_nodes=64, repair_distribution="exponential"),
+    "few_spares_long_repairs": base(spare_nodes=1, repair_s=12 * H),
+    "no_spares_fixed_repairs": base(spare_nodes=0, repair_s=2 * H, repair_distribution="fixed"),
+    "preemptions": base(spare_nodes=1, preempt_return_s=3 * H, sources=(
+        FailureSource(component="host", per="node", units=32, mtbf_s=32 * 12 * H),
+        FailureSource(component="spot", per="node", units=32, mtbf_s=32 * 8 * H, effect="preempt"))),
+    "async_short_background": base(checkpoint_async=True, checkpoint_write_s=10 * MIN, checkpoint_block_s=30.0),
+    "async_background_longer_than_tau": base(checkpoint_async=True, checkpoint_interval_s=10 * MIN,
+                                             checkpoint_write_s=25 * MIN, checkpoint_block_s=1 * MIN),
+    "weibull_hosts": base(sources=(
+        FailureSource(component="gpu", per="gpu", units=256, mtbf_s=256 * 12 * H),
+        FailureSource(component="host", per="node", units=32, mtbf_s=32 * 8 * H, distribution="weibull",
+                      shape=0.7))),
+    "no_final_checkpoint_and_horizon": base(final_checkpoint=False, horizon_s=49 * H),
+}
+SIMPY_REPLICAS = 300
+VECTOR_REPLICAS = 3000
+
+
+def compare(a, b) -> list[str]:
+    """What differs between two Monte Carlo results (empty: equal in distribution at these sizes)."""
+    bad = []
+    d = ks_two_sample(a.wall_s, b.wall_s)
+    crit = ks_two_sample_critical_value(a.replicas, b.replicas, 0.001)
+    if d > crit:
+        bad.append(f"KS on wall_s: D {d:.4f} > {crit:.4f}")
+    metrics = {"wall_s": (a.wall_s, b.wall_s), "interruptions": (a.interruptions, b.interruptions),
+               "finished": (a.finished, b.finished)}
+    metrics.update({p: (a.breakdown[p], b.breakdown[p]) for p in BUCKETS})
+    for name, (x, y) in metrics.items():
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        se = math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+        diff = abs(x.mean() - y.mean())
+        if diff > 4 * se + 1e-9 * max(abs(x.mean()), 1.0):
+            bad.append(f"mean {name}: {x.mean():.6g} vs {y.mean():.6g} (4 SE = {4 * se:.3g})")
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(GRID))
+def test_engines_are_equal_in_distribution(name):
+    job = GRID[name]
+    assert vector_unsupported(job) == ()
+    ref = simulate(job, replicas=SIMPY_REPLICAS, seed=11, engine="simpy", events=False)
+    vec = simulate(job, replicas=VECTOR_REPLICAS, seed=12, engine="vector", events=False)
+    assert ref.engine == "simpy" and vec.engine == "vector"
+    assert compare(ref, vec) == []
+    # the job exercises what its name says
+    if "spares" in name and name != "plenty_of_spares":
+        assert vec.breakdown["waiting_for_spares"].mean() > 0
+    if name == "preemptions":
+        assert vec.breakdown["preempted"].mean() > 0
+    if name == "no_final_checkpoint_and_horizon":
+        assert 0.05 < 1 - vec.finished.mean() < 0.95
+    total = sum(vec.breakdown[p] for p in BUCKETS)
+    assert np.allclose(total, vec.wall_s, rtol=1e-9)
+    assert np.allclose(vec.breakdown["productive"][vec.finished], job.work_s, rtol=1e-9)
+
+
+def test_the_comparison_detects_a_different_job():
+    job = GRID["plenty_of_spares"]
+    ref = simulate(job, replicas=SIMPY_REPLICAS, seed=11, engine="simpy", events=False)
+    other = SimJob(**{**job.__dict__, "restart_s": 1.25 * job.restart_s})
+    vec = simulate(other, replicas=VECTOR_REPLICAS, seed=12, engine="vector", events=False)
+    assert any(b.startswith("mean restarting") for b in compare(ref, vec))
+
+
+def test_same_result_whatever_the_workers_and_says_which_engine():
+    job = base(sources=(FailureSource(component="host", per="node", units=32, mtbf_s=32 * 8 * H,
+                                      distribution="weibull", shape=0.8),))
+    a = simulate(job, replicas=700, seed=3, workers=1)
+    b = simulate(job, replicas=700, seed=3, workers=2)
+    assert a.engine == b.engine == "vector" and "exactly" in a.engine_note
+    assert np.array_equal(a.wall_s, b.wall_s)
+    for p in BUCKETS:
+        assert np.array_equal(a.breakdown[p], b.breakdown[p])
+    c = simulate(job, replicas=700, seed=4)
+    assert not np.array_equal(a.wall_s, c.wall_s)
+    # the event log is an example history from the SimPy engine
+    assert a.events is not None and a.events[0][1] == "start"
+
+
+@pytest.mark.parametrize("kw, what", [
+    ({"elastic": True, "nodes_per_replica": 2}, "elastic"),
+    ({"maintenance_period_s": 10 * H, "maintenance_duration_s": 60.0}, "maintenance"),
+    ({"straggler_fraction": 0.1, "straggler_slowdown": 1.5}, "stragglers"),
+    ({"max_concurrent_repairs": 2}, "repair crew"),
+    ({"spine_switches": 2, "sources": (FailureSource(component="spine", per="switch", units=2, mtbf_s=1e6,
+                                                     effect="fabric"),)}, "fabric"),
+])
+def test_falls_back_to_simpy_for_what_it_does_not_model(kw, what):
+    job = base(**kw)
+    assert any(what in w for w in vector_unsupported(job))
+    engine, why = choose_engine(job)
+    assert engine == "simpy" and what in why
+    with pytest.raises(SimulationError, match="engine vector cannot represent"):
+        choose_engine(job, "vector")
+    res = simulate(job, replicas=2, seed=0, events=False)
+    assert res.engine == "simpy" and what in res.engine_note
+    with pytest.raises(SimulationError, match="engine"):
+        simulate(job, replicas=2, engine="fast")
+
+
+def test_common_random_numbers_across_checkpoint_policies():
+    """Two checkpoint intervals see the same failures, replica by replica, even when the replicas of one
+    policy finish at other times than those of the other: the replicas stopped at the horizon under both
+    count exactly the same failures (every failure before the horizon counts, whatever the job does)."""
+    src = (FailureSource(component="software", per="job", units=1, mtbf_s=H / 12, effect="job"),)
+    job = dict(work_s=10 * H, nodes=8, checkpoint_write_s=5.0, detect_s=5.0, restart_s=5.0, sources=src,
+               horizon_s=14 * H)
+    a = simulate(SimJob(**job, checkpoint_interval_s=120.0), replicas=400, seed=3, engine="vector", check=False,
+                 events=False)
+    b = simulate(SimJob(**job, checkpoint_interval_s=900.0), replicas=400, seed=3, engine="vector", check=False,
+                 events=False)
+    both = ~a.finished & ~b.finished
+    assert 0.5 < a.finished.mean() < 1 and not b.finished.any() and both.sum() >= 5
+    count = lambda r: r.interruptions + r.counts["ignored_failures"]  # noqa: E731
+    assert np.array_equal(count(a)[both], count(b)[both])
+
+
+class ScriptedWindows:
+    """The same scripted failures for every replica, in one window (the interface of FailureWindows)."""
+
+    memoryless = False
+    rate_per_s = 1e-12  # one window up to the horizon
+
+    def __init__(self, job: SimJob, rows: list[tuple[float, str, int]]):
+        self.job = job
+        self.rows = rows
+
+    def window(self, n: int, t0_s: float, t1_s: float):
+        from clustersim.sim.vecevents import Window, repair_means_s
+
+        names = [s.component for s in self.job.sources]
+        rows = [(t, names.index(c), slot) for t, c, slot in self.rows if t0_s <= t < t1_s]
+        col = lambda values, dtype: np.repeat(np.array(values, dtype=dtype)[:, None], n, axis=1)  # noqa: E731
+        src = [r[1] for r in rows]
+        return Window(col([r[0] for r in rows], float), col(src, np.int64), col([r[2] for r in rows], np.int64),
+                      col(repair_means_s(self.job)[src] if rows else [], float), np.full(n, t1_s))
+
+
+SCRIPT = [(150.0, "gpu", 0), (152.0, "gpu", 1), (170.0, "gpu", 3), (195.0, "software", -1), (310.0, "gpu", 0),
+          (640.0, "spot", 2), (655.0, "gpu", 2), (900.0, "gpu", 1), (901.0, "software", -1), (1401.0, "gpu", 3)]
+EXACT = {
+    "two_spares": {},
+    "no_spare": {"spare_nodes": 0},
+    "async": {"checkpoint_async": True, "checkpoint_block_s": 2.0},
+    "async_background_longer": {"checkpoint_async": True, "checkpoint_write_s": 150.0, "checkpoint_block_s": 2.0},
+    "no_final_checkpoint": {"final_checkpoint": False, "preempt_return_s": 50.0},
+    "horizon": {"horizon_s": 1500.0, "spare_nodes": 1},
+    "event_budget": {"max_events": 5, "checkpoint_async": True, "checkpoint_block_s": 2.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_vector_matches_simpy_exactly_on_scripted_failures(name):
+    """The same failures (a trace for SimPy, a scripted window for the vectorized engine), fixed repairs:
+    the same wall time and breakdown at rtol 1e-12, the same counts, replica for replica. (No failure of
+    the script falls at the very time a node returns: the engines may order two events of the same
+    instant differently, which random times never produce.)"""
+    from clustersim.sim import TraceEvent, run_replica
+    from clustersim.sim.vector import VectorEngine
+
+    never = 1e30  # the sources only name the components (and their effects) of the script
+    sources = (FailureSource(component="gpu", per="node", units=4, mtbf_s=never),
+               FailureSource(component="software", per="job", units=1, mtbf_s=never, effect="job"),
+               FailureSource(component="spot", per="node", units=4, mtbf_s=never, effect="preempt"))
+    job = SimJob(**{**dict(work_s=1000.0, nodes=4, gpus_per_node=1, checkpoint_interval_s=100.0,
+                           checkpoint_write_s=10.0, detect_s=5.0, restart_s=20.0, checkpoint_load_s=15.0,
+                           repair_s=500.0, repair_distribution="fixed", spare_nodes=2, sources=sources),
+                    **EXACT[name]})
+    ref = run_replica(SimJob(**{**job.__dict__, "trace": tuple(TraceEvent(time_s=t, component=c, node=max(s, 0))
+                                                               for t, c, s in SCRIPT)}))
+    eng = VectorEngine(job)
+    out = eng.run_block(0, 0, 3, windows=ScriptedWindows(job, SCRIPT))  # type: ignore[arg-type]
+    assert np.allclose(out.wall_s, ref.wall_s, rtol=1e-12, atol=0)
+    assert bool(out.finished[0]) == ref.finished and bool(out.budget_hit[0]) == ref.budget_hit
+    for i, part in enumerate(BUCKETS):
+        assert np.allclose(out.acc[:, i], ref.breakdown[part], rtol=1e-12, atol=1e-9), part
+    by = {c: int(out.by[0, k]) for k, c in enumerate(eng.components) if out.by[0, k]}
+    assert by == ref.interruptions_by
+    assert out.ignored[0] == ref.ignored_failures and out.checkpoints[0] == ref.checkpoints
