@@ -7,8 +7,13 @@
 2. Simulated points on 1 vs 2 local worker processes: scaling efficiency T1 / (2 x T2). Target >= 80%.
 3. SQLite write overhead per point: one transaction per point (simulated points) and one per chunk
    (analytic points), durable (WAL, synchronous=FULL).
+4. A whole analytic ``run_sweep`` (the streamed path: points validated, keyed, evaluated and made rows
+   in the workers; the main process writes) on 1 worker (this process) and on 2 worker processes:
+   points per second [target >= 10,000 on 2 workers], scaling 1 -> 2 [target >= 80%], the CPU
+   seconds of the main process and of the workers, and the load average (the machine is shared).
 
     python benchmarks/bench_sweep.py [--points 100000] [--per-point 2000] [--sim-points 8]
+    python benchmarks/bench_sweep.py --only run --run-points 100000
 """
 
 from __future__ import annotations
@@ -165,6 +170,31 @@ def bench_sqlite(tmp: Path, n: int) -> None:
           "WAL, synchronous=FULL)")
 
 
+def bench_run(tmp: Path, n: int) -> None:
+    import resource
+
+    from clustersim.sweep import run_sweep
+
+    path = tmp / "run.yaml"
+    path.write_text(ANALYTIC.format(base=REPO / "scenarios" / "quickstart.yaml", n=n), encoding="utf-8")
+    rates = {}
+    for workers in (1, 2):
+        load = os.getloadavg()
+        own0, kids0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        summary, seconds = _timed(lambda w=workers: run_sweep(path, tmp / f"run{w}.db", workers=w, progress=False))
+        own1, kids1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        main_cpu = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime
+        kids_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
+        rates[workers] = summary.ran / seconds
+        print(f"run_sweep, {summary.ran:,} analytic points ({summary.total_points:,} expanded), {workers} worker"
+              f"{'s' if workers > 1 else ''}: {seconds:.2f} s = {rates[workers]:,.0f} points/s "
+              f"[target >= 10,000 on 2]; CPU: main {main_cpu:.2f} s, workers {kids_cpu:.2f} s "
+              f"({(main_cpu + kids_cpu) / max(summary.ran, 1) * 1e6:.0f} us per point in all); load average "
+              f"before {load[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"  scaling 1 -> 2 workers: {rates[2] / rates[1]:.2f}x, efficiency {rates[2] / (2 * rates[1]):.0%} "
+          "[target >= 80%]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=100_000)
@@ -172,12 +202,19 @@ def main() -> None:
     parser.add_argument("--sim-points", type=int, default=16)
     parser.add_argument("--replicas", type=int, default=2000, help="per simulated point (~0.7 s each on quickstart)")
     parser.add_argument("--sqlite-rows", type=int, default=5_000)
+    parser.add_argument("--run-points", type=int, default=100_000, help="points of the whole run_sweep")
+    parser.add_argument("--only", choices=["analytic", "simulated", "sqlite", "run"], help="one part only")
     args = parser.parse_args()
+    parts = {
+        "analytic": lambda tmp: bench_analytic(tmp, args.points, args.per_point),
+        "simulated": lambda tmp: bench_simulated(tmp, args.sim_points, args.replicas),
+        "sqlite": lambda tmp: bench_sqlite(tmp, args.sqlite_rows),
+        "run": lambda tmp: bench_run(tmp, args.run_points),
+    }
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        bench_analytic(tmp, args.points, args.per_point)
-        bench_simulated(tmp, args.sim_points, args.replicas)
-        bench_sqlite(tmp, args.sqlite_rows)
+        for name, part in parts.items():
+            if args.only in (None, name):
+                part(Path(d))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -25,49 +25,18 @@ from clustersim.cli_conventions import (
     json_option,
     output_option,
     workers_option,
-    write_json,
 )
 from clustersim.cli_errors import EXIT_INTERRUPTED, terminated, user_errors
+from clustersim.cli_money import MONEY_COMMANDS
+from clustersim.cli_shared import (
+    _console,
+    emit_json,
+    emit_result,
+    print_warnings,
+    scenario_arg,
+    set_option,
+)
 from clustersim.errors import ScenarioError, visible
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-
-
-def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False))
-
-
-def print_warnings(scenario: Any, as_json: bool) -> list[str]:
-    """The scenario's warnings, printed to stderr unless under --json (they are in the JSON then)."""
-    from clustersim.scenario.warnings import scenario_warnings
-
-    warnings = scenario_warnings(scenario)
-    if not as_json:
-        for warning in warnings:
-            click.echo(f"warning: {warning}", err=True)
-    return warnings
-
-
-def emit_result(obj: Any, as_json: bool, output: str | None) -> bool:
-    """The convention for a JSON result: ``-o`` writes it to a file, ``--json`` prints it.
-
-    True when it was printed (the caller then prints no tables)."""
-    if output:
-        write_json(output, obj)
-    if as_json:
-        emit_json(obj)
-    return as_json
-
-
-set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
-    help="Override a scenario field (YAML scalar, re-validated), e.g. --set cluster.nodes=256.")
 
 
 @click.group(cls=ConventionGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,9 +121,6 @@ def catalog(kind: str, as_json: bool, output: str | None) -> None:
     data = {"gpus": cat.gpus, "models": cat.models, "prices": cat.prices, "reliability": cat.reliability}[kind]()
     if not emit_result(data, as_json, output):
         _console().print(catalog_table(kind, data))
-
-
-scenario_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 
 
 @cli.command()
@@ -469,5 +435,6 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
 
 
-# The money and planning commands live in their own module; importing it registers them on `cli`.
-from clustersim import cli_money  # noqa: E402,F401  (import for its side effect)
+# The money and planning commands live in their own module (which does not import this one).
+for _command in MONEY_COMMANDS:
+    cli.add_command(_command)

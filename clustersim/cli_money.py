@@ -6,7 +6,6 @@ from typing import Any, cast
 
 import click
 
-from clustersim.cli import F, _console, cli, emit_result, scenario_arg, set_option, user_errors
 from clustersim.cli_conventions import (
     default_workers,
     json_option,
@@ -14,6 +13,8 @@ from clustersim.cli_conventions import (
     progress_reporter,
     workers_option,
 )
+from clustersim.cli_errors import user_errors
+from clustersim.cli_shared import F, _console, emit_result, scenario_arg, set_option
 
 
 def _csv_option(func: F) -> F:
@@ -43,7 +44,7 @@ def _finish(result: Any, tables: Any, *, as_json: bool, csv_path: str | None, ou
         console.print(f"note: {note}")
 
 
-@cli.command()
+@click.command()
 @scenario_arg
 @set_option
 @click.option("--price", help="Price preset name or USD per GPU-hour (default: the scenario's).")
@@ -82,7 +83,7 @@ def dollars(file: str, overrides: tuple[str, ...], price: str | None, run_sim: b
         raise click.exceptions.Exit(EXIT_UNFINISHED)
 
 
-@cli.command()
+@click.command()
 @click.argument("models", nargs=-1)
 @click.option("--tokens", default="chinchilla", show_default=True,
               help="Tokens per model (e.g. 2T, 1.5e12) or 'chinchilla' (20 per parameter).")
@@ -120,7 +121,7 @@ def costs(models: tuple[str, ...], tokens: str, gpu_types: tuple[str, ...], gpus
             report_path=report_path, kind="costs")
 
 
-@cli.command()
+@click.command()
 @click.option("--budget-usd", type=click.FloatRange(min=0, min_open=True), required=True,
               help="The money to spend on the run, failures included (USD).")
 @click.option("--deadline-days", type=click.FloatRange(min=0, min_open=True),
@@ -158,7 +159,7 @@ def plan(budget_usd: float, deadline_days: float | None, tokens_per_param: float
             report_path=report_path, kind="plan")
 
 
-@cli.command()
+@click.command()
 @click.argument("model")
 @click.option("--tokens", required=True, help="Fine-tuning tokens (e.g. 1e9, 500M, 2B).")
 @click.option("--gpu", "gpu_types", multiple=True, help="Catalog GPU (repeat; default every catalog GPU).")
@@ -199,7 +200,7 @@ def finetune(model: str, tokens: str, gpu_types: tuple[str, ...], modes: tuple[s
     _finish(result, finetune_table(result), as_json=as_json, csv_path=csv_path, output=output)
 
 
-@cli.command()
+@click.command()
 @scenario_arg
 @set_option
 @click.option("--discount", type=click.FloatRange(0.0, 1.0, max_open=True),
@@ -233,3 +234,7 @@ def spot(file: str, overrides: tuple[str, ...], discount: float | None, spot_pri
                                 tolerance=tolerance, max_replicas=max_replicas, seed=seed,
                                 workers=workers or default_workers(), progress=progress)
     _finish(result, spot_tables(result), as_json=as_json, csv_path=csv_path, output=output)
+
+
+#: Registered on the main group by :mod:`clustersim.cli` (in this order).
+MONEY_COMMANDS = (dollars, costs, plan, finetune, spot)

@@ -1,7 +1,10 @@
 """From a Scenario's cluster section to the network: its parameters, the cluster graph, the fabric tiers.
 
 The one place that reads ``cluster.network`` with the GPU catalog's defaults; :mod:`clustersim.resolve`
-calls it once per run. The graph is cached per network (building a 16k-GPU graph once is enough).
+calls it once per run. The healthy fabric of the standard topologies is computed in closed form
+(:func:`clustersim.topology.standard_fabric`, held equal to the graph's by tests/test_topology.py), so
+an estimate builds no graph; the networkx graph is built, once per network (cached), only for degraded
+fabrics (failed spines), group bandwidths and reports that draw it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from clustersim import units
 from clustersim.scenario.model import Scenario, gpus_per_node_of
-from clustersim.topology import Cluster, NetworkParams, build_cluster
+from clustersim.topology import TOPOLOGIES, Cluster, NetworkParams, build_cluster, standard_fabric
 
 __all__ = ["network_params", "cluster_for", "fabric_for", "cluster_of", "fabric_of"]
 
@@ -42,12 +45,17 @@ def network_params(s: Scenario, gpu: Mapping[str, Any] | None = None) -> Network
 
 @lru_cache(maxsize=64)
 def cluster_for(params: NetworkParams) -> Cluster:
-    """The cluster graph of a network (cached)."""
+    """The cluster of a network (cached; its graph is built on first use, see :class:`Cluster`)."""
     return build_cluster(params)
 
 
 def fabric_for(params: NetworkParams, failed_spines: int = 0) -> dict[str, float]:
-    """Per-tier bandwidths and latencies from the cluster graph (optionally with spines removed)."""
+    """Per-tier bandwidths and latencies of the network (optionally with spines removed).
+
+    Healthy standard topologies: the closed form; failed spines: from the (cached) cluster graph.
+    """
+    if not failed_spines and params.topology in TOPOLOGIES:
+        return standard_fabric(params)
     cluster = cluster_for(params)
     if failed_spines:
         spines = cluster.spines()

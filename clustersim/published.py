@@ -194,3 +194,94 @@ def summary(table: list[dict[str, Any]], by: str | None = None) -> dict[str, dic
                      "median_abs": absolute[len(absolute) // 2], "bias": sum(errs) / len(errs),
                      "max_abs": absolute[-1]}
     return out
+
+
+def source_of(row: Mapping[str, str]) -> str:
+    """The publication a row comes from (its source up to the first comma or parenthesis)."""
+    return row.get("source", "").split(",")[0].split("(")[0].strip()
+
+
+#: The grid on which the time model's one fitted constant (efficiency.OVERLAP_INTERFERENCE) is chosen.
+INTERFERENCE_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def _log_loss(errors: list[float]) -> float:
+    return sum(math.log1p(e) ** 2 for e in errors) / max(len(errors), 1)
+
+
+def fit_interference(rows: list[dict[str, str]] | None = None,
+                     grid: tuple[float, ...] = INTERFERENCE_GRID) -> dict[str, Any]:
+    """Refit the overlap-interference constant on the throughput rows, and leave one source out.
+
+    For each grid value the whole table is predicted once; the fit minimises the mean squared log speed
+    error; leaving a source out refits on the other sources and predicts the held-out one. Returns the
+    best value on all rows and, per source, the refit value and the held-out mean absolute error.
+    """
+    from clustersim.cost import efficiency
+
+    rows = [r for r in (rows if rows is not None else published_rows()) if r["metric"] != "gpu_hours"]
+    saved = efficiency.OVERLAP_INTERFERENCE
+    errors: dict[float, dict[str, float]] = {}
+    try:
+        for k in grid:
+            efficiency.OVERLAP_INTERFERENCE = k
+            errors[k] = {r["id"]: r["error"] for r in validation_table(rows) if r["error"] is not None}
+    finally:
+        efficiency.OVERLAP_INTERFERENCE = saved
+    source = {r["id"]: source_of(r) for r in rows}
+    ids = [i for i in source if all(i in errors[k] for k in grid)]
+
+    def best(keep: list[str]) -> float:
+        return min(grid, key=lambda k: _log_loss([errors[k][i] for i in keep]))
+
+    per_source = []
+    for name in sorted({source[i] for i in ids}):
+        held = [i for i in ids if source[i] == name]
+        k = best([i for i in ids if source[i] != name])
+        per_source.append({"source": name, "rows": len(held), "refit": k,
+                           "held_out_mean_abs": sum(abs(errors[k][i]) for i in held) / len(held)})
+    return {"best": best(ids), "current": saved, "grid": list(grid), "per_source": per_source}
+
+
+def mfu_ranges_path() -> Path:
+    return data_path().with_name("mfu_ranges.csv")
+
+
+def best_published_mfu() -> dict[tuple[str, str], float]:
+    """The best published dense-model MFU (against the BF16 peak) per (GPU, precision)."""
+    out: dict[tuple[str, str], float] = {}
+    with open(mfu_ranges_path(), newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("arch", "dense") != "dense":
+                continue
+            key = (row["gpu"], row["precision"])
+            out[key] = max(out.get(key, 0.0), float(row["best_published_mfu"]))
+    return out
+
+
+#: Searched-optimum cases of the plausibility suite: a catalog model on a cluster, a 4M-token batch, 8k context.
+PLAUSIBILITY_CASES = (("llama3-8b", 8), ("llama3-70b", 64), ("llama3-405b", 512))
+
+
+def plausibility_table(cases: tuple[tuple[str, int], ...] = PLAUSIBILITY_CASES) -> list[dict[str, Any]]:
+    """The searched optimum's MFU (``parallelism: auto``, through estimate) against the best published
+    MFU for its GPU and precision, for every (GPU, precision) the published ranges cover."""
+    from clustersim.estimate import estimate
+
+    table = []
+    for (gpu, precision), best in sorted(best_published_mfu().items()):
+        for model, nodes in cases:
+            scenario = {"name": f"{model} on {gpu}", "model": model,
+                        "training": {"seq_len": 8192, "global_batch_tokens": 4194304, "precision": precision,
+                                     "tokens": 1e12, "parallelism": "auto"},
+                        "cluster": {"gpu": gpu, "nodes": nodes}}
+            try:
+                est = estimate(scenario, with_theory=False)
+            except ClustersimError as exc:
+                table.append({"gpu": gpu, "precision": precision, "model": model, "mfu": None,
+                              "best_published": best, "excess": None, "refused": str(exc)})
+                continue
+            mfu = float(est.kernel["mfu_bf16_peak"])
+            table.append({"gpu": gpu, "precision": precision, "model": model, "mfu": mfu, "best_published": best,
+                          "excess": mfu - best, "refused": None})
+    return table

@@ -156,6 +156,9 @@ def theory_columns(*, checkpoint_bytes: Any, train_s: Any, gpus: Any, write_byte
     with np.errstate(all="ignore"):
         daly = np.asarray(theory.daly_interval_s(block_s, np.where(known, mtbf, 1.0)), dtype=float)
         interval = np.where(np.isnan(fixed), np.where(known, daly, units.DAY_S), fixed)
+        # an interval longer than the run is one segment that ends with the run (Daly's expectation of
+        # that single segment, finite), not a fraction of a segment
+        interval = np.minimum(interval, np.maximum(np.asarray(train_s, dtype=float), 1e-9))
         restart = np.asarray(recovery_s, dtype=float) + load_s
         cannot = known & (mtbf <= block_s + restart)
         ok = known & ~cannot

@@ -122,6 +122,7 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
         "fp8_cast_bytes_per_element": _FP8_CAST_BYTES[recipe],
         "bf16_peak_flop_per_s": float(bf16) * units.TFLOP,
         "gemm_peak_fraction": float(gemm.get(s.training.precision, gemm.get("bf16", 0.8))),
+        "gemm_half_size": float(hw["gemm_half_size"].get(s.training.precision, hw["gemm_half_size"]["bf16"])),
         "gemm_sm_count": int(hw["sm_count"]), "gemm_tile_m": int(hw["tile_m"]), "gemm_tile_n": int(hw["tile_n"]),
         "attention_fwd_fraction": float(att["fwd"]), "attention_bwd_fraction": float(att["bwd"]),
         "attention_half_seq": float(hw["attention_half_seq"]), "hbm_fraction": float(hw["hbm_fraction"]),
@@ -178,6 +179,12 @@ def resolve_run(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], *
         from clustersim.cost.search import search as run_search
 
         result = run_search(inputs, gpus=gpus, objective=objective, top=top)
+        if not result.configs_evaluated:
+            raise InfeasibleError(
+                f"{s.name}: no parallel layout exists for {gpus:,} GPUs and a global batch of "
+                f"{s.training.batch_seqs:,} sequences (tp x pp x dp x cp must equal the GPU count, with dp "
+                "dividing the batch and tp the heads); use a GPU count with more divisors (a power of two) "
+                "or another batch")
         if not result.rows:
             raise InfeasibleError(
                 f"{s.name}: none of the {result.configs_evaluated:,} configurations fits in "

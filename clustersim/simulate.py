@@ -83,7 +83,8 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
     k = est.kernel
     ck = checkpoint_costs(s, k["checkpoint_bytes"], run.gpus)
     mtbf = run.job_mtbf_s
-    interval = checkpoint_interval_s(s, ck["block_s"], mtbf)
+    # an interval longer than the run is one segment that ends with the run (as theory_columns takes it)
+    interval = min(checkpoint_interval_s(s, ck["block_s"], mtbf), max(k["train_s"], 1.0))
     par = est.parallelism
     nodes_per_replica = max(1, math.ceil(par.tp * par.pp * par.cp / run.gpus_per_node))
     sources = tuple(FailureSource(component=src["component"], per=src["per"], units=int(src["units"]),
@@ -136,15 +137,18 @@ def build_job(s: Scenario, est: Estimate) -> SimJob:
     )
 
 
-def _stats(values: np.ndarray) -> dict[str, Any]:
+def _stats(values: np.ndarray, upper: float = math.inf) -> dict[str, Any]:
+    """Mean, percentiles, spread and the normal 95% interval of the mean, the interval kept inside the
+    quantity's physical range [0, upper] (days, dollars and counts are not negative; goodput is at most 1)."""
     values = np.asarray(values, dtype=float)
     values = np.where(np.abs(values) < 1e-9, 0.0, values)  # float noise of sums that are zero
     n = len(values)
     mean = float(values.mean())
     se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+    lo, hi = max(0.0, mean - 1.959964 * se), min(upper, mean + 1.959964 * se)
     return {"mean": mean, "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
             "p99": float(np.percentile(values, 99)), "std": float(values.std(ddof=1)) if n > 1 else 0.0,
-            "mean_ci95": [mean - 1.959964 * se, mean + 1.959964 * se]}
+            "mean_ci95": [lo, hi]}
 
 
 #: How each event of the log changes what the job is doing (events not listed leave it as it is).
@@ -209,7 +213,7 @@ class SimulationResult:
             "wall_days": _stats(wall_days),
             "wall_cost_usd": _stats(cost) if cost is not None else None,
             "paid_gpus": paid_gpus,
-            "goodput": _stats(np.asarray(mc.goodput)),
+            "goodput": _stats(np.asarray(mc.goodput), upper=1.0),
             "interruptions": _stats(np.asarray(mc.interruptions, dtype=float)),
             "interruptions_by_cause": {c: float(np.mean(v)) for c, v in mc.interruptions_by.items()},
             "checkpoint_interval_minutes": self.job.checkpoint_interval_s / units.MINUTE_S,

@@ -52,7 +52,7 @@ def test_parts_add_up_to_the_step_time():
     assert out["tokens_per_s"] == pytest.approx(256 * 4096 / out["step_time_s"])
     assert out["gpu_hours"] == pytest.approx(out["train_s"] * 32 / 3600)
     assert out["cost_usd"] == pytest.approx(2.5 * out["gpu_hours"])
-    assert 0.0 < out["mfu"] <= out["hfu"] < 1.0
+    assert 0.0 < out["mfu"] < 1.0 and 0.0 < out["hfu"] < 1.0  # HFU charges causal attention at half the scores
 
 
 def test_outputs_have_the_broadcast_shape_and_types():

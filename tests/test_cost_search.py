@@ -52,8 +52,11 @@ def brute_force(model, gpus, seq_len, batch):
                 continue
             rows.append((tp, pp, dp, cp, ep, v, b, z, r, sp))
     cols = dict(zip(CONFIG_KEYS, (np.array(c) for c in zip(*rows, strict=True)), strict=True))
+    # framework torchtitan (code 2): its FSDP runs every ZeRO stage with pipelines, so only the
+    # divisibility rules the enumeration builds in remain (the framework rule is the search's mask)
     out = evaluate(**{**model, **cols, "seq_len": seq_len, "global_batch_seqs": batch, **FABRIC,
-                      "peak_flop_per_s": 989e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 3350e9})
+                      "peak_flop_per_s": 989e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 3350e9,
+                      "framework": 2})
     return {tuple(int(cols[k][i]) for k in CONFIG_KEYS) for i in np.flatnonzero(out["valid"])}
 
 
@@ -106,3 +109,10 @@ def test_cost_objective_and_errors():
     assert res.objective == "cost" and res.rows[0]["cost_usd"] > 0
     with pytest.raises(ClustersimError):
         search(MODEL, GPU, FABRIC, **RUN, objective="speed")
+
+
+def test_search_excludes_what_the_framework_cannot_run_and_says_so():
+    megatron = search(MODEL, GPU, FABRIC, **RUN, top=1000)
+    assert megatron.excluded.get("sharding_with_pipeline", 0) > 0
+    assert not any(r["zero"] == 3 and r["pp"] > 1 for r in megatron.rows)
+    assert "excluded as unrunnable" in megatron.excluded_text()

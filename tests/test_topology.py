@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 
@@ -17,6 +18,8 @@ from clustersim.topology import (
     build_cluster,
     default_spine_switches,
     place_groups,
+    spine_count,
+    standard_fabric,
 )
 
 NIC_400G_BYTES_PER_S = 50e9  # 400 Gb/s = 50 GB/s (reference.md C.2: 8 x 400 Gb/s = 400 GB/s per node)
@@ -138,6 +141,58 @@ def test_fabric_is_computed_from_the_graph_and_returns_a_copy():
         if fresh.graph.nodes[other]["kind"] == "spine":
             attrs["capacity_bytes_per_s"] /= 2
     assert fresh.fabric()["spine_bw_bytes_per_s"] == pytest.approx(NIC_400G_BYTES_PER_S / 2)
+
+
+def _closed_form_grid():
+    """Clusters of every standard topology: NIC ratios, oversubscriptions, spine counts, leaf sizes,
+    one and several leaf groups, a partly populated last group, partly built NVL72 racks."""
+    shapes = [  # (topology, gpus_per_node, nics_per_node, scaleup_domain_gpus)
+        ("fat-tree", 8, 8, 8), ("fat-tree", 8, 4, 8), ("fat-tree", 8, 16, 8), ("fat-tree", 8, 2, 4),
+        ("rail-optimized", 8, 8, 8), ("rail-optimized", 8, 4, 8), ("rail-optimized", 4, 8, 4),
+        ("nvl72", 4, 4, 72), ("nvl72", 4, 2, 72), ("nvl72", 8, 8, 16),
+    ]
+    for (topology, gpn, npn, dom), nodes, o, spines, per_leaf in itertools.product(
+            shapes, (1, 2, 7, 16, 19, 40), (1.0, 2.5, 7.0), (None, 3), (4, 16)):
+        yield NetworkParams(nodes=nodes, topology=topology, gpus_per_node=gpn, nics_per_node=npn,
+                            scaleup_domain_gpus=dom, oversubscription=o, spine_switches=spines,
+                            nodes_per_leaf=per_leaf, nic_gbit_per_s=400.0 if o != 7.0 else 333.3,
+                            scaleup_bw_bytes_per_s=900e9)
+
+
+def test_closed_form_fabric_equals_the_graphs():
+    """standard_fabric (no graph) gives the graph's fabric() and spine count on every cluster of the grid,
+    bit for bit (an estimate must not change in its last digit with the path that computed its fabric)."""
+    checked = 0
+    for params in _closed_form_grid():
+        cluster = build_cluster(params)
+        closed = standard_fabric(params)
+        graph = cluster.fabric()
+        assert tuple(closed) == tuple(graph) == FABRIC_KEYS
+        assert closed == graph, params  # to the bit: the closed form replays the graph's sums
+        assert spine_count(params) == cluster.graph.graph["spines"], params
+        checked += 1
+    assert checked == 10 * 6 * 3 * 2 * 2
+
+
+def test_closed_form_at_16k_gpus():
+    p = NetworkParams(nodes=2048, oversubscription=7.0)
+    f = standard_fabric(p)
+    assert f["spine_bw_bytes_per_s"] == pytest.approx(NIC_400G_BYTES_PER_S / 7.0)
+    assert f["leaf_gpus"] == 128 and f["scaleup_gpus"] == 8
+    assert spine_count(p) == 19
+
+
+def test_the_graph_is_built_only_when_needed():
+    from clustersim.planning import cluster_for, fabric_for
+
+    p = NetworkParams(nodes=48, oversubscription=2.0)
+    cluster = cluster_for(p)
+    assert fabric_for(p) == standard_fabric(p)
+    assert len(cluster.spines()) == default_spine_switches(p)
+    assert cluster._graph is None  # neither the healthy fabric nor the spine count built it
+    degraded = fabric_for(p, failed_spines=len(cluster.spines()) // 2)
+    assert cluster._graph is not None
+    assert degraded["spine_bw_bytes_per_s"] == pytest.approx(fabric_for(p)["spine_bw_bytes_per_s"] / 2)
 
 
 def test_16k_gpu_cluster():

@@ -64,12 +64,43 @@ def test_every_row_is_predicted_or_refused_with_a_reason(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.19  # measured 17.9% (target 5%: missed)
-    assert overall["median_abs"] <= 0.12
+    assert overall["mean_abs"] <= 0.17  # measured 16.0% (target 5%: missed)
+    assert overall["median_abs"] <= 0.105  # measured 9.9%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.11  # measured 9.9%
-    assert by_gen["hopper"]["mean_abs"] <= 0.27
-    assert by_gen["blackwell"]["mean_abs"] <= 0.23
+    assert by_gen["ampere"]["mean_abs"] <= 0.095  # measured 8.8%
+    assert by_gen["hopper"]["mean_abs"] <= 0.24  # measured 22.9%
+    assert by_gen["blackwell"]["mean_abs"] <= 0.20  # measured 18.7%
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return P.fit_interference()
+
+
+def test_the_fitted_constant_is_what_the_documented_fit_gives(fit):
+    """OVERLAP_INTERFERENCE must be the grid fit on the published rows (a change of the model that moves
+    the fit fails here until the constant is refitted and the docs regenerated)."""
+    assert fit["best"] == fit["current"]
+
+
+def test_leave_one_source_out_is_stable(fit):
+    """Refitted without any one source, the constant stays within one grid step or two of the fit, and the
+    held-out sources' mean error stays bounded (measured 17%; the issue's 8% target is missed)."""
+    assert all(abs(p["refit"] - fit["best"]) <= 0.2 + 1e-9 for p in fit["per_source"])
+    held = [p["held_out_mean_abs"] for p in fit["per_source"]]
+    assert sum(held) / len(held) <= 0.19
+
+
+def test_searched_optima_on_ampere_and_blackwell_are_plausible():
+    """Searched optima (parallelism: auto) within 12 points of the best published MFU on A100, B200 and
+    GB200. Hopper optima are known to exceed it (H100 BF16 by up to ~19 points, H200 FP8 by up to ~34):
+    docs/validation.md lists them; the issue's 5-point target is missed there."""
+    rows = [r for r in P.plausibility_table() if r["mfu"] is not None]
+    assert rows
+    for r in rows:
+        assert r["mfu"] > 0.2, r
+        if not r["gpu"].startswith(("h100", "h200")):
+            assert r["excess"] <= 0.12, r
 
 
 def test_older_megatron_runs_stay_close(table):

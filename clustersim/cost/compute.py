@@ -1,17 +1,20 @@
 """Compute time of one micro-batch on one GPU: GEMMs on their per-GPU shapes, attention, memory-bound work.
 
-* Each GEMM (M x K) @ (K x N) on its per-GPU shard takes max(FLOP / (peak x eff(I)), bytes / HBM
-  bandwidth, launch floor), with eff(I) the single shape curve of :mod:`clustersim.cost.efficiency`
-  (arithmetic intensity I against the GPU's ridge point). The backward pass runs two GEMMs of the same
-  shape per forward GEMM (input gradient and weight gradient; Narayanan et al. 2021 Sec. 3.3.2).
-* Attention core, FlashAttention style (Dao et al. 2022/2023): O(s^2) FLOPs in one fused kernel that
-  skips the masked half under causal masking, forward 4 b s_q s h / t x 1/2, backward 2.5 x forward
-  (5 GEMMs against 2; FlashAttention-2 Sec. 3.1), at FLASH_ATTN_EFF of the peak. Without fused
+Every hardware figure is the GPU's own, measured (:class:`Hardware`, from kernel_model.yaml):
+
+* Each GEMM (M x K) @ (K x N) on its per-GPU shard: the roofline of :func:`gemm_s` with the GPU's best
+  measured GEMM fraction, its measured size curve and tile padding, plus a launch gap. The backward pass
+  runs two GEMMs of the same shape per forward GEMM (input gradient and weight gradient; Narayanan et al.
+  2021 Sec. 3.3.2).
+* Attention core, fused (FlashAttention, Dao et al. 2022/2023; cuDNN): the causal half of the FLOPs at
+  the kernel's measured fraction of the 16-bit peak, forward and backward, rising with the sequence;
+  backward 2.5 x the forward's FLOPs (5 GEMMs against 2; FlashAttention-2 Sec. 3.1). Without fused
   attention (Megatron-LM before FlashAttention, the runs of Narayanan 2021 and Korthikanti 2022) the
   scores QK^T and attention x V are batched GEMMs per head over the full s x s matrix, and the softmax
   and dropout on s^2 elements are memory-bound work.
-* Memory-bound work (LayerNorms, bias-dropout-residual, activation function, MoE token permutation,
-  softmax, optimizer) at HBM_EFF of the HBM bandwidth, with byte counts per element documented below.
+* Memory-bound work (norms, bias-dropout-residual, activation function, rotary, FP8 casts, MoE token
+  permutation, softmax, optimizer) at the GPU's measured fraction of the HBM bandwidth, with byte counts
+  per element documented below, plus a launch gap per kernel.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Hardware:
     peak16: Any
     bw: Any
     gemm_frac: Any
+    half_size: Any
     sms: Any
     tile_m: Any
     tile_n: Any
@@ -49,34 +53,44 @@ class Hardware:
     attn_scale: Any
 
 
-def _tile_use(xp: Any, M: Any, N: Any, count: Any, hw: Hardware, tm: Any, tn: Any) -> Any:
-    """Useful fraction of the tensor cores for an M x N output in tm x tn tiles: tile padding times the
-    last wave's idle SMs (NVIDIA "Matrix Multiplication Background User's Guide": tile and wave
-    quantization)."""
-    tiles_m, tiles_n = xp.ceil(M / tm), xp.ceil(N / tn)
-    tiles = tiles_m * tiles_n * count
-    waves = xp.ceil(tiles / hw.sms)
-    return (M * N * count) / (tiles * tm * tn) * tiles / (waves * hw.sms)
+def _tile_padding(xp: Any, M: Any, N: Any, tm: Any, tn: Any) -> Any:
+    """Useful fraction of an M x N output computed in tm x tn tiles (NVIDIA "Matrix Multiplication
+    Background User's Guide": tile quantization; a thin shard pads its last tile)."""
+    return (M * N) / (xp.ceil(M / tm) * tm * xp.ceil(N / tn) * tn)
+
+
+def size_use(xp: Any, M: Any, K: Any, N: Any, hw: Hardware) -> Any:
+    """Fraction of its best throughput a GEMM of this size reaches: r(n) = 1 / (1 + (n_half / n)^2) with
+    n the cube root of M N K and n_half the GPU's measured half-throughput size (kernel_model.yaml, from
+    square-GEMM curves measured on that GPU, which include wave quantization); times the tile padding
+    of thin outputs (the better of the catalog tile and a half-size one)."""
+    n = (M * K * N) ** (1.0 / 3.0)
+    r = 1.0 / (1.0 + (hw.half_size / xp.maximum(n, 1.0)) ** 2)
+    pad = xp.maximum(_tile_padding(xp, M, N, hw.tile_m, hw.tile_n),
+                     _tile_padding(xp, M, N, 0.5 * hw.tile_m, 0.5 * hw.tile_n))
+    return r * pad
 
 
 def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, hw: Hardware, elem_bytes: Any, peak: Any = None) -> Any:
     """Time of ``count`` GEMMs (M x K) @ (K x N), launched as one (batched/grouped) kernel.
 
-    Compute-bound: FLOP/(peak f q) + GEMM_HALF_RIDGE x bytes/(bw f), with f the GPU's best measured
-    fraction of its peak (a shape sweep on that GPU) and q the tile and wave quantization of
-    :func:`_tile_use` (the better of the catalog tile and a half-size tile, as cuBLAS heuristics choose
-    among tiles); FLOP = 2MKN, bytes = elem x (MK + KN + MN). Memory-bound: bytes / (bw x the GPU's
-    measured STREAM fraction). Plus one kernel's launch gap (added, not a floor).
+    Compute-bound: FLOP/(peak f q) + GEMM_HALF_RIDGE x bytes/(bw f) (the no-overlap roofline of Williams
+    et al. 2009: operand traffic not hidden behind the math), with f the GPU's best measured fraction of
+    its peak (a shape sweep on that GPU) and q the size and tile use of :func:`size_use`; FLOP = 2MKN,
+    bytes = elem x (MK + KN + MN). Memory-bound: bytes / (bw x the GPU's measured STREAM fraction). Plus
+    one kernel's launch gap (added, not a floor).
     """
     peak = hw.peak if peak is None else peak
     mk = M * K
     flop = mk * N * (2.0 * count)
     byts = (mk + K * N + M * N) * (elem_bytes * count)
-    q = xp.maximum(_tile_use(xp, M, N, count, hw, hw.tile_m, hw.tile_n),
-                   _tile_use(xp, M, N, count, hw, 0.5 * hw.tile_m, 0.5 * hw.tile_n))
+    q = size_use(xp, M, K, N, hw)
     compute = flop / (peak * hw.gemm_frac * q) + byts * eff.GEMM_HALF_RIDGE / (hw.gemm_frac * hw.bw)
     memory = byts / (hw.bw * hw.hbm_frac)
-    return xp.maximum(compute, memory) + hw.gap_s
+    # a matrix-vector-like product runs on the CUDA cores at HBM speed instead (cuBLAS dispatches GEMV
+    # kernels): at most 1/16 of the tensor peak (A100: 19.5 of 312 TFLOP/s dense, the datasheet ratio)
+    vector = xp.maximum(memory, flop / (peak / 16.0))
+    return xp.minimum(xp.maximum(compute, memory), vector) + hw.gap_s
 
 
 def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:

@@ -119,13 +119,19 @@ def model_flop_per_token(xp: Any, L: Any, gemm: Any, attn: Any, logits: Any, lor
                      lambda: 3.0 * (L * (gemm + attn) + logits))
 
 
-def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, recompute: Any) -> Any:
-    """Hardware FLOPs per token: model FLOPs plus recomputation.
+def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, recompute: Any,
+                            fused: Any = False) -> Any:
+    """Hardware FLOPs per token: the FLOPs the time model charges, recomputation included.
 
     Full recomputation reruns every layer's forward (Narayanan 2021 Eq. 3: 96BLsh^2(1 + s/(6h) +
-    V/(16Lh)), the logit layer is not recomputed). Selective recomputation follows Korthikanti 2022
-    Eq. 8 (72BLsh^2(1 + s/(3h) + V/(12hL))), i.e. 12Bs^2h = 3 x the attention core's forward per
-    layer, the convention behind the HFU of its Table 5.
+    V/(16Lh)), the logit layer is not recomputed); selective recomputation reruns the attention core's
+    forward (Korthikanti 2022 Sec. 5). The attention core is charged as its kernels run: unfused, the
+    full s x s scores, forward once and backward twice (Eq. 3's count); fused (FlashAttention, cuDNN) under
+    causal masking only the unmasked half, forward once and backward 2.5 times (5 GEMMs against 2;
+    FlashAttention-2 Sec. 3.1). So HFU never counts work the time model does not charge.
     """
-    extra = xp.where(recompute >= 2.0, L * (gemm + attn), xp.where(recompute >= 1.0, 3.0 * L * attn, 0.0))
-    return model + extra
+    passes = xp.where(fused, 0.5 * 3.5, 3.0)  # the attention core's charged share of its 3 x 4sh count
+    recomputed = xp.where(fused, 0.5, 1.0) * xp.where(recompute >= 1.0, 1.0, 0.0)
+    charged_attn = L * attn * (passes + recomputed)
+    gemm_recompute = xp.where(recompute >= 2.0, L * gemm, 0.0)
+    return model - 3.0 * L * attn + charged_attn + gemm_recompute

@@ -94,9 +94,11 @@ class KernelInputs:
     bf16_peak_flop_per_s: Any = _f(
         "dense 16-bit peak, FLOP/s: what stays in BF16 under FP8 (attention) runs at it; 0 = peak_flop_per_s", 0.0)
     gemm_peak_fraction: Any = _f("best measured fraction of the peak a large GEMM reaches on this GPU", 0.8)
-    gemm_sm_count: Any = _f("streaming multiprocessors (compute units): the waves of GEMM tiles", 132)
-    gemm_tile_m: Any = _f("rows of one GEMM output tile (CTA tile) for wave quantization", 128)
-    gemm_tile_n: Any = _f("columns of one GEMM output tile (CTA tile) for wave quantization", 128)
+    gemm_half_size: Any = _f("GEMM size (cube root of M N K) at which a GEMM reaches half its best throughput",
+                             1200.0)
+    gemm_sm_count: Any = _f("streaming multiprocessors (compute units) of the GPU", 132)
+    gemm_tile_m: Any = _f("rows of one GEMM output tile (CTA tile) for tile padding", 128)
+    gemm_tile_n: Any = _f("columns of one GEMM output tile (CTA tile) for tile padding", 128)
     attention_fwd_fraction: Any = _f("fraction of the 16-bit peak the attention kernel reaches forward (causal)", 0.5)
     attention_bwd_fraction: Any = _f("fraction of the 16-bit peak the attention kernel reaches backward", 0.45)
     attention_half_seq: Any = _f("sequence length at which the attention kernel reaches half its fraction", 512.0)

@@ -87,6 +87,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     hw = compute.Hardware(
         peak=peak, peak16=peak16, bw=bw,
         gemm_frac=xp.minimum(pos(x["gemm_peak_fraction"] * x["gemm_efficiency_scale"], 1e-6), 1.0),
+        half_size=pos(x["gemm_half_size"], 0.0),
         sms=pos(x["gemm_sm_count"], 1.0), tile_m=pos(x["gemm_tile_m"], 1.0), tile_n=pos(x["gemm_tile_n"], 1.0),
         hbm_frac=xp.minimum(pos(x["hbm_fraction"], 1e-6), 1.0), gap_s=pos(x["kernel_gap_s"], 0.0),
         attn_fwd=pos(x["attention_fwd_fraction"], 1e-6), attn_bwd=pos(x["attention_bwd_fraction"], 1e-6),
@@ -118,7 +119,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     logit_tok = flops.logits_flop_per_token(h, V)
     active_lora = L * flops.lora_layer_params(h, f, a, kv, gated, k, rank)
     model_tok = flops.model_flop_per_token(xp, L, gemm_tok, attn_tok, logit_tok, lora, active_lora)
-    hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r)
+    hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"])
 
     # ---- this GPU's parameters on the heaviest stage
     dense_layer = (flops.attention_params(h, a, kv) + flops.router_params(h, E)) / t
@@ -171,7 +172,10 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     tp_bw, tp_lat = comm.ring_bw(xp, fab, t, 1.0)
     tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(t, tokens * h * act_b, tp_bw, tp_lat)
     gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
-    tp_layer = xp.select(tpo, lambda: xp.maximum(tp_layer - gemm_layer, 0.0), lambda: tp_layer)
+    # overlapped TP communication (Megatron-core / Transformer Engine userbuffers) still slows the GEMMs it
+    # hides behind, as every overlap here does (efficiency.OVERLAP_INTERFERENCE)
+    tp_layer = xp.select(tpo, lambda: xp.maximum(tp_layer - gemm_layer, 0.0) + efficiency.OVERLAP_INTERFERENCE
+                         * xp.minimum(tp_layer, gemm_layer), lambda: tp_layer)
     # EP (GShard, Lepikhin 2020; DeepSpeed-MoE): all-to-all dispatch and combine per MoE layer in the
     # forward, again in the backward (4; 6 with full recompute), top-k copies of each token.
     # CP (ring attention, Liu et al. 2023; Megatron-core context parallelism): each of cp - 1 steps passes
@@ -182,7 +186,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     _, cp_bw, cp_lat = comm.tier(xp, fab, t * c)
     kv_chunk = 2.0 * tokens * (kv * h / a) / t * act_b
     cp_raw = (3.0 + full + sel) * (c - 1.0) * (kv_chunk / (cp_bw * efficiency.NET_EFF) + cp_lat)
-    cp_layer = xp.maximum(cp_raw - (a_fwd * (1.0 + full + sel) + a_bwd), 0.0)  # ring overlaps attention
+    cp_window = a_fwd * (1.0 + full + sel) + a_bwd  # the ring overlaps the attention blocks it feeds
+    cp_layer = xp.maximum(cp_raw - cp_window, 0.0) + efficiency.OVERLAP_INTERFERENCE * xp.minimum(cp_raw, cp_window)
     mb_tp, mb_ep, mb_cp = Ls * tp_layer, Ls * ep_layer, Ls * cp_layer
 
     compute_s = m * mb_compute

@@ -144,6 +144,13 @@ RULES: tuple[Rule, ...] = (
                            | _divides(xp, x["cp"] * x["tp"], x["seq_len"])),
          lambda x, d: (f"sequence parallelism needs seq_len / cp ({_g(x['seq_len'] / x['cp'])}) divisible by tp "
                        f"({_g(x['tp'])})")),
+    Rule("sharding_with_pipeline", f"{_PAR}.zero",
+         lambda xp, x, d: ((x["pp"] == 1.0) | (x["zero"] < 2.0)
+                           | ((x["framework"] != 3.0) & ((x["zero"] < 3.0) | (x["framework"] >= 2.0)))),
+         lambda x, d: (f"ZeRO-{_g(x['zero'])} with pipeline parallelism (pp {_g(x['pp'])}) is not supported by "
+                       "this framework (DeepSpeed: stages 2-3 exclude pipeline parallelism; Megatron-LM / NeMo: "
+                       "no ZeRO-3 with pipeline parallelism); use zero <= 1, pp 1, or software.framework "
+                       "torchtitan / fsdp")),
     Rule("lora_rank", "training.lora_rank", lambda xp, x, d: (x["mode"] < 2.0) | (x["lora_rank"] >= 1.0),
          lambda x, d: f"LoRA needs a rank >= 1 (got {_g(x['lora_rank'])})"),
 )

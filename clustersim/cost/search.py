@@ -122,6 +122,8 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     table = _cross(table, "micro_batch_seqs", micro)
     table = _keep(table, (global_batch_seqs // table["dp"]) % table["micro_batch_seqs"] == 0)
     stage_layers = -(-layers // table["pp"])  # ceil
+    if not len(stage_layers):  # no (tp, cp, pp, dp) splits the GPUs and the batch: an empty space
+        return {key: np.zeros(0, dtype=bool if key == "sequence_parallel" else np.int64) for key in CONFIG_KEYS}
     chunks = np.unique(np.concatenate([_divisors(int(n)) for n in np.unique(stage_layers)]))
     table = _cross(table, "vpp", chunks)
     stage_layers = -(-layers // table["pp"])

@@ -174,9 +174,28 @@ def _group_table(table: list[dict[str, Any]], by: str, title: str) -> list[str]:
     return lines + [""]
 
 
+def _plausibility() -> list[str]:
+    from clustersim.published import plausibility_table
+
+    lines = ["### Plausibility of searched optima", "",
+             "`parallelism: auto` for catalog models (8k context, 4M-token batch), through `clustersim estimate`, "
+             "against the best published dense-model MFU for the GPU and precision (`validation/mfu_ranges.csv`, "
+             "MFU against the dense BF16 peak). The issue's target, no optimum above the best published by more "
+             "than 5 points, is **missed** wherever the excess below is over +5.0 points.", "",
+             "| GPU | precision | model | searched MFU | best published | excess (points) |", "|---|---|---|---|---|---|"]
+    for r in plausibility_table():
+        if r["mfu"] is None:
+            lines.append(f"| {r['gpu']} | {r['precision']} | {r['model']} | refused | {r['best_published']:.1%} | - |")
+            continue
+        flag = " ⚠" if r["excess"] > 0.05 else ""
+        lines.append(f"| {r['gpu']} | {r['precision']} | {r['model']} | {r['mfu']:.1%} | {r['best_published']:.1%} | "
+                     f"{100 * r['excess']:+.1f}{flag} |")
+    return lines + [""]
+
+
 def _part1(table: list[dict[str, Any]]) -> list[str]:
     from clustersim.cost import efficiency
-    from clustersim.published import summary
+    from clustersim.published import fit_interference, summary
 
     overall = summary(table)["all"]
     nofit = [r["id"] for r in table if r.get("fits_in_memory") is False]
@@ -197,15 +216,28 @@ def _part1(table: list[dict[str, Any]]) -> list[str]:
         f"- published layouts the memory model refuses ({len(nofit)}): " + (", ".join(f"`{i}`" for i in nofit)
                                                                              or "none") + ".",
         "",
+    ]
+    fit = fit_interference()
+    moved = sorted({p["refit"] for p in fit["per_source"]})
+    held = [p["held_out_mean_abs"] for p in fit["per_source"]]
+    lines += [
         "The only constant of the time model fitted on these runs is `OVERLAP_INTERFERENCE` = "
-        f"{efficiency.OVERLAP_INTERFERENCE:g} (the compute slowdown per second of hidden communication), "
-        "chosen on a grid 0-1 by least squares on log speed error over every throughput row. Left out one "
-        "source at a time, the refit moves it between 0.4 and 1.0 (Llama 3 2024 alone pulls it to 1.0; "
-        "MosaicML llm-foundry, NeMo Megatron-Bridge and torchtitan to 0.4). Every other parameter of the "
-        "hardware model comes from microbenchmarks (`clustersim/scenario/catalog/kernel_model.yaml`, "
-        "derived from `efficiency.yaml`; see docs/research/hardware_efficiency.md).",
+        f"{efficiency.OVERLAP_INTERFERENCE:g} (the compute slowdown per second of communication hidden behind "
+        "it), chosen on the grid " + ", ".join(f"{k:g}" for k in fit["grid"]) + " by least squares on log speed "
+        f"error over every throughput row (the fit gives {fit['best']:g}; `clustersim.published.fit_interference`). "
+        f"Left out one source at a time, the refit moves it to {', '.join(f'{k:g}' for k in moved)}; the "
+        f"held-out sources' mean absolute error averages {sum(held) / len(held):.1%} (target 8%: missed). "
+        "Every other parameter of the hardware model comes from microbenchmarks "
+        "(`clustersim/scenario/catalog/kernel_model.yaml`, derived from `efficiency.yaml`; see "
+        "docs/research/hardware_efficiency.md).",
+        "",
+        "| source left out | rows | refit value | its rows' mean abs. error, predicted by the refit |",
+        "|---|---|---|---|",
+        *(f"| {p['source']} | {p['rows']} | {p['refit']:g} | {p['held_out_mean_abs']:.1%} |"
+          for p in fit["per_source"]),
         "",
     ]
+    lines += _plausibility()
     lines += _group_table(table, "generation", "GPU generation")
     lines += _group_table(table, "style", "parallelism style")
     lines += _group_table(table, "precision", "precision")

@@ -14,6 +14,7 @@ from clustersim.money.finetune import FinetuneResult
 from clustersim.money.plan import PlanResult
 from clustersim.money.spot import SpotResult
 from clustersim.results import format_usd
+from clustersim.tables import user_text
 
 __all__ = ["dollars_table", "costs_table", "plan_tables", "finetune_table", "spot_tables", "usd", "days"]
 
@@ -62,7 +63,7 @@ def _layout(r: dict[str, Any]) -> str:
 def dollars_table(r: DollarsResult) -> Table:
     """Line items by column: failure-free, expected (theory), simulated mean / p50 / p90."""
     price = r.price.label() if r.price else "no price"
-    t = Table(title=f"{r.name}: {r.gpus:,} x {r.gpu} ({r.paid_gpus:,} paid), {price}")
+    t = Table(title=f"{user_text(r.name)}: {r.gpus:,} x {user_text(r.gpu)} ({r.paid_gpus:,} paid), {user_text(price)}")
     t.add_column("item", style="bold")
     shown = [c for c in DOLLAR_COLUMNS if r.wall_days.get(c) is not None]
     for c in shown:
@@ -163,7 +164,7 @@ def plan_tables(r: PlanResult) -> list[Table]:
 
 
 def finetune_table(r: FinetuneResult, modes: Sequence[str] | None = None) -> Table:
-    t = Table(title=f"Fine-tuning {r.model} ({r.params_b:.4g}B) on {_tokens(r.tokens)} tokens: fewest GPUs"
+    t = Table(title=f"Fine-tuning {user_text(r.model)} ({r.params_b:.4g}B) on {_tokens(r.tokens)} tokens: fewest GPUs"
                     + (f" ({r.recipe})" if getattr(r, "recipe", None) else ""))
     for name, just in (("GPU", "left"), ("mode", "left"), ("min GPUs", "right"), ("GiB/GPU", "right"),
                        ("layout", "left"), ("days", "right"), ("cost", "right"), ("price", "left")):
@@ -182,7 +183,7 @@ def finetune_table(r: FinetuneResult, modes: Sequence[str] | None = None) -> Tab
 
 
 def spot_tables(r: SpotResult) -> list[Table]:
-    head = Table(title=f"Spot vs on-demand: {r.name}", show_header=False)
+    head = Table(title=f"Spot vs on-demand: {user_text(r.name)}", show_header=False)
     head.add_column("what", style="bold")
     head.add_column("value")
     be = r.breakeven_preemptions_per_node_day

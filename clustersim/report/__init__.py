@@ -83,6 +83,8 @@ def _load_json(path: Path) -> Any:
         raise ClustersimError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except UnicodeDecodeError:
         raise ClustersimError(f"{path}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise ClustersimError(f"{path}: nested too deeply to be a clustersim result") from None
 
 
 def _sweep_db(path: Path) -> dict[str, Any]:

@@ -91,10 +91,10 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], workers:
             advance(_drain(ticks))
             for fut in done:
                 results[futures[fut]] = fut.result()
-        advance(_drain(ticks))
     except BaseException:
         _terminate(pool)
         raise
-    pool.shutdown(wait=True)
+    pool.shutdown(wait=True)  # the workers have exited, so their queue feeders have flushed every tick
+    advance(_drain(ticks))
     ticks.close()
     return results

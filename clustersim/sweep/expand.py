@@ -3,8 +3,9 @@
 Every point is the base scenario's mapping with the sweep's ``set:`` and the point's own values
 applied at their dotted keys (the same descent rules as ``--set``: a preset name becomes
 ``{preset: name}`` when a field below it is set, ``auto`` becomes a mapping), then validated by
-:func:`clustersim.scenario.load_scenario`. Invalid points are kept with their reason; nothing runs
-until every point has been validated.
+:func:`clustersim.scenario.load_scenario`. Invalid points are kept with their reason. A simulated
+sweep validates every point (:func:`plan_sweep`) before anything runs; an analytic one validates each
+point once where it runs (:mod:`clustersim.sweep.stream`), from :func:`expand_inputs`.
 
 Only each point's inputs and key are kept after validation (a few hundred bytes, not the ~8 KiB of a
 Scenario object), so a million-point sweep fits in memory; workers rebuild a point's scenario from the
@@ -17,7 +18,6 @@ in any sweep, in any order, on any machine, which is what ``--resume`` relies on
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
@@ -36,7 +36,7 @@ from clustersim.scenario.loader import read_scenario_mapping, set_dotted
 from clustersim.sweep.spec import SampleRange, SamplesSpec, SweepFile
 
 __all__ = ["Point", "ValidPoint", "InvalidPoint", "Plan", "plan_sweep", "expand_points", "sample_values",
-           "set_dotted", "point_key", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
+           "set_dotted", "point_key", "expand_inputs", "invalid_key", "base_with_set", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
            "apply_inputs", "set_replacing", "mode_warnings", "ALTERNATIVES", "CLOSED_FORM_BLIND"]
 
 
@@ -95,7 +95,7 @@ def point_key(scenario: Scenario, mode: str) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def _invalid_key(data: dict[str, Any], mode: str) -> str:
+def invalid_key(data: dict[str, Any], mode: str) -> str:
     text = canonical_json({"invalid": data, "mode": mode})
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
@@ -145,7 +145,7 @@ def sample_values(samples: SamplesSpec, seed: int) -> list[dict[str, Any]]:
     return [{key: columns[key][i] for key in columns} for i in range(n)]
 
 
-def _base_with_set(sweep: SweepFile) -> dict[str, Any]:
+def base_with_set(sweep: SweepFile) -> dict[str, Any]:
     data = base_mapping(sweep.base_path)
     for key, value in sweep.spec.set.items():
         set_replacing(data, key, value)
@@ -174,11 +174,29 @@ def set_replacing(data: dict[str, Any], key: str, value: Any) -> None:
 
 
 def apply_inputs(base: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with each ``{dotted key: value}`` set, in order (replacing alternatives)."""
-    data = copy.deepcopy(base)
+    """A copy of ``base`` with each ``{dotted key: value}`` set, in order (replacing alternatives).
+
+    Copy-on-write, not a deep copy: only the mappings on the path of a set key are copied (the point's
+    own), the rest is shared with ``base``, which is never written to (validation reads its input; a
+    set value itself is deep-copied by ``set_dotted``).
+    """
+    data = dict(base)
     for key, value in inputs.items():
+        _own_path(data, key)
         set_replacing(data, key, value)
     return data
+
+
+def _own_path(data: dict[str, Any], key: str) -> None:
+    """Replace each mapping on the way to ``key`` by a shallow copy, so that setting it writes only copies."""
+    node = data
+    for part in key.split(".")[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            return
+        child = dict(child)
+        node[part] = child
+        node = child
 
 
 def build_scenario(base: dict[str, Any], inputs: dict[str, Any], *, planned: bool = False) -> Scenario:
@@ -198,8 +216,14 @@ def expand_points(sweep: SweepFile, base: dict[str, Any] | None = None) -> Itera
 
     ``base`` is the base mapping with ``set:`` applied (read from the sweep's base file when omitted).
     """
+    data0 = base if base is not None else base_with_set(sweep)
+    for index, inputs in expand_inputs(sweep):
+        yield Point(index, inputs, apply_inputs(data0, inputs))
+
+
+def expand_inputs(sweep: SweepFile) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index, {dotted key: value}) of every point, in :func:`expand_points`' order, without the mappings."""
     spec = sweep.spec
-    data0 = base if base is not None else _base_with_set(sweep)
     grid_keys = list(spec.grid)
     grid_rows: Sequence[tuple[Any, ...]] = list(itertools.product(*(spec.grid[k] for k in grid_keys)))
     zip_keys = list(spec.zip)
@@ -212,7 +236,7 @@ def expand_points(sweep: SweepFile, base: dict[str, Any] | None = None) -> Itera
                 inputs = dict(zip(grid_keys, g, strict=True))
                 inputs.update(zip(zip_keys, z, strict=True))
                 inputs.update(s)
-                yield Point(index, inputs, apply_inputs(data0, inputs))
+                yield index, inputs
                 index += 1
 
 
@@ -256,14 +280,14 @@ def plan_sweep(sweep: SweepFile, on_point: Callable[[], None] | None = None) -> 
     invalid: list[InvalidPoint] = []
     duplicates: list[tuple[int, int]] = []
     first: dict[str, int] = {}
-    base = _base_with_set(sweep)
+    base = base_with_set(sweep)
     for point in expand_points(sweep, base):
         if on_point is not None:
             on_point()
         try:
             scenario = load_scenario(point.data)
         except ScenarioError as exc:
-            key = _invalid_key(point.data, mode)
+            key = invalid_key(point.data, mode)
             if key in first:
                 duplicates.append((point.index, first[key]))
             else:

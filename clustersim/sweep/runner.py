@@ -1,11 +1,18 @@
 """``run_sweep``: read, expand and validate a sweep, run what is missing, store each result as it lands.
 
-Order of work: (1) the sweep file is validated (file:line errors) and every point expanded and
+Analytic sweeps (``mode: estimate``) stream (:mod:`clustersim.sweep.stream`): the points go to the
+workers as expanded, and each point's one validation, its key, the kernel (one vectorized call per
+chunk) and its row happen there; this process only dedupes by key (a repeated scenario is stored once,
+under its lowest index, on any number of workers), skips what a resumed database already holds, and
+writes each chunk's rows in one transaction as it lands. Invalid points are stored with their reason.
+A chunk whose task failed is validated and keyed here and stored as ``failed`` (run again on resume).
+
+Simulated sweeps: (1) the sweep file is validated (file:line errors) and every point expanded and
 validated; invalid points are written to the store with their reason and nothing is run for them;
 (2) the points already in the store with a final status are skipped (``resume``); (3) the rest run on
-the chosen executor, analytic points as chunks through the vectorized kernel, simulated points one
-task each; (4) each finished task's rows are committed in one transaction at once; (5) the best points
-by the objective and the Pareto front of days vs dollars are read back from the store.
+the chosen executor, one task each; (4) each finished task's rows are committed in one transaction at
+once. Both: (5) the best points by the objective and the Pareto front of days vs dollars are read back
+from the store.
 """
 
 from __future__ import annotations
@@ -20,9 +27,20 @@ from typing import Any
 from clustersim import __version__
 from clustersim.errors import ClustersimError
 from clustersim.sweep.executors import Executor, Outcome, make_executor
-from clustersim.sweep.expand import Plan, ValidPoint, plan_sweep
-from clustersim.sweep.spec import read_sweep
-from clustersim.sweep.store import ResultStore, load_columns, load_rows, status_counts
+from clustersim.sweep.expand import (
+    Plan,
+    ValidPoint,
+    apply_inputs,
+    base_with_set,
+    describe_problems,
+    expand_inputs,
+    invalid_key,
+    plan_sweep,
+    point_key,
+)
+from clustersim.sweep.spec import SweepFile, read_sweep
+from clustersim.sweep.store import ResultStore, load_columns, load_rows, prepare_rows, status_counts
+from clustersim.sweep.stream import Groups, Tally, analytic_chunk, row_of
 from clustersim.sweep.summary import (
     Objective,
     SweepSummary,
@@ -55,13 +73,13 @@ def _check_resume(store: ResultStore, plan: Plan, resume: bool) -> list[str]:
     return notes
 
 
-def _meta(plan: Plan, objective: str) -> dict[str, Any]:
+def _meta(plan: Plan, objective: str, total: int | None = None) -> dict[str, Any]:
     import numpy as np
 
     return {
         "name": plan.sweep.name, "sweep_path": os.fspath(plan.sweep.path or ""), "sweep_sha256": plan.sweep.sha256,
         "base_path": os.fspath(plan.sweep.base_path), "mode": plan.mode, "input_keys": plan.input_keys,
-        "objective": objective, "total_points": plan.total,
+        "objective": objective, "total_points": plan.total if total is None else total,
         "clustersim_version": __version__, "numpy_version": np.__version__,
     }
 
@@ -78,7 +96,7 @@ class _Chunks:
     points, the next ones as many as take about TASK_TARGET_S on one worker at the rate measured so far
     (never more than ``chunk_size``). Rows do not depend on the chunking (each point is evaluated alone)."""
 
-    def __init__(self, plan: Plan, todo: Sequence[ValidPoint], chunk_size: int, workers: int,
+    def __init__(self, plan: Plan, todo: Sequence[Any], chunk_size: int, workers: int,
                  members: dict[str, list[ValidPoint]], clock: Any = time.perf_counter):
         self.plan, self.todo, self.cap, self.workers = plan, todo, chunk_size, max(1, workers)
         self.members, self.clock = members, clock
@@ -100,8 +118,21 @@ class _Chunks:
         while i < len(self.todo):
             chunk = list(self.todo[i: i + self.size()])
             i += len(chunk)
-            self.members[chunk[0].key] = chunk
-            yield chunk[0].key, (self.plan.base, [(p.key, p.inputs) for p in chunk])
+            yield self._task(chunk)
+
+    def _task(self, chunk: list[Any]) -> tuple[str, Any]:
+        self.members[chunk[0].key] = chunk
+        return chunk[0].key, (self.plan.base, [(p.key, p.inputs) for p in chunk])
+
+
+class _StreamChunks(_Chunks):
+    """Chunks of ``(index, inputs)`` for :func:`clustersim.sweep.stream.analytic_chunk`: the worker
+    validates and keys the points, so the main process sends them as expanded."""
+
+    def _task(self, chunk: list[Any]) -> tuple[str, Any]:
+        task_id = f"points-{chunk[0][0]}"
+        self.members[task_id] = chunk
+        return task_id, (self.plan.base, self.plan.mode, chunk)
 
 
 def _tasks(plan: Plan, todo: Sequence[ValidPoint], chunk_size: int, simulate_fn: SimulateFn | None,
@@ -198,6 +229,9 @@ def run_sweep(path: str | os.PathLike[str], out_db: str | os.PathLike[str], *, w
         raise ClustersimError(f"--workers must be at least 1 (got {workers})")
     sweep = read_sweep(path)
     obj = parse_objective(objective or sweep.spec.objective, sweep.spec.mode)
+    if sweep.spec.mode == "estimate":
+        return _run_streamed(sweep, path, out_db, obj, workers=workers, dask=dask, scheduler=scheduler,
+                             resume=resume, progress=progress, executor=executor)
     checking = _Progress(progress and sweep.spec.point_count() >= _VALIDATION_BAR_POINTS, sweep.spec.point_count(),
                          "validating", transient=True)
     try:
@@ -251,19 +285,33 @@ def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: Sw
              executor: Executor | None) -> None:
     ex = executor or make_executor(workers=workers, dask=dask, scheduler=scheduler)
     fn, tasks, members = _tasks(plan, todo, plan.sweep.spec.chunk_size, simulate_fn, ex.workers)
+
+    def rows_of(outcome: Outcome) -> tuple[Groups, int, int]:
+        rows = _rows(outcome, members.pop(outcome.task_id))
+        return prepare_rows(rows), len(rows), sum(1 for r in rows if r["status"] != "invalid")
+
+    _drive(ex, executor is None, fn, tasks, rows_of, store, summary, len(todo), progress,
+           "estimating" if plan.mode == "estimate" else "simulating")
+
+
+def _drive(ex: Executor, owned: bool, fn: Any, tasks: Any, rows_of: Any, store: ResultStore, summary: SweepSummary,
+           total: int, progress: bool, label: str) -> None:
+    """Run the tasks on ``ex``; write each outcome's rows (``rows_of(outcome)`` -> (rows to write, as
+    :func:`~clustersim.sweep.store.prepare_rows` gives them; points it answered for; rows that ran)) in
+    one transaction as it lands; count ``summary.ran``; record the run."""
     summary.executor, summary.workers = ex.name, ex.workers
     run_id = store.start_run(ex.name, ex.workers)
-    bar = _Progress(progress, len(todo), "estimating" if plan.mode == "estimate" else "simulating")
+    bar = _Progress(progress, total, label)
     t0 = time.perf_counter()
     outcome_text = "interrupted"
     try:
         for outcome in ex.run(fn, tasks):
-            rows = _rows(outcome, members.pop(outcome.task_id))
-            store.write(rows)
+            groups, answered, ran = rows_of(outcome)
+            store.write_prepared(groups)
             if isinstance(tasks, _Chunks):
-                tasks.observe(len(rows))
-            summary.ran += len(rows)
-            bar.advance(len(rows))
+                tasks.observe(answered)
+            summary.ran += ran
+            bar.advance(answered)
         outcome_text = "finished"
     except KeyboardInterrupt:
         bar.stop()
@@ -272,9 +320,68 @@ def _execute(plan: Plan, todo: list[ValidPoint], store: ResultStore, summary: Sw
         raise
     finally:
         bar.stop()
-        if executor is None:
+        if owned:
             ex.close()
         store.finish_run(run_id, summary.ran, time.perf_counter() - t0, outcome_text)
+
+
+def _run_streamed(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | os.PathLike[str], obj: Objective, *,
+                  workers: int, dask: str | None, scheduler: str | None, resume: bool, progress: bool,
+                  executor: Executor | None) -> SweepSummary:
+    """An analytic sweep, streamed (:mod:`clustersim.sweep.stream`): the points go to the workers as
+    expanded; each is validated, keyed, evaluated and made a row there; this process writes."""
+    plan = Plan(sweep, sweep.spec.swept_keys(), base_with_set(sweep), [], [], [])
+    points = list(expand_inputs(sweep))
+    started = time.perf_counter()
+    with ResultStore(out_db) as store:
+        notes = _check_resume(store, plan, resume)
+        store.set_meta(_meta(plan, str(obj), total=len(points)))
+        tally = Tally(done=store.done_keys())
+        summary = SweepSummary(
+            name=sweep.name, sweep_path=os.fspath(path), db_path=os.fspath(out_db), mode=plan.mode,
+            executor="none", workers=0, input_keys=plan.input_keys, total_points=len(points), valid_points=0,
+            objective=str(obj), pareto_axes=default_axes(plan.mode), notes=notes)
+        if points:
+            ex = executor or make_executor(workers=workers, dask=dask, scheduler=scheduler)
+            members: dict[str, list[Any]] = {}
+            chunks = _StreamChunks(plan, points, sweep.spec.chunk_size, ex.workers, members)
+
+            def rows_of(outcome: Outcome) -> tuple[Groups, int, int]:
+                chunk = members.pop(outcome.task_id)
+                groups = (outcome.value if outcome.error is None
+                          else prepare_rows(_failed_rows(plan, chunk, outcome.error)))
+                kept, ran = tally.keep(groups)
+                return kept, len(chunk), ran
+
+            _drive(ex, executor is None, analytic_chunk, chunks, rows_of, store, summary, len(points), progress,
+                   "estimating")
+        summary.valid_points, summary.skipped = tally.valid, tally.skipped
+        summary.duplicates = len(tally.duplicates())
+        summary.invalid = [{"point_index": i, "inputs": points[i][1], "reason": row["error"]}
+                           for i, row in sorted(tally.invalid.items())]  # points[i] is point i
+        if summary.duplicates:
+            summary.notes.append(f"{summary.duplicates} points repeat an earlier point's scenario and were run once")
+    summary.elapsed_s = time.perf_counter() - started
+    _answers(summary, out_db, plan, obj)
+    return summary
+
+
+def _failed_rows(plan: Plan, chunk: list[tuple[int, dict[str, Any]]], error: str) -> list[dict[str, Any]]:
+    """Rows for a chunk whose task failed: each point validated and keyed here, then marked ``failed``
+    (run again on resume); a point that does not validate is ``invalid``, as a worker would say."""
+    from clustersim.errors import ScenarioError
+    from clustersim.scenario import load_scenario
+
+    rows = []
+    for index, inputs in chunk:
+        data = apply_inputs(plan.base, inputs)
+        try:
+            key = point_key(load_scenario(data), plan.mode)
+        except ScenarioError as exc:
+            rows.append(row_of(index, inputs, invalid_key(data, plan.mode), "invalid", describe_problems(exc.items), {}))
+            continue
+        rows.append(row_of(index, inputs, key, "failed", error, {}))
+    return rows
 
 
 def default_db_for(sweep_path: str | os.PathLike[str]) -> Path:

@@ -37,7 +37,7 @@ from typing import Any
 from clustersim.errors import ClustersimError
 
 __all__ = ["ResultStore", "load_rows", "load_meta", "load_columns", "status_counts", "export_results",
-           "FIXED_COLUMNS", "FINAL_STATUSES", "row_columns"]
+           "FIXED_COLUMNS", "FINAL_STATUSES", "row_columns", "prepare_rows"]
 
 #: Columns every row has, before the inputs and outputs.
 FIXED_COLUMNS = ("point_index", "point_key", "status", "error")
@@ -58,11 +58,23 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_PLAIN = frozenset({int, float, str, bool, bytes})
+
+
 def _cell(value: Any) -> Any:
     """A value SQLite stores as is (numbers, text, NULL); mappings and lists as canonical JSON text."""
-    if value is None or isinstance(value, (int, float, str, bytes)):
+    if value is None or type(value) in _PLAIN or isinstance(value, (int, float, str, bytes)):
         return value
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def prepare_rows(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Rows as SQLite takes them: grouped by their columns, each a tuple of stored cells (:func:`_cell`)."""
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        cols = tuple(row)
+        groups.setdefault(cols, []).append(tuple(_cell(v) for v in row.values()))
+    return groups
 
 
 def row_columns(columns: Sequence[str], input_keys: Sequence[str]) -> list[str]:
@@ -207,12 +219,14 @@ class ResultStore:
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert or replace rows (each has point_key, point_index, status) in ONE transaction."""
-        if not rows:
+        self.write_prepared(prepare_rows(rows))
+
+    def write_prepared(self, groups: Mapping[tuple[str, ...], Sequence[tuple[Any, ...]]]) -> None:
+        """:meth:`write` for rows already in :func:`prepare_rows`' shape (a sweep's workers prepare them,
+        so that this process only inserts)."""
+        groups = {cols: values for cols, values in groups.items() if values}
+        if not groups:
             return
-        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for row in rows:
-            cols = tuple(row)
-            groups.setdefault(cols, []).append(tuple(_cell(row[c]) for c in cols))
         with self._transaction():
             self._ensure_columns(c for cols in groups for c in cols)
             for cols, values in groups.items():

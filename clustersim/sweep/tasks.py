@@ -15,7 +15,7 @@ kernel's arrays by :mod:`clustersim.sweep.rows`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from clustersim.errors import ClustersimError, InfeasibleError, SimulationError
 from clustersim.scenario import Scenario
 from clustersim.sweep.flat import UNIT_SUFFIXES, flatten
 
-__all__ = ["estimate_chunk", "simulate_point", "flatten", "PointResult", "UNIT_SUFFIXES", "SimulateFn"]
+__all__ = ["estimate_chunk", "estimate_scenarios", "simulate_point", "flatten", "PointResult", "UNIT_SUFFIXES", "SimulateFn"]
 
 #: (point key, status, error or None, output columns)
 PointResult = tuple[str, str, str | None, dict[str, Any]]
@@ -37,18 +37,32 @@ def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]
     ``payload`` is (the base mapping, [(point key, its inputs)]): each scenario is rebuilt and resolved
     here, in the worker, from the same mapping the planning validated.
     """
+    from clustersim.sweep.expand import build_scenario
+
+    base, items = payload
+    scenarios: list[tuple[str, Scenario | ClustersimError]] = []
+    for key, point_inputs in items:
+        try:
+            scenarios.append((key, build_scenario(base, point_inputs, planned=True)))
+        except ClustersimError as exc:
+            scenarios.append((key, exc))
+    return estimate_scenarios(scenarios)
+
+
+def estimate_scenarios(items: Sequence[tuple[str, Scenario | ClustersimError]]) -> list[PointResult]:
+    """(key, status, error, outputs) of validated scenarios (or the error that stopped one), in order,
+    with one vectorized kernel call for all of them."""
     from clustersim.cost.inputs import stack
     from clustersim.cost.kernel import evaluate, invalid_reasons
     from clustersim.resolve import resolve_run
-    from clustersim.sweep.expand import build_scenario
     from clustersim.sweep.rows import estimate_rows
 
-    base, items = payload
     results: list[PointResult | None] = []
     runs: list[tuple[int, str, Any]] = []
-    for key, point_inputs in items:
+    for key, s in items:
         try:
-            s = build_scenario(base, point_inputs, planned=True)
+            if isinstance(s, ClustersimError):
+                raise s
             searched = s.parallelism() is None
             if searched:
                 s = _with_best_parallelism(s)

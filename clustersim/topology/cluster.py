@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from clustersim.errors import ScenarioError
+from clustersim.topology.closed_form import FABRIC_KEYS, spine_count
 from clustersim.topology.fabric import LowerTiers, lower_tiers, spine_tier
 from clustersim.topology.graph import build_graph, leaf_key, spine_key
 from clustersim.topology.params import NetworkParams
 from clustersim.topology.placement import DEFAULT_ORDER, place_groups
 from clustersim.topology.routing import Router
 
-__all__ = ["Cluster", "build_cluster", "FABRIC_KEYS"]
+if TYPE_CHECKING:
+    import networkx as nx
 
-# The keys of Cluster.fabric(), exactly the keyword arguments the cost kernel takes for the network.
-FABRIC_KEYS = (
-    "scaleup_gpus",
-    "scaleup_bw_bytes_per_s",
-    "scaleup_latency_s",
-    "leaf_gpus",
-    "leaf_bw_bytes_per_s",
-    "spine_bw_bytes_per_s",
-    "scaleout_latency_s",
-    "gpus_per_node",
-)
+__all__ = ["Cluster", "build_cluster", "FABRIC_KEYS"]
 
 _DEGRADED_CACHE_MAX = 1024
 
@@ -34,19 +25,28 @@ class Cluster:
     """A built cluster: ``params``, the networkx ``graph`` and the set of ``failed_spines``.
 
     Build one with :func:`build_cluster`; :meth:`degrade` returns another whose graph is a read-only
-    view of the full graph without the failed spine switches (and their links).
+    view of the full graph without the failed spine switches (and their links). The full graph is
+    built on first use of ``graph`` (or of what needs it); ``spines()`` and the inventory counts of
+    the healthy cluster come from ``params`` alone.
     """
 
-    def __init__(self, params: NetworkParams, graph: nx.Graph, failed_spines: frozenset[int] = frozenset(),
-                 *, _full: Cluster | None = None):
+    def __init__(self, params: NetworkParams, graph: nx.Graph | None = None,
+                 failed_spines: frozenset[int] = frozenset(), *, _full: Cluster | None = None):
         self.params = params
-        self.graph = graph
+        self._graph = graph
         self.failed_spines = frozenset(failed_spines)
         self._full = _full if _full is not None else self
         self._lower: LowerTiers | None = _full._lower_tiers() if _full is not None else None
         self._fabric: dict[str, float] | None = None
         self._router: Router | None = None
         self._degraded: dict[frozenset[int], Cluster] = {}
+
+    @property
+    def graph(self) -> nx.Graph:
+        """The networkx graph (:mod:`clustersim.topology.graph`), built on first access."""
+        if self._graph is None:
+            self._graph = build_graph(self.params)
+        return self._graph
 
     def __repr__(self) -> str:
         p = self.params
@@ -56,7 +56,7 @@ class Cluster:
     # ------------------------------------------------------------------ inventory
     def spines(self) -> list[int]:
         """Indices of the spine switches still in the graph (0 .. S-1 less the failed ones)."""
-        total = int(self._full.graph.graph["spines"])
+        total = spine_count(self._full.params)  # what build_graph records as graph["spines"]
         return [s for s in range(total) if s not in self.failed_spines]
 
     def leaves(self) -> list[int]:
@@ -152,7 +152,7 @@ class Cluster:
         (``build_cluster(params)``) with the set that is still failed. Results are memoised per set.
         """
         new = set(self.failed_spines)
-        total = int(self._full.graph.graph["spines"])
+        total = spine_count(self._full.params)
         for s in failed_spines:
             if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < total:
                 raise ScenarioError(
@@ -167,6 +167,8 @@ class Cluster:
         cached = full._degraded.get(key)
         if cached is not None:
             return cached
+        import networkx as nx
+
         view = nx.restricted_view(full.graph, [spine_key(s) for s in key], [])
         out = Cluster(full.params, view, key, _full=full)
         if len(full._degraded) >= _DEGRADED_CACHE_MAX:
@@ -176,7 +178,8 @@ class Cluster:
 
 
 def build_cluster(params: NetworkParams) -> Cluster:
-    """Build the cluster graph for ``params`` (see :mod:`clustersim.topology.graph` for its shape)."""
+    """The cluster of ``params``; its graph (see :mod:`clustersim.topology.graph` for its shape) is
+    built when first needed."""
     if not isinstance(params, NetworkParams):
         raise ScenarioError(f"build_cluster needs NetworkParams, got {type(params).__name__}")
-    return Cluster(params, build_graph(params))
+    return Cluster(params)

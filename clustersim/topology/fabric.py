@@ -28,10 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from clustersim.topology.graph import CAPACITY
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["LowerTiers", "lower_tiers", "spine_tier", "leaf_uplink_bytes_per_s"]
 

@@ -28,9 +28,12 @@ architecture). A single leaf group needs no spine; ``spine_bw`` then equals the 
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from clustersim.topology.params import NetworkParams, default_spine_switches, leaf_downlink_ports
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["CAPACITY", "build_graph", "gpu_key", "nvswitch_key", "nic_key", "leaf_key", "spine_key",
            "gpu_nic_indices"]
@@ -81,6 +84,8 @@ def _leaf_of(params: NetworkParams, node: int, nic: int) -> int:
 
 def build_graph(params: NetworkParams) -> nx.Graph:
     """The full (undegraded) cluster graph for ``params``. Linear in the GPU count."""
+    import networkx as nx  # only here: estimates of the standard topologies need no graph
+
     p = params
     g = nx.Graph(topology=p.topology)
     gpn, npn, dom = p.gpus_per_node, p.nics_per_node, p.scaleup_domain_gpus

@@ -24,12 +24,14 @@ Routes:
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from clustersim.errors import ScenarioError
 from clustersim.topology.fabric import leaf_uplink_bytes_per_s
 from clustersim.topology.graph import CAPACITY, gpu_key
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["Router"]
 

@@ -1,0 +1,109 @@
+"""Analytic sweeps, streamed: each point is validated once, where it runs, and the main process only writes.
+
+A worker gets a chunk of points as ``(index, inputs)`` with the base mapping and builds everything
+of them (:func:`analytic_chunk`): the point's mapping (copy-on-write, :func:`~clustersim.sweep.expand.
+apply_inputs`), its one validation (:func:`~clustersim.scenario.load_scenario`, cross-field checks
+included), its key (:func:`~clustersim.sweep.expand.point_key`), one vectorized kernel call for the
+chunk (:func:`~clustersim.sweep.tasks.estimate_scenarios`) and the finished rows, invalid points
+included. The main process keeps a :class:`Tally` of the keys it has seen (a repeated scenario is
+stored once, under its lowest index, whatever order the chunks finish in, so the rows are the same on
+any number of workers) and writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clustersim.errors import ScenarioError
+
+__all__ = ["analytic_chunk", "row_of", "Tally"]
+
+#: Rows grouped by their columns, each a tuple of SQLite cells (clustersim.sweep.store.prepare_rows).
+Groups = dict[tuple[str, ...], list[tuple[Any, ...]]]
+#: (base mapping, mode, [(point index, inputs)])
+ChunkPayload = tuple[dict[str, Any], str, list[tuple[int, dict[str, Any]]]]
+
+
+def row_of(index: int, inputs: dict[str, Any], key: str, status: str, error: str | None,
+           outputs: dict[str, Any]) -> dict[str, Any]:
+    """A store row: the fixed columns, the inputs, then the outputs (an output named like an input is
+    the input's, as in the runner's rows)."""
+    row: dict[str, Any] = {"point_key": key, "point_index": index, **inputs, "status": status, "error": error}
+    for name, value in outputs.items():
+        if name not in inputs:
+            row[name] = value
+    return row
+
+
+def analytic_chunk(payload: ChunkPayload) -> Groups:
+    """The finished rows of a chunk of analytic points, ready to insert (worker side; see the module
+    docstring): :func:`clustersim.sweep.store.prepare_rows`' shape."""
+    from clustersim.scenario import Scenario, load_scenario
+    from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, point_key
+    from clustersim.sweep.store import prepare_rows
+    from clustersim.sweep.tasks import estimate_scenarios
+
+    base, mode, items = payload
+    rows: list[dict[str, Any] | None] = []
+    valid: list[tuple[int, tuple[int, dict[str, Any]], str, Scenario]] = []
+    for index, inputs in items:
+        data = apply_inputs(base, inputs)
+        try:
+            scenario = load_scenario(data)
+        except ScenarioError as exc:
+            rows.append(row_of(index, inputs, invalid_key(data, mode), "invalid", describe_problems(exc.items), {}))
+            continue
+        valid.append((len(rows), (index, inputs), point_key(scenario, mode), scenario))
+        rows.append(None)
+    results = estimate_scenarios([(key, s) for _, _, key, s in valid])
+    for (slot, (index, inputs), key, _), (rkey, status, error, outputs) in zip(valid, results, strict=True):
+        if rkey != key:  # pragma: no cover - estimate_scenarios answers in order
+            raise RuntimeError("estimate_scenarios returned its results out of order")
+        rows[slot] = row_of(index, inputs, key, status, error, outputs)
+    return prepare_rows(r for r in rows if r is not None)
+
+
+@dataclass
+class Tally:
+    """What the main process knows of the rows so far: the lowest index of each key, the other indices
+    that repeat it, and the keys a previous run stored (``done``: not written again, counted ``skipped``)."""
+
+    done: set[str] = field(default_factory=set)
+    first: dict[str, int] = field(default_factory=dict)
+    repeats: dict[str, list[int]] = field(default_factory=dict)
+    skipped: int = 0
+    invalid: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> the row, for the summary
+    valid: int = 0
+
+    def keep(self, groups: Groups) -> tuple[Groups, int]:
+        """The rows to write, and how many of them are not ``invalid``: new keys, and a repeated key's row
+        when it has a lower index than the one written (it replaces it: the store's key is the point
+        key); never a key of ``done``."""
+        out: Groups = {}
+        ran = 0
+        for cols, values in groups.items():
+            at_key, at_index, at_status = cols.index("point_key"), cols.index("point_index"), cols.index("status")
+            kept = out.setdefault(cols, [])
+            for value in values:
+                key, index, invalid = value[at_key], value[at_index], value[at_status] == "invalid"
+                earlier = self.first.get(key)
+                if earlier is not None:
+                    self.repeats.setdefault(key, []).append(max(index, earlier))
+                    if index > earlier:
+                        continue
+                    self.invalid.pop(earlier, None)
+                else:
+                    self.valid += not invalid
+                    self.skipped += key in self.done and not invalid
+                self.first[key] = index
+                if invalid:
+                    self.invalid[index] = dict(zip(cols, value, strict=True))
+                if key not in self.done:
+                    kept.append(value)
+                    ran += not invalid
+        return out, ran
+
+    def duplicates(self) -> list[tuple[int, int]]:
+        """(index, the lowest index of the same scenario) for every repeat, by index."""
+        return sorted((i, self.first[k]) for k, indices in self.repeats.items() for i in indices)

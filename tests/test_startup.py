@@ -1,0 +1,106 @@
+"""Start-up stays lazy: ``import clustersim`` and ``clustersim --help`` load none of the heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("plotly", "dask", "simpy", "networkx")
+
+
+def _loaded_after(code: str) -> list[str]:
+    """Heavy top-level packages in sys.modules after running ``code`` in a fresh interpreter."""
+    probe = (f"import sys\n{code}\nimport json\n"
+             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_import_clustersim_loads_no_heavy_library():
+    assert _loaded_after("import clustersim") == []
+
+
+def test_help_loads_no_heavy_library():
+    code = ("from clustersim.cli import cli\n"
+            "try:\n    cli(['--help'], prog_name='clustersim')\nexcept SystemExit as e:\n    assert e.code == 0\n")
+    assert _loaded_after(code) == []
+
+
+def test_version_needs_no_importlib_metadata():
+    result = subprocess.run([sys.executable, "-c", "import sys, clustersim; print('importlib.metadata' in sys.modules)"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def test_version_is_pyprojects():
+    import clustersim
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    declared = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    assert declared is not None
+    assert clustersim.__version__ == declared.group(1)
+
+
+@pytest.mark.parametrize("name", ["estimate", "search", "simulate", "fleet"])
+def test_a_public_function_is_not_replaced_by_its_submodule(name):
+    """Importing ``clustersim.<name>`` (the module) leaves ``clustersim.<name>`` the public function."""
+    code = (f"import importlib, clustersim\nimportlib.import_module('clustersim.{name}')\n"
+            f"import clustersim.{name} as m\nprint(callable(clustersim.{name}), callable(m), "
+            f"type(clustersim.{name}).__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True", "function"]
+
+
+def test_every_public_name_loads_lazily():
+    import clustersim
+
+    for name in clustersim.__all__:
+        assert getattr(clustersim, name) is not None, name
+    with pytest.raises(AttributeError):
+        clustersim.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("kind", ["gpus", "models", "prices", "reliability"])
+def test_catalogs_read_the_same_with_the_fast_loader(kind):
+    """The catalogs load through libyaml where PyYAML has it; the data equal pure-Python safe_load's."""
+    from importlib import resources
+
+    import yaml
+
+    from clustersim.scenario import catalog
+
+    text = resources.files(catalog.__name__).joinpath(f"{kind}.yaml").read_text(encoding="utf-8")
+    assert catalog._load(kind) == yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
+    if getattr(yaml, "__with_libyaml__", False):
+        assert catalog._SAFE_LOADER is yaml.CSafeLoader
+
+
+def test_an_estimate_builds_no_graph():
+    """The healthy fabric of a standard topology is closed-form: an estimate never imports networkx."""
+    loaded = _loaded_after("import clustersim\nclustersim.estimate(clustersim.load_scenario("
+                           "'scenarios/gpt3-175b-megatron.yaml'))")
+    assert "networkx" not in loaded and "plotly" not in loaded and "dask" not in loaded
+
+
+def test_catalog_accessors_return_independent_copies():
+    from clustersim.scenario import catalog
+
+    for get, name in ((catalog.gpu, "h100-sxm-80gb"), (catalog.kernel_model, "h100-sxm-80gb")):
+        first = get(name)
+        assert first == get(name)
+        for value in first.values():  # change every nested mapping and list of the copy
+            if isinstance(value, dict):
+                value["changed"] = True
+            elif isinstance(value, list):
+                value.append("changed")
+        first["changed"] = True
+        assert get(name) != first and "changed" not in get(name)
+        assert all(not (isinstance(v, dict) and "changed" in v) for v in get(name).values())
