@@ -399,6 +399,35 @@ def fleet(file: str, replicas: int | None, seed: int | None, workers: int | None
 
 
 @cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--replicas", type=click.IntRange(1, 1_000_000), help="Replicas per strategy (default: the file's).")
+@click.option("--seed", type=click.IntRange(0), help="Seed (default: the file's).")
+@click.option("--deadline-days", type=click.FloatRange(min=0, min_open=True),
+              help="Pick the cheapest strategy whose P90 wall time meets this (default: the file's deadline_days).")
+@click.option("--strategy", "only", multiple=True, help="Run only these strategies (base: the file as written).")
+@click.option("--vary", multiple=True, metavar="KEY=V1,V2,...",
+              help="Add one strategy per value: the base with KEY set, e.g. --vary spares.hot=0,8,16,32.")
+@workers_option(256)
+@set_option
+@json_option()
+@output_option()
+@user_errors
+def resilience(file: str, replicas: int | None, seed: int | None, deadline_days: float | None, only: tuple[str, ...],
+               vary: tuple[str, ...], workers: int | None, overrides: tuple[str, ...], as_json: bool,
+               output: str | None) -> None:
+    """Compare FILE's resilience strategies on the same failures: days, dollars, goodput, and the pick."""
+    from clustersim.resilience import compare
+    from clustersim.resilience.tables import comparison_table
+
+    result = compare(file, replicas=replicas, seed=seed, set=overrides, deadline_days=deadline_days, only=only,
+                     workers=workers or default_workers(), vary=vary)
+    data = result.to_dict()
+    if emit_result(data, as_json, output):
+        return
+    _console().print(comparison_table(data))
+
+
+@cli.command()
 @click.argument("measurements", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
               help="Write the calibration profile (YAML, atomically); scenarios reference it with `calibration: PATH`.")

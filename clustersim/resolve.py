@@ -22,7 +22,7 @@ from clustersim.planning import cluster_for, fabric_for, network_params
 from clustersim.scenario import Scenario, load_scenario
 from clustersim.scenario.spec import ParallelismSpec
 
-__all__ = ["ResolvedRun", "resolve_run", "load", "base_inputs", "kernel_inputs"]
+__all__ = ["ResolvedRun", "resolve_run", "load", "base_inputs", "base_kernel_inputs", "kernel_inputs"]
 
 _LAYOUT = ("tp", "pp", "dp", "cp", "ep", "vpp", "zero", "sequence_parallel", "tp_comm_overlap")
 
@@ -217,11 +217,16 @@ def _apply_row(s: Scenario, inputs: KernelInputs, row: Mapping[str, Any]
     return s, par, inputs
 
 
-def kernel_inputs(s: Scenario, par: ParallelismSpec | None = None) -> dict[str, Any]:
-    """The kernel's inputs of a scenario as a mapping (for callers that stack many points by name); the
-    layout fields hold 1s when the scenario has ``parallelism: auto`` and no ``par`` is given."""
+def base_kernel_inputs(s: Scenario, par: ParallelismSpec | None = None) -> KernelInputs:
+    """A scenario's KernelInputs without running a search (the money layer's batched search replaces the
+    layout fields); the layout fields hold 1s when the scenario has ``parallelism: auto`` and no ``par``."""
     arch, gpu = s.model_arch(), s.gpu()
     network = network_params(s, gpu)
     fabric = fabric_for(network)
     return base_inputs(s, arch, gpu, fabric, s.tokens(), s.usd_per_gpu_hour(), par or s.parallelism(),
-                       network.gpus_per_node).as_dict()
+                       network.gpus_per_node)
+
+
+def kernel_inputs(s: Scenario, par: ParallelismSpec | None = None) -> dict[str, Any]:
+    """:func:`base_kernel_inputs` as a mapping by field name (for scripts and tests)."""
+    return base_kernel_inputs(s, par).as_dict()

@@ -36,6 +36,7 @@ BAD: dict[str, list[str]] = {
     "finetune": ["no-such-model", "--tokens", "1e9"],
     "spot": ["no-such-file.yaml"],
     "fleet": ["no-such-fleet.yaml"],
+    "resilience": ["no-such-file.yaml"],
     "calibrate": ["no-such-measurements.yaml"],
 }
 

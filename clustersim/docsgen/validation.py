@@ -318,7 +318,8 @@ def validation_page(table: list[dict[str, Any]], daly: list[dict[str, Any]],
         "Two kinds of number come out of clustersim. The failure-free figures (step time, MFU, throughput)",
         "come from an analytic kernel; part 1 compares it with every published run we have. The figures with",
         "failures (wall time, goodput, interruptions) come from a Monte Carlo simulation; part 2 checks it",
-        "against Daly's closed form where both apply. What neither part covers is listed in",
+        "against Daly's closed form where both apply; part 3 checks the resilience strategies against what",
+        "production runs reported. What no part covers is listed in",
         "[assumptions and limits](explanation/assumptions-and-limits.md).",
         "",
         "Regenerate this page, its plot and every recorded example output with one command:",
@@ -331,8 +332,10 @@ def validation_page(table: list[dict[str, Any]], daly: list[dict[str, Any]],
     lines += _part1(table)
     lines += _part2(daly, intervals)
     from clustersim.fleet.validation import validation_section  # the "Fleet" section (clustersim/fleet/)
+    from clustersim.resilience.validation import validation_section as resilience_section  # part 3
 
-    return "\n".join(lines).rstrip("\n") + "\n" + validation_section()
+    text = "\n".join(lines).rstrip("\n") + "\n" + validation_section()
+    return text.rstrip("\n") + "\n" + resilience_section()
 
 
 def write_validation(docs: Path, png: bool = True) -> dict[str, Any]:

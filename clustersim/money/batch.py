@@ -15,7 +15,6 @@ per point from the winner's checkpoint size.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +23,10 @@ import numpy as np
 
 from clustersim import units
 from clustersim.cost import search as cost_search
-from clustersim.cost.kernel import INPUTS, RECOMPUTE, evaluate
+from clustersim.cost.inputs import INPUTS, RECOMPUTE, KernelInputs
+from clustersim.cost.kernel import evaluate
 from clustersim.errors import ClustersimError
-from clustersim.resolve import kernel_inputs
+from clustersim.resolve import base_kernel_inputs
 from clustersim.scenario import Scenario, catalog, load_scenario
 
 __all__ = ["Best", "best_configs", "point_scenario", "split_gpus", "CONFIG_KEYS", "DEFAULT_CHUNK_ROWS"]
@@ -101,23 +101,17 @@ def point_scenario(base: Mapping[str, Any], *, model: str | Mapping[str, Any], g
     return load_scenario(m)
 
 
-def _enumerate(s: Scenario) -> dict[str, np.ndarray]:
+def _enumerate(base: KernelInputs, gpus: int) -> dict[str, np.ndarray]:
     """The search's enumeration of every valid configuration of a point (flat arrays)."""
-    arch = s.model_arch()
-    wanted: dict[str, Any] = {
-        "gpus": s.gpus, "gpus_per_node": s.gpus_per_node, "layers": arch["layers"],
-        "attention_heads": arch["attention_heads"], "kv_heads": arch["kv_heads"], "experts": arch["experts"],
-        "seq_len": s.training.seq_len, "global_batch_seqs": s.training.batch_seqs,
-        "ffn_hidden_size": arch["ffn_hidden_size"], "hidden_size": arch["hidden_size"],
-        "mode": s.training.mode, "precision": s.training.precision,
-    }
-    params = inspect.signature(cost_search.enumerate_configs).parameters
-    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs = {k: v for k, v in wanted.items() if accepts_any or k in params}
-    return dict(cost_search.enumerate_configs(**kwargs))
+    x = base.scalars()
+    return dict(cost_search.enumerate_configs(
+        gpus=gpus, gpus_per_node=int(x["gpus_per_node"]), layers=int(x["layers"]),
+        attention_heads=int(x["attention_heads"]), kv_heads=int(x["kv_heads"]), experts=int(x["experts"]),
+        seq_len=int(x["seq_len"]), global_batch_seqs=int(x["global_batch_seqs"]),
+        ffn_hidden_size=int(x["ffn_hidden_size"])))
 
 
-def _flush(pending: list[tuple[int, dict[str, Any], dict[str, np.ndarray], int]],
+def _flush(pending: list[tuple[int, KernelInputs, dict[str, np.ndarray], int]],
            best: dict[int, tuple[float, dict[str, Any]]], feasible: dict[int, int]) -> None:
     """Evaluate the pending points' configurations in one kernel call and keep each point's fastest."""
     if not pending:
@@ -125,13 +119,13 @@ def _flush(pending: list[tuple[int, dict[str, Any], dict[str, np.ndarray], int]]
     sizes = np.array([n for _, _, _, n in pending])
     pid = np.repeat(np.array([p for p, _, _, _ in pending]), sizes)
     arrays: dict[str, Any] = {}
-    for name in INPUTS:
+    for name in INPUTS:  # each point's KernelInputs, its layout fields replaced by its enumeration
         if name in pending[0][2]:
             arrays[name] = np.concatenate([np.asarray(cfg[name], dtype=np.float64) for _, _, cfg, _ in pending])
-        elif any(name in base for _, base, _, _ in pending):
-            vals = np.array([float(base[name]) for _, base, _, _ in pending])
+        else:
+            vals = np.array([float(getattr(base, name)) for _, base, _, _ in pending])
             arrays[name] = vals[0] if np.all(vals == vals[0]) else np.repeat(vals, sizes)
-    out = evaluate(**arrays)
+    out = evaluate(KernelInputs(**arrays))
     ok = out["valid"] & out["fits_in_memory"]
     score = np.where(ok, out["step_time_s"], np.inf)
     order = np.lexsort((score, pid))
@@ -165,10 +159,11 @@ def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_
     best: dict[int, tuple[float, dict[str, Any]]] = {}
     feasible: dict[int, int] = {}
     totals: list[int] = []
-    pending: list[tuple[int, dict[str, Any], dict[str, np.ndarray], int]] = []
+    pending: list[tuple[int, KernelInputs, dict[str, np.ndarray], int]] = []
     rows = 0
     for i, s in enumerate(points):
-        cfg = _enumerate(s)
+        inputs = base_kernel_inputs(s)
+        cfg = _enumerate(inputs, s.gpus)
         n = int(len(next(iter(cfg.values())))) if cfg else 0
         totals.append(n)
         if n == 0:
@@ -178,9 +173,8 @@ def best_configs(points: Sequence[Scenario], *, chunk_rows: int = DEFAULT_CHUNK_
             rows = 0
         if progress is not None:
             progress(f"{i + 1:,}/{len(points):,} points ({s.name})")
-        inputs = kernel_inputs(s)
         if headroom:
-            inputs["hbm_bytes"] = float(inputs["hbm_bytes"]) * (1.0 - headroom)
+            inputs = inputs.replace(hbm_bytes=float(inputs.hbm_bytes) * (1.0 - headroom))
         pending.append((i, inputs, cfg, n))
         rows += n
     _flush(pending, best, feasible)
