@@ -18,6 +18,7 @@ from clustersim._version import __version__
 
 if TYPE_CHECKING:  # the eager imports, for type checkers and IDEs only
     from clustersim import theory
+    from clustersim.calibrate.run import CalibrationResult, calibrate
     from clustersim.cost.kernel import evaluate
     from clustersim.errors import ClustersimError, InfeasibleError, ScenarioError, SimulationError
     from clustersim.estimate import Estimate, estimate
@@ -60,6 +61,8 @@ __all__ = [
     "SpotResult",
     "fleet",
     "FleetResult",
+    "calibrate",
+    "CalibrationResult",
 ]
 
 #: Where each public name lives (a module path; ``theory`` is a module itself).
@@ -80,6 +83,8 @@ _HOME: dict[str, str] = {
     "run_sweep": "clustersim.sweep",
     "fleet": "clustersim.fleet",
     "FleetResult": "clustersim.fleet",
+    "calibrate": "clustersim.calibrate.run",
+    "CalibrationResult": "clustersim.calibrate.run",
     **{name: "clustersim.money" for name in (
         "dollars", "DollarsResult", "costs", "CostsResult", "plan", "PlanResult", "finetune",
         "FinetuneResult", "spot_breakeven", "SpotResult")},
@@ -102,7 +107,7 @@ def __dir__() -> list[str]:
 
 
 #: Public functions that share their name with the submodule they live in.
-_SHADOWED = frozenset({"estimate", "search", "simulate", "fleet"})
+_SHADOWED = frozenset({"estimate", "search", "simulate", "fleet", "calibrate"})
 
 
 class _Package(types.ModuleType):

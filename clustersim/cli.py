@@ -427,6 +427,30 @@ def resilience(file: str, replicas: int | None, seed: int | None, deadline_days:
     _console().print(comparison_table(data))
 
 
+@cli.command()
+@click.argument("measurements", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
+              help="Write the calibration profile (YAML, atomically); scenarios reference it with `calibration: PATH`.")
+@json_option("the calibration (rows, fit, failures, storage, profile)")
+@output_option()
+@user_errors
+def calibrate(measurements: str, profile_path: str | None, as_json: bool, output: str | None) -> None:
+    """Fit the kernel to MEASUREMENTS (your runs: YAML or CSV); failure rates and storage from your logs."""
+    from clustersim.calibrate import calibrate as run_calibrate
+    from clustersim.calibrate.render import calibration_tables
+
+    result = run_calibrate(measurements)
+    if profile_path:
+        result.write_profile(profile_path)
+    if emit_result(result.to_dict(), as_json, output):
+        return
+    console = _console()
+    for item in calibration_tables(result.to_dict()):
+        console.print(item)
+    if profile_path:
+        console.print(f"profile written to {profile_path}")
+
+
 def main() -> None:
     """Console-script entry point (Ctrl-C outside a command, e.g. while importing, exits 130 quietly).
 

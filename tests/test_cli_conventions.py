@@ -37,6 +37,7 @@ BAD: dict[str, list[str]] = {
     "spot": ["no-such-file.yaml"],
     "fleet": ["no-such-fleet.yaml"],
     "resilience": ["no-such-file.yaml"],
+    "calibrate": ["no-such-measurements.yaml"],
 }
 
 #: Commands whose FILE is not a scenario (a fleet file: its overrides are --nodes and --policy).

@@ -30,6 +30,8 @@ PINNED = [
     "SpotResult",
     "fleet",
     "FleetResult",
+    "calibrate",
+    "CalibrationResult",
 ]
 
 

@@ -1,0 +1,220 @@
+"""Prediction intervals for step time, days, GPU-hours and dollars: from validation residuals or a posterior.
+
+An interval is a pair of factors on the predicted step time, ``[pred x lo_factor, pred x hi_factor]``. In
+the failure-free estimate days, GPU-hours and dollars are the step time times fixed counts (steps, GPUs,
+price), so the same factors carry over to them (:meth:`Interval.apply_to`).
+
+* From residuals (:func:`interval_from_residuals`): e = log(true step time / predicted) over the
+  validation rows of the same GPU generation and parallelism style (falling back to the generation, then
+  to every row, when a group has fewer than :data:`MIN_GROUP` rows). With mean m, standard deviation s
+  and n rows, the normal-theory prediction interval for one new row is m +/- t_{n-1} s sqrt(1 + 1/n)
+  (Hahn & Meeker, "Statistical Intervals", 1991, Sec. 4.5); t's quantile by the Cornish-Fisher expansion
+  of A&S 26.7.5.
+* From a posterior (:func:`interval_from_posterior`): log step time ~ N(log pred, s^2), s^2 = g' C g +
+  sigma_model^2 (the delta method on the calibration's covariance C, plus the model's own error for a
+  layout it was not fitted on).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from clustersim.calibrate.special import normal_ppf
+
+__all__ = ["LEVEL", "MIN_GROUP", "Interval", "Residual", "gpu_generation", "parallelism_style", "student_t_ppf",
+           "interval_from_residuals", "interval_from_posterior", "published_residuals", "coverage"]
+
+#: The interval's default probability content.
+LEVEL = 0.8
+#: Fewest residuals a group needs before its own spread is used.
+MIN_GROUP = 5
+#: The figures an interval scales (failure-free: each is the step time times fixed counts).
+SCALED = ("step_time_s", "train_days", "gpu_hours", "cost_usd")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Factors on the predicted step time that hold the truth with probability ``level``."""
+
+    level: float
+    lo_factor: float
+    hi_factor: float
+    method: str  # "validation-residuals" or "calibration-posterior"
+    source: str  # in words: which rows or which profile
+    n: int | None = None
+    log_centre: float = 0.0  # the distribution behind the interval: log factor = centre + scale x T
+    log_scale: float = 0.0
+    dof: float = math.inf  # Student t degrees of freedom (inf: normal)
+
+    def draw_factors(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Step-time factors drawn from the distribution the interval summarises (for a simulation's
+        replicas): exp(centre + scale x T_dof), T standard normal when dof is infinite."""
+        t = rng.standard_normal(size) if math.isinf(self.dof) else rng.standard_t(self.dof, size)
+        return np.exp(self.log_centre + self.log_scale * t)
+
+    def apply(self, value: float | None) -> tuple[float, float] | None:
+        if value is None or not math.isfinite(value):
+            return None
+        return value * self.lo_factor, value * self.hi_factor
+
+    def apply_to(self, figures: Mapping[str, float | None]) -> dict[str, tuple[float, float] | None]:
+        """The interval of each failure-free figure that scales with the step time."""
+        return {k: self.apply(v) for k, v in figures.items() if k in SCALED}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def report(self, figures: Mapping[str, float | None]) -> dict[str, Any]:
+        """What ``estimate --json`` carries: level, method, source and ``[lo, hi]`` per scaled figure."""
+        bounds = {k: (None if v is None else [v[0], v[1]]) for k, v in self.apply_to(figures).items()}
+        return {"level": self.level, "method": self.method, "source": self.source, **bounds}
+
+
+@dataclass(frozen=True)
+class Residual:
+    """One validation row: its id, group keys and e = log(true step time / predicted step time)."""
+
+    id: str
+    generation: str
+    style: str
+    log_error: float
+    config: str = ""
+    source: str = ""  # the publication: rows of one source share its systematic error
+
+
+def gpu_generation(gpu: str) -> str:
+    """The architecture generation of a GPU name (``h100-sxm-80gb`` -> ``hopper``), as the validation groups
+    its rows (:func:`clustersim.published.generation`)."""
+    from clustersim.published import generation
+
+    return generation({"gpu": gpu})
+
+
+def parallelism_style(tp: int, pp: int, zero: int) -> str:
+    """The parallelism style, as the validation groups its rows (:func:`clustersim.published.style`):
+    ``fsdp`` for ZeRO-3 / FSDP full shard, ``3d`` with tensor or pipeline parallelism, else ``dp``."""
+    if zero >= 3:
+        return "fsdp"
+    return "3d" if tp > 1 or pp > 1 else "dp"
+
+
+def student_t_ppf(p: float, dof: float) -> float:
+    """Student t quantile by Cornish-Fisher (A&S 26.7.5, four terms; within 1e-3 for dof >= 3)."""
+    z = normal_ppf(p)
+    if math.isinf(dof):
+        return z
+    if dof < 1:
+        raise ValueError("t needs at least one degree of freedom")
+    z2 = z * z
+    g1 = (z2 + 1) * z / 4
+    g2 = ((5 * z2 + 16) * z2 + 3) * z / 96
+    g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384
+    g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160
+    return z + g1 / dof + g2 / dof ** 2 + g3 / dof ** 3 + g4 / dof ** 4
+
+
+def _group(residuals: Sequence[Residual], generation: str, style: str) -> tuple[list[Residual], str]:
+    same = [r for r in residuals if r.generation == generation and r.style == style]
+    if len(same) >= MIN_GROUP:
+        return same, f"{len(same)} published rows on {generation} GPUs with {style} parallelism"
+    gen = [r for r in residuals if r.generation == generation]
+    if len(gen) >= MIN_GROUP:
+        return gen, (f"{len(gen)} published rows on {generation} GPUs (only {len(same)} with {style} parallelism, "
+                     f"fewer than {MIN_GROUP})")
+    return list(residuals), (f"all {len(residuals)} published rows (only {len(gen)} on {generation} GPUs, fewer "
+                             f"than {MIN_GROUP})")
+
+
+def interval_from_residuals(residuals: Sequence[Residual], generation: str, style: str,
+                            level: float = LEVEL) -> Interval:
+    """The prediction interval of a new layout from the residuals of its group (see the module docstring)."""
+    rows, source = _group(residuals, generation, style)
+    n = len(rows)
+    if n < 2:
+        raise ValueError("an interval from residuals needs at least two rows")
+    errs = [r.log_error for r in rows]
+    mean = sum(errs) / n
+    sd = math.sqrt(sum((e - mean) ** 2 for e in errs) / (n - 1))
+    scale = sd * math.sqrt(1 + 1 / n)
+    half = student_t_ppf(0.5 + level / 2, n - 1) * scale
+    return Interval(level, math.exp(mean - half), math.exp(mean + half), "validation-residuals", source, n,
+                    mean, scale, float(n - 1))
+
+
+def interval_from_posterior(log_sd: float, level: float = LEVEL, source: str = "calibration profile") -> Interval:
+    """A symmetric interval in log space from the predictive log-sd (delta method plus model error)."""
+    if not (log_sd >= 0 and math.isfinite(log_sd)):
+        raise ValueError("the predictive log-sd must be finite and >= 0")
+    z = normal_ppf(0.5 + level / 2)
+    return Interval(level, math.exp(-z * log_sd), math.exp(z * log_sd), "calibration-posterior", source, None, 0.0,
+                    log_sd)
+
+
+def published_residuals(table: Iterable[Mapping[str, Any]] | None = None) -> list[Residual]:
+    """Residuals of the published validation set (:func:`clustersim.published.validation_table`).
+
+    The table's error is the relative error of the predicted speed (+ = predicted faster), so the true
+    step time over the predicted one is 1 + error. Rows the estimate refused are left out. A row's
+    configuration key is its scenario without the name (the same run's twin rows share it).
+    """
+    if table is None:
+        return list(_published_default())
+    return _residuals(table)
+
+
+@lru_cache(maxsize=1)
+def _published_default() -> tuple[Residual, ...]:
+    """The committed published set's residuals, computed once per process (134 estimates)."""
+    from clustersim import published
+
+    return tuple(_residuals(published.validation_table()))
+
+
+def _residuals(table: Iterable[Mapping[str, Any]]) -> list[Residual]:
+    import json
+
+    from clustersim import published
+
+    rows = {r["id"]: r for r in published.published_rows()}
+    out = []
+    for t in table:
+        if t.get("error") is None:
+            continue
+        row = rows.get(t["id"])
+        config = json.dumps({k: v for k, v in published.row_scenario(row).items() if k != "name"}, sort_keys=True) \
+            if row is not None else t["id"]
+        out.append(Residual(t["id"], t["generation"], t["style"], math.log1p(t["error"]), config,
+                            str(t.get("source") or "")))
+    return out
+
+
+def coverage(residuals: Sequence[Residual], level: float = LEVEL, leave_out: str = "source") -> dict[str, Any]:
+    """Out-of-sample coverage: the share of rows inside the interval built from the other rows.
+
+    ``leave_out="source"`` (the default) builds each row's interval without any row of its publication:
+    a new user's cluster is a new source, and rows of one source share its systematic error.
+    ``leave_out="config"`` leaves out only the row and its twin (the same run's other metric).
+    """
+    if leave_out not in ("source", "config"):
+        raise ValueError("leave_out is 'source' or 'config'")
+    inside = 0
+    misses = []
+    for r in residuals:
+        if leave_out == "source" and r.source:
+            others = [o for o in residuals if o.source != r.source]
+        else:
+            others = [o for o in residuals if o.config != r.config]
+        iv = interval_from_residuals(others, r.generation, r.style, level)
+        if math.log(iv.lo_factor) <= r.log_error <= math.log(iv.hi_factor):
+            inside += 1
+        else:
+            misses.append(r.id)
+    n = len(residuals)
+    return {"level": level, "rows": n, "inside": inside, "share": inside / n if n else float("nan"),
+            "leave_out": leave_out, "outside": misses}

@@ -1,0 +1,106 @@
+"""Prediction intervals: from validation residuals (grouped) or a posterior; coverage on the published set."""
+
+import math
+
+import numpy as np
+import pytest
+
+from clustersim.calibrate.intervals import (
+    MIN_GROUP,
+    Residual,
+    coverage,
+    gpu_generation,
+    interval_from_posterior,
+    interval_from_residuals,
+    parallelism_style,
+    published_residuals,
+    student_t_ppf,
+)
+
+
+def test_names_and_styles_follow_the_validation_groups():
+    assert gpu_generation("h100-sxm-80gb") == "hopper" and gpu_generation("a100-sxm-80gb") == "ampere"
+    assert gpu_generation("gb200-nvl72") == "blackwell"
+    assert parallelism_style(8, 16, 1) == "3d" and parallelism_style(1, 1, 1) == "dp"
+    assert parallelism_style(1, 1, 3) == "fsdp" and parallelism_style(8, 1, 0) == "3d"
+
+
+@pytest.mark.parametrize("p, dof, t", [(0.9, 3, 1.638), (0.9, 10, 1.372), (0.975, 5, 2.571), (0.95, 30, 1.697)])
+def test_student_t_against_tables(p, dof, t):
+    assert student_t_ppf(p, dof) == pytest.approx(t, abs=2e-3)
+
+
+def test_residual_interval_is_the_normal_prediction_interval():
+    errs = [-0.05, -0.02, 0.0, 0.01, 0.03, 0.04, 0.06]
+    rows = [Residual(f"r{i}", "ampere", "tp-pp-dp", e, f"c{i}") for i, e in enumerate(errs)]
+    iv = interval_from_residuals(rows, "ampere", "tp-pp-dp", 0.8)
+    n, m, s = len(errs), float(np.mean(errs)), float(np.std(errs, ddof=1))
+    half = student_t_ppf(0.9, n - 1) * s * math.sqrt(1 + 1 / n)
+    assert (math.log(iv.lo_factor), math.log(iv.hi_factor)) == pytest.approx((m - half, m + half))
+    assert iv.method == "validation-residuals" and "7 published rows on ampere GPUs with tp-pp-dp" in iv.source
+    lo, hi = iv.apply(10.0)
+    assert lo < 10.0 < hi
+    figs = iv.apply_to({"step_time_s": 10.0, "train_days": 30.0, "cost_usd": None, "mfu": 0.4})
+    assert figs["train_days"] == pytest.approx((30 * iv.lo_factor, 30 * iv.hi_factor)) and figs["cost_usd"] is None
+    assert "mfu" not in figs
+
+
+def test_small_groups_fall_back_and_say_so():
+    rows = [Residual(f"a{i}", "ampere", "tp-pp-dp", 0.01 * i, f"a{i}") for i in range(MIN_GROUP + 2)]
+    rows.append(Residual("h0", "hopper", "tp-pp-dp", 0.2, "h0"))
+    iv = interval_from_residuals(rows, "hopper", "tp-pp-dp")
+    assert iv.n == len(rows) and "only 1 on hopper" in iv.source
+    iv2 = interval_from_residuals(rows, "ampere", "dp")
+    assert iv2.n == MIN_GROUP + 2 and "only 0 with dp" in iv2.source
+
+
+def test_posterior_interval():
+    iv = interval_from_posterior(0.1, 0.8, "profiles/x.yaml")
+    assert math.log(iv.hi_factor) == pytest.approx(1.2815515655446004 * 0.1)
+    assert iv.lo_factor * iv.hi_factor == pytest.approx(1.0) and iv.method == "calibration-posterior"
+    with pytest.raises(ValueError):
+        interval_from_posterior(float("nan"))
+
+
+def test_leave_one_out_coverage_on_synthetic_normal_residuals():
+    g = np.random.default_rng(11)
+    rows = [Residual(f"r{i}", "ampere", "tp-pp-dp", float(e), f"c{i}") for i, e in enumerate(g.normal(0, 0.05, 400))]
+    share = coverage(rows, 0.8)["share"]
+    assert 0.76 <= share <= 0.84
+
+
+def test_published_set_coverage_of_the_80pct_interval():
+    """The validation page's check: published values inside the 80% interval built without them.
+
+    Leaving out only the row and its twin (the same run's other metric) is the issue's check (target
+    75-85%). Leaving out the row's whole publication is stricter (a new cluster is a new source): on the
+    kernel of this commit it measured 74.6% (100 of 134), one row short of the target, so it is held here
+    as a regression bound only.
+    """
+    res = published_residuals()
+    assert len(res) >= 100
+    twin_out = coverage(res, 0.8, leave_out="config")
+    assert 0.75 <= twin_out["share"] <= 0.85, twin_out
+    source_out = coverage(res, 0.8, leave_out="source")
+    assert 0.70 <= source_out["share"] <= 0.85, source_out
+
+
+@pytest.mark.parametrize("kind", ["residuals", "posterior"])
+def test_draws_follow_the_interval(kind):
+    if kind == "residuals":
+        rows = [Residual(f"r{i}", "ampere", "tp-pp-dp", e, f"c{i}") for i, e in
+                enumerate((-0.06, -0.03, -0.01, 0.0, 0.02, 0.03, 0.08))]
+        iv = interval_from_residuals(rows, "ampere", "tp-pp-dp", 0.8)
+    else:
+        iv = interval_from_posterior(0.07, 0.8)
+    draws = iv.draw_factors(np.random.default_rng(5), 200_000)
+    lo, hi = np.quantile(draws, [0.1, 0.9])
+    assert lo == pytest.approx(iv.lo_factor, rel=3e-3) and hi == pytest.approx(iv.hi_factor, rel=3e-3)
+    assert 0.795 <= float(np.mean((draws >= iv.lo_factor) & (draws <= iv.hi_factor))) <= 0.805
+
+
+def test_report_for_json():
+    iv = interval_from_posterior(0.05, 0.8, "profiles/x.yaml")
+    rep = iv.report({"step_time_s": 2.0, "train_days": 10.0, "gpu_hours": 100.0, "cost_usd": None})
+    assert rep["method"] == "calibration-posterior" and rep["level"] == 0.8 and rep["cost_usd"] is None
+    assert rep["train_days"] == pytest.approx([10 * iv.lo_factor, 10 * iv.hi_factor])

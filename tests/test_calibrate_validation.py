@@ -1,0 +1,70 @@
+"""Calibration against a published source through the real predictor (clustersim.estimate).
+
+MegaScale's Megatron-LM baseline (Jiang et al. 2024, arXiv:2402.15627, Table 2): GPT-3 175B on 256 to
+12,288 A100s, tp 8 x pp 8 (interleaved, 6 virtual stages), no recompute, no sequence parallelism, stock
+Megatron-LM attention. Calibrated on the other scales, each held-out scale must be predicted better than
+by the uncalibrated kernel.
+"""
+
+import pytest
+
+from clustersim.calibrate.fit import Observation, fit
+from clustersim.calibrate.predictor import calibratable, estimate_predictor
+from clustersim.calibrate.run import prior_sds
+from clustersim.scenario import load_scenario
+
+# (GPUs, data-parallel size, global batch in sequences, published step time s): Table 2, Megatron-LM rows
+MEGASCALE = [(256, 4, 768, 40.0), (512, 8, 768, 21.2), (768, 12, 768, 15.2), (1024, 16, 768, 11.9),
+             (3072, 48, 6144, 29.02), (6144, 96, 6144, 14.78), (8192, 128, 6144, 12.24), (12288, 192, 6144, 8.57)]
+
+
+def _scenario(gpus, dp, batch):
+    return load_scenario({
+        "name": f"megascale-megatron-{gpus}",
+        "model": {"layers": 96, "hidden_size": 12288, "attention_heads": 96, "vocab_size": 64000},
+        "training": {"tokens": 3e11, "seq_len": 2048, "global_batch_seqs": batch, "micro_batch_seqs": 1,
+                     "precision": "bf16", "recompute": "none",
+                     "parallelism": {"tp": 8, "pp": 8, "dp": dp, "vpp": 6, "zero": 0, "sequence_parallel": False}},
+        "cluster": {"gpu": "a100-sxm-80gb", "nodes": gpus // 8,
+                    "network": {"nic_gbit_per_s": 200, "nics_per_node": 8, "nodes_per_leaf": 32}},
+        "software": {"framework": "megatron", "attention": "unfused"},
+    })
+
+
+def _mape(pairs):
+    return sum(abs(p / m - 1) for p, m in pairs) / len(pairs)
+
+
+def _fit(params, rows, train):
+    obs = [Observation(rows[i][0].name, rows[i][0], rows[i][1]) for i in train]
+    return fit(params, estimate_predictor, obs, prior_sd=prior_sds(params, obs, {}))
+
+
+@pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")
+def test_megascale_scales_calibrate_each_other():
+    """Calibrated on the other seven scales, each held-out scale is predicted better than uncalibrated."""
+    params = calibratable()
+    rows = [(_scenario(g, dp, b), st) for g, dp, b, st in MEGASCALE]
+    defaults = {p.name: p.default for p in params}
+    before = [estimate_predictor(s, defaults) for s, _ in rows]
+    held_out = []
+    for i in range(len(rows)):
+        res = _fit(params, rows, [j for j in range(len(rows)) if j != i])
+        held_out.append(estimate_predictor(rows[i][0], res.values))
+    mape_before = _mape([(b, st) for b, (_, st) in zip(before, rows, strict=True)])
+    mape_after = _mape([(a, st) for a, (_, st) in zip(held_out, rows, strict=True)])
+    assert mape_after < mape_before, (mape_before, mape_after)
+
+
+@pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")
+def test_one_megascale_row_fixes_one_direction_and_reproduces_itself():
+    """One measurement: one identified direction, and its own row reproduced.
+
+    (Whether one row then predicts the other scales better depends on how the kernel's error varies with
+    scale; the report states the measured figure.)
+    """
+    params = calibratable()
+    rows = [(_scenario(g, dp, b), st) for g, dp, b, st in MEGASCALE[:1]]
+    res = _fit(params, rows, [0])
+    assert len(res.identified_directions()) == 1
+    assert abs(res.predicted_after_s[0] / rows[0][1] - 1) < 0.01
