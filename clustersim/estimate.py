@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from clustersim import units
@@ -31,6 +32,8 @@ class Estimate:
     run: ResolvedRun
     kernel: dict[str, float]
     reliability: dict[str, Any] = field(default_factory=dict)
+    #: The 80% prediction interval of the failure-free figures (see :func:`prediction_interval`).
+    interval: dict[str, Any] | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -100,6 +103,7 @@ class Estimate:
             "checkpoint_size_gb": self.checkpoint_size_gb,
         }
         out.update(self.reliability)
+        out["prediction_interval"] = self.interval
         out.update(provenance())
         return jsonable(out)
 
@@ -131,7 +135,7 @@ def infeasible_reasons(run: ResolvedRun, kernel: Mapping[str, Any]) -> list[str]
 
 def estimate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any] | ResolvedRun, *,
              set: Iterable[str] = (), with_theory: bool = True, feasible_only: bool = True,
-             **overrides: Any) -> Estimate:
+             with_interval: bool = True, **overrides: Any) -> Estimate:
     """Failure-free step time, MFU, memory, days, GPU-hours and dollars for a scenario.
 
     ``parallelism: auto`` runs :func:`clustersim.search` and uses the fastest configuration that fits.
@@ -139,17 +143,65 @@ def estimate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any] | R
     checkpoint interval (see :mod:`clustersim.theory`), an instant answer before the Monte Carlo.
     Raises :class:`~clustersim.errors.InfeasibleError` with the reasons when the layout is invalid or does
     not fit in memory (``feasible_only=False`` returns the figures anyway, marked by ``fits_in_memory``).
+    The result carries the 80% prediction interval of its figures (:func:`prediction_interval`;
+    ``with_interval=False`` leaves it out, as the validation itself does).
     """
     run = scenario if isinstance(scenario, ResolvedRun) else resolve_run(scenario, set_=set, overrides=overrides)
     kernel = kernel_of(run)
     reasons = infeasible_reasons(run, kernel)
     if reasons and (feasible_only or not kernel["valid"]):
         raise InfeasibleError(f"{run.name or 'this scenario'}: " + "; ".join(reasons))
+    interval = prediction_interval(run, kernel) if with_interval else None
     if not with_theory:
-        return Estimate(run, kernel)
+        return Estimate(run, kernel, interval=interval)
     from clustersim.reliability import theory_summary
 
-    return Estimate(run, kernel, theory_summary(run, kernel))
+    return Estimate(run, kernel, theory_summary(run, kernel), interval)
+
+
+def interval_figures(run: ResolvedRun, kernel: Mapping[str, Any]) -> dict[str, float | None]:
+    """The failure-free figures that scale with the step time, as estimate reports them."""
+    return {"step_time_s": kernel["step_time_s"], "train_days": kernel["train_s"] / units.DAY_S,
+            "gpu_hours": kernel["gpu_hours"],
+            "cost_usd": kernel["cost_usd"] if run.usd_per_gpu_hour is not None else None}
+
+
+def prediction_interval(run: ResolvedRun, kernel: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The 80% prediction interval of the step time, days, GPU-hours and dollars.
+
+    With a calibration profile: its fit's predictive model error (``clustersim calibrate`` also reports the
+    per-layout posterior, :func:`clustersim.calibrate.predictor.step_time_interval`).
+    Otherwise the residuals of the published runs of the same GPU generation and parallelism style
+    (docs/validation.md; :func:`clustersim.calibrate.intervals.interval_from_residuals`). The JSON says
+    which (``method``, ``source``). None when no interval can be formed (too few comparable rows).
+    """
+    from clustersim.calibrate import intervals
+    from clustersim.groups import gpu_generation, parallelism_style
+
+    profile = None
+    if run.scenario.calibration is not None:
+        from clustersim.calibrate.profile import load_profile
+
+        profile = load_profile(run.scenario.calibration)
+    if profile is not None and profile.kernel_uncertainty is not None:
+        # the profile's predictive spread for its own measurements' conditions: its fit's model error
+        # (the per-layout parameter term needs the kernel's gradient: `clustersim calibrate` reports it)
+        iv = intervals.interval_from_posterior(profile.kernel_uncertainty.model_log_sd,
+                                               source=f"calibration profile '{profile.name}' (fit model error)")
+    else:
+        par = run.parallelism
+        try:
+            iv = _residual_interval(gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero))
+        except ValueError:
+            return None
+    return iv.report(interval_figures(run, kernel))
+
+
+@lru_cache(maxsize=64)
+def _residual_interval(generation: str, style: str) -> Any:
+    from clustersim.calibrate import intervals
+
+    return intervals.interval_from_residuals(intervals.published_residuals(), generation, style)
 
 
 def require_fit(est: Estimate) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from clustersim import units
 from clustersim.errors import ClustersimError
+from clustersim.groups import gpu_generation, parallelism_style
 
 __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
            "generation", "style"]
@@ -28,8 +29,6 @@ METRICS = ("step_time_s", "tokens_per_s_per_gpu", "mfu", "model_tflops_per_gpu",
 _DEFAULT_TOKENS = 1e9
 
 _TOPOLOGIES = ("fat-tree", "rail-optimized", "nvl72")
-_GENERATIONS = {"v100": "volta", "a100": "ampere", "h100": "hopper", "h200": "hopper", "b200": "blackwell",
-                "gb200": "blackwell", "mi300x": "cdna3"}
 
 
 def data_path() -> Path:
@@ -65,20 +64,36 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 def generation(row: Mapping[str, str]) -> str:
-    """The GPU generation of a row (for the per-generation report)."""
-    return _GENERATIONS.get(row["gpu"].split("-")[0], "other")
+    """The GPU generation of a row (for the per-generation report; :func:`clustersim.groups.gpu_generation`)."""
+    return gpu_generation(row["gpu"])
 
 
 def style(row: Mapping[str, str]) -> str:
-    """The parallelism style: ``fsdp`` (ZeRO-3 / FSDP full shard), ``3d`` (tensor/pipeline), ``dp`` or
-    ``not stated``."""
+    """The parallelism style (:func:`clustersim.groups.parallelism_style`), or ``not stated``."""
     if not row.get("tp") and not row.get("pp") and not row.get("zero"):
         return "not stated"
-    if (_int(row, "zero") or 0) >= 3:
-        return "fsdp"
-    if (_int(row, "tp") or 1) > 1 or (_int(row, "pp") or 1) > 1:
-        return "3d"
-    return "dp"
+    return parallelism_style(_int(row, "tp") or 1, _int(row, "pp") or 1, _int(row, "zero") or 0)
+
+
+def residuals(table: list[dict[str, Any]] | None = None) -> list[Any]:
+    """The validation residuals (:class:`clustersim.calibrate.intervals.Residual`): e = log(true step time /
+    predicted) = log(1 + speed error) per predicted row, with its group, configuration and source (rows
+    the estimate refused are left out; a row's configuration key is its scenario without the name)."""
+    import json
+
+    from clustersim.calibrate.intervals import Residual
+
+    rows = {r["id"]: r for r in published_rows()}
+    out = []
+    for t in table if table is not None else validation_table():
+        if t.get("error") is None:
+            continue
+        row = rows.get(t["id"])
+        config = json.dumps({k: v for k, v in row_scenario(row).items() if k != "name"}, sort_keys=True) \
+            if row is not None else t["id"]
+        out.append(Residual(t["id"], t["generation"], t["style"], math.log1p(t["error"]), config,
+                            str(t.get("source") or "")))
+    return out
 
 
 def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
@@ -152,7 +167,7 @@ def predict(row: Mapping[str, str]) -> dict[str, Any]:
     memory it needs (a published layout ran, so it must fit) and the MFU it implies."""
     from clustersim.estimate import estimate
 
-    est = estimate(row_scenario(row), with_theory=False, feasible_only=False)
+    est = estimate(row_scenario(row), with_theory=False, feasible_only=False, with_interval=False)
     return {"predicted": _metric(est, row["metric"]), "fits_in_memory": bool(est.kernel["fits_in_memory"]),
             "memory_gib": est.kernel["memory_bytes"] / units.GIB, "mfu": float(est.kernel["mfu_bf16_peak"])}
 
@@ -276,7 +291,7 @@ def plausibility_table(cases: tuple[tuple[str, int], ...] = PLAUSIBILITY_CASES) 
                                      "tokens": 1e12, "parallelism": "auto"},
                         "cluster": {"gpu": gpu, "nodes": nodes}}
             try:
-                est = estimate(scenario, with_theory=False)
+                est = estimate(scenario, with_theory=False, with_interval=False)
             except ClustersimError as exc:
                 table.append({"gpu": gpu, "precision": precision, "model": model, "mfu": None,
                               "best_published": best, "excess": None, "refused": str(exc)})

@@ -174,6 +174,10 @@ def resolve_run(source: Scenario | str | os.PathLike[str] | Mapping[str, Any], *
     mtbf = job_mtbf_s(sources)
     given = s.parallelism(gpus)
     inputs = base_inputs(s, arch, gpu, fabric, tokens, price, given, per_node)
+    if s.calibration is not None:  # a profile from `clustersim calibrate` replaces efficiency fields
+        from clustersim.calibrate.profile import kernel_overrides
+
+        inputs = inputs.replace(**kernel_overrides(s.calibration))
     result = None
     if given is None or search:
         from clustersim.cost.search import search as run_search

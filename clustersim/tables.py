@@ -99,6 +99,15 @@ def estimate_tables(d: dict[str, Any]) -> list[Table]:
         ("cost (no failures)", f"${d['cost_usd']:,.0f} at ${d['usd_per_gpu_hour']:.2f}/GPU-h, {user_text(d['price_source'])}"
          if d.get("cost_usd") is not None else "no price given"),
     ]
+    iv = d.get("prediction_interval")
+    if iv:
+        level = f"{100 * iv['level']:.0f}%"
+        parts = [f"step {iv['step_time_s'][0]:.3g}-{iv['step_time_s'][1]:.3g} s",
+                 f"{iv['train_days'][0]:.3g}-{iv['train_days'][1]:.3g} days",
+                 f"{iv['gpu_hours'][0]:,.0f}-{iv['gpu_hours'][1]:,.0f} GPU-h"]
+        if iv.get("cost_usd"):
+            parts.append(f"${iv['cost_usd'][0]:,.0f}-${iv['cost_usd'][1]:,.0f}")
+        rows.append((f"{level} interval", ", ".join(parts) + f" ({user_text(iv['method'])}: {user_text(iv['source'])})"))
     if d.get("cannot_finish"):
         rows.append(("[red]cannot finish[/]", user_text(d["cannot_finish"])))
     elif d.get("job_mtbf_hours") is not None:

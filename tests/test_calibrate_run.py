@@ -192,8 +192,6 @@ def test_kernel_overrides_refuse_unknown_names(tmp_path):
     assert kernel_overrides(ok) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="clustersim.resolve does not apply a scenario's `calibration:` profile yet "
-                                       "(the lead's part: inputs.replace(**kernel_overrides(path)))")
 def test_a_scenario_referencing_the_profile_gets_the_calibrated_estimate(tmp_path):
     from clustersim.calibrate.predictor import estimate_predictor
     from clustersim.scenario.loader import read_scenario_mapping

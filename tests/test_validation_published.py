@@ -107,3 +107,28 @@ def test_older_megatron_runs_stay_close(table):
     """The 2021-2022 Megatron-LM rows (A100, fp16/bf16, 3D layouts) within 8% each."""
     rows = [r for r in table if r["generation"] == "ampere" and r["style"] == "3d" and r["precision"] == "fp16"]
     assert rows and max(abs(r["error"]) for r in rows) <= 0.12
+
+
+def test_the_committed_residuals_are_the_models_current_ones():
+    """estimate's prediction intervals read validation/residuals.csv: it must hold today's residuals
+    (regenerate with `python -m clustersim.docsgen` after a model change)."""
+    from clustersim.calibrate.intervals import read_residuals
+
+    fresh = P.residuals()
+    stored = read_residuals()
+    assert [r.id for r in stored] == [r.id for r in fresh]
+    for a, b in zip(stored, fresh, strict=True):
+        assert a.log_error == pytest.approx(b.log_error, rel=1e-9, abs=1e-12), a.id
+        assert (a.generation, a.style, a.source) == (b.generation, b.style, b.source)
+
+
+def test_estimate_carries_an_interval_from_the_published_residuals():
+    from clustersim import estimate
+
+    d = estimate("scenarios/quickstart.yaml").to_dict()
+    iv = d["prediction_interval"]
+    assert iv["method"] == "validation-residuals" and "hopper" in iv["source"]
+    lo, hi = iv["step_time_s"]
+    assert 0 < lo < hi  # factors of the estimate: not centred on it where the model is biased
+    assert iv["train_days"][0] == pytest.approx(lo / d["step_time_s"] * d["train_days"], rel=1e-9)
+    assert iv["train_days"][1] == pytest.approx(hi / d["step_time_s"] * d["train_days"], rel=1e-9)

@@ -18,14 +18,17 @@ price), so the same factors carry over to them (:meth:`Interval.apply_to`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clustersim.calibrate.special import normal_ppf
+from clustersim.groups import gpu_generation, parallelism_style
 
 __all__ = ["LEVEL", "MIN_GROUP", "Interval", "Residual", "gpu_generation", "parallelism_style", "student_t_ppf",
            "interval_from_residuals", "interval_from_posterior", "published_residuals", "coverage"]
@@ -88,20 +91,6 @@ class Residual:
     source: str = ""  # the publication: rows of one source share its systematic error
 
 
-def gpu_generation(gpu: str) -> str:
-    """The architecture generation of a GPU name (``h100-sxm-80gb`` -> ``hopper``), as the validation groups
-    its rows (:func:`clustersim.published.generation`)."""
-    from clustersim.published import generation
-
-    return generation({"gpu": gpu})
-
-
-def parallelism_style(tp: int, pp: int, zero: int) -> str:
-    """The parallelism style, as the validation groups its rows (:func:`clustersim.published.style`):
-    ``fsdp`` for ZeRO-3 / FSDP full shard, ``3d`` with tensor or pipeline parallelism, else ``dp``."""
-    if zero >= 3:
-        return "fsdp"
-    return "3d" if tp > 1 or pp > 1 else "dp"
 
 
 def student_t_ppf(p: float, dof: float) -> float:
@@ -156,42 +145,54 @@ def interval_from_posterior(log_sd: float, level: float = LEVEL, source: str = "
                     log_sd)
 
 
-def published_residuals(table: Iterable[Mapping[str, Any]] | None = None) -> list[Residual]:
-    """Residuals of the published validation set (:func:`clustersim.published.validation_table`).
+def published_residuals() -> list[Residual]:
+    """Residuals of the published validation set: the committed file (``validation/residuals.csv``,
+    written by ``python -m clustersim.docsgen`` and held current by a test; computed by
+    :func:`clustersim.published.residuals`). e = log(true step time / predicted step time)."""
+    return list(_published_default())
 
-    The table's error is the relative error of the predicted speed (+ = predicted faster), so the true
-    step time over the predicted one is 1 + error. Rows the estimate refused are left out. A row's
-    configuration key is its scenario without the name (the same run's twin rows share it).
-    """
-    if table is None:
-        return list(_published_default())
-    return _residuals(table)
+
+#: The published set's residuals, committed beside the data (``python -m clustersim.docsgen`` writes it;
+#: tests/test_validation_published.py holds it equal to the model's current residuals).
+RESIDUALS_FILE = "residuals.csv"
+_RESIDUAL_FIELDS = ("id", "generation", "style", "log_error", "config", "source")
+
+
+def residuals_path() -> Path:
+    """``validation/residuals.csv`` beside the published runs."""
+    return Path(__file__).resolve().parents[2] / "validation" / RESIDUALS_FILE
+
+
+def write_residuals(residuals: Sequence[Residual], path: str | os.PathLike[str] | None = None) -> None:
+    """The residuals as CSV (atomically), for estimate's intervals without re-running the validation."""
+    import csv
+    import io
+
+    from clustersim.io import atomic_write_text
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_RESIDUAL_FIELDS)
+    for r in residuals:
+        writer.writerow([r.id, r.generation, r.style, repr(r.log_error), r.config, r.source])
+    atomic_write_text(os.fspath(path or residuals_path()), out.getvalue())
+
+
+def read_residuals(path: str | os.PathLike[str] | None = None) -> list[Residual]:
+    """The committed residuals (see :func:`write_residuals`)."""
+    import csv
+
+    with open(path or residuals_path(), newline="", encoding="utf-8") as fh:
+        return [Residual(row["id"], row["generation"], row["style"], float(row["log_error"]), row["config"],
+                         row["source"]) for row in csv.DictReader(fh)]
 
 
 @lru_cache(maxsize=1)
 def _published_default() -> tuple[Residual, ...]:
-    """The committed published set's residuals, computed once per process (134 estimates)."""
-    from clustersim import published
-
-    return tuple(_residuals(published.validation_table()))
-
-
-def _residuals(table: Iterable[Mapping[str, Any]]) -> list[Residual]:
-    import json
-
-    from clustersim import published
-
-    rows = {r["id"]: r for r in published.published_rows()}
-    out = []
-    for t in table:
-        if t.get("error") is None:
-            continue
-        row = rows.get(t["id"])
-        config = json.dumps({k: v for k, v in published.row_scenario(row).items() if k != "name"}, sort_keys=True) \
-            if row is not None else t["id"]
-        out.append(Residual(t["id"], t["generation"], t["style"], math.log1p(t["error"]), config,
-                            str(t.get("source") or "")))
-    return out
+    """The committed residuals (RESIDUALS_FILE); a ValueError when the file is missing."""
+    if not residuals_path().is_file():
+        raise ValueError(f"{residuals_path()} is missing: run `python -m clustersim.docsgen`")
+    return tuple(read_residuals())
 
 
 def coverage(residuals: Sequence[Residual], level: float = LEVEL, leave_out: str = "source") -> dict[str, Any]:

@@ -61,7 +61,7 @@ def estimate_predictor(scenario: Any, params: dict[str, float]) -> float:
     if params:
         check_kernel_names(list(params), "calibration")
         run = dataclasses.replace(run, inputs=run.inputs.replace(**params))
-    return float(estimate(run, with_theory=False, feasible_only=False).step_time_s)
+    return float(estimate(run, with_theory=False, feasible_only=False, with_interval=False).step_time_s)
 
 
 def log_gradient(scenario: Any, profile: Profile, rel_step: float = 1e-4) -> dict[str, float]:

@@ -132,7 +132,7 @@ def _step_time(spec: MeasurementSpec, scenario: Any, folder: Path) -> tuple[floa
         metric, value = summary.metric, summary.value
     else:
         value = float(getattr(spec, metric))
-    est = estimate(scenario, with_theory=False, feasible_only=False)  # the measured run ran
+    est = estimate(scenario, with_theory=False, feasible_only=False, with_interval=False)  # the measured run ran
     k = est.kernel
     if metric == "mfu":
         return est.step_time_s * k["mfu"] / value, value, detail
@@ -180,7 +180,7 @@ def _storage_part(file: MeasurementsFile, base: Any, folder: Path) -> dict[str, 
     if any(c.size_gb is None for c in file.checkpoints):
         from clustersim.estimate import estimate
 
-        size_bytes = estimate(base, with_theory=False, feasible_only=False).checkpoint_size_gb * units.GB
+        size_bytes = estimate(base, with_theory=False, feasible_only=False, with_interval=False).checkpoint_size_gb * units.GB
     ops: list[tuple[str, float, float]] = []
     for i, c in enumerate(file.checkpoints):
         size = c.size_gb * units.GB if c.size_gb is not None else float(size_bytes or 0.0)

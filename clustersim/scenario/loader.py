@@ -315,6 +315,9 @@ def _prepare(data: Any, path: Path | None) -> Any:
             trace = Path(failures["trace"])
             if not trace.is_absolute():
                 failures["trace"] = os.fspath(path.parent / trace)
+        profile = data.get("calibration")
+        if isinstance(profile, str) and not Path(profile).is_absolute():  # relative to the scenario file
+            data["calibration"] = os.fspath(path.parent / profile)
     return data
 
 

@@ -45,8 +45,8 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         name = _join(prefix, str(key)) if prefix else _RENAME.get(str(key), str(key))
         if isinstance(value, Mapping):
             out.update(flatten(value, name))
-        elif isinstance(value, (list, tuple)):
-            if str(key).endswith("ci95") and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        elif isinstance(value, (list, tuple)):  # an interval [lo, hi]: two columns; longer lists are left out
+            if len(value) == 2 and all(v is None or isinstance(v, (int, float)) for v in value):
                 out[f"{name}_lo"], out[f"{name}_hi"] = value
         elif value is None or isinstance(value, (bool, int, float, str)):
             out[name] = value

@@ -125,15 +125,29 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
         row["parallelism_searched"] = run.searched
         for col, values in cols.items():
             row[col] = values[i]
+        row.update(_interval_columns(run, {k: _item(v, i) for k, v in kernel.items()}))
         rows.append(row)
     return rows
+
+
+def _item(arr: np.ndarray, i: int) -> Any:
+    return bool(arr[i]) if arr.dtype.kind == "b" else float(arr[i])
+
+
+def _interval_columns(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str, Any]:
+    """The prediction interval's columns, as flatten(Estimate.to_dict()) has them."""
+    from clustersim.estimate import prediction_interval
+    from clustersim.sweep.flat import flatten
+
+    return flatten({"prediction_interval": prediction_interval(run, kernel_row)})
 
 
 def slow_row(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str, Any]:
     """The same row the slow way, ``flatten(Estimate(...).to_dict())`` (tests hold the two equal field by
     field, so a field :meth:`Estimate.to_dict` gains must be added to :func:`estimate_rows` too)."""
-    from clustersim.estimate import Estimate
+    from clustersim.estimate import Estimate, prediction_interval
     from clustersim.reliability import theory_summary
     from clustersim.sweep.flat import flatten
 
-    return flatten(Estimate(run, kernel_row, theory_summary(run, kernel_row)).to_dict())
+    return flatten(Estimate(run, kernel_row, theory_summary(run, kernel_row),
+                            prediction_interval(run, kernel_row)).to_dict())
