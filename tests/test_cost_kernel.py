@@ -142,3 +142,15 @@ def test_doubling_dp_at_fixed_global_batch_never_increases_memory(cfg):
     wide = evaluate_one(**{**row, "dp": 2 * row["dp"]})
     assume(narrow["valid"] and wide["valid"])
     assert wide["memory_bytes"] <= narrow["memory_bytes"] * (1 + 1e-12)
+
+
+def test_placement_puts_neighbouring_stages_on_the_tier_they_span():
+    """With pipeline stages placed inside a node (tp-pp-cp-dp, tp x pp = 8), the stage-to-stage transfers
+    ride NVLink; with pp outermost (Megatron's default) they cross the scale-out fabric."""
+    base = {**BASE, "tp": 4, "pp": 2, "dp": 4, "micro_batch_seqs": 1}
+    outer = evaluate_one(**base)
+    inner = evaluate_one(**base, placement="tp-pp-cp-dp")
+    assert inner["pp_comm_s"] < outer["pp_comm_s"]
+    assert evaluate_one(**base, placement="tp-cp-ep-dp-pp")["pp_comm_s"] == outer["pp_comm_s"]  # the default
+    # tensor parallelism placed outermost leaves the NVLink domain: slower all-reduces
+    assert evaluate_one(**base, placement="dp-pp-cp-tp")["tp_comm_s"] > outer["tp_comm_s"]

@@ -80,3 +80,14 @@ def test_auto_with_no_layout_at_all_is_a_refusal_that_says_why():
              "cluster": {"gpu": "h100-sxm-80gb", "nodes": 125}}
     with pytest.raises(InfeasibleError, match="no parallel layout exists for 1,000 GPUs"):
         estimate(quick)
+
+
+def test_a_placement_that_is_not_an_order_of_the_dimensions_is_refused():
+    from clustersim import load_scenario
+    from clustersim.errors import ScenarioError
+
+    bad = {**LONG, "training": {**LONG["training"], "parallelism": {"tp": 1, "placement": "tp-dp-ep-pp"}}}
+    with pytest.raises(ScenarioError, match="ep must come right before dp"):
+        load_scenario(bad)
+    good = {**LONG, "training": {**LONG["training"], "parallelism": {"tp": 1, "placement": "tp-cp-pp-dp"}}}
+    assert load_scenario(good).training.parallelism.placement == "tp-cp-pp-dp"

@@ -14,6 +14,7 @@ reads the key into the field).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,8 @@ import numpy as np
 
 from clustersim.errors import ClustersimError
 
-__all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "CODES",
+__all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "PLACEMENTS",
+           "placement_name", "CODES",
            "INPUTS", "DEFAULTS", "REQUIRED", "CALIBRATABLE", "Calibratable", "stack"]
 
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8")  # codes 0..3
@@ -34,9 +36,31 @@ ATTENTION_KERNELS = ("unfused", "flash1", "flash2", "flash3", "cudnn")
 #: and launch terms.
 FRAMEWORKS = ("megatron", "nemo", "torchtitan", "deepspeed", "fsdp")
 
+#: Orders of the parallel dimensions on the ranks, innermost first (expert parallelism sits inside data
+#: parallelism, so an ``ep`` before ``dp`` in a scenario's placement is accepted and dropped). Code 0 is
+#: Megatron-LM's default, tp-cp-(ep-)dp-pp.
+PLACEMENTS: tuple[str, ...] = ("tp-cp-dp-pp",) + tuple(
+    "-".join(p) for p in itertools.permutations(("tp", "cp", "dp", "pp")) if p != ("tp", "cp", "dp", "pp"))
+
+
+def placement_name(text: str) -> str:
+    """A placement as the kernel's name for it (``tp-cp-ep-dp-pp`` -> ``tp-cp-dp-pp``), or ValueError."""
+    dims = [d.strip() for d in str(text).lower().split("-")]
+    if "ep" in dims:
+        i = dims.index("ep")
+        if i + 1 >= len(dims) or dims[i + 1] != "dp":
+            raise ValueError("ep must come right before dp (experts are sharded inside data parallelism)")
+        dims.pop(i)
+    name = "-".join(dims)
+    if name not in PLACEMENTS:
+        raise ValueError("expected an order of tp, cp, dp and pp (with ep right before dp), e.g. tp-cp-ep-dp-pp")
+    return name
+
+
 #: Inputs given by name in a scenario, as codes in the kernel.
 CODES: dict[str, tuple[str, ...]] = {"precision": PRECISIONS, "recompute": RECOMPUTE, "mode": MODES,
-                                     "attention": ATTENTION_KERNELS, "framework": FRAMEWORKS}
+                                     "attention": ATTENTION_KERNELS, "framework": FRAMEWORKS,
+                                     "placement": PLACEMENTS}
 
 
 def _f(doc: str, default: Any = dataclasses.MISSING) -> Any:
@@ -84,6 +108,7 @@ class KernelInputs:
     mode: Any = _f("training mode code: pretrain, full-finetune, lora, qlora", 0)
     lora_rank: Any = _f("LoRA rank", 16)
     tp_comm_overlap: Any = _f("tensor-parallel communication overlapped with GEMMs", False)
+    placement: Any = _f("order of the parallel dimensions on the ranks, innermost first (code into PLACEMENTS)", 0)
     flash_attention: Any = _f("fused (Flash) attention; False = unfused softmax attention", True)
     attention: Any = _f("attention kernel code: unfused, flash1, flash2, flash3, cudnn", 4)
     framework: Any = _f("software stack code: megatron, nemo, torchtitan, deepspeed, fsdp", 0)
@@ -129,6 +154,11 @@ class KernelInputs:
         for name, names in CODES.items():
             value = getattr(self, name, None)
             if isinstance(value, str):
+                if name == "placement":
+                    try:
+                        value = placement_name(value)
+                    except ValueError as exc:
+                        raise ClustersimError(f"placement: {exc}") from None
                 if value not in names:
                     raise ClustersimError(f"{name}: unknown value {value!r}; expected one of {', '.join(names)}")
                 object.__setattr__(self, name, names.index(value))

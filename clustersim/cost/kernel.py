@@ -35,7 +35,7 @@ import numpy as np
 from clustersim import units
 from clustersim.cost import comm, compute, efficiency, flops, memory, pipeline, rules
 from clustersim.cost.backend import NP, PY, Backend
-from clustersim.cost.inputs import DEFAULTS, INPUTS, MODES, PRECISIONS, RECOMPUTE, KernelInputs
+from clustersim.cost.inputs import DEFAULTS, INPUTS, MODES, PLACEMENTS, PRECISIONS, RECOMPUTE, KernelInputs
 from clustersim.errors import ClustersimError
 
 __all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "INPUTS", "DEFAULTS", "OUTPUTS", "BOOL_OUTPUTS", "BREAKDOWN",
@@ -61,6 +61,23 @@ _CHECKPOINT_BYTES = (12.0, 14.0, 14.0, 14.0)
 _ACT_BYTES = (4.0, 2.0, 2.0, 2.0)  # stored activations: fp32, else 16-bit (fp8 keeps bf16 activations)
 _GEMM_BYTES = (4.0, 2.0, 2.0, 1.0)  # GEMM operands
 _CHUNK = 16384  # rows per vectorized pass: keeps temporaries in cache
+#: Position of each parallel dimension in each placement (innermost = 0), by placement code.
+_POSITION = {dim: tuple(float(order.split("-").index(dim)) for order in PLACEMENTS) for dim in ("tp", "cp", "dp", "pp")}
+
+
+def _strides(xp: Backend, code: Any, degrees: dict[str, Any]) -> dict[str, Any]:
+    """Rank stride of each parallel dimension under a placement: the product of the degrees of the
+    dimensions placed inside it (Megatron-LM's rank order, Narayanan et al. 2021 Sec. 3: tensor
+    parallelism innermost so that it stays on NVLink; Llama 3, Dubey et al. 2024 Sec. 3.3.2: [TP, CP, PP, DP])."""
+    pos = {dim: xp.take(_POSITION[dim], code) for dim in _POSITION}
+    out = {}
+    for dim in _POSITION:
+        stride: Any = 1.0
+        for other in _POSITION:
+            if other != dim:
+                stride = stride * xp.where(pos[other] < pos[dim], degrees[other], 1.0)
+        out[dim] = stride
+    return out
 
 
 def _clip(xp: Backend, x: Any, hi: float) -> Any:
@@ -169,7 +186,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # TP (Megatron-LM, Shoeybi 2019; Korthikanti 2022 Sec. 4.2.2): 2 all-reduces forward and 2 backward per
     # layer, or with SP 4 all-gather/reduce-scatter pairs of the same volume; full recompute reruns the
     # forward's 2. Message: the layer's activation, b s h / cp elements.
-    tp_bw, tp_lat = comm.ring_bw(xp, fab, t, 1.0)
+    stride = _strides(xp, _clip(xp, x["placement"], float(len(PLACEMENTS) - 1)), {"tp": t, "cp": c, "dp": d, "pp": p})
+    tp_bw, tp_lat = comm.ring_bw(xp, fab, t, stride["tp"])
     tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(t, tokens * h * act_b, tp_bw, tp_lat)
     gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
     # overlapped TP communication (Megatron-core / Transformer Engine userbuffers) still slows the GEMMs it
@@ -182,8 +200,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # a K,V chunk on the ring in the forward and K,V plus their gradients in the backward (3 volumes),
     # overlapped with the attention blocks it feeds.
     ep_bytes = tokens * h * k * act_b / sp_div
-    ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * comm.all_to_all_s(xp, fab, e, t * c, ep_bytes)
-    _, cp_bw, cp_lat = comm.tier(xp, fab, t * c)
+    ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * comm.all_to_all_s(xp, fab, e, stride["dp"], ep_bytes)
+    _, cp_bw, cp_lat = comm.tier(xp, fab, stride["cp"] * c)
     kv_chunk = 2.0 * tokens * (kv * h / a) / t * act_b
     cp_raw = (3.0 + full + sel) * (c - 1.0) * (kv_chunk / (cp_bw * efficiency.NET_EFF) + cp_lat)
     cp_window = a_fwd * (1.0 + full + sel) + a_bwd  # the ring overlaps the attention blocks it feeds
@@ -193,13 +211,16 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     compute_s = m * mb_compute
     tp_s, ep_s, cp_s = m * mb_tp, m * mb_ep, m * mb_cp
     bubble = pipeline.bubble_s(p, v, mb_compute + mb_tp + mb_ep + mb_cp)
-    pp_s = pipeline.p2p_transfers(p, v, m) * comm.p2p_s(xp, fab, n_gpus, tokens * h * act_b / sp_div)
+    # neighbouring stages are stride["pp"] ranks apart: the transfer uses the tier that pair spans
+    pp_span = xp.minimum(2.0 * stride["pp"], n_gpus)
+    pp_s = pipeline.p2p_transfers(p, v, m) * comm.p2p_s(xp, fab, pp_span, tokens * h * act_b / sp_div)
 
     # ---- data parallelism: gradient reduction, parameter all-gathers (ZeRO), overlap
     train_dense = xp.where(lora, lora_stage, dense_stage)
     train_expert = xp.where(lora, 0.0, expert_stage)
-    bw_d, lat_d = comm.ring_bw(xp, fab, dp_dense, t)
-    bw_e, lat_e = comm.ring_bw(xp, fab, dp_expert, t * e)
+    # the ZeRO / gradient group is dp x cp: its ranks are spaced by the inner of the two strides
+    bw_d, lat_d = comm.ring_bw(xp, fab, dp_dense, xp.minimum(stride["dp"], stride["cp"]))
+    bw_e, lat_e = comm.ring_bw(xp, fab, dp_expert, stride["dp"] * e)
     gd, ge = g_b * train_dense, g_b * train_expert
     reduce_s = xp.where(z >= 1.0, comm.reduce_scatter_s(dp_dense, gd, bw_d, lat_d)
                         + comm.reduce_scatter_s(dp_expert, ge, bw_e, lat_e),

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from clustersim import units
 
@@ -145,6 +153,14 @@ class ParallelismSpec(Strict):
     placement: str = Field("tp-cp-ep-dp-pp", description=(
         "order of the parallel dimensions on the ranks, innermost (neighbouring GPUs) first; Megatron-LM's "
         "default tp-cp-ep-dp-pp"))
+
+    @field_validator("placement")
+    @classmethod
+    def _placement(cls, value: str) -> str:
+        from clustersim.cost.inputs import placement_name
+
+        placement_name(value)  # a ValueError names what is expected
+        return value
 
 
 class TrainingSpec(Strict):
