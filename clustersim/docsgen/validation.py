@@ -174,6 +174,21 @@ def _group_table(table: list[dict[str, Any]], by: str, title: str) -> list[str]:
     return lines + [""]
 
 
+def _coverage() -> list[str]:
+    from clustersim.calibrate.intervals import coverage, published_residuals
+
+    rows = published_residuals()
+    strict, twin = coverage(rows, leave_out="source"), coverage(rows, leave_out="config")
+    return ["### Coverage of the 80% prediction interval", "",
+            "`clustersim estimate` prints an 80% interval from the residuals of the matching GPU generation and "
+            "parallelism style (`validation/residuals.csv`). Out of sample, the share of published rows inside "
+            "the interval built from the other rows (target 75-85%):", "",
+            "| left out when building a row's interval | rows | inside | share |", "|---|---|---|---|",
+            f"| the row and its twin (the same run's other metric) | {twin['rows']} | {twin['inside']} | "
+            f"{twin['share']:.1%} |",
+            f"| the row's whole source | {strict['rows']} | {strict['inside']} | {strict['share']:.1%} |", ""]
+
+
 def _plausibility() -> list[str]:
     from clustersim.published import plausibility_table
 
@@ -238,6 +253,7 @@ def _part1(table: list[dict[str, Any]]) -> list[str]:
         "",
     ]
     lines += _plausibility()
+    lines += _coverage()
     lines += _group_table(table, "generation", "GPU generation")
     lines += _group_table(table, "style", "parallelism style")
     lines += _group_table(table, "precision", "precision")
