@@ -43,7 +43,7 @@ from pydantic import Field, ValidationError, model_validator
 from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.scenario.loader import errors_from_validation
 from clustersim.scenario.spec import Strict
-from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, read_yaml_bytes
+from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, read_file_bytes, read_yaml_bytes
 
 __all__ = ["METRICS", "MeasurementSpec", "FailureLogSpec", "CheckpointLogSpec", "MeasurementsFile",
            "read_measurements"]
@@ -138,15 +138,7 @@ class MeasurementsFile(Strict):
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise ScenarioError(ErrorItem("is a directory, not a measurements file"), str(path))
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ScenarioError(ErrorItem("no such file"), str(path)) from None
-    except OSError as exc:
-        raise ScenarioError(ErrorItem(f"cannot read the file: {exc.strerror}"), str(path)) from None
+    raw = read_file_bytes(path, "a measurements file")
     if len(raw) > MAX_FILE_BYTES:
         raise ScenarioError(ErrorItem(f"the file is over {MAX_FILE_BYTES // 2**20} MiB"), str(path))
     return raw

@@ -343,3 +343,34 @@ def python_api_reference() -> str:
             lines += ["```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
     text = "\n".join(lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)  # docstrings hold no code blocks with double blank lines
+
+
+def key_rows(model: type[BaseModel], anchors: dict[type[BaseModel], str]) -> list[str]:
+    """The key | type | default | description table of one model's fields (every reference page's)."""
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        bounds = _constraints(info.metadata)
+        type_text = _type_text(info.annotation, anchors) + (f" ({bounds})" if bounds else "")
+        cells = (f"`{info.alias or name}`", type_text, _default_text(info), info.description or "")
+        rows.append("| " + " | ".join(_cell(c) if i else c for i, c in enumerate(cells)) + " |")
+    return rows
+
+
+def file_reference(root: type[BaseModel], *, title: str, intro: str, generator: str, test: str,
+                   source: str) -> str:
+    """A file format's reference page from its pydantic models (the fleet and resilience files): a note
+    naming what generates it and what checks it, the intro, then one section per model with its keys."""
+
+    sections = _sections(root)
+    anchors = {model: _anchor(path) for path, model in sections}
+    note = (GENERATED_NOTE.replace("`python -m clustersim.docsgen`", f"`python -m {generator}`")
+            .replace("tests/test_docs.py", test).format(source=source))
+    lines = [note, "", f"# {title}", "", intro, "", "Sections:", ""]
+    lines += [f"- [`{path or '(top level)'}`](#{anchors[model]})" for path, model in sections]
+    for path, model in sections:
+        lines += ["", f'<a id="{anchors[model]}"></a>', "", f"## `{path or '(top level)'}`", ""]
+        doc = inspect.getdoc(model)
+        if doc and "__doc__" in model.__dict__ and model.__doc__:
+            lines += [" ".join(doc.split("\n\n")[0].split()), ""]
+        lines += key_rows(model, anchors)
+    return "\n".join(lines) + "\n"

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.fleet.spec import FleetSpec
-from clustersim.scenario.loader import _find_model, errors_from_validation
-from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
+from clustersim.scenario.loader import _model_at, errors_from_validation
+from clustersim.scenario.yamlsafe import Marks, read_file_bytes, read_yaml_bytes
 
 __all__ = ["FleetFile", "load_fleet", "parse_fleet"]
 
@@ -45,28 +45,13 @@ class FleetFile:
         return p if p.is_absolute() else self.root / p
 
 
-def _fleet_model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    current: Any = FleetSpec
-    for part in loc:
-        model = _find_model(current)
-        if model is None:
-            return None
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        current = field.annotation
-    return _find_model(current)
-
-
 def _fix_unknown_keys(items: list[ErrorItem]) -> list[ErrorItem]:
     """The scenario loader suggests scenario keys for an unknown key; suggest the fleet file's instead."""
     out = []
     for item in items:
         if item.message.startswith("unknown key"):
             parts = [int(p) if p.isdigit() else p for p in item.path.split(".")]
-            model = _fleet_model_at(tuple(parts[:-1]))
+            model = _model_at(FleetSpec, tuple(parts[:-1]))
             if model is not None:
                 valid = [f.alias or n for n, f in model.model_fields.items()]
                 close = difflib.get_close_matches(str(parts[-1]), valid, n=1, cutoff=0.6)
@@ -145,14 +130,5 @@ def load_fleet(source: str | os.PathLike[str] | Mapping[str, Any] | FleetSpec | 
     if isinstance(source, Mapping):
         return parse_fleet(dict(source))
     p = Path(source)
-    try:
-        if p.is_dir():
-            raise ScenarioError(ErrorItem("is a directory, not a fleet file"), str(p))
-        with open(p, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ScenarioError(ErrorItem("no such file"), str(p)) from None
-    except OSError as exc:
-        raise ScenarioError(ErrorItem(f"cannot read the file: {exc.strerror}"), str(p)) from None
-    data, marks = read_yaml_bytes(raw, str(p))
+    data, marks = read_yaml_bytes(read_file_bytes(p, "a fleet file"), str(p))
     return parse_fleet(data, marks, str(p))

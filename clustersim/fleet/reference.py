@@ -7,11 +7,8 @@ both pages read alike.
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
-
-from pydantic import BaseModel
 
 from clustersim.fleet.spec import FleetSpec, fleet_json_schema
 
@@ -45,36 +42,13 @@ The model in brief (the docstrings of clustersim/fleet/ cite each formula):
   count and fabric; its checkpoint costs and restart times come from the scenario."""
 
 
-def _key_rows(model: type[BaseModel], anchors: dict[type[BaseModel], str]) -> list[str]:
-    from clustersim.docsgen.reference import _cell, _constraints, _default_text, _type_text
-
-    rows = ["| key | type | default | description |", "|---|---|---|---|"]
-    for name, info in model.model_fields.items():
-        bounds = _constraints(info.metadata)
-        type_text = _type_text(info.annotation, anchors) + (f" ({bounds})" if bounds else "")
-        cells = (f"`{info.alias or name}`", type_text, _default_text(info), info.description or "")
-        rows.append("| " + " | ".join(_cell(c) if i else c for i, c in enumerate(cells)) + " |")
-    return rows
-
-
 def fleet_reference() -> str:
     """The text of docs/reference/fleet.md: every key of the fleet format, from the pydantic models."""
-    from clustersim.docsgen.reference import GENERATED_NOTE, _anchor, _sections
+    from clustersim.docsgen.reference import file_reference
 
-    sections = _sections(FleetSpec)
-    anchors = {model: _anchor(path) for path, model in sections}
-    note = (GENERATED_NOTE.replace("`python -m clustersim.docsgen`", "`python -m clustersim.fleet.reference`")
-            .replace("tests/test_docs.py", "tests/test_fleet.py")
-            .format(source="the pydantic models in clustersim/fleet/spec.py"))
-    lines = [note, "", "# Fleet file reference", "", _INTRO, "", "Sections:", ""]
-    lines += [f"- [`{path or '(top level)'}`](#{anchors[model]})" for path, model in sections]
-    for path, model in sections:
-        lines += ["", f'<a id="{anchors[model]}"></a>', "", f"## `{path or '(top level)'}`", ""]
-        doc = inspect.getdoc(model)
-        if doc and "__doc__" in model.__dict__ and model.__doc__:
-            lines += [" ".join(doc.split("\n\n")[0].split()), ""]
-        lines += _key_rows(model, anchors)
-    return "\n".join(lines) + "\n"
+    return file_reference(FleetSpec, title="Fleet file reference", intro=_INTRO,
+                          generator="clustersim.fleet.reference", test="tests/test_fleet.py",
+                          source="the pydantic models in clustersim/fleet/spec.py")
 
 
 def schema_text() -> str:

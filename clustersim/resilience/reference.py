@@ -1,12 +1,11 @@
 """docs/reference/resilience.md, generated from the resilience file's models.
 
 ``python -m clustersim.resilience.reference`` writes it; tests/test_resilience.py fails when it is
-stale. The tables are drawn with the fleet and scenario references' helpers, so the pages read alike.
+stale. The tables are drawn with the scenario reference's helpers (:func:`clustersim.docsgen.reference.file_reference`), so the pages read alike.
 """
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from clustersim.resilience.spec import ResilienceFile
@@ -27,23 +26,11 @@ the docstring of `clustersim/sim/strategy.py`."""
 
 def resilience_reference() -> str:
     """The text of docs/reference/resilience.md: every key, from the pydantic models."""
-    from clustersim.docsgen.reference import GENERATED_NOTE, _anchor, _sections
-    from clustersim.fleet.reference import _key_rows
+    from clustersim.docsgen.reference import file_reference
 
-    sections = _sections(ResilienceFile)
-    anchors = {model: _anchor(path) for path, model in sections}
-    note = (GENERATED_NOTE.replace("`python -m clustersim.docsgen`", "`python -m clustersim.resilience.reference`")
-            .replace("tests/test_docs.py", "tests/test_resilience.py")
-            .format(source="the pydantic models in clustersim/resilience/spec.py"))
-    lines = [note, "", "# Resilience file reference", "", _INTRO, "", "Sections:", ""]
-    lines += [f"- [`{path or '(top level)'}`](#{anchors[model]})" for path, model in sections]
-    for path, model in sections:
-        lines += ["", f'<a id="{anchors[model]}"></a>', "", f"## `{path or '(top level)'}`", ""]
-        doc = inspect.getdoc(model)
-        if doc and "__doc__" in model.__dict__ and model.__doc__:
-            lines += [" ".join(doc.split("\n\n")[0].split()), ""]
-        lines += _key_rows(model, anchors)
-    return "\n".join(lines) + "\n"
+    return file_reference(ResilienceFile, title="Resilience file reference", intro=_INTRO,
+                          generator="clustersim.resilience.reference", test="tests/test_resilience.py",
+                          source="the pydantic models in clustersim/resilience/spec.py")
 
 
 def write_reference(docs: Path = DOCS) -> None:

@@ -16,6 +16,7 @@ refused, as with ``yaml.safe_load``), and turns a core-tagged value that cannot 
 
 from __future__ import annotations
 
+import pathlib
 import re
 from typing import Any
 
@@ -33,7 +34,7 @@ from yaml.events import (
 
 from clustersim.errors import ErrorItem, ScenarioError
 
-__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "MAX_DEPTH", "LIBYAML", "Marks", "read_yaml_bytes"]
+__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "MAX_DEPTH", "LIBYAML", "Marks", "read_yaml_bytes", "read_file_bytes"]
 
 #: A scenario is a short hand-written file; 1 MiB is ~20,000 lines. Larger input is refused before parsing.
 MAX_FILE_BYTES = 1 << 20
@@ -315,6 +316,20 @@ def _offset_position(text: str, position: int) -> tuple[int, int]:
         position = len(text.encode("utf-8")[:position].decode("utf-8", "ignore"))
     before = text[:position]
     return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def read_file_bytes(path: pathlib.Path, kind: str) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of a user's file (``kind``: "a fleet file", ...), with located
+    refusals for a directory, a missing file or an unreadable one; the caller refuses an oversized file."""
+    try:
+        if path.is_dir():
+            raise ScenarioError(ErrorItem(f"is a directory, not {kind}"), str(path))
+        with open(path, "rb") as fh:
+            return fh.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ScenarioError(ErrorItem("no such file"), str(path)) from None
+    except OSError as exc:
+        raise ScenarioError(ErrorItem(f"cannot read the file: {exc.strerror}"), str(path)) from None
 
 
 def read_yaml_bytes(raw: bytes, filename: str | None = None) -> tuple[Any, Marks]:

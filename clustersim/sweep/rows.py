@@ -125,13 +125,13 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
         row["parallelism_searched"] = run.searched
         for col, values in cols.items():
             row[col] = values[i]
-        row.update(_interval_columns(run, {k: _item(v, i) for k, v in kernel.items()}))
+        row.update(_interval_columns(run, {k: float(kernel[k][i]) for k in _INTERVAL_INPUTS}))
         rows.append(row)
     return rows
 
 
-def _item(arr: np.ndarray, i: int) -> Any:
-    return bool(arr[i]) if arr.dtype.kind == "b" else float(arr[i])
+#: The kernel outputs the prediction interval scales (clustersim.estimate.interval_figures).
+_INTERVAL_INPUTS = ("step_time_s", "train_s", "gpu_hours", "cost_usd")
 
 
 def _interval_columns(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.scenario.loader import errors_from_validation
 from clustersim.scenario.model import Scenario
 from clustersim.scenario.spec import Strict
-from clustersim.scenario.yamlsafe import MAX_FILE_BYTES, Marks, read_yaml_bytes
+from clustersim.scenario.yamlsafe import Marks, read_file_bytes, read_yaml_bytes
 
 __all__ = ["SweepSpec", "SamplesSpec", "SampleRange", "SweepFile", "read_sweep", "parse_sweep",
            "check_dotted_key", "MAX_POINTS"]
@@ -277,15 +277,7 @@ def read_sweep(path: str | os.PathLike[str]) -> SweepFile:
     import hashlib
 
     p = Path(path)
-    try:
-        if p.is_dir():
-            raise ScenarioError(ErrorItem("is a directory, not a sweep file"), str(p))
-        with open(p, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ScenarioError(ErrorItem("no such file"), str(p)) from None
-    except OSError as exc:
-        raise ScenarioError(ErrorItem(f"cannot read the file: {exc.strerror}"), str(p)) from None
+    raw = read_file_bytes(p, "a sweep file")
     spec, marks = parse_sweep(raw, str(p))
     base = Path(spec.base)
     if not base.is_absolute():
