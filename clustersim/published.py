@@ -140,6 +140,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
             _put(par, key, _int(row, key))
         _put(par, "sequence_parallel", _bool(row, "sequence_parallel"))
         _put(par, "tp_comm_overlap", _bool(row, "tp_comm_overlap"))
+        _put(par, "ep_comm_overlap", _bool(row, "ep_comm_overlap"))
         if row.get("placement"):
             par["placement"] = row["placement"]
         training["parallelism"] = par
@@ -216,46 +217,62 @@ def source_of(row: Mapping[str, str]) -> str:
     return row.get("source", "").split(",")[0].split("(")[0].strip()
 
 
-#: The grid on which the time model's one fitted constant (efficiency.OVERLAP_INTERFERENCE) is chosen.
-INTERFERENCE_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+#: The time model's fitted constants (clustersim.cost.efficiency) and the grid each is chosen on.
+FITTED_GRIDS: dict[str, tuple[float, ...]] = {
+    "OVERLAP_INTERFERENCE": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    "MOE_EXPERT_PASS_S": (0.0, 5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4),
+}
+#: The grid of efficiency.OVERLAP_INTERFERENCE (kept for callers of fit_interference).
+INTERFERENCE_GRID = FITTED_GRIDS["OVERLAP_INTERFERENCE"]
 
 
 def _log_loss(errors: list[float]) -> float:
     return sum(math.log1p(e) ** 2 for e in errors) / max(len(errors), 1)
 
 
-def fit_interference(rows: list[dict[str, str]] | None = None,
-                     grid: tuple[float, ...] = INTERFERENCE_GRID) -> dict[str, Any]:
-    """Refit the overlap-interference constant on the throughput rows, and leave one source out.
+def fit_constant(name: str, rows: list[dict[str, str]] | None = None,
+                 grid: tuple[float, ...] | None = None) -> dict[str, Any]:
+    """Refit one fitted constant of the time model on the throughput rows, and leave one source out.
 
-    For each grid value the whole table is predicted once; the fit minimises the mean squared log speed
-    error; leaving a source out refits on the other sources and predicts the held-out one. Returns the
-    best value on all rows and, per source, the refit value and the held-out mean absolute error.
+    For each grid value of ``efficiency.<name>`` (the other constants held at their values) the whole
+    table is predicted once; the fit minimises the mean squared log speed error; leaving a source out
+    refits on the other sources and predicts the held-out one. Only rows whose prediction the constant
+    moves enter (the MoE constant moves only MoE rows). Returns the best value on those rows, the rows
+    it was fitted on, and per source the refit value and the held-out mean absolute error.
     """
     from clustersim.cost import efficiency
 
+    grid = FITTED_GRIDS[name] if grid is None else grid
     rows = [r for r in (rows if rows is not None else published_rows()) if r["metric"] != "gpu_hours"]
-    saved = efficiency.OVERLAP_INTERFERENCE
+    saved = getattr(efficiency, name)
     errors: dict[float, dict[str, float]] = {}
     try:
         for k in grid:
-            efficiency.OVERLAP_INTERFERENCE = k
+            setattr(efficiency, name, k)
             errors[k] = {r["id"]: r["error"] for r in validation_table(rows) if r["error"] is not None}
     finally:
-        efficiency.OVERLAP_INTERFERENCE = saved
+        setattr(efficiency, name, saved)
     source = {r["id"]: source_of(r) for r in rows}
-    ids = [i for i in source if all(i in errors[k] for k in grid)]
+    ids = [i for i in source if all(i in errors[k] for k in grid)
+           and max(errors[k][i] for k in grid) - min(errors[k][i] for k in grid) > 1e-9]
 
     def best(keep: list[str]) -> float:
         return min(grid, key=lambda k: _log_loss([errors[k][i] for i in keep]))
 
     per_source = []
-    for name in sorted({source[i] for i in ids}):
-        held = [i for i in ids if source[i] == name]
-        k = best([i for i in ids if source[i] != name])
-        per_source.append({"source": name, "rows": len(held), "refit": k,
+    for src in sorted({source[i] for i in ids}):
+        held = [i for i in ids if source[i] == src]
+        k = best([i for i in ids if source[i] != src])
+        per_source.append({"source": src, "rows": len(held), "refit": k,
                            "held_out_mean_abs": sum(abs(errors[k][i]) for i in held) / len(held)})
-    return {"best": best(ids), "current": saved, "grid": list(grid), "per_source": per_source}
+    return {"name": name, "best": best(ids), "current": saved, "grid": list(grid), "rows": len(ids),
+            "per_source": per_source}
+
+
+def fit_interference(rows: list[dict[str, str]] | None = None,
+                     grid: tuple[float, ...] = INTERFERENCE_GRID) -> dict[str, Any]:
+    """:func:`fit_constant` for efficiency.OVERLAP_INTERFERENCE."""
+    return fit_constant("OVERLAP_INTERFERENCE", rows, grid)
 
 
 def mfu_ranges_path() -> Path:

@@ -24,7 +24,7 @@ from clustersim.scenario.spec import ParallelismSpec
 
 __all__ = ["ResolvedRun", "resolve_run", "load", "base_inputs", "base_kernel_inputs", "kernel_inputs"]
 
-_LAYOUT = ("tp", "pp", "dp", "cp", "ep", "vpp", "zero", "sequence_parallel", "tp_comm_overlap", "placement")
+_LAYOUT = ("tp", "pp", "dp", "cp", "ep", "vpp", "zero", "sequence_parallel", "tp_comm_overlap", "ep_comm_overlap", "placement")
 
 
 @dataclass(frozen=True)

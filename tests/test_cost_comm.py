@@ -39,6 +39,22 @@ def test_ring_collectives_aggregate_the_nics_of_a_node():
     assert bw == pytest.approx(300e9 * eff.NET_EFF)
 
 
+def test_a_ring_across_the_spine_is_limited_by_its_crossings_not_by_every_hop():
+    # leaves of 256 GPUs, spine share 1/7 of a NIC. A ring at stride 128 has 2 members per leaf: its
+    # one crossing per leaf gets 2 x the spine share, still below the NIC
+    bw, _ = comm.ring_bw(PY, FAB, 8.0, 128.0)
+    assert bw == pytest.approx(2 * 25e9 / 7 * eff.NET_EFF)
+    # at stride 8 it has 32 members per leaf (more than the oversubscription): the NIC sets the pace
+    bw, _ = comm.ring_bw(PY, FAB, 64.0, 8.0)
+    assert bw == pytest.approx(25e9 * eff.NET_EFF)
+    # one member per leaf: every hop crosses the spine
+    bw, _ = comm.ring_bw(PY, FAB, 4.0, 256.0)
+    assert bw == pytest.approx(25e9 / 7 * eff.NET_EFF)
+    # all-to-all traffic does not take this route: each rank's remote bytes cross the spine
+    _, tier_bw, _ = comm.tier(PY, FAB, 64.0 * 8.0)
+    assert tier_bw == pytest.approx(25e9 / 7)
+
+
 def test_all_to_all_inside_and_across_nodes():
     S = 1e8
     inside = comm.all_to_all_s(PY, FAB, 8.0, 1.0, S)

@@ -33,7 +33,7 @@ configs = st.fixed_dictionaries({
     "tp": pow2, "pp": st.sampled_from([1, 2, 4]), "dp": st.sampled_from([1, 2, 4, 8, 16]), "cp": st.sampled_from([1, 2]),
     "ep": st.sampled_from([1, 2]), "vpp": st.sampled_from([1, 2]), "micro_batch_seqs": st.sampled_from([1, 2, 4]),
     "zero": st.integers(0, 3), "recompute": st.integers(0, 2), "sequence_parallel": st.booleans(),
-    "precision": st.integers(0, 3), "mode": st.integers(0, 3), "tp_comm_overlap": st.booleans(),
+    "precision": st.integers(0, 3), "mode": st.integers(0, 3), "tp_comm_overlap": st.booleans(), "ep_comm_overlap": st.booleans(),
     "flash_attention": st.booleans(), "seq_len": st.sampled_from([2048, 4096]),
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
 })
@@ -154,3 +154,39 @@ def test_placement_puts_neighbouring_stages_on_the_tier_they_span():
     assert evaluate_one(**base, placement="tp-cp-ep-dp-pp")["pp_comm_s"] == outer["pp_comm_s"]  # the default
     # tensor parallelism placed outermost leaves the NVLink domain: slower all-reduces
     assert evaluate_one(**base, placement="dp-pp-cp-tp")["tp_comm_s"] > outer["tp_comm_s"]
+
+
+def _moe(**over):
+    return {**BASE, **MODELS[-1], "tp": 1, "pp": 1, "dp": 8, "ep": 1, **over}
+
+
+def test_moe_pays_a_fixed_cost_per_local_expert_and_pass():
+    """efficiency.MOE_EXPERT_PASS_S per local expert per MoE layer: forward once, backward twice; a dense
+    model pays nothing."""
+    from clustersim.cost import efficiency
+
+    base = evaluate_one(**_moe())
+    saved = efficiency.MOE_EXPERT_PASS_S
+    try:
+        efficiency.MOE_EXPERT_PASS_S = saved + 1e-3
+        more = evaluate_one(**_moe())
+        dense = evaluate_one(**{**BASE, "experts": 1})
+        efficiency.MOE_EXPERT_PASS_S = saved
+        dense0 = evaluate_one(**{**BASE, "experts": 1})
+    finally:
+        efficiency.MOE_EXPERT_PASS_S = saved
+    m = BASE["global_batch_seqs"] / (8 * BASE["micro_batch_seqs"])
+    layers, local = MODELS[-1]["layers"], MODELS[-1]["experts"]
+    assert more["compute_s"] - base["compute_s"] == pytest.approx(1e-3 * 3 * local * layers * m, rel=1e-9)
+    assert dense["compute_s"] == dense0["compute_s"]
+
+
+def test_overlapped_all_to_all_hides_behind_compute_but_still_costs():
+    plain = evaluate_one(**_moe(ep=8))
+    over = evaluate_one(**_moe(ep=8, ep_comm_overlap=True))
+    assert plain["ep_comm_s"] > 0.0
+    assert 0.0 < over["ep_comm_s"] < plain["ep_comm_s"]
+    # what is hidden still slows the compute it hides behind (efficiency.OVERLAP_INTERFERENCE)
+    from clustersim.cost import efficiency
+    assert over["ep_comm_s"] >= efficiency.OVERLAP_INTERFERENCE * plain["ep_comm_s"] - 1e-12
+    assert over["compute_s"] == plain["compute_s"]

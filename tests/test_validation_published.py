@@ -27,9 +27,9 @@ def test_the_set_covers_generations_precisions_and_styles():
 
 
 def test_validation_goes_through_estimate(monkeypatch):
-    import sys
+    import importlib
 
-    est = sys.modules["clustersim.estimate"]
+    est = importlib.import_module("clustersim.estimate")
 
     calls = []
     real = est.estimate
@@ -64,17 +64,31 @@ def test_every_row_is_predicted_or_refused_with_a_reason(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.17  # measured 16.2% (target 5%: missed)
-    assert overall["median_abs"] <= 0.11  # measured 10.2%
+    assert overall["mean_abs"] <= 0.15  # measured 14.5% (target 5%: missed)
+    assert overall["median_abs"] <= 0.105  # measured 10.2%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.095  # measured 8.7%
-    assert by_gen["hopper"]["mean_abs"] <= 0.24  # measured 22.9%
-    assert by_gen["blackwell"]["mean_abs"] <= 0.215  # measured 20.3%
+    assert by_gen["ampere"]["mean_abs"] <= 0.095  # measured 9.3%
+    assert by_gen["hopper"]["mean_abs"] <= 0.215  # measured 21.1%
+    assert by_gen["blackwell"]["mean_abs"] <= 0.13  # measured 12.6%
+
+
+def test_moe_rows_follow_the_per_expert_cost(table):
+    """Fine-grained MoE (many local experts) was predicted up to 2.7x too fast before the per-expert cost
+    (efficiency.MOE_EXPERT_PASS_S); the MoE rows now average under 25% (measured 21%)."""
+    rows = {r["id"]: r for r in P.published_rows()}
+    moe = [t for t in table if int(rows[t["id"]].get("experts") or 1) > 1 and t["error"] is not None]
+    assert len(moe) >= 10
+    assert sum(abs(t["error"]) for t in moe) / len(moe) <= 0.25
 
 
 @pytest.fixture(scope="module")
 def fit():
     return P.fit_interference()
+
+
+@pytest.fixture(scope="module")
+def moe_fit():
+    return P.fit_constant("MOE_EXPERT_PASS_S")
 
 
 def test_the_fitted_constant_is_what_the_documented_fit_gives(fit):
@@ -85,10 +99,21 @@ def test_the_fitted_constant_is_what_the_documented_fit_gives(fit):
 
 def test_leave_one_source_out_is_stable(fit):
     """Refitted without any one source, the constant stays within one grid step or two of the fit, and the
-    held-out sources' mean error stays bounded (measured 17%; the issue's 8% target is missed)."""
+    held-out sources' mean error stays bounded (measured 16.5%; the issue's 8% target is missed)."""
     assert all(abs(p["refit"] - fit["best"]) <= 0.2 + 1e-9 for p in fit["per_source"])
     held = [p["held_out_mean_abs"] for p in fit["per_source"]]
-    assert sum(held) / len(held) <= 0.19
+    assert sum(held) / len(held) <= 0.175
+
+
+def test_the_moe_constant_is_its_fit_and_moves_only_moe_rows(moe_fit):
+    """MOE_EXPERT_PASS_S is the grid fit over the rows it moves, which are the MoE rows only; without the
+    Megatron-Bridge source (8 of its 10 rows) the two Mixtral rows left barely identify it and the refit
+    goes to the grid's top (0.3 ms): the docs say so."""
+    assert moe_fit["best"] == moe_fit["current"]
+    rows = {r["id"]: r for r in P.published_rows()}
+    moe_rows = [r for r in rows.values() if int(r.get("experts") or 1) > 1 and r["metric"] != "gpu_hours"]
+    assert moe_fit["rows"] <= len(moe_rows)
+    assert all(abs(p["refit"] - moe_fit["best"]) <= 1.5e-4 + 1e-12 for p in moe_fit["per_source"])
 
 
 def test_searched_optima_on_ampere_and_blackwell_are_plausible():

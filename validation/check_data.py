@@ -22,7 +22,7 @@ COLUMNS = (
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size tied_embeddings seq_len gpu gpus "
     "gpus_per_node nic_gbit_per_s nics_per_node network_topology oversubscription precision fp8_recipe "
     "framework attention tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute "
-    "sequence_parallel tp_comm_overlap placement tokens metric value notes"
+    "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes"
 ).split()
 
 RANGE_COLUMNS = ("gpu precision params_b_min params_b_max mfu_min mfu_max best_published_mfu source "
@@ -47,6 +47,7 @@ ENUMS: dict[str, set[str]] = {
     "tied_embeddings": {"true", "false", ""},
     "sequence_parallel": {"true", "false", ""},
     "tp_comm_overlap": {"true", "false", ""},
+    "ep_comm_overlap": {"true", "false", ""},
 }
 PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 

@@ -108,6 +108,7 @@ class KernelInputs:
     mode: Any = _f("training mode code: pretrain, full-finetune, lora, qlora", 0)
     lora_rank: Any = _f("LoRA rank", 16)
     tp_comm_overlap: Any = _f("tensor-parallel communication overlapped with GEMMs", False)
+    ep_comm_overlap: Any = _f("expert-parallel all-to-all overlapped with another micro-batch's compute", False)
     placement: Any = _f("order of the parallel dimensions on the ranks, innermost first (code into PLACEMENTS)", 0)
     flash_attention: Any = _f("fused (Flash) attention; False = unfused softmax attention", True)
     attention: Any = _f("attention kernel code: unfused, flash1, flash2, flash3, cudnn", 4)

@@ -175,8 +175,10 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
                          lambda: 0.0)
     dequant = xp.select(qlora, lambda: compute.elementwise_s(
         xp, (dense_layer + expert_layer) * (memory.QLORA_BYTES_PER_PARAM + 2.0), hw, 8.0), lambda: 0.0)
-    layer_fwd = g_fwd + a_fwd + el_fwd + adapters + dequant
-    layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant
+    # fine-grained MoE: a fixed cost per local expert and pass (efficiency.MOE_EXPERT_PASS_S)
+    experts_fwd = (E > 1.0) * (E / e) * efficiency.MOE_EXPERT_PASS_S
+    layer_fwd = g_fwd + a_fwd + el_fwd + adapters + dequant + experts_fwd
+    layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant + bwd_gemm_passes * experts_fwd
     layer_s = layer_fwd + layer_bwd + full * layer_fwd + sel * a_fwd
     logits_s = compute.logits_time_s(xp, tokens, h, V, t, hw, act_b, 1.0 + bwd_gemm_passes)
     mb_compute = Ls * layer_s + logits_s
@@ -201,6 +203,11 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # overlapped with the attention blocks it feeds.
     ep_bytes = tokens * h * k * act_b / sp_div
     ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * comm.all_to_all_s(xp, fab, e, stride["dp"], ep_bytes)
+    # overlapped all-to-all (Megatron-core's batch-level overlap of one micro-batch's dispatch and combine
+    # with another's compute; DeepSeek-V3's DualPipe, Sec. 3.2.1) hides behind the layer's compute and
+    # slows it as every overlap here does
+    ep_layer = xp.select(x["ep_comm_overlap"], lambda: xp.maximum(ep_layer - layer_s, 0.0)
+                         + efficiency.OVERLAP_INTERFERENCE * xp.minimum(ep_layer, layer_s), lambda: ep_layer)
     _, cp_bw, cp_lat = comm.tier(xp, fab, stride["cp"] * c)
     kv_chunk = 2.0 * tokens * (kv * h / a) / t * act_b
     cp_raw = (3.0 + full + sel) * (c - 1.0) * (kv_chunk / (cp_bw * efficiency.NET_EFF) + cp_lat)

@@ -150,6 +150,9 @@ class ParallelismSpec(Strict):
     zero: Literal[0, 1, 2, 3] = Field(1, description="ZeRO stage (1 = distributed optimizer)")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism (with tp > 1)")
     tp_comm_overlap: bool = Field(False, description="TP communication overlapped with compute")
+    ep_comm_overlap: bool = Field(False, description=(
+        "MoE all-to-all overlapped with another micro-batch's compute (Megatron-core "
+        "--overlap-moe-expert-parallel-comm; DeepSeek-V3's DualPipe)"))
     placement: str = Field("tp-cp-ep-dp-pp", description=(
         "order of the parallel dimensions on the ranks, innermost (neighbouring GPUs) first; Megatron-LM's "
         "default tp-cp-ep-dp-pp"))
