@@ -106,6 +106,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     _put(model, "ffn_hidden_size", ffn or _int(row, "ffn_hidden_size"))
     _put(model, "gated_mlp", _bool(row, "gated_mlp"))
     _put(model, "tied_embeddings", _bool(row, "tied_embeddings"))
+    _put(model, "dropout", _bool(row, "dropout"))
     if experts > 1:
         model["experts"] = experts
         _put(model, "experts_per_token", _int(row, "experts_per_token"))

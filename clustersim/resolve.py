@@ -143,7 +143,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         layers=arch["layers"], hidden_size=arch["hidden_size"], ffn_hidden_size=arch["ffn_hidden_size"],
         attention_heads=arch["attention_heads"], kv_heads=arch["kv_heads"], vocab_size=arch["vocab_size"],
         gated_mlp=arch["gated_mlp"], experts=arch["experts"], experts_per_token=arch["experts_per_token"],
-        tied_embeddings=arch["tied_embeddings"],
+        tied_embeddings=arch["tied_embeddings"], dropout=arch["dropout"],
         seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
         precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,
         peak_flop_per_s=_peak_flop_per_s(gpu, t.precision),

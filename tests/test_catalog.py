@@ -37,7 +37,7 @@ GPU_FIELDS = {"description": str, "vendor": str, **GPU_FIGURES, "sources": dict}
 MODEL_FIELDS = {
     "description": str, "layers": int, "hidden_size": int, "ffn_hidden_size": int, "attention_heads": int,
     "kv_heads": int, "vocab_size": int, "gated_mlp": bool, "experts": int, "experts_per_token": int,
-    "max_seq_len": int, "tied_embeddings": bool, "params_b": float, "source": str,
+    "max_seq_len": int, "tied_embeddings": bool, "dropout": bool, "params_b": float, "source": str,
 }
 PRECISIONS = {"fp32", "tf32", "fp16", "bf16", "fp8"}
 

@@ -63,6 +63,18 @@ def test_korthikanti_table2_full_recompute():
     assert table2(T, False, 2.0) == pytest.approx(2 * SBH, rel=1e-12)
 
 
+def test_without_dropout_the_masks_are_not_stored():
+    """A model trained without dropout stores no masks: 2sbh less in the replicated part (split by t
+    with SP), and unfused attention keeps only the softmax output (2as^2b of 5as^2b)."""
+    def stored(dropout, tp=T, sp=False, recompute=0.0):
+        return memory.activation_bytes_per_layer(PY, S * B, S, H, 4 * H, A, A, 0.0, 1.0, tp, sp, recompute,
+                                                 False, 2.0, dropout=dropout)[0]
+
+    assert stored(False) == pytest.approx(SBH * (8 + 24 / T + 2 * A * S / (H * T)), rel=1e-12)
+    assert stored(True) - stored(False) == pytest.approx(SBH * (2 + 3 * A * S / (H * T)), rel=1e-12)
+    assert stored(False, sp=True, recompute=1.0) == pytest.approx(SBH * 32 / T, rel=1e-12)
+
+
 def test_selective_recompute_saves_about_70_percent_on_gpt3():
     # Korthikanti Sec. 5: selective recomputation cuts activation memory by 70% for GPT-3 (t=8, SP)
     saving = 1 - table2(T, True, 1.0) / table2(T, True, 0.0)

@@ -72,6 +72,15 @@ def test_error_bounds_hold(table):
     assert by_gen["blackwell"]["mean_abs"] <= 0.13  # measured 12.6%
 
 
+def test_published_layouts_fit_in_memory_but_a_few(table):
+    """A published layout ran, so it must fit. Measured: 5 of 134 are still refused (10 before the
+    dropout masks of models trained without dropout were dropped), among them blank recompute fields of
+    the Megatron-Bridge table; the issue's target (all fit) is missed by these."""
+    refused = [r["id"] for r in table if r["error"] is not None and not r["fits_in_memory"]]
+    assert len(refused) <= 5, refused
+    assert not any(i.startswith("llama3-405b") for i in refused)
+
+
 def test_moe_rows_follow_the_per_expert_cost(table):
     """Fine-grained MoE (many local experts) was predicted up to 2.7x too fast before the per-expert cost
     (efficiency.MOE_EXPERT_PASS_S); the MoE rows now average under 25% (measured 21%)."""

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 COLUMNS = (
     "id desc source source_detail model_name layers hidden_size attention_heads kv_heads ffn_hidden_size "
-    "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size tied_embeddings seq_len gpu gpus "
+    "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size tied_embeddings dropout seq_len gpu gpus "
     "gpus_per_node nic_gbit_per_s nics_per_node network_topology oversubscription precision fp8_recipe "
     "framework attention tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes"
@@ -45,6 +45,7 @@ ENUMS: dict[str, set[str]] = {
     "network_topology": {"fat-tree", "3-tier-clos", "rail-optimized", "hypercube", "nvl72", ""},
     "gated_mlp": {"true", "false", ""},
     "tied_embeddings": {"true", "false", ""},
+    "dropout": {"true", "false", ""},
     "sequence_parallel": {"true", "false", ""},
     "tp_comm_overlap": {"true", "false", ""},
     "ep_comm_overlap": {"true", "false", ""},

@@ -101,7 +101,8 @@ def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:
 
 def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, a: Any, kv: Any,
                 gated: Any, experts: Any, topk: Any, t: Any, ep: Any, sp: Any, flash: Any, hw: Hardware,
-                gemm_bytes: Any, act_bytes: Any, cast_bytes: Any) -> tuple[Any, Any, Any, Any, Any]:
+                gemm_bytes: Any, act_bytes: Any, cast_bytes: Any,
+                dropout: Any = True) -> tuple[Any, Any, Any, Any, Any]:
     """Per-pass times of one transformer layer for one micro-batch on one GPU.
 
     Returns (gemm_fwd, attn_fwd, attn_bwd, elem_fwd, elem_bwd): the weight GEMMs of one pass (the
@@ -113,6 +114,10 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     QKV tokens x h x (h + 2k_v h/a)/t; projection tokens x h/t x h; MLP in tokens x h x (2 or 1)f/t
     (gate and up fused) and out tokens x f/t x h; MoE: E/ep local experts, each with
     tokens x top-k x ep / E rows, and the router tokens x h x E.
+
+    ``dropout`` false (a model trained without dropout): no mask is written or read, so the
+    bias-dropout-residual adds read 2 and write 1, and unfused attention runs only the softmax on the
+    scores.
     """
     hkv = kv * h / a
     moe = experts > 1.0
@@ -148,8 +153,9 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
         # probabilities, gradient and mask, write)
         scores = (gemm_s(xp, s_q, hd, s_kv, heads, hw, e, attn_peak)
                   + gemm_s(xp, s_q, s_kv, hd, heads, hw, e, attn_peak))
-        return (scores + elementwise_s(xp, n_s2 * (4.0 * e + 1.0), hw, 2.0),
-                2.0 * scores + elementwise_s(xp, n_s2 * (5.0 * e + 1.0), hw, 2.0))
+        drop = xp.where(dropout, 2.0 * e + 1.0, 0.0)  # dropout on the probabilities: read, write, mask
+        return (scores + elementwise_s(xp, n_s2 * (2.0 * e + drop), hw, 2.0),
+                2.0 * scores + elementwise_s(xp, n_s2 * (3.0 * e + drop), hw, 2.0))
 
     if xp.is_scalar(flash):
         attn_fwd, attn_bwd = fused() if flash else unfused()
@@ -162,10 +168,11 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     perm = xp.select(moe, lambda: 4.0 * e * tokens * h * topk / xp.where(sp, t, 1.0), lambda: 0.0)
     # forward: 2 LayerNorms (read, write), 2 bias-dropout-residual (read 2, write 1, mask 1 byte),
     # activation (read 1 or 2, write 1), MoE permutation and un-permutation (read, write)
-    fwd = tokens * width * (4.0 * e + 2.0 * (3.0 * e + 1.0)) + act * (2.0 + gated) * e + perm
+    mask = xp.where(dropout, 1.0, 0.0)
+    fwd = tokens * width * (4.0 * e + 2.0 * (3.0 * e + mask)) + act * (2.0 + gated) * e + perm
     # backward: LayerNorm (read x, dy; write dx), dropout-residual (read dy, mask; write), activation
     # (read inputs and dy, write d-inputs), permutation
-    bwd = tokens * width * (6.0 * e + 2.0 * (2.0 * e + 1.0)) + act * (3.0 + 2.0 * gated) * e + perm
+    bwd = tokens * width * (6.0 * e + 2.0 * (2.0 * e + mask)) + act * (3.0 + 2.0 * gated) * e + perm
     # rotary embedding of q and k (read, write; forward and backward): Su et al. 2021 (RoFormer)
     rope = 2.0 * e * tokens * (h + hkv) / t
     # FP8 (gemm_bytes 1): each FP8 GEMM's activation input is cast forward (QKV and FC1 inputs h wide,

@@ -89,6 +89,8 @@ class KernelInputs:
     experts: Any = _f("experts per MoE layer (1 = dense)")
     experts_per_token: Any = _f("experts each token is routed to (top-k)")
     tied_embeddings: Any = _f("input and output embeddings share one matrix", False)
+    dropout: Any = _f("dropout after attention and MLP (and on unfused attention scores): masks stored and written",
+                      True)
     # ---- the recipe
     seq_len: Any = _f("tokens per sequence")
     global_batch_seqs: Any = _f("sequences per optimizer step")

@@ -151,12 +151,13 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
                                                      dp_dense, dp_expert, prec)
     weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
+    drop = x["dropout"]
     stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
-                                                        act_b, fp8=prec >= 3.0)
+                                                        act_b, fp8=prec >= 3.0, dropout=drop)
     sp_div = xp.where(sp, t, 1.0)
     chunk_layers = Ls / v
     logits_act = 4.0 * tokens * V / t + tokens * h * act_b / sp_div  # fp32 logits, final-norm input
-    emb_act = tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
+    emb_act = drop * tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
     peak_layer = full * working  # the layer being recomputed
     act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (chunk_layers * stored + emb_act)
                  + (p == 1.0) * logits_act + peak_layer)
@@ -169,7 +170,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(
         xp, tokens=tokens, s_q=s / c, s_kv=s, b=b, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k, t=t,
         ep=e, sp=sp, flash=flash, hw=hw, gemm_bytes=gemm_b, act_bytes=act_b,
-        cast_bytes=x["fp8_cast_bytes_per_element"])
+        cast_bytes=x["fp8_cast_bytes_per_element"], dropout=drop)
     bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
     adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), hw, 8.0),
                          lambda: 0.0)

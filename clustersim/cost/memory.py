@@ -54,7 +54,7 @@ OVERHEAD_FRAGMENTATION = 0.05
 
 def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any,
                                topk: Any, t: Any, sp: Any, recompute: Any, flash: Any,
-                               act_bytes: Any, fp8: Any = False) -> tuple[Any, Any]:
+                               act_bytes: Any, fp8: Any = False, dropout: Any = True) -> tuple[Any, Any]:
     """(stored, working) activation bytes of one transformer layer for one micro-batch on one GPU.
 
     ``tokens`` = b x s / cp is the GPU's share of the micro-batch; each query attends ``s_kv`` = s keys.
@@ -69,6 +69,10 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     full recomputation keeps only the layer input, 2sbh (split by t with SP). ``working`` is a whole
     layer's activations without recomputation: the transient peak while one layer is recomputed.
 
+    Without dropout (``dropout`` false: Llama, Mixtral, MPT, Nemotron-4 and most current LLMs train
+    without) the two 1-byte dropout masks (2sbh of the replicated part) are not stored, and unfused
+    attention keeps only the softmax output (2as^2b of the 5as^2b: no mask, no dropout output).
+
     FP8 (``fp8``): Transformer Engine keeps the FP8 copy of each FP8 GEMM's input for the backward pass
     instead of the 16-bit tensor (TE documentation, "FP8 primer": the quantized input is saved for the
     weight-gradient GEMM), 1 byte instead of 2 for the QKV and FC1 inputs (2 x 2sbh of the replicated
@@ -77,10 +81,12 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     hkv = kv * h / a
     scale = act_bytes / 2.0
     saved = xp.where(fp8, 0.5, 0.0)  # the share of the GEMM inputs' bytes FP8 storage saves
-    replicated = (10.0 - 4.0 * saved) * tokens * h * scale / xp.where(sp, t, 1.0)
+    masks = xp.where(dropout, 2.0, 0.0)  # the attention and MLP dropout masks (1 byte per element)
+    replicated = (8.0 + masks - 4.0 * saved) * tokens * h * scale / xp.where(sp, t, 1.0)
     split = tokens * ((4.0 - 2.0 * saved) * h + 4.0 * hkv
                       + topk * f * (4.0 + 2.0 * gated - 2.0 * saved)) * scale / t
-    s2 = xp.select(flash, lambda: 4.0 * a * tokens, lambda: 5.0 * a * tokens * s_kv * scale) / t
+    s2_units = xp.where(dropout, 5.0, 2.0)
+    s2 = xp.select(flash, lambda: 4.0 * a * tokens, lambda: s2_units * a * tokens * s_kv * scale) / t
     working = replicated + split + s2
     layer_input = 2.0 * tokens * h * scale / xp.where(sp, t, 1.0)
     stored = xp.where(recompute >= 2.0, layer_input, xp.where(recompute >= 1.0, replicated + split, working))

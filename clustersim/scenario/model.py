@@ -160,6 +160,7 @@ def _arch_defaults(arch: dict[str, Any]) -> dict[str, Any]:
     arch.setdefault("experts", 1)
     arch.setdefault("experts_per_token", 1)
     arch.setdefault("tied_embeddings", False)
+    arch.setdefault("dropout", True)
     return arch
 
 
@@ -167,7 +168,8 @@ def resolve_model(spec: str | ModelSpec) -> dict[str, Any]:
     """The full architecture: a catalog preset, an inline mapping, or a preset with overrides.
 
     Defaults for an inline model: ffn_hidden_size = 4 * hidden_size (Vaswani et al. 2017; GPT-3),
-    kv_heads = attention_heads (multi-head attention), dense (one expert), untied embeddings.
+    kv_heads = attention_heads (multi-head attention), dense (one expert), untied embeddings, dropout
+    (Megatron-LM's default hidden and attention dropout of 0.1).
     """
     if isinstance(spec, str):
         return dict(_catalog_model(spec))

@@ -137,6 +137,10 @@ class ModelSpec(Strict):
     experts: Experts | None = Field(None, description="experts per MoE layer; 1 = dense")
     experts_per_token: Experts | None = Field(None, description="top-k routing; default 1")
     tied_embeddings: bool | None = None
+    dropout: bool | None = Field(None, description=(
+        "dropout after attention and MLP (and on the scores when attention is unfused): its masks are stored "
+        "and written; default true (Megatron-LM's default 0.1); Llama, Mixtral, Qwen3, DeepSeek, MPT and "
+        "Nemotron-4 train without"))
     params_b: ParamsB | None = Field(None, description="optional check: warns if it disagrees with the architecture")
 
 

@@ -158,11 +158,12 @@ def _arch(entry: dict[str, Any]) -> dict[str, Any]:
         "experts_per_token": entry.get("experts_per_token") or 1,
         "gated_mlp": bool(entry.get("gated_mlp", False)),
         "tied_embeddings": bool(entry.get("tied_embeddings", False)),
+        "dropout": bool(entry.get("dropout", True)),
     }
     bad = [
         ErrorItem("must be a positive integer", path=f"model.{k}", given=repr(v), expected="a positive integer")
         for k, v in arch.items()
-        if k not in ("gated_mlp", "tied_embeddings") and (isinstance(v, bool) or not isinstance(v, int) or v <= 0)
+        if k not in ("gated_mlp", "tied_embeddings", "dropout") and (isinstance(v, bool) or not isinstance(v, int) or v <= 0)
     ]
     if bad:
         raise ScenarioError(bad)
