@@ -40,14 +40,17 @@ def test_ring_collectives_aggregate_the_nics_of_a_node():
 
 
 def test_a_ring_across_the_spine_is_limited_by_its_crossings_not_by_every_hop():
-    # leaves of 256 GPUs, spine share 1/7 of a NIC. A ring at stride 128 has 2 members per leaf: its
-    # one crossing per leaf gets 2 x the spine share, still below the NIC
+    # leaves of 256 GPUs, spine share 1/7 of a NIC. At stride 128 a ring has one member per node (one
+    # NIC) and 2 members per leaf: its crossing of each leaf gets 2 x the spine share
     bw, _ = comm.ring_bw(PY, FAB, 8.0, 128.0)
     assert bw == pytest.approx(2 * 25e9 / 7 * eff.NET_EFF)
-    # at stride 8 it has 32 members per leaf (more than the oversubscription): the NIC sets the pace
+    # at stride 8, 32 members per leaf share its uplinks: more than the one NIC per node needs
     bw, _ = comm.ring_bw(PY, FAB, 64.0, 8.0)
     assert bw == pytest.approx(25e9 * eff.NET_EFF)
-    # one member per leaf: every hop crosses the spine
+    # at stride 1, 8 rings per node (8 NICs) and 256 members per leaf: the NICs set the pace
+    bw, _ = comm.ring_bw(PY, FAB, 512.0, 1.0)
+    assert bw == pytest.approx(8 * 25e9 * eff.NET_EFF)
+    # one member per leaf: every crossing gets one GPU's spine share
     bw, _ = comm.ring_bw(PY, FAB, 4.0, 256.0)
     assert bw == pytest.approx(25e9 / 7 * eff.NET_EFF)
     # all-to-all traffic does not take this route: each rank's remote bytes cross the spine

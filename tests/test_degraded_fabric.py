@@ -1,8 +1,9 @@
 """Where the simulation and the cluster graph meet: spine failures degrade, they do not stop the job.
 
 Removing half the spine switches from the networkx graph halves the bandwidth between leaves; a job
-whose step is dominated by data-parallel communication across leaves slows down, a compute-bound job
-(whose DP traffic hides behind the backward pass) barely moves.
+whose step is dominated by data-parallel rings whose leaf crossings need the whole spine (one node per
+leaf: a node's 8 rings leave its leaf through its own uplinks) slows down, a compute-bound job (whose
+DP traffic hides behind the backward pass) barely moves.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from clustersim.cost.kernel import evaluate_one
 from clustersim.planning import cluster_of, fabric_of
 from clustersim.resolve import kernel_inputs
 
-#: A 1.3B model on 512 GPUs with pure data parallelism over 100 Gb/s NICs: DP all-reduce across leaves dominates.
+#: A 1.3B model on 512 GPUs with pure data parallelism over 100 Gb/s NICs, one node per leaf: the DP
+#: all-reduce's leaf crossings use all of each leaf's uplinks, and dominate the step.
 COMM_BOUND = {
     "model": "gpt3-1.3b",
     "training": {"tokens": 1e9, "seq_len": 2048, "global_batch_seqs": 512, "recompute": "none",
                  "parallelism": {"tp": 1, "pp": 1, "dp": 512, "zero": 1}},
-    "cluster": {"gpu": "h100-sxm-80gb", "nodes": 64, "network": {"nodes_per_leaf": 4, "nic_gbit_per_s": 100}},
+    "cluster": {"gpu": "h100-sxm-80gb", "nodes": 64, "network": {"nodes_per_leaf": 1, "nic_gbit_per_s": 100}},
 }
 #: Llama 3 70B with tp 8 x pp 8 x dp 8 and a large batch: the step is compute, DP traffic overlaps it.
 COMPUTE_BOUND = {

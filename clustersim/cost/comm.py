@@ -60,19 +60,19 @@ def _members_per_domain(xp: Any, fab: Fabric, n: Any, stride: Any) -> Any:
 def ring_bw(xp: Any, fab: Fabric, n: Any, stride: Any) -> tuple[Any, Any]:
     """(bandwidth per rank, latency) for ring collectives of n ranks at ``stride``, NICs aggregated.
 
-    A ring ordered by position crosses out of a leaf (pod) once per m_leaf members it has there, so
-    the leaf's uplinks carry one ring hop per group per leaf: with every group of the job running at
-    once, each crossing hop gets m_leaf x the per-GPU spine share (the link-load argument of the
-    bandwidth-optimal ring, Patarasuk & Yuan 2009, J. Parallel Distrib. Comput. 69(2)), and the spine
-    limits a ring only when m_leaf is below the oversubscription.
+    The k members of the group inside one scale-up domain drive k rings over their own NICs (k x the
+    NIC bandwidth, up to the scale-up bandwidth). Above one leaf, rings ordered by position cross out
+    of a leaf once each per leaf, so the group's k crossings share the uplinks of its m_leaf members
+    there: at most m_leaf x the per-GPU spine share (the link-load argument of the bandwidth-optimal
+    ring, Patarasuk & Yuan 2009, J. Parallel Distrib. Comput. 69(2)), and the spine limits a ring
+    only when m_leaf x the spine share is below k x the NIC bandwidth.
     """
-    inside, _, lat = tier(xp, fab, n * stride)
-    span = n * stride
-    m_leaf = xp.minimum(xp.maximum(xp.floor(fab.leaf_gpus / stride), 1.0), n)
-    out_bw = xp.where(span <= fab.leaf_gpus, fab.leaf_bw, xp.minimum(fab.leaf_bw, m_leaf * fab.spine_bw))
-    bw = xp.where(inside, fab.su_bw, out_bw)
+    inside, bw, lat = tier(xp, fab, n * stride)
     k = _members_per_domain(xp, fab, n, stride)
-    return xp.where(inside, bw, xp.minimum(fab.su_bw, k * bw)) * eff.NET_EFF, lat
+    m_leaf = xp.minimum(xp.maximum(xp.floor(fab.leaf_gpus / stride), 1.0), n)
+    nics = xp.minimum(fab.su_bw, k * fab.leaf_bw)
+    out = xp.where(n * stride <= fab.leaf_gpus, nics, xp.minimum(nics, m_leaf * fab.spine_bw))
+    return xp.where(inside, bw, out) * eff.NET_EFF, lat
 
 
 def all_reduce_s(n: Any, nbytes: Any, bw: Any, lat: Any) -> Any:
