@@ -13,10 +13,16 @@ FAB = comm.Fabric(8.0, 300e9, 2e-6, 256.0, 25e9, 25e9 / 7, 5e-6)
 
 def test_collective_formulas_by_hand():
     S, B = 1e9, 100e9
-    assert comm.all_reduce_s(8.0, S, B, 0.0) == pytest.approx(2 * 7 / 8 * S / B, rel=1e-12)
+    assert comm.all_reduce_s(PY, 8.0, S, B, 0.0) == pytest.approx(2 * 7 / 8 * S / B, rel=1e-12)
     assert comm.reduce_scatter_s(8.0, S, B, 0.0) == pytest.approx(7 / 8 * S / B, rel=1e-12)
-    assert comm.all_reduce_s(8.0, 0.0, B, 1e-6) == pytest.approx(14e-6, rel=1e-12)  # 2(n-1) alpha
-    assert comm.all_reduce_s(1.0, S, B, 1e-6) == 0.0  # nothing to do alone
+    assert comm.all_reduce_s(PY, 8.0, 0.0, B, 1e-6) == pytest.approx(14e-6, rel=1e-12)  # ring: 2(n-1) alpha
+    # latency steps: inside a node a chain (n - 1); across nodes the double binary tree over nodes
+    assert comm.all_reduce_steps(PY, FAB, 8.0, 1.0) == 7.0
+    assert comm.all_reduce_steps(PY, FAB, 1024.0, 8.0) == 10.0  # one rank per node: log2(1024)
+    assert comm.all_reduce_steps(PY, FAB, 1024.0, 1.0) == 7.0 + 7.0  # chain of 8, tree over 128 nodes
+    assert comm.all_reduce_steps(PY, FAB, 2.0, 8.0) == 1.0
+    assert comm.all_reduce_s(PY, 1024.0, 0.0, B, 1e-6, 10.0) == pytest.approx(20e-6, rel=1e-12)
+    assert comm.all_reduce_s(PY, 1.0, S, B, 1e-6) == 0.0  # nothing to do alone
 
 
 def test_tiers_follow_the_span():

@@ -190,3 +190,21 @@ def test_overlapped_all_to_all_hides_behind_compute_but_still_costs():
     from clustersim.cost import efficiency
     assert over["ep_comm_s"] >= efficiency.OVERLAP_INTERFERENCE * plain["ep_comm_s"] - 1e-12
     assert over["compute_s"] == plain["compute_s"]
+
+
+def test_each_gradient_bucket_and_zero3_layer_pays_its_collective_latency():
+    """With a slow network latency, a 25 MB-bucket framework (torchtitan / PyTorch DDP) pays more
+    reductions than Megatron-core's max(40M, 1M x dp)-parameter buckets; ZeRO-3 pays per layer."""
+    slow = {**BASE, "tp": 1, "pp": 1, "dp": 32, "scaleout_latency_s": 1e-3, "zero": 1}
+    megatron = evaluate_one(**{**slow, "framework": 0})
+    titan = evaluate_one(**{**slow, "framework": 2})
+    assert titan["dp_comm_s"] > megatron["dp_comm_s"] > 0.0
+    fast = evaluate_one(**{**slow, "framework": 2, "scaleout_latency_s": 0.0})
+    assert titan["dp_comm_s"] > fast["dp_comm_s"]
+    z3 = {**slow, "zero": 3, "framework": 2}
+    few = evaluate_one(**{**z3, "layers": 8})
+    many = evaluate_one(**{**z3, "layers": 32})
+    few0 = evaluate_one(**{**z3, "layers": 8, "scaleout_latency_s": 0.0})
+    many0 = evaluate_one(**{**z3, "layers": 32, "scaleout_latency_s": 0.0})
+    # the latency share of the ZeRO-3 traffic grows with the number of layers
+    assert many["dp_comm_s"] - many0["dp_comm_s"] > few["dp_comm_s"] - few0["dp_comm_s"] > 0.0

@@ -64,12 +64,12 @@ def test_every_row_is_predicted_or_refused_with_a_reason(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.15  # measured 14.5% (target 5%: missed)
-    assert overall["median_abs"] <= 0.105  # measured 10.2%
+    assert overall["mean_abs"] <= 0.14  # measured 13.8% (target 5%: missed)
+    assert overall["median_abs"] <= 0.095  # measured 9.3%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.095  # measured 9.3%
-    assert by_gen["hopper"]["mean_abs"] <= 0.215  # measured 21.1%
-    assert by_gen["blackwell"]["mean_abs"] <= 0.13  # measured 12.6%
+    assert by_gen["ampere"]["mean_abs"] <= 0.09  # measured 8.8%
+    assert by_gen["hopper"]["mean_abs"] <= 0.205  # measured 20.2%
+    assert by_gen["blackwell"]["mean_abs"] <= 0.12  # measured 11.7%
 
 
 def test_published_layouts_fit_in_memory_but_a_few(table):
@@ -108,16 +108,16 @@ def test_the_fitted_constant_is_what_the_documented_fit_gives(fit):
 
 def test_leave_one_source_out_is_stable(fit):
     """Refitted without any one source, the constant stays within one grid step or two of the fit, and the
-    held-out sources' mean error stays bounded (measured 16.5%; the issue's 8% target is missed)."""
+    held-out sources' mean error stays bounded (measured 15.5%; the issue's 8% target is missed)."""
     assert all(abs(p["refit"] - fit["best"]) <= 0.2 + 1e-9 for p in fit["per_source"])
     held = [p["held_out_mean_abs"] for p in fit["per_source"]]
-    assert sum(held) / len(held) <= 0.175
+    assert sum(held) / len(held) <= 0.165
 
 
 def test_the_moe_constant_is_its_fit_and_moves_only_moe_rows(moe_fit):
     """MOE_EXPERT_PASS_S is the grid fit over the rows it moves, which are the MoE rows only; without the
-    Megatron-Bridge source (8 of its 10 rows) the two Mixtral rows left barely identify it and the refit
-    goes to the grid's top (0.3 ms): the docs say so."""
+    Megatron-Bridge source (8 of its 10 rows) the two Mixtral rows left barely identify it (the refit
+    moves to 0.2-0.3 ms): the docs say so."""
     assert moe_fit["best"] == moe_fit["current"]
     rows = {r["id"]: r for r in P.published_rows()}
     moe_rows = [r for r in rows.values() if int(r.get("experts") or 1) > 1 and r["metric"] != "gpu_hours"]

@@ -62,6 +62,9 @@ class Backend:
     def logical_not(self, x: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def log2(self, x: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
     def take(self, table: tuple[float, ...], index: Any) -> Any:  # pragma: no cover - interface
         """``table[index]`` for an integer code (already clipped to the table's range)."""
         raise NotImplementedError
@@ -100,6 +103,11 @@ class _Numpy(Backend):
             return not x
         return np.logical_not(x)
 
+    def log2(self, x: Any) -> Any:
+        if isinstance(x, float):
+            return math.log2(x)
+        return np.log2(x)
+
     def take(self, table: tuple[float, ...], index: Any) -> Any:
         if isinstance(index, _SCALAR_TYPES):
             return table[int(index)]
@@ -126,6 +134,9 @@ class _Python(Backend):
 
     def logical_not(self, x: Any) -> Any:
         return not x
+
+    def log2(self, x: Any) -> Any:
+        return math.log2(x)
 
     def take(self, table: tuple[float, ...], index: Any) -> Any:
         return table[int(index)]

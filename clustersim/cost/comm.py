@@ -3,7 +3,11 @@
 Cost of a collective over n ranks moving S bytes per rank at per-rank bandwidth B with per-step latency
 alpha (nccl-tests doc/PERFORMANCE.md; reference.md D.6):
 
-* all-reduce (ring): 2(n-1)/n x S/B + 2(n-1) alpha
+* all-reduce: 2(n-1)/n x S/B + 2 h alpha, with h latency steps: the ring's n - 1, or, for a group
+  spanning nodes, NCCL's double binary tree over the nodes with a chain inside each (k members per
+  scale-up domain): (k - 1) + ceil(log2(n / k)), whichever is fewer (Sanders, Speck & Traeff 2009,
+  "Two-tree algorithms for full bandwidth broadcast, reduction and scan"; NVIDIA, "Massively Scale Your
+  Deep Learning Training with NCCL 2.4", 2019); reduce-scatter and all-gather stay rings
 * reduce-scatter, all-gather: (n-1)/n x S/B + (n-1) alpha
 * all-to-all: (n-1)/n x S/B + (n-1) alpha
 * point-to-point: S/B + alpha
@@ -27,7 +31,7 @@ from typing import Any
 
 from clustersim.cost import efficiency as eff
 
-__all__ = ["Fabric", "tier", "ring_bw", "all_reduce_s", "reduce_scatter_s", "all_to_all_s", "p2p_s"]
+__all__ = ["Fabric", "tier", "ring_bw", "all_reduce_steps", "all_reduce_s", "reduce_scatter_s", "all_to_all_s", "p2p_s"]
 
 
 class Fabric:
@@ -75,9 +79,19 @@ def ring_bw(xp: Any, fab: Fabric, n: Any, stride: Any) -> tuple[Any, Any]:
     return xp.where(inside, bw, out) * eff.NET_EFF, lat
 
 
-def all_reduce_s(n: Any, nbytes: Any, bw: Any, lat: Any) -> Any:
-    """Ring all-reduce: 2(n-1)/n S/B + 2(n-1) alpha (zero for n = 1)."""
-    return (n - 1.0) * (2.0 * nbytes / (n * bw) + 2.0 * lat)
+def all_reduce_steps(xp: Any, fab: Fabric, n: Any, stride: Any) -> Any:
+    """Latency steps of an all-reduce of n ranks at ``stride``: the ring's n - 1, or the double binary
+    tree's (k - 1) + ceil(log2(n / k)) over nodes with a chain of the k members inside each domain."""
+    k = _members_per_domain(xp, fab, n, stride)
+    tree = (k - 1.0) + xp.ceil(xp.log2(xp.maximum(n / k, 1.0)))
+    return xp.minimum(n - 1.0, tree)
+
+
+def all_reduce_s(xp: Any, n: Any, nbytes: Any, bw: Any, lat: Any, steps: Any = None) -> Any:
+    """All-reduce: 2(n-1)/n S/B + 2 h alpha with h latency steps (:func:`all_reduce_steps`; the ring's
+    n - 1 when not given; zero for n = 1)."""
+    h = n - 1.0 if steps is None else steps
+    return (n - 1.0) * 2.0 * nbytes / (n * bw) + 2.0 * h * lat
 
 
 def reduce_scatter_s(n: Any, nbytes: Any, bw: Any, lat: Any) -> Any:

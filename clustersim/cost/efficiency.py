@@ -15,6 +15,9 @@ __all__ = [
     "GEMM_HALF_RIDGE",
     "NET_EFF",
     "DDP_BUCKET_BYTES",
+    "MEGATRON_BUCKET_PARAMS",
+    "MEGATRON_BUCKET_PARAMS_PER_DP_RANK",
+    "DEEPSPEED_BUCKET_ELEMENTS",
     "ELEMENTWISE_KERNELS_PER_LAYER",
     "OVERLAP_INTERFERENCE",
     "MOE_EXPERT_PASS_S",
@@ -39,6 +42,15 @@ ELEMENTWISE_KERNELS_PER_LAYER = 12.0
 #: Gradient bucket that can only be reduced after the last backward kernel (PyTorch DDP's default
 #: ``bucket_cap_mb=25``; torch.nn.parallel.DistributedDataParallel documentation).
 DDP_BUCKET_BYTES = 25e6
+
+#: Megatron-core's gradient bucket when none is set: max(40M, 1M x the data-parallel size) parameters
+#: (megatron/core/distributed/distributed_data_parallel.py, ``bucket_size`` default; NeMo inherits it).
+MEGATRON_BUCKET_PARAMS = 40e6
+MEGATRON_BUCKET_PARAMS_PER_DP_RANK = 1e6
+
+#: DeepSpeed's ZeRO ``reduce_bucket_size`` default: 5e8 elements (DeepSpeed configuration JSON docs,
+#: zero_optimization.reduce_bucket_size).
+DEEPSPEED_BUCKET_ELEMENTS = 5e8
 
 #: Slowdown of compute per second of communication hidden behind it: overlapped NCCL kernels occupy SMs
 #: and HBM bandwidth (Jangda et al. 2022, "Breaking the Computation and Communication Abstraction

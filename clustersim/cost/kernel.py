@@ -191,7 +191,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # forward's 2. Message: the layer's activation, b s h / cp elements.
     stride = _strides(xp, _clip(xp, x["placement"], float(len(PLACEMENTS) - 1)), {"tp": t, "cp": c, "dp": d, "pp": p})
     tp_bw, tp_lat = comm.ring_bw(xp, fab, t, stride["tp"])
-    tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(t, tokens * h * act_b, tp_bw, tp_lat)
+    tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(xp, t, tokens * h * act_b, tp_bw, tp_lat,
+                                                          comm.all_reduce_steps(xp, fab, t, stride["tp"]))
     gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
     # overlapped TP communication (Megatron-core / Transformer Engine userbuffers) still slows the GEMMs it
     # hides behind, as every overlap here does (efficiency.OVERLAP_INTERFERENCE)
@@ -230,13 +231,31 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     bw_d, lat_d = comm.ring_bw(xp, fab, dp_dense, xp.minimum(stride["dp"], stride["cp"]))
     bw_e, lat_e = comm.ring_bw(xp, fab, dp_expert, stride["dp"] * e)
     gd, ge = g_b * train_dense, g_b * train_expert
+    steps_d = comm.all_reduce_steps(xp, fab, dp_dense, xp.minimum(stride["dp"], stride["cp"]))
+    steps_e = comm.all_reduce_steps(xp, fab, dp_expert, stride["dp"] * e)
     reduce_s = xp.where(z >= 1.0, comm.reduce_scatter_s(dp_dense, gd, bw_d, lat_d)
                         + comm.reduce_scatter_s(dp_expert, ge, bw_e, lat_e),
-                        comm.all_reduce_s(dp_dense, gd, bw_d, lat_d) + comm.all_reduce_s(dp_expert, ge, bw_e, lat_e))
+                        comm.all_reduce_s(xp, dp_dense, gd, bw_d, lat_d, steps_d)
+                        + comm.all_reduce_s(xp, dp_expert, ge, bw_e, lat_e, steps_e))
     frozen_b = xp.where(qlora, memory.QLORA_BYTES_PER_PARAM, w_b)
     wd = xp.select(lora, lambda: frozen_b * dense_stage + w_b * lora_stage, lambda: w_b * dense_stage)
     we = xp.where(lora, frozen_b, w_b) * expert_stage
     gather_s = comm.reduce_scatter_s(dp_dense, wd, bw_d, lat_d) + comm.reduce_scatter_s(dp_expert, we, bw_e, lat_e)
+    # Each collective pays its latency: gradients go in buckets of the framework's size (Megatron-core /
+    # NeMo: max(40M, 1M x dp) parameters; DeepSpeed: 5e8 elements; PyTorch DDP: 25 MB), ZeRO-3 gathers
+    # and reduces layer by layer (FSDP's unit is a transformer block; Rajbhandari 2020 Sec. 7.2.2), so the
+    # volume above counts one latency and the other collectives add theirs
+    fw = x["framework"]
+    bucket_b = g_b * xp.where(fw <= 1.0, xp.maximum(efficiency.MEGATRON_BUCKET_PARAMS,
+                                                     efficiency.MEGATRON_BUCKET_PARAMS_PER_DP_RANK * dp_dense),
+                              xp.where(fw == 3.0, efficiency.DEEPSPEED_BUCKET_ELEMENTS,
+                                       efficiency.DDP_BUCKET_BYTES / g_b))
+    rs_lat = (dp_dense - 1.0) * lat_d + (dp_expert - 1.0) * lat_e
+    ar_lat = 2.0 * (steps_d * lat_d + steps_e * lat_e)
+    buckets = xp.maximum(xp.ceil((gd + ge) / bucket_b), 1.0)
+    reduce_s = reduce_s + xp.where(z >= 3.0, (Ls - 1.0) * rs_lat,
+                                   (buckets - 1.0) * xp.where(z >= 1.0, rs_lat, ar_lat))
+    gather_s = gather_s + xp.where(z >= 3.0, Ls - 1.0, 0.0) * rs_lat
     # Overlap windows (exposed communication inside them counts: a link busy with TP traffic does not
     # idle). ZeRO-0/1 keep whole gradients and reduce once, hidden behind the last micro-batch's
     # backward only; ZeRO-2/3 keep gradient shards, so they reduce-scatter every micro-batch behind its
@@ -249,7 +268,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # reduce-scatters them once (Llama 3, Dubey et al. 2024 Sec. 3.3.2: FSDP shards gradients with PP;
     # DeepSpeed does not combine ZeRO-2 with PP at all)
     reduces = xp.where((z >= 2.0) & (p == 1.0), m, 1.0)
-    reduce_exposed = reduces * pipeline.overlapped_s(xp, reduce_s, mb_bwd_busy, gd + ge)
+    reduce_exposed = reduces * pipeline.overlapped_s(xp, reduce_s, mb_bwd_busy, gd + ge, bucket_b)
     dp_s = xp.where(z >= 3.0,
                     m * pipeline.overlapped_s(xp, reduce_s + 2.0 * gather_s, mb_busy, gd + ge + 2.0 * (wd + we)),
                     reduce_exposed + (z >= 1.0) * pipeline.overlapped_s(xp, gather_s, mb_fwd, wd + we))

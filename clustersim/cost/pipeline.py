@@ -40,11 +40,13 @@ def p2p_transfers(p: Any, v: Any, m: Any) -> Any:
     return (p > 1.0) * 2.0 * (v * m + p - 1.0)
 
 
-def overlapped_s(xp: Any, comm_s: Any, window_s: Any, total_bytes: Any) -> Any:
+def overlapped_s(xp: Any, comm_s: Any, window_s: Any, total_bytes: Any, bucket_bytes: Any = None) -> Any:
     """Exposed part of a communication that may overlap ``window_s`` of compute: what exceeds the
-    window, never less than its last bucket (DDP_BUCKET_BYTES of ``total_bytes``), plus the slowdown the
+    window, never less than its last bucket (``bucket_bytes`` of ``total_bytes``; PyTorch DDP's
+    DDP_BUCKET_BYTES when not given), plus the slowdown the
     hidden part inflicts on the compute it hides behind (OVERLAP_INTERFERENCE of the hidden time:
     collectives take SMs and HBM bandwidth from the kernels they overlap)."""
-    last_bucket = comm_s * xp.minimum(1.0, eff.DDP_BUCKET_BYTES / xp.maximum(total_bytes, 1.0))
+    bucket = eff.DDP_BUCKET_BYTES if bucket_bytes is None else bucket_bytes
+    last_bucket = comm_s * xp.minimum(1.0, bucket / xp.maximum(total_bytes, 1.0))
     exposed = xp.maximum(comm_s - window_s, last_bucket)
     return exposed + eff.OVERLAP_INTERFERENCE * (comm_s - exposed)
