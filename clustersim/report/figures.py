@@ -148,7 +148,8 @@ def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
     The "running" row spans the whole time the job is up (checkpoints included; they have their own
     row too). Short segments (a checkpoint of seconds on a run of days) would be thinner than a pixel,
     so each segment that is not ``running`` also gets a tick mark at its start. A range slider under
-    the chart zooms and pans along the run.
+    the chart zooms and pans along the run; a run of many checkpoints opens on the window of
+    :func:`timeline_window` (the whole run would be solid bands), the slider still spanning all of it.
     """
     clean = _segments(segments)
     clean = [seg for seg in clean if seg[2] != "running"] + _up_spans(clean)
