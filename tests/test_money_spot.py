@@ -81,3 +81,44 @@ def test_discount_sources_and_the_scenarios_rate() -> None:
         spot_breakeven({**SMALL, "cluster": {"gpu": "v100-sxm-32gb", "nodes": 4}}, replicas=4)
     with pytest.raises(ClustersimError):
         spot_breakeven(SMALL, discount=1.5)
+
+
+def test_return_delay_defaults_to_the_cited_measurement() -> None:
+    from clustersim.money.spot_return import default_return_hours, return_delay_entry
+    from clustersim.scenario import load_scenario
+    from clustersim.scenario.spec import SpotSpec
+
+    entry = return_delay_entry()
+    assert "spot-traces" in entry["source"] and "NSDI 2024" in entry["source"]
+    # the default is the catalog's figure, and that figure is the measured mean rounded to 1 h
+    assert SpotSpec.model_fields["return_hours"].default == default_return_hours() == entry["return_hours"]
+    assert abs(entry["measured"]["mean_hours_both"] - entry["return_hours"]) < 0.1
+    assert abs(entry["measured"]["mean_hours_other_reading"] - entry["return_hours"]) < 0.1
+    with_spot = json.loads(json.dumps(SMALL))
+    with_spot["pricing"]["spot"] = {"discount": 0.5, "preemptions_per_node_day": 0.01}
+    r = spot_breakeven(with_spot, replicas=4, seed=1, rel_tol=0.5)
+    assert r.return_hours == 1.0 and "Wu et al. NSDI 2024" in (r.return_hours_source or "")
+    assert any("1 h on average" in n for n in r.notes)
+    # no spot section at all: the same default, not the node repair time (2 h here)
+    assert spot_breakeven(SMALL, discount=0.5, replicas=4, seed=1, rel_tol=0.5).return_hours == 1.0
+    # null keeps the old meaning: the node repair time
+    with_spot["pricing"]["spot"]["return_hours"] = None
+    r = spot_breakeven(with_spot, replicas=4, seed=1, rel_tol=0.5)
+    assert r.return_hours == 2.0 and "repair" in (r.return_hours_source or "")
+    # simulate uses the same default for a scenario with a spot section
+    from clustersim.estimate import estimate
+    from clustersim.simulate import build_job
+
+    s = load_scenario({**SMALL, "pricing": {"usd_per_gpu_hour": 3.0,
+                                            "spot": {"discount": 0.5, "preemptions_per_node_day": 0.01}}})
+    assert build_job(s, estimate(s)).preempt_return_s == 3600.0
+
+
+def test_unavailable_periods_are_closed_runs_of_the_unavailable_value() -> None:
+    from clustersim.money.spot_return import unavailable_periods_h
+
+    # runs open at the start or the end are dropped: only the middle run of two probes counts
+    assert list(unavailable_periods_h([1, 0, 1, 1, 0, 0, 1], 600)) == [pytest.approx(1 / 3)]
+    assert list(unavailable_periods_h([0, 1, 0, 1, 1, 1, 0], 3600)) == [1.0, 3.0]
+    assert list(unavailable_periods_h([0, 1, 0, 1, 1, 1, 0], 3600, unavailable=0)) == [1.0]
+    assert unavailable_periods_h([], 600).size == 0

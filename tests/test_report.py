@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -354,11 +355,12 @@ def test_progress_shows_work_lost_at_a_failure() -> None:
 
     segs = simulate_example()["timeline"]
     fig = progress_figure(segs)
-    line = fig.data[0]
+    line = fig.data[-1]  # drawn last, over the marks
+    assert line.name == "work done"
     y = np.asarray(line.y)
     assert y[0] == 0.0 and y[-1] == pytest.approx(1.0)
     assert np.any(np.diff(y) < 0)  # the failure rolls progress back to the last checkpoint
-    marked = {t.name for t in fig.data[1:]}
+    marked = {t.name for t in fig.data[:-1]}
     assert "failed (detecting)" in marked
 
 
@@ -581,3 +583,81 @@ def test_a_long_run_keeps_every_checkpoint_as_a_tick_not_a_bar() -> None:
     assert set(bars) == {"running"} and len(bars["running"].x) == 1  # one span: the job was up throughout
     ticks = [tr for tr in fig.data if tr.type == "scatter" and tr.name == "checkpointing"]
     assert len(ticks) == 1 and len(ticks[0].x) == len(segs) // 2
+
+
+def test_sensitivity_base_is_the_headline_figure() -> None:
+    """The tornado's base is the simulated mean the headline shows; each move keeps theory's ratio."""
+    from clustersim.report import figures as rf
+    from clustersim.report.sections import headline_rows
+
+    result = simulate_example()
+    headline = result["wall_cost_usd"]["mean"]
+    rows = headline_rows(result["sensitivity"], headline)
+    for old, moved in zip(result["sensitivity"], rows, strict=True):
+        assert moved["base_usd"] == headline
+        for key in ("low_value_usd", "high_value_usd"):
+            assert moved[key] / headline == pytest.approx(old[key] / old["base_usd"], rel=1e-12)
+    page = render_html(result, kind="simulate")
+    assert f"base {fmt_usd(headline)}" in page and f"simulated mean cost, {fmt_usd(headline)}" in page
+    fig = rf.tornado_figure(rows)
+    assert fig.layout.annotations[0].text == f"base {fmt_usd(headline)}"
+
+
+def test_log_axes_write_every_tick_in_full() -> None:
+    """Plotly's own log ticks label 0.5 and 50 alike as a bare "5"; ours are 1-2-5 in full."""
+    from clustersim.report.planfigs import curve_figure
+
+    fig = curve_figure("t", "x", "y", [("s", [0.15, 13.6], [0.2, 900.0])], log_x=True, log_y=True)
+    assert list(fig.layout.xaxis.ticktext) == ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20"]
+    assert list(fig.layout.yaxis.ticktext) == ["1", "10", "100", "1,000"]  # over 8 ticks: powers of ten
+    wide = curve_figure("t", "x", "y", [("s", [1.0, 1e6], [1.0, 2.0])], log_x=True)
+    assert list(wide.layout.xaxis.ticktext) == ["1", "10", "100", "1,000", "10k", "100k", "1M"]
+
+
+def test_long_titles_wrap_clear_of_the_toolbar() -> None:
+    from clustersim.report.figures import _TITLE_CHARS, base_layout
+
+    long = "cost_usd against cluster.nodes and checkpoint.write_gbyte_per_s (lowest over the other inputs)"
+    fig = base_layout(go.Figure(), long + "<br><sub>note</sub>")
+    lines = fig.layout.title.text.split("<br>")
+    assert lines[-1] == "<sub>note</sub>" and all(len(x) <= _TITLE_CHARS for x in lines[:-1]) and len(lines) == 4
+    assert " ".join(lines[:-1]) == long and fig.layout.margin.t == 60 + 2 * 22
+
+
+def test_one_card_when_the_cheapest_point_is_also_the_fastest() -> None:
+    rows = [{"model": "7B", "params_b": 7.0, "gpus": 1024, "gpu": "h100", "cost_usd": 1e4, "train_days": 0.15},
+            {"model": "70B", "params_b": 70.0, "gpus": 1024, "gpu": "h100", "cost_usd": 1e6, "train_days": 13.6}]
+    page = render_html({"kind": "costs", "rows": rows}, kind="costs")
+    assert page.count("cheapest and fastest") == 2 and "7B: fastest" not in page
+
+
+def test_a_long_run_timeline_opens_on_a_window_of_single_checkpoints() -> None:
+    from clustersim.report.figures import _WINDOW_INTERVALS, timeline_window
+
+    interval, write = 300.0, 5.0
+    segs = []
+    t = 0.0
+    for k in range(2000):  # a week of 5-minute checkpoints, one failure at checkpoint 1200
+        segs.append((t, t + interval - write, "running"))
+        segs.append((t + interval - write, t + interval, "checkpointing"))
+        t += interval
+        if k == 1200:
+            segs += [(t, t + 600, "detecting"), (t + 600, t + 900, "restarting")]
+            failure, t = t, t + 900
+    lo, hi = timeline_window(segs)  # type: ignore[misc]
+    assert hi - lo == pytest.approx(_WINDOW_INTERVALS * (2000 * interval + 900) / 1999, rel=1e-3)
+    assert lo < failure < hi and failure - lo == pytest.approx((hi - lo) / 3)
+    assert timeline_window(segs[:100]) is None  # 50 checkpoints: the whole run is readable
+    fig = timeline_figure([{"start_s": a, "end_s": b, "state": st} for a, b, st in segs])
+    assert fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0] < 0.1 * fig.layout.xaxis.rangeslider.range[1]
+
+
+def test_docs_state_the_report_size() -> None:
+    """The tutorial says a report is about 5 MB, 4.8 MB of it plotly.js embedded once: still true."""
+    from plotly.offline import get_plotlyjs
+
+    tutorial = (Path(__file__).resolve().parents[1] / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    assert "about 5 MB" in tutorial and "4.8 MB" in tutorial
+    assert 4.75e6 <= len(get_plotlyjs().encode()) <= 4.85e6
+    page = render_html(simulate_example(), kind="simulate").encode()
+    assert 4.75e6 <= len(page) <= 5.5e6

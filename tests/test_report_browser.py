@@ -59,6 +59,42 @@ window.alert = function (m) { window.__errors.push('alert: ' + m); };
 </script>"""
 
 PROBE_TAIL = """<script>
+function box(el) { var r = el.getBoundingClientRect(); return {l: r.left, t: r.top, r: r.right, b: r.bottom}; }
+function hit(a, b) { return a.l < b.r - 1 && b.l < a.r - 1 && a.t < b.b - 1 && b.t < a.b - 1; }
+// every text a chart draws around its plot (title, annotations, colour bar, legend) against the toolbar
+function overlaps(divs) {
+  var out = [];
+  divs.forEach(function (d) {
+    var bar = d.querySelector('.modebar');
+    if (!bar) { out.push(d.id + ': no toolbar'); return; }
+    var mb = box(bar);
+    d.querySelectorAll('.gtitle, g.annotation, g.colorbar, g.legend').forEach(function (el) {
+      var b = box(el);
+      if (b.r > b.l && hit(mb, b)) { out.push(d.id + ': toolbar over ' + el.getAttribute('class')); }
+    });
+  });
+  return out;
+}
+// a table wider than its box must scroll (overflow-x auto or scroll), and no table may stick out of the page
+function tables() {
+  var main = box(document.querySelector('main'));
+  return Array.prototype.slice.call(document.querySelectorAll('table')).map(function (t) {
+    var b = box(t);
+    return {scroll: t.scrollWidth, client: t.clientWidth, overflow: getComputedStyle(t).overflowX,
+            inside: b.r <= main.r + 1 && b.l >= main.l - 1, text: t.textContent.slice(0, 40)};
+  });
+}
+// charts with a range slider: the visible x range, the whole run, the plot's width in pixels, the tick marks
+function windows(divs) {
+  return divs.filter(function (d) { return d.layout && d.layout.xaxis && d.layout.xaxis.rangeslider &&
+                                           d.layout.xaxis.rangeslider.visible; })
+    .map(function (d) {
+      var xa = d._fullLayout.xaxis;
+      var ticks = d._fullData.filter(function (tr) { return tr.mode === 'markers' && tr.y && tr.y[0] === 'checkpointing'; });
+      return {id: d.id, range: xa.range, whole: d._fullLayout.xaxis.rangeslider.range, width: xa._length,
+              checkpoints: ticks.length ? Array.prototype.slice.call(ticks[0].x) : []};
+    });
+}
 window.addEventListener('load', function () {
   setTimeout(function () {
     var divs = Array.prototype.slice.call(document.querySelectorAll('div.plotly-graph-div'));
@@ -69,7 +105,10 @@ window.addEventListener('load', function () {
       empty: divs.filter(function (d) { return d.querySelectorAll('g.trace, g.hm, g.barlayer g.point').length === 0; })
                  .map(function (d) { return d.id; }),
       resources: performance.getEntriesByType('resource').map(function (r) { return r.name; }),
-      title: document.title
+      title: document.title,
+      overlaps: overlaps(divs),
+      tables: tables(),
+      windows: windows(divs)
     };
     var pre = document.createElement('pre');
     pre.id = 'probe-result';
@@ -126,6 +165,21 @@ def _check(seen: dict[str, Any], expected_figures: int) -> None:
     assert seen["rendered"] == expected_figures
     assert seen["empty"] == []
     assert [r for r in seen["resources"] if not r.startswith(("data:", "blob:"))] == []
+    # the toolbar (top right, down the edge) covers no title, annotation, colour bar or legend
+    assert seen["overlaps"] == []
+    # a wide table scrolls sideways inside the page instead of being cut
+    for t in seen["tables"]:
+        assert t["inside"], t
+        assert t["scroll"] <= t["client"] + 1 or t["overflow"] in ("auto", "scroll"), t
+
+
+def _visible_checkpoints(window: dict[str, Any]) -> tuple[int, float]:
+    """How many checkpoint ticks the opening view shows, and the fewest pixels between two of them."""
+    lo, hi = window["range"]
+    xs = sorted(x for x in window["checkpoints"] if lo <= x <= hi)
+    px = window["width"] / (hi - lo)
+    gaps = [(b - a) * px for a, b in zip(xs, xs[1:], strict=False)]
+    return len(xs), min(gaps, default=float("inf"))
 
 
 @pytest.mark.parametrize("kind", ["costs", "plan", "sweep"])  # hand-built results (tests/test_report.py)
@@ -147,6 +201,31 @@ def test_simulate_report_renders_every_figure_with_no_errors(chromium: str, tmp_
     seen = load_in_browser(chromium, page, tmp_path)
     _check(seen, EXPECTED_FIGURES["simulate"])
     assert seen["title"] == f"clustersim report: {XSS}"  # shown as text, did not run
+
+
+#: ``clustersim simulate scenarios/llama3-405b-16k.yaml``: 16,384 GPUs, 100 days, a checkpoint every 4 min.
+BIG = QUICKSTART.parent / "llama3-405b-16k.yaml"
+
+
+@pytest.mark.parametrize("scenario", [QUICKSTART, BIG], ids=["quickstart", "16k-gpus"])
+def test_long_run_timeline_opens_on_a_readable_window(scenario: Path, chromium: str, tmp_path: Path) -> None:
+    """The timeline of a run with thousands of checkpoints (the 16k-GPU run has ~34,000) opens on a
+    window in which single checkpoints are pixels apart, and its slider spans the whole run."""
+    out = tmp_path / "run.html"
+    proc = subprocess.run([sys.executable, "-m", "clustersim", "simulate", str(scenario), "--replicas", "2",
+                           "--workers", "1", "--report", str(out)],
+                          capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    assert proc.returncode == 0, proc.stderr
+    seen = load_in_browser(chromium, out.read_text(encoding="utf-8"), tmp_path)
+    _check(seen, EXPECTED_FIGURES["simulate"])
+    (window,) = seen["windows"]
+    lo, hi = window["range"]
+    whole = window["whole"]
+    assert whole[0] == 0 and whole[1] >= max(window["checkpoints"])  # the slider shows the whole run
+    assert (hi - lo) < 0.2 * (whole[1] - whole[0])  # the opening view is a window, not the run
+    count, closest_px = _visible_checkpoints(window)
+    assert 10 <= count <= 60 and closest_px >= 5  # single checkpoints, told apart
+    assert len(window["checkpoints"]) > 600  # and the whole run is there to pan along
 
 
 def screenshot(png: Path, browser: str | None = None) -> None:

@@ -75,7 +75,9 @@ class PlanResult:
         pts = sorted((r["params_b"], r["loss"]) for r in self.rows if r.get("loss") is not None)
         days = sorted((r["gpus"], r["expected_wall_days"]) for r in self.by_gpus if r.get("expected_wall_days"))
         cost = sorted((r["gpus"], r["expected_cost_usd"]) for r in self.by_gpus if r.get("expected_cost_usd"))
-        label = f"{self.optimum['params_b']:.3g}B on {self.optimum['tokens'] / 1e9:.3g}B tokens"
+        tokens = float(self.optimum["tokens"])
+        label = (f"{self.optimum['params_b']:.3g}B on "
+                 + (f"{tokens / 1e12:.3g}T" if tokens >= 1e12 else f"{tokens / 1e9:.3g}B") + " tokens")
         return [
             {"title": "Predicted loss at this budget against model size", "x_title": "parameters (billions)",
              "y_title": "predicted loss (Chinchilla fit)", "log_x": True, "log_y": False,

@@ -29,6 +29,7 @@ import numpy as np
 
 from clustersim.errors import ClustersimError, SimulationError
 from clustersim.money.prices import PriceQuote, presets_for_gpu, quote, scenario_price
+from clustersim.money.spot_return import default_return_hours, default_return_source
 from clustersim.money.tabular import csv_text, write_csv
 from clustersim.results import jsonable, provenance
 from clustersim.scenario import Scenario
@@ -153,8 +154,9 @@ def spot_breakeven(scenario: Scenario | str | os.PathLike[str] | Mapping[str, An
     scenario's. Bisection on log rate from ``start_rate`` (doubling up, or halving down, to bracket the
     root) until the bracket is within ``rel_tol``; each step is one simulation of ``replicas``.
 
-    A preempted node comes back after ``return_hours`` (default ``pricing.spot.return_hours``, else the
-    scenario's node repair time, as the simulator does; the result says which).
+    A preempted node comes back after ``return_hours`` (default ``pricing.spot.return_hours``, whose own
+    default, 1 h, is the mean spot-unavailable period measured in the public AWS spot availability
+    traces of Wu et al., NSDI 2024: :mod:`clustersim.money.spot_return`; the result says which).
 
     The break-even's 95% confidence interval comes from the paired (common random numbers) cost
     difference at the bracket, divided by the slope of the mean difference in the rate (the delta
@@ -198,11 +200,13 @@ def spot_breakeven(scenario: Scenario | str | os.PathLike[str] | Mapping[str, An
     repair_h = s.failures.repair_s / 3600.0 if s.failures else 0.0
     if return_hours is not None:
         return_source, return_h = "given", float(return_hours)
-    elif spot_spec is not None and spot_spec.return_hours is not None:
-        return_source, return_h = "pricing.spot.return_hours", float(spot_spec.return_hours)
+    elif spot_spec is not None and "return_hours" in spot_spec.model_fields_set:
+        if spot_spec.return_hours is None:
+            return_source, return_h = "pricing.spot.return_hours: null, so the node repair time", repair_h
+        else:
+            return_source, return_h = "pricing.spot.return_hours", float(spot_spec.return_hours)
     else:
-        return_source = "the node repair time (failures.repair_hours): set pricing.spot.return_hours"
-        return_h = repair_h
+        return_source, return_h = default_return_source(), default_return_hours()
     notes.append(f"a preempted node comes back after {return_h:g} h on average ({return_source}); the answer "
                  "depends strongly on it")
     current_rate = spot_spec.preemptions_per_node_day if spot_spec is not None else None

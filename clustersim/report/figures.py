@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 from clustersim import units
 from clustersim.report.data import esc, fmt_usd, number, stat
 
-__all__ = ["STATES", "TIME_PARTS", "base_layout", "usd_axis", "timeline_figure", "progress_figure", "time_breakdown_figure", "cdf_figure",
+__all__ = ["STATES", "TIME_PARTS", "base_layout", "usd_axis", "log_ticks", "timeline_figure", "timeline_window",
+           "progress_figure", "time_breakdown_figure", "cdf_figure",
            "step_time_figure", "memory_figure", "tornado_figure"]
 
 #: Timeline states (the simulation's names), in the order the chart lists them, with label and colour.
@@ -53,10 +54,31 @@ _THIN_TICKS = 150
 _MAX_BARS = 2000
 
 
+#: A title's first line wraps at this many characters (plotly never wraps: a long one would run under
+#: the toolbar at the top right, and past the chart on a narrow window).
+_TITLE_CHARS = 56
+
+
+def _wrap_title(title: str, width: int = _TITLE_CHARS) -> tuple[str, int]:
+    """The title with its first line broken at spaces into lines of at most ``width`` characters, and
+    the number of lines added (the rest, after the first ``<br>``, is left as it is)."""
+    head, sep, rest = title.partition("<br>")
+    if len(head) <= width:
+        return title, 0
+    lines = [""]
+    for word in head.split(" "):
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+    return "<br>".join(lines) + sep + rest, len(lines) - 1
+
+
 def base_layout(fig: go.Figure, title: str, height: int = _HEIGHT) -> go.Figure:
     """The common look: white template, title left, room for labels. ``title`` must be escaped already."""
+    title, extra = _wrap_title(title)
     fig.update_layout(template="plotly_white", title={"text": title, "x": 0.01, "xanchor": "left"},
-                      height=height, margin={"l": 60, "r": 30, "t": 60, "b": 50},
+                      height=height + 22 * extra, margin={"l": 60, "r": 30, "t": 60 + 22 * extra, "b": 50},
                       legend={"orientation": "h", "y": -0.18}, hoverlabel={"namelength": -1},
                       modebar={"orientation": "v"})  # down the right edge: never over the title
     return fig
@@ -66,6 +88,30 @@ def usd_axis(fig: go.Figure, largest_usd: float, axis: str = "x") -> None:
     """Dollar ticks: ``$12,300`` under a million, ``$742.1M`` above (plotly's SI suffixes)."""
     update = fig.update_xaxes if axis == "x" else fig.update_yaxes
     update(tickprefix="$", tickformat=".4~s" if abs(largest_usd) >= 1e6 else ",.0f")
+
+
+def log_ticks(values: Sequence[float], axis: str, fig: go.Figure, prefix: str = "") -> None:
+    """Ticks at 1, 2 and 5 x 10^k over the values, written out in full (``200``, ``0.5``, ``$20k``):
+    plotly's default log ticks label the minor ones with a bare digit (``5`` for 0.5 or for 50)."""
+    pos = [v for v in values if v is not None and v > 0]
+    if not pos:
+        return
+    lo, hi = min(pos), max(pos)
+    ticks = [m * 10.0 ** k for k in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+             for m in (1, 2, 5)]
+    inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+    if len(inside) > 8:  # a wide range: powers of ten only
+        inside = [t for t in inside if f"{t:.0e}".startswith("1")]
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(tickmode="array", tickvals=inside, ticktext=[prefix + _short(t) for t in inside])
+
+
+def _short(v: float) -> str:
+    """``0.5``, ``200``, ``5,000``, ``20k``, ``1M``, ``2B``, ``3T`` (tick text)."""
+    for size, unit, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if v >= size:
+            return f"{v / unit:g}{suffix}"
+    return f"{v:,.4g}"
 
 
 def _time_unit(span_s: float) -> tuple[float, str]:
@@ -102,7 +148,8 @@ def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
     The "running" row spans the whole time the job is up (checkpoints included; they have their own
     row too). Short segments (a checkpoint of seconds on a run of days) would be thinner than a pixel,
     so each segment that is not ``running`` also gets a tick mark at its start. A range slider under
-    the chart zooms and pans along the run.
+    the chart zooms and pans along the run; a run of many checkpoints opens on the window of
+    :func:`timeline_window` (the whole run would be solid bands), the slider still spanning all of it.
     """
     clean = _segments(segments)
     clean = [seg for seg in clean if seg[2] != "running"] + _up_spans(clean)
@@ -134,12 +181,60 @@ def timeline_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
                 y=[label] * len(part), x=start, mode="markers", showlegend=False, hoverinfo="skip",
                 marker={"symbol": "line-ns", "size": 16,
                         "line": {"width": 2 if len(part) <= _THIN_TICKS else 1, "color": color}}))
-    base_layout(fig, "One replica's timeline (replica 0)", height=max(300, 150 + 40 * len(order)))
+    window = timeline_window(clean)
+    title = "One replica's timeline (replica 0)"
+    if window is not None:
+        title += (f"<br><sub>{_duration(window[1] - window[0])} around the first interruption (the run: "
+                  f"{_duration(span)}); the slider moves the window</sub>")
+    base_layout(fig, title, height=max(300, 150 + 40 * len(order)))
     fig.update_layout(barmode="overlay", bargap=0.25, showlegend=False)
+    if window is not None:
+        fig.update_layout(margin={"t": 80})
     fig.update_xaxes(title_text=f"time since the start ({unit}); drag the slider's ends to zoom", rangemode="tozero",
-                     rangeslider={"visible": True, "thickness": 0.08})
+                     rangeslider={"visible": True, "thickness": 0.08, "range": [0.0, span / scale]},
+                     **({"range": [window[0] / scale, window[1] / scale]} if window is not None else {}))
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
     return fig
+
+
+#: A run with more checkpoints than this opens its timeline on a window (the whole run is a solid band).
+_WINDOW_CHECKPOINTS = 60
+#: Checkpoint intervals the window spans (the first interruption in its first third).
+_WINDOW_INTERVALS = 30
+
+
+def timeline_window(clean: Sequence[tuple[float, float, str]]) -> tuple[float, float] | None:
+    """The span, in seconds, a long run's timeline opens on; None for a run short enough to show whole.
+
+    On a run of many checkpoints the bars and ticks merge into solid bands. The window spans
+    ``_WINDOW_INTERVALS`` checkpoint intervals (mean spacing of the checkpoint starts), starting a third
+    of it before the first interruption (a segment that is neither up nor a checkpoint), so one
+    failure, its detection, restart and checkpoint load show next to single checkpoints.
+    """
+    starts = sorted(a for a, _, st in clean if st == "checkpointing")
+    span = max((b for _, b, _ in clean), default=0.0)
+    if len(starts) <= _WINDOW_CHECKPOINTS or span <= 0:
+        return None
+    interval = (starts[-1] - starts[0]) / (len(starts) - 1)
+    width = _WINDOW_INTERVALS * interval
+    if width >= span:
+        return None
+    first = min((a for a, _, st in clean if st not in _UP_STATES), default=0.0)
+    lo = min(max(0.0, first - width / 3.0), span - width)
+    return (lo, lo + width)
+
+
+def _duration(seconds: float) -> str:
+    """``6.2 h``, ``42 min``, ``3.1 days``: the unit that reads best."""
+    if seconds >= 3 * units.DAY_S:
+        return f"{seconds / units.DAY_S:.3g} days"
+    if seconds >= 2 * units.HOUR_S:
+        return f"{seconds / units.HOUR_S:.3g} h"
+    return f"{seconds / units.MINUTE_S:.3g} min"
+
+
+#: Above this many interruptions, the progress chart marks each one once (its failure or wait), small.
+_FEW_EVENTS = 50
 
 
 def progress_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -174,14 +269,26 @@ def progress_figure(segments: Sequence[Mapping[str, Any]]) -> go.Figure:
     if len(x) > _MAX_LINE_POINTS:  # thin the line, keep its shape (every k-th point and the last)
         keep = np.unique(np.r_[np.arange(0, len(x), len(x) // _MAX_LINE_POINTS + 1), len(x) - 1])
         x, y = x[keep], y[keep]
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="work done", line={"color": "#2ca02c"},
-                               hovertemplate=f"%{{x:.3f}} {unit}: %{{y:.1%}} of the work done<extra></extra>"))
+    fig = go.Figure()
+    many = sum(len(pts) for pts in events.values()) > _FEW_EVENTS
+    if many:  # restarts and checkpoint loads follow each failure at the same work: marked once, by the failure
+        events = {st: pts for st, pts in events.items() if st not in ("restarting", "loading")}
     for st, pts in events.items():
         label, color = STATES.get(st, (esc(st), _OTHER_COLOR))
         fig.add_trace(go.Scatter(x=[p[0] / scale for p in pts], y=[p[1] / total for p in pts], mode="markers",
-                                 name=label, marker={"color": color, "size": 6, "symbol": "x"},
+                                 name=label + (f" ({len(pts):,})" if many else ""),
+                                 marker={"color": color, "size": 4 if many else 6, "symbol": "x",
+                                         "opacity": 0.6 if many else 1.0},
                                  hovertemplate=f"{label} at %{{x:.3f}} {unit}<extra></extra>"))
-    base_layout(fig, "Progress against wall time (replica 0)")
+    # the line last, over the marks: on a long run hundreds of them would hide it
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="work done", line={"color": "#2ca02c", "width": 2},
+                             hovertemplate=f"%{{x:.3f}} {unit}: %{{y:.1%}} of the work done<extra></extra>"))
+    title = "Progress against wall time (replica 0)"
+    if many:
+        title += f"<br><sub>{sum(len(p) for p in events.values()):,} interruptions marked; drag to zoom</sub>"
+    base_layout(fig, title, height=_HEIGHT + (20 if many else 0))
+    if many:
+        fig.update_layout(margin={"t": 80})
     fig.update_xaxes(title_text=f"wall time since the start ({unit})", rangemode="tozero")
     fig.update_yaxes(title_text="fraction of the work done", tickformat=".0%", range=[0, 1.02])
     return fig
@@ -275,7 +382,7 @@ def memory_figure(breakdown_gib: Mapping[str, Any], capacity_gib: Any) -> go.Fig
     title = f"Memory per GPU: {total:.1f} GiB"
     if cap:
         fig.add_vline(x=cap, line_color="#d62728", line_dash="dash", annotation_text=f"capacity {cap:g} GiB",
-                      annotation_position="top")
+                      annotation_position="top left")
         title += f" of {cap:g} GiB ({100 * total / cap:.0f}%)"
     base_layout(fig, title, height=300)
     fig.update_layout(barmode="stack", legend={"y": -0.45, "traceorder": "normal"}, margin={"b": 110})

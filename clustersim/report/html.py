@@ -37,12 +37,14 @@ table{border-collapse:collapse;background:#fff;font-size:14px;margin:8px 0;displ
 th,td{border:1px solid #e1e4e8;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f0f2f5}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.data th,table.data td{white-space:nowrap}
 .note{color:#555;font-size:14px;margin:4px 0 8px}
 .fig{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:4px;margin:8px 0}
 .tables{display:flex;flex-wrap:wrap;gap:20px;align-items:flex-start}
 .tables>div{min-width:0;max-width:100%}
 .row{display:flex;gap:16px}
 .row>section{flex:0 0 calc(50% - 8px);min-width:0}
+@media (max-width:1000px){.row{display:block}}
 caption{text-align:left;font-weight:600}
 footer{color:#777;font-size:12px;margin-top:40px}
 .scroll{overflow-x:auto}
@@ -85,7 +87,7 @@ class Page:
 
 def table_html(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None, *, caption: str = "") -> str:
     """An HTML table; every cell is escaped, numbers are right-aligned."""
-    out = ["<table>"]
+    out = ["<table class='data'>" if header else "<table>"]  # a data table scrolls sideways, never wraps
     if caption:
         out.append(f"<caption class='note'>{esc(caption)}</caption>")
     if header:

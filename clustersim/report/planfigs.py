@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from clustersim.report.data import cost_of, days_of, esc, fmt_usd, is_usd, number, pareto_front
-from clustersim.report.figures import base_layout, usd_axis
+from clustersim.report.figures import base_layout, log_ticks, usd_axis
 
 __all__ = ["curve_figure", "given_curves", "cost_vs_size_figure", "days_vs_gpus_figure", "loss_vs_size_figure",
            "pareto_figure", "heatmap_figure", "row_label"]
@@ -56,6 +56,9 @@ def curve_figure(title: str, x_title: str, y_title: str, series: Sequence[tuple[
     base_layout(fig, esc(title))
     fig.update_xaxes(title_text=esc(x_title), type="log" if log_x else "linear")
     fig.update_yaxes(title_text=esc(y_title), type="log" if log_y else "linear")
+    for on, axis, i in ((log_x, "x", 1), (log_y, "y", 2)):
+        if on:
+            log_ticks([v for v in (number(v) for s in series for v in s[i]) if v is not None], axis, fig)
     return fig
 
 
@@ -105,6 +108,8 @@ def cost_vs_size_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     fig = curve_figure("Cost against model size", "parameters (billions)", "total cost (USD)", series,
                        log_x=_wide(series, 1) == "log", log_y=_wide(series, 2) == "log")
     usd_axis(fig, max((y for _, _, ys in series for y in ys), default=0.0), axis="y")
+    if _wide(series, 2) == "log":
+        log_ticks([y for _, _, ys in series for y in ys], "y", fig, prefix="$")
     return fig
 
 
@@ -174,9 +179,14 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], label_keys: Sequence[str],
             hovertemplate="%{text}<br>%{x:.3g} days, %{y:$,.0f}<extra></extra>"))
     title = f"Dollars against days: {on_front} of {len(keep)} points on the Pareto front"
     base_layout(fig, title + ("s" if len(groups) > 1 else ""))
-    fig.update_xaxes(title_text="days", type=_log_if_wide([pts[i][0] or 0.0 for i in keep]))
-    fig.update_yaxes(title_text="total cost (USD)", type=_log_if_wide([pts[i][1] or 0.0 for i in keep]))
-    usd_axis(fig, max((pts[i][1] or 0.0 for i in keep), default=0.0), axis="y")
+    days, dollars = [pts[i][0] or 0.0 for i in keep], [pts[i][1] or 0.0 for i in keep]
+    fig.update_xaxes(title_text="days", type=_log_if_wide(days))
+    fig.update_yaxes(title_text="total cost (USD)", type=_log_if_wide(dollars))
+    usd_axis(fig, max(dollars, default=0.0), axis="y")
+    if _log_if_wide(days) == "log":
+        log_ticks(days, "x", fig)
+    if _log_if_wide(dollars) == "log":
+        log_ticks(dollars, "y", fig, prefix="$")
     return fig, on_front
 
 
@@ -212,12 +222,14 @@ def heatmap_figure(rows: Sequence[Mapping[str, Any]], x: str, y: str, z: str) ->
     fig = go.Figure(go.Heatmap(
         x=[esc(v) for v in xs], y=[esc(v) for v in ys], z=[[None if np.isnan(v) else float(v) for v in row]
                                                             for row in grid],
-        text=text, texttemplate="%{text}", colorscale="Viridis", colorbar={"title": {"text": esc(z)}},
+        text=text, texttemplate="%{text}", colorscale="Viridis", colorbar={"title": {"text": esc(z), "side": "right"}, "x": 1.01,
+                                                            "xanchor": "left"},
         hovertemplate=f"{esc(x)}=%{{x}}<br>{esc(y)}=%{{y}}<br>{esc(z)}=%{{text}}<extra></extra>"))
     title = f"{esc(z)} against {esc(x)} and {esc(y)}"
     if merged:
         title += " (lowest over the other inputs)"
     base_layout(fig, title, height=max(340, 120 + 36 * len(ys)))
+    fig.update_layout(margin={"r": 150})  # the colour bar and its title, then the toolbar's column
     fig.update_xaxes(title_text=esc(x), type="category")
     fig.update_yaxes(title_text=esc(y), type="category")
     return fig, merged

@@ -125,10 +125,11 @@ def _run_sections(r: Mapping[str, Any], simulated: bool) -> list[Section]:
             out.append(Section("Progress of one replica", "Replica 0's work done against wall time: flat where "
                                "the job is down, a drop where work since the last checkpoint is lost; each "
                                "interruption is marked. Readable at any run length.", rf.progress_figure(segs)))
-            out.append(Section("Timeline of one replica", "Replica 0 from start to finish: every failure, "
-                               "detection, restart, checkpoint load and wait for spares, and each checkpoint "
-                               "(tick marks show events too short to see as bars; on a long run the "
-                               "checkpoints merge into a band: drag the slider under the chart to zoom in).",
+            out.append(Section("Timeline of one replica", "Replica 0's every failure, detection, restart, "
+                               "checkpoint load and wait for spares, and each checkpoint (tick marks show events "
+                               "too short to see as bars). A run of many checkpoints opens on a window around "
+                               "its first interruption, where single checkpoints can be told apart; the slider "
+                               "under the chart shows the whole run: drag its ends to move or widen the window.",
                                rf.timeline_figure(segs)))
         else:
             out.append(Section("Timeline of one replica", "This result carries no timeline."))
@@ -163,20 +164,42 @@ def _run_sections(r: Mapping[str, Any], simulated: bool) -> list[Section]:
                            rf.memory_figure(memory, r.get("gpu_memory_gib")), half=True))
     sens = r.get("sensitivity")
     if isinstance(sens, Sequence) and sens:
-        rows = [s for s in sens if isinstance(s, Mapping)]
+        rows: Sequence[Mapping[str, Any]] = [s for s in sens if isinstance(s, Mapping)]
         moves = "; ".join(f"{s.get('parameter')}: {s.get('low_label')} / {s.get('high_label')}" for s in rows)
         base_usd, basis = rows[0].get("base_usd"), rows[0].get("base_basis") or "theory's expected cost"
-        compare = ""
-        if simulated and stat(r.get("wall_cost_usd")) is not None:
-            compare = f" The headline's simulated mean cost is {fmt_usd(stat(r.get('wall_cost_usd')))}."
-        elif number(r.get("cost_usd")) is not None:
-            compare = f" The failure-free cost is {fmt_usd(r.get('cost_usd'))}."
-        out.append(Section("Sensitivity of the cost", "Total dollars when one input moves and every other "
-                           f"stays at the base. The base, {fmt_usd(base_usd)}, is theory's cost (Daly 2006): "
-                           f"{basis}.{compare} Moves: {moves}.", rf.tornado_figure(rows)))
+        headline = stat(r.get("wall_cost_usd")) if simulated else None
+        if headline is not None and number(base_usd):
+            rows = headline_rows(rows, headline)
+            note = (f"Total dollars when one input moves and every other stays as it is. The base is the "
+                    f"headline's simulated mean cost, {fmt_usd(headline)}; each bar moves it by the relative "
+                    f"change theory (Daly 2006) gives for that input, from theory's own base of "
+                    f"{fmt_usd(base_usd)} ({basis}).")
+        else:
+            note = ("Total dollars when one input moves and every other stays at the base. The base, "
+                    f"{fmt_usd(base_usd)}, is theory's cost (Daly 2006): {basis}.")
+            if number(r.get("cost_usd")) is not None:
+                note += f" The failure-free cost is {fmt_usd(r.get('cost_usd'))}."
+        out.append(Section("Sensitivity of the cost", f"{note} Moves: {moves}.", rf.tornado_figure(rows)))
     else:
-        out.append(Section("Sensitivity of the cost", "This result carries no sensitivity analysis "
-                           "(the `sensitivity` list)."))
+        out.append(Section("Sensitivity of the cost", "This result carries no sensitivity analysis (a saved "
+                           "--json result does not): `clustersim simulate FILE --report REPORT.html` adds it, "
+                           "with one theory evaluation per move."))
+    return out
+
+
+def headline_rows(rows: Sequence[Mapping[str, Any]], headline_usd: float) -> list[dict[str, Any]]:
+    """The tornado rows rebased on the headline: each value times ``headline / base`` (theory's relative
+    change for each move, applied to the simulated mean), so the chart's base is the headline's figure."""
+    out = []
+    for row in rows:
+        base = number(row.get("base_usd"))
+        factor = headline_usd / base if base else 1.0
+        moved = dict(row)
+        for key in ("low_value_usd", "high_value_usd"):
+            value = number(row.get(key))
+            moved[key] = value * factor if value is not None else None
+        moved["base_usd"] = headline_usd
+        out.append(moved)
     return out
 
 
@@ -350,6 +373,10 @@ def _per_model_cards(rows: Sequence[Mapping[str, Any]]) -> list[Card]:
         prefix = f"{name}: " if key else ""
         if key == "params_b":
             prefix = f"{fmt_num(number(name))}B: "
+        if cheap is fast:  # one point is both: one card, not the same figure twice
+            cards.append(Card(prefix + "cheapest and fastest", fmt_usd(cost_of(cheap)),
+                              f"{fmt_days(days_of(cheap))}; {pf.row_label(cheap)}"))
+            continue
         cards.append(Card(prefix + "cheapest", fmt_usd(cost_of(cheap)), pf.row_label(cheap)))
         cards.append(Card(prefix + "fastest", fmt_days(days_of(fast)), pf.row_label(fast)))
     return cards
