@@ -135,7 +135,7 @@ def test_write_csv_is_atomic_and_complete(tmp_path) -> None:  # type: ignore[no-
     r = dl.dollars(QUICK)
     out = tmp_path / "sub" / "dollars.csv"
     r.write_csv(out)
-    assert out.read_text().startswith("item,failure_free,expected,mean,p50,p90\n")
+    assert out.read_text().startswith("item,failure_free,expected,mean,p50,p90,p99,p50_failures_only,p90_failures_only,p99_failures_only\n")
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
 
 

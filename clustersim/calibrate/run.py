@@ -160,6 +160,28 @@ def prior_sds(params: Sequence[Parameter], obs: Sequence[Observation], given: di
     return out
 
 
+def overall_prior_sd(scenario: Any) -> tuple[float, str] | None:
+    """The prior sd of the overall efficiency scale's log for a cluster like ``scenario``'s, and its source in
+    words: how far published sources' common errors lie from the public calibration, sqrt(mu^2 + tau^2)
+    of the random-effects fit of the validation residuals of its GPU generation and parallelism style
+    (:func:`clustersim.calibrate.intervals.group_effects`: mu the group's mean log error, tau the spread
+    between publications). None when it cannot be formed."""
+    from clustersim.calibrate.intervals import group_effects
+    from clustersim.groups import gpu_generation, parallelism_style
+
+    par = scenario.parallelism()
+    if par is None:
+        return None
+    try:
+        fx, source = group_effects(gpu_generation(scenario.gpu().get("name", "")),
+                                   parallelism_style(par.tp, par.pp, par.zero))
+    except (ValueError, OSError):
+        return None
+    sd = math.sqrt(fx.mu ** 2 + fx.tau2)
+    return (sd, f"{source} (random effects: mean {fx.mu:+.3f}, between-publication sd {math.sqrt(fx.tau2):.3f})") \
+        if sd > 0 else None
+
+
 def _failure_part(file: MeasurementsFile, folder: Path, base: Any) -> failurelog.FailureStats | None:
     f = file.failures
     if f is None:
@@ -206,6 +228,7 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     folder = path.parent
     params = tuple(parameters) if parameters is not None else calibratable()
     notes: list[str] = []
+    own_kernel = predictor is None and parameters is None
     if predictor is None:
         from clustersim.calibrate.predictor import estimate_predictor
 
@@ -236,9 +259,18 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     loo: list[float | None] = [None] * len(obs)
     if obs and params:
         prior = prior_sds(params, obs, file.prior_sd)
-        fitted = fit(params, predictor, obs, prior_sd=prior)
+        overall = overall_prior_sd(obs[0].scenario) if own_kernel else None
+        osd = overall[0] if overall is not None else None
+        # a prior the file sets on an efficiency parameter bounds how far the common factor may move it
+        tight = [file.prior_sd[p.name] for p in params if p.lower > 0 and p.name in file.prior_sd]
+        if tight and (osd is None or min(tight) < osd):
+            osd, overall = min(tight), (min(tight), "the measurements file's prior_sd")
+        fitted = fit(params, predictor, obs, prior_sd=prior, overall_prior_sd=osd)
+        if fitted.mode == "overall":
+            notes.append(f"the measurements identify one combination: the fit moved {fitted.moved()}" + (
+                f"; its prior sd {osd:.3f} (log) is from {overall[1]}" if overall is not None else ""))
         if len(obs) > 1:
-            loo = list(leave_one_out(params, predictor, obs, fitted, prior_sd=prior))
+            loo = list(leave_one_out(params, predictor, obs, fitted, prior_sd=prior, overall_prior_sd=osd))
         else:
             notes.append("one measurement: no leave-one-out check (a second layout gives one)")
         before = list(fitted.predicted_before_s)
