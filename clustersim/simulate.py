@@ -147,7 +147,8 @@ def _stats(values: np.ndarray, upper: float = math.inf) -> dict[str, Any]:
     mean = float(values.mean())
     se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     lo, hi = max(0.0, mean - 1.959964 * se), min(upper, mean + 1.959964 * se)
-    return {"mean": mean, "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
+    return {"mean": mean, "p10": float(np.percentile(values, 10)), "p50": float(np.percentile(values, 50)),
+            "p90": float(np.percentile(values, 90)),
             "p99": float(np.percentile(values, 99)), "std": float(values.std(ddof=1)) if n > 1 else 0.0,
             "mean_ci95": [lo, hi]}
 
