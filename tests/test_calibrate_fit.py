@@ -53,6 +53,9 @@ def test_one_measurement_moves_only_the_overall_efficiency_scale():
     y = math.log(roofline(obs[0].scenario, r.defaults) / obs[0].step_time_s)
     assert z["gemm"] == pytest.approx(y * 0.1 ** 2 / (0.1 ** 2 + 0.05 ** 2), rel=1e-4)
     assert r.overall["factor"] == pytest.approx(math.exp(z["gemm"]))
+    # one layout's own model error (layout_sd) raises the measurement's sd: more shrinkage to the prior
+    wide = fit(PARAMS, roofline, obs, overall_prior_sd=0.1, layout_sd=0.2)
+    assert math.log(wide.overall["factor"]) == pytest.approx(y * 0.1 ** 2 / (0.1 ** 2 + 0.2 ** 2), rel=1e-4)
     assert len(r.identified_directions()) == 1 and r.identified == ()
     # two layouts that fix two directions move every parameter
     assert fit(PARAMS, roofline, _obs(_layouts(6))).mode == "full"

@@ -39,8 +39,9 @@ def _mape(pairs):
 
 def _fit(params, rows, train):
     obs = [Observation(rows[i][0].name, rows[i][0], rows[i][1]) for i in train]
-    osd = overall_prior_sd(rows[train[0]][0])
-    return fit(params, estimate_predictor, obs, prior_sd=prior_sds(params, obs, {}), overall_prior_sd=osd[0])
+    op = overall_prior_sd(rows[train[0]][0])
+    return fit(params, estimate_predictor, obs, prior_sd=prior_sds(params, obs, {}), overall_prior_sd=op.prior_sd,
+               layout_sd=op.layout_sd)
 
 
 @pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")

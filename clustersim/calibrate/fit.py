@@ -25,13 +25,17 @@ says about it carries over to every other layout; the split of the error between
 and network efficiency, which one number cannot tell, stays at the public calibration. z has its own
 prior sd (``overall_prior_sd``; :func:`clustersim.calibrate.run.calibrate` gives the spread of published
 sources' common errors around the public calibration, from the validation residuals' random-effects
-fit). With two or more identified directions the fit moves every parameter (``mode="full"``). Either
+fit), and one layout is evidence of the common factor only to within that layout's own model error
+(``layout_sd``: the validation's within-publication sd; the measurement's log-sd is raised to it), so z
+is the measured log error shrunk by prior^2 / (prior^2 + sd^2), empirical Bayes (Efron & Morris 1975,
+JASA 70:311). With two or more identified directions the fit moves every parameter (``mode="full"``). Either
 way the reported covariance is the Laplace approximation of the full problem at the fitted point, so the
 directions one measurement leaves unfixed keep their prior uncertainty.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -235,8 +239,9 @@ def _identified_count(prob: _Problem) -> int:
     return int(np.sum(svals > 1.0))
 
 
-def _fit_overall(prob: _Problem, prior_sd: float) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """(u, log predictions, iterations, z): the MAP of z alone (u = mu + z d)."""
+def _fit_overall(prob: _Problem, prior_sd: float, layout_sd: float = 0.0) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """(u, log predictions, iterations, z): the MAP of z alone (u = mu + z d); each measurement's log-sd at
+    least ``layout_sd`` (how far one layout's own error strays from the cluster's common one)."""
     d = prob.log.astype(float)
     lo = float(np.max((prob.lo - prob.mu)[prob.log])) if prob.log.any() else 0.0
     hi = float(np.min((prob.hi - prob.mu)[prob.log])) if prob.log.any() else 0.0
@@ -245,7 +250,8 @@ def _fit_overall(prob: _Problem, prior_sd: float) -> tuple[np.ndarray, np.ndarra
     def predictor(scenario: Any, params: dict[str, float]) -> float:
         return prob.predictor(scenario, prob.values(prob.mu + math.log(params[scale.name]) * d))
 
-    sub = _Problem([scale], predictor, prob.obs, {scale.name: prior_sd})
+    obs = prob.obs if layout_sd <= 0 else [dataclasses.replace(o, log_sd=max(o.log_sd, layout_sd)) for o in prob.obs]
+    sub = _Problem([scale], predictor, obs, {scale.name: prior_sd})
     z_u, _, iterations = _solve(sub, sub.mu.copy())
     z = float(z_u[0])
     u = prob.mu + z * d
@@ -254,12 +260,14 @@ def _fit_overall(prob: _Problem, prior_sd: float) -> tuple[np.ndarray, np.ndarra
 
 def fit(params: Sequence[Parameter], predictor: Predictor, observations: Sequence[Observation], *,
         prior_sd: Mapping[str, float] | None = None, start: Mapping[str, float] | None = None,
-        mode: str = "auto", overall_prior_sd: float | None = None) -> FitResult:
+        mode: str = "auto", overall_prior_sd: float | None = None, layout_sd: float = 0.0) -> FitResult:
     """The MAP parameters, their posterior covariance and what the observations identify.
 
     ``mode``: ``auto`` (the overall efficiency scale alone when the data identify at most one direction,
     else every parameter; see the module docstring), ``full`` or ``overall``. ``overall_prior_sd``: the
     prior sd of the overall scale's log (default: the smallest prior sd of the log-coordinate parameters).
+    ``layout_sd``: in the overall mode, the least log-sd of a measurement as evidence of the common factor
+    (one layout's own model error: the validation's within-publication sd).
     """
     if not params:
         raise ValueError("no parameter to fit")
@@ -276,8 +284,8 @@ def fit(params: Sequence[Parameter], predictor: Predictor, observations: Sequenc
     overall: dict[str, float] = {}
     if mode == "overall":
         sd0 = overall_prior_sd if overall_prior_sd is not None else float(np.min(prob.sd[prob.log]))
-        u, lp, iterations, z = _fit_overall(prob, sd0)
-        overall = {"factor": math.exp(z), "log_factor": z, "prior_sd": sd0}
+        u, lp, iterations, z = _fit_overall(prob, sd0, layout_sd)
+        overall = {"factor": math.exp(z), "log_factor": z, "prior_sd": sd0, "layout_sd": layout_sd}
     else:
         u0 = prob.mu.copy()
         if start:
@@ -310,7 +318,8 @@ def fit(params: Sequence[Parameter], predictor: Predictor, observations: Sequenc
 
 
 def leave_one_out(params: Sequence[Parameter], predictor: Predictor, observations: Sequence[Observation], full: FitResult,
-                  *, prior_sd: Mapping[str, float] | None = None, overall_prior_sd: float | None = None) -> list[float]:
+                  *, prior_sd: Mapping[str, float] | None = None, overall_prior_sd: float | None = None,
+                  layout_sd: float = 0.0) -> list[float]:
     """For each observation: the step time predicted by a fit to all the others (started at the full fit;
     the same ``auto`` rule decides what the others can move)."""
     out = []
@@ -318,7 +327,7 @@ def leave_one_out(params: Sequence[Parameter], predictor: Predictor, observation
         rest = [o for j, o in enumerate(observations) if j != i]
         if rest:
             values = fit(params, predictor, rest, prior_sd=prior_sd, start=full.values,
-                         overall_prior_sd=overall_prior_sd).values
+                         overall_prior_sd=overall_prior_sd, layout_sd=layout_sd).values
         else:
             values = dict(full.defaults)
         out.append(float(predictor(held.scenario, dict(values))))

@@ -32,7 +32,7 @@ from clustersim.calibrate.profile_data import build_profile_data
 from clustersim.errors import ErrorItem, InfeasibleError, ScenarioError
 from clustersim.results import jsonable, provenance
 
-__all__ = ["MeasuredRow", "CalibrationResult", "calibrate"]
+__all__ = ["MeasuredRow", "CalibrationResult", "calibrate", "OverallPrior", "overall_prior_sd"]
 
 
 @dataclass(frozen=True)
@@ -160,12 +160,22 @@ def prior_sds(params: Sequence[Parameter], obs: Sequence[Observation], given: di
     return out
 
 
-def overall_prior_sd(scenario: Any) -> tuple[float, str] | None:
-    """The prior sd of the overall efficiency scale's log for a cluster like ``scenario``'s, and its source in
-    words: how far published sources' common errors lie from the public calibration, sqrt(mu^2 + tau^2)
-    of the random-effects fit of the validation residuals of its GPU generation and parallelism style
+@dataclass(frozen=True)
+class OverallPrior:
+    """What one measurement's overall efficiency scale is fitted with: ``prior_sd`` of its log (how far
+    published sources' common errors lie from the public calibration, sqrt(mu^2 + tau^2)), ``layout_sd``
+    (the within-publication sd: one layout's own error about its source's), and their source in words."""
+
+    prior_sd: float
+    layout_sd: float
+    source: str
+
+
+def overall_prior_sd(scenario: Any) -> OverallPrior | None:
+    """The :class:`OverallPrior` for a cluster like ``scenario``'s, from the random-effects fit of the
+    validation residuals of its GPU generation and parallelism style
     (:func:`clustersim.calibrate.intervals.group_effects`: mu the group's mean log error, tau the spread
-    between publications). None when it cannot be formed."""
+    between publications, sigma within them). None when it cannot be formed."""
     from clustersim.calibrate.intervals import group_effects
     from clustersim.groups import gpu_generation, parallelism_style
 
@@ -178,8 +188,10 @@ def overall_prior_sd(scenario: Any) -> tuple[float, str] | None:
     except (ValueError, OSError):
         return None
     sd = math.sqrt(fx.mu ** 2 + fx.tau2)
-    return (sd, f"{source} (random effects: mean {fx.mu:+.3f}, between-publication sd {math.sqrt(fx.tau2):.3f})") \
-        if sd > 0 else None
+    if sd <= 0:
+        return None
+    return OverallPrior(sd, math.sqrt(fx.sigma2), f"{source} (random effects: mean {fx.mu:+.3f}, between-publication "
+                                                   f"sd {math.sqrt(fx.tau2):.3f}, within {math.sqrt(fx.sigma2):.3f})")
 
 
 def _failure_part(file: MeasurementsFile, folder: Path, base: Any) -> failurelog.FailureStats | None:
@@ -260,17 +272,19 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     if obs and params:
         prior = prior_sds(params, obs, file.prior_sd)
         overall = overall_prior_sd(obs[0].scenario) if own_kernel else None
-        osd = overall[0] if overall is not None else None
         # a prior the file sets on an efficiency parameter bounds how far the common factor may move it
         tight = [file.prior_sd[p.name] for p in params if p.lower > 0 and p.name in file.prior_sd]
-        if tight and (osd is None or min(tight) < osd):
-            osd, overall = min(tight), (min(tight), "the measurements file's prior_sd")
-        fitted = fit(params, predictor, obs, prior_sd=prior, overall_prior_sd=osd)
+        if tight and (overall is None or min(tight) < overall.prior_sd):
+            overall = OverallPrior(min(tight), overall.layout_sd if overall else 0.0, "the measurements file's prior_sd")
+        osd, lsd = (overall.prior_sd, overall.layout_sd) if overall is not None else (None, 0.0)
+        fitted = fit(params, predictor, obs, prior_sd=prior, overall_prior_sd=osd, layout_sd=lsd)
         if fitted.mode == "overall":
             notes.append(f"the measurements identify one combination: the fit moved {fitted.moved()}" + (
-                f"; its prior sd {osd:.3f} (log) is from {overall[1]}" if overall is not None else ""))
+                f"; its prior sd {overall.prior_sd:.3f} and one layout's own error {overall.layout_sd:.3f} (log) "
+                f"are from {overall.source}" if overall is not None else ""))
         if len(obs) > 1:
-            loo = list(leave_one_out(params, predictor, obs, fitted, prior_sd=prior, overall_prior_sd=osd))
+            loo = list(leave_one_out(params, predictor, obs, fitted, prior_sd=prior, overall_prior_sd=osd,
+                                     layout_sd=lsd))
         else:
             notes.append("one measurement: no leave-one-out check (a second layout gives one)")
         before = list(fitted.predicted_before_s)

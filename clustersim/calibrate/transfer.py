@@ -2,7 +2,7 @@
 
 For each published source with at least :data:`MIN_ROWS` predicted step-time-like rows, each row in
 turn is the one "measured" layout: the fit (:func:`clustersim.calibrate.fit.fit`, ``mode="auto"``, so
-one measurement moves only the overall efficiency scale, with the prior of
+one measurement moves only the overall efficiency scale, with the prior and the layout error of
 :func:`clustersim.calibrate.run.overall_prior_sd`) is run on it, and the source's other rows are
 predicted with the fitted parameters through the real estimate. The mean absolute error of those
 predictions, averaged over the choice of the measured row, is compared with the uncalibrated kernel's
@@ -86,9 +86,9 @@ def one_row_transfer(min_rows: int = MIN_ROWS) -> list[SourceTransfer]:
         err_before = err_after = 0.0
         for j, (scenario, step) in enumerate(rows):
             obs = [Observation(f"row {j}", scenario, step)]
-            osd = overall_prior_sd(scenario)
+            op = overall_prior_sd(scenario)
             values = fit(params, estimate_predictor, obs, prior_sd=prior_sds(params, obs, {}),
-                         overall_prior_sd=osd[0] if osd else None).values
+                         overall_prior_sd=op.prior_sd if op else None, layout_sd=op.layout_sd if op else 0.0).values
             others = [i for i in range(n) if i != j]
             err_before += sum(abs(before[i] / rows[i][1] - 1) for i in others) / len(others)
             err_after += sum(abs(estimate_predictor(rows[i][0], values) / rows[i][1] - 1) for i in others) / len(others)

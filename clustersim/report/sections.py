@@ -118,8 +118,9 @@ def _run_details(r: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _stats_table(r: Mapping[str, Any]) -> str:
     rows = []
-    fixed = r.get("failure_only") if (r.get("parameter_uncertainty") or {}).get("enabled") else None
-    both = isinstance(fixed, Mapping)
+    got = r.get("failure_only") if (r.get("parameter_uncertainty") or {}).get("enabled") else None
+    fixed: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
+    both = bool(fixed)
     with_pu = " (with parameter uncertainty)" if both else ""
     for key, label, fmt in (("wall_days", "wall time (days)" + with_pu, fmt_num),
                             ("failure_only.wall_days", "wall time (days), failures only", fmt_num),
