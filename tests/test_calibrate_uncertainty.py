@@ -107,10 +107,12 @@ def test_lognormal_step_factor_without_failures_matches_the_closed_form(engine):
         assert abs(float(np.quantile(wall, q)) - theory) <= 4 * se, (q, np.quantile(wall, q), theory, se)
 
 
-def test_engines_agree_with_scales_and_the_simpy_replica_is_its_scaled_job():
+@pytest.mark.parametrize("distribution", ["exponential", "weibull"])
+def test_engines_agree_with_scales_and_the_simpy_replica_is_its_scaled_job(distribution):
     job = SimJob(work_s=5 * 86_400.0, nodes=16, checkpoint_interval_s=3_600.0, checkpoint_write_s=60.0,
                  restart_s=600.0, repair_s=3_600.0, spare_nodes=1,
-                 sources=(FailureSource(component="node", per="node", units=16, mtbf_s=1e6),
+                 sources=(FailureSource(component="node", per="node", units=16, mtbf_s=4e5, distribution=distribution,
+                                        shape=0.7),
                           FailureSource(component="sw", per="job", units=1, mtbf_s=2e5, effect="job")))
     rng = np.random.default_rng(5)
     n = 400
@@ -170,3 +172,23 @@ def test_scales_are_checked():
         run_mc(job, replicas=5, seed=0, scales=ReplicaScales.ones(3, 0))
     assert RateBasis("gpu", "gpu", "fixed").to_dict()["basis"] == "fixed"
     assert dataclasses.replace(job) == ReplicaScales.ones(1, 0).job_for(job, 0)
+
+
+def test_vector_blocks_take_their_own_rows_of_the_scales_on_any_worker_count():
+    from clustersim.sim.vector import BLOCK
+
+    job = SimJob(work_s=86_400.0, nodes=4, checkpoint_interval_s=3_600.0, checkpoint_write_s=30.0, restart_s=300.0,
+                 sources=(FailureSource(component="node", per="node", units=4, mtbf_s=2e5),))
+    n = BLOCK + 100  # two blocks
+    pu = ParameterUncertainty(interval_from_posterior(0.05), (RateBasis("node", "node", "preset-count", 10, 10.5, 0.1),))
+    scales = pu.draws(4, n)
+    one = run_mc(job, replicas=n, seed=4, engine="vector", scales=scales, events=False).wall_s
+    two = run_mc(job, replicas=n, seed=4, engine="vector", scales=scales, events=False, workers=2).wall_s
+    assert np.array_equal(one, two)
+    # the second block ran with replicas BLOCK.. of the scales (not the first block's rows)
+    from clustersim.sim.vector import VectorEngine
+
+    second = VectorEngine(job).run_block(4, 1, 100, scales=scales.rows(BLOCK, n)).wall_s
+    assert np.array_equal(one[BLOCK:], second)
+    shifted = VectorEngine(job).run_block(4, 1, 100, scales=scales.rows(0, 100)).wall_s
+    assert not np.array_equal(one[BLOCK:], shifted)
