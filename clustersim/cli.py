@@ -185,13 +185,20 @@ def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_j
 @click.option("--seed", type=click.IntRange(0), help="Seed (default: the scenario's).")
 @workers_option(256)
 @json_option("the result (with `finished` and `horizon_days`)")
+@click.option("--failures-only", is_flag=True,
+              help="Failure randomness only: no per-replica step-time factor or failure-rate draws.")
 @click.option("--events", type=click.Path(dir_okay=False), help="Write replica 0's event log as CSV.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
 @output_option()
 @user_errors
 def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: int | None, workers: int | None,
-             as_json: bool, events: str | None, report: str | None, output: str | None) -> None:
-    """Monte Carlo of FILE's run with failures, checkpoints, spares and restarts."""
+             failures_only: bool, as_json: bool, events: str | None, report: str | None, output: str | None) -> None:
+    """Monte Carlo of FILE's run with failures, checkpoints, spares and restarts.
+
+    Each replica also draws its step-time factor (the distribution behind estimate's interval) and its
+    failure rates (a calibration profile's posterior, or a preset's study counts): the table shows the
+    P50/P90/P99 with this parameter uncertainty and with failures only; --failures-only runs the latter alone.
+    """
     from clustersim.io import atomic_write_text
     from clustersim.simulate import simulate as run_simulate
     from clustersim.tables import simulate_tables
@@ -199,7 +206,8 @@ def simulate(file: str, overrides: tuple[str, ...], replicas: int | None, seed: 
     progress = not as_json and sys.stderr.isatty()
     if workers is None:
         workers = default_workers()
-    result = run_simulate(file, replicas=replicas, seed=seed, workers=workers, progress=progress, set=overrides)
+    result = run_simulate(file, replicas=replicas, seed=seed, workers=workers, progress=progress, set=overrides,
+                          parameter_uncertainty=not failures_only)
     data = result.to_dict()
     from clustersim.money.horizon import mark_finished
 

@@ -48,8 +48,10 @@ def _finish(result: Any, tables: Any, *, as_json: bool, csv_path: str | None, ou
 @scenario_arg
 @set_option
 @click.option("--price", help="Price preset name or USD per GPU-hour (default: the scenario's).")
-@click.option("--simulate", "run_sim", is_flag=True, help="Also simulate, for the mean, p50 and p90.")
+@click.option("--simulate", "run_sim", is_flag=True, help="Also simulate, for the mean, p50, p90 and p99.")
 @click.option("--replicas", type=click.IntRange(2, 1_000_000), help="Replicas with --simulate.")
+@click.option("--failures-only", is_flag=True,
+              help="With --simulate: failure randomness only (no step-time factor or failure-rate draws).")
 @click.option("--usd-per-kwh", type=click.FloatRange(min=0), help="Energy price (default: pricing.energy).")
 @click.option("--pue", type=click.FloatRange(min=1.0), help="Power usage effectiveness (default: pricing.energy.pue).")
 @click.option("--storage-usd-per-tb-month", type=click.FloatRange(min=0), help="Checkpoint storage price.")
@@ -61,10 +63,13 @@ def _finish(result: Any, tables: Any, *, as_json: bool, csv_path: str | None, ou
 @_csv_option
 @user_errors
 def dollars(file: str, overrides: tuple[str, ...], price: str | None, run_sim: bool, replicas: int | None,
-            usd_per_kwh: float | None, pue: float | None, storage_usd_per_tb_month: float | None,
+            failures_only: bool, usd_per_kwh: float | None, pue: float | None, storage_usd_per_tb_month: float | None,
             retained_checkpoints: int, workers: int | None, as_json: bool, output: str | None,
             csv_path: str | None) -> None:
-    """GPU time, energy and checkpoint storage of FILE's run: failure-free, expected, simulated p50/p90.
+    """GPU time, energy and checkpoint storage of FILE's run: failure-free, expected, simulated p50/p90/p99.
+
+    With --simulate each replica also draws its step-time factor and failure rates (parameter
+    uncertainty), and the failure-only p50/p90/p99 are shown beside them; --failures-only turns it off.
 
     Refuses (exit 2) a run that does not fit in memory or cannot finish; with --simulate, a run some
     of whose replicas do not finish is marked in the headline and the JSON, exit 3.
@@ -73,7 +78,7 @@ def dollars(file: str, overrides: tuple[str, ...], price: str | None, run_sim: b
     from clustersim.money.tables import dollars_table
 
     result = run_dollars(file, set=overrides, price=price, simulate=run_sim, replicas=replicas,
-                         workers=workers or default_workers(), usd_per_kwh=usd_per_kwh, pue=pue,
+                         parameter_uncertainty=not failures_only, workers=workers or default_workers(), usd_per_kwh=usd_per_kwh, pue=pue,
                          storage_usd_per_tb_month=storage_usd_per_tb_month,
                          retained_checkpoints=retained_checkpoints)
     _finish(result, dollars_table(result), as_json=as_json, csv_path=csv_path, output=output)

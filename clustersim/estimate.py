@@ -167,34 +167,48 @@ def interval_figures(run: ResolvedRun, kernel: Mapping[str, Any]) -> dict[str, f
 
 
 def prediction_interval(run: ResolvedRun, kernel: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The 80% prediction interval of the step time, days, GPU-hours and dollars.
+    """The 80% prediction interval of the step time, days, GPU-hours and dollars (see
+    :func:`step_interval` for where it comes from; the JSON says which in ``method`` and ``source``).
+    None when no interval can be formed (too few comparable rows)."""
+    iv = step_interval(run)
+    return None if iv is None else iv.report(interval_figures(run, kernel))
+
+
+def step_interval(run: ResolvedRun) -> Any:
+    """The distribution of the factor on the predicted step time, as a
+    :class:`~clustersim.calibrate.intervals.Interval` (80%), or None when none can be formed.
 
     With a calibration profile: its fit's predictive model error (``clustersim calibrate`` also reports the
     per-layout posterior, :func:`clustersim.calibrate.predictor.step_time_interval`).
     Otherwise the residuals of the published runs of the same GPU generation and parallelism style
-    (docs/validation.md; :func:`clustersim.calibrate.intervals.interval_from_residuals`). The JSON says
-    which (``method``, ``source``). None when no interval can be formed (too few comparable rows).
+    (docs/validation.md; :func:`clustersim.calibrate.intervals.interval_from_residuals`). ``simulate``
+    and ``dollars`` draw each replica's step-time factor from the same distribution
+    (:mod:`clustersim.calibrate.uncertainty`).
     """
     from clustersim.calibrate import intervals
     from clustersim.groups import gpu_generation, parallelism_style
 
-    profile = None
-    if run.scenario.calibration is not None:
-        from clustersim.calibrate.profile import load_profile
-
-        profile = load_profile(run.scenario.calibration)
+    profile = run_profile(run)
     if profile is not None and profile.kernel_uncertainty is not None:
         # the profile's predictive spread for its own measurements' conditions: its fit's model error
         # (the per-layout parameter term needs the kernel's gradient: `clustersim calibrate` reports it)
-        iv = intervals.interval_from_posterior(profile.kernel_uncertainty.model_log_sd,
-                                               source=f"calibration profile '{profile.name}' (fit model error)")
-    else:
-        par = run.parallelism
-        try:
-            iv = _residual_interval(gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero))
-        except ValueError:
-            return None
-    return iv.report(interval_figures(run, kernel))
+        return intervals.interval_from_posterior(profile.kernel_uncertainty.model_log_sd,
+                                                 source=f"calibration profile '{profile.name}' (fit model error)")
+    par = run.parallelism
+    try:
+        return _residual_interval(gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero))
+    except ValueError:
+        return None
+
+
+def run_profile(run: ResolvedRun) -> Any:
+    """The calibration profile the run's scenario references (a validated
+    :class:`~clustersim.calibrate.profile.Profile`), or None."""
+    if run.scenario.calibration is None:
+        return None
+    from clustersim.calibrate.profile import load_profile
+
+    return load_profile(run.scenario.calibration)
 
 
 @lru_cache(maxsize=64)

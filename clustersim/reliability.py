@@ -69,6 +69,8 @@ def failure_sources(s: Scenario, spines: Callable[[], int] | None = None, gpus: 
             "mtbf_s": float(src["mtbf_hours"]) * units.HOUR_S,
             "distribution": src.get("distribution", "exponential"), "shape": float(src.get("shape", 1.0)),
             "effect": _effect(src["component"], per),
+            # failures the source's study counted (presets' count_in_study): its rate's stated uncertainty
+            "count_in_study": src.get("count_in_study"),
         })
     spot = s.pricing.spot
     if spot is not None and spot.preemptions_per_node_day > 0:

@@ -7,6 +7,7 @@ turns that into wall time, goodput and interruptions per replica; this module as
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -146,7 +147,8 @@ def _stats(values: np.ndarray, upper: float = math.inf) -> dict[str, Any]:
     mean = float(values.mean())
     se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     lo, hi = max(0.0, mean - 1.959964 * se), min(upper, mean + 1.959964 * se)
-    return {"mean": mean, "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
+    return {"mean": mean, "p10": float(np.percentile(values, 10)), "p50": float(np.percentile(values, 50)),
+            "p90": float(np.percentile(values, 90)),
             "p99": float(np.percentile(values, 99)), "std": float(values.std(ddof=1)) if n > 1 else 0.0,
             "mean_ci95": [lo, hi]}
 
@@ -184,13 +186,20 @@ def timeline(events: list[tuple[float, str, str, int, str]]) -> list[dict[str, A
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """The Monte Carlo answer for one scenario (``clustersim simulate --json`` prints :meth:`to_dict`)."""
+    """The Monte Carlo answer for one scenario (``clustersim simulate --json`` prints :meth:`to_dict`).
+
+    ``monte_carlo`` is the headline: with parameter uncertainty (the default) each replica also drew its
+    step-time factor and failure rates (``uncertainty`` says from what); ``failure_only`` is the same
+    replicas and seed with the parameters fixed at their point values (None when parameter uncertainty
+    was off, or nothing was uncertain: then ``monte_carlo`` is the failure-only run)."""
 
     estimate: Estimate
     job: SimJob
     monte_carlo: MonteCarloResult
     replicas: int
     seed: int
+    failure_only: MonteCarloResult | None = None
+    uncertainty: Any = None  # clustersim.calibrate.uncertainty.ParameterUncertainty, or None (off)
 
     def write_events(self, path: str) -> None:
         """Replica 0's event log as CSV, written atomically."""
@@ -224,20 +233,39 @@ class SimulationResult:
             "time_breakdown_days": {part: _stats(np.asarray(v) / units.DAY_S) for part, v in mc.breakdown.items()},
             "finished_fraction": float(np.mean(mc.finished)),
             "samples": {"wall_days": wall_days.tolist(), "goodput": list(map(float, mc.goodput)),
-                        "wall_cost_usd": cost.tolist() if cost is not None else None},
+                        "wall_cost_usd": cost.tolist() if cost is not None else None,
+                        "wall_days_failures_only": (np.asarray(self.failure_only.wall_s, dtype=float) / units.DAY_S
+                                                    ).tolist() if self.failure_only is not None else None},
             "timeline": timeline(mc.events or []),
         })
+        out["failure_only"] = self._failure_only(paid_gpus, price, out)
+        out["parameter_uncertainty"] = {"enabled": self.uncertainty is not None,
+                                        **(self.uncertainty.to_dict() if self.uncertainty is not None else {})}
         return jsonable(out)
+
+    def _failure_only(self, paid_gpus: int, price: float | None, out: dict[str, Any]) -> dict[str, Any]:
+        """Days, dollars and goodput of the failure-only run (the headline's when it is the same run)."""
+        if self.failure_only is None:
+            return {k: out[k] for k in ("wall_days", "wall_cost_usd", "goodput")}
+        wall_s = np.asarray(self.failure_only.wall_s, dtype=float)
+        cost = wall_s / units.HOUR_S * paid_gpus * price if price is not None else None
+        return {"wall_days": _stats(wall_s / units.DAY_S), "wall_cost_usd": _stats(cost) if cost is not None else None,
+                "goodput": _stats(np.asarray(self.failure_only.goodput), upper=1.0)}
 
 
 def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, replicas: int | None = None,
              seed: int | None = None, workers: int = 1, progress: bool = False, set: Iterable[str] = (),
-             engine: str = "auto", **overrides: Any) -> SimulationResult:
+             engine: str = "auto", parameter_uncertainty: bool = True, **overrides: Any) -> SimulationResult:
     """Run ``replicas`` seeded SimPy replicas of the scenario's training run with failures.
 
     The same seed gives the same result whatever ``workers`` is. Raises SimulationError when the job
     cannot finish (its MTBF is shorter than a checkpoint plus a restart). ``engine``: ``auto`` (the
     vectorized engine where it represents the job exactly, else SimPy), ``vector`` or ``simpy``.
+
+    ``parameter_uncertainty`` (default True): each replica also draws its step-time factor (the
+    distribution behind estimate's interval) and its failure rates (a profile's posterior, or a
+    preset's study count; see :mod:`clustersim.calibrate.uncertainty`), and the failure-only run (the
+    same replicas, parameters fixed) is reported beside it. False: the failure-only run alone.
     """
     est = estimate(scenario, set=set, **overrides)
     require_fit(est)
@@ -245,5 +273,20 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *,
     job = build_job(s, est)
     n = replicas or s.simulation.replicas
     sd = s.simulation.seed if seed is None else seed
-    mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress, engine=engine)
-    return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd)
+    if not parameter_uncertainty:
+        mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress, engine=engine)
+        return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd)
+    from clustersim.calibrate.uncertainty import parameter_uncertainty as uncertainty_of
+
+    pu = uncertainty_of(est.run, job)
+    if not pu.anything:
+        mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress, engine=engine)
+        return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd, uncertainty=pu)
+    scales = pu.draws(sd, n)
+    # one horizon for every replica (both engines): the job's, widened by the slowest drawn step factor
+    job = dataclasses.replace(job, horizon_s=job.horizon * max(1.0, float(scales.step_factor.max())))
+    fixed = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress, engine=engine)
+    mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress, engine=engine,
+                         scales=scales)
+    return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd, failure_only=fixed,
+                            uncertainty=pu)

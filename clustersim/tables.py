@@ -155,6 +155,23 @@ def search_table(d: dict[str, Any]) -> Table:
     return table
 
 
+def uncertainty_text(pu: dict[str, Any]) -> str:
+    """In words: what each replica drew (simulate's and dollars' parameter uncertainty)."""
+    if not pu.get("enabled"):
+        return "off (--failures-only): step time and failure rates fixed at their point values"
+    step = pu.get("step_factor") or {}
+    text = (f"step-time factor {step['lo_factor']:.2f}x-{step['hi_factor']:.2f}x (80%) from {step['source']}"
+            if step.get("method") != "fixed" else "step-time factor fixed (no interval could be formed)")
+    bases: dict[str, int] = {}
+    for r in pu.get("failure_rates") or []:
+        bases[r["basis"]] = bases.get(r["basis"], 0) + 1
+    words = {"profile-posterior": "from the profile's failure log", "preset-count": "from the preset's study counts",
+             "fixed": "fixed (no stated uncertainty)"}
+    if bases:
+        text += "; failure rates: " + ", ".join(f"{n} {words[b]}" for b, n in bases.items())
+    return text
+
+
 def simulate_tables(d: dict[str, Any]) -> list[Table]:
     """Distributions, the time breakdown and the interruptions by cause."""
     head = Table(title=f"{user_text(d['name'])}: {d['replicas']} replicas (seed {d['seed']}), {d['gpus']:,} x "
@@ -170,13 +187,21 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
         head.add_row(label, _num(st.get("mean"), fmt), f"{_num(lo, fmt)} - {_num(hi, fmt)}",
                      *(_num(st.get(q), fmt) for q in ("p50", "p90", "p99")))
 
-    row("wall days", d["wall_days"], ",.2f")
-    row("cost $", d["wall_cost_usd"], ",.0f")
+    pu = d.get("parameter_uncertainty") or {}
+    fo: dict[str, Any] = d.get("failure_only") or {}
+    both = bool(pu.get("enabled")) and bool(fo)
+    row("wall days" + (" (with parameter uncertainty)" if both else ""), d["wall_days"], ",.2f")
+    if both:
+        row("wall days (failures only)", fo["wall_days"], ",.2f")
+    row("cost $" + (" (with parameter uncertainty)" if both else ""), d["wall_cost_usd"], ",.0f")
+    if both and d["wall_cost_usd"] is not None:
+        row("cost $ (failures only)", fo["wall_cost_usd"], ",.0f")
     row("goodput", d["goodput"], ".3f")
     row("interruptions", d["interruptions"], ",.1f")
     info = Table(show_header=False, title="failure-free and checkpoint figures")
     info.add_column("what", style="bold")
     info.add_column("value")
+    info.add_row("parameter uncertainty", uncertainty_text(pu))
     info.add_row("failure-free", f"{d['train_days']:.2f} days, step {d['step_time_s']:.3f} s, MFU {_pct(d['mfu'])}"
                  + (f", ${d['cost_usd']:,.0f}" if d.get("cost_usd") is not None else ""))
     info.add_row("job MTBF", f"{d['job_mtbf_hours']:.2f} h" if d.get("job_mtbf_hours") else "no failures")

@@ -40,8 +40,29 @@ def test_many_measurements_recover_every_parameter():
     assert all(abs(a / b - 1) < 0.005 for a, b in zip(r.predicted_after_s, (o.step_time_s for o in r.observations), strict=True))
 
 
-def test_one_measurement_moves_only_one_direction():
-    r = fit(PARAMS, roofline, _obs(_layouts(1)))
+def test_one_measurement_moves_only_the_overall_efficiency_scale():
+    """One number identifies one combination: by default the fit moves only the overall efficiency scale
+    (every positive efficiency by one common factor; the overhead stays). With the public overhead at
+    zero the roofline's log step time is log S0 - z exactly, so z's MAP is the conjugate normal one:
+    y x prior^2 / (prior^2 + sd^2), y = log(S0 / measured)."""
+    obs = _obs(_layouts(1), sd=0.05)
+    r = fit(PARAMS, roofline, obs, overall_prior_sd=0.1)
+    assert r.mode == "overall" and "overall efficiency scale" in r.moved()
+    z = {n: math.log(r.values[n] / r.defaults[n]) for n in r.names if r.log_scale[n]}
+    assert max(z.values()) - min(z.values()) < 1e-12 and r.values["overhead_s"] == 0.0
+    y = math.log(roofline(obs[0].scenario, r.defaults) / obs[0].step_time_s)
+    assert z["gemm"] == pytest.approx(y * 0.1 ** 2 / (0.1 ** 2 + 0.05 ** 2), rel=1e-4)
+    assert r.overall["factor"] == pytest.approx(math.exp(z["gemm"]))
+    # one layout's own model error (layout_sd) raises the measurement's sd: more shrinkage to the prior
+    wide = fit(PARAMS, roofline, obs, overall_prior_sd=0.1, layout_sd=0.2)
+    assert math.log(wide.overall["factor"]) == pytest.approx(y * 0.1 ** 2 / (0.1 ** 2 + 0.2 ** 2), rel=1e-4)
+    assert len(r.identified_directions()) == 1 and r.identified == ()
+    # two layouts that fix two directions move every parameter
+    assert fit(PARAMS, roofline, _obs(_layouts(6))).mode == "full"
+
+
+def test_one_measurement_in_full_mode_moves_only_one_direction():
+    r = fit(PARAMS, roofline, _obs(_layouts(1)), mode="full")
     dirs = r.identified_directions()
     assert len(dirs) == 1
     assert r.identified == ()  # one number cannot pin any one of four parameters
@@ -57,7 +78,7 @@ def test_one_measurement_moves_only_one_direction():
 def test_a_compute_only_measurement_identifies_the_gemm_scale_only():
     obs = [Observation("dense", (4.0, 0.0, 0.0), 4.0 / 0.85, 0.01)]
     no_overhead = PARAMS[:3]
-    r = fit(no_overhead, lambda sc, p: roofline(sc, {**p, "overhead_s": 0.0}), obs)
+    r = fit(no_overhead, lambda sc, p: roofline(sc, {**p, "overhead_s": 0.0}), obs, mode="full")
     assert r.identified == ("gemm",)
     assert len(r.identified_directions()) == 1
     assert r.values["gemm"] == pytest.approx(0.85, rel=0.01)

@@ -43,27 +43,3 @@ def test_interval_from_the_published_residuals_names_its_rows():
     assert lo < estimate(s).step_time_s < hi
     published = step_time_interval(s)  # the committed validation set
     assert published.n is not None and published.n >= 5 and math.isfinite(published.hi_factor)
-
-
-def test_replica_draws_are_keyed_and_follow_the_interval(tmp_path):
-    import numpy as np
-
-    from clustersim.calibrate import calibrate
-    from clustersim.calibrate.uncertainty import replica_draws
-
-    example = QS.parent / "calibration" / "measurements.yaml"
-    profile = calibrate(example).profile()
-    s = load_scenario(QS)
-    iv = step_time_interval(s, profile)
-    draws = replica_draws(s, seed=3, replicas=4000, profile=profile, interval=iv)
-    again = replica_draws(s, seed=3, replicas=10, profile=profile, interval=iv)
-    assert [d.step_factor for d in draws[:10]] == [d.step_factor for d in again]  # independent of the count
-    f = np.array([d.step_factor for d in draws])
-    share = float(np.mean((f >= iv.lo_factor) & (f <= iv.hi_factor)))
-    assert 0.78 <= share <= 0.82  # 4,000 draws: sd of the share 0.6%
-    gpu = np.array([d.mtbf_hours["gpu"] for d in draws])
-    rate = profile.failures.sources[0]
-    assert rate.component == "gpu"
-    lo, hi = rate.mtbf_interval_hours
-    assert 0.87 <= float(np.mean((gpu >= lo) & (gpu <= hi))) <= 0.93  # the 90% credible interval
-    assert replica_draws(s, seed=4, replicas=3, profile=profile, interval=iv)[0].step_factor != draws[0].step_factor

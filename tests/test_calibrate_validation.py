@@ -3,14 +3,16 @@
 MegaScale's Megatron-LM baseline (Jiang et al. 2024, arXiv:2402.15627, Table 2): GPT-3 175B on 256 to
 12,288 A100s, tp 8 x pp 8 (interleaved, 6 virtual stages), no recompute, no sequence parallelism, stock
 Megatron-LM attention. Calibrated on the other scales, each held-out scale must be predicted better than
-by the uncalibrated kernel.
+by the uncalibrated kernel; calibrated on any one scale (averaged over which), the others too. And over
+every published source with three rows or more: one row's calibration predicts the source's other rows
+better wherever the source's common error exceeds its row-to-row scatter.
 """
 
 import pytest
 
 from clustersim.calibrate.fit import Observation, fit
 from clustersim.calibrate.predictor import calibratable, estimate_predictor
-from clustersim.calibrate.run import prior_sds
+from clustersim.calibrate.run import overall_prior_sd, prior_sds
 from clustersim.scenario import load_scenario
 
 # (GPUs, data-parallel size, global batch in sequences, published step time s): Table 2, Megatron-LM rows
@@ -37,7 +39,9 @@ def _mape(pairs):
 
 def _fit(params, rows, train):
     obs = [Observation(rows[i][0].name, rows[i][0], rows[i][1]) for i in train]
-    return fit(params, estimate_predictor, obs, prior_sd=prior_sds(params, obs, {}))
+    op = overall_prior_sd(rows[train[0]][0])
+    return fit(params, estimate_predictor, obs, prior_sd=prior_sds(params, obs, {}), overall_prior_sd=op.prior_sd,
+               layout_sd=op.layout_sd)
 
 
 @pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")
@@ -68,3 +72,37 @@ def test_one_megascale_row_fixes_one_direction_and_reproduces_itself():
     res = _fit(params, rows, [0])
     assert len(res.identified_directions()) == 1
     assert abs(res.predicted_after_s[0] / rows[0][1] - 1) < 0.01
+
+
+@pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")
+def test_one_megascale_scale_predicts_the_others_better_on_average():
+    """Each scale in turn is the one measured row; the others' mean abs error, averaged over that choice,
+    falls (measured 5.06% -> 4.45%). Not for every choice: the 256-GPU row's own error (+11.8%) is 1.7
+    of the source's row-to-row sd above its mean (+5.1%), so calibrating on it alone overshoots the
+    others (4.10% -> 6.09%); the validation page lists it."""
+    params = calibratable()
+    rows = [(_scenario(g, dp, b), st) for g, dp, b, st in MEGASCALE]
+    defaults = {p.name: p.default for p in params}
+    before = [estimate_predictor(s, defaults) for s, _ in rows]
+    err_before = err_after = 0.0
+    for j in range(len(rows)):
+        res = _fit(params, rows, [j])
+        assert res.mode == "overall"  # one measurement moves only the overall efficiency scale
+        others = [i for i in range(len(rows)) if i != j]
+        err_before += _mape([(before[i], rows[i][1]) for i in others])
+        err_after += _mape([(estimate_predictor(rows[i][0], res.values), rows[i][1]) for i in others])
+    assert err_after < err_before, (err_before / len(rows), err_after / len(rows))
+
+
+def test_one_row_of_each_published_source_predicts_its_other_rows():
+    """Where a source's rows share a common error larger than their scatter (|mean log error| > sd), one
+    row's calibration must predict the source's other rows better; the rest are reported, not asserted."""
+    from clustersim.calibrate.transfer import one_row_transfer
+
+    results = one_row_transfer()
+    assert len(results) >= 10
+    should = [r for r in results if r.expected_to_help]
+    assert len(should) >= 4
+    assert [r.source for r in should if not r.improved] == []
+    megascale = next(r for r in results if r.source.startswith("Jiang et al. 2024"))
+    assert megascale.improved and megascale.error_after < 0.75 * megascale.error_before

@@ -192,7 +192,8 @@ def sweep_example() -> dict[str, Any]:
                 days = 40.0 / nodes * (1 + 2.0 / bw) * (1.02 if spares == 0 else 1.0)
                 cost = days * 24 * nodes * 8 * 2.99 + spares * 1000.0
                 rows.append({"cluster.nodes": nodes, "checkpoint.write_gbyte_per_s": bw, "failures.spare_nodes": spares,
-                             "wall_days": days, "cost_usd": cost})
+                             "wall_days": days, "cost_usd": cost,  # with estimate's 80% interval (sweep rows)
+                             "prediction_interval_cost_usd_lo": 0.85 * cost, "prediction_interval_cost_usd_hi": 1.2 * cost})
     return {"kind": "sweep", "rows": rows, "x": "cluster.nodes", "y": "checkpoint.write_gbyte_per_s",
             "z": "cost_usd"}
 
@@ -200,7 +201,7 @@ def sweep_example() -> dict[str, Any]:
 EXAMPLES = {"simulate": simulate_example, "estimate": estimate_example, "costs": costs_example,
             "plan": plan_example, "sweep": sweep_example}
 #: Figures per kind: simulate = progress, timeline, time breakdown, 2 CDFs, step time, memory, tornado.
-EXPECTED_FIGURES = {"simulate": 8, "estimate": 2, "costs": 3, "plan": 3, "sweep": 2}
+EXPECTED_FIGURES = {"simulate": 8, "estimate": 2, "costs": 3, "plan": 3, "sweep": 3}  # sweep: + the interval band
 
 
 # ---- the page ---------------------------------------------------------------------------------------

@@ -15,10 +15,27 @@ rows' Jacobian in prior-whitened coordinates; its singular values above 1 are th
 constrain more than the prior does (Brun, Reichert & Kunsch 2001, "Practical identifiability analysis of
 large environmental simulation models", Water Resour. Res. 37(4): sensitivity and collinearity from the
 scaled sensitivity matrix). One measurement has one such direction at most; the prior keeps the rest.
+
+What one measurement moves (``mode="auto"``): when the data identify at most one direction (one
+measurement, or layouts that all change the step time the same way), the fit moves only the **overall
+efficiency scale**, one common log factor z on every positive efficiency parameter (the fixed overhead
+stays at its public value): u = mu + z d, d_j = 1 for a log-coordinate parameter, 0 otherwise. A step
+time is (nearly) inversely proportional to that common factor whatever the layout, so what one layout
+says about it carries over to every other layout; the split of the error between GEMM, attention, HBM
+and network efficiency, which one number cannot tell, stays at the public calibration. z has its own
+prior sd (``overall_prior_sd``; :func:`clustersim.calibrate.run.calibrate` gives the spread of published
+sources' common errors around the public calibration, from the validation residuals' random-effects
+fit), and one layout is evidence of the common factor only to within that layout's own model error
+(``layout_sd``: the validation's within-publication sd; the measurement's log-sd is raised to it), so z
+is the measured log error shrunk by prior^2 / (prior^2 + sd^2), empirical Bayes (Efron & Morris 1975,
+JASA 70:311). With two or more identified directions the fit moves every parameter (``mode="full"``). Either
+way the reported covariance is the Laplace approximation of the full problem at the fitted point, so the
+directions one measurement leaves unfixed keep their prior uncertainty.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +115,18 @@ class FitResult:
     iterations: int
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     observations: tuple[Observation, ...] = field(repr=False, default=())
+    #: what the fit moved: "full" (every parameter) or "overall" (the overall efficiency scale only)
+    mode: str = "full"
+    #: the overall efficiency scale's factor exp(z) and its prior sd (mode "overall" only)
+    overall: dict[str, float] = field(default_factory=dict)
+
+    def moved(self) -> str:
+        """In words: what the measurements moved."""
+        if self.mode != "overall":
+            return "every parameter (the data identify more than one combination)"
+        names = [n for n in self.names if self.log_scale[n]]
+        return (f"the overall efficiency scale only (x{self.overall['factor']:.4g} on {', '.join(names)}): the data "
+                "identify one combination, and the split between the parameters stays at the public calibration")
 
     def shrink(self, name: str) -> float:
         return self.posterior_sd[name] / self.prior_sd[name]
@@ -114,7 +143,8 @@ class FitResult:
             "covariance": self.covariance,
             "directions": [{"singular_value": d.singular_value, "weights": d.weights, "text": d.describe()}
                            for d in self.directions],
-            "chi2": self.chi2, "iterations": self.iterations,
+            "chi2": self.chi2, "iterations": self.iterations, "mode": self.mode, "overall": self.overall,
+            "moved": self.moved(),
         }
 
 
@@ -191,19 +221,77 @@ def _solve(prob: _Problem, u0: np.ndarray, max_iter: int = 60) -> tuple[np.ndarr
     return u, lp, it
 
 
+@dataclass(frozen=True)
+class _OverallScale:
+    """The overall efficiency scale as one parameter (the shape of :class:`Parameter`)."""
+
+    name: str
+    default: float
+    lower: float
+    upper: float
+    description: str = "common factor on every efficiency parameter"
+
+
+def _identified_count(prob: _Problem) -> int:
+    """Directions the data fix more strongly than the prior, at the prior (singular values above 1)."""
+    jd = prob.data_jacobian(prob.mu, prob.log_pred(prob.mu))
+    svals = np.linalg.svd((jd / prob.sig[:, None]) * prob.sd[None, :], compute_uv=False)
+    return int(np.sum(svals > 1.0))
+
+
+def _fit_overall(prob: _Problem, prior_sd: float, layout_sd: float = 0.0) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """(u, log predictions, iterations, z): the MAP of z alone (u = mu + z d); each measurement's log-sd at
+    least ``layout_sd`` (how far one layout's own error strays from the cluster's common one)."""
+    d = prob.log.astype(float)
+    lo = float(np.max((prob.lo - prob.mu)[prob.log])) if prob.log.any() else 0.0
+    hi = float(np.min((prob.hi - prob.mu)[prob.log])) if prob.log.any() else 0.0
+    scale = _OverallScale("overall_efficiency_scale", 1.0, math.exp(lo), math.exp(hi))
+
+    def predictor(scenario: Any, params: dict[str, float]) -> float:
+        return prob.predictor(scenario, prob.values(prob.mu + math.log(params[scale.name]) * d))
+
+    obs = prob.obs if layout_sd <= 0 else [dataclasses.replace(o, log_sd=max(o.log_sd, layout_sd)) for o in prob.obs]
+    sub = _Problem([scale], predictor, obs, {scale.name: prior_sd})
+    z_u, _, iterations = _solve(sub, sub.mu.copy())
+    z = float(z_u[0])
+    u = prob.mu + z * d
+    return u, prob.log_pred(u), iterations, z
+
+
 def fit(params: Sequence[Parameter], predictor: Predictor, observations: Sequence[Observation], *,
-        prior_sd: Mapping[str, float] | None = None, start: Mapping[str, float] | None = None) -> FitResult:
-    """The MAP parameters, their posterior covariance and what the observations identify."""
+        prior_sd: Mapping[str, float] | None = None, start: Mapping[str, float] | None = None,
+        mode: str = "auto", overall_prior_sd: float | None = None, layout_sd: float = 0.0) -> FitResult:
+    """The MAP parameters, their posterior covariance and what the observations identify.
+
+    ``mode``: ``auto`` (the overall efficiency scale alone when the data identify at most one direction,
+    else every parameter; see the module docstring), ``full`` or ``overall``. ``overall_prior_sd``: the
+    prior sd of the overall scale's log (default: the smallest prior sd of the log-coordinate parameters).
+    ``layout_sd``: in the overall mode, the least log-sd of a measurement as evidence of the common factor
+    (one layout's own model error: the validation's within-publication sd).
+    """
     if not params:
         raise ValueError("no parameter to fit")
     if not observations:
         raise ValueError("no measurement to fit")
+    if mode not in ("auto", "full", "overall"):
+        raise ValueError("mode is 'auto', 'full' or 'overall'")
     prob = _Problem(params, predictor, observations, prior_sd)
-    u0 = prob.mu.copy()
-    if start:
-        u0 = np.array([math.log(start[p.name]) if lg else start[p.name] for p, lg in zip(prob.params, prob.log, strict=True)])
+    if mode == "auto":
+        mode = "overall" if prob.log.any() and (len(observations) == 1 or _identified_count(prob) <= 1) else "full"
+    if mode == "overall" and not prob.log.any():
+        raise ValueError("an overall efficiency scale needs at least one positive (log-coordinate) parameter")
     before = np.exp(prob.log_pred(prob.mu))
-    u, lp, iterations = _solve(prob, u0)
+    overall: dict[str, float] = {}
+    if mode == "overall":
+        sd0 = overall_prior_sd if overall_prior_sd is not None else float(np.min(prob.sd[prob.log]))
+        u, lp, iterations, z = _fit_overall(prob, sd0, layout_sd)
+        overall = {"factor": math.exp(z), "log_factor": z, "prior_sd": sd0, "layout_sd": layout_sd}
+    else:
+        u0 = prob.mu.copy()
+        if start:
+            u0 = np.array([math.log(start[p.name]) if lg else start[p.name]
+                           for p, lg in zip(prob.params, prob.log, strict=True)])
+        u, lp, iterations = _solve(prob, u0)
     jd = prob.data_jacobian(u, lp)
     jac = prob.full_jacobian(jd)
     cov = np.linalg.inv(jac.T @ jac)
@@ -225,17 +313,21 @@ def fit(params: Sequence[Parameter], predictor: Predictor, observations: Sequenc
         identified=tuple(n for n, ps, s in zip(names, post_sd, prob.sd, strict=True) if ps < IDENTIFIED_SHRINK * s),
         directions=directions, predicted_before_s=tuple(map(float, before)),
         predicted_after_s=tuple(map(float, np.exp(lp))), chi2=float(r_data @ r_data), iterations=iterations,
-        bounds={p.name: (float(p.lower), float(p.upper)) for p in prob.params}, observations=tuple(observations))
+        bounds={p.name: (float(p.lower), float(p.upper)) for p in prob.params}, observations=tuple(observations),
+        mode=mode, overall=overall)
 
 
 def leave_one_out(params: Sequence[Parameter], predictor: Predictor, observations: Sequence[Observation], full: FitResult,
-                  *, prior_sd: Mapping[str, float] | None = None) -> list[float]:
-    """For each observation: the step time predicted by a fit to all the others (started at the full fit)."""
+                  *, prior_sd: Mapping[str, float] | None = None, overall_prior_sd: float | None = None,
+                  layout_sd: float = 0.0) -> list[float]:
+    """For each observation: the step time predicted by a fit to all the others (started at the full fit;
+    the same ``auto`` rule decides what the others can move)."""
     out = []
     for i, held in enumerate(observations):
         rest = [o for j, o in enumerate(observations) if j != i]
         if rest:
-            values = fit(params, predictor, rest, prior_sd=prior_sd, start=full.values).values
+            values = fit(params, predictor, rest, prior_sd=prior_sd, start=full.values,
+                         overall_prior_sd=overall_prior_sd, layout_sd=layout_sd).values
         else:
             values = dict(full.defaults)
         out.append(float(predictor(held.scenario, dict(values))))

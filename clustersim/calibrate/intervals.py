@@ -6,10 +6,19 @@ price), so the same factors carry over to them (:meth:`Interval.apply_to`).
 
 * From residuals (:func:`interval_from_residuals`): e = log(true step time / predicted) over the
   validation rows of the same GPU generation and parallelism style (falling back to the generation, then
-  to every row, when a group has fewer than :data:`MIN_GROUP` rows). With mean m, standard deviation s
-  and n rows, the normal-theory prediction interval for one new row is m +/- t_{n-1} s sqrt(1 + 1/n)
-  (Hahn & Meeker, "Statistical Intervals", 1991, Sec. 4.5); t's quantile by the Cornish-Fisher expansion
-  of A&S 26.7.5.
+  to every row, when a group has fewer than :data:`MIN_GROUP` rows or fewer than :data:`MIN_SOURCES`
+  publications). Rows of one publication share its systematic error (its cluster, its software, how it
+  measured), and a user's cluster is a new publication, so the interval is the prediction interval of a
+  one-way random-effects model with the publication as the random effect: e_ij = mu + b_i + eps_ij,
+  b_i ~ N(0, tau^2), eps_ij ~ N(0, sigma^2). sigma^2 is the pooled within-publication variance, tau^2 the
+  ANOVA (method-of-moments) estimate max(0, (MSB - sigma^2) / n0), n0 = (n - sum n_i^2 / n) / (k - 1)
+  (Searle, Casella & McCulloch, "Variance Components", 1992, Sec. 3.6); mu the inverse-variance weighted
+  mean of the publication means, of variance 1 / sum w_i, w_i = 1 / (tau^2 + sigma^2 / n_i). A new
+  publication's row then lies in mu +/- t_{k-1} sqrt(tau^2 + sigma^2 + var mu) (the random-effects
+  prediction interval of Higgins, Thompson & Spiegelhalter 2009, J. R. Stat. Soc. A 172:137, Sec. 3.4,
+  with k - 1 degrees of freedom for k publications; with one row per publication it is the normal-theory
+  interval m +/- t_{n-1} s sqrt(1 + 1/n) of Hahn & Meeker, "Statistical Intervals", 1991, Sec. 4.5). t's
+  quantile by the Cornish-Fisher expansion of A&S 26.7.5.
 * From a posterior (:func:`interval_from_posterior`): log step time ~ N(log pred, s^2), s^2 = g' C g +
   sigma_model^2 (the delta method on the calibration's covariance C, plus the model's own error for a
   layout it was not fitted on).
@@ -30,13 +39,17 @@ import numpy as np
 from clustersim.calibrate.special import normal_ppf
 from clustersim.groups import gpu_generation, parallelism_style
 
-__all__ = ["LEVEL", "MIN_GROUP", "Interval", "Residual", "gpu_generation", "parallelism_style", "student_t_ppf",
-           "interval_from_residuals", "interval_from_posterior", "published_residuals", "coverage"]
+__all__ = ["LEVEL", "MIN_GROUP", "MIN_SOURCES", "Interval", "Residual", "gpu_generation", "parallelism_style", "student_t_ppf",
+           "interval_from_residuals", "interval_from_posterior", "published_residuals", "coverage",
+           "RandomEffects", "random_effects", "group_effects"]
 
 #: The interval's default probability content.
 LEVEL = 0.8
 #: Fewest residuals a group needs before its own spread is used.
 MIN_GROUP = 5
+#: Fewest publications a group needs: a between-publication variance from fewer than three has under two
+#: degrees of freedom (the t quantile of one is the Cauchy's), so the group falls back to a wider one.
+MIN_SOURCES = 3
 #: The figures an interval scales (failure-free: each is the step time times fixed counts).
 SCALED = ("step_time_s", "train_days", "gpu_hours", "cost_usd")
 
@@ -108,32 +121,89 @@ def student_t_ppf(p: float, dof: float) -> float:
     return z + g1 / dof + g2 / dof ** 2 + g3 / dof ** 3 + g4 / dof ** 4
 
 
+def _sources(rows: Sequence[Residual]) -> int:
+    return len({r.source or r.id for r in rows})
+
+
 def _group(residuals: Sequence[Residual], generation: str, style: str) -> tuple[list[Residual], str]:
+    def enough(rows: Sequence[Residual]) -> bool:
+        return len(rows) >= MIN_GROUP and _sources(rows) >= MIN_SOURCES
+
+    def size(rows: Sequence[Residual]) -> str:
+        return f"{len(rows)} published rows from {_sources(rows)} publications"
+
     same = [r for r in residuals if r.generation == generation and r.style == style]
-    if len(same) >= MIN_GROUP:
-        return same, f"{len(same)} published rows on {generation} GPUs with {style} parallelism"
+    if enough(same):
+        return same, f"{size(same)} on {generation} GPUs with {style} parallelism"
     gen = [r for r in residuals if r.generation == generation]
-    if len(gen) >= MIN_GROUP:
-        return gen, (f"{len(gen)} published rows on {generation} GPUs (only {len(same)} with {style} parallelism, "
-                     f"fewer than {MIN_GROUP})")
-    return list(residuals), (f"all {len(residuals)} published rows (only {len(gen)} on {generation} GPUs, fewer "
-                             f"than {MIN_GROUP})")
+    short = f"fewer than {MIN_GROUP} rows or {MIN_SOURCES} publications"
+    if enough(gen):
+        return gen, f"{size(gen)} on {generation} GPUs (only {size(same)} with {style} parallelism: {short})"
+    return list(residuals), f"all {size(residuals)} (only {size(gen)} on {generation} GPUs: {short})"
+
+
+@dataclass(frozen=True)
+class RandomEffects:
+    """The one-way random-effects fit of a group's residuals (see the module docstring): ``mu`` the mean
+    log error, ``tau2`` the between-publication and ``sigma2`` the within-publication variance, ``var_mu``
+    the variance of mu, ``k`` publications and ``n`` rows."""
+
+    mu: float
+    tau2: float
+    sigma2: float
+    var_mu: float
+    k: int
+    n: int
+
+    @property
+    def predictive_sd(self) -> float:
+        """sd of a new publication's row about mu: sqrt(tau^2 + sigma^2 + var mu)."""
+        return math.sqrt(self.tau2 + self.sigma2 + self.var_mu)
+
+
+def random_effects(rows: Sequence[Residual]) -> RandomEffects:
+    """The one-way random-effects model of the module docstring, publications as the random effect."""
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        by.setdefault(r.source or r.id, []).append(r.log_error)
+    k, n = len(by), len(rows)
+    means = {src: sum(v) / len(v) for src, v in by.items()}
+    within = sum((e - means[src]) ** 2 for src, v in by.items() for e in v)
+    sigma2 = within / (n - k) if n > k else 0.0
+    tau2 = 0.0
+    if k > 1:
+        grand = sum(r.log_error for r in rows) / n
+        msb = sum(len(v) * (means[src] - grand) ** 2 for src, v in by.items()) / (k - 1)
+        n0 = (n - sum(len(v) ** 2 for v in by.values()) / n) / (k - 1)
+        tau2 = max(0.0, (msb - sigma2) / n0)
+    if tau2 + sigma2 == 0.0:
+        return RandomEffects(sum(means.values()) / k, 0.0, 0.0, 0.0, k, n)
+    w = {src: 1.0 / (tau2 + sigma2 / len(v)) for src, v in by.items()}
+    total = sum(w.values())
+    return RandomEffects(sum(w[src] * means[src] for src in by) / total, tau2, sigma2, 1.0 / total, k, n)
+
+
+def group_effects(generation: str, style: str, residuals: Sequence[Residual] | None = None
+                  ) -> tuple[RandomEffects, str]:
+    """The random-effects fit of the published residuals of a GPU generation and parallelism style (with
+    the fallbacks of the interval), and which rows in words: what a calibration's prior needs."""
+    rows, source = _group(published_residuals() if residuals is None else residuals, generation, style)
+    return random_effects(rows), source
 
 
 def interval_from_residuals(residuals: Sequence[Residual], generation: str, style: str,
                             level: float = LEVEL) -> Interval:
-    """The prediction interval of a new layout from the residuals of its group (see the module docstring)."""
+    """The prediction interval of a new layout on a new cluster from the residuals of its group (see the
+    module docstring)."""
     rows, source = _group(residuals, generation, style)
     n = len(rows)
-    if n < 2:
-        raise ValueError("an interval from residuals needs at least two rows")
-    errs = [r.log_error for r in rows]
-    mean = sum(errs) / n
-    sd = math.sqrt(sum((e - mean) ** 2 for e in errs) / (n - 1))
-    scale = sd * math.sqrt(1 + 1 / n)
-    half = student_t_ppf(0.5 + level / 2, n - 1) * scale
+    if n < 2 or _sources(rows) < 2:
+        raise ValueError("an interval from residuals needs at least two rows from two publications")
+    fx = random_effects(rows)
+    mean, scale, k = fx.mu, fx.predictive_sd, fx.k
+    half = student_t_ppf(0.5 + level / 2, k - 1) * scale
     return Interval(level, math.exp(mean - half), math.exp(mean + half), "validation-residuals", source, n,
-                    mean, scale, float(n - 1))
+                    mean, scale, float(k - 1))
 
 
 def interval_from_posterior(log_sd: float, level: float = LEVEL, source: str = "calibration profile") -> Interval:

@@ -32,7 +32,7 @@ from clustersim.calibrate.profile_data import build_profile_data
 from clustersim.errors import ErrorItem, InfeasibleError, ScenarioError
 from clustersim.results import jsonable, provenance
 
-__all__ = ["MeasuredRow", "CalibrationResult", "calibrate"]
+__all__ = ["MeasuredRow", "CalibrationResult", "calibrate", "OverallPrior", "overall_prior_sd"]
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,40 @@ def prior_sds(params: Sequence[Parameter], obs: Sequence[Observation], given: di
     return out
 
 
+@dataclass(frozen=True)
+class OverallPrior:
+    """What one measurement's overall efficiency scale is fitted with: ``prior_sd`` of its log (how far
+    published sources' common errors lie from the public calibration, sqrt(mu^2 + tau^2)), ``layout_sd``
+    (the within-publication sd: one layout's own error about its source's), and their source in words."""
+
+    prior_sd: float
+    layout_sd: float
+    source: str
+
+
+def overall_prior_sd(scenario: Any) -> OverallPrior | None:
+    """The :class:`OverallPrior` for a cluster like ``scenario``'s, from the random-effects fit of the
+    validation residuals of its GPU generation and parallelism style
+    (:func:`clustersim.calibrate.intervals.group_effects`: mu the group's mean log error, tau the spread
+    between publications, sigma within them). None when it cannot be formed."""
+    from clustersim.calibrate.intervals import group_effects
+    from clustersim.groups import gpu_generation, parallelism_style
+
+    par = scenario.parallelism()
+    if par is None:
+        return None
+    try:
+        fx, source = group_effects(gpu_generation(scenario.gpu().get("name", "")),
+                                   parallelism_style(par.tp, par.pp, par.zero))
+    except (ValueError, OSError):
+        return None
+    sd = math.sqrt(fx.mu ** 2 + fx.tau2)
+    if sd <= 0:
+        return None
+    return OverallPrior(sd, math.sqrt(fx.sigma2), f"{source} (random effects: mean {fx.mu:+.3f}, between-publication "
+                                                   f"sd {math.sqrt(fx.tau2):.3f}, within {math.sqrt(fx.sigma2):.3f})")
+
+
 def _failure_part(file: MeasurementsFile, folder: Path, base: Any) -> failurelog.FailureStats | None:
     f = file.failures
     if f is None:
@@ -206,6 +240,7 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     folder = path.parent
     params = tuple(parameters) if parameters is not None else calibratable()
     notes: list[str] = []
+    own_kernel = predictor is None and parameters is None
     if predictor is None:
         from clustersim.calibrate.predictor import estimate_predictor
 
@@ -236,9 +271,20 @@ def calibrate(measurements: str | os.PathLike[str], *, predictor: Predictor | No
     loo: list[float | None] = [None] * len(obs)
     if obs and params:
         prior = prior_sds(params, obs, file.prior_sd)
-        fitted = fit(params, predictor, obs, prior_sd=prior)
+        overall = overall_prior_sd(obs[0].scenario) if own_kernel else None
+        # a prior the file sets on an efficiency parameter bounds how far the common factor may move it
+        tight = [file.prior_sd[p.name] for p in params if p.lower > 0 and p.name in file.prior_sd]
+        if tight and (overall is None or min(tight) < overall.prior_sd):
+            overall = OverallPrior(min(tight), overall.layout_sd if overall else 0.0, "the measurements file's prior_sd")
+        osd, lsd = (overall.prior_sd, overall.layout_sd) if overall is not None else (None, 0.0)
+        fitted = fit(params, predictor, obs, prior_sd=prior, overall_prior_sd=osd, layout_sd=lsd)
+        if fitted.mode == "overall":
+            notes.append(f"the measurements identify one combination: the fit moved {fitted.moved()}" + (
+                f"; its prior sd {overall.prior_sd:.3f} and one layout's own error {overall.layout_sd:.3f} (log) "
+                f"are from {overall.source}" if overall is not None else ""))
         if len(obs) > 1:
-            loo = list(leave_one_out(params, predictor, obs, fitted, prior_sd=prior))
+            loo = list(leave_one_out(params, predictor, obs, fitted, prior_sd=prior, overall_prior_sd=osd,
+                                     layout_sd=lsd))
         else:
             notes.append("one measurement: no leave-one-out check (a second layout gives one)")
         before = list(fitted.predicted_before_s)

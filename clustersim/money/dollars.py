@@ -17,7 +17,10 @@
   size x retained checkpoints x months of wall time (months = 365.25 / 12 days).
 
 Each figure is given failure-free, as theory's expectation (Daly 2006, when the scenario has
-failures), and, from a simulation's samples, as the mean, p50 and p90.
+failures), and, from a simulation's samples, as the mean, p50, p90 and p99. A simulation with parameter
+uncertainty (simulate's default: each replica draws its step-time factor and failure rates,
+:mod:`clustersim.calibrate.uncertainty`) also gives the failure-only p50, p90 and p99 (the same replicas
+with the parameters fixed), so the bill shows what "we do not know the MFU to better than x%" adds.
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ __all__ = ["gpu_cost_usd", "energy_kwh", "energy_cost_usd", "storage_cost_usd", 
 #: checkpoint while the next is written), the least a run can keep safely.
 DEFAULT_RETAINED_CHECKPOINTS = 2
 
-#: The columns of a dollars table: which wall time each figure uses.
-COLUMNS = ("failure_free", "expected", "mean", "p50", "p90")
+#: The columns of a dollars table: which wall time each figure uses (``*_failures_only``: the simulation's
+#: failure-only run, parameters fixed at their point values).
+COLUMNS = ("failure_free", "expected", "mean", "p50", "p90", "p99", "p50_failures_only", "p90_failures_only",
+           "p99_failures_only")
+_SAMPLED = ("p50", "p90", "p99")
 
 
 def gpu_cost_usd(gpus: Any, hours: Any, usd_per_gpu_hour: Any) -> Any:
@@ -154,7 +160,7 @@ def _as_dict(simulation: Any) -> dict[str, Any] | None:
 
 def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, set: Iterable[str] = (),
             price: str | float | None = None, simulation: Any = None, simulate: bool = False,
-            replicas: int | None = None, workers: int = 1,
+            replicas: int | None = None, workers: int = 1, parameter_uncertainty: bool = True,
             usd_per_kwh: float | None = None, pue: float | None = None, node_overhead_w: float | None = None,
             gpu_power_fraction: float = 1.0, storage_usd_per_tb_month: float | None = None,
             retained_checkpoints: int = DEFAULT_RETAINED_CHECKPOINTS) -> DollarsResult:
@@ -164,7 +170,8 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     spot discount applies). Energy and storage prices default to the scenario's ``pricing.energy`` and
     ``pricing.storage_usd_per_tb_month``; an item without a price is None. ``simulation``: a
     :class:`~clustersim.simulate.SimulationResult` (or its ``to_dict()``) of the same scenario, for the
-    mean, p50 and p90; or ``simulate=True`` to run one here (``replicas``, ``workers``).
+    mean, p50, p90 and p99; or ``simulate=True`` to run one here (``replicas``, ``workers``,
+    ``parameter_uncertainty``: see :func:`clustersim.simulate`; with it the failure-only percentiles too).
 
     Raises :class:`~clustersim.errors.InfeasibleError` (with the reason) when the layout does not fit in
     GPU memory or the run cannot finish: such a run has no bill. When some simulated replica did not
@@ -182,7 +189,7 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     if simulate and simulation is None:
         from clustersim.simulate import simulate as run_simulate
 
-        result = run_simulate(s, replicas=replicas, workers=workers)
+        result = run_simulate(s, replicas=replicas, workers=workers, parameter_uncertainty=parameter_uncertainty)
         simulation = result.to_dict()
         mark_finished(simulation, result.job.horizon_s)
     sim = _as_dict(simulation)
@@ -207,13 +214,21 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     wall["failure_free"] = d["train_days"]
     wall["expected"] = d.get("expected_wall_days")
     samples = None
+    fixed_samples = None
     if sim is not None:
-        samples = np.asarray((sim.get("samples") or {}).get("wall_days") or [], dtype=float)
+        got = sim.get("samples") or {}
+        samples = np.asarray(got.get("wall_days") or [], dtype=float)
+        fixed_samples = np.asarray(got.get("wall_days_failures_only") or [], dtype=float)
+        fixed_samples = fixed_samples if fixed_samples.size else None
         if samples.size == 0:
             stat = sim.get("wall_days") or {}
             samples = None
-            for c in ("mean", "p50", "p90"):
+            for c in ("mean", *_SAMPLED):
                 wall[c] = stat.get(c) if isinstance(stat, Mapping) else None
+            fixed = (sim.get("failure_only") or {}).get("wall_days") if (sim.get("parameter_uncertainty") or {}).get(
+                "enabled") else None
+            for c in _SAMPLED:
+                wall[f"{c}_failures_only"] = fixed.get(c) if isinstance(fixed, Mapping) else None
 
     energy = s.pricing.energy
     kwh_price = usd_per_kwh if usd_per_kwh is not None else (energy.usd_per_kwh if energy else None)
@@ -248,17 +263,20 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
                 continue
             items[k][column] = float(reduce(v) if reduce is not None else v)
 
-    for c in ("failure_free", "expected", "mean", "p50", "p90"):
+    for c in COLUMNS:
         if wall[c] is not None:
             put(c, items_for(wall[c]))
-    if samples is not None:
-        per_sample = items_for(samples)
-        put("mean", per_sample, np.mean)
-        put("p50", per_sample, lambda v: np.percentile(v, 50))
-        put("p90", per_sample, lambda v: np.percentile(v, 90))
-        wall["mean"] = float(samples.mean())
-        wall["p50"] = float(np.percentile(samples, 50))
-        wall["p90"] = float(np.percentile(samples, 90))
+    for suffix, sampled in (("", samples), ("_failures_only", fixed_samples)):
+        if sampled is None:
+            continue
+        per_sample = items_for(sampled)
+        if not suffix:
+            put("mean", per_sample, np.mean)
+            wall["mean"] = float(sampled.mean())
+        for c in _SAMPLED:
+            pct = float(c[1:])
+            put(c + suffix, per_sample, lambda v, pct=pct: np.percentile(v, pct))
+            wall[c + suffix] = float(np.percentile(sampled, pct))
 
     best_days = next((wall[c] for c in ("mean", "expected", "failure_free") if wall[c] is not None), None)
     by_preset = []
@@ -277,6 +295,7 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
         "retained_checkpoints": retained_checkpoints,
         "energy_method": "Patterson et al. 2021 Sec. 2 (hours x processors x power x PUE), power = TDP x fraction "
                          "(TDP upper bound, as Luccioni et al. 2022 for BLOOM) + node overhead",
+        "parameter_uncertainty": (sim.get("parameter_uncertainty") if sim is not None else None),
         "wall_time_for_presets": "mean" if wall["mean"] is not None else (
             "expected" if wall["expected"] is not None else "failure_free"),
     }

@@ -67,7 +67,10 @@ def dollars_table(r: DollarsResult) -> Table:
     t.add_column("item", style="bold")
     shown = [c for c in DOLLAR_COLUMNS if r.wall_days.get(c) is not None]
     for c in shown:
-        t.add_column(c.replace("_", "-"), justify="right")
+        t.add_column(c.replace("_failures_only", " fixed").replace("_", "-"), justify="right")
+    if any(c.endswith("_failures_only") for c in shown):
+        t.caption = ("mean-p99: with parameter uncertainty (each replica draws its step-time factor and failure "
+                     "rates); 'fixed': failures only, parameters at their point values")
     for row in r.rows:
         item = row["item"]
         cells = []

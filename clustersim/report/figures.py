@@ -320,15 +320,23 @@ def time_breakdown_figure(parts: Mapping[str, Any]) -> tuple[go.Figure, list[str
     return fig, zero
 
 
-def cdf_figure(samples: Sequence[Any], summary: Any, *, title: str, axis: str, usd: bool = False) -> go.Figure:
-    """Empirical CDF across replicas, with the p50 and p90 marked (from ``summary`` when it has them)."""
+def cdf_figure(samples: Sequence[Any], summary: Any, *, title: str, axis: str, usd: bool = False,
+               failure_only: Sequence[float] | None = None) -> go.Figure:
+    """Empirical CDF across replicas, with the p50 and p90 marked (from ``summary`` when it has them);
+    ``failure_only``: the same replicas without parameter uncertainty, drawn in grey beneath."""
     x = np.sort(np.array([v for v in (number(s) for s in samples) if v is not None], dtype=float))
     n = len(x)
     y = np.arange(1, n + 1) / n if n else np.array([])
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line={"shape": "hv", "width": 2, "color": "#4c78a8"},
-                               name="replicas",
-                               hovertemplate=("%{x:$,.0f}" if usd else "%{x:.4g}") + ": %{y:.0%} of replicas"
-                                             "<extra></extra>"))
+    hover = ("%{x:$,.0f}" if usd else "%{x:.4g}") + ": %{y:.0%} of replicas"
+    fig = go.Figure()
+    if failure_only:
+        fx = np.sort(np.asarray(failure_only, dtype=float))
+        fig.add_trace(go.Scatter(x=fx, y=np.arange(1, fx.size + 1) / fx.size, mode="lines", name="failures only",
+                                 line={"shape": "hv", "width": 2, "color": "#9e9e9e"},
+                                 hovertemplate=hover + " (failures only)<extra></extra>"))
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line={"shape": "hv", "width": 2, "color": "#4c78a8"},
+                             name="replicas" if not failure_only else "with parameter uncertainty",
+                             hovertemplate=hover + "<extra></extra>"))
     marks = []
     for q, dash, where in (("p50", "dash", "top right"), ("p90", "dot", "bottom right")):
         value = stat(summary, q) if isinstance(summary, Mapping) else None
@@ -344,7 +352,7 @@ def cdf_figure(samples: Sequence[Any], summary: Any, *, title: str, axis: str, u
         usd_axis(fig, float(np.abs(x).max()))
     fig.update_xaxes(title_text=axis)
     fig.update_yaxes(title_text="fraction of replicas", range=[0, 1.05], tickformat=".0%")
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=bool(failure_only), legend={"x": 0.02, "y": 0.98})
     return fig
 
 

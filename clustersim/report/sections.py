@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clustersim.errors import ClustersimError
+from clustersim.report import bands
 from clustersim.report import figures as rf
 from clustersim.report import planfigs as pf
 from clustersim.report.data import (
@@ -98,14 +99,35 @@ def _run_details(r: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("expected interruptions (theory)", "expected_interruptions", fmt_num),
     ]
     rows += [(label, fn(r[key])) for label, key, fn in optional if number(r.get(key)) is not None]
+    iv = r.get("prediction_interval")
+    if isinstance(iv, Mapping):
+        for key, label, fmt in (("step_time_s", "step time", lambda v: f"{fmt_num(v)} s"),
+                                ("train_days", "failure-free time", fmt_days), ("cost_usd", "failure-free cost", fmt_usd)):
+            pair = iv.get(key)
+            if isinstance(pair, Sequence) and len(pair) == 2:
+                rows.append((f"{label}, {100 * (number(iv.get('level')) or 0.8):.0f}% interval",
+                             f"{fmt(pair[0])} to {fmt(pair[1])}"))
+        rows.append(("interval from", str(iv.get("source") or iv.get("method") or "")))
+    pu = r.get("parameter_uncertainty")
+    if isinstance(pu, Mapping):
+        from clustersim.tables import uncertainty_text
+
+        rows.append(("parameter uncertainty", uncertainty_text(dict(pu))))
     return rows
 
 
 def _stats_table(r: Mapping[str, Any]) -> str:
     rows = []
-    for key, label, fmt in (("wall_days", "wall time (days)", fmt_num), ("wall_cost_usd", "cost", fmt_usd),
+    got = r.get("failure_only") if (r.get("parameter_uncertainty") or {}).get("enabled") else None
+    fixed: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
+    both = bool(fixed)
+    with_pu = " (with parameter uncertainty)" if both else ""
+    for key, label, fmt in (("wall_days", "wall time (days)" + with_pu, fmt_num),
+                            ("failure_only.wall_days", "wall time (days), failures only", fmt_num),
+                            ("wall_cost_usd", "cost" + with_pu, fmt_usd),
+                            ("failure_only.wall_cost_usd", "cost, failures only", fmt_usd),
                             ("goodput", "goodput", _pct), ("interruptions", "interruptions", fmt_num)):
-        v = r.get(key)
+        v = fixed.get(key.split(".")[1]) if key.startswith("failure_only.") and both else r.get(key)
         if not isinstance(v, Mapping):
             continue
         ci = v.get("mean_ci95")
@@ -114,6 +136,20 @@ def _stats_table(r: Mapping[str, Any]) -> str:
     if not rows:
         return ""
     return table_html(rows, ("across replicas", "mean", "p50", "p90", "p99", "95% CI of the mean"))
+
+
+def _failure_only_samples(r: Mapping[str, Any], samples: Mapping[str, Any], key: str) -> list[float] | None:
+    """The failure-only run's samples of ``wall_days`` or ``wall_cost_usd`` (dollars from its days at the
+    same price and paid GPUs as the headline), when the result has both runs."""
+    days = samples.get("wall_days_failures_only")
+    if not isinstance(days, Sequence) or not days:
+        return None
+    if key == "wall_days":
+        return [float(d) for d in days if number(d) is not None]
+    price, paid = number(r.get("usd_per_gpu_hour")), number(r.get("paid_gpus"))
+    if price is None or paid is None:
+        return None
+    return [float(d) * 24.0 * paid * price for d in days if number(d) is not None]
 
 
 def _run_sections(r: Mapping[str, Any], simulated: bool) -> list[Section]:
@@ -146,9 +182,14 @@ def _run_sections(r: Mapping[str, Any], simulated: bool) -> list[Section]:
                                       ("wall_cost_usd", "Cost across replicas", "total cost (USD)", True)):
             values = samples.get(key)
             if isinstance(values, Sequence) and values:
-                out.append(Section(title, "Empirical cumulative distribution over the Monte Carlo replicas; "
-                                   "dashed: median, dotted: 90th percentile.",
-                                   rf.cdf_figure(values, r.get(key), title=title, axis=axis, usd=usd), half=True))
+                fixed_values = _failure_only_samples(r, samples, key)
+                note = ("Empirical cumulative distribution over the Monte Carlo replicas; dashed: median, dotted: "
+                        "90th percentile.")
+                if fixed_values:
+                    note += (" Grey: the same replicas with failures only (step time and failure rates at their "
+                             "point values); the gap is what not knowing the parameters adds.")
+                out.append(Section(title, note, rf.cdf_figure(values, r.get(key), title=title, axis=axis, usd=usd,
+                                                              failure_only=fixed_values), half=True))
             else:
                 out.append(Section(title, f"This result carries no per-replica samples of {key}.", half=True))
     breakdown = r.get("breakdown_s")
@@ -203,6 +244,15 @@ def headline_rows(rows: Sequence[Mapping[str, Any]], headline_usd: float) -> lis
     return out
 
 
+def _interval_note(r: Mapping[str, Any], key: str, fmt: Any) -> str:
+    """`` · 80%: lo to hi`` of the estimate's prediction interval of ``key`` (empty without one)."""
+    iv = r.get("prediction_interval")
+    pair = iv.get(key) if isinstance(iv, Mapping) else None
+    if not (isinstance(pair, Sequence) and len(pair) == 2):
+        return ""
+    return f" \u00b7 80%: {fmt(pair[0])} to {fmt(pair[1])}"
+
+
 def _run_page(r: Mapping[str, Any], kind: str) -> Page:
     page = Page(f"clustersim report: {r.get('name') or 'run'}", _subtitle(r, kind))
     if kind == "simulate":
@@ -215,10 +265,10 @@ def _run_page(r: Mapping[str, Any], kind: str) -> Page:
         ]
     else:
         page.cards = [Card("training time (failure-free)", fmt_days(r.get("train_days")),
-                           f"with failures (theory): {fmt_days(r['expected_wall_days'])}"
-                           if number(r.get("expected_wall_days")) else ""),
+                           (f"with failures (theory): {fmt_days(r['expected_wall_days'])}"
+                            if number(r.get("expected_wall_days")) else "") + _interval_note(r, "train_days", fmt_days)),
                       Card("cost (failure-free)", fmt_usd(r.get("cost_usd")),
-                           f"{fmt_num(r.get('gpu_hours'))} GPU-hours"),
+                           f"{fmt_num(r.get('gpu_hours'))} GPU-hours" + _interval_note(r, "cost_usd", fmt_usd)),
                       Card("MFU", _pct(r.get("mfu")), f"HFU {_pct(r.get('hfu'))}"),
                       Card("memory per GPU", f"{fmt_num(r.get('memory_per_gpu_gib'))} GiB",
                            "fits" if r.get("fits_in_memory") else "does NOT fit")]
@@ -441,8 +491,15 @@ def _sweep_page(r: Mapping[str, Any]) -> Page:
     note = f"{z} for each pair of {x} and {y}."
     if merged:
         note += " Several points share a cell (other inputs vary): the cell shows the lowest."
-    page.sections = [Section("Heatmap", note, fig), _pareto_section(rows, (x, y)),
-                     Section(f"Best points by {z}", "", extra_html=_points_table(scored[:20], f"lowest {z}", (x, y, z)))]
+    page.sections = [Section("Heatmap", note, fig)]
+    keys = bands.interval_keys(rows, z)
+    band = bands.band_figure(rows, x, z, by=y) if keys is not None else None
+    if band is not None and keys is not None:
+        page.sections.append(Section(f"{z} against {x}, with its interval", f"Each line is {z} against {x} for one "
+                                     f"{y} (the lowest over any other input); the shaded band is {keys[2]}.", band))
+    page.sections += [_pareto_section(rows, (x, y)),
+                      Section(f"Best points by {z}", "", extra_html=_points_table(
+                          scored[:20], f"lowest {z}", (x, y, z, *(keys[:2] if keys else ()))))]
     return page
 
 

@@ -20,6 +20,7 @@ from .job import SimJob
 from .pool import run_tasks, tick
 from .records import ReplicaResult
 from .replica import run_replica
+from .scales import ReplicaScales
 from .summary import MonteCarloResult, collect, from_blocks
 from .vector import BlockResult, VectorEngine, block_size
 
@@ -81,12 +82,14 @@ def check_feasible(job: SimJob) -> None:
 
 
 def run_chunk(job: SimJob, seed: int, start: int, stop: int, log_first: bool,
-              done: Callable[[int], None] = tick) -> list[ReplicaResult]:
+              done: Callable[[int], None] = tick, scales: ReplicaScales | None = None) -> list[ReplicaResult]:
     """Replicas start..stop-1 (the worker's task); replica 0 keeps its event log if ``log_first``;
-    ``done(1)`` after each replica."""
+    ``done(1)`` after each replica. ``scales``: this chunk's per-replica multipliers (row 0 is replica
+    ``start``; see :mod:`.scales`)."""
     out = []
     for i in range(start, stop):
-        out.append(run_replica(job, seed, i, log=log_first and i == 0))
+        ji = job if scales is None else scales.job_for(job, i - start)
+        out.append(run_replica(ji, seed, i, log=log_first and i == 0))
         done(1)
     return out
 
@@ -96,9 +99,10 @@ def _chunks(replicas: int, workers: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, replicas)) for a in range(0, replicas, size)]
 
 
-def run_vector_block(job: SimJob, seed: int, block: int, n: int) -> BlockResult:
-    """One block of the vectorized engine (the worker's task)."""
-    return VectorEngine(job).run_block(seed, block, n, tick)
+def run_vector_block(job: SimJob, seed: int, block: int, n: int,
+                     scales: ReplicaScales | None = None) -> BlockResult:
+    """One block of the vectorized engine (the worker's task; ``scales``: the block's rows)."""
+    return VectorEngine(job).run_block(seed, block, n, tick, scales=scales)
 
 
 def _vector_blocks(job: SimJob, replicas: int) -> list[tuple[int, int]]:
@@ -107,13 +111,16 @@ def _vector_blocks(job: SimJob, replicas: int) -> list[tuple[int, int]]:
 
 
 def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, progress: bool = False,
-             events: bool = True, check: bool = True, engine: str = "auto") -> MonteCarloResult:
+             events: bool = True, check: bool = True, engine: str = "auto",
+             scales: ReplicaScales | None = None) -> MonteCarloResult:
     """Simulate ``replicas`` runs of ``job`` and return them with their summary.
 
     ``workers`` > 1 uses a local process pool (the same result as 1 worker); ``progress`` shows a rich
     progress bar; ``events`` keeps replica 0's event log; ``check`` runs :func:`check_feasible` first.
     ``engine``: ``auto`` (the vectorized engine where it represents the job exactly, else SimPy; see
     :mod:`clustersim.sim.engines`), ``vector`` or ``simpy``; the result's ``engine`` says which ran.
+    ``scales``: per-replica step-time factors and failure-rate multipliers (:class:`.scales.ReplicaScales`,
+    parameter uncertainty), honoured by both engines; None: every replica runs ``job`` as given.
     """
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise SimulationError(f"replicas: expected an integer >= 1, given {replicas!r}")
@@ -122,30 +129,42 @@ def simulate(job: SimJob, *, replicas: int, seed: int = 0, workers: int = 1, pro
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SimulationError(f"seed: expected an integer >= 0, given {seed!r}")
     chosen, note = choose_engine(job, engine)
+    if scales is not None:
+        scales.check(job, replicas)
     if check:
         check_feasible(job)
     if chosen == "vector":
-        return _simulate_vector(job, replicas, seed, workers, progress, events, note)
+        return _simulate_vector(job, replicas, seed, workers, progress, events, note, scales)
     chunks = _chunks(replicas, workers)
+
+    def part(a: int, b: int) -> ReplicaScales | None:
+        return None if scales is None else scales.rows(a, b)
+
     with _Progress(replicas, progress) as advance:
         if workers == 1 or len(chunks) == 1:
-            parts = [run_chunk(job, seed, a, b, events, advance) for a, b in chunks]
+            parts = [run_chunk(job, seed, a, b, events, advance, part(a, b)) for a, b in chunks]
         else:
-            parts = run_tasks(run_chunk, [(job, seed, a, b, events) for a, b in chunks], workers, advance)
+            parts = run_tasks(run_chunk, [(job, seed, a, b, events, tick, part(a, b)) for a, b in chunks], workers,
+                              advance)
     results = [r for part in parts for r in part]
     return collect(job, seed, results, note)
 
 
 def _simulate_vector(job: SimJob, replicas: int, seed: int, workers: int, progress: bool, events: bool,
-                     note: str) -> MonteCarloResult:
+                     note: str, scales: ReplicaScales | None = None) -> MonteCarloResult:
     blocks = _vector_blocks(job, replicas)
+    size = block_size(job)
     engine = VectorEngine(job)
+
+    def part(b: int, n: int) -> ReplicaScales | None:
+        return None if scales is None else scales.rows(b * size, b * size + n)
+
     with _Progress(replicas, progress) as advance:
         if workers == 1 or len(blocks) == 1:
-            parts = [engine.run_block(seed, b, n, advance) for b, n in blocks]
+            parts = [engine.run_block(seed, b, n, advance, scales=part(b, n)) for b, n in blocks]
         else:
-            parts = run_tasks(run_vector_block, [(job, seed, b, n) for b, n in blocks], workers, advance)
-    log = run_replica(job, seed, 0, log=True) if events else None
+            parts = run_tasks(run_vector_block, [(job, seed, b, n, part(b, n)) for b, n in blocks], workers, advance)
+    log = run_replica(job if scales is None else scales.job_for(job, 0), seed, 0, log=True) if events else None
     return from_blocks(job, seed, parts, engine.components, log, note)
 
 

@@ -13,6 +13,12 @@ still running, and replays them in time order:
   every unit of every replica is held in an array, and a window collects every renewal that falls in it.
   Memory: replicas x units floats, which is why the engine runs Weibull jobs in smaller blocks.
 
+Per-replica rates (parameter uncertainty, :mod:`.scales`): row r's source j fails at its rate times
+``rate_scale[r, j]``. The draws are the same numbers in the same order as without it, rescaled (an
+exponential gap over the row's total rate; a Poisson count at the row's mean; a Weibull life over the
+row's multiplier, the scale of a Weibull being proportional to its mean), so a block with every
+multiplier 1 reproduces the unscaled block.
+
 Repair durations are drawn per failure as in :class:`~clustersim.sim.distributions.RepairDraws`
 (exponential, fixed, or lognormal with the same mean and cv). Every draw comes from one Generator per
 block of replicas (keyed ``vector/failures`` on (seed, block)), consumed in a fixed order, so a block's
@@ -71,9 +77,11 @@ def repair_means_s(job: SimJob) -> np.ndarray:
 class FailureWindows:
     """Draws the failures of ``n`` replicas window by window (see the module docstring)."""
 
-    def __init__(self, job: SimJob, gen: np.random.Generator, n: int):
+    def __init__(self, job: SimJob, gen: np.random.Generator, n: int, rate_scale: np.ndarray | None = None):
         self.job = job
         self.gen = gen
+        #: (n, sources) rate multipliers per replica (None: every replica at the job's rates)
+        self.rate_scale = None if rate_scale is None else np.asarray(rate_scale, dtype=float)
         gpn = job.gpus_per_node
         self._exp: list[tuple[int, float, int, int]] = []  # (source, rate per s, units, units per slot)
         self._weib: list[tuple[int, float, float, int]] = []  # (source, scale, shape, units per slot)
@@ -83,15 +91,17 @@ class FailureWindows:
             if s.distribution == "weibull":
                 scale = float(weibull_scale_s(s.mtbf_s, s.shape))
                 self._weib.append((i, scale, s.shape, per_slot))
-                self.next_s.append(scale * gen.weibull(s.shape, (n, s.units)))
+                lives = scale * gen.weibull(s.shape, (n, s.units))
+                self.next_s.append(lives if self.rate_scale is None else lives / self.rate_scale[:, i, None])
             else:
                 self._exp.append((i, s.units / s.mtbf_s, s.units, per_slot))
         self._means = repair_means_s(job)
         dist = job.repair_distribution
         self._sigma = math.sqrt(math.log1p(job.repair_cv ** 2))
         self._dist = dist
-        self.rate_per_s = sum(r for _, r, _, _ in self._exp) + sum(
-            s.units / s.mtbf_s for s in job.sources if s.distribution == "weibull")
+        per_source = np.array([s.units / s.mtbf_s for s in job.sources])
+        mean_scale = np.ones(len(job.sources)) if self.rate_scale is None else self.rate_scale.mean(axis=0)
+        self.rate_per_s = float((per_source * mean_scale).sum()) if job.sources else 0.0
 
     def _repairs(self, source: np.ndarray) -> np.ndarray:
         mean = self._means[source]
@@ -117,6 +127,8 @@ class FailureWindows:
         gen = self.gen
         n = t0_s.size
         rates = np.array([r for _, r, _, _ in self._exp])
+        if self.rate_scale is not None:
+            return self._next_failures_scaled(t0_s, k, rates, self.rate_scale)
         total = rates.sum()
         times = np.cumsum(gen.exponential(1.0 / total, (k, n)), axis=0)
         times += t0_s[None, :]
@@ -128,6 +140,28 @@ class FailureWindows:
         lo = np.concatenate(([0.0], cum[:-1]))
         within = (u - lo[which]) / (cum - lo)[which]
         del u
+        return self._place(times, which, within, k, n)
+
+    def _next_failures_scaled(self, t0_s: np.ndarray, k: int, rates: np.ndarray, scale: np.ndarray) -> Window:
+        """:meth:`next_failures` with each row's own rates (the same draws, rescaled per row)."""
+        gen = self.gen
+        n = t0_s.size
+        row_rates = rates[None, :] * scale[:n, [i for i, _, _, _ in self._exp]]  # (n, sources)
+        total = row_rates.sum(axis=1)
+        times = np.cumsum(gen.exponential(1.0 / total[None, :], (k, n)), axis=0)
+        times += t0_s[None, :]
+        cum = np.cumsum(row_rates, axis=1) / total[:, None]  # (n, sources)
+        u = gen.random((k, n))
+        which = np.minimum((u[:, :, None] >= cum[None, :, :]).sum(axis=2), rates.size - 1)
+        lo = np.concatenate((np.zeros((n, 1)), cum[:, :-1]), axis=1)
+        col = np.broadcast_to(np.arange(n)[None, :], which.shape)
+        within = (u - lo[col, which]) / (cum - lo)[col, which]
+        del u
+        return self._place(times, which, within, k, n)
+
+    def _place(self, times: np.ndarray, which: np.ndarray, within: np.ndarray, k: int, n: int) -> Window:
+        """The window of failures at ``times``: source index ``which`` among the exponential sources, the
+        unit from ``within`` (uniform in [0, 1))."""
         src = np.array([i for i, _, _, _ in self._exp])[which]
         units = np.array([u for _, _, u, _ in self._exp])[which]
         per = np.array([p for _, _, _, p in self._exp])[which]
@@ -144,7 +178,8 @@ class FailureWindows:
         rows, times, srcs, units, per = [], [], [], [], []
         width = t1_s - t0_s
         for i, rate, u, per_slot in self._exp:
-            counts = gen.poisson(rate * width, n)
+            mean = rate * width if self.rate_scale is None else rate * width * self.rate_scale[:n, i]
+            counts = gen.poisson(mean, n)
             total = int(counts.sum())
             rows.append(np.repeat(np.arange(n), counts))
             times.append(t0_s + width * gen.random(total))
@@ -159,7 +194,8 @@ class FailureWindows:
                 units.append(ix)
                 srcs.append(np.full(r.size, i))
                 per.append(np.full(r.size, per_slot))
-                nxt[r, ix] += scale * gen.weibull(shape, r.size)
+                life = scale * gen.weibull(shape, r.size)
+                nxt[r, ix] += life if self.rate_scale is None else life / self.rate_scale[r, i]
                 due = nxt[r, ix] < t1_s
                 r, ix = r[due], ix[due]
         if not rows:

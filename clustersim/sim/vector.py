@@ -23,6 +23,7 @@ from clustersim import rng as rngmod
 
 from .job import SimJob
 from .records import BUCKETS
+from .scales import ReplicaScales
 from .vecevents import FailureWindows
 from .vecstate import (
     DONE,
@@ -72,9 +73,10 @@ class _State:
     p: Progress
     nd: Nodes
     ta: Tally
+    work_s: np.ndarray  # each replica's failure-free compute (the job's, times its step factor)
 
     def take(self, rows: np.ndarray) -> _State:
-        return _State(take_rows(self.p, rows), take_rows(self.nd, rows), take_rows(self.ta, rows))
+        return _State(take_rows(self.p, rows), take_rows(self.nd, rows), take_rows(self.ta, rows), self.work_s[rows])
 
     def put(self, rows: np.ndarray, part: _State) -> None:
         put_rows(self.p, rows, part.p)
@@ -110,14 +112,19 @@ class VectorEngine:
 
     # ------------------------------------------------------------------ one block
     def run_block(self, seed: int, block: int, n: int, done: Callable[[int], None] | None = None,
-                  windows: FailureWindows | None = None) -> BlockResult:
+                  windows: FailureWindows | None = None, scales: ReplicaScales | None = None) -> BlockResult:
         """Replicas of block ``block`` (n of them) on the keyed stream (seed, block, ``vector/failures``);
         ``done(k)`` is called as k more replicas end. ``windows``: another source of failure windows
-        (the tests script failures with it)."""
+        (the tests script failures with it). ``scales``: the block's per-replica step factors and rate
+        multipliers (row 0 is the block's first replica; :mod:`.scales`)."""
         job = self.job
+        if scales is not None:
+            scales.check(job, n)
         if windows is None:
-            windows = FailureWindows(job, rngmod.stream(seed, block, "vector/failures"), n)
-        st = _State(Progress.start(n), Nodes.start(n, job.spare_nodes), Tally.start(n, len(self.components)))
+            windows = FailureWindows(job, rngmod.stream(seed, block, "vector/failures"), n,
+                                     None if scales is None else scales.rate_scale[:n])
+        work = np.full(n, job.work_s) if scales is None else job.work_s * scales.step_factor[:n]
+        st = _State(Progress.start(n), Nodes.start(n, job.spare_nodes), Tally.start(n, len(self.components)), work)
         self._begin_run(st, np.arange(n), np.zeros(n))
         horizon = job.horizon
         budget = job.max_events
@@ -252,7 +259,7 @@ class VectorEngine:
         pl = self.plan
         p = st.p
         tau = pl.tau_s
-        rem = self.job.work_s - p.saved[r]
+        rem = st.work_s[r] - p.saved[r]
         tol = rem - 1e-9 * tau  # as the SimPy engine: a remainder of a billionth of tau earns no cycle
         jf = np.maximum(np.ceil(tol / tau) - 1.0, 0.0)
         jf = np.where(tol > (jf + 1.0) * tau, jf + 1.0, jf)
@@ -300,9 +307,9 @@ class VectorEngine:
             ta.checkpoints[r] += _as_count(jf + 1.0)
         else:
             ta.checkpoints[r] += _as_count(self._cycles(st, r, p.fin_s[r])[1])
-        ta.acc[r, PROD] += self.job.work_s - p.saved[r]
+        ta.acc[r, PROD] += st.work_s[r] - p.saved[r]
         ta.acc[r, CKPT] += ckpt
-        p.saved[r] = self.job.work_s
+        p.saved[r] = st.work_s[r]
         p.wall_s[r] = p.fin_s[r]
         p.mode[r] = DONE
 
