@@ -225,7 +225,8 @@ def test_long_run_timeline_opens_on_a_readable_window(scenario: Path, chromium: 
     assert (hi - lo) < 0.2 * (whole[1] - whole[0])  # the opening view is a window, not the run
     count, closest_px = _visible_checkpoints(window)
     assert 10 <= count <= 60 and closest_px >= 5  # single checkpoints, told apart
-    assert len(window["checkpoints"]) > 600  # and the whole run is there to pan along
+    # and the whole run is there to pan along: many more checkpoints than the window shows, up to its end
+    assert len(window["checkpoints"]) > 5 * count and max(window["checkpoints"]) >= 0.8 * whole[1]
 
 
 def screenshot(png: Path, browser: str | None = None) -> None:
