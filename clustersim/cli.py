@@ -414,7 +414,8 @@ def fleet(file: str, replicas: int | None, seed: int | None, workers: int | None
               help="Pick the cheapest strategy whose P90 wall time meets this (default: the file's deadline_days).")
 @click.option("--strategy", "only", multiple=True, help="Run only these strategies (base: the file as written).")
 @click.option("--vary", multiple=True, metavar="KEY=V1,V2,...",
-              help="Add one strategy per value: the base with KEY set, e.g. --vary spares.hot=0,8,16,32.")
+              help="Add one strategy per value: the base with KEY set, e.g. --vary failures.spare_nodes=0,8,16,32 "
+                   "(a scenario) or --vary spares.hot=0,8,16,32 (a resilience file).")
 @workers_option(256)
 @set_option
 @json_option()
@@ -423,7 +424,10 @@ def fleet(file: str, replicas: int | None, seed: int | None, workers: int | None
 def resilience(file: str, replicas: int | None, seed: int | None, deadline_days: float | None, only: tuple[str, ...],
                vary: tuple[str, ...], workers: int | None, overrides: tuple[str, ...], as_json: bool,
                output: str | None) -> None:
-    """Compare FILE's resilience strategies on the same failures: days, dollars, goodput, and the pick."""
+    """Compare FILE's resilience strategies on the same failures: days, dollars, goodput, and the pick.
+
+    FILE is a training scenario (strategies under resilience.strategies, as dotted overrides; step time
+    and checkpoint from the kernel) or a resilience file (docs/reference/resilience.md)."""
     from clustersim.resilience import compare
     from clustersim.resilience.tables import comparison_table
 

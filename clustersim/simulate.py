@@ -23,13 +23,17 @@ from clustersim.errors import ScenarioError
 from clustersim.estimate import Estimate, estimate, require_fit
 from clustersim.planning import fabric_for
 from clustersim.reliability import checkpoint_costs, checkpoint_interval_s, read_trace
+from clustersim.resilience.scenario import build_strategy_job, scenario_cost_usd, strategy_mechanisms
 from clustersim.resolve import ResolvedRun
 from clustersim.results import jsonable
 from clustersim.scenario import Scenario
 from clustersim.sim import FailureSource, MonteCarloResult, SimJob, TraceEvent
 from clustersim.sim import simulate as run_monte_carlo
+from clustersim.sim.strategy import simulate_strategy
+from clustersim.sim.strategy_job import StrategyJob
+from clustersim.sim.strategy_result import strategy_monte_carlo
 
-__all__ = ["SimulationResult", "simulate", "build_job"]
+__all__ = ["SimulationResult", "simulate", "build_job", "strategy_job_of", "strategy_cost"]
 
 #: Spine-failure states evaluated through the cluster graph; rates in between are interpolated linearly.
 _DEGRADED_SAMPLES = 9
@@ -200,6 +204,10 @@ class SimulationResult:
     seed: int
     failure_only: MonteCarloResult | None = None
     uncertainty: Any = None  # clustersim.calibrate.uncertainty.ParameterUncertainty, or None (off)
+    #: the strategy engine's input when it ran (engine ``strategy``), and each replica's dollars with the
+    #: strategy's own cost (cold nodes, the memory tier, retained storage); None for the whole-job engines
+    strategy_job: StrategyJob | None = None
+    strategy_cost_usd: np.ndarray | None = None
 
     def write_events(self, path: str) -> None:
         """Replica 0's event log as CSV, written atomically."""
@@ -215,10 +223,13 @@ class SimulationResult:
         paid_gpus = run.gpus + (s.failures.spare_nodes * run.gpus_per_node if s.failures else 0)
         wall_days = wall_s / units.DAY_S
         cost = wall_s / units.HOUR_S * paid_gpus * price if price is not None else None
+        if self.strategy_cost_usd is not None:
+            cost = np.asarray(self.strategy_cost_usd, dtype=float)
         out.update({
             "replicas": self.replicas,
             "seed": self.seed,
             "engine": mc.engine,
+            "engine_note": mc.engine_note,
             "wall_days": _stats(wall_days),
             "wall_cost_usd": _stats(cost) if cost is not None else None,
             "paid_gpus": paid_gpus,
@@ -256,16 +267,19 @@ class SimulationResult:
 def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, replicas: int | None = None,
              seed: int | None = None, workers: int = 1, progress: bool = False, set: Iterable[str] = (),
              engine: str = "auto", parameter_uncertainty: bool = True, **overrides: Any) -> SimulationResult:
-    """Run ``replicas`` seeded SimPy replicas of the scenario's training run with failures.
+    """Run ``replicas`` seeded replicas of the scenario's training run with failures.
 
     The same seed gives the same result whatever ``workers`` is. Raises SimulationError when the job
     cannot finish (its MTBF is shorter than a checkpoint plus a restart). ``engine``: ``auto`` (the
-    vectorized engine where it represents the job exactly, else SimPy), ``vector`` or ``simpy``.
+    strategy engine when the scenario uses a mechanism only it simulates, see
+    :func:`clustersim.resilience.scenario.strategy_mechanisms`; else the vectorized engine where it
+    represents the job exactly, else SimPy), ``vector``, ``simpy`` or ``strategy``; the result says which ran.
 
     ``parameter_uncertainty`` (default True): each replica also draws its step-time factor (the
     distribution behind estimate's interval) and its failure rates (a profile's posterior, or a
     preset's study count; see :mod:`clustersim.calibrate.uncertainty`), and the failure-only run (the
-    same replicas, parameters fixed) is reported beside it. False: the failure-only run alone.
+    same replicas, parameters fixed) is reported beside it. False: the failure-only run alone. The
+    strategy engine runs failure-only (its result says so).
     """
     est = estimate(scenario, set=set, **overrides)
     require_fit(est)
@@ -273,6 +287,14 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *,
     job = build_job(s, est)
     n = replicas or s.simulation.replicas
     sd = s.simulation.seed if seed is None else seed
+    uses = strategy_mechanisms(s)
+    if engine == "strategy" or (uses and engine == "auto"):
+        return _simulate_strategy(est, job, uses, n, sd, workers, progress)
+    if uses and engine in ("vector", "simpy"):
+        from clustersim.errors import SimulationError
+
+        raise SimulationError(f"engine {engine} cannot represent this run: it has " + ", ".join(uses)
+                              + "; use engine strategy (or auto)")
     if not parameter_uncertainty:
         mc = run_monte_carlo(job, replicas=n, seed=sd, workers=workers, progress=progress, engine=engine)
         return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd)
@@ -290,3 +312,32 @@ def simulate(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *,
                          scales=scales)
     return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd, failure_only=fixed,
                             uncertainty=pu)
+
+
+def strategy_job_of(est: Estimate, job: SimJob | None = None) -> StrategyJob:
+    """The strategy engine's input for an estimate's scenario (``job``: its whole-job input, built if None)."""
+    whole = job if job is not None else build_job(est.scenario, est)
+    return build_strategy_job(est.scenario, whole, est.kernel["checkpoint_bytes"], est.run.gpus)
+
+
+def strategy_cost(est: Estimate, sjob: StrategyJob, wall_s: np.ndarray, cold_node_s: np.ndarray) -> np.ndarray | None:
+    """Each replica's dollars with the strategy's own cost (None without a GPU price)."""
+    price = est.run.usd_per_gpu_hour
+    if price is None:
+        return None
+    return scenario_cost_usd(est.scenario, sjob, price, est.run.gpus_per_node, est.kernel["checkpoint_bytes"],
+                             wall_s, cold_node_s)
+
+
+def _simulate_strategy(est: Estimate, job: SimJob, uses: tuple[str, ...], n: int, sd: int, workers: int,
+                       progress: bool) -> SimulationResult:
+    from clustersim.sim.runner import _Progress
+
+    sjob = strategy_job_of(est, job)
+    note = ("the scenario uses " + ", ".join(uses) + ", which only the strategy engine simulates") if uses else "asked for"
+    note += "; failure randomness only (the strategy engine draws no parameter uncertainty)"
+    with _Progress(n, progress) as advance:
+        raw = simulate_strategy(sjob, replicas=n, seed=sd, workers=workers, advance=advance)
+    mc = strategy_monte_carlo(sjob, job, raw, sd, note)
+    return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd, strategy_job=sjob,
+                            strategy_cost_usd=strategy_cost(est, sjob, raw["wall_s"], raw["cold_node_s"]))

@@ -210,6 +210,8 @@ def simulate_tables(d: dict[str, Any]) -> list[Table]:
     if d.get("expected_wall_days") is not None:
         info.add_row("theory (Daly)", f"{d['expected_wall_days']:.2f} days, goodput {_pct(d['expected_goodput'])}")
     info.add_row("finished", f"{_pct(d['finished_fraction'])} of replicas within the horizon")
+    if d.get("engine") == "strategy":  # the whole-job engines' choice is in the JSON (engine, engine_note)
+        info.add_row("engine", user_text(f"{d['engine']}: {d.get('engine_note') or ''}".rstrip(": ")))
     parts = Table(title="where the wall time goes (days)")
     for col in ("part", "mean", "p50", "p90", "share"):
         parts.add_column(col, justify="right" if col != "part" else "left")

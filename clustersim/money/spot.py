@@ -133,6 +133,13 @@ def _simulate(base: dict[str, Any], sets: list[str], *, replicas: int, seed: int
 
     est = estimate(base, set=sets)
     require_fit(est)
+    from clustersim.resilience.scenario import strategy_mechanisms
+
+    if strategy_mechanisms(est.scenario):  # spot preemptions are a whole-job mechanism: not both at once
+        from clustersim.errors import SimulationError
+
+        raise SimulationError("spot break-even runs the whole-job engines; the scenario uses "
+                              + ", ".join(strategy_mechanisms(est.scenario)) + ", which they do not model")
     job = build_job(est.scenario, est)
     if return_s is not None:  # only the spot source's preemptions use it
         job = dataclasses.replace(job, preempt_return_s=return_s)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -179,14 +180,98 @@ def _varied(vary: tuple[str, ...] | list[str]) -> list[tuple[str, dict[str, Any]
     return out
 
 
+def _is_training_scenario(path: str | os.PathLike[str]) -> bool:
+    """Whether the file is a training scenario (it has ``model`` or ``training``), not a resilience file."""
+    from clustersim.scenario.loader import read_scenario_mapping
+
+    data = read_scenario_mapping(path)
+    return isinstance(data, dict) and ("model" in data or "training" in data)
+
+
+def _scenario_strategies(path: str | os.PathLike[str], overrides: tuple[str, ...] | list[str],
+                         extra: dict[str, dict[str, Any]], only: tuple[str, ...] | list[str]) -> tuple[Any, list[Any]]:
+    """(the base scenario, [(name, estimate, whole-job input, strategy job)]) of a training scenario's
+    strategies: each the scenario with its dotted overrides; every one is built (and refused with its
+    name if it cannot run) before anything runs."""
+    import copy
+
+    from clustersim.errors import ErrorItem, ScenarioError, SimulationError
+    from clustersim.estimate import estimate, require_fit
+    from clustersim.scenario import load_scenario
+    from clustersim.scenario.loader import apply_overrides, read_scenario_mapping, set_dotted
+    from clustersim.simulate import build_job, strategy_job_of
+
+    base = load_scenario(path, overrides)  # errors name the file and line
+    data = apply_overrides(read_scenario_mapping(path), overrides)
+    strategies = {**(base.resilience.strategies if base.resilience else {}), **extra}
+    names = list(only) if only else ["base", *strategies]
+    out = []
+    for name in names:
+        mapping = copy.deepcopy(data)
+        if name != "base":
+            if name not in strategies:
+                raise ScenarioError(ErrorItem(f"no strategy {name!r}", path="resilience.strategies",
+                                              expected=" | ".join(["base", *strategies])), str(path))
+            for key, value in strategies[name].items():
+                if not isinstance(key, str) or key.split(".")[0] in ("resilience", "simulation"):
+                    raise ScenarioError(ErrorItem(f"strategy {name!r} cannot set {key!r}",
+                                                  path=f"resilience.strategies.{name}"), str(path))
+                set_dotted(mapping, key, value)
+        try:
+            est = estimate(mapping)
+            require_fit(est)
+            job = build_job(est.scenario, est)
+            sjob = strategy_job_of(est, job)
+        except (ScenarioError, SimulationError) as exc:
+            items = exc.items if isinstance(exc, ScenarioError) else [ErrorItem(str(exc))]
+            raise ScenarioError([ErrorItem(f"strategy {name!r}: {i.message}", path=i.path, expected=i.expected)
+                                 for i in items], str(path)) from None
+        if est.run.usd_per_gpu_hour is None:
+            raise ScenarioError(ErrorItem("comparing strategies needs a GPU price", path="pricing",
+                                          expected="pricing.usd_per_gpu_hour or pricing.preset"), str(path))
+        out.append((name, est, job, sjob))
+    return base, out
+
+
+def _compare_scenario(path: str | os.PathLike[str], replicas: int | None, seed: int | None,
+                      overrides: tuple[str, ...] | list[str], deadline_days: float | None,
+                      only: tuple[str, ...] | list[str], workers: int,
+                      vary: tuple[str, ...] | list[str]) -> Comparison:
+    from clustersim.simulate import strategy_cost
+
+    base, runs = _scenario_strategies(path, overrides, dict(_varied(vary)), only)
+    n = replicas or base.simulation.replicas
+    sd = base.simulation.seed if seed is None else seed
+    jobs = [sjob for _, _, _, sjob in runs]
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            raws = list(pool.map(simulate_strategy, jobs, [n] * len(jobs), [sd] * len(jobs)))
+    else:
+        raws = [simulate_strategy(j, replicas=n, seed=sd) for j in jobs]
+    results = []
+    for (name, est, _, sjob), raw in zip(runs, raws, strict=True):
+        cost = strategy_cost(est, sjob, raw["wall_s"], raw["cold_node_s"])
+        results.append(StrategyResult(name=name, engine_mode=sjob.mode, raw=raw,
+                                      cost=cost if cost is not None else np.zeros_like(raw["wall_s"])))
+    deadline = deadline_days if deadline_days is not None else (base.resilience.deadline_days if base.resilience
+                                                                 else None)
+    return Comparison(name=base.name or Path(path).stem, results=results, deadline_days=deadline, replicas=n, seed=sd)
+
+
 def compare(path: str | os.PathLike[str], *, replicas: int | None = None, seed: int | None = None,
             set: tuple[str, ...] | list[str] = (), deadline_days: float | None = None,
             only: tuple[str, ...] | list[str] = (), workers: int = 1, vary: tuple[str, ...] | list[str] = ()
             ) -> Comparison:
-    """Simulate the base and every named strategy of the file on common random numbers. ``workers``
-    processes run one strategy each; the result does not depend on it (streams keyed by replica).
-    ``vary``: ``KEY=V1,V2,...`` adds one strategy per value, the base with KEY set (named ``KEY=V``),
-    e.g. ``spares.hot=0,8,16,32`` to size the spare pool."""
+    """Simulate the base and every named strategy on common random numbers and pick the cheapest that
+    meets the deadline at P90. ``path``: a training scenario (strategies under ``resilience.strategies``;
+    the step time and checkpoint size from the kernel, as for ``simulate``) or a resilience file (the
+    run stated by days of compute, :mod:`.spec`). ``workers`` processes run one strategy each; the result
+    does not depend on it (streams keyed by replica). ``vary``: ``KEY=V1,V2,...`` adds one strategy per
+    value, the base with KEY set (named ``KEY=V``), e.g. ``failures.spare_nodes=0,8,16,32``."""
+    if _is_training_scenario(path):
+        return _compare_scenario(path, replicas, seed, set, deadline_days, only, workers, vary)
     spec, data = load_file(path, set, extra=dict(_varied(vary)))
     n = replicas or spec.replicas
     sd = spec.seed if seed is None else seed

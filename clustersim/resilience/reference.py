@@ -15,6 +15,12 @@ __all__ = ["resilience_reference", "write_reference", "DOCS"]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference"
 
 _INTRO = """\
+The same mechanisms are keys of a training scenario (`checkpoint.memory_tier`, `checkpoint.retention`,
+`checkpoint.write_efficiency`, `failures.cold_provision_minutes`, `failures.fault_tolerance`,
+`failures.node_health`, `failures.silent_corruption`, strategies under `resilience.strategies`: see the
+[scenario reference](scenario.md)), where the step time and the checkpoint come from the kernel; a
+resilience file is for a run known only by what reliability reports give.
+
 A resilience file is one YAML file: a run stated by what reliability reports give (GPUs, days of
 failure-free compute, failure rates, recovery times, checkpoint policy, spares, prices) and named
 strategies, each a set of dotted overrides of the base. `clustersim resilience FILE` compares them on

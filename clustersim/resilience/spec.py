@@ -2,7 +2,8 @@
 
 A resilience file describes a run by what reliability reports state (GPUs, days of failure-free
 compute, failure rates, recovery times, checkpoint policy), not by a model and a parallel layout: the
-step time does not enter, so these files are not scenarios for ``estimate``. ``strategies`` maps a
+step time does not enter, so these files are not scenarios for ``estimate``. A training scenario states
+the same mechanisms as its own keys (:mod:`clustersim.resilience.scenario`), with the kernel's step time. ``strategies`` maps a
 name to dotted overrides of the base (``checkpoint.tier: node``, ``spares.hot: 16``, ``mode:
 per_replica``); every strategy of a file runs on the same failures (common random numbers).
 Every number has a range, as in :mod:`clustersim.scenario.spec`.

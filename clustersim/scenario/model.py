@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from clustersim import units
 from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.scenario import catalog
 from clustersim.scenario.spec import (
@@ -24,6 +23,7 @@ from clustersim.scenario.spec import (
     ModelSpec,
     ParallelismSpec,
     PricingSpec,
+    ResilienceSpec,
     SimulationSpec,
     SoftwareSpec,
     Strict,
@@ -52,6 +52,8 @@ class Scenario(Strict):
     simulation: SimulationSpec = SimulationSpec()
     software: SoftwareSpec = SoftwareSpec()
     calibration: str | None = Field(None, description="a calibration profile (YAML) from `clustersim calibrate`")
+    resilience: ResilienceSpec | None = Field(
+        None, description="named strategies (dotted overrides) for `clustersim resilience`")
 
     @model_validator(mode="after")
     def _cross(self, info: ValidationInfo) -> Scenario:
@@ -124,7 +126,7 @@ class Scenario(Strict):
         return self.price()[1]
 
     def checkpoint_read_s(self, size_bytes: float) -> float:
-        return size_bytes / (self.checkpoint.read_gbyte_per_s * units.GB)
+        return size_bytes / self.checkpoint.read_bytes_per_s
 
 
 def gpus_per_node_of(given: int | None, gpu: Mapping[str, Any]) -> int:

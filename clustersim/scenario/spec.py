@@ -10,7 +10,7 @@ are documented on each field; where a default is a figure, its source is in the 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -37,10 +37,15 @@ __all__ = [
     "MaintenanceSpec",
     "FailuresSpec",
     "CheckpointSpec",
+    "MemoryTierSpec",
+    "FaultToleranceSpec",
+    "NodeHealthSpec",
+    "SilentCorruptionSpec",
     "SpotSpec",
     "EnergySpec",
     "PricingSpec",
     "SimulationSpec",
+    "ResilienceSpec",
 ]
 
 PosInt = Annotated[int, Field(gt=0)]
@@ -92,6 +97,8 @@ RepairHours = Annotated[float, Field(ge=0.0, le=87_600.0)]
 #: Checkpoint interval: one minute to one year of compute.
 IntervalMinutes = Annotated[float, Field(ge=1.0, le=525_600.0)]
 Usd = Annotated[float, Field(ge=0.0, le=1e6)]
+#: A cost factor (>= 1: no cost) up to 10.
+CostFactor = Annotated[float, Field(ge=1.0, le=10.0)]
 
 
 def _count(value: object) -> object:
@@ -280,6 +287,58 @@ class MaintenanceSpec(Strict):
     duration_minutes: Annotated[float, Field(gt=0.0, le=10_080.0)]
 
 
+class FaultToleranceSpec(Strict):
+    """Per-replica fault tolerance (torchft / FT-HSDP style): a failed data-parallel replica drops out and
+    rejoins after recovery while the others continue; no whole-job restart. Distinct from ``elastic``
+    (the job restarts, then runs on fewer replicas). Simulated by the strategy engine."""
+
+    mode: Literal["per_replica", "restart"] = Field(
+        "per_replica", description="per_replica, or restart (the whole-job restart, to compare against)")
+    replicas: Annotated[int, Field(gt=0, le=MAX_NODES)] | None = Field(
+        None, description="fault-tolerance replica groups; default: the layout's data-parallel replicas that "
+        "span whole nodes (nodes / ceil(tp*pp*cp / gpus_per_node)); must divide the nodes")
+    stall_seconds: Annotated[float, Field(ge=0.0, le=86_400.0)] = Field(
+        60.0, description="every replica pauses this long per failure while the quorum re-forms")
+    rejoin_minutes: DownMinutes = Field(
+        10.0, description="after detection and a replacement node, the replica reloads and rejoins")
+    step_time_factor: CostFactor = Field(
+        1.0, description="step time of fault-tolerant training over plain training (per-step quorum, "
+        "replicated state): the healthy job runs 1/this as fast")
+    convergence_factor: CostFactor = Field(
+        1.0, description="extra work to reach the same loss (dropped replicas' batches): work x this")
+
+
+class NodeHealthSpec(Strict):
+    """Heterogeneous node reliability: a few lemon nodes fail again and again (Kokolis et al. 2024 Sec. V.A
+    found 40 lemons; the 504-GPU B200 report of Lablup 2026 has 3 of 63 nodes behind over half the
+    exclusions), retired after k failures, misdiagnosed repairs and repair escalation. Strategy engine."""
+
+    lemon_nodes: NodeCount = Field(0, description="nodes of the job that fail repeatedly")
+    lemon_mtbf_hours: MtbfHours | None = Field(None, description="MTBF of one lemon node")
+    retire_after: Annotated[int, Field(ge=0, le=1_000)] = Field(
+        0, description="retire a lemon after this many failures; a fresh node replaces it (0: never)")
+    escalate_after: Annotated[int, Field(ge=0, le=1_000)] = Field(
+        0, description="after this many failures a lemon gets a thorough repair (twice as long) that fixes it "
+        "(0: never)")
+    misdiagnosis: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.0, description="probability that a repaired node comes back still broken (it then fails as a lemon)")
+
+    @model_validator(mode="after")
+    def _rate(self) -> NodeHealthSpec:
+        if (self.lemon_nodes or self.misdiagnosis) and self.lemon_mtbf_hours is None:
+            raise ValueError("lemon_mtbf_hours is needed with lemon_nodes or misdiagnosis")
+        return self
+
+
+class SilentCorruptionSpec(Strict):
+    """Silent data corruption found late: the job rolls back to the newest retained storage checkpoint
+    written before it (``checkpoint.retention``). Strategy engine, whole-job restart mode."""
+
+    mtbf_hours: MtbfHours = Field(description="mean time between corruptions of the whole job")
+    detect_hours: Annotated[float, Field(ge=0.0, le=8_760.0)] = Field(
+        0.0, description="how long after it happens a corruption is found")
+
+
 class FailuresSpec(Strict):
     node_mtbf_hours: MtbfHours | None = Field(None, description="shorthand: one exponential source per node")
     preset: str | None = Field(None, description="a reliability preset from the catalog (e.g. llama3-405b)")
@@ -294,6 +353,14 @@ class FailuresSpec(Strict):
     max_concurrent_repairs: Nodes | None = None
     spare_nodes: NodeCount = 0
     elastic: bool = Field(False, description="continue on fewer data-parallel replicas instead of waiting")
+    cold_provision_minutes: DownMinutes | None = Field(
+        None, description="with no spare node free, a replacement from the provider after this many minutes, "
+        "paid from then on (cold spares; omit: wait for a repair). Strategy engine")
+    fault_tolerance: FaultToleranceSpec | None = Field(
+        None, description="per-replica fault tolerance instead of whole-job restarts. Strategy engine")
+    node_health: NodeHealthSpec | None = Field(None, description="lemon nodes, retirement, misdiagnosis. Strategy engine")
+    silent_corruption: SilentCorruptionSpec | None = Field(
+        None, description="silent data corruption found late, rolled back. Strategy engine")
     stragglers: StragglerSpec | None = None
     maintenance: MaintenanceSpec | None = None
 
@@ -302,6 +369,9 @@ class FailuresSpec(Strict):
         given = [k for k in ("node_mtbf_hours", "preset", "sources") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of node_mtbf_hours, preset, sources (got {', '.join(given)})")
+        if self.elastic and self.fault_tolerance is not None and self.fault_tolerance.mode == "per_replica":
+            raise ValueError("give elastic or fault_tolerance (per-replica), not both: they are distinct ways "
+                             "of continuing after a failure")
         return self
 
     @property
@@ -315,6 +385,26 @@ class FailuresSpec(Strict):
     @property
     def repair_s(self) -> float:
         return self.repair_hours * units.HOUR_S
+
+
+class MemoryTierSpec(Strict):
+    """In-memory checkpoints: host memory of each node (lost when that node fails, kept over a software
+    failure) or peer-replicated (a copy on another node: survives the loss of one node). Gemini
+    (Wang et al., SOSP 2023) and MegaScale Sec. 4.4 (host copy in seconds) describe both."""
+
+    holder: Literal["host", "peer"] = Field(
+        "peer", description="host: own host memory; peer: replicated to another node's memory")
+    interval_minutes: IntervalMinutes = Field(description="compute time between in-memory checkpoints")
+    write_seconds: Annotated[float, Field(ge=0.0, le=86_400.0)] | None = Field(
+        None, description="blocking time of one in-memory checkpoint; default: the per-GPU checkpoint over "
+        "checkpoint.host_copy_gbyte_per_s")
+    load_seconds: Annotated[float, Field(ge=0.0, le=86_400.0)] | None = Field(
+        None, description="restore from memory; default: as write_seconds")
+    gib_per_node: Annotated[float, Field(ge=0.0, le=1e6)] | None = Field(
+        None, description="host memory the tier holds per node (priced); default: the checkpoint over the "
+        "nodes, twice for peer")
+    usd_per_gib_hour: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        0.0, description="price of that host memory")
 
 
 class CheckpointSpec(Strict):
@@ -333,16 +423,40 @@ class CheckpointSpec(Strict):
         "the blocking 'several seconds' snapshot of MegaScale Sec. 4.4)",
     )
     async_: bool = Field(False, alias="async", description="true: only the copy to host memory blocks")
+    write_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0, description="achieved write bandwidth as a fraction of write_gbyte_per_s (e.g. 0.16 measured on "
+        "a 504-GPU B200 cluster's NFS, Lablup 2026)")
+    read_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0, description="achieved read bandwidth as a fraction of read_gbyte_per_s (0.215 in Lablup 2026)")
+    retention: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        None, description="storage checkpoints kept (what a late-found corruption can roll back to; priced "
+        "with pricing.storage_usd_per_tb_month); omit: all")
+    memory_tier: MemoryTierSpec | None = Field(
+        None, description="a fast in-memory checkpoint tier at its own interval; the storage checkpoint "
+        "(this section's interval) is every round(interval_minutes / memory_tier.interval_minutes)-th. "
+        "Strategy engine")
 
     model_config = ConfigDict(populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _tiers(self) -> CheckpointSpec:
+        if self.memory_tier is not None and self.async_:
+            raise ValueError("give async or memory_tier, not both (the memory tier is the asynchronous copy; "
+                             "its storage write is modelled as blocking)")
+        if (self.memory_tier is not None and self.interval_minutes != "auto"
+                and self.memory_tier.interval_minutes > self.interval_minutes):
+            raise ValueError("memory_tier.interval_minutes must not exceed interval_minutes (the storage interval)")
+        return self
+
     @property
     def write_bytes_per_s(self) -> float:
-        return self.write_gbyte_per_s * units.GB
+        """Achieved write bandwidth: nominal x ``write_efficiency``."""
+        return self.write_gbyte_per_s * units.GB * self.write_efficiency
 
     @property
     def read_bytes_per_s(self) -> float:
-        return self.read_gbyte_per_s * units.GB
+        """Achieved read bandwidth: nominal x ``read_efficiency``."""
+        return self.read_gbyte_per_s * units.GB * self.read_efficiency
 
 
 class SpotSpec(Strict):
@@ -386,3 +500,14 @@ class SimulationSpec(Strict):
         "commands say so"
     )
 
+
+
+class ResilienceSpec(Strict):
+    """Named resilience strategies of this scenario for ``clustersim resilience``: each is a set of
+    dotted overrides of the scenario (``failures.spare_nodes: 32``, ``checkpoint.memory_tier.interval_minutes:
+    5``); all run on the same failures (common random numbers). ``simulate`` ignores this section."""
+
+    strategies: Annotated[dict[str, dict[str, Any]], Field(max_length=64)] = Field(
+        default_factory=dict, description="name -> dotted overrides of the scenario")
+    deadline_days: Annotated[float, Field(gt=0.0, le=36_500.0)] | None = Field(
+        None, description="pick the cheapest strategy whose P90 wall time meets it")

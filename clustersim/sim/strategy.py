@@ -31,9 +31,9 @@ import numpy as np
 from clustersim import rng as rngmod
 from clustersim.errors import SimulationError
 
-from .strategy_job import StrategyJob
+from .strategy_job import KINDS, StrategyJob
 
-__all__ = ["StrategyReplica", "run_strategy_replica", "simulate_strategy"]
+__all__ = ["StrategyReplica", "run_strategy_replica", "run_strategy_chunk", "simulate_strategy"]
 
 
 @dataclass
@@ -334,15 +334,45 @@ def run_strategy_replica(job: StrategyJob, seed: int = 0, replica: int = 0) -> S
     return _run_restart(job, seed, replica)
 
 
-def simulate_strategy(job: StrategyJob, replicas: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """``replicas`` seeded replicas: arrays of wall_s, goodput, failures, finished, cold_node_s, ..."""
+def run_strategy_chunk(job: StrategyJob, seed: int, start: int, stop: int) -> list[StrategyReplica]:
+    """Replicas start..stop-1 (a worker's task); reports each one done to the pool's progress."""
+    from .pool import tick
+
+    out = []
+    for i in range(start, stop):
+        out.append(run_strategy_replica(job, seed, i))
+        tick(1)
+    return out
+
+
+def simulate_strategy(job: StrategyJob, replicas: int, seed: int = 0, workers: int = 1,
+                      advance: Any = None) -> dict[str, np.ndarray]:
+    """``replicas`` seeded replicas: arrays of wall_s, goodput, failures, finished, cold_node_s, ...;
+    ``workers`` > 1 runs chunks of replicas on a local process pool (the same result: streams are keyed by
+    replica); ``advance(n)`` is told as replicas finish."""
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise SimulationError(f"replicas: expected an integer >= 1, given {replicas!r}")
-    rows = [run_strategy_replica(job, seed, i) for i in range(replicas)]
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SimulationError(f"workers: expected an integer >= 1, given {workers!r}")
+    step = max(1, math.ceil(replicas / (workers * 8)))
+    chunks = [(a, min(a + step, replicas)) for a in range(0, replicas, step)]
+    if workers == 1 or len(chunks) == 1:
+        rows = []
+        for i in range(replicas):
+            rows.append(run_strategy_replica(job, seed, i))
+            if advance is not None:
+                advance(1)
+    else:
+        from .pool import run_tasks
+
+        parts = run_tasks(run_strategy_chunk, [(job, seed, a, b) for a, b in chunks], workers,
+                          advance or (lambda n: None))
+        rows = [r for part in parts for r in part]
     keys = ("wall_s", "failures", "lost_s", "checkpoint_s", "recovery_s", "waiting_s", "stalled_s",
-            "fast_restores", "storage_restores", "unrecoverable", "retired", "cold_node_s")
+            "fast_restores", "storage_restores", "unrecoverable", "retired", "cold_node_s", "work_s")
     res = {k: np.array([getattr(x, k) for x in rows], dtype=float) for k in keys}
     res["finished"] = np.array([x.finished for x in rows])
     res["goodput"] = np.array([x.goodput for x in rows])
-    res["lemon_failures"] = np.array([x.by_kind["lemon"] for x in rows], dtype=float)
+    for kind in KINDS:
+        res[f"{kind}_failures"] = np.array([x.by_kind[kind] for x in rows], dtype=float)
     return res
