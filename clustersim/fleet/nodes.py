@@ -4,13 +4,16 @@ Node failures. Each node of a pool fails as a Poisson process of rate ``node_rat
 (repairing nodes do not fail). The pool's process draws candidate failures at rate ``nodes x node_rate_per_s``
 and each candidate picks a node uniformly; a candidate on a node in repair is dropped. Thinning a
 superposed Poisson process this way is exact (Lewis & Shedler 1979, "Simulation of nonhomogeneous
-Poisson processes by thinning"). A node that fails is idle, a spare, or held by a job; every up node
-fails alike, so with no jobs a pool's up fraction is the availability MTBF / (MTBF + MTTR). The
+Poisson processes by thinning"). A candidate on a node held by a job with its own failure sources
+(:mod:`clustersim.fleet.ownfail`) is dropped too: that job's nodes fail by its sources instead. A node
+that fails is idle, a spare, or held by a job; every up node fails alike, so with no jobs a pool's up
+fraction is the availability MTBF / (MTBF + MTTR). The
 candidate times, the uniforms and the repair durations come from the pool's own keyed streams, one of
 each per candidate, so they do not depend on the scheduler (common random numbers across policies).
 
-A repaired node refills its pool's spares first, then the idle nodes. After a repair frees a node and no
-job waits, a shrunk elastic job takes nodes back at its next checkpoint and restarts on them.
+A repaired node refills its pool's spares first, then the idle nodes; a job waiting for nodes
+(``scheduler.no_spare: wait``) takes them first. After a repair frees a node and no job waits, a shrunk
+elastic job takes nodes back at its next checkpoint and restarts on them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import simpy
 
 from clustersim import rng as rngmod
 from clustersim.fleet import scheduler
-from clustersim.fleet.state import LOST_FAIL, RUNNING, Job, Pool
+from clustersim.fleet.state import DONE, LOST_FAIL, RUNNING, STALLED, Job, Pool
 
 if TYPE_CHECKING:
     from clustersim.fleet.engine import FleetEngine
@@ -66,43 +69,63 @@ class NodeEvents:
     replica: int
     events: int
     crew_free: float
-    crew_queue: deque[tuple[Pool, float]]
+    crew_queue: deque[tuple[Pool, float, Job | None]]
     _repair_draws: list[Draws]
+    wait_for_nodes: bool
 
     if TYPE_CHECKING:  # provided by FleetEngine
-        def interrupt(self, job: Job, node_lost: bool) -> None: ...
+        def interrupt(self, job: Job, node_lost: bool, repair_s: float | None = None, slot: int = -1) -> None: ...
+        def replace(self, job: Job) -> None: ...
+        def _book_phase(self, job: Job) -> None: ...
         def settle(self, job: Job, now: float, lost_cat: int, at_horizon: bool = False) -> None: ...
         def begin_recovery(self, job: Job) -> None: ...
         def _at(self, delay: float, fn: Any, job: Job) -> None: ...
 
-    def _to_repair(self, pool: Pool) -> None:
+    def _to_repair(self, pool: Pool, duration: float | None = None, job: Job | None = None) -> None:
+        """A failed node goes to repair for ``duration`` (default: a draw from its pool's stream); ``job``:
+        the job it failed in (its log shows the repair)."""
         pool.repairing += 1
-        duration = self._repair_draws[pool.index].next()
+        if duration is None:
+            duration = self._repair_draws[pool.index].next()
         if self.crew_free > 0:
             self.crew_free -= 1
-            self._repair_done_at(pool, duration)
+            self._repair_done_at(pool, duration, job)
         else:
-            self.crew_queue.append((pool, duration))
+            self.crew_queue.append((pool, duration, job))
 
-    def _repair_done_at(self, pool: Pool, duration: float) -> None:
+    def _repair_done_at(self, pool: Pool, duration: float, job: Job | None) -> None:
         ev = self.env.timeout(duration)
         ev.pool = pool  # type: ignore[attr-defined]
+        ev.job = job  # type: ignore[attr-defined]
         ev.callbacks.append(self._on_repaired)
+        if job is not None and job.log is not None:
+            job.log.append((self.env.now, "repair_start", "", -1, f"until={self.env.now + duration!r}"))
 
     def _on_repaired(self, ev: Any) -> None:
         self.events += 1
         pool: Pool = ev.pool
-        pool.tick(self.env.now)
+        now = self.env.now
+        job: Job | None = ev.job
+        if job is not None and job.log is not None and job.state != DONE:
+            job.log.append((now, "repair_done", "", -1, ""))
+        pool.tick(now)
         pool.repairing -= 1
         if pool.spares < pool.spare_target:
             pool.spares += 1
         else:
             pool.idle += 1
         if self.crew_queue:
-            nxt, duration = self.crew_queue.popleft()
-            self._repair_done_at(nxt, duration)
+            nxt, duration, owner = self.crew_queue.popleft()
+            self._repair_done_at(nxt, duration, owner)
         else:
             self.crew_free += 1
+        if self.wait_for_nodes:
+            for held in list(pool.held.values()):
+                if held.state == STALLED and (pool.spares or pool.idle):
+                    self._book_phase(held)
+                    self.replace(held)
+                    if held.nodes == held.want:
+                        self.begin_recovery(held)
         scheduler.schedule(cast("FleetEngine", self), pool)
         if pool.idle and not pool.queue:
             self.regrow(pool)
@@ -162,4 +185,7 @@ class NodeEvents:
                 if x < job.nodes:
                     break
                 x -= job.nodes
+            if job.feed is not None:  # its nodes fail by its own sources instead: thinned
+                self._repair_draws[pool.index].next()
+                continue
             self.interrupt(job, node_lost=True)

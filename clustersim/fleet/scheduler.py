@@ -98,7 +98,7 @@ def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
 
 def expected_s(job: Job) -> float:
     """A queued job's failure-free time to finish (what a user's time limit would say); set at enqueue."""
-    extra = job.restart_s if job.started else 0.0
+    extra = job.relaunch_s if job.started else 0.0
     return extra + timeline_s(job.work_s, 1.0, job.tau_s, job.delta_s)
 
 

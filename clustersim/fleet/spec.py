@@ -130,6 +130,10 @@ class JobSpec(Strict):
     min_gpus: PosInt | None = Field(None, description="elastic: the fewest GPUs it runs on (default: one node)")
     count: Annotated[int, Field(gt=0, le=MAX_JOBS)] = Field(1, description="identical copies submitted together")
     checkpoint: JobCheckpointSpec | None = Field(None, description="jobs without a scenario only")
+    failures: Literal["pool", "scenario"] = Field(
+        "pool", description="pool: the job's nodes fail as its pool's (the scenario's job-level sources kept); "
+        "scenario: the scenario's own sources, repairs and checkpoint policy, drawn as `clustersim simulate` "
+        "draws them; they strike only the job's nodes")
 
     @model_validator(mode="after")
     def _check(self) -> JobSpec:
@@ -141,6 +145,8 @@ class JobSpec(Strict):
                 raise ValueError("a scenario job's duration comes from its scenario; drop duration_hours")
             if self.checkpoint is not None:
                 raise ValueError("a scenario job's checkpoints come from its scenario; drop checkpoint")
+        if self.failures == "scenario" and self.scenario is None:
+            raise ValueError("failures: scenario needs a scenario (its failure sources)")
         if self.min_gpus is not None and self.gpus is not None and self.min_gpus > self.gpus:
             raise ValueError(f"min_gpus ({self.min_gpus}) exceeds gpus ({self.gpus})")
         return self
@@ -227,6 +233,9 @@ class SchedulerSpec(Strict):
                                              "preempted (Kokolis 2024: 2 h on RSC)")
     backfill_depth: PosInt = Field(100, description="queued jobs a backfill pass looks at (Slurm bf_max_job_test)")
     replace_from_idle: bool = Field(True, description="a job whose node fails takes an idle node when no spare is left")
+    no_spare: Literal["requeue", "wait"] = Field(
+        "requeue", description="a rigid job short of nodes once its failure is detected: requeue (release its "
+        "nodes, back to the queue) or wait holding them for a repaired node (as `clustersim simulate`)")
 
     @model_validator(mode="after")
     def _check(self) -> SchedulerSpec:
