@@ -125,7 +125,7 @@ class FleetEngine(NodeEvents):
         pool.tick(now)
         pool.idle -= nodes
         job.nodes = nodes
-        pool.held[job.i] = job
+        pool.hold(job)
         job.queue_s += now - job.queued_at_s
         job.run_start_s = now
         if not job.started:
@@ -148,13 +148,14 @@ class FleetEngine(NodeEvents):
         job.epoch += 1
         job.anchor_s = now
         job.rate = rate = job.nodes / job.want
-        job.nseg = segments(job.work_s, rate, job.tau_s)
-        job.expect_end_s = run_end_s(now, job.work_s, rate, job.tau_s, job.delta_s)
+        job.nseg = n = segments(job.work_s, rate, job.tau_s)
+        job.expect_end_s = run_end_s(now, job.work_s, rate, job.tau_s, job.delta_s, n)
+        job.pool.version += 1
         self._at(job.expect_end_s - now, self._on_complete, job)
         if job.soft_rate_per_s > 0:
             self._at(self.soft.next() / job.soft_rate_per_s, self._on_software, job)
 
-    def _hold(self, job: Job, state: int, delay: float, fn: Any) -> None:
+    def _hold(self, job: Job, state: int, delay: float, fn: Any) -> float:
         """Begin a phase in which the job holds its nodes without computing (``fn`` ends it)."""
         now = self.env.now
         job.state = state
@@ -162,14 +163,15 @@ class FleetEngine(NodeEvents):
         job.phase_start_s = now
         rate = max(job.nodes, 1) / job.want  # (a one-node job detecting its failure holds no node)
         job.expect_end_s = now + delay + timeline_s(job.work_s, rate, job.tau_s, job.delta_s)
+        job.pool.version += 1
         self._at(delay, fn, job)
         if job.soft_rate_per_s > 0:
             self._at(self.soft.next() / job.soft_rate_per_s, self._on_software, job)
+        return job.expect_end_s
 
     def begin_detection(self, job: Job) -> None:
         """A failure stopped the job: detection, then the replacement of its missing nodes."""
-        self._hold(job, DETECTING, job.detect_s, self._on_detected)
-        job.expect_end_s += job.relaunch_s
+        job.expect_end_s = self._hold(job, DETECTING, job.detect_s, self._on_detected) + job.relaunch_s
 
     def begin_recovery(self, job: Job) -> None:
         """Relaunch on a full (or, elastic, a shrunk) set of nodes: restart, then load the checkpoint."""
@@ -181,6 +183,7 @@ class FleetEngine(NodeEvents):
         job.epoch += 1
         job.phase_start_s = self.env.now
         job.expect_end_s = math.inf
+        job.pool.version += 1
         if job.log is not None:
             job.log.append((self.env.now, "wait_for_spares", "", -1, f"vacant={job.want - job.nodes}"))
 
@@ -230,7 +233,7 @@ class FleetEngine(NodeEvents):
         pool.tick(now)
         pool.idle += job.nodes
         job.nodes = 0
-        del pool.held[job.i]
+        pool.release(job)
         scheduler.schedule(self, pool)
 
     def _book_phase(self, job: Job) -> None:
@@ -356,7 +359,7 @@ class FleetEngine(NodeEvents):
         pool.tick(self.env.now)
         pool.idle += job.nodes
         job.nodes = 0
-        del pool.held[job.i]
+        pool.release(job)
         if job.vacant is not None:
             job.vacant = {}  # its next start is on whole nodes
         job.state = QUEUED

@@ -77,6 +77,8 @@ def _pass(eng: FleetEngine, pool: Pool) -> None:
 
 
 def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
+    if not any(count for p, count in pool.held_prio.items() if p < head.priority):
+        return False  # no job of lower priority holds a node (the usual case: a blocked low-priority head)
     now = eng.env.now
     min_run = eng.sched.preempt_after_hours * 3600.0
     lower = [j for j in pool.held.values() if j.priority < head.priority]
@@ -119,7 +121,7 @@ def _backfill(eng: FleetEngine, pool: Pool, head: Job, only: Job | None = None) 
     now = eng.env.now
     free = idle
     shadow = float("inf")
-    for end, n in sorted((j.expect_end_s, j.nodes) for j in pool.held.values()):
+    for end, n in pool.held_ends():
         free += n
         if free >= head.want:
             shadow = end

@@ -35,12 +35,11 @@ def segments(work_s: float, rate: float, tau_s: float) -> int:
     return max(1, math.ceil(work_s / rate / tau_s - 1e-9))
 
 
-def run_end_s(t0: float, work_s: float, rate: float, tau_s: float, delta_s: float) -> float:
-    """When a run phase begun at ``t0`` ends if nothing stops it: ``segments`` cycles of compute and a
-    checkpoint, the last one's compute what is left; the same arithmetic as the single-job simulation's
-    run phase (:func:`clustersim.sim.runphase.bound`), so the two agree to the last bit."""
+def run_end_s(t0: float, work_s: float, rate: float, tau_s: float, delta_s: float, n: int) -> float:
+    """When a run phase begun at ``t0`` ends if nothing stops it: ``n`` (:func:`segments`) cycles of compute
+    and a checkpoint, the last one's compute what is left; the same arithmetic as the single-job
+    simulation's run phase (:func:`clustersim.sim.runphase.bound`), so the two agree to the last bit."""
     rem = work_s / rate
-    n = segments(work_s, rate, tau_s)
     if n == 1:
         return t0 + rem + delta_s
     return t0 + tau_s + delta_s + (n - 2) * (tau_s + delta_s) + (rem - (tau_s + (n - 2) * tau_s)) + delta_s
@@ -153,7 +152,7 @@ class Pool:
 
     __slots__ = ("index", "name", "nodes", "gpn", "spare_target", "idle", "spares", "repairing", "held",
                  "queue", "last_s", "gpu_s", "in_pass", "dirty", "node_rate_per_s", "repair_mean_s", "repair_fixed",
-                 "wake_at_s", "settled")
+                 "wake_at_s", "settled", "held_prio", "version", "ends")
 
     def __init__(self, index: int, name: str, nodes: int, gpn: int, spares: int, node_rate: float,
                  repair_mean: float, repair_fixed: bool) -> None:
@@ -177,10 +176,14 @@ class Pool:
         self.repair_fixed = repair_fixed
         self.wake_at_s = math.inf  # a pending scheduling pass (preemption eligibility), if any
         self.settled = False  # no change but submissions since the last full scheduling pass
+        self.held_prio: dict[int, int] = {}  # jobs holding nodes, by priority (a quick no to preemption)
+        self.version = 0  # bumped whenever a held job's nodes or expected end may have changed
+        self.ends: tuple[int, list[tuple[float, int]]] = (-1, [])  # (version, held jobs' sorted (end, nodes))
 
     def tick(self, now: float) -> None:
         """Add the idle, spare and repair GPU-seconds since the last change."""
         self.settled = False  # every change of the pool's nodes comes through here
+        self.version += 1
         dt = (now - self.last_s) * self.gpn
         if dt > 0:
             g = self.gpu_s
@@ -188,6 +191,24 @@ class Pool:
             g[6] += dt * self.spares
             g[7] += dt * self.repairing
         self.last_s = now
+
+    def hold(self, job: Job) -> None:
+        """``job`` now holds nodes of this pool."""
+        self.held[job.i] = job
+        self.held_prio[job.priority] = self.held_prio.get(job.priority, 0) + 1
+
+    def release(self, job: Job) -> None:
+        """``job`` holds no node of this pool any more."""
+        del self.held[job.i]
+        self.held_prio[job.priority] -= 1
+
+    def held_ends(self) -> list[tuple[float, int]]:
+        """The held jobs' (expected end, nodes), soonest first (cached until the pool changes)."""
+        version, ends = self.ends
+        if version != self.version:
+            ends = sorted((j.expect_end_s, j.nodes) for j in self.held.values())
+            self.ends = (self.version, ends)
+        return ends
 
     def check(self) -> None:
         """Every node is in exactly one place (a bug otherwise: raised, never silently wrong)."""
