@@ -29,6 +29,7 @@ import simpy
 
 from clustersim import rng as rngmod
 from clustersim.fleet import scheduler
+from clustersim.fleet.lemons import LemonNodes
 from clustersim.fleet.nodes import BATCH, Draws, NodeEvents
 from clustersim.fleet.ownfail import OwnFeed
 from clustersim.fleet.state import (
@@ -61,7 +62,7 @@ __all__ = ["FleetEngine", "run_replica", "BATCH"]
 MIN_INTERVAL_S = 60.0
 
 
-class FleetEngine(NodeEvents):
+class FleetEngine(NodeEvents, LemonNodes):
     """The state and event handlers of one replica (``run`` drives it to the horizon). ``log_jobs``: the
     indices of the jobs whose event log is kept (rows as ``clustersim simulate --events`` writes them)."""
 
@@ -76,8 +77,10 @@ class FleetEngine(NodeEvents):
         self.horizon = spec.simulation.horizon_days * 86400.0
         self.pools = [Pool(i, p.name, p.nodes, p.gpus_per_node, p.spare_nodes, p.node_rate_per_s, p.repair_mean_s,
                            p.repair_fixed) for i, p in enumerate(plan.pools)]
+        for pool, p in zip(self.pools, plan.pools, strict=True):
+            pool.lemons, pool.lemon_rate_per_s, pool.lemon_repair_s = p.lemon_nodes, p.lemon_rate_per_s, p.lemon_repair_s
         self.crew_free = spec.repair.crew if spec.repair.crew is not None else math.inf
-        self.crew_queue: deque[tuple[Pool, float, Job | None]] = deque()
+        self.crew_queue: deque[tuple[Pool, float, Job | None, bool]] = deque()
         by_priority = spec.scheduler.policy != "fifo"
         t = jobs
         prio = t.priority.tolist()
@@ -98,6 +101,7 @@ class FleetEngine(NodeEvents):
         self._order: list[Job] = []
         self._next = 0
         self._repair_draws: list[Draws] = []
+        self._lemon_draws: list[Draws] = []
         self.events = 0
         n_samples = spec.simulation.timeline_points
         self.sample_t = np.linspace(0.0, self.horizon, n_samples)
@@ -123,8 +127,7 @@ class FleetEngine(NodeEvents):
         pool = job.pool
         now = self.env.now
         pool.tick(now)
-        pool.idle -= nodes
-        job.nodes = nodes
+        self.take(job, "idle", nodes)
         pool.hold(job)
         job.queue_s += now - job.queued_at_s
         job.run_start_s = now
@@ -231,8 +234,7 @@ class FleetEngine(NodeEvents):
         job.end_s = now
         job.epoch += 1
         pool.tick(now)
-        pool.idle += job.nodes
-        job.nodes = 0
+        self.give_back(job)
         pool.release(job)
         scheduler.schedule(self, pool)
 
@@ -270,12 +272,11 @@ class FleetEngine(NodeEvents):
         pool = job.pool
         pool.tick(self.env.now)
         take = min(missing, pool.spares)
-        pool.spares -= take
+        self.take(job, "spares", take)
         if self.sched.replace_from_idle and take < missing:
             extra = min(missing - take, pool.idle)
-            pool.idle -= extra
+            self.take(job, "idle", extra)
             take += extra
-        job.nodes += take
         if job.vacant is not None and take:
             now = self.env.now
             for slot in sorted(job.vacant)[:take]:
@@ -301,7 +302,7 @@ class FleetEngine(NodeEvents):
         self.events += 1
         self.interrupt(job, node_lost=False)
 
-    def interrupt(self, job: Job, node_lost: bool, repair_s: float | None = None, slot: int = -1) -> None:
+    def interrupt(self, job: Job, node_lost: bool, repair_s: float | None = None, lemon: bool = False) -> None:
         """A failure hits ``job``: lose the work since its checkpoint, send the node (if one failed) to
         repair, and detect; a job already waiting for nodes only loses one more node."""
         now = self.env.now
@@ -311,14 +312,16 @@ class FleetEngine(NodeEvents):
             self._book_phase(job)
             pool.tick(now)
             job.nodes -= 1
-            self._to_repair(pool, repair_s, job)
+            job.lemons -= lemon
+            self._to_repair(pool, repair_s, job, lemon)
             return
         self.settle(job, now, LOST_FAIL)
         job.lost_cat = LOST_FAIL
         pool.tick(now)
         if node_lost:
             job.nodes -= 1
-            self._to_repair(pool, repair_s, job)
+            job.lemons -= lemon
+            self._to_repair(pool, repair_s, job, lemon)
         self.begin_detection(job)
 
     # -- the job's own failure sources ----------------------------------------------------------------
@@ -357,8 +360,7 @@ class FleetEngine(NodeEvents):
         """Release the job's nodes and put it back in its queue (it keeps its priority and submit time)."""
         pool = job.pool
         pool.tick(self.env.now)
-        pool.idle += job.nodes
-        job.nodes = 0
+        self.give_back(job)
         pool.release(job)
         if job.vacant is not None:
             job.vacant = {}  # its next start is on whole nodes
@@ -383,11 +385,12 @@ class FleetEngine(NodeEvents):
         pool.wake_at_s = at
         ev = self.env.timeout(max(at - self.env.now, 0.0))
         ev.pool = pool  # type: ignore[attr-defined]
+        ev.at = at  # type: ignore[attr-defined]
         ev.callbacks.append(self._on_wake)
 
     def _on_wake(self, ev: Any) -> None:
         pool: Pool = ev.pool
-        if self.env.now < pool.wake_at_s:
+        if ev.at != pool.wake_at_s:
             return  # superseded by an earlier wake, which ran already
         pool.wake_at_s = math.inf
         scheduler.schedule(self, pool)
@@ -415,10 +418,16 @@ class FleetEngine(NodeEvents):
     def run(self) -> None:
         env = self.env
         for p in self.pools:
+            kind = "fixed" if p.repair_fixed else "exp"
             rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/repairs")
-            self._repair_draws.append(Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean_s))
-            if p.node_rate_per_s > 0:
-                env.process(self._failures(p))
+            self._repair_draws.append(Draws(rng, kind, p.repair_mean_s))
+            rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/lemons/repairs")
+            self._lemon_draws.append(Draws(rng, kind, p.lemon_repair_s))
+            if p.node_rate_per_s > 0 and p.nodes > p.lemons:
+                env.process(self._failures(p, lemon=False))
+            if p.lemons:
+                self.place_lemons(p)
+                env.process(self._failures(p, lemon=True))
         self._order = sorted((j for j in self.jobs if j.submit_s < self.horizon), key=lambda j: (j.submit_s, j.i))
         self._next = 0
         if self._order:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["enqueue", "schedule", "expected_s"]
 
+#: Seconds within which a job counts as having run preempt_after_hours (far below any time scale of the model).
+_EPS_S = 1e-6
+
 
 def enqueue(pool: Pool, job: Job) -> None:
     job.expect_s = expected_s(job)
@@ -82,11 +85,14 @@ def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
     now = eng.env.now
     min_run = eng.sched.preempt_after_hours * 3600.0
     lower = [j for j in pool.held.values() if j.priority < head.priority]
-    victims = [j for j in lower if now - j.run_start_s >= min_run]
+    # eligible from run_start + min_run on; the tolerance makes a wake at that time (which SimPy's clock
+    # can reach an ulp early) find the job eligible, so a wake never has to be scheduled again
+    eligible = now + _EPS_S
+    victims = [j for j in lower if j.run_start_s + min_run <= eligible]
     if pool.idle + sum(j.nodes for j in victims) < head.want:
         if len(victims) < len(lower) and pool.idle + sum(j.nodes for j in lower) >= head.want:
             # enough once more of them have run preempt_after_hours: look again then, not at a random later event
-            eng.wake(pool, min(j.run_start_s + min_run for j in lower if now - j.run_start_s < min_run))
+            eng.wake(pool, min(j.run_start_s + min_run for j in lower if j.run_start_s + min_run > eligible))
         return False
     victims.sort(key=lambda j: (j.priority, -j.run_start_s, -j.i))
     freed = pool.idle

@@ -67,6 +67,11 @@ class PoolFailuresSpec(Strict):
     repair_hours: NonNegFloat = Field(24.0, description="mean time to repair or replace a failed node")
     repair_distribution: Literal["exponential", "fixed"] = Field(
         "exponential", description="the repair time's distribution, with mean repair_hours")
+    lemon_nodes: Annotated[int, Field(ge=0)] = Field(
+        0, description="nodes that fail again and again, their fault never found (Kokolis 2024: 40 on RSC-1)")
+    lemon_mtbf_hours: PosFloat | None = Field(None, description="a lemon node's mean time between failures")
+    lemon_repair_hours: NonNegFloat | None = Field(
+        None, description="a lemon's repair (it passes the checks and comes back a lemon); default repair_hours")
 
     @model_validator(mode="after")
     def _one_kind(self) -> PoolFailuresSpec:
@@ -74,6 +79,8 @@ class PoolFailuresSpec(Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of node_mtbf_hours, preset, sources"
                              + (f" (got {', '.join(given)})" if given else ""))
+        if self.lemon_nodes and self.lemon_mtbf_hours is None:
+            raise ValueError("lemon_nodes needs lemon_mtbf_hours")
         if self.preset is not None and self.preset not in catalog.reliability():
             raise ValueError(f"unknown reliability preset {self.preset!r}; expected one of "
                              + ", ".join(catalog.reliability()))
@@ -100,6 +107,8 @@ class PoolSpec(Strict):
             raise ValueError(f"unknown GPU {self.gpu!r}; expected one of {', '.join(catalog.gpus())}")
         if self.spare_nodes >= self.nodes:
             raise ValueError(f"spare_nodes ({self.spare_nodes}) must be fewer than nodes ({self.nodes})")
+        if self.failures is not None and self.failures.lemon_nodes > self.nodes:
+            raise ValueError(f"lemon_nodes ({self.failures.lemon_nodes}) exceeds nodes ({self.nodes})")
         return self
 
 

@@ -10,7 +10,7 @@ seconds, so an interruption costs one call, not one event per checkpoint.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from clustersim.fleet.ownfail import OwnFeed
@@ -99,7 +99,7 @@ class Job:
                  "min_nodes", "priority", "submit_s", "key", "state", "anchor_s", "rate", "epoch", "started",
                  "first_start_s", "end_s", "queued_at_s", "queue_s", "interruptions", "requeues", "preemptions",
                  "failure_requeued", "expect_end_s", "phase_start_s", "lost_cat", "useful_s", "run_start_s",
-                 "regrow_pending", "nseg", "expect_s")
+                 "regrow_pending", "nseg", "expect_s", "lemons")
 
     def __init__(self, i: int, pool: Pool, nodes: int, work: float, tau: float, delta: float, detect: float,
                  restart: float, load: float, soft_rate: float, elastic: bool, min_nodes: int, priority: int,
@@ -145,6 +145,7 @@ class Job:
         self.regrow_pending = False
         self.nseg = 1
         self.expect_s = 0.0  # failure-free time to finish, set when queued (backfill)
+        self.lemons = 0  # lemon nodes among those it holds
 
 
 class Pool:
@@ -152,7 +153,8 @@ class Pool:
 
     __slots__ = ("index", "name", "nodes", "gpn", "spare_target", "idle", "spares", "repairing", "held",
                  "queue", "last_s", "gpu_s", "in_pass", "dirty", "node_rate_per_s", "repair_mean_s", "repair_fixed",
-                 "wake_at_s", "settled", "held_prio", "version", "ends")
+                 "wake_at_s", "settled", "held_prio", "version", "ends", "lemons", "lemon_rate_per_s", "lemon_repair_s",
+                 "idle_lemons", "spare_lemons", "repair_lemons", "placement")
 
     def __init__(self, index: int, name: str, nodes: int, gpn: int, spares: int, node_rate: float,
                  repair_mean: float, repair_fixed: bool) -> None:
@@ -179,6 +181,12 @@ class Pool:
         self.held_prio: dict[int, int] = {}  # jobs holding nodes, by priority (a quick no to preemption)
         self.version = 0  # bumped whenever a held job's nodes or expected end may have changed
         self.ends: tuple[int, list[tuple[float, int]]] = (-1, [])  # (version, held jobs' sorted (end, nodes))
+        # lemon nodes (clustersim.fleet.lemons): how many, their failure rate and repair time, where they are
+        self.lemons = 0
+        self.lemon_rate_per_s = 0.0
+        self.lemon_repair_s = 0.0
+        self.idle_lemons = self.spare_lemons = self.repair_lemons = 0
+        self.placement: Any = None  # the Generator that says which nodes a job takes are lemons
 
     def tick(self, now: float) -> None:
         """Add the idle, spare and repair GPU-seconds since the last change."""
@@ -213,6 +221,10 @@ class Pool:
     def check(self) -> None:
         """Every node is in exactly one place (a bug otherwise: raised, never silently wrong)."""
         held = sum(j.nodes for j in self.held.values())
+        lemons = [self.idle_lemons, self.spare_lemons, self.repair_lemons] + [j.lemons for j in self.held.values()]
+        places = [self.idle, self.spares, self.repairing] + [j.nodes for j in self.held.values()]
+        if sum(lemons) != self.lemons or any(not 0 <= m <= n for m, n in zip(lemons, places, strict=True)):
+            raise RuntimeError(f"pool {self.name}: lemon count broken ({lemons} in {places}, {self.lemons} in all)")
         if self.idle + self.spares + self.repairing + held != self.nodes or min(self.idle, self.spares) < 0:
             raise RuntimeError(f"pool {self.name}: node count broken (idle {self.idle}, spares {self.spares}, "
                                f"repair {self.repairing}, held {held}, total {self.nodes})")

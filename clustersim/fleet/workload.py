@@ -45,6 +45,9 @@ class PoolPlan:
     repair_mean_s: float
     repair_fixed: bool
     usd_per_gpu_hour: float | None
+    lemon_nodes: int = 0
+    lemon_rate_per_s: float = 0.0
+    lemon_repair_s: float = 0.0
 
 
 @dataclasses.dataclass
@@ -110,6 +113,15 @@ def pool_node_rate_per_s(pool: PoolSpec) -> float:
         count = pool.gpus_per_node if s["per"] == "gpu" else 1
         rate += count / (float(s["mtbf_hours"]) * units.HOUR_S)
     return rate
+
+
+def _lemons(pool: PoolSpec) -> dict[str, Any]:
+    f = pool.failures
+    if f is None or not f.lemon_nodes:
+        return {}
+    repair_h = f.repair_hours if f.lemon_repair_hours is None else f.lemon_repair_hours
+    return {"lemon_nodes": f.lemon_nodes, "lemon_rate_per_s": 1.0 / (float(f.lemon_mtbf_hours or 0.0) * units.HOUR_S),
+            "lemon_repair_s": repair_h * units.HOUR_S}
 
 
 def _interval_s(interval: float | str, block_s: float, nodes: int, node_rate: float, soft_rate_per_s: float) -> float:
@@ -211,7 +223,7 @@ def plan_fleet(ff: FleetFile) -> FleetPlan:
         node_rate_per_s=pool_node_rate_per_s(p),
         repair_mean_s=(p.failures.repair_hours if p.failures else 0.0) * units.HOUR_S,
         repair_fixed=bool(p.failures and p.failures.repair_distribution == "fixed"),
-        usd_per_gpu_hour=p.usd_per_gpu_hour) for p in ff.spec.pools)
+        usd_per_gpu_hour=p.usd_per_gpu_hour, **_lemons(p)) for p in ff.spec.pools)
     cache: dict[tuple[Any, ...], dict[str, Any]] = {}
     own: list[OwnFailures] = []
     rows: list[dict[str, Any]] = []
