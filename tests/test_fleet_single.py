@@ -90,3 +90,15 @@ def test_a_scenario_the_fleet_cannot_model_is_refused_with_the_reason(tmp_path):
     path = _scenario(tmp_path, "stragglers", failures)
     with pytest.raises(ScenarioError, match="stragglers"):
         plan_fleet(load_fleet(single_job_fleet(path)))
+
+
+def test_the_quickstart_scenario_as_shipped_is_its_one_job_fleet():
+    """The shipped quickstart (the llama3-405b preset's 16 sources, two spares, auto interval)."""
+    path = ROOT / "scenarios" / "quickstart.yaml"
+    sim = simulate(path, replicas=2, seed=0, engine="simpy")
+    plan = plan_fleet(load_fleet(single_job_fleet(path, seed=0)))
+    reps = [fleet_replica(plan, 0, r, log_jobs=(0,)) for r in range(2)]
+    np.testing.assert_allclose([rep["end_s"][0] for rep in reps], sim.monte_carlo.wall_s, rtol=1e-12, atol=0)
+    expected, got = _key(sim.monte_carlo.events or []), _key(reps[0]["logs"][0])
+    assert [r[1:] for r in got] == [r[1:] for r in expected]
+    np.testing.assert_allclose([r[0] for r in got], [r[0] for r in expected], rtol=1e-12, atol=0)
