@@ -13,7 +13,13 @@ failure rate, 32 hot spares, a repair crew of 8, priority + EASY backfill with p
    wall time grows with the load, the CPU time does not; CPU seconds / 2 is the wall time the run
    takes on 2 cores of its own.
 
-    python benchmarks/bench_fleet.py [--replicas 100] [--workers 2] [--single 3]
+3. With ``--profile``: cProfile of one replica, the functions with the most cumulative time (where the
+   engine's hot loop spends it).
+
+The machine may be shared: the 1-minute load average is printed before and after, and the ratios
+(model events/s over bare SimPy's, CPU seconds) are what compares across runs.
+
+    python benchmarks/bench_fleet.py [--replicas 100] [--workers 2] [--single 3] [--profile]
 """
 
 from __future__ import annotations
@@ -56,7 +62,10 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--single", type=int, default=3, help="replicas timed one by one")
+    ap.add_argument("--profile", action="store_true", help="cProfile one replica and print the hot functions")
     args = ap.parse_args()
+    print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs")
 
     ff = load_fleet(FLEET)
     pool = ff.spec.pools[0]
@@ -66,14 +75,24 @@ def main() -> None:
     plan = plan_fleet(ff)
     bare = bare_simpy_events_per_s()
     t = time.perf_counter()
+    cpu0 = time.process_time()
     events = 0
     for i in range(args.single):
         events += run_replica(plan, ff.spec.simulation.seed, i)["events"]
     per_replica = (time.perf_counter() - t) / args.single
+    cpu_per_replica = (time.process_time() - cpu0) / args.single
     bare = max(bare, bare_simpy_events_per_s())
     rate = events / args.single / per_replica
-    print(f"\n1. one replica: {per_replica:.2f} s, {events / args.single:,.0f} model events; "
-          f"{rate:,.0f} model events/s vs bare SimPy {bare:,.0f} events/s: ratio {rate / bare:.2f}")
+    print(f"\n1. one replica: {per_replica:.2f} s ({cpu_per_replica:.2f} CPU s), {events / args.single:,.0f} model "
+          f"events; {rate:,.0f} model events/s vs bare SimPy {bare:,.0f} events/s: ratio {rate / bare:.3f}")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.runcall(run_replica, plan, ff.spec.simulation.seed, 0)
+        print("\n3. cProfile of one replica (the most cumulative time):")
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = time.process_time()
@@ -94,6 +113,7 @@ def main() -> None:
           f"mean wait {s['mean_wait_hours']['mean']:.1f} h, P90 wait {s['p90_wait_hours']['mean']:.1f} h, "
           f"finished {s['finished_fraction']['mean']:.3f}, interruptions {s['interruptions']['mean']:,.0f}, "
           f"preemptions {s['preemptions']['mean']:,.0f}")
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

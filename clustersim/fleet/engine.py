@@ -1,33 +1,42 @@
 """One replica of a fleet: SimPy processes for arrivals, node failures and sampling; callbacks for jobs.
 
-Events are job arrivals, job completions, the ends of recoveries, node failures, repairs and software
-failures; checkpoints are not events (see :mod:`clustersim.fleet.state`). A job's pending completion is a
-SimPy timeout tagged with the job's epoch; an interruption bumps the epoch, so a stale timeout is ignored.
+Events are job arrivals, job completions, the ends of detections and recoveries, node failures, repairs
+and software failures; checkpoints are not events (see :mod:`clustersim.fleet.state`). A job's pending
+completion is a SimPy timeout tagged with the job's epoch; an interruption bumps the epoch, so a stale
+timeout is ignored.
 
-Node failures, repairs and elastic regrowth are in :mod:`clustersim.fleet.nodes`.
+Node failures, repairs and elastic regrowth are in :mod:`clustersim.fleet.nodes`; a job's own failure
+sources (``failures: scenario``) in :mod:`clustersim.fleet.ownfail`.
 
-A job whose node fails loses its work since its last checkpoint and takes a hot spare, else an idle
-node (``scheduler.replace_from_idle``), then recovers (detection + restart + checkpoint load; a failure
-during the recovery starts it again). With no node to be had, an elastic job carries on with fewer nodes
-(at least ``min_nodes``; progress in proportion) and a rigid one releases its nodes and goes back to the
-queue: the requeue cascade of Kokolis et al. 2024. A repaired node refills the spares first.
+A job whose node fails loses its work since its last checkpoint and holds its nodes while the failure is
+detected; then each missing node is replaced by a hot spare, else an idle node
+(``scheduler.replace_from_idle``), and the job relaunches (restart + checkpoint load; a failure during
+detection or relaunch starts again from detection), the sequence of the single-job simulation
+(:mod:`clustersim.sim.replica`). With no node to be had, an elastic job carries on with fewer nodes (at
+least ``min_nodes``; progress in proportion) and a rigid one either releases its nodes and goes back to
+the queue (``no_spare: requeue``: the requeue cascade of Kokolis et al. 2024) or holds them and waits for
+a repaired node (``no_spare: wait``). A repaired node refills the spares first.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import simpy
 
 from clustersim import rng as rngmod
 from clustersim.fleet import scheduler
+from clustersim.fleet.lemons import LemonNodes
 from clustersim.fleet.nodes import BATCH, Draws, NodeEvents
+from clustersim.fleet.ownfail import OwnFeed
 from clustersim.fleet.state import (
     CKPT,
+    DETECTING,
     DONE,
+    HOLDING,
     LOST_FAIL,
     LOST_PREEMPT,
     LOST_SECONDARY,
@@ -35,8 +44,11 @@ from clustersim.fleet.state import (
     RECOVERING,
     RUN,
     RUNNING,
+    STALLED,
     Job,
     Pool,
+    log_cycles,
+    run_end_s,
     segment_progress,
     segments,
     timeline_s,
@@ -50,33 +62,46 @@ __all__ = ["FleetEngine", "run_replica", "BATCH"]
 MIN_INTERVAL_S = 60.0
 
 
-class FleetEngine(NodeEvents):
-    """The state and event handlers of one replica (``run`` drives it to the horizon)."""
+class FleetEngine(NodeEvents, LemonNodes):
+    """The state and event handlers of one replica (``run`` drives it to the horizon). ``log_jobs``: the
+    indices of the jobs whose event log is kept (rows as ``clustersim simulate --events`` writes them)."""
 
-    def __init__(self, plan: FleetPlan, jobs: JobTable, seed: int, replica: int) -> None:
+    def __init__(self, plan: FleetPlan, jobs: JobTable, seed: int, replica: int, log_jobs: tuple[int, ...] = ()
+                 ) -> None:
         spec = plan.fleet.spec
         self.env = simpy.Environment()
         self.spec = spec
         self.sched = spec.scheduler
+        self.wait_for_nodes = spec.scheduler.no_spare == "wait"
         self.seed, self.replica = seed, replica
         self.horizon = spec.simulation.horizon_days * 86400.0
         self.pools = [Pool(i, p.name, p.nodes, p.gpus_per_node, p.spare_nodes, p.node_rate_per_s, p.repair_mean_s,
                            p.repair_fixed) for i, p in enumerate(plan.pools)]
+        for pool, p in zip(self.pools, plan.pools, strict=True):
+            pool.lemons, pool.lemon_rate_per_s, pool.lemon_repair_s = p.lemon_nodes, p.lemon_rate_per_s, p.lemon_repair_s
         self.crew_free = spec.repair.crew if spec.repair.crew is not None else math.inf
-        self.crew_queue: deque[tuple[Pool, float]] = deque()
+        self.crew_queue: deque[tuple[Pool, float, Job | None, bool]] = deque()
         by_priority = spec.scheduler.policy != "fifo"
         t = jobs
         prio = t.priority.tolist()
         submit = t.submit_s.tolist()
-        columns = zip(range(len(t)), t.pool.tolist(), t.nodes.tolist(), t.work_s.tolist(),
-                      np.maximum(t.tau_s, MIN_INTERVAL_S).tolist(), t.delta_s.tolist(), (t.recover_s + t.load_s).tolist(),
+        # a job with its own failures keeps the single-job simulation's interval (no floor)
+        tau = np.where(t.own >= 0, t.tau_s, np.maximum(t.tau_s, MIN_INTERVAL_S))
+        columns = zip(range(len(t)), t.pool.tolist(), t.nodes.tolist(), t.work_s.tolist(), tau.tolist(),
+                      t.delta_s.tolist(), t.detect_s.tolist(), t.restart_s.tolist(), t.load_s.tolist(),
                       t.soft_rate_per_s.tolist(), t.elastic.tolist(), t.min_nodes.tolist(), prio, submit, strict=True)
-        self.jobs = [Job(i, self.pools[p], n, w, tau, d, r, sr, el, mn, pr, sub, (-pr if by_priority else 0, sub, i, n))
-                     for i, p, n, w, tau, d, r, sr, el, mn, pr, sub in columns]
+        self.jobs = [Job(i, self.pools[p], n, w, ta, d, de, rs, ld, sr, el, mn, pr, sub,
+                         (-pr if by_priority else 0, sub, i, n))
+                     for i, p, n, w, ta, d, de, rs, ld, sr, el, mn, pr, sub in columns]
+        self.own = plan.own
+        self.job_own = t.own.tolist()
+        for k in log_jobs:
+            self.jobs[k].log = []
         self.soft = Draws(rngmod.stream(seed, replica, "fleet/software"), "exp")
         self._order: list[Job] = []
         self._next = 0
         self._repair_draws: list[Draws] = []
+        self._lemon_draws: list[Draws] = []
         self.events = 0
         n_samples = spec.simulation.timeline_points
         self.sample_t = np.linspace(0.0, self.horizon, n_samples)
@@ -102,14 +127,20 @@ class FleetEngine(NodeEvents):
         pool = job.pool
         now = self.env.now
         pool.tick(now)
-        pool.idle -= nodes
-        job.nodes = nodes
-        pool.held[job.i] = job
+        self.take(job, "idle", nodes)
+        pool.hold(job)
         job.queue_s += now - job.queued_at_s
         job.run_start_s = now
         if not job.started:
             job.started = True
             job.first_start_s = now
+            own = self.job_own[job.i]
+            if own >= 0:
+                job.feed = OwnFeed(self.own[own], self.seed, self.replica, job.i, now)
+                job.vacant = {}
+                self._own_next(job)
+            if job.log is not None:
+                job.log.append((now, "start", "", -1, f"work_s={job.work_s!r} nodes={job.want}"))
             self.begin_compute(job)
         else:
             self.begin_recovery(job)
@@ -121,30 +152,56 @@ class FleetEngine(NodeEvents):
         job.anchor_s = now
         job.rate = rate = job.nodes / job.want
         job.nseg = n = segments(job.work_s, rate, job.tau_s)
-        job.expect_end_s = now + job.work_s / rate + n * job.delta_s
+        job.expect_end_s = run_end_s(now, job.work_s, rate, job.tau_s, job.delta_s, n)
+        job.pool.version += 1
         self._at(job.expect_end_s - now, self._on_complete, job)
         if job.soft_rate_per_s > 0:
             self._at(self.soft.next() / job.soft_rate_per_s, self._on_software, job)
 
-    def begin_recovery(self, job: Job) -> None:
+    def _hold(self, job: Job, state: int, delay: float, fn: Any) -> float:
+        """Begin a phase in which the job holds its nodes without computing (``fn`` ends it)."""
         now = self.env.now
-        job.state = RECOVERING
+        job.state = state
         job.epoch += 1
         job.phase_start_s = now
-        job.rate = job.nodes / job.want
-        job.expect_end_s = now + job.restart_s + timeline_s(job.work_s, job.rate, job.tau_s, job.delta_s)
-        self._at(job.restart_s, self._on_recovered, job)
+        rate = max(job.nodes, 1) / job.want  # (a one-node job detecting its failure holds no node)
+        job.expect_end_s = now + delay + timeline_s(job.work_s, rate, job.tau_s, job.delta_s)
+        job.pool.version += 1
+        self._at(delay, fn, job)
         if job.soft_rate_per_s > 0:
             self._at(self.soft.next() / job.soft_rate_per_s, self._on_software, job)
+        return job.expect_end_s
+
+    def begin_detection(self, job: Job) -> None:
+        """A failure stopped the job: detection, then the replacement of its missing nodes."""
+        job.expect_end_s = self._hold(job, DETECTING, job.detect_s, self._on_detected) + job.relaunch_s
+
+    def begin_recovery(self, job: Job) -> None:
+        """Relaunch on a full (or, elastic, a shrunk) set of nodes: restart, then load the checkpoint."""
+        self._hold(job, RECOVERING, job.relaunch_s, self._on_recovered)
+
+    def stall(self, job: Job) -> None:
+        """Short of nodes after a detection: hold the others and wait for a repaired one."""
+        job.state = STALLED
+        job.epoch += 1
+        job.phase_start_s = self.env.now
+        job.expect_end_s = math.inf
+        job.pool.version += 1
+        if job.log is not None:
+            job.log.append((self.env.now, "wait_for_spares", "", -1, f"vacant={job.want - job.nodes}"))
 
     # -- accounting ----------------------------------------------------------------------------------
     def settle(self, job: Job, now: float, lost_cat: int, at_horizon: bool = False) -> None:
-        """Book the job's GPU-seconds since its anchor (or its recovery's start) up to ``now``."""
+        """Book the job's GPU-seconds since its anchor (or its phase's start) up to ``now``."""
         g = job.pool.gpu_s
         gpus = job.nodes * job.pool.gpn
-        if job.state == RECOVERING:
+        if job.state in HOLDING:
             g[job.lost_cat] += (now - job.phase_start_s) * gpus
+            if job.log is not None and job.state == RECOVERING and job.phase_start_s + job.restart_s <= now:
+                job.log.append((job.phase_start_s + job.restart_s, "restarted", "", -1, ""))
             return
+        if job.log is not None:
+            log_cycles(job, now)
         k, lost_c, ck = segment_progress(now - job.anchor_s, job.work_s, job.rate, job.tau_s, job.delta_s)
         saved = k * job.tau_s * job.rate
         if at_horizon:
@@ -166,6 +223,9 @@ class FleetEngine(NodeEvents):
         now = self.env.now
         pool = job.pool
         gpus = job.nodes * pool.gpn
+        if job.log is not None:
+            log_cycles(job, math.inf)
+            job.log.append((now, "finish", "", -1, ""))
         pool.gpu_s[RUN] += job.work_s / job.rate * gpus
         pool.gpu_s[CKPT] += job.nseg * job.delta_s * gpus
         job.useful_s += job.work_s
@@ -174,61 +234,136 @@ class FleetEngine(NodeEvents):
         job.end_s = now
         job.epoch += 1
         pool.tick(now)
-        pool.idle += job.nodes
-        job.nodes = 0
-        del pool.held[job.i]
+        self.give_back(job)
+        pool.release(job)
         scheduler.schedule(self, pool)
+
+    def _book_phase(self, job: Job) -> None:
+        now = self.env.now
+        job.pool.gpu_s[job.lost_cat] += (now - job.phase_start_s) * job.nodes * job.pool.gpn
+        job.phase_start_s = now
+
+    def _on_detected(self, ev: Any) -> None:
+        job: Job = ev.job
+        if ev.epoch != job.epoch or job.state != DETECTING:
+            return
+        self.events += 1
+        self._book_phase(job)
+        if job.log is not None:
+            job.log.append((self.env.now, "detected", "", -1, ""))
+        self.after_detection(job)
+
+    def after_detection(self, job: Job) -> None:
+        """Replace the missing nodes; then relaunch, shrink (elastic), wait for a node, or requeue."""
+        self.replace(job)
+        if job.nodes == job.want or (job.elastic and job.nodes >= job.min_nodes):
+            self.begin_recovery(job)
+        elif self.wait_for_nodes:
+            self.stall(job)
+        else:
+            self.requeue(job, failure=True)
+            scheduler.schedule(self, job.pool)
+
+    def replace(self, job: Job) -> None:
+        """Fill the job's missing nodes with hot spares, then (``replace_from_idle``) idle nodes."""
+        missing = job.want - job.nodes
+        if not missing:
+            return
+        pool = job.pool
+        pool.tick(self.env.now)
+        take = min(missing, pool.spares)
+        self.take(job, "spares", take)
+        if self.sched.replace_from_idle and take < missing:
+            extra = min(missing - take, pool.idle)
+            self.take(job, "idle", extra)
+            take += extra
+        if job.vacant is not None and take:
+            now = self.env.now
+            for slot in sorted(job.vacant)[:take]:
+                del job.vacant[slot]
+                if job.log is not None:
+                    job.log.append((now, "spare_swap", "", slot, ""))
 
     def _on_recovered(self, ev: Any) -> None:
         job: Job = ev.job
         if ev.epoch != job.epoch or job.state != RECOVERING:
             return
         self.events += 1
-        job.pool.gpu_s[job.lost_cat] += (self.env.now - job.phase_start_s) * job.nodes * job.pool.gpn
+        if job.log is not None:
+            job.log.append((job.phase_start_s + job.restart_s, "restarted", "", -1, ""))
+            job.log.append((self.env.now, "resumed", "", -1, ""))
+        self._book_phase(job)
         self.begin_compute(job)
 
     def _on_software(self, ev: Any) -> None:
         job: Job = ev.job
-        if ev.epoch != job.epoch or job.state not in (RUNNING, RECOVERING):
+        if ev.epoch != job.epoch or job.state not in (RUNNING, DETECTING, RECOVERING):
             return
         self.events += 1
         self.interrupt(job, node_lost=False)
 
-    def interrupt(self, job: Job, node_lost: bool) -> None:
-        """A failure hits ``job``: lose the work since its checkpoint; replace the node, shrink or requeue."""
+    def interrupt(self, job: Job, node_lost: bool, repair_s: float | None = None, lemon: bool = False) -> None:
+        """A failure hits ``job``: lose the work since its checkpoint, send the node (if one failed) to
+        repair, and detect; a job already waiting for nodes only loses one more node."""
         now = self.env.now
         pool = job.pool
+        job.interruptions += 1
+        if job.state == STALLED:  # (only a node failure comes here: nothing runs to be stopped)
+            self._book_phase(job)
+            pool.tick(now)
+            job.nodes -= 1
+            job.lemons -= lemon
+            self._to_repair(pool, repair_s, job, lemon)
+            return
         self.settle(job, now, LOST_FAIL)
         job.lost_cat = LOST_FAIL
-        job.interruptions += 1
         pool.tick(now)
         if node_lost:
             job.nodes -= 1
-            self._to_repair(pool)
-        missing = job.want - job.nodes
-        if missing:
-            take = min(missing, pool.spares)
-            pool.spares -= take
-            job.nodes += take
-            missing -= take
-            if missing and self.sched.replace_from_idle:
-                take = min(missing, pool.idle)
-                pool.idle -= take
-                job.nodes += take
-                missing -= take
-        if missing and not (job.elastic and job.nodes >= job.min_nodes):
-            self.requeue(job, failure=True)
-            scheduler.schedule(self, pool)
+            job.lemons -= lemon
+            self._to_repair(pool, repair_s, job, lemon)
+        self.begin_detection(job)
+
+    # -- the job's own failure sources ----------------------------------------------------------------
+    def _own_next(self, job: Job) -> None:
+        feed = cast("OwnFeed", job.feed)
+        ev = self.env.timeout(feed.next_s() - self.env.now)
+        ev.job = job  # type: ignore[attr-defined]
+        ev.callbacks.append(self._on_own_failure)
+
+    def _on_own_failure(self, ev: Any) -> None:
+        """One of the job's own sources fails now (drawn whatever the job does: common random numbers)."""
+        job: Job = ev.job
+        if job.state == DONE:
             return
-        self.begin_recovery(job)
+        self.events += 1
+        component, slot, repair_s = cast("OwnFeed", job.feed).pop()
+        vacant = cast("dict[int, None]", job.vacant)
+        now = self.env.now
+        log = job.log
+        if slot < 0:
+            hit = job.state in (RUNNING, DETECTING, RECOVERING)
+        else:
+            hit = job.state in (RUNNING, STALLED, DETECTING, RECOVERING) and slot not in vacant
+        if not hit:
+            if log is not None:
+                log.append((now, "failure_ignored", component, slot, ""))
+        else:
+            if log is not None:
+                log.append((now, "failure", component, slot, ""))
+            if slot >= 0:
+                vacant[slot] = None
+            self.interrupt(job, node_lost=slot >= 0, repair_s=repair_s)
+        self._own_next(job)
 
     def requeue(self, job: Job, failure: bool) -> None:
         """Release the job's nodes and put it back in its queue (it keeps its priority and submit time)."""
         pool = job.pool
         pool.tick(self.env.now)
-        pool.idle += job.nodes
-        job.nodes = 0
-        del pool.held[job.i]
+        self.give_back(job)
+        pool.release(job)
+        if job.vacant is not None:
+            job.vacant = {}  # its next start is on whole nodes
         job.state = QUEUED
         job.epoch += 1
         job.requeues += failure  # requeues after failures; preemptions are counted apart
@@ -250,11 +385,12 @@ class FleetEngine(NodeEvents):
         pool.wake_at_s = at
         ev = self.env.timeout(max(at - self.env.now, 0.0))
         ev.pool = pool  # type: ignore[attr-defined]
+        ev.at = at  # type: ignore[attr-defined]
         ev.callbacks.append(self._on_wake)
 
     def _on_wake(self, ev: Any) -> None:
         pool: Pool = ev.pool
-        if self.env.now < pool.wake_at_s:
+        if ev.at != pool.wake_at_s:
             return  # superseded by an earlier wake, which ran already
         pool.wake_at_s = math.inf
         scheduler.schedule(self, pool)
@@ -282,10 +418,16 @@ class FleetEngine(NodeEvents):
     def run(self) -> None:
         env = self.env
         for p in self.pools:
+            kind = "fixed" if p.repair_fixed else "exp"
             rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/repairs")
-            self._repair_draws.append(Draws(rng, "fixed" if p.repair_fixed else "exp", p.repair_mean_s))
-            if p.node_rate_per_s > 0:
-                env.process(self._failures(p))
+            self._repair_draws.append(Draws(rng, kind, p.repair_mean_s))
+            rng = rngmod.stream(self.seed, self.replica, f"fleet/pool/{p.name}/lemons/repairs")
+            self._lemon_draws.append(Draws(rng, kind, p.lemon_repair_s))
+            if p.node_rate_per_s > 0 and p.nodes > p.lemons:
+                env.process(self._failures(p, lemon=False))
+            if p.lemons:
+                self.place_lemons(p)
+                env.process(self._failures(p, lemon=True))
         self._order = sorted((j for j in self.jobs if j.submit_s < self.horizon), key=lambda j: (j.submit_s, j.i))
         self._next = 0
         if self._order:
@@ -300,13 +442,16 @@ class FleetEngine(NodeEvents):
             p.check()
 
 
-def run_replica(plan: FleetPlan, seed: int, replica: int) -> dict[str, Any]:
-    """Simulate one replica; return its per-job arrays and per-pool figures (plain data, picklable)."""
+def run_replica(plan: FleetPlan, seed: int, replica: int, log_jobs: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Simulate one replica; return its per-job arrays and per-pool figures (plain data, picklable), and
+    under ``logs`` the event log of each job in ``log_jobs`` (rows (time_s, event, component, node slot,
+    detail), in time order, the rows of ``clustersim simulate --events``)."""
     table = plan.jobs(seed, replica)
-    eng = FleetEngine(plan, table, seed, replica)
+    eng = FleetEngine(plan, table, seed, replica, log_jobs)
     eng.run()
     jobs = eng.jobs
     return {
+        "logs": {k: sorted(jobs[k].log or [], key=lambda row: row[0]) for k in log_jobs},
         "replica": replica,
         "events": eng.events,
         "submit_s": table.submit_s,

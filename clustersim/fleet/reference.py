@@ -30,14 +30,28 @@ The model in brief (the docstrings of clustersim/fleet/ cite each formula):
   when all are free (gang scheduling). Each pool has its own queue.
 - A job's progress is continuous: `tau` of compute then a blocking checkpoint, repeated, the last
   segment ending with a checkpoint too (Daly 2006's model). A failure loses the work since the last
-  checkpoint; the recovery (detection + restart + checkpoint load) holds the job's nodes.
+  checkpoint; the job holds its nodes through detection, then its missing nodes are replaced, then it
+  restarts and loads its checkpoint. A failure during any of these starts again from detection.
 - Every up node fails as a Poisson process at its pool's rate, idle or not; nodes in repair do not.
   A failed node goes to repair (at most `repair.crew` at once, shared by all pools), then back to the
   spares if they are short, else to the idle nodes.
-- A job whose node fails takes a spare, else an idle node; with none, an elastic job carries on with
-  fewer nodes (and takes nodes back at a checkpoint after a repair frees one) and a rigid job goes back
-  to its queue. A scenario job's per-gpu and per-node failure sources are replaced by its pool's; its
-  per-job sources (software) stay with the job.
+- When its failure is detected, a job takes a spare for each missing node, else an idle node; short
+  of nodes, an elastic job carries on with fewer (and takes nodes back at a checkpoint after a repair
+  frees one), and a rigid job goes back to its queue (`scheduler.no_spare: requeue`, releasing its
+  nodes; it relaunches without a new detection) or waits holding them for a repaired node
+  (`no_spare: wait`). A scenario job's per-gpu and per-node failure sources are replaced by its pool's;
+  its per-job sources (software) stay with the job.
+- A scenario job with `failures: scenario` keeps all its scenario's sources (exponential or Weibull,
+  per GPU, node or job), repairs and checkpoint policy instead: they strike only its own nodes while it
+  holds them, drawn on the streams `clustersim simulate` draws on (the first job's are the very same).
+  So a one-job fleet (a pool of the job's nodes plus its spares, `no_spare: wait`, the scenario's
+  repair crew as `repair.crew`; `clustersim.fleet.single.single_job_fleet` writes it) has the same
+  events at the same times and the same wall time as `clustersim simulate` with the SimPy engine and
+  the same seed (tests/test_fleet_single.py, rtol 1e-12). Refused for such a job: failure traces,
+  leaf, spine and spot sources, stragglers, maintenance windows, `failures.elastic`. Not equivalent:
+  asynchronous checkpoints (the fleet writes their blocking part only, as a blocking write), a job
+  that reaches the horizon unfinished (the fleet's horizon is its own), and the vectorized engine's
+  replicas (they draw on streams of their own).
 - A scenario job's failure-free time is `clustersim.estimate` of its scenario on the pool's GPU, node
   count and fabric; its checkpoint costs and restart times come from the scenario."""
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["enqueue", "schedule", "expected_s"]
 
+#: Seconds within which a job counts as having run preempt_after_hours (far below any time scale of the model).
+_EPS_S = 1e-6
+
 
 def enqueue(pool: Pool, job: Job) -> None:
     job.expect_s = expected_s(job)
@@ -77,14 +80,19 @@ def _pass(eng: FleetEngine, pool: Pool) -> None:
 
 
 def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
+    if not any(count for p, count in pool.held_prio.items() if p < head.priority):
+        return False  # no job of lower priority holds a node (the usual case: a blocked low-priority head)
     now = eng.env.now
     min_run = eng.sched.preempt_after_hours * 3600.0
     lower = [j for j in pool.held.values() if j.priority < head.priority]
-    victims = [j for j in lower if now - j.run_start_s >= min_run]
+    # eligible from run_start + min_run on; the tolerance makes a wake at that time (which SimPy's clock
+    # can reach an ulp early) find the job eligible, so a wake never has to be scheduled again
+    eligible = now + _EPS_S
+    victims = [j for j in lower if j.run_start_s + min_run <= eligible]
     if pool.idle + sum(j.nodes for j in victims) < head.want:
         if len(victims) < len(lower) and pool.idle + sum(j.nodes for j in lower) >= head.want:
             # enough once more of them have run preempt_after_hours: look again then, not at a random later event
-            eng.wake(pool, min(j.run_start_s + min_run for j in lower if now - j.run_start_s < min_run))
+            eng.wake(pool, min(j.run_start_s + min_run for j in lower if j.run_start_s + min_run > eligible))
         return False
     victims.sort(key=lambda j: (j.priority, -j.run_start_s, -j.i))
     freed = pool.idle
@@ -98,7 +106,7 @@ def _preempt_for(eng: FleetEngine, pool: Pool, head: Job) -> bool:
 
 def expected_s(job: Job) -> float:
     """A queued job's failure-free time to finish (what a user's time limit would say); set at enqueue."""
-    extra = job.restart_s if job.started else 0.0
+    extra = job.relaunch_s if job.started else 0.0
     return extra + timeline_s(job.work_s, 1.0, job.tau_s, job.delta_s)
 
 
@@ -119,7 +127,7 @@ def _backfill(eng: FleetEngine, pool: Pool, head: Job, only: Job | None = None) 
     now = eng.env.now
     free = idle
     shadow = float("inf")
-    for end, n in sorted((j.expect_end_s, j.nodes) for j in pool.held.values()):
+    for end, n in pool.held_ends():
         free += n
         if free >= head.want:
             shadow = end

@@ -67,6 +67,11 @@ class PoolFailuresSpec(Strict):
     repair_hours: NonNegFloat = Field(24.0, description="mean time to repair or replace a failed node")
     repair_distribution: Literal["exponential", "fixed"] = Field(
         "exponential", description="the repair time's distribution, with mean repair_hours")
+    lemon_nodes: Annotated[int, Field(ge=0)] = Field(
+        0, description="nodes that fail again and again, their fault never found (Kokolis 2024: 40 on RSC-1)")
+    lemon_mtbf_hours: PosFloat | None = Field(None, description="a lemon node's mean time between failures")
+    lemon_repair_hours: NonNegFloat | None = Field(
+        None, description="a lemon's repair (it passes the checks and comes back a lemon); default repair_hours")
 
     @model_validator(mode="after")
     def _one_kind(self) -> PoolFailuresSpec:
@@ -74,6 +79,8 @@ class PoolFailuresSpec(Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of node_mtbf_hours, preset, sources"
                              + (f" (got {', '.join(given)})" if given else ""))
+        if self.lemon_nodes and self.lemon_mtbf_hours is None:
+            raise ValueError("lemon_nodes needs lemon_mtbf_hours")
         if self.preset is not None and self.preset not in catalog.reliability():
             raise ValueError(f"unknown reliability preset {self.preset!r}; expected one of "
                              + ", ".join(catalog.reliability()))
@@ -100,6 +107,8 @@ class PoolSpec(Strict):
             raise ValueError(f"unknown GPU {self.gpu!r}; expected one of {', '.join(catalog.gpus())}")
         if self.spare_nodes >= self.nodes:
             raise ValueError(f"spare_nodes ({self.spare_nodes}) must be fewer than nodes ({self.nodes})")
+        if self.failures is not None and self.failures.lemon_nodes > self.nodes:
+            raise ValueError(f"lemon_nodes ({self.failures.lemon_nodes}) exceeds nodes ({self.nodes})")
         return self
 
 
@@ -130,6 +139,10 @@ class JobSpec(Strict):
     min_gpus: PosInt | None = Field(None, description="elastic: the fewest GPUs it runs on (default: one node)")
     count: Annotated[int, Field(gt=0, le=MAX_JOBS)] = Field(1, description="identical copies submitted together")
     checkpoint: JobCheckpointSpec | None = Field(None, description="jobs without a scenario only")
+    failures: Literal["pool", "scenario"] = Field(
+        "pool", description="pool: the job's nodes fail as its pool's (the scenario's job-level sources kept); "
+        "scenario: the scenario's own sources, repairs and checkpoint policy, drawn as `clustersim simulate` "
+        "draws them; they strike only the job's nodes")
 
     @model_validator(mode="after")
     def _check(self) -> JobSpec:
@@ -141,6 +154,8 @@ class JobSpec(Strict):
                 raise ValueError("a scenario job's duration comes from its scenario; drop duration_hours")
             if self.checkpoint is not None:
                 raise ValueError("a scenario job's checkpoints come from its scenario; drop checkpoint")
+        if self.failures == "scenario" and self.scenario is None:
+            raise ValueError("failures: scenario needs a scenario (its failure sources)")
         if self.min_gpus is not None and self.gpus is not None and self.min_gpus > self.gpus:
             raise ValueError(f"min_gpus ({self.min_gpus}) exceeds gpus ({self.gpus})")
         return self
@@ -227,6 +242,9 @@ class SchedulerSpec(Strict):
                                              "preempted (Kokolis 2024: 2 h on RSC)")
     backfill_depth: PosInt = Field(100, description="queued jobs a backfill pass looks at (Slurm bf_max_job_test)")
     replace_from_idle: bool = Field(True, description="a job whose node fails takes an idle node when no spare is left")
+    no_spare: Literal["requeue", "wait"] = Field(
+        "requeue", description="a rigid job short of nodes once its failure is detected: requeue (release its "
+        "nodes, back to the queue) or wait holding them for a repaired node (as `clustersim simulate`)")
 
     @model_validator(mode="after")
     def _check(self) -> SchedulerSpec:

@@ -23,14 +23,15 @@ from clustersim import rng as rngmod
 from clustersim import theory, units
 from clustersim.errors import ClustersimError, ErrorItem, ScenarioError
 from clustersim.fleet.loader import FleetFile
+from clustersim.fleet.ownfail import OwnFailures, own_failures, unsupported
 from clustersim.fleet.spec import ChoiceSpec, DurationSpec, GeneratedSpec, JobCheckpointSpec, PoolSpec
 from clustersim.scenario import catalog
 
 __all__ = ["PoolPlan", "JobTable", "FleetPlan", "plan_fleet", "pool_node_rate_per_s", "JOB_FIELDS"]
 
 #: The columns of a :class:`JobTable` (one value per job).
-JOB_FIELDS = ("submit_s", "pool", "nodes", "work_s", "tau_s", "delta_s", "load_s", "recover_s", "soft_rate_per_s",
-              "elastic", "min_nodes", "priority", "template")
+JOB_FIELDS = ("submit_s", "pool", "nodes", "work_s", "tau_s", "delta_s", "load_s", "detect_s", "restart_s",
+              "soft_rate_per_s", "elastic", "min_nodes", "priority", "template", "own")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,9 @@ class PoolPlan:
     repair_mean_s: float
     repair_fixed: bool
     usd_per_gpu_hour: float | None
+    lemon_nodes: int = 0
+    lemon_rate_per_s: float = 0.0
+    lemon_repair_s: float = 0.0
 
 
 @dataclasses.dataclass
@@ -57,12 +61,14 @@ class JobTable:
     tau_s: np.ndarray
     delta_s: np.ndarray
     load_s: np.ndarray
-    recover_s: np.ndarray
+    detect_s: np.ndarray
+    restart_s: np.ndarray
     soft_rate_per_s: np.ndarray
     elastic: np.ndarray
     min_nodes: np.ndarray
     priority: np.ndarray
     template: np.ndarray
+    own: np.ndarray  # index into FleetPlan.own (the job's own failure sources), -1: the pool's only
 
     def __len__(self) -> int:
         return int(self.submit_s.shape[0])
@@ -80,6 +86,7 @@ class FleetPlan:
     pools: tuple[PoolPlan, ...]
     fixed: JobTable
     templates: tuple[dict[str, Any], ...]
+    own: tuple[OwnFailures, ...] = ()
 
     def jobs(self, seed: int, replica: int) -> JobTable:
         gen = self.fleet.spec.workload.generated
@@ -106,6 +113,15 @@ def pool_node_rate_per_s(pool: PoolSpec) -> float:
         count = pool.gpus_per_node if s["per"] == "gpu" else 1
         rate += count / (float(s["mtbf_hours"]) * units.HOUR_S)
     return rate
+
+
+def _lemons(pool: PoolSpec) -> dict[str, Any]:
+    f = pool.failures
+    if f is None or not f.lemon_nodes:
+        return {}
+    repair_h = f.repair_hours if f.lemon_repair_hours is None else f.lemon_repair_hours
+    return {"lemon_nodes": f.lemon_nodes, "lemon_rate_per_s": 1.0 / (float(f.lemon_mtbf_hours or 0.0) * units.HOUR_S),
+            "lemon_repair_s": repair_h * units.HOUR_S}
 
 
 def _interval_s(interval: float | str, block_s: float, nodes: int, node_rate: float, soft_rate_per_s: float) -> float:
@@ -172,9 +188,10 @@ def _scenario_row(ff: FleetFile, path: str, pool_name: str | None, gpus: int | N
     f = run.failures
     row = {
         "pool": ip, "nodes": nodes, "work_s": est.kernel["train_s"], "delta_s": ck["block_s"], "load_s": ck["load_s"],
-        "recover_s": (f.detect_s + f.restart_s) if f is not None else 15 * units.MINUTE_S,
+        "detect_s": f.detect_s if f is not None else 5 * units.MINUTE_S,
+        "restart_s": f.restart_s if f is not None else 10 * units.MINUTE_S,
         "soft_rate_per_s": sum(1.0 / src["mtbf_s"] for src in soft), "interval": run.checkpoint.interval_minutes,
-        "scenario": run.name,
+        "scenario": run.name, "estimate": est,
     }
     cache[key] = row
     return row
@@ -182,7 +199,7 @@ def _scenario_row(ff: FleetFile, path: str, pool_name: str | None, gpus: int | N
 
 def _checkpoint_row(ck: JobCheckpointSpec) -> dict[str, Any]:
     return {"delta_s": ck.write_minutes * units.MINUTE_S, "load_s": ck.load_minutes * units.MINUTE_S,
-            "recover_s": (ck.detect_minutes + ck.restart_minutes) * units.MINUTE_S,
+            "detect_s": ck.detect_minutes * units.MINUTE_S, "restart_s": ck.restart_minutes * units.MINUTE_S,
             "soft_rate_per_s": 1.0 / (ck.software_mtbf_hours * units.HOUR_S) if ck.software_mtbf_hours else 0.0,
             "interval": ck.interval_minutes}
 
@@ -193,9 +210,10 @@ def _table(rows: list[dict[str, Any]]) -> JobTable:
 
     return JobTable(submit_s=col("submit_s", float), pool=col("pool", np.int64), nodes=col("nodes", np.int64),
                     work_s=col("work_s", float), tau_s=col("tau_s", float), delta_s=col("delta_s", float),
-                    load_s=col("load_s", float), recover_s=col("recover_s", float), soft_rate_per_s=col("soft_rate_per_s", float),
-                    elastic=col("elastic", bool), min_nodes=col("min_nodes", np.int64),
-                    priority=col("priority", np.int64), template=col("template", np.int64))
+                    load_s=col("load_s", float), detect_s=col("detect_s", float), restart_s=col("restart_s", float),
+                    soft_rate_per_s=col("soft_rate_per_s", float), elastic=col("elastic", bool),
+                    min_nodes=col("min_nodes", np.int64), priority=col("priority", np.int64),
+                    template=col("template", np.int64), own=col("own", np.int64))
 
 
 def plan_fleet(ff: FleetFile) -> FleetPlan:
@@ -205,8 +223,9 @@ def plan_fleet(ff: FleetFile) -> FleetPlan:
         node_rate_per_s=pool_node_rate_per_s(p),
         repair_mean_s=(p.failures.repair_hours if p.failures else 0.0) * units.HOUR_S,
         repair_fixed=bool(p.failures and p.failures.repair_distribution == "fixed"),
-        usd_per_gpu_hour=p.usd_per_gpu_hour) for p in ff.spec.pools)
+        usd_per_gpu_hour=p.usd_per_gpu_hour, **_lemons(p)) for p in ff.spec.pools)
     cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+    own: list[OwnFailures] = []
     rows: list[dict[str, Any]] = []
     templates: list[dict[str, Any]] = []
     for i, job in enumerate(ff.spec.workload.jobs):
@@ -219,6 +238,9 @@ def plan_fleet(ff: FleetFile) -> FleetPlan:
             base = {"pool": ip, "nodes": nodes, "work_s": (job.duration_hours or 0.0) * units.HOUR_S,
                     **_checkpoint_row(job.checkpoint or JobCheckpointSpec())}
         pool = pools[base["pool"]]
+        base["own"] = -1
+        if job.failures == "scenario":
+            base = _with_own_failures(ff, base, own, where)
         usable = pool.nodes - pool.spare_nodes
         if base["nodes"] > usable:
             raise ScenarioError(ErrorItem(
@@ -231,8 +253,9 @@ def plan_fleet(ff: FleetFile) -> FleetPlan:
             rows.append({**base, "submit_s": job.submit_hours * units.HOUR_S, "priority": job.priority,
                          "elastic": job.elastic, "min_nodes": min(min_nodes, base["nodes"]),
                          "template": len(templates) - 1,
-                         "tau_s": _interval_s(base["interval"], base["delta_s"], base["nodes"], pool.node_rate_per_s,
-                                              base["soft_rate_per_s"])})
+                         "tau_s": base["tau_s"] if "tau_s" in base else _interval_s(
+                             base["interval"], base["delta_s"], base["nodes"], pool.node_rate_per_s,
+                             base["soft_rate_per_s"])})
     gen = ff.spec.workload.generated
     if gen is not None:
         ip = _pool_index(ff, gen.pool, None, "workload.generated")
@@ -244,7 +267,26 @@ def plan_fleet(ff: FleetFile) -> FleetPlan:
             raise ScenarioError(ErrorItem(f"jobs of {too_big[0]} GPUs do not fit pool {pools[ip].name} "
                                           f"({usable} schedulable nodes)", path="workload.generated.gpus"),
                                 str(ff.path or ""))
-    return FleetPlan(fleet=ff, pools=pools, fixed=_table(rows) if rows else _empty(), templates=tuple(templates))
+    return FleetPlan(fleet=ff, pools=pools, fixed=_table(rows) if rows else _empty(), templates=tuple(templates),
+                     own=tuple(own))
+
+
+def _with_own_failures(ff: FleetFile, base: dict[str, Any], own: list[OwnFailures], where: str) -> dict[str, Any]:
+    """A scenario job with its own failures: the single-job simulation's input (:func:`clustersim.simulate.
+    build_job`) gives its work, checkpoint interval and costs, recovery times, sources and repairs."""
+    from clustersim.simulate import build_job
+
+    est = base["estimate"]
+    sj = build_job(est.scenario, est)
+    missing = unsupported(sj)
+    if missing:
+        raise ScenarioError(ErrorItem(f"a fleet job with failures: scenario cannot model {', '.join(missing)}",
+                                      path=f"{where}.failures", expected="pool, or a scenario without them"),
+                            str(ff.path or ""))
+    own.append(own_failures(sj))
+    return {**base, "own": len(own) - 1, "work_s": sj.work_s, "tau_s": sj.checkpoint_interval_s,
+            "delta_s": sj.checkpoint_blocking_s, "load_s": sj.checkpoint_load_s, "detect_s": sj.detect_s,
+            "restart_s": sj.restart_s, "soft_rate_per_s": 0.0}
 
 
 def _empty() -> JobTable:
@@ -296,7 +338,8 @@ def _generate(plan: FleetPlan, gen: GeneratedSpec, seed: int, replica: int) -> J
         tau = np.full(n, float(ck["interval"]) * units.MINUTE_S)
     return JobTable(submit_s=submit, pool=np.full(n, ip, dtype=np.int64), nodes=nodes.astype(np.int64), work_s=work,
                     tau_s=np.asarray(tau, dtype=float), delta_s=np.full(n, ck["delta_s"]),
-                    load_s=np.full(n, ck["load_s"]), recover_s=np.full(n, ck["recover_s"]),
+                    load_s=np.full(n, ck["load_s"]), detect_s=np.full(n, ck["detect_s"]),
+                    restart_s=np.full(n, ck["restart_s"]), own=np.full(n, -1, dtype=np.int64),
                     soft_rate_per_s=np.full(n, ck["soft_rate_per_s"]), elastic=elastic,
                     min_nodes=np.ones(n, dtype=np.int64), priority=_choose(gen.priority, n, r("priority")),
                     template=np.full(n, len(plan.templates) - 1, dtype=np.int64))
