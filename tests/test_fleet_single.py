@@ -60,7 +60,7 @@ def _key(rows: list) -> list[tuple[float, str, str]]:
 def test_a_one_job_fleet_has_the_events_and_wall_times_of_simulate(tmp_path, variant):
     path = _scenario(tmp_path, variant, VARIANTS[variant])
     for seed in SEEDS:
-        sim = simulate(path, replicas=REPLICAS, seed=seed, engine="simpy")
+        sim = simulate(path, replicas=REPLICAS, seed=seed, engine="simpy", parameter_uncertainty=False)
         plan = plan_fleet(load_fleet(single_job_fleet(path, seed=seed)))
         reps = [fleet_replica(plan, seed, r, log_jobs=(0,)) for r in range(REPLICAS)]
         assert sim.monte_carlo.finished.all()
@@ -77,7 +77,7 @@ def test_a_one_job_fleet_has_the_events_and_wall_times_of_simulate(tmp_path, var
 def test_the_equivalence_is_not_vacuous(tmp_path):
     """A fleet that differs in one respect (the job requeued instead of waiting) differs from simulate."""
     path = _scenario(tmp_path, "no-spares", VARIANTS["no-spares"])
-    sim = simulate(path, replicas=1, seed=0, engine="simpy")
+    sim = simulate(path, replicas=1, seed=0, engine="simpy", parameter_uncertainty=False)
     data = single_job_fleet(path, seed=0)
     data["scheduler"]["no_spare"] = "requeue"
     rep = fleet_replica(plan_fleet(load_fleet(data)), 0, 0, log_jobs=(0,))
@@ -95,7 +95,7 @@ def test_a_scenario_the_fleet_cannot_model_is_refused_with_the_reason(tmp_path):
 def test_the_quickstart_scenario_as_shipped_is_its_one_job_fleet():
     """The shipped quickstart (the llama3-405b preset's 16 sources, two spares, auto interval)."""
     path = ROOT / "scenarios" / "quickstart.yaml"
-    sim = simulate(path, replicas=2, seed=0, engine="simpy")
+    sim = simulate(path, replicas=2, seed=0, engine="simpy", parameter_uncertainty=False)
     plan = plan_fleet(load_fleet(single_job_fleet(path, seed=0)))
     reps = [fleet_replica(plan, 0, r, log_jobs=(0,)) for r in range(2)]
     np.testing.assert_allclose([rep["end_s"][0] for rep in reps], sim.monte_carlo.wall_s, rtol=1e-12, atol=0)
