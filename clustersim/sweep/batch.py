@@ -1,11 +1,12 @@
 """Analytic sweep points in batches: what the points of a sweep share is checked and resolved once.
 
 The points of a sweep differ in a few keys; most of what validating and resolving a point costs
-depends on keys they share. A worker keeps two memos (bounded, per process), each keyed by a part of
-the point's validated scenario that holds everything the memoized function reads:
+depends on keys they share. A worker keeps two memos (bounded, per process), each keyed by what
+determines everything the memoized function reads:
 
 * a *template* is the scenario less its name, token count, inline price, failures, checkpoint and
-  simulation sections. The resolution (:func:`clustersim.resolve.resolve_run`: architecture, GPU,
+  simulation sections, keyed by the sweep's base and the point's other inputs (:func:`template_key`).
+  The resolution (:func:`clustersim.resolve.resolve_run`: architecture, GPU,
   network and fabric tiers, the kernel's inputs) is done in full for the first point of each template;
   a later point of the same template takes the template's run with its own scenario, its own tokens and
   price (:meth:`Scenario.tokens`, :meth:`Scenario.price`; the kernel inputs ``tokens`` and
@@ -24,30 +25,29 @@ computes it, from the same dump. Tests hold every row equal to ``clustersim esti
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, TypeVar
 
 from clustersim.errors import ClustersimError, ScenarioError
 from clustersim.scenario import Scenario
 
-__all__ = ["BatchMemo", "MEMO", "validate_point", "resolve_point", "checks_key", "template_key", "amended"]
+__all__ = ["BatchMemo", "MEMO", "validate_point", "resolve_point", "checks_key", "template_key", "amended",
+           "base_fingerprint"]
 
 _T = TypeVar("_T")
 
 #: Entries kept per memo (a sweep has a few distinct check keys and templates; a capacity plan hundreds).
 MEMO_MAX = 4096
 
-#: The failures keys the cross-field checks read (a preset's name is looked up; a trace file is checked).
-_CHECKS_FAILURES = frozenset({"preset", "trace"})
-#: What a template leaves out: each point derives these itself (see the module docstring).
-_TEMPLATE_UNREAD: dict[str, frozenset[str] | None] = {
-    "name": None, "checkpoint": None, "simulation": None, "failures": None,
-    "training": frozenset({"tokens"}), "pricing": frozenset({"usd_per_gpu_hour"}),
-}
+#: What a template leaves out, as the input keys that set it: whole sections, and keys (each point derives
+#: what they set itself, see the module docstring).
+_TEMPLATE_UNREAD_SECTIONS = frozenset({"name", "checkpoint", "simulation", "failures"})
+_TEMPLATE_UNREAD_KEYS = frozenset({"training.tokens", "pricing.usd_per_gpu_hour"})
 
-
-#: The memo keys' JSON writer (one encoder, not one per call as json.dumps builds).
+#: The memo keys' JSON writer (one encoder, not one per call as json.dumps builds), and the base's.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, default=str)
+_SORTED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, default=str, sort_keys=True)
 
 
 class BatchMemo:
@@ -68,45 +68,36 @@ class BatchMemo:
 MEMO = BatchMemo()
 
 
-def _key(dump: dict[str, Any], unread: dict[str, frozenset[str] | None]) -> str:
-    """The dump less what is unread, as JSON text in the model's field order (deterministic: a dump's
-    order is its model's; two equal parts written in another order only miss the memo)."""
-    part: dict[str, Any] = {}
-    for section, value in dump.items():
-        if section in unread:
-            keys = unread[section]
-            if keys is None:
-                continue
-            if isinstance(value, dict):
-                value = {k: v for k, v in value.items() if k not in keys}
-        part[section] = value
-    return _ENCODER.encode(part)
+def base_fingerprint(base: dict[str, Any]) -> str:
+    """SHA-256 of a sweep's base mapping (its ``set:`` applied), once per chunk: part of every memo key."""
+    return hashlib.sha256(_SORTED.encode(base).encode("ascii")).hexdigest()
 
 
-def checks_key(dump: dict[str, Any]) -> str:
-    """What the cross-field and network checks of a scenario read, from its dump."""
-    return _checks_key(template_key(dump), dump)
+def template_key(fingerprint: str, inputs: dict[str, Any]) -> str:
+    """A point's template, from its base and inputs (its mapping is ``apply_inputs(base, inputs)``, and the
+    scenario model validates each section on its own, so equal template inputs give equal template
+    parts): the inputs less those that set what a template leaves out; of those, whether a key with
+    alternatives is null is kept (``pricing.usd_per_gpu_hour`` set drops the base's ``pricing.preset``).
+    Inputs written differently for the same scenario only miss the memo."""
+    part = []
+    for key, value in inputs.items():
+        if key.partition(".")[0] in _TEMPLATE_UNREAD_SECTIONS:
+            continue
+        part.append((key, value is None) if key in _TEMPLATE_UNREAD_KEYS else (key, value))
+    return fingerprint + _ENCODER.encode(part)
 
 
-def _checks_key(template: str, dump: dict[str, Any]) -> str:
-    """The template key (a finer partition: it also holds what the checks do not read) and the failure
-    keys the checks read."""
-    key = template
-    failures = dump.get("failures")
-    if isinstance(failures, dict):
-        key += _ENCODER.encode({k: failures[k] for k in sorted(_CHECKS_FAILURES & set(failures))})
-    return key
+def checks_key(template: str, scenario: Scenario) -> str:
+    """What the cross-field and network checks of a point read: its template (a finer partition, as it
+    holds more than they read) and, of the failures section, the preset's name and the trace's path."""
+    f = scenario.failures
+    return template + ("|-" if f is None else _ENCODER.encode(["|", f.preset, f.trace]))
 
 
-def template_key(dump: dict[str, Any]) -> str:
-    """What a point shares with the other points of its resolution template, from its dump."""
-    return _key(dump, _TEMPLATE_UNREAD)
-
-
-def validate_point(data: dict[str, Any], memo: BatchMemo = MEMO) -> tuple[Scenario, dict[str, Any], str]:
+def validate_point(data: dict[str, Any], template: str, memo: BatchMemo = MEMO) -> tuple[Scenario, dict[str, Any]]:
     """The validated scenario of a point's mapping and its dump: what
     :func:`clustersim.scenario.load_scenario` gives (the same ScenarioError when it refuses), with the
-    cross-field checks memoized by :func:`checks_key`; and its :func:`template_key`."""
+    cross-field checks memoized by :func:`checks_key`; ``template``: the point's :func:`template_key`."""
     from pydantic import ValidationError
 
     from clustersim.scenario.loader import errors_from_validation, file_checks, network_checks
@@ -117,9 +108,7 @@ def validate_point(data: dict[str, Any], memo: BatchMemo = MEMO) -> tuple[Scenar
         scenario = Scenario.model_validate(data, context={"defer_cross_checks": True})
     except ValidationError as exc:
         raise ScenarioError(errors_from_validation(exc, data, None), None) from None
-    dump = scenario_dump(scenario)
-    template = template_key(dump)
-    key = _checks_key(template, dump)
+    key = checks_key(template, scenario)
     found = memo.checks.get(key)
     if found is None:
         cross = cross_checks(scenario)
@@ -129,7 +118,7 @@ def validate_point(data: dict[str, Any], memo: BatchMemo = MEMO) -> tuple[Scenar
     problems = cross or (file_checks(scenario) + network)  # the loader's order; a trace file checked each time
     if problems:
         raise ScenarioError(list(problems), None)
-    return scenario, dump, template
+    return scenario, scenario_dump(scenario)
 
 
 def resolve_point(scenario: Scenario, key: str, memo: BatchMemo = MEMO) -> Any:

@@ -194,36 +194,58 @@ def apply_inputs(base: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]
     """A copy of ``base`` with each ``{dotted key: value}`` set, in order (replacing alternatives).
 
     Copy-on-write, not a deep copy: only the mappings on the path of a set key are copied (the point's
-    own), the rest is shared with ``base``, which is never written to (validation reads its input; a
-    set value itself is deep-copied by ``set_dotted``).
+    own, once each), the rest is shared with ``base``, which is never written to (validation reads its
+    input; a set value itself is deep-copied by ``set_dotted``).
     """
     data = dict(base)
+    owned = {id(data)}
     for key, value in inputs.items():
-        node = _own_path(data, key)
+        parts, leaf, alternatives = _path_of(key)
+        node = _own_path(data, parts, owned)
         if node is not None and (value is None or type(value) in _IMMUTABLE):
             # every mapping on the way exists (and is this point's own): set_dotted would only walk the same
             # path and copy an immutable value
-            _drop_alternatives(data, key, value)
-            node[key.rpartition(".")[2]] = value
+            if alternatives:
+                _drop_alternatives(data, key, value)
+            node[leaf] = value
         else:
             set_replacing(data, key, value)
+            owned.clear()  # (set_dotted may have made new mappings: own the way again)
+            owned.add(id(data))
     return data
+
+
+_PATHS: dict[str, tuple[tuple[str, ...], str, bool]] = {}
+
+
+def _path_of(key: str) -> tuple[tuple[str, ...], str, bool]:
+    """(the mappings on the way, the last part, whether the key has alternatives) of a dotted key."""
+    found = _PATHS.get(key)
+    if found is None:
+        parts = key.split(".")
+        found = (tuple(parts[:-1]), parts[-1], parts[0] in ALTERNATIVES)
+        if len(_PATHS) < 4096:
+            _PATHS[key] = found
+    return found
 
 
 #: Values that need no copy when set (set_dotted deep-copies the others).
 _IMMUTABLE = frozenset({int, float, str, bool})
 
 
-def _own_path(data: dict[str, Any], key: str) -> dict[str, Any] | None:
-    """Replace each mapping on the way to ``key`` by a shallow copy, so that setting it writes only copies;
-    returns the mapping that holds the key's last part (None when the way is not all mappings)."""
+def _own_path(data: dict[str, Any], parts: tuple[str, ...], owned: set[int]) -> dict[str, Any] | None:
+    """Replace each mapping on the way (``parts``) by a shallow copy unless it is one already (``owned``),
+    so that setting the key writes only copies; returns the mapping that holds the key's last part (None
+    when the way is not all mappings)."""
     node = data
-    for part in key.split(".")[:-1]:
+    for part in parts:
         child = node.get(part)
         if not isinstance(child, dict):
             return None
-        child = dict(child)
-        node[part] = child
+        if id(child) not in owned:
+            child = dict(child)
+            node[part] = child
+            owned.add(id(child))
         node = child
     return node
 

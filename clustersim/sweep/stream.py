@@ -44,18 +44,20 @@ def analytic_chunk(payload: ChunkPayload) -> Groups:
     """The finished rows of a chunk of analytic points, ready to insert (worker side; see the module
     docstring): :func:`clustersim.sweep.store.prepare_rows`' shape. Validation and resolution are memoized
     by what they read (:mod:`clustersim.sweep.batch`); the kernel runs once on the chunk's stacked inputs."""
-    from clustersim.sweep.batch import resolve_point, validate_point
+    from clustersim.sweep.batch import base_fingerprint, resolve_point, template_key, validate_point
     from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, key_of_dump
     from clustersim.sweep.store import prepare_rows
     from clustersim.sweep.tasks import estimate_resolved
 
     base, mode, items = payload
+    fingerprint = base_fingerprint(base)
     rows: list[dict[str, Any] | None] = []
     valid: list[tuple[int, tuple[int, dict[str, Any]], str, Any]] = []
     for index, inputs in items:
         data = apply_inputs(base, inputs)
+        template = template_key(fingerprint, inputs)
         try:
-            scenario, dump, template = validate_point(data)
+            scenario, dump = validate_point(data, template)
         except ScenarioError as exc:
             rows.append(row_of(index, inputs, invalid_key(data, mode), "invalid", describe_problems(exc.items), {}))
             continue
