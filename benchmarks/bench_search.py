@@ -17,10 +17,15 @@ Run: ``.venv/bin/python benchmarks/bench_search.py [repeats]``
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 
+from peak_rss import clustersim_argv, command_peak_rss_mib
+
 from clustersim.cost.search import search
+
+SCENARIO = os.path.join(os.path.dirname(__file__), "..", "scenarios", "llama3-405b-16k.yaml")
 
 MODEL = {"layers": 126, "hidden_size": 16384, "ffn_hidden_size": 53248, "attention_heads": 128, "kv_heads": 8,
          "vocab_size": 128256, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "tied_embeddings": False}
@@ -52,6 +57,9 @@ def main(repeats: int = 5) -> None:
               f"SP {int(row['sequence_parallel'])}: {row['step_time_s']:.3f} s/step, MFU {100 * row['mfu']:.1f}%, "
               f"{row['memory_bytes'] / 2**30:.1f} GiB")
     print("why:", result.why_best)
+    rss = command_peak_rss_mib(clustersim_argv("search", SCENARIO, "--json"))
+    print(f"peak RSS of `clustersim search {os.path.basename(SCENARIO)} --json` (whole process, start-up and "
+          f"cluster included): {rss:.0f} MiB (target < 150 MiB)")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import sys
 import time
 
 import simpy
+from peak_rss import clustersim_argv, command_peak_rss_mib
 
 from clustersim import theory, units
 from clustersim.sim import FailureSource, SimJob, check_feasible, job_mtbf_s, run_replica, simulate
@@ -171,6 +172,9 @@ def main() -> None:
     engine, rss = peak_rss_mib(args.scenario, args.replicas)
     print(f"\n4. peak RSS of a {args.replicas}-replica simulate of {os.path.basename(args.scenario)} "
           f"({engine} engine, with replica 0's event log): {rss:.0f} MiB (target < 150 MiB)")
+    cli = command_peak_rss_mib(clustersim_argv("simulate", args.scenario, "--replicas", str(args.replicas), "--json"))
+    print(f"   the whole command `clustersim simulate --replicas {args.replicas} --json`: {cli:.0f} MiB peak RSS "
+          "(target < 150 MiB)")
 
 
 if __name__ == "__main__":
