@@ -198,6 +198,17 @@ class Replica:
                 ends, parts, durs = ph.gp_ends, ph.gp_parts, ph.gp_durs
                 n = len(ends)
                 i = ph.ph_next
+                if force and i == 0 and parts is _DETECT_RESTART_LOAD and self.log is None:
+                    # the common recovery, whole, without a log: _part_done's work for its three parts
+                    ph.ph_next = n
+                    ph.next_t = math.inf
+                    acc = self.prog.acc
+                    acc[DET] += durs[0]
+                    replace(self, ends[0])  # (gp_merged: the replacement at the end of detection)
+                    acc[RST] += durs[1]
+                    acc[LOAD] += durs[2]
+                    self.prog.since = 0.0
+                    i = n
                 while i < n and (force or ends[i] <= now):
                     ph.ph_next = i + 1
                     self._part_done(parts[i], durs[i], ends[i])
