@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any, TypeVar
 
 from clustersim.errors import ClustersimError, ScenarioError
@@ -125,7 +126,7 @@ def resolve_point(scenario: Scenario, key: str, memo: BatchMemo = MEMO) -> Any:
     """The point's ResolvedRun (see the module docstring), or the ClustersimError that stops it; ``key``:
     its :func:`template_key`."""
     from clustersim.planning import cluster_for
-    from clustersim.reliability import failure_sources, job_mtbf_s
+    from clustersim.reliability import failure_sources
     from clustersim.sweep.tasks import resolved
 
     if scenario.calibration is not None or scenario.training.parallelism == "auto":
@@ -148,7 +149,28 @@ def resolve_point(scenario: Scenario, key: str, memo: BatchMemo = MEMO) -> Any:
     if inputs.tokens != tokens or inputs.usd_per_gpu_hour != (price or 0.0):
         inputs = amended(inputs, tokens=tokens, usd_per_gpu_hour=price or 0.0)
     return amended(template, scenario=scenario, usd_per_gpu_hour=price, price_source=price_source, tokens=tokens,
-                   sources=sources, job_mtbf_s=job_mtbf_s(sources), inputs=inputs)
+                   sources=sources, job_mtbf_s=_job_mtbf_s(sources), inputs=inputs)
+
+
+def _job_mtbf_s(sources: tuple[Any, ...]) -> float | None:
+    """:func:`clustersim.reliability.job_mtbf_s` (1 / sum(units_i / mtbf_i) over the sources that stop
+    the job, reference.md D.8) without numpy for fewer than 8 sources: numpy sums fewer than 8 values
+    one after the other from 0, as this loop does, so the result is the same float; otherwise, or for a
+    value that function refuses, the function itself."""
+    from clustersim.reliability import job_mtbf_s
+
+    stopping = [src for src in sources if src["effect"] != "fabric"]
+    if not stopping:
+        return None
+    if len(stopping) >= 8:
+        return job_mtbf_s(sources)
+    rate = 0.0
+    for src in stopping:
+        units, mtbf = src["units"], src["mtbf_s"]
+        if not (mtbf > 0 and units >= 0):
+            return job_mtbf_s(sources)
+        rate += units / mtbf
+    return math.inf if rate == 0 else 1.0 / rate
 
 
 def amended(obj: _T, **changes: Any) -> _T:

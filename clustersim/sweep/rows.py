@@ -101,7 +101,6 @@ def _theory(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> dict[
 
 def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """One flattened ``Estimate.to_dict()`` per point, from one kernel call's arrays (point i = index i)."""
-    n = len(runs)
     cols: dict[str, list[Any]] = {}
     for col, (name, divisor) in _KERNEL_COLUMNS.items():
         arr = kernel[name]
@@ -112,7 +111,8 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
     cols.update(_theory(runs, kernel))
     intervals = _interval_rows(runs, kernel)
     rows = []
-    for i in range(n):
+    names = list(cols)
+    for i, values in enumerate(zip(*cols.values(), strict=True)):  # (the columns transposed at once)
         run = runs[i]
         s = run.scenario
         row: dict[str, Any] = {
@@ -124,8 +124,7 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
         row["parallelism_micro_batch_seqs"] = s.training.micro_batch_seqs
         row["parallelism_recompute"] = s.training.recompute
         row["parallelism_searched"] = run.searched
-        for col, values in cols.items():
-            row[col] = values[i]
+        row.update(zip(names, values, strict=True))
         row.update(intervals[i])
         rows.append(row)
     return rows
