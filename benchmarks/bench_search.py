@@ -7,35 +7,35 @@ the vectorized kernel, drops those that do not fit in 80 GiB, ranks the rest and
 (target, issue 3: >= 1,000,000 configs/s end to end, enumeration and ranking included). Calculon's
 search, for comparison, runs about 90 configurations per second per core.
 
-Inputs: Llama 3 405B (126 layers, hidden 16384, 128 heads, 8 KV heads, FFN 53248, vocabulary 128256,
-SwiGLU; arXiv:2407.21783 Table 3), sequence 8192, 2048 sequences per step, bf16, 15.6T tokens; H100
-SXM (reference.md C.1); 8 GPUs per NVLink node, 8 x 400 Gb/s NICs, 3,072-GPU pods with full
-bisection and 1:7 oversubscription above them (reference.md C.2).
+Inputs: scenarios/llama3-405b-16k.yaml (Llama 3 405B, arXiv:2407.21783 Table 3; sequence 8192, 2048
+sequences per step, bf16, 15.6T tokens; 2,048 nodes of 8 H100 SXM, 400 Gb/s per GPU, 1:7
+oversubscription above 3,072-GPU pods), its kernel inputs resolved once. Then the peak RSS of the whole
+``clustersim search`` command on that file (target, issue 16: < 150 MiB).
 
 Run: ``.venv/bin/python benchmarks/bench_search.py [repeats]``
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 
+from peak_rss import clustersim_argv, command_peak_rss_mib
+
 from clustersim.cost.search import search
+from clustersim.resolve import base_kernel_inputs
+from clustersim.scenario import load_scenario
 
-MODEL = {"layers": 126, "hidden_size": 16384, "ffn_hidden_size": 53248, "attention_heads": 128, "kv_heads": 8,
-         "vocab_size": 128256, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "tied_embeddings": False}
-GPU = {"name": "h100-sxm-80gb", "peak_tflops": {"bf16": 989.0, "fp8": 1979.0}, "memory_gib": 80.0,
-       "hbm_gbyte_per_s": 3350.0, "gpus_per_node": 8}
-FABRIC = {"scaleup_gpus": 8, "scaleup_bw_bytes_per_s": 450e9, "scaleup_latency_s": 2e-6, "leaf_gpus": 3072,
-          "leaf_bw_bytes_per_s": 50e9, "spine_bw_bytes_per_s": 50e9 / 7, "scaleout_latency_s": 5e-6}
-
+SCENARIO = os.path.join(os.path.dirname(__file__), "..", "scenarios", "llama3-405b-16k.yaml")
 
 def main(repeats: int = 5) -> None:
     runs = []
     result = None
+    scenario = load_scenario(SCENARIO)
+    base = base_kernel_inputs(scenario)  # the layout fields hold 1s: the search replaces them
     for _ in range(repeats + 1):  # the first run warms up (imports, first allocations)
-        result = search(MODEL, GPU, FABRIC, gpus=16384, seq_len=8192, global_batch_seqs=2048, precision="bf16",
-                        mode="pretrain", lora_rank=16, tokens=15.6e12, usd_per_gpu_hour=2.0, top=5)
+        result = search(base, gpus=scenario.gpus, top=5)
         runs.append(result.elapsed_s)
     assert result is not None
     timed = runs[1:]
@@ -52,6 +52,9 @@ def main(repeats: int = 5) -> None:
               f"SP {int(row['sequence_parallel'])}: {row['step_time_s']:.3f} s/step, MFU {100 * row['mfu']:.1f}%, "
               f"{row['memory_bytes'] / 2**30:.1f} GiB")
     print("why:", result.why_best)
+    rss = command_peak_rss_mib(clustersim_argv("search", SCENARIO, "--json"))
+    print(f"peak RSS of `clustersim search {os.path.basename(SCENARIO)} --json` (whole process, start-up and "
+          f"cluster included): {rss:.0f} MiB (target < 150 MiB)")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ The job: Llama 3 405B-sized, 16,384 GPUs in 2,048 nodes, 54 days of failure-free
 reliability preset's 16 failure sources (419 unexpected interruptions in 54 days: job MTBF 3.09 h;
 clustersim/scenario/catalog/reliability.yaml, from Llama Team 2024 Table 5), checkpoints every 30 min.
 
-1. The SimPy engine, one replica at a time: seconds per replica, and its event rate in real SimPy
-   events (events scheduled and processed, as SimPy counts them) against bare SimPy's (a process in a
-   trivial timeout loop), measured in this run (target >= 0.3).
+1. The SimPy engine, one replica at a time: CPU seconds per replica, and its event rate in real SimPy
+   events (the events the environment processed, ``ReplicaResult.sim_events``) against bare SimPy's
+   (a process in a trivial timeout loop), interleaved rounds in this run, best of each (target >= 0.3).
 2. 1,000 replicas: the vectorized engine (target < 1 s) against the SimPy engine (target >= 20x), and
    their mean wall times with standard errors (the engines are equal in distribution).
 3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s).
@@ -27,6 +27,7 @@ import sys
 import time
 
 import simpy
+from peak_rss import clustersim_argv, command_peak_rss_mib
 
 from clustersim import theory, units
 from clustersim.sim import FailureSource, SimJob, check_feasible, job_mtbf_s, run_replica, simulate
@@ -73,9 +74,9 @@ def bare_simpy_events_per_s(n: int = 300_000) -> float:
 
     env = simpy.Environment()
     env.process(loop(env))
-    t = time.perf_counter()
+    t = time.process_time()  # CPU seconds, as the engine's are counted
     env.run()
-    return n / (time.perf_counter() - t)
+    return n / (time.process_time() - t)
 
 
 def _cpu_s() -> float:
@@ -111,7 +112,8 @@ def peak_rss_mib(scenario: str, replicas: int) -> tuple[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replicas", type=int, default=1000)
-    ap.add_argument("--single", type=int, default=30, help="replicas timed one by one (SimPy engine)")
+    ap.add_argument("--single", type=int, default=10, help="replicas timed one by one (SimPy engine), per round")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of the SimPy-engine timing (best taken)")
     ap.add_argument("--big", type=int, default=100_000, help="replicas of the large vectorized run")
     ap.add_argument("--scenario", default=os.path.join(os.path.dirname(__file__), "..", "scenarios",
                                                        "llama3-405b-16k.yaml"))
@@ -128,19 +130,21 @@ def main() -> None:
                                        job.recovery_s)
     print(f"theory (Daly): expected wall {daly / units.DAY_S:.2f} days, goodput {job.work_s / daly:.3f}")
 
-    # 1. the SimPy engine, one replica at a time, in real events
-    bare = bare_simpy_events_per_s()
-    t = time.perf_counter()
-    sim_events = 0
-    for i in range(args.single):
-        sim_events += run_replica(job, seed=0, replica=i).sim_events
-    per_replica = (time.perf_counter() - t) / args.single
-    bare = max(bare, bare_simpy_events_per_s())
-    rate = sim_events / args.single / per_replica
-    print(f"\n1. SimPy engine, one replica: {per_replica * 1e3:.1f} ms, {sim_events / args.single:.0f} SimPy events "
-          f"per replica")
-    print(f"   bare SimPy (timeout loop) {bare:12,.0f} events/s")
-    print(f"   SimPy engine              {rate:12,.0f} events/s   ratio {rate / bare:.2f} (target >= 0.3)")
+    # 1. the SimPy engine, one replica at a time, in real events: rounds of (bare SimPy, the replicas),
+    #    the best of each in CPU seconds (the machine is shared: the best round is the least disturbed)
+    best_bare, best_engine, sim_events = 0.0, math.inf, 0
+    for _ in range(args.rounds):
+        best_bare = max(best_bare, bare_simpy_events_per_s(100_000))
+        c = time.process_time()
+        events = sum(run_replica(job, seed=0, replica=i).sim_events for i in range(args.single))
+        best_engine = min(best_engine, time.process_time() - c)
+        sim_events = events  # (the same every round: the same replicas)
+    per_replica = best_engine / args.single
+    rate = sim_events / best_engine
+    print(f"\n1. SimPy engine, one replica: {per_replica * 1e3:.2f} ms CPU, {sim_events / args.single:.0f} SimPy events "
+          f"processed per replica (each a timeout the environment stepped through), best of {args.rounds} rounds")
+    print(f"   bare SimPy (a timeout loop) {best_bare:12,.0f} events/s")
+    print(f"   SimPy engine                {rate:12,.0f} events/s   ratio {rate / best_bare:.2f} (target >= 0.3)")
 
     # 2. 1,000 replicas, both engines (wall seconds, and CPU seconds: the machine may be shared)
     t, c = time.perf_counter(), time.process_time()
@@ -171,6 +175,9 @@ def main() -> None:
     engine, rss = peak_rss_mib(args.scenario, args.replicas)
     print(f"\n4. peak RSS of a {args.replicas}-replica simulate of {os.path.basename(args.scenario)} "
           f"({engine} engine, with replica 0's event log): {rss:.0f} MiB (target < 150 MiB)")
+    cli = command_peak_rss_mib(clustersim_argv("simulate", args.scenario, "--replicas", str(args.replicas), "--json"))
+    print(f"   the whole command `clustersim simulate --replicas {args.replicas} --json`: {cli:.0f} MiB peak RSS "
+          "(target < 150 MiB)")
 
 
 if __name__ == "__main__":

@@ -229,3 +229,15 @@ def test_sim_package_has_no_import_cycles_and_no_mixin():
         visit(m, ())
     assert len(graph) > 10 and "replica" in graph["runner"]
     assert Replica.__mro__ == (Replica, object)
+
+
+def test_sim_events_counts_the_events_processed_not_scheduled():
+    """A failure-free job of one segment: the process start, the end of the segment (the final
+    checkpoint written) and the run's done event are processed; the horizon's timeout is scheduled but
+    never reached, so it is not counted (the benchmark's events per second are real events)."""
+    from clustersim.sim import SimJob, run_replica
+
+    one = run_replica(SimJob(work_s=10.0, nodes=1, checkpoint_interval_s=100.0))
+    assert one.finished and one.wall_s == 10.0 and one.sim_events == 3
+    two = run_replica(SimJob(work_s=150.0, nodes=1, checkpoint_interval_s=100.0, checkpoint_write_s=1.0))
+    assert two.checkpoints == 2 and two.sim_events == 3  # both cycles in one run phase: one timeout

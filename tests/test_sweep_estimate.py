@@ -243,3 +243,79 @@ def test_the_fast_row_has_every_field_of_estimate_json(failures):
         assert fast[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), key
     if failures == {"node_mtbf_hours": 0.01}:
         assert fast["cannot_finish"] and fast["expected_wall_days"] is None
+
+
+SAMPLE = """\
+base: {base}
+set:
+  training.parallelism.dp: null
+grid:
+  cluster.nodes: [2, 8]
+  training.parallelism.tp: [1, 2, 3, 8]
+  training.micro_batch_seqs: [1, 16]
+zip:
+  training.tokens: [1.0e10, 3.3e11]
+  failures.node_mtbf_hours: [20.0, 9000.0]
+  pricing.usd_per_gpu_hour: [1.5, 7.25]
+"""
+
+
+def test_batched_rows_equal_estimate_json_values_refusals_included(tmp_path, base):
+    """The worker's batched path (memoized checks, resolution templates, stacked inputs, column-wise
+    interval) gives, point by point, the values of ``clustersim estimate --json`` (rtol 1e-12), and the
+    same refusal for a point validation refuses (tp 3: 32 heads) or estimate refuses (16 sequences of 8k
+    per micro-batch do not fit)."""
+    from clustersim.errors import InfeasibleError, ScenarioError
+    from clustersim.sweep import batch
+    from clustersim.sweep.expand import apply_inputs, base_with_set, describe_problems, expand_inputs
+    from clustersim.sweep.stream import analytic_chunk
+
+    path = tmp_path / "sample.yaml"
+    path.write_text(SAMPLE.format(base=base), encoding="utf-8")
+    spec = read_sweep(path)
+    base_map, points = base_with_set(spec), list(expand_inputs(spec))
+    batch.MEMO.templates.clear()
+    groups = analytic_chunk((base_map, "estimate", points))
+    assert len(batch.MEMO.templates) < 16  # the points share templates: the memo path ran
+    rows = {v[c.index("point_index")]: dict(zip(c, v, strict=True)) for c, vs in groups.items() for v in vs}
+    assert sorted(rows) == list(range(len(points))) == list(range(32))
+    seen = {"ok": 0, "invalid": 0, "infeasible": 0}
+    for index, inputs in points:
+        row, data = rows[index], apply_inputs(base_map, inputs)
+        seen[row["status"]] += 1
+        if row["status"] == "invalid":
+            with pytest.raises(ScenarioError) as refused:
+                load_scenario(data)
+            assert row["error"] == describe_problems(refused.value.items)
+            continue
+        scenario = load_scenario(data)
+        if row["status"] == "infeasible":
+            with pytest.raises(InfeasibleError) as refused:
+                estimate(scenario)
+            assert f"{scenario.name}: {row['error']}" == str(refused.value)
+            want = flatten(estimate(scenario, feasible_only=False).to_dict())
+        else:
+            want = flatten(estimate(scenario).to_dict())
+        assert set(want) <= set(row)
+        for key, value in want.items():
+            assert _close(row[key], value), (index, key, row[key], value)
+    assert all(seen.values()), seen
+
+
+def test_stack_inputs_gives_the_arrays_of_inputs_stack(base):
+    """The sweep's stacking (one attrgetter per item) and clustersim.cost.inputs.stack: the same arrays,
+    dtypes included; and ``amended`` changes only the fields it is given."""
+    import numpy as np
+
+    from clustersim.cost.inputs import INPUTS, stack
+    from clustersim.resolve import resolve_run
+    from clustersim.sweep.batch import amended
+    from clustersim.sweep.rows import stack_inputs
+
+    one = resolve_run(load_scenario(base)).inputs
+    two = amended(one, tokens=2.5e11, usd_per_gpu_hour=4.0)
+    assert two == one.replace(tokens=2.5e11, usd_per_gpu_hour=4.0) and one.tokens == 1.0e11
+    want, got = stack([one, two, one]), stack_inputs([one, two, one])
+    for name in INPUTS:
+        a, b = getattr(want, name), getattr(got, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name

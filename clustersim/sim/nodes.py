@@ -166,7 +166,12 @@ def start_repair(rep: Replica, now: float, dur: float, kind: str, count: int, co
             rep.emit(now, "repair_start" if kind != "preempt" else "reacquire_start", component, ident,
                      f"until={now + dur!r}")
         if kind != "spine":  # a node comes back: applied lazily (Replica.sync_returns)
-            add_return(rep, now + dur, kind, count, component, ident)
+            nodes = rep.nodes
+            if nodes.wake_on_return:
+                add_return(rep, now + dur, kind, count, component, ident)
+            else:  # (add_return without the wake-up)
+                nodes.return_seq += 1
+                heapq.heappush(nodes.returns, (now + dur, nodes.return_seq, kind, count, component, ident))
             return
         # ``now`` can be a boundary applied lazily (a swap at the end of detection): keep its time
         env.timeout(now + dur - env.now).callbacks.append(partial(_repair_done, rep, kind, count, component, ident))

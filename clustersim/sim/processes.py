@@ -100,14 +100,14 @@ class FailureFeed:
 def _on_failure(rep: Replica, component: str, effect: str, ident: int, dur: float) -> bool:
     """One failure now. ``ident``: the node slot (node/preempt effects), the leaf switch (leaf), the
     spine switch (fabric), -1 (job). True: the job stops (it was running or recovering)."""
-    env = rep.env
-    now = env.now
-    rep.settle(now)
+    now = rep.env.now
+    if now >= rep.ph.next_t or rep.prog.inflight is not None:
+        rep.settle(now)
     mode = rep.ph.mode
     if mode == DONE:
         return False
     job = rep.job
-    doing = rep.current_part() if rep.log is not None else ""
+    doing = rep.current_part() if rep.log is not None else ""  # (for the log only)
     if effect == "fabric":
         if ident in rep.nodes.spines_down:
             _ignored(rep, now, component, ident, "spine already down")
@@ -145,19 +145,23 @@ def _on_failure(rep: Replica, component: str, effect: str, ident: int, dur: floa
         if not slots:
             return False
     else:  # node, preempt
-        if ident in rep.nodes.vacant:
+        nodes = rep.nodes
+        if ident in nodes.vacant:
             _ignored(rep, now, component, ident, "node slot vacant")
             return False
-        rep.nodes.vacant[ident] = "preempt" if effect == "preempt" else "repair"
-        rep.nodes.stragglers.discard(ident)
+        nodes.vacant[ident] = "preempt" if effect == "preempt" else "repair"
+        if nodes.stragglers:
+            nodes.stragglers.discard(ident)
         _count(rep, now, component, ident, "during " + doing, "preempted" if effect == "preempt" else "failure")
         start_repair(rep, now, dur, effect, 1, component, ident)
-    return mode not in (WAIT, MAINT)
+    return mode != WAIT and mode != MAINT
 
 
 def _count(rep: Replica, now: float, component: str, node: int, detail: str, event: str = "failure") -> None:
-    rep.count.interruptions_by[component] = rep.count.interruptions_by.get(component, 0) + 1
-    rep.emit(now, event, component, node, detail)
+    by = rep.count.interruptions_by
+    by[component] = by.get(component, 0) + 1
+    if rep.log is not None:
+        rep.emit(now, event, component, node, detail)
 
 
 def _ignored(rep: Replica, now: float, component: str, node: int, why: str) -> None:

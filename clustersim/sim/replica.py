@@ -150,30 +150,32 @@ class Replica:
     # ------------------------------------------------------------------ recovery / maintenance phases
     def _begin(self, mode: int, parts: tuple[int, ...], durs: tuple[float, ...]) -> float:
         now = self.env.now
-        self.ph.mode = mode
-        self.ph.phase_id += 1
-        self.ph.ph_t0 = now
-        self.ph.ph_next = 0
-        self.ph.gp_parts = parts
-        self.ph.gp_durs = durs
+        ph = self.ph
+        ph.mode = mode
+        ph.phase_id += 1
+        ph.ph_t0 = now
+        ph.ph_next = 0
+        ph.gp_parts = parts
+        ph.gp_durs = durs
         ends = []
         t = now
         for d in durs:
             t += d
             ends.append(t)
-        self.ph.gp_ends = ends
-        self.ph.next_t = ends[0] if ends else math.inf
+        ph.gp_ends = ends
+        ph.next_t = ends[0] if ends else math.inf
         return t - now
 
     def _begin_recover(self) -> float:
         """After a failure: detection, and, if the free spares already cover every vacant slot, restart
         and load in the same phase (the replacement is applied when detection ends)."""
         job = self.job
-        if self.nodes.returns and self.nodes.returns[0][0] <= self.env.now:
+        nodes = self.nodes
+        if nodes.returns and nodes.returns[0][0] <= self.env.now:
             sync_returns(self, self.env.now)
         # (stragglers are swapped at the end of detection and sent to repair: keep that boundary an
         # event of its own so a repair crew queues them at the right time)
-        self.ph.gp_merged = len(self.nodes.vacant) <= self.nodes.pool and not self.nodes.stragglers
+        self.ph.gp_merged = len(nodes.vacant) <= nodes.pool and not nodes.stragglers
         if self.ph.gp_merged:
             return self._begin(RECOVER, _DETECT_RESTART_LOAD, (job.detect_s, job.restart_s, job.checkpoint_load_s))
         return self._begin(RECOVER, _DETECT, (job.detect_s,))
@@ -185,36 +187,53 @@ class Replica:
     # ------------------------------------------------------------------ lazy boundaries
     def settle(self, now: float, force: bool = False) -> None:
         """Apply every boundary of the current phase up to ``now`` (idempotent; ``force``: all of them)."""
-        if force or now >= self.ph.next_t:
-            if self.ph.mode == RUN:
+        ph = self.ph
+        if force or now >= ph.next_t:
+            mode = ph.mode
+            if mode == RUN:
                 settle_run(self, now, force)
-                i = self.ph.ph_next
-                self.ph.next_t = bound(self, i) if i < self.ph.rp_nb and self.ph.mode == RUN else math.inf
-            elif self.ph.mode == RECOVER or self.ph.mode == MAINT:
-                ends = self.ph.gp_ends
-                i = self.ph.ph_next
-                while i < len(ends) and (force or ends[i] <= now):
-                    self.ph.ph_next = i + 1
-                    self._part_done(self.ph.gp_parts[i], self.ph.gp_durs[i], ends[i])
+                i = ph.ph_next
+                ph.next_t = bound(self, i) if i < ph.rp_nb and ph.mode == RUN else math.inf
+            elif mode == RECOVER or mode == MAINT:
+                ends, parts, durs = ph.gp_ends, ph.gp_parts, ph.gp_durs
+                n = len(ends)
+                i = ph.ph_next
+                if force and i == 0 and parts is _DETECT_RESTART_LOAD and self.log is None:
+                    # the common recovery, whole, without a log: _part_done's work for its three parts
+                    ph.ph_next = n
+                    ph.next_t = math.inf
+                    acc = self.prog.acc
+                    acc[DET] += durs[0]
+                    replace(self, ends[0])  # (gp_merged: the replacement at the end of detection)
+                    acc[RST] += durs[1]
+                    acc[LOAD] += durs[2]
+                    self.prog.since = 0.0
+                    i = n
+                while i < n and (force or ends[i] <= now):
+                    ph.ph_next = i + 1
+                    self._part_done(parts[i], durs[i], ends[i])
                     i += 1
-                self.ph.next_t = ends[i] if i < len(ends) else math.inf
-        if self.prog.inflight is not None and self.prog.inflight[0] <= now:
+                ph.next_t = ends[i] if i < n else math.inf
+        inflight = self.prog.inflight
+        if inflight is not None and inflight[0] <= now:
             self.commit_inflight(now)
 
     def _part_done(self, kind: int, dur: float, t: float) -> None:
-        self.prog.acc[_PART_BUCKET[kind]] += dur
+        prog = self.prog
+        prog.acc[_PART_BUCKET[kind]] += dur
+        log = self.log is not None
         if kind == P_DETECT:
-            if self.log is not None:
+            if log:
                 self.emit(t, "detected")
             if self.ph.gp_merged:
                 replace(self, t)
         elif kind == P_RESTART:
-            if self.log is not None:
+            if log:
                 self.emit(t, "restarted")
         elif kind == P_LOAD:
-            self.prog.since = 0.0
-            if self.log is not None:
-                self.emit(t, "resumed", detail=f"work_s={self.prog.work!r} rate={self.rate()!r}")
+            prog.since = 0.0
+            if log:
+                self.emit(t, "resumed", detail=f"work_s={prog.work!r} rate={self.rate()!r}")
         else:
             self.emit(t, "maintenance_end")
 
@@ -261,39 +280,43 @@ class Replica:
         env = self.env
         job = self.job
         feed = self.feed
+        ph = self.ph
+        heap = feed.heap  # (FailureFeed.next_s, inlined: the hot path)
+        horizon = feed.horizon
+        timeout = env.timeout
+        inf = math.inf
         self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
         end = env.now + begin_run(self, can_expand(self))
         while True:
-            if self.ph.mode == WAIT:
+            if ph.mode == WAIT:
                 nxt = yield from self._wait(feed)
                 if nxt is None:
                     return
                 end = nxt
                 continue
-            tf = feed.next_s()
+            tf = heap[0][0] if heap and heap[0][0] <= horizon else inf
             try:
-                yield env.timeout((tf if tf < end else end) - env.now)
+                yield timeout((tf if tf < end else end) - env.now)
             except simpy.Interrupt:  # RATE_CHANGE
                 end = env.now + self._replan(env.now)
                 continue
             now = env.now
             if tf < end:  # the failure came first (a boundary at the same time goes first)
-                if feed.fire():
-                    self.settle(now)
+                if feed.fire():  # (it settled the phase up to now)
                     self._close_partial(now)
-                    if self.ph.mode == RUN:
+                    if ph.mode == RUN:
                         self._lose_work(now)
                     end = now + self._begin_recover()
                 elif self.replan:
                     self.replan = False
                     end = now + self._replan(now)
-                if self.ph.mode == DONE:
+                if ph.mode == DONE:
                     return
                 continue
             self.settle(now, force=True)
-            if self.finished or self.ph.mode == DONE:
+            if self.finished or ph.mode == DONE:
                 return
-            if self.stop_after_phase and self.ph.mode == RUN:
+            if self.stop_after_phase and ph.mode == RUN:
                 self.stop_at_budget()
                 return
             end = now + self._next_phase(now)
@@ -336,7 +359,7 @@ class Replica:
         if mode == RUN:
             after = self.ph.rp_after
             if after == RUN:
-                return begin_run(self, can_expand(self))
+                return begin_run(self, bool(self.nodes.missing) and can_expand(self))
             if after == MAINT:
                 self.count.planned += 1
                 period = self.job.maintenance_period_s or math.inf
@@ -346,7 +369,7 @@ class Replica:
             replace(self, now)  # re-expansion
             return self._begin_restart()
         if mode == RECOVER and self.ph.gp_parts[-1] == P_LOAD:
-            return begin_run(self, can_expand(self))
+            return begin_run(self, bool(self.nodes.missing) and can_expand(self))
         # the end of a detection-only recovery, or of maintenance: replace nodes, then restart or wait
         if replace(self, now):
             return self._begin_restart()
@@ -356,13 +379,14 @@ class Replica:
         return 0.0
 
     def _lose_work(self, now: float) -> None:
-        self.prog.acc[LOST] += self.prog.pend_wall
-        if self.prog.inflight is not None:
-            self.emit(now, "checkpoint_lost", detail=f"work_s={self.prog.inflight[1]!r}")
-            self.prog.inflight = None
-        self.prog.work = self.prog.work_saved
-        self.prog.pend_wall = 0.0
-        self.prog.since = 0.0
+        prog = self.prog
+        prog.acc[LOST] += prog.pend_wall
+        if prog.inflight is not None:
+            self.emit(now, "checkpoint_lost", detail=f"work_s={prog.inflight[1]!r}")
+            prog.inflight = None
+        prog.work = prog.work_saved
+        prog.pend_wall = 0.0
+        prog.since = 0.0
 
     def finish(self, t: float) -> None:
         self.finished = True
@@ -423,7 +447,7 @@ class Replica:
             planned_interruptions=self.count.planned,
             checkpoints=self.prog.checkpoints,
             ignored_failures=self.count.ignored,
-            sim_events=next(self.env._eid),  # SimPy's running count of scheduled events
+            sim_events=steps,  # SimPy events processed (env.step calls)
             events=events,
             budget_hit=self.budget_hit,
             log_truncated=self.log_truncated,

@@ -37,16 +37,18 @@ def begin_run(rep: Replica, expand: bool = False) -> float:
     end of its first cycle (:func:`clustersim.sim.nodes.can_expand`)."""
     job = rep.job
     now = rep.env.now
-    rate = rep.rate()
+    nodes = rep.nodes
+    rate = rep.rate() if nodes.missing or nodes.spines_down or nodes.stragglers else 1.0
     tau = job.checkpoint_interval_s
-    rem = (job.work_s - rep.prog.work) / rate
-    c1 = tau - rep.prog.since
+    prog = rep.prog
+    rem = (job.work_s - prog.work) / rate
+    c1 = tau - prog.since
     if c1 < 0.0:
         c1 = 0.0
     async_ = job.checkpoint_async
     full_w = job.checkpoint_write_s
     w = job.checkpoint_block_s if async_ else full_w
-    inflight = rep.prog.inflight
+    inflight = prog.inflight
     single = async_ and (inflight is not None and inflight[0] > now + c1
                          or full_w - job.checkpoint_block_s > tau)
     # first cycle that finishes the job: the smallest j with rem <= c1 + j tau (within rounding: a
@@ -63,7 +65,7 @@ def begin_run(rep: Replica, expand: bool = False) -> float:
             jf -= 1
         while rem_tol > c1 + jf * tau:
             jf += 1
-    if not async_ and not rep.nodes.missing and rep.next_maint == math.inf:
+    if not async_ and not nodes.missing and rep.next_maint == math.inf:
         # the common case: synchronous checkpoints, nothing due before the finish
         return _set_run(rep, now, rate, c1, tau, w, jf, True, RUN,
                         rem - (c1 + (jf - 1) * tau) if jf else rem,
@@ -107,27 +109,30 @@ def begin_run(rep: Replica, expand: bool = False) -> float:
 
 def _set_run(rep: Replica, now: float, rate: float, c1: float, tau: float, w: float, last: int,
              finishing: bool, after: int, last_c: float, last_w: float, last_commit: bool) -> float:
-    """Store a run phase of ``last + 1`` cycles; returns its duration."""
-    rep.ph.mode = RUN
-    rep.ph.phase_id += 1
-    rep.ph.ph_next = 0
-    rep.ph.rp_t0 = now
-    rep.ph.rp_c1 = c1
-    rep.ph.rp_tau = tau
-    rep.ph.rp_w = w
-    rep.ph.rp_period = tau + w
-    rep.ph.rp_base = now + c1 + w
-    rep.ph.rp_n = last + 1
-    rep.ph.rp_last_c = last_c
-    rep.ph.rp_last_w = last_w
-    rep.ph.rp_last_commit = last_commit
-    rep.ph.rp_plain_commit = not rep.job.checkpoint_async
-    rep.ph.rp_finishing = finishing
-    rep.ph.rp_after = after
-    rep.ph.rp_rate = rate
-    rep.ph.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
-    rep.ph.next_t = bound(rep, 0)
-    return bound(rep, rep.ph.rp_nb - 1) - now
+    """Store a run phase of ``last + 1`` cycles; returns its duration (to its last boundary)."""
+    ph = rep.ph
+    ph.mode = RUN
+    ph.phase_id += 1
+    ph.ph_next = 0
+    ph.rp_t0 = now
+    ph.rp_c1 = c1
+    ph.rp_tau = tau
+    ph.rp_w = w
+    ph.rp_period = period = tau + w
+    ph.rp_base = base = now + c1 + w
+    ph.rp_n = last + 1
+    ph.rp_last_c = last_c
+    ph.rp_last_w = last_w
+    ph.rp_last_commit = last_commit
+    ph.rp_plain_commit = not rep.job.checkpoint_async
+    ph.rp_finishing = finishing
+    ph.rp_after = after
+    ph.rp_rate = rate
+    ph.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
+    # bound(rep, 0) and bound(rep, rp_nb - 1), with the same operations
+    ph.next_t = now + (last_c if last == 0 else c1)
+    end_c = (now if last == 0 else base + (last - 1) * period) + last_c
+    return (end_c if last_w == _NO_WRITE else end_c + last_w) - now
 
 
 def bound(rep: Replica, i: int) -> float:
@@ -174,16 +179,20 @@ def _bulk_cycles(rep: Replica, i: int, now: float, force: bool) -> int:
     sums are those of the cycle-by-cycle path (up to floating-point rounding).
     """
     j = i >> 1
-    plain = rep.ph.rp_n - 1  # cycles 0 .. n-2 are plain
+    ph = rep.ph
+    plain = ph.rp_n - 1  # cycles 0 .. n-2 are plain
     if force:
         m = plain
     else:
-        if now < rep.ph.rp_base:
+        base, period = ph.rp_base, ph.rp_period
+        if now < base:
             return i
-        m = min(plain, int((now - rep.ph.rp_base) // rep.ph.rp_period) + 1)
-        while m > j and bound(rep, 2 * m - 1) > now:
+        m = min(plain, int((now - base) // period) + 1)
+        # bound(rep, 2k + 1), the end of plain cycle k's write, with bound's own operations
+        tau, w, first = ph.rp_tau, ph.rp_w, ph.rp_t0 + ph.rp_c1 + ph.rp_w
+        while m > j and (first if m == 1 else base + (m - 2) * period + tau + w) > now:
             m -= 1
-        while m < plain and bound(rep, 2 * m + 1) <= now:
+        while m < plain and (first if m == 0 else base + (m - 1) * period + tau + w) <= now:
             m += 1
     k = m - j
     if k <= 0:

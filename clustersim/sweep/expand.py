@@ -36,7 +36,7 @@ from clustersim.scenario.loader import read_scenario_mapping, set_dotted
 from clustersim.sweep.spec import SampleRange, SamplesSpec, SweepFile
 
 __all__ = ["Point", "ValidPoint", "InvalidPoint", "Plan", "plan_sweep", "expand_points", "sample_values",
-           "set_dotted", "point_key", "expand_inputs", "invalid_key", "base_with_set", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
+           "set_dotted", "point_key", "key_of_dump", "scenario_dump", "expand_inputs", "invalid_key", "base_with_set", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
            "apply_inputs", "set_replacing", "mode_warnings", "ALTERNATIVES", "CLOSED_FORM_BLIND"]
 
 
@@ -84,14 +84,27 @@ class Plan:
 
 def canonical_json(obj: Any) -> str:
     """Sorted keys, no spaces, ASCII, no NaN: the same text for the same value on every machine."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str)
+    return _CANONICAL.encode(obj)
+
+
+#: json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str)
+#: builds this encoder per call; one is enough.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str)
 
 
 def point_key(scenario: Scenario, mode: str) -> str:
     """SHA-256 of the canonical JSON of the expanded scenario (less its name), its seed and the mode."""
-    dump = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
-    dump.pop("name", None)
-    text = canonical_json({"scenario": dump, "seed": scenario.simulation.seed, "mode": mode})
+    return key_of_dump(scenario_dump(scenario), scenario.simulation.seed, mode)
+
+
+def scenario_dump(scenario: Scenario) -> dict[str, Any]:
+    """The validated scenario as :func:`point_key` reads it (every default filled in, None left out)."""
+    return scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def key_of_dump(dump: dict[str, Any], seed: int, mode: str) -> str:
+    """:func:`point_key` from the scenario's :func:`scenario_dump` (not changed: the name is left out here)."""
+    text = canonical_json({"scenario": {k: v for k, v in dump.items() if k != "name"}, "seed": seed, "mode": mode})
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
@@ -164,39 +177,77 @@ ALTERNATIVES: dict[str, tuple[str, ...]] = {
 def set_replacing(data: dict[str, Any], key: str, value: Any) -> None:
     """``set_dotted``, after removing the alternatives the key replaces (``failures.node_mtbf_hours``
     drops the base's ``failures.preset`` and ``failures.sources``). A null value only removes."""
+    _drop_alternatives(data, key, value)
+    set_dotted(data, key, value)
+
+
+def _drop_alternatives(data: dict[str, Any], key: str, value: Any) -> None:
     section, _, leaf = key.partition(".")
     group = ALTERNATIVES.get(section, ())
     if leaf in group and isinstance(data.get(section), dict) and value is not None:
         for other in group:
             if other != leaf:
                 data[section].pop(other, None)
-    set_dotted(data, key, value)
 
 
 def apply_inputs(base: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``base`` with each ``{dotted key: value}`` set, in order (replacing alternatives).
 
     Copy-on-write, not a deep copy: only the mappings on the path of a set key are copied (the point's
-    own), the rest is shared with ``base``, which is never written to (validation reads its input; a
-    set value itself is deep-copied by ``set_dotted``).
+    own, once each), the rest is shared with ``base``, which is never written to (validation reads its
+    input; a set value itself is deep-copied by ``set_dotted``).
     """
     data = dict(base)
+    owned = {id(data)}
     for key, value in inputs.items():
-        _own_path(data, key)
-        set_replacing(data, key, value)
+        parts, leaf, alternatives = _path_of(key)
+        node = _own_path(data, parts, owned)
+        if node is not None and (value is None or type(value) in _IMMUTABLE):
+            # every mapping on the way exists (and is this point's own): set_dotted would only walk the same
+            # path and copy an immutable value
+            if alternatives:
+                _drop_alternatives(data, key, value)
+            node[leaf] = value
+        else:
+            set_replacing(data, key, value)
+            owned.clear()  # (set_dotted may have made new mappings: own the way again)
+            owned.add(id(data))
     return data
 
 
-def _own_path(data: dict[str, Any], key: str) -> None:
-    """Replace each mapping on the way to ``key`` by a shallow copy, so that setting it writes only copies."""
+_PATHS: dict[str, tuple[tuple[str, ...], str, bool]] = {}
+
+
+def _path_of(key: str) -> tuple[tuple[str, ...], str, bool]:
+    """(the mappings on the way, the last part, whether the key has alternatives) of a dotted key."""
+    found = _PATHS.get(key)
+    if found is None:
+        parts = key.split(".")
+        found = (tuple(parts[:-1]), parts[-1], parts[0] in ALTERNATIVES)
+        if len(_PATHS) < 4096:
+            _PATHS[key] = found
+    return found
+
+
+#: Values that need no copy when set (set_dotted deep-copies the others).
+_IMMUTABLE = frozenset({int, float, str, bool})
+
+
+def _own_path(data: dict[str, Any], parts: tuple[str, ...], owned: set[int]) -> dict[str, Any] | None:
+    """Replace each mapping on the way (``parts``) by a shallow copy unless it is one already (``owned``),
+    so that setting the key writes only copies; returns the mapping that holds the key's last part (None
+    when the way is not all mappings)."""
     node = data
-    for part in key.split(".")[:-1]:
+    for part in parts:
         child = node.get(part)
         if not isinstance(child, dict):
-            return
-        child = dict(child)
-        node[part] = child
+            return None
+        if id(child) not in owned:
+            child = dict(child)
+            node[part] = child
+            owned.add(id(child))
         node = child
+    return node
 
 
 def build_scenario(base: dict[str, Any], inputs: dict[str, Any], *, planned: bool = False) -> Scenario:

@@ -26,7 +26,7 @@ from clustersim.estimate import BREAKDOWN_KEYS, MEMORY_KEYS
 from clustersim.reliability import THEORY_KEYS, theory_columns
 from clustersim.resolve import ResolvedRun
 
-__all__ = ["estimate_rows", "slow_row", "RowPoint"]
+__all__ = ["estimate_rows", "slow_row", "RowPoint", "stack_inputs"]
 
 #: One point of an analytic sweep: its resolved run.
 RowPoint = ResolvedRun
@@ -101,7 +101,6 @@ def _theory(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> dict[
 
 def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """One flattened ``Estimate.to_dict()`` per point, from one kernel call's arrays (point i = index i)."""
-    n = len(runs)
     cols: dict[str, list[Any]] = {}
     for col, (name, divisor) in _KERNEL_COLUMNS.items():
         arr = kernel[name]
@@ -110,8 +109,10 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
     cols["cost_usd"] = [c if r.usd_per_gpu_hour is not None else None for c, r in zip(cost, runs, strict=True)]
     cols["fits_in_memory"] = [bool(x) for x in kernel["fits_in_memory"].tolist()]
     cols.update(_theory(runs, kernel))
+    intervals = _interval_rows(runs, kernel)
     rows = []
-    for i in range(n):
+    names = list(cols)
+    for i, values in enumerate(zip(*cols.values(), strict=True)):  # (the columns transposed at once)
         run = runs[i]
         s = run.scenario
         row: dict[str, Any] = {
@@ -123,9 +124,8 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
         row["parallelism_micro_batch_seqs"] = s.training.micro_batch_seqs
         row["parallelism_recompute"] = s.training.recompute
         row["parallelism_searched"] = run.searched
-        for col, values in cols.items():
-            row[col] = values[i]
-        row.update(_interval_columns(run, {k: float(kernel[k][i]) for k in _INTERVAL_INPUTS}))
+        row.update(zip(names, values, strict=True))
+        row.update(intervals[i])
         rows.append(row)
     return rows
 
@@ -142,6 +142,57 @@ def _interval_columns(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str,
     return flatten({"prediction_interval": prediction_interval(run, kernel_row)})
 
 
+def _interval_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Each point's prediction-interval columns. Without a calibration profile the interval is that of
+    the point's GPU generation and parallelism style (:func:`clustersim.estimate.prediction_interval`):
+    its factors are found once per group and applied to the group's figures as arrays (the same
+    products, value x factor, as :meth:`clustersim.calibrate.intervals.Interval.apply`); a point with a
+    profile goes the per-point way."""
+    from clustersim.calibrate.intervals import SCALED
+    from clustersim.estimate import _residual_interval, interval_figures
+    from clustersim.groups import gpu_generation, parallelism_style
+
+    out: list[dict[str, Any] | None] = [None] * len(runs)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, run in enumerate(runs):
+        if run.scenario.calibration is not None:
+            out[i] = _interval_columns(run, {k: float(kernel[k][i]) for k in _INTERVAL_INPUTS})
+            continue
+        par = run.parallelism
+        groups.setdefault((gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero)), []).append(i)
+    for (generation, style), members in groups.items():
+        try:
+            iv = _residual_interval(generation, style)
+        except ValueError:  # too few comparable rows: no interval (prediction_interval's None)
+            for i in members:
+                out[i] = {"prediction_interval": None}
+            continue
+        at = np.asarray(members)
+        head = {"prediction_interval_level": iv.level, "prediction_interval_method": iv.method,
+                "prediction_interval_source": iv.source}
+        priced_run = next((runs[i] for i in members if runs[i].usd_per_gpu_hour is not None), runs[members[0]])
+        figures = interval_figures(priced_run, {k: kernel[k][at] for k in _INTERVAL_INPUTS})
+        columns = []
+        for name, figure in figures.items():
+            if name not in SCALED:
+                continue
+            # (cost_usd is None when no point of the group has a price: None for each)
+            values = np.full(len(members), np.nan) if figure is None else np.asarray(figure)
+            priced = [runs[i].usd_per_gpu_hour is not None for i in members] if name == "cost_usd" else None
+            lo, hi = (values * iv.lo_factor).tolist(), (values * iv.hi_factor).tolist()
+            finite = np.isfinite(values).tolist()
+            columns.append((f"prediction_interval_{name}", lo, hi, finite, priced))
+        for j, i in enumerate(members):
+            row = dict(head)
+            for col, lo, hi, finite, priced in columns:
+                if finite[j] and (priced is None or priced[j]):
+                    row[col + "_lo"], row[col + "_hi"] = lo[j], hi[j]
+                else:
+                    row[col] = None
+            out[i] = row
+    return out  # type: ignore[return-value]
+
+
 def slow_row(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str, Any]:
     """The same row the slow way, ``flatten(Estimate(...).to_dict())`` (tests hold the two equal field by
     field, so a field :meth:`Estimate.to_dict` gains must be added to :func:`estimate_rows` too)."""
@@ -151,3 +202,18 @@ def slow_row(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str, Any]:
 
     return flatten(Estimate(run, kernel_row, theory_summary(run, kernel_row),
                             prediction_interval(run, kernel_row)).to_dict())
+
+
+def stack_inputs(items: list[Any]) -> Any:
+    """:func:`clustersim.cost.inputs.stack` (each field an array over the items), with the fields of all
+    items read at once per item (one ``attrgetter`` call) and transposed by ``zip``: the same arrays."""
+    from operator import attrgetter
+
+    from clustersim.cost.inputs import INPUTS, KernelInputs
+    from clustersim.errors import ClustersimError
+
+    if not items:
+        raise ClustersimError("stack: no kernel inputs")
+    get = attrgetter(*INPUTS)
+    columns = zip(*(get(it) for it in items), strict=True)
+    return KernelInputs(**{name: np.asarray(col) for name, col in zip(INPUTS, columns, strict=True)})

@@ -73,8 +73,15 @@ def prepare_rows(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], lis
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
         cols = tuple(row)
-        groups.setdefault(cols, []).append(tuple(_cell(v) for v in row.values()))
+        values = tuple(row.values())
+        if not set(map(type, values)) <= _STORED_AS_IS:
+            values = tuple(_cell(v) for v in values)
+        groups.setdefault(cols, []).append(values)
     return groups
+
+
+#: Cell types :func:`_cell` leaves as they are (a row of only these needs no conversion).
+_STORED_AS_IS = _PLAIN | {type(None)}
 
 
 def row_columns(columns: Sequence[str], input_keys: Sequence[str]) -> list[str]:

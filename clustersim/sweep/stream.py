@@ -2,10 +2,11 @@
 
 A worker gets a chunk of points as ``(index, inputs)`` with the base mapping and builds everything
 of them (:func:`analytic_chunk`): the point's mapping (copy-on-write, :func:`~clustersim.sweep.expand.
-apply_inputs`), its one validation (:func:`~clustersim.scenario.load_scenario`, cross-field checks
-included), its key (:func:`~clustersim.sweep.expand.point_key`), one vectorized kernel call for the
-chunk (:func:`~clustersim.sweep.tasks.estimate_scenarios`) and the finished rows, invalid points
-included. The main process keeps a :class:`Tally` of the keys it has seen (a repeated scenario is
+apply_inputs`), its one validation (what :func:`~clustersim.scenario.load_scenario` does, with the
+cross-field checks memoized: :func:`~clustersim.sweep.batch.validate_point`), its key (as
+:func:`~clustersim.sweep.expand.point_key`, from the same dump), its resolution (one per template:
+:func:`~clustersim.sweep.batch.resolve_point`), one vectorized kernel call for the chunk
+(:func:`~clustersim.sweep.tasks.estimate_resolved`) and the finished rows, invalid points included. The main process keeps a :class:`Tally` of the keys it has seen (a repeated scenario is
 stored once, under its lowest index, whatever order the chunks finish in, so the rows are the same on
 any number of workers) and writes.
 """
@@ -30,6 +31,9 @@ def row_of(index: int, inputs: dict[str, Any], key: str, status: str, error: str
     """A store row: the fixed columns, the inputs, then the outputs (an output named like an input is
     the input's, as in the runner's rows)."""
     row: dict[str, Any] = {"point_key": key, "point_index": index, **inputs, "status": status, "error": error}
+    if outputs.keys().isdisjoint(inputs):
+        row.update(outputs)
+        return row
     for name, value in outputs.items():
         if name not in inputs:
             row[name] = value
@@ -38,28 +42,32 @@ def row_of(index: int, inputs: dict[str, Any], key: str, status: str, error: str
 
 def analytic_chunk(payload: ChunkPayload) -> Groups:
     """The finished rows of a chunk of analytic points, ready to insert (worker side; see the module
-    docstring): :func:`clustersim.sweep.store.prepare_rows`' shape."""
-    from clustersim.scenario import Scenario, load_scenario
-    from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, point_key
+    docstring): :func:`clustersim.sweep.store.prepare_rows`' shape. Validation and resolution are memoized
+    by what they read (:mod:`clustersim.sweep.batch`); the kernel runs once on the chunk's stacked inputs."""
+    from clustersim.sweep.batch import base_fingerprint, resolve_point, template_key, validate_point
+    from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, key_of_dump
     from clustersim.sweep.store import prepare_rows
-    from clustersim.sweep.tasks import estimate_scenarios
+    from clustersim.sweep.tasks import estimate_resolved
 
     base, mode, items = payload
+    fingerprint = base_fingerprint(base)
     rows: list[dict[str, Any] | None] = []
-    valid: list[tuple[int, tuple[int, dict[str, Any]], str, Scenario]] = []
+    valid: list[tuple[int, tuple[int, dict[str, Any]], str, Any]] = []
     for index, inputs in items:
         data = apply_inputs(base, inputs)
+        template = template_key(fingerprint, inputs)
         try:
-            scenario = load_scenario(data)
+            scenario, dump = validate_point(data, template)
         except ScenarioError as exc:
             rows.append(row_of(index, inputs, invalid_key(data, mode), "invalid", describe_problems(exc.items), {}))
             continue
-        valid.append((len(rows), (index, inputs), point_key(scenario, mode), scenario))
+        key = key_of_dump(dump, scenario.simulation.seed, mode)
+        valid.append((len(rows), (index, inputs), key, resolve_point(scenario, template)))
         rows.append(None)
-    results = estimate_scenarios([(key, s) for _, _, key, s in valid])
+    results = estimate_resolved([(key, run) for _, _, key, run in valid])
     for (slot, (index, inputs), key, _), (rkey, status, error, outputs) in zip(valid, results, strict=True):
-        if rkey != key:  # pragma: no cover - estimate_scenarios answers in order
-            raise RuntimeError("estimate_scenarios returned its results out of order")
+        if rkey != key:  # pragma: no cover - estimate_resolved answers in order
+            raise RuntimeError("estimate_resolved returned its results out of order")
         rows[slot] = row_of(index, inputs, key, status, error, outputs)
     return prepare_rows(r for r in rows if r is not None)
 

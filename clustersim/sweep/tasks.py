@@ -23,7 +23,7 @@ from clustersim.errors import ClustersimError, InfeasibleError, SimulationError
 from clustersim.scenario import Scenario
 from clustersim.sweep.flat import UNIT_SUFFIXES, flatten
 
-__all__ = ["estimate_chunk", "estimate_scenarios", "simulate_point", "flatten", "PointResult", "UNIT_SUFFIXES", "SimulateFn"]
+__all__ = ["estimate_chunk", "estimate_scenarios", "estimate_resolved", "resolved", "simulate_point", "flatten", "PointResult", "UNIT_SUFFIXES", "SimulateFn"]
 
 #: (point key, status, error or None, output columns)
 PointResult = tuple[str, str, str | None, dict[str, Any]]
@@ -52,42 +52,56 @@ def estimate_chunk(payload: tuple[dict[str, Any], list[tuple[str, dict[str, Any]
 def estimate_scenarios(items: Sequence[tuple[str, Scenario | ClustersimError]]) -> list[PointResult]:
     """(key, status, error, outputs) of validated scenarios (or the error that stopped one), in order,
     with one vectorized kernel call for all of them."""
-    from clustersim.cost.inputs import stack
-    from clustersim.cost.kernel import evaluate, invalid_reasons
+    return estimate_resolved([(key, resolved(s)) for key, s in items])
+
+
+def resolved(s: Scenario | ClustersimError) -> Any:
+    """The point's :class:`~clustersim.resolve.ResolvedRun` (a ``parallelism: auto`` point searched once
+    per distinct model, training, cluster and pricing), or the ClustersimError that stops it."""
     from clustersim.resolve import resolve_run
-    from clustersim.sweep.rows import estimate_rows
+
+    if isinstance(s, ClustersimError):
+        return s
+    try:
+        searched = s.parallelism() is None
+        if searched:
+            s = _with_best_parallelism(s)
+        run = resolve_run(s)
+        return replace(run, searched=True) if searched else run
+    except ClustersimError as exc:
+        return exc
+
+
+def estimate_resolved(items: Sequence[tuple[str, Any]]) -> list[PointResult]:
+    """(key, status, error, outputs) of resolved runs (or the ClustersimError that stopped one), in order,
+    with one vectorized kernel call for all of them."""
+    from clustersim.cost.kernel import evaluate
+    from clustersim.estimate import infeasible_reasons
+    from clustersim.sweep.rows import estimate_rows, stack_inputs
 
     results: list[PointResult | None] = []
     runs: list[tuple[int, str, Any]] = []
-    for key, s in items:
-        try:
-            if isinstance(s, ClustersimError):
-                raise s
-            searched = s.parallelism() is None
-            if searched:
-                s = _with_best_parallelism(s)
-            run = resolve_run(s)
-            if searched:
-                run = replace(run, searched=True)
-        except ClustersimError as exc:
-            results.append((key, _status_of(exc), str(exc), {}))
+    for key, run in items:
+        if isinstance(run, ClustersimError):
+            results.append((key, _status_of(run), str(run), {}))
             continue
         runs.append((len(results), key, run))
         results.append(None)
     if runs:
-        kernel = evaluate(stack([r.inputs for _, _, r in runs]))
+        kernel = evaluate(stack_inputs([r.inputs for _, _, r in runs]))
         rows = estimate_rows([r for _, _, r in runs], kernel)
-        for (slot, key, run), row, ok in zip(runs, rows, kernel["valid"].tolist(), strict=True):
+        for i, ((slot, key, run), row) in enumerate(zip(runs, rows, strict=True)):
             status, error = "ok", None
-            if not ok:
+            if not row["fits_in_memory"] or not kernel["valid"][i]:
+                # the refusal of `clustersim estimate` for this point, in its words (less the scenario's name)
                 status = "infeasible"
-                error = "; ".join(invalid_reasons(run.inputs)) or "the kernel marks this configuration invalid"
-            elif not row["fits_in_memory"]:
-                status = "infeasible"
-                error = (f"needs {row['memory_per_gpu_gib']:.1f} GiB per GPU; the {row['gpu_name']} has "
-                         f"{row['gpu_memory_gib']} GiB")
+                error = "; ".join(infeasible_reasons(run, {k: kernel[k][i] for k in _REFUSAL_INPUTS}))
             results[slot] = (key, status, error, _with_expected_cost(run, row))
     return [r for r in results if r is not None]
+
+
+#: The kernel outputs estimate's refusal reads (clustersim.estimate.infeasible_reasons).
+_REFUSAL_INPUTS = ("valid", "fits_in_memory", "memory_bytes", "memory_excess_bytes")
 
 
 def _with_expected_cost(run: Any, row: dict[str, Any]) -> dict[str, Any]:
