@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,10 @@ PLACEMENTS: tuple[str, ...] = ("tp-cp-dp-pp",) + tuple(
     "-".join(p) for p in itertools.permutations(("tp", "cp", "dp", "pp")) if p != ("tp", "cp", "dp", "pp"))
 
 
+@lru_cache(maxsize=512)
 def placement_name(text: str) -> str:
-    """A placement as the kernel's name for it (``tp-cp-ep-dp-pp`` -> ``tp-cp-dp-pp``), or ValueError."""
+    """A placement as the kernel's name for it (``tp-cp-ep-dp-pp`` -> ``tp-cp-dp-pp``), or ValueError
+    (cached: a sweep names the same few placements for every point)."""
     dims = [d.strip() for d in str(text).lower().split("-")]
     if "ep" in dims:
         i = dims.index("ep")
@@ -61,6 +64,8 @@ def placement_name(text: str) -> str:
 CODES: dict[str, tuple[str, ...]] = {"precision": PRECISIONS, "recompute": RECOMPUTE, "mode": MODES,
                                      "attention": ATTENTION_KERNELS, "framework": FRAMEWORKS,
                                      "placement": PLACEMENTS}
+#: Each name's code, for a dict lookup per input.
+_CODE_OF: dict[str, dict[str, int]] = {k: {v: i for i, v in enumerate(names)} for k, names in CODES.items()}
 
 
 def _f(doc: str, default: Any = dataclasses.MISSING) -> Any:
@@ -154,7 +159,7 @@ class KernelInputs:
     step_overhead_s: Any = _f("fixed time added to every step (data loading, logging, host sync), s", 0.0)
 
     def __post_init__(self) -> None:
-        for name, names in CODES.items():
+        for name, codes in _CODE_OF.items():
             value = getattr(self, name, None)
             if isinstance(value, str):
                 if name == "placement":
@@ -162,9 +167,10 @@ class KernelInputs:
                         value = placement_name(value)
                     except ValueError as exc:
                         raise ClustersimError(f"placement: {exc}") from None
-                if value not in names:
-                    raise ClustersimError(f"{name}: unknown value {value!r}; expected one of {', '.join(names)}")
-                object.__setattr__(self, name, names.index(value))
+                code = codes.get(value)
+                if code is None:
+                    raise ClustersimError(f"{name}: unknown value {value!r}; expected one of {', '.join(CODES[name])}")
+                object.__setattr__(self, name, code)
 
     @classmethod
     def of(cls, mapping: dict[str, Any] | None = None, /, **values: Any) -> KernelInputs:
