@@ -18,7 +18,7 @@ import numpy as np
 from clustersim import units
 from clustersim.cost.inputs import KernelInputs
 from clustersim.cost.kernel import evaluate, evaluate_one
-from clustersim.errors import ScenarioError
+from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.estimate import Estimate, estimate, require_fit
 from clustersim.planning import fabric_for
 from clustersim.reliability import checkpoint_costs, checkpoint_interval_s, read_trace
@@ -30,8 +30,14 @@ from clustersim.sim import simulate as run_monte_carlo
 
 __all__ = ["SimulationResult", "simulate", "build_job"]
 
-#: Spine-failure states evaluated through the cluster graph; rates in between are interpolated linearly.
+#: Spine-failure states evaluated through the fabric's closed form; rates in between are interpolated linearly.
 _DEGRADED_SAMPLES = 9
+#: Replicas-missing states computed exactly for an elastic job (one kernel row each); beyond them the rate
+#: is the surviving share (R - k) / R (SimJob.elastic_rate), so memory stays bounded at 10^6 nodes.
+_ELASTIC_EXACT = 4096
+#: Spine switches a simulation models one by one (a fabric-failure source): the rate table has one entry
+#: per spine, so more are refused (a cluster of 10^6 nodes in 62,500 leaf groups of 16 has 128 at 1:1).
+MAX_SIM_SPINES = 1 << 20
 #: Progress rate used for "no progress possible" (the simulation needs rates in (0, 1]).
 _STALLED = 1e-9
 
@@ -53,7 +59,8 @@ def _elastic_speed(run: ResolvedRun) -> tuple[float, ...]:
         return (1.0,)
     dp = run.parallelism.dp or 1
     per_replica = s.training.batch_seqs // dp
-    survivors = np.arange(dp, 0, -1)  # k = 0 .. dp-1 replicas missing: one vectorized kernel call
+    # k = 0 .. min(dp, _ELASTIC_EXACT) - 1 replicas missing: one vectorized kernel call
+    survivors = np.arange(dp, max(dp - _ELASTIC_EXACT, 0), -1)
     inputs = run.inputs.replace(dp=survivors, global_batch_seqs=per_replica * survivors)
     rates = np.asarray(evaluate(inputs)["tokens_per_s"]) / _rate(run.inputs)
     return tuple(float(x) for x in np.clip(rates, _STALLED, 1.0))
@@ -63,6 +70,12 @@ def _degraded_speed(run: ResolvedRun, spines: int) -> tuple[float, ...]:
     """Relative progress rate with k spine switches down, k = 0 .. spines (the graph, then interpolation)."""
     if spines <= 0:
         return (1.0,)
+    if spines > MAX_SIM_SPINES:
+        raise ScenarioError(ErrorItem(
+            f"the fabric has {spines:,} spine switches; a simulation with spine failures models at most "
+            f"{MAX_SIM_SPINES:,} (one rate per spine down)", path="failures.sources",
+            hint="fewer nodes per leaf group (cluster.network.nodes_per_leaf) or a set spine_switches, "
+                 "or drop the per-switch spine source"))
     base = _rate(run.inputs)
     ks = sorted({round(x) for x in np.linspace(0, spines - 1, min(_DEGRADED_SAMPLES, spines))})
     rates = [_rate(run.inputs.replace(**fabric_for(run.network, failed_spines=k))) / base for k in ks]
