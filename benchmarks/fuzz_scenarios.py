@@ -13,7 +13,8 @@ machine down. Peak memory is the child's maximum resident set size (``wait4``), 
 MiB of the imported modules it shares with its parent: an upper bound of what the run needs.
 
 Printed per stage: runs, exit codes, raw Python tracebacks, internal errors (exit 1), timeouts, wall
-time (max and 99th percentile), peak memory (max), and for refusals (exit 2) how many name the file and
+time and CPU time (user + system, from ``wait4``: what the run costs whatever the machine's load; max and
+99th percentile), peak memory (max), and for refusals (exit 2) how many name the file and
 how many name a field or a line. ``--out DIR`` keeps the files and writes ``results.json`` with every
 run that had a traceback, an internal error, a timeout, a refusal that does not name the file, or
 memory over ``--memory-target-gib`` (default 1).
@@ -55,6 +56,7 @@ class Run:
     argv: list[str]
     exit_code: int
     wall_s: float
+    cpu_s: float
     peak_rss_mib: float
     timed_out: bool
     traceback: bool
@@ -120,7 +122,9 @@ class _Pending:
         self.err.close()
         self.out.close()
         text = err + out
-        return Run(self.stage, self.path.name, self.argv, code, round(wall, 3), round(usage.ru_maxrss / 1024, 1),
+        cpu = usage.ru_utime + usage.ru_stime
+        return Run(self.stage, self.path.name, self.argv, code, round(wall, 3), round(cpu, 3),
+                   round(usage.ru_maxrss / 1024, 1),
                    self.killed, _TRACEBACK in text, str(self.path) in err,
                    bool(_FIELD_OR_LINE.search(err.replace(str(self.path), "FILE"))), err[:600])
 
@@ -151,11 +155,12 @@ def run_all(stage: str, jobs: list[tuple[Path, list[str]]], workers: int, timeou
     return done
 
 
-def summarize(stage: str, runs: list[Run]) -> dict[str, object]:
+def summarize(stage: str, runs: list[Run], timeout_s: float = 20.0) -> dict[str, object]:
     import numpy as np
 
     refusals = [r for r in runs if r.exit_code == 2]
     walls = np.array([r.wall_s for r in runs]) if runs else np.zeros(1)
+    cpus = np.array([r.cpu_s for r in runs]) if runs else np.zeros(1)
     rss = np.array([r.peak_rss_mib for r in runs]) if runs else np.zeros(1)
     return {
         "stage": stage, "runs": len(runs),
@@ -164,6 +169,8 @@ def summarize(stage: str, runs: list[Run]) -> dict[str, object]:
         "internal_errors": sum(r.exit_code == 1 and not r.timed_out for r in runs),
         "timeouts": sum(r.timed_out for r in runs),
         "wall_s_max": float(walls.max()), "wall_s_p99": float(np.percentile(walls, 99)),
+        "over_timeout_wall": int((walls > timeout_s).sum()),
+        "cpu_s_max": float(cpus.max()), "cpu_s_p99": float(np.percentile(cpus, 99)),
         "peak_rss_mib_max": float(rss.max()), "peak_rss_mib_p99": float(np.percentile(rss, 99)),
         "refusals": len(refusals),
         "refusals_naming_file": sum(r.names_file for r in refusals),
@@ -212,10 +219,10 @@ def main() -> None:
                                          *(["--json"] if i % 2 else [])])
                                     for i, p in enumerate(est_ok[: args.simulate])], args.jobs, args.timeout, limit)
     stages = {"validate": validate, "estimate": estimate, "simulate": simulate}
-    summary = [summarize(name, runs) for name, runs in stages.items()]
+    summary = [summarize(name, runs, args.timeout) for name, runs in stages.items()]
     print(f"\nseed {args.seed}: {len(files):,} files, {len(ok):,} valid; {time.monotonic() - t0:.0f} s in all")
     header = ("stage", "runs", "exit_codes", "tracebacks", "internal_errors", "timeouts", "wall_s_max",
-              "wall_s_p99", "peak_rss_mib_max", "refusals", "refusals_naming_file", "refusals_naming_field_or_line")
+              "wall_s_p99", "cpu_s_max", "cpu_s_p99", "peak_rss_mib_max", "refusals", "refusals_naming_file", "refusals_naming_field_or_line")
     for row in summary:
         print("  " + ", ".join(f"{k} {row[k]}" for k in header))
     bad = [dict(asdict(r), mutations=list(kinds[r.file].mutations), kind=kinds[r.file].kind)
@@ -224,11 +231,12 @@ def main() -> None:
           f"or peak memory over {args.memory_target_gib:g} GiB")
     for b in bad[:40]:
         first = next((line for line in str(b["stderr_head"]).splitlines() if line.strip()), "")
-        print(f"  {b['stage']:8s} {b['file']} exit {b['exit_code']} {b['wall_s']:.1f} s {b['peak_rss_mib']:.0f} MiB "
+        print(f"  {b['stage']:8s} {b['file']} exit {b['exit_code']} {b['wall_s']:.1f} s (cpu {b['cpu_s']:.1f} s) "
+              f"{b['peak_rss_mib']:.0f} MiB "
               f"{'TIMEOUT ' if b['timed_out'] else ''}{b['mutations']}: {first[:160]}")
     for name, runs in stages.items():
         for r in sorted(runs, key=lambda r: -r.wall_s)[:3]:
-            print(f"  slowest {name:8s} {r.file} {r.wall_s:.1f} s {r.peak_rss_mib:.0f} MiB exit {r.exit_code} "
+            print(f"  slowest {name:8s} {r.file} {r.wall_s:.1f} s (cpu {r.cpu_s:.1f} s) {r.peak_rss_mib:.0f} MiB exit {r.exit_code} "
                   f"{list(kinds[r.file].mutations)}")
     if args.out:
         (args.out / "results.json").write_text(json.dumps({"summary": summary, "bad": bad}, indent=1))
