@@ -17,7 +17,8 @@ time and CPU time (user + system, from ``wait4``: what the run costs whatever th
 99th percentile), peak memory (max), and for refusals (exit 2) how many name the file and
 how many name a field or a line. ``--out DIR`` keeps the files and writes ``results.json`` with every
 run that had a traceback, an internal error, a timeout, a refusal that does not name the file, or
-memory over ``--memory-target-gib`` (default 1).
+memory over ``--memory-target-gib`` (default 1); each such run is also appended to ``bad.jsonl`` as it
+ends, so that a long run can be read while it goes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -130,7 +132,7 @@ class _Pending:
 
 
 def run_all(stage: str, jobs: list[tuple[Path, list[str]]], workers: int, timeout_s: float,
-            memory_bytes: int) -> list[Run]:
+            memory_bytes: int, on_done: Callable[[Run], None] | None = None) -> list[Run]:
     todo = list(reversed(jobs))
     running: list[_Pending] = []
     done: list[Run] = []
@@ -146,6 +148,8 @@ def run_all(stage: str, jobs: list[tuple[Path, list[str]]], workers: int, timeou
                 still.append(p)
             else:
                 done.append(result)
+                if on_done is not None:
+                    on_done(result)
         running = still
         if running:
             time.sleep(0.005)
@@ -209,15 +213,22 @@ def main() -> None:
     print(f"generated {len(files):,} files in {time.monotonic() - t0:.1f} s: "
           f"{dict(Counter(f.kind for _, f in files))}", flush=True)
 
-    validate = run_all("validate", [(p, ["validate", str(p)]) for p, _ in files], args.jobs, args.timeout, limit)
+    def log_bad(run: Run) -> None:  # as they happen, so that a long run can be read before it ends
+        if args.out and _bad(run, target_mib):
+            with open(args.out / "bad.jsonl", "a") as fh:
+                fh.write(json.dumps(dict(asdict(run), mutations=list(kinds[run.file].mutations))) + "\n")
+
+    validate = run_all("validate", [(p, ["validate", str(p)]) for p, _ in files], args.jobs, args.timeout, limit,
+                       log_bad)
     ok = sorted((folder / "files" / r.file for r in validate if r.exit_code == 0), key=lambda p: p.name)
     chosen = ok[: args.estimate]
     estimate = run_all("estimate", [(p, ["estimate", str(p), *(["--json"] if i % 2 else [])])
-                                    for i, p in enumerate(chosen)], args.jobs, args.timeout, limit)
+                                    for i, p in enumerate(chosen)], args.jobs, args.timeout, limit, log_bad)
     est_ok = sorted((folder / "files" / r.file for r in estimate if r.exit_code == 0), key=lambda p: p.name)
     simulate = run_all("simulate", [(p, ["simulate", str(p), "--replicas", "5", "--workers", "1",
                                          *(["--json"] if i % 2 else [])])
-                                    for i, p in enumerate(est_ok[: args.simulate])], args.jobs, args.timeout, limit)
+                                    for i, p in enumerate(est_ok[: args.simulate])], args.jobs, args.timeout, limit,
+                       log_bad)
     stages = {"validate": validate, "estimate": estimate, "simulate": simulate}
     summary = [summarize(name, runs, args.timeout) for name, runs in stages.items()]
     print(f"\nseed {args.seed}: {len(files):,} files, {len(ok):,} valid; {time.monotonic() - t0:.0f} s in all")
