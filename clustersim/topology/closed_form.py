@@ -35,13 +35,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from clustersim.topology.graph import MAX_GRAPH_ELEMENTS
 from clustersim.topology.params import TOPOLOGIES, NetworkParams, default_spine_switches, leaf_downlink_ports
 
 __all__ = ["FABRIC_KEYS", "standard_fabric", "degraded_fabric", "spine_count", "EXACT_REPLAY"]
 
-#: Sums of more terms than this are computed as a product (time bounded at 10^6 nodes); every graph that
-#: can be built (clustersim.topology.graph.MAX_GRAPH_ELEMENTS) sums fewer per leaf switch.
-EXACT_REPLAY = 1 << 16
+#: Sums of more terms than this are computed as a product (time bounded at 10^6 nodes: a sum of 1.5M
+#: terms takes ~0.1 s, once per network); every sum of a graph that can be built has fewer terms (each
+#: term is a node or a link of it, and clustersim.topology.graph refuses more than this many).
+EXACT_REPLAY = MAX_GRAPH_ELEMENTS
 
 # The keys of Cluster.fabric(), exactly the keyword arguments the cost kernel takes for the network.
 FABRIC_KEYS = (
