@@ -2,9 +2,11 @@
 
 The one place that reads ``cluster.network`` with the GPU catalog's defaults; :mod:`clustersim.resolve`
 calls it once per run. The healthy fabric of the standard topologies is computed in closed form
-(:func:`clustersim.topology.standard_fabric`, held equal to the graph's by tests/test_topology.py), so
-an estimate builds no graph; the networkx graph is built, once per network (cached), only for degraded
-fabrics (failed spines), group bandwidths and reports that draw it.
+(:func:`clustersim.topology.standard_fabric`), and so is a fabric with failed spines
+(:func:`clustersim.topology.degraded_fabric`), both held equal to the graph's by tests/test_topology.py,
+so neither an estimate nor a simulation builds a graph, at any size up to 10^6 nodes; the networkx graph
+is built, once per network (cached), only for exact group bandwidths and the leaf-to-node map (and
+refused above clustersim.topology.graph.MAX_GRAPH_ELEMENTS).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from clustersim import units
 from clustersim.scenario.model import Scenario, gpus_per_node_of
-from clustersim.topology import TOPOLOGIES, Cluster, NetworkParams, build_cluster, standard_fabric
+from clustersim.topology import TOPOLOGIES, Cluster, NetworkParams, build_cluster, degraded_fabric
 
 __all__ = ["network_params", "cluster_for", "fabric_for", "cluster_of", "fabric_of"]
 
@@ -52,11 +54,12 @@ def cluster_for(params: NetworkParams) -> Cluster:
 def fabric_for(params: NetworkParams, failed_spines: int = 0) -> dict[str, float]:
     """Per-tier bandwidths and latencies of the network (optionally with spines removed).
 
-    Healthy standard topologies: the closed form; failed spines: from the (cached) cluster graph.
+    The standard topologies (healthy or with spines down): the closed form; any other: the (cached)
+    cluster graph.
     """
-    if not failed_spines and params.topology in TOPOLOGIES:
-        return standard_fabric(params)
-    cluster = cluster_for(params)
+    if params.topology in TOPOLOGIES:
+        return degraded_fabric(params, failed_spines)
+    cluster = cluster_for(params)  # pragma: no cover - NetworkParams accepts only the standard topologies
     if failed_spines:
         spines = cluster.spines()
         cluster = cluster.degrade(spines[: min(failed_spines, len(spines))])

@@ -12,6 +12,10 @@ scenarios (or the tests' minimal one) and gets one to three mutations of one cla
   and simulate;
 * ``structure``: keys deleted, renamed with a typo, duplicated, unknown keys added, a section replaced
   by a scalar or list;
+* ``huge``: the cluster scaled to 32,768 .. 10^6 nodes (and just past the cap), with the data-parallel
+  degree and the batch made to fit, sometimes ``parallelism: auto``, reliable nodes, spine and leaf
+  failures, an elastic job: files that often stay valid and must be answered in bounded time and memory
+  without a cluster graph;
 * ``yaml``: text-level attacks: explicit tags (``!!bool maybe``, ``!!int``, ``!!float``, ``!!timestamp``,
   ``!!python/object``, ``!!binary``, local tags), self-referencing and undefined aliases, alias bombs,
   merge keys, deep flow and block nesting, several documents, truncation, tabs, invalid UTF-8, a BOM,
@@ -35,10 +39,10 @@ REPO = Path(__file__).resolve().parents[1]
 BASES = sorted((REPO / "scenarios").glob("*.yaml"))
 MINIMAL = {"model": "llama3-8b", "training": {"tokens": 1.0e9},
            "cluster": {"gpu": "h100-sxm-80gb", "nodes": 2}}
-CLASSES = ("value", "edge", "structure", "yaml")
-#: Half the files get ``edge`` mutations, which often stay valid, so that enough files reach estimate and
-#: simulate; the other half are refused at validation.
-_WEIGHTS = (0.15, 0.5, 0.15, 0.2)
+CLASSES = ("value", "edge", "structure", "yaml", "huge")
+#: Half the files get ``edge`` or ``huge`` mutations, which often stay valid, so that enough files reach
+#: estimate and simulate; the other half are refused at validation.
+_WEIGHTS = (0.15, 0.45, 0.15, 0.2, 0.05)
 
 _NUMBERS: list[Any] = [0, -1, -0.0, 1e-300, 5e-324, 1e-9, 0.5, 1, 2, 3, 7, 1e6, 1e16, 1e300, 2**63, 10**400,
                        float("nan"), float("inf"), float("-inf")]
@@ -48,7 +52,7 @@ _WRONG: list[Any] = [[], [1, 2], {}, {"a": 1}, True, False, None]
 #: (dotted key, values): each a value at or just past a documented range edge, or a stressful valid one.
 _EDGES: list[tuple[str, list[Any]]] = [
     ("training.tokens", [1.0, 1e16, 1.0001e16, 1e15, "chinchilla", 0.5]),
-    ("cluster.nodes", [1, 3, 125, 1024, 32768, 32769, 1e6]),
+    ("cluster.nodes", [1, 3, 125, 1024, 32768, 32769, 1e6, 1000001]),
     ("training.parallelism", ["auto"]),
     ("training.seq_len", [1, 131072, 16777216, 16777217]),
     ("training.global_batch_seqs", [1, 3, 1_000_000]),
@@ -143,6 +147,43 @@ def _edge(rng: np.random.Generator, data: dict[str, Any]) -> str:
     value = _pick(rng, values)
     _set_dotted(data, key, value)
     return f"edge {key}={str(value)[:40]!r}"
+
+
+_HUGE_NODES = [32_768, 100_000, 262_144, 500_000, 1_000_000, 1_000_001]
+_HUGE_FAILURES: list[Any] = [
+    {"node_mtbf_hours": 1e8, "restart_minutes": 10},
+    {"sources": [{"component": "node", "per": "node", "mtbf_hours": 1e8},
+                 {"component": "leaf switch", "per": "switch", "mtbf_hours": 1e7},
+                 {"component": "spine switch", "per": "switch", "mtbf_hours": 1e4}], "elastic": True},
+    {"node_mtbf_hours": 1e8, "elastic": True, "spare_nodes": 1000},
+    None,  # the base's own failures (a preset at 10^6 nodes: the job cannot finish)
+]
+
+
+def _huge(rng: np.random.Generator, data: dict[str, Any]) -> str:
+    """The cluster scaled up, with a data-parallel degree and batch that fit it (see the module docstring)."""
+    nodes = _pick(rng, _HUGE_NODES)
+    cluster = data.setdefault("cluster", {})
+    cluster["nodes"] = nodes
+    gpus = nodes * int(cluster.get("gpus_per_node") or 8)
+    training = data.setdefault("training", {})
+    par = training.get("parallelism")
+    auto = not isinstance(par, dict) or rng.random() < 0.4
+    if auto:
+        training["parallelism"] = "auto"
+        training["global_batch_seqs"] = int(_pick(rng, [2048, 65_536, 1_048_576]))
+    else:
+        par.pop("dp", None)
+        replica = int(par.get("tp", 1)) * int(par.get("pp", 1)) * int(par.get("cp", 1))
+        micro = int(training.get("micro_batch_seqs") or 1)
+        training["global_batch_seqs"] = max(1, gpus // replica) * micro * int(par.get("pp", 1))
+    training.pop("global_batch_tokens", None)
+    failures = _pick(rng, _HUGE_FAILURES)
+    if failures is not None:
+        data["failures"] = copy.deepcopy(failures)
+    if rng.random() < 0.3:
+        cluster.setdefault("network", {})["nodes_per_leaf"] = int(_pick(rng, [16, 384, 4096, 500_000]))
+    return f"huge nodes={nodes} {'auto' if auto else 'dp to fit'} failures={'base' if failures is None else 'set'}"
 
 
 def _structure(rng: np.random.Generator, data: dict[str, Any]) -> str:
@@ -243,8 +284,8 @@ def generate(seed: int, index: int) -> FuzzFile:
         content, what = _yaml(rng, _dump(data))
         done.append(what)
     else:
-        mutate = {"value": _value, "edge": _edge, "structure": _structure}[kind]
-        for _ in range(int(rng.integers(1, 3 if kind == "edge" else 4))):
+        mutate = {"value": _value, "edge": _edge, "structure": _structure, "huge": _huge}[kind]
+        for _ in range(1 if kind == "huge" else int(rng.integers(1, 3 if kind == "edge" else 4))):
             try:
                 done.append(mutate(rng, data))
             except (KeyError, TypeError, IndexError, ValueError):  # the path vanished under an earlier mutation

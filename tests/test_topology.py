@@ -17,6 +17,7 @@ from clustersim.topology import (
     NetworkParams,
     build_cluster,
     default_spine_switches,
+    degraded_fabric,
     place_groups,
     spine_count,
     standard_fabric,
@@ -174,6 +175,44 @@ def test_closed_form_fabric_equals_the_graphs():
     assert checked == 10 * 6 * 3 * 2 * 2
 
 
+def test_closed_form_degraded_fabric_equals_the_graphs():
+    """degraded_fabric(params, k) gives the degraded graph's fabric() to the bit, whichever k spines fail,
+    and graph_elements counts the graph's nodes plus edges."""
+    from clustersim.topology.graph import graph_elements
+
+    checked = 0
+    for i, params in enumerate(_closed_form_grid()):
+        cluster = build_cluster(params)
+        assert graph_elements(params) == cluster.graph.number_of_nodes() + cluster.graph.number_of_edges()
+        spines = cluster.spines()
+        for k in sorted({0, 1, len(spines) // 2, len(spines)}):
+            failed = spines[i % 2::][:k] if k < len(spines) else spines  # different spines, same count
+            if len(failed) < k:
+                failed = spines[:k]
+            assert degraded_fabric(params, k) == cluster.degrade(failed).fabric(), (params, k)
+            checked += 1
+    assert checked > 720
+    with_spines = NetworkParams(nodes=40, nodes_per_leaf=4, spine_switches=3)
+    assert degraded_fabric(with_spines, 99) == degraded_fabric(with_spines, 3)  # clipped to the spine count
+    assert degraded_fabric(with_spines, 3)["spine_bw_bytes_per_s"] == 0.0
+
+
+def test_million_nodes_without_a_graph():
+    """10^6 nodes: the closed forms answer (sums of millions of terms become products), the graph is
+    refused with its size and the reason instead of exhausting memory."""
+    from clustersim.topology.graph import MAX_GRAPH_ELEMENTS, build_graph, graph_elements
+
+    p = NetworkParams(nodes=1_000_000, nodes_per_leaf=500_000, oversubscription=2.0)
+    f = standard_fabric(p)
+    assert f["spine_bw_bytes_per_s"] == pytest.approx(NIC_400G_BYTES_PER_S / 2.0, rel=1e-12)
+    half = degraded_fabric(p, spine_count(p) // 2)
+    assert half["spine_bw_bytes_per_s"] == pytest.approx(NIC_400G_BYTES_PER_S / 4.0, rel=1e-12)
+    assert graph_elements(p) > MAX_GRAPH_ELEMENTS
+    with pytest.raises(ScenarioError, match="cluster graph of 1,000,000 nodes") as err:
+        build_graph(p)
+    assert err.value.items[0].path == "cluster.nodes"
+
+
 def test_closed_form_at_16k_gpus():
     p = NetworkParams(nodes=2048, oversubscription=7.0)
     f = standard_fabric(p)
@@ -189,10 +228,10 @@ def test_the_graph_is_built_only_when_needed():
     cluster = cluster_for(p)
     assert fabric_for(p) == standard_fabric(p)
     assert len(cluster.spines()) == default_spine_switches(p)
-    assert cluster._graph is None  # neither the healthy fabric nor the spine count built it
     degraded = fabric_for(p, failed_spines=len(cluster.spines()) // 2)
-    assert cluster._graph is not None
+    assert cluster._graph is None  # neither the fabric (healthy or degraded) nor the spine count built it
     assert degraded["spine_bw_bytes_per_s"] == pytest.approx(fabric_for(p)["spine_bw_bytes_per_s"] / 2)
+    assert degraded == cluster.degrade(cluster.spines()[: len(cluster.spines()) // 2]).fabric()
 
 
 def test_16k_gpu_cluster():

@@ -21,15 +21,21 @@ __all__ = ["mark_finished", "unfinished_message", "HORIZON_RULE"]
 HORIZON_RULE = "simulation.horizon_factor x (failure-free work + one node repair time)"
 
 
-def unfinished_message(finished_fraction: float, horizon_days: float | None) -> str:
-    """The headline of a run some of whose replicas did not finish."""
+def unfinished_message(finished_fraction: float, horizon_days: float | None, at_budget: int = 0,
+                       budget: int | None = None) -> str:
+    """The headline of a run some of whose replicas did not finish (``at_budget`` of them stopped at the
+    event budget of ``budget`` failures per replica, clustersim.simulate.EVENT_BUDGET, before the horizon)."""
     within = f"within the horizon of {horizon_days:,.1f} days" if horizon_days is not None else "within the horizon"
     if finished_fraction <= 0.0:
         head = f"DOES NOT FINISH: no replica finished {within}"
     else:
         head = f"DOES NOT ALWAYS FINISH: only {100 * finished_fraction:.1f}% of replicas finished {within}"
-    return (f"{head} ({HORIZON_RULE}); the wall days, dollars and goodput below are of runs cut off at the "
-            "horizon, not of finished runs. Add spare nodes, shorten the repair time, or raise the node MTBF.")
+    head += f" ({HORIZON_RULE})"
+    if at_budget:
+        head += (f"; {at_budget:,} replica(s) stopped earlier, at the event budget of "
+                 f"{f'{budget:,} ' if budget else ''}failures per replica")
+    return (f"{head}; the wall days, dollars and goodput below are of runs cut off there, not of finished "
+            "runs. Add spare nodes, shorten the repair time, or raise the node MTBF.")
 
 
 def mark_finished(data: dict[str, Any], horizon_s: float | None) -> bool:
@@ -41,7 +47,8 @@ def mark_finished(data: dict[str, Any], horizon_s: float | None) -> bool:
     data["horizon_days"] = horizon_days
     data["horizon_rule"] = HORIZON_RULE
     if fraction < 1.0:
-        data["verdict"] = unfinished_message(fraction, horizon_days)
+        data["verdict"] = unfinished_message(fraction, horizon_days, int(data.get("replicas_at_event_budget") or 0),
+                                             data.get("event_budget"))
         return True
     data["verdict"] = None
     return False
@@ -54,4 +61,5 @@ def simulation_unfinished(sim: Mapping[str, Any] | None) -> str | None:
     fraction = float(sim.get("finished_fraction", 1.0))
     if fraction >= 1.0:
         return None
-    return unfinished_message(fraction, sim.get("horizon_days"))
+    return unfinished_message(fraction, sim.get("horizon_days"), int(sim.get("replicas_at_event_budget") or 0),
+                              sim.get("event_budget"))

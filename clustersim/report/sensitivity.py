@@ -15,6 +15,9 @@ expected cost of the same bill the simulation's headline cost samples. The moves
 - price per GPU-hour x0.75 and x1.25. Dollars are linear in the price and the time does not depend on
   it, so this row is priced from the base without a re-evaluation.
 
+A moved value is kept inside its field's documented range (an MTBF of 1e8 h is not doubled past the
+range; the label shows the value used), so the chart of any valid scenario can be drawn.
+
 A scenario with ``parallelism: auto`` is searched once and every move keeps that parallelism, so the
 chart shows what each input does to this plan, not to a re-planned run.
 """
@@ -28,6 +31,7 @@ from typing import Any
 from clustersim import units
 from clustersim.errors import ClustersimError
 from clustersim.scenario import Scenario, load_scenario
+from clustersim.scenario.spec import GbitPerS, GBytePerS, MtbfHours
 
 __all__ = ["sensitivity", "MOVES", "cost_of_estimate"]
 
@@ -62,6 +66,14 @@ def cost_of_estimate(est: Mapping[str, Any], usd_per_gpu_hour: float | None = No
     return float(days) * units.DAY_S / units.HOUR_S * float(gpus) * float(price)
 
 
+def _within(value: float, annotated: Any) -> float:
+    """``value`` clipped to the ``ge``/``le`` bounds of a constrained scenario type (spec.MtbfHours...)."""
+    for bound in annotated.__metadata__[0].metadata:
+        value = max(value, getattr(bound, "ge", value))
+        value = min(value, getattr(bound, "le", value))
+    return value
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.4g}"
 
@@ -72,7 +84,7 @@ def _mtbf_move(s: Scenario, factor: float) -> tuple[Scenario | dict[str, Any], l
     if f is None or f.trace is not None:
         return None
     if f.node_mtbf_hours is not None:
-        value = f.node_mtbf_hours * factor
+        value = _within(f.node_mtbf_hours * factor, MtbfHours)
         return s, [f"failures.node_mtbf_hours={value!r}"], f"node MTBF {_fmt(value)} h"
     if f.sources is not None:
         sources = [src.model_dump(mode="json") for src in f.sources]
@@ -86,7 +98,8 @@ def _mtbf_move(s: Scenario, factor: float) -> tuple[Scenario | dict[str, Any], l
     data = s.model_dump(mode="json", by_alias=True, exclude_none=True)
     failures = dict(data["failures"])
     failures.pop("preset", None)
-    failures["sources"] = [{**src, "mtbf_hours": float(src["mtbf_hours"]) * factor} for src in sources]
+    failures["sources"] = [{**src, "mtbf_hours": _within(float(src["mtbf_hours"]) * factor, MtbfHours)}
+                           for src in sources]
     data["failures"] = failures
     return data, [], "every source's MTBF"
 
@@ -134,16 +147,18 @@ def sensitivity(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any],
                      "low_value_usd": evaluate(lo[0], lo[1]), "high_value_usd": evaluate(hi[0], hi[1])})
     label, lo_f, hi_f = MOVES[1]
     write = s.checkpoint.write_gbyte_per_s
+    w_lo, w_hi = _within(write * lo_f, GBytePerS), _within(write * hi_f, GBytePerS)
     rows.append({"parameter": label,
-                 "low_label": f"x{lo_f:g} ({_fmt(write * lo_f)} GB/s)", "high_label": f"x{hi_f:g} ({_fmt(write * hi_f)} GB/s)",
-                 "low_value_usd": evaluate(s, [f"checkpoint.write_gbyte_per_s={write * lo_f!r}"]),
-                 "high_value_usd": evaluate(s, [f"checkpoint.write_gbyte_per_s={write * hi_f!r}"])})
+                 "low_label": f"x{lo_f:g} ({_fmt(w_lo)} GB/s)", "high_label": f"x{hi_f:g} ({_fmt(w_hi)} GB/s)",
+                 "low_value_usd": evaluate(s, [f"checkpoint.write_gbyte_per_s={w_lo!r}"]),
+                 "high_value_usd": evaluate(s, [f"checkpoint.write_gbyte_per_s={w_hi!r}"])})
     label, lo_f, hi_f = MOVES[2]
     nic = _nic_gbit_per_s(s)
+    n_lo, n_hi = _within(nic * lo_f, GbitPerS), _within(nic * hi_f, GbitPerS)
     rows.append({"parameter": label,
-                 "low_label": f"x{lo_f:g} ({_fmt(nic * lo_f)} Gbit/s)", "high_label": f"x{hi_f:g} ({_fmt(nic * hi_f)} Gbit/s)",
-                 "low_value_usd": evaluate(s, [f"cluster.network.nic_gbit_per_s={nic * lo_f!r}"]),
-                 "high_value_usd": evaluate(s, [f"cluster.network.nic_gbit_per_s={nic * hi_f!r}"])})
+                 "low_label": f"x{lo_f:g} ({_fmt(n_lo)} Gbit/s)", "high_label": f"x{hi_f:g} ({_fmt(n_hi)} Gbit/s)",
+                 "low_value_usd": evaluate(s, [f"cluster.network.nic_gbit_per_s={n_lo!r}"]),
+                 "high_value_usd": evaluate(s, [f"cluster.network.nic_gbit_per_s={n_hi!r}"])})
     label, lo_f, hi_f = MOVES[3]
     price = base.get("usd_per_gpu_hour")
     if price is None:

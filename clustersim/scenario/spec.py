@@ -56,12 +56,15 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 # a unit slip, a fuzzer's 1e300) is refused at validation with its file:line instead of overflowing,
 # hanging or exhausting memory later. The bounds are generous: each is far beyond any system built or
 # announced (2026), and far inside what the models compute without overflow or unbounded work.
-#: Cluster size: 32,768 nodes, and at most 262,144 GPUs and 262,144 NICs in all (checked with the network,
-#: clustersim.scenario.loader.network_checks): above the largest cluster announced, xAI's ~200,000-GPU
-#: Colossus. The fabric model keeps ~3.4 KB per GPU or NIC, so these bound it under 1 GiB.
-MAX_NODES = 32_768
-MAX_GPUS = 262_144
-MAX_NICS = 262_144
+#: Cluster size: 10^6 nodes, and at most 2^23 = 8,388,608 GPUs and as many NICs in all (10^6 8-GPU nodes;
+#: checked with the network, clustersim.scenario.loader.network_checks): some forty times the largest
+#: cluster announced (2026), xAI's ~200,000-GPU Colossus. The healthy and the spine-degraded fabric are
+#: closed forms (clustersim.topology.closed_form), so no graph is built for a run; the networkx graph
+#: (~3.4 KB per GPU or NIC) is built only for exact group bandwidths, and refused above MAX_GRAPH_ELEMENTS
+#: (clustersim.topology.graph).
+MAX_NODES = 1_000_000
+MAX_GPUS = 8_388_608
+MAX_NICS = 8_388_608
 #: Token budget: 1e16 (about 600 times Llama 3 405B's 15.6e12).
 MAX_TOKENS = 1e16
 #: Architecture sizes: layers, widths, heads, experts, vocabulary.

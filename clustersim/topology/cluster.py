@@ -54,9 +54,12 @@ class Cluster:
                 f"{len(self.spines())} spines, failed={sorted(self.failed_spines)})")
 
     # ------------------------------------------------------------------ inventory
-    def spines(self) -> list[int]:
-        """Indices of the spine switches still in the graph (0 .. S-1 less the failed ones)."""
+    def spines(self) -> Sequence[int]:
+        """Indices of the spine switches still in the graph (0 .. S-1 less the failed ones); a ``range``
+        for the healthy cluster (millions of spines cost nothing to count)."""
         total = spine_count(self._full.params)  # what build_graph records as graph["spines"]
+        if not self.failed_spines:
+            return range(total)
         return [s for s in range(total) if s not in self.failed_spines]
 
     def leaves(self) -> list[int]:

@@ -30,15 +30,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.topology.params import NetworkParams, default_spine_switches, leaf_downlink_ports
 
 if TYPE_CHECKING:
     import networkx as nx
 
 __all__ = ["CAPACITY", "build_graph", "gpu_key", "nvswitch_key", "nic_key", "leaf_key", "spine_key",
-           "gpu_nic_indices"]
+           "gpu_nic_indices", "graph_elements", "MAX_GRAPH_ELEMENTS"]
 
 CAPACITY = "capacity_bytes_per_s"
+#: The largest graph built, in nodes plus edges: networkx keeps ~600 bytes per element (measured on a
+#: 4,096-node cluster), so this bounds a graph near 900 MB; about 35,000 8-GPU nodes at 1:1. Larger
+#: clusters are estimated and simulated without a graph (clustersim.topology.closed_form); only exact
+#: group bandwidths and the leaf-to-node map need one, and are refused above this size.
+MAX_GRAPH_ELEMENTS = 1_500_000
 
 
 def gpu_key(rank: int) -> tuple[str, int]:
@@ -82,8 +88,27 @@ def _leaf_of(params: NetworkParams, node: int, nic: int) -> int:
     return group
 
 
+def graph_elements(params: NetworkParams) -> int:
+    """Nodes plus edges of :func:`build_graph`'s graph for ``params``, from the counts alone."""
+    p = params
+    gpus, nics = p.gpus, p.nodes * p.nics_per_node
+    domains = -(-gpus // p.scaleup_domain_gpus)
+    gpu_nic_edges = gpus * max(1, p.nics_per_node // p.gpus_per_node)
+    leaves = p.leaf_groups * (p.nics_per_node if p.rail_optimized else 1)
+    spines = default_spine_switches(p) if p.leaf_groups > 1 else 0
+    return gpus + domains + nics + leaves + spines + gpus + gpu_nic_edges + nics + leaves * spines
+
+
 def build_graph(params: NetworkParams) -> nx.Graph:
-    """The full (undegraded) cluster graph for ``params``. Linear in the GPU count."""
+    """The full (undegraded) cluster graph for ``params``. Linear in the GPU count; refused (ScenarioError)
+    above :data:`MAX_GRAPH_ELEMENTS` nodes plus edges."""
+    elements = graph_elements(params)
+    if elements > MAX_GRAPH_ELEMENTS:
+        raise ScenarioError([ErrorItem(
+            f"the cluster graph of {params.nodes:,} nodes would have {elements:,} nodes and links (~"
+            f"{elements * 600 / 2**30:.1f} GiB)", path="cluster.nodes",
+            expected=f"at most {MAX_GRAPH_ELEMENTS:,} for the graph that exact group bandwidths need",
+            hint="estimates, searches and simulations of any size use the closed-form fabric, without a graph")])
     import networkx as nx  # only here: estimates of the standard topologies need no graph
 
     p = params
