@@ -201,6 +201,18 @@ def step_interval(run: ResolvedRun) -> Any:
         return None
 
 
+def layout_interval(gpu_name: str, tp: int, pp: int, zero: int) -> Any:
+    """The published-residual interval (80%) of the step-time factor for a layout on a GPU, as
+    :func:`step_interval` gives it without a calibration profile; None when none can be formed (the money
+    tables, which search many layouts, give each row the interval of its winner)."""
+    from clustersim.groups import gpu_generation, parallelism_style
+
+    try:
+        return _residual_interval(gpu_generation(gpu_name), parallelism_style(tp, pp, zero))
+    except ValueError:
+        return None
+
+
 def run_profile(run: ResolvedRun) -> Any:
     """The calibration profile the run's scenario references (a validated
     :class:`~clustersim.calibrate.profile.Profile`), or None."""

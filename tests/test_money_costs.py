@@ -132,3 +132,27 @@ def test_price_for_prefers_the_given_then_the_base_then_the_catalog() -> None:
     # several offers of the newest month: the cheapest (Lambda's $2.99 of March 2026)
     assert price_for("h100-sxm-80gb", None, None).preset == "lambda-h100-2026"  # type: ignore[union-attr]
     assert price_for("v100-sxm-32gb", None, None) is None
+
+
+def test_rows_carry_estimates_prediction_interval(table) -> None:  # type: ignore[no-untyped-def]
+    """Each fitting row has the 80% interval estimate gives its winner's layout, around its figures, and
+    the costs report draws it as a band."""
+    from clustersim import estimate
+    from clustersim.report.sections import _interval_sections
+
+    fitting = [r for r in table.rows if r["fits"]]
+    assert fitting
+    for r in fitting:
+        for fig in ("train_days", "gpu_hours", "cost_usd"):
+            lo, hi = r[f"prediction_interval_{fig}_lo"], r[f"prediction_interval_{fig}_hi"]
+            assert lo < r[fig] < hi, (r["model"], fig)
+    r = next(x for x in table.rows if x["model"] == "llama3-70b" and x["gpus"] == 512 and x["gpu"] == "h100-sxm-80gb")
+    s = batch.point_scenario(base_mapping(None), model="llama3-70b", gpu=r["gpu"], gpus=512, tokens="chinchilla",
+                             usd_per_gpu_hour=r["usd_per_gpu_hour"])
+    e = estimate(s).to_dict()  # the same winner (test_goodput_and_cost_agree_with_estimate)
+    lo, hi = e["prediction_interval"]["train_days"]
+    assert r["prediction_interval_train_days_lo"] == pytest.approx(lo, rel=1e-9)
+    assert r["prediction_interval_train_days_hi"] == pytest.approx(hi, rel=1e-9)
+    sections = _interval_sections(table.to_dict()["rows"])
+    assert [s.title for s in sections] == ["Days against GPUs, with their interval",
+                                           "Cost against model size, with its interval"]

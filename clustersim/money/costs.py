@@ -36,11 +36,16 @@ DEFAULT_GPU_COUNTS = (1024, 4096, 16384)
 DEFAULT_RELIABILITY = "kokolis-rsc1"
 
 #: The table's columns, in order.
+#: The failure-free figures each row carries an 80% prediction interval of (estimate's published
+#: residuals for the winner's GPU generation and parallelism style), as the sweep rows name them.
+INTERVAL_FIGURES = ("train_days", "gpu_hours", "cost_usd")
+INTERVAL_COLUMNS = tuple(f"prediction_interval_{f}_{end}" for f in INTERVAL_FIGURES for end in ("lo", "hi"))
+
 COLUMNS = ("model", "params_b", "tokens", "gpu", "gpus", "fits", "tp", "pp", "dp", "cp", "ep", "vpp", "zero",
            "micro_batch_seqs", "recompute", "mfu", "memory_per_gpu_gib", "train_days", "gpu_hours",
            "usd_per_gpu_hour", "price", "cost_usd", "job_mtbf_hours", "checkpoint_size_gb",
            "checkpoint_interval_minutes", "expected_goodput", "expected_wall_days", "expected_cost_usd",
-           "usd_per_billion_tokens", "note")
+           "usd_per_billion_tokens", *INTERVAL_COLUMNS, "note")
 
 
 def base_mapping(base: Scenario | str | os.PathLike[str] | Mapping[str, Any] | None = None,
@@ -212,6 +217,14 @@ def point_row(label: str, b: batch.Best, quote_: PriceQuote | None) -> dict[str,
     row["expected_cost_usd"] = wall * 24.0 * paid * price if (wall is not None and price is not None) else None
     best_cost = row["expected_cost_usd"] if row["expected_cost_usd"] is not None else row["cost_usd"]
     row["usd_per_billion_tokens"] = best_cost / (s.tokens() / 1e9) if best_cost is not None else None
+    from clustersim.estimate import layout_interval
+
+    iv = layout_interval(s.gpu()["name"], int(row["tp"]), int(row["pp"]), int(row["zero"]))
+    if iv is not None:
+        for fig_name in INTERVAL_FIGURES:
+            bounds = iv.apply(row[fig_name])
+            if bounds is not None:
+                row[f"prediction_interval_{fig_name}_lo"], row[f"prediction_interval_{fig_name}_hi"] = bounds
     return row
 
 

@@ -469,10 +469,25 @@ def _costs_page(r: Mapping[str, Any], kind: str) -> Page:
                                         "Points of the compute-optimal model size." if len(best) < len(rows) else ""))
     else:
         sections.append(_pareto_section(rows, labels, _model_key(rows)))
+    sections += _interval_sections(rows)
     if rows:
         sections.append(Section("Points", "", extra_html=_points_table(rows, "every point")))
     page.sections = sections
     return page
+
+
+def _interval_sections(rows: Sequence[Mapping[str, Any]]) -> list[Section]:
+    """Days against GPUs and dollars against model size with each point's 80% prediction interval as a
+    band (the rows' ``prediction_interval_*`` columns), when the rows carry them."""
+    out = []
+    for x, z, by, title in (("gpus", "train_days", _model_key(rows), "Days against GPUs, with their interval"),
+                            ("params_b", "cost_usd", "gpu", "Cost against model size, with its interval")):
+        keys = bands.interval_keys(rows, z)
+        fig = bands.band_figure(rows, x, z, by=by) if keys is not None else None
+        if fig is not None:
+            out.append(Section(title, f"Failure-free {z.replace('_', ' ')} of each point; the band is {keys[2]}.",
+                               fig))
+    return out
 
 
 def _sweep_page(r: Mapping[str, Any]) -> Page:
