@@ -483,7 +483,9 @@ def _interval_sections(rows: Sequence[Mapping[str, Any]]) -> list[Section]:
     for x, z, by, title in (("gpus", "train_days", _model_key(rows), "Days against GPUs, with their interval"),
                             ("params_b", "cost_usd", "gpu", "Cost against model size, with its interval")):
         keys = bands.interval_keys(rows, z)
-        fig = bands.band_figure(rows, x, z, by=by) if keys is not None else None
+        if keys is None:
+            continue
+        fig = bands.band_figure(rows, x, z, by=by)
         if fig is not None:
             out.append(Section(title, f"Failure-free {z.replace('_', ' ')} of each point; the band is {keys[2]}.",
                                fig))
