@@ -186,7 +186,6 @@ def step_interval(run: ResolvedRun) -> Any:
     (:mod:`clustersim.calibrate.uncertainty`).
     """
     from clustersim.calibrate import intervals
-    from clustersim.groups import gpu_generation, parallelism_style
 
     profile = run_profile(run)
     if profile is not None and profile.kernel_uncertainty is not None:
@@ -195,10 +194,7 @@ def step_interval(run: ResolvedRun) -> Any:
         return intervals.interval_from_posterior(profile.kernel_uncertainty.model_log_sd,
                                                  source=f"calibration profile '{profile.name}' (fit model error)")
     par = run.parallelism
-    try:
-        return _residual_interval(gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero))
-    except ValueError:
-        return None
+    return layout_interval(run.gpu_name, par.tp, par.pp, par.zero)
 
 
 def layout_interval(gpu_name: str, tp: int, pp: int, zero: int) -> Any:
