@@ -122,6 +122,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     _put(network, "nic_gbit_per_s", _num(row, "nic_gbit_per_s"))
     _put(network, "nics_per_node", _int(row, "nics_per_node"))
     _put(network, "oversubscription", _num(row, "oversubscription"))
+    _put(network, "nodes_per_leaf", _int(row, "nodes_per_leaf"))
     if row.get("network_topology") in _TOPOLOGIES:  # free-text descriptions leave the default
         network["topology"] = row["network_topology"]
     if network:

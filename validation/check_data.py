@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 COLUMNS = (
     "id desc source source_detail model_name layers hidden_size attention_heads kv_heads ffn_hidden_size "
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size tied_embeddings dropout seq_len gpu gpus "
-    "gpus_per_node nic_gbit_per_s nics_per_node network_topology oversubscription precision fp8_recipe "
+    "gpus_per_node nic_gbit_per_s nics_per_node network_topology oversubscription nodes_per_leaf precision fp8_recipe "
     "framework attention tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes"
 ).split()
@@ -53,7 +53,7 @@ ENUMS: dict[str, set[str]] = {
 PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 
 INT_FIELDS = ("layers hidden_size attention_heads kv_heads ffn_hidden_size vocab_size experts experts_per_token "
-              "moe_ffn_hidden_size seq_len gpus gpus_per_node nics_per_node tp pp dp cp ep vpp "
+              "moe_ffn_hidden_size seq_len gpus gpus_per_node nics_per_node nodes_per_leaf tp pp dp cp ep vpp "
               "micro_batch_seqs global_batch_seqs").split()
 FLOAT_FIELDS = ["nic_gbit_per_s", "oversubscription", "tokens", "value"]
 REQUIRED = ("id", "desc", "source", "source_detail", "model_name", "seq_len", "gpu", "framework", "metric", "value")
