@@ -110,6 +110,8 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     if experts > 1:
         model["experts"] = experts
         _put(model, "experts_per_token", _int(row, "experts_per_token"))
+        _put(model, "expert_groups", _int(row, "expert_groups"))
+        _put(model, "expert_groups_per_token", _int(row, "expert_groups_per_token"))
     gpus = _int(row, "gpus")
     per_node = _int(row, "gpus_per_node")
     if gpus is None:
@@ -147,7 +149,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
             par["placement"] = row["placement"]
         training["parallelism"] = par
     software: dict[str, Any] = {}
-    for key in ("framework", "attention", "fp8_recipe"):
+    for key in ("framework", "attention", "fp8_recipe", "moe_dispatcher"):
         if row.get(key) and not (key == "framework" and row[key] == "other"):
             software[key] = row[key]
     out: dict[str, Any] = {"name": row.get("id", ""), "model": model, "training": training, "cluster": cluster}

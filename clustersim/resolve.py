@@ -119,6 +119,7 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
     bf16 = (gpu.get("peak_tflops") or {}).get("bf16") or (gpu.get("peak_tflops") or {}).get("fp16") or 0.0
     return {
         "attention": attention, "framework": sw.framework, "flash_attention": attention != "unfused",
+        "moe_dedup_dispatch": sw.moe_dispatcher == "deepep",
         "fp8_cast_bytes_per_element": _FP8_CAST_BYTES[recipe],
         "bf16_peak_flop_per_s": float(bf16) * units.TFLOP,
         "gemm_peak_fraction": float(gemm.get(s.training.precision, gemm.get("bf16", 0.8))),
@@ -144,6 +145,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         attention_heads=arch["attention_heads"], kv_heads=arch["kv_heads"], vocab_size=arch["vocab_size"],
         gated_mlp=arch["gated_mlp"], experts=arch["experts"], experts_per_token=arch["experts_per_token"],
         tied_embeddings=arch["tied_embeddings"], dropout=arch["dropout"],
+        expert_groups=arch["expert_groups"], expert_groups_per_token=arch["expert_groups_per_token"],
         seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
         precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,
         peak_flop_per_s=_peak_flop_per_s(gpu, t.precision),

@@ -117,3 +117,29 @@ def test_gemm_efficiency_falls_for_small_shards_and_follows_the_ridge():
     gap = 2.5e-6
     assert compute.gemm_s(PY, 1.0, 8.0, 8.0, 1.0, _a100(gap_s=gap), 2.0) == pytest.approx(
         compute.gemm_s(PY, 1.0, 8.0, 8.0, 1.0, hw, 2.0) + gap, rel=1e-12)
+
+
+def test_node_deduplicated_dispatch_counts_distinct_remote_nodes():
+    """DeepSeek-V3's node-limited routing (Sec. 2.1.2, 3.2.2): 8 nodes, top-8 experts from at most 4
+    groups of one node each: the occupancy of 4 nodes by 8 draws, times the share of other nodes."""
+    limited = comm.moe_remote_copies(PY, 8.0, 8.0, 8.0, 4.0)
+    assert limited == pytest.approx(4 * (1 - 0.75 ** 8) * 7 / 8, rel=1e-12)
+    free = comm.moe_remote_copies(PY, 8.0, 8.0, 8.0, 8.0)
+    assert free == pytest.approx(8 * (1 - (7 / 8) ** 8) * 7 / 8, rel=1e-12)
+    assert comm.moe_remote_copies(PY, 8.0, 8.0, 1.0, 1.0) == free  # one group spans every node
+    assert comm.moe_remote_copies(PY, 8.0, 1.0, 1.0, 1.0) == pytest.approx(7 / 8, rel=1e-12)  # top-1
+    assert comm.moe_remote_copies(PY, 1.0, 8.0, 1.0, 1.0) == 0.0  # one node: nothing leaves it
+    # fewer copies leave the node than one per routed expert (the plain all-to-all's 8 x 56/64)
+    assert limited < free < 8.0 * 56.0 / 64.0
+
+
+def test_deduplicated_dispatch_is_the_plain_all_to_all_inside_a_node():
+    copy = 1e6
+    assert comm.dedup_all_to_all_s(PY, FAB, 8.0, 1.0, copy, 4.0, 1.0, 1.0) == pytest.approx(
+        comm.all_to_all_s(PY, FAB, 8.0, 1.0, 4.0 * copy), rel=1e-12)
+    # across 8 nodes (stride 8: one rank per node) the scale-out side carries the distinct nodes only
+    got = comm.dedup_all_to_all_s(PY, FAB, 8.0, 8.0, copy, 8.0, 8.0, 4.0)
+    _, bw, lat = comm.tier(PY, FAB, 64.0)
+    want = comm.moe_remote_copies(PY, 8.0, 8.0, 8.0, 4.0) * copy / (bw * eff.NET_EFF) + 7.0 * lat
+    assert got == pytest.approx(want, rel=1e-12)
+    assert got < comm.all_to_all_s(PY, FAB, 8.0, 8.0, 8.0 * copy)

@@ -34,6 +34,8 @@ configs = st.fixed_dictionaries({
     "ep": st.sampled_from([1, 2]), "vpp": st.sampled_from([1, 2]), "micro_batch_seqs": st.sampled_from([1, 2, 4]),
     "zero": st.integers(0, 3), "recompute": st.integers(0, 2), "sequence_parallel": st.booleans(),
     "precision": st.integers(0, 3), "mode": st.integers(0, 3), "tp_comm_overlap": st.booleans(), "ep_comm_overlap": st.booleans(),
+    "moe_dedup_dispatch": st.booleans(), "expert_groups": st.sampled_from([1, 2, 4]),
+    "expert_groups_per_token": st.sampled_from([1, 2]),
     "flash_attention": st.booleans(), "seq_len": st.sampled_from([2048, 4096]),
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
 })
@@ -190,6 +192,24 @@ def test_overlapped_all_to_all_hides_behind_compute_but_still_costs():
     from clustersim.cost import efficiency
     assert over["ep_comm_s"] >= efficiency.OVERLAP_INTERFERENCE * plain["ep_comm_s"] - 1e-12
     assert over["compute_s"] == plain["compute_s"]
+
+
+def test_node_deduplicated_dispatch_cuts_the_all_to_all_across_nodes_only():
+    """software.moe_dispatcher deepep: fewer scale-out copies when the expert-parallel group spans nodes
+    (ep 16 over two 8-GPU nodes), fewer still with group-limited routing; inside one node it changes
+    nothing."""
+    across = _moe(dp=16, ep=16, experts=16)
+    plain = evaluate_one(**across)
+    dedup = evaluate_one(**{**across, "moe_dedup_dispatch": True})
+    limited = evaluate_one(**{**across, "moe_dedup_dispatch": True, "expert_groups": 2,
+                              "expert_groups_per_token": 1})
+    assert 0.0 < limited["ep_comm_s"] < dedup["ep_comm_s"] < plain["ep_comm_s"]
+    inside = _moe(ep=8)
+    assert evaluate_one(**{**inside, "moe_dedup_dispatch": True})["ep_comm_s"] == pytest.approx(
+        evaluate_one(**inside)["ep_comm_s"], rel=1e-12)
+    # group-limited routing alone (one copy per expert) moves no fewer bytes
+    assert evaluate_one(**{**across, "expert_groups": 2, "expert_groups_per_token": 1})["ep_comm_s"] == \
+        plain["ep_comm_s"]
 
 
 def test_each_gradient_bucket_and_zero3_layer_pays_its_collective_latency():

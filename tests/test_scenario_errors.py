@@ -83,6 +83,12 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
      ["model.hidden_size", "missing"], 2),
     ("kv-heads", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  kv_heads: 5"),
      ["attention_heads (32) must divide by kv_heads (5)"], None),
+    ("expert-groups-per-token", sub("model: llama3-8b", "model:\n  preset: mixtral-8x7b\n  expert_groups: 2\n"
+                                                    "  expert_groups_per_token: 4"),
+     ["expert_groups_per_token (4) must not exceed expert_groups (2)"], None),
+    ("expert-groups-divide", sub("model: llama3-8b", "model:\n  preset: mixtral-8x7b\n  experts: 8\n"
+                                                 "  expert_groups: 3"),
+     ["expert_groups (3) must divide experts (8)"], None),
     ("experts-by-ep", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  experts: 3\n  experts_per_token: 2").replace(
         "dp: 4", "dp: 4\n    ep: 2"), ["experts (3) must divide by ep (2)"], None),
     ("negative-replicas", sub("replicas: 10", "replicas: -1"), ["simulation.replicas"], 25),

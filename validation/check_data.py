@@ -19,9 +19,10 @@ HERE = Path(__file__).resolve().parent
 
 COLUMNS = (
     "id desc source source_detail model_name layers hidden_size attention_heads kv_heads ffn_hidden_size "
-    "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size tied_embeddings dropout seq_len gpu gpus "
+    "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size expert_groups expert_groups_per_token "
+    "tied_embeddings dropout seq_len gpu gpus "
     "gpus_per_node nic_gbit_per_s nics_per_node network_topology oversubscription nodes_per_leaf precision fp8_recipe "
-    "framework attention tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute "
+    "framework attention moe_dispatcher tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes"
 ).split()
 
@@ -38,6 +39,7 @@ ENUMS: dict[str, set[str]] = {
     "fp8_recipe": {"delayed", "current", "blockwise", "mxfp8", ""},
     "framework": {"megatron", "nemo", "torchtitan", "deepspeed", "fsdp", "other"},
     "attention": {"unfused", "flash1", "flash2", "flash3", "cudnn", ""},
+    "moe_dispatcher": {"alltoall", "deepep", ""},
     "recompute": {"none", "selective", "full", ""},
     "zero": {"0", "1", "2", "3", ""},
     "metric": {"model_tflops_per_gpu", "hardware_tflops_per_gpu", "mfu", "step_time_s",
@@ -53,7 +55,7 @@ ENUMS: dict[str, set[str]] = {
 PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 
 INT_FIELDS = ("layers hidden_size attention_heads kv_heads ffn_hidden_size vocab_size experts experts_per_token "
-              "moe_ffn_hidden_size seq_len gpus gpus_per_node nics_per_node nodes_per_leaf tp pp dp cp ep vpp "
+              "moe_ffn_hidden_size expert_groups expert_groups_per_token seq_len gpus gpus_per_node nics_per_node nodes_per_leaf tp pp dp cp ep vpp "
               "micro_batch_seqs global_batch_seqs").split()
 FLOAT_FIELDS = ["nic_gbit_per_s", "oversubscription", "tokens", "value"]
 REQUIRED = ("id", "desc", "source", "source_detail", "model_name", "seq_len", "gpu", "framework", "metric", "value")

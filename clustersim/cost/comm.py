@@ -31,7 +31,8 @@ from typing import Any
 
 from clustersim.cost import efficiency as eff
 
-__all__ = ["Fabric", "tier", "ring_bw", "all_reduce_steps", "all_reduce_s", "reduce_scatter_s", "all_to_all_s", "p2p_s"]
+__all__ = ["Fabric", "tier", "ring_bw", "all_reduce_steps", "all_reduce_s", "reduce_scatter_s", "all_to_all_s",
+           "moe_remote_copies", "dedup_all_to_all_s", "p2p_s"]
 
 
 class Fabric:
@@ -107,6 +108,41 @@ def all_to_all_s(xp: Any, fab: Fabric, n: Any, stride: Any, nbytes: Any) -> Any:
     local = (k - 1.0) / n * nbytes / (fab.su_bw * eff.NET_EFF)
     remote = (n - k) / n * nbytes / (bw * eff.NET_EFF)
     inner = (n - 1.0) / n * nbytes / (bw * eff.NET_EFF)
+    return xp.where(inside, inner, xp.maximum(local, remote)) + (n - 1.0) * lat
+
+
+def moe_remote_copies(xp: Any, nodes: Any, topk: Any, groups: Any, groups_per_token: Any) -> Any:
+    """Expected scale-out copies of one token under node-deduplicated dispatch: the distinct other nodes
+    its top-k experts sit on.
+
+    The ``nodes`` scale-up domains of the expert-parallel group hold the experts in contiguous blocks, and
+    the experts in ``groups`` equal contiguous groups, so a group spans max(1, nodes / groups) nodes and a
+    token whose experts come from at most ``groups_per_token`` groups reaches at most R = min(nodes,
+    groups_per_token x that) nodes (DeepSeek-V3, arXiv:2412.19437, Sec. 2.1.2 node-limited routing and
+    Sec. 3.2.2: each token goes to at most 4 nodes over IB, then NVLink). With the top-k experts spread
+    evenly over those R nodes, R (1 - (1 - 1/R)^k) distinct nodes are hit (occupancy of R cells by k
+    draws), of which the fraction (nodes - 1) / nodes are other nodes.
+    """
+    per_group = xp.maximum(nodes / xp.maximum(groups, 1.0), 1.0)
+    reach = xp.maximum(xp.minimum(nodes, xp.maximum(groups_per_token, 1.0) * per_group), 1.0)
+    hit = reach * (1.0 - (1.0 - 1.0 / reach) ** topk)
+    return hit * (nodes - 1.0) / xp.maximum(nodes, 1.0)
+
+
+def dedup_all_to_all_s(xp: Any, fab: Fabric, n: Any, stride: Any, copy_bytes: Any, topk: Any, groups: Any,
+                       groups_per_token: Any) -> Any:
+    """MoE dispatch (or combine) of one token set, deduplicated per node (DeepEP's normal kernels;
+    DeepSeek-V3 Sec. 3.2.2): each token crosses the scale-out network once per distinct other node
+    (:func:`moe_remote_copies`; ``copy_bytes`` per copy) and is forwarded over NVLink to the experts'
+    GPUs there, so the NVLink side carries the top-k copies less those landing on the receiving GPU; the
+    slower side sets the time, plus (n-1) alpha. Inside one scale-up domain it is the plain all-to-all
+    of the top-k copies."""
+    inside, bw, lat = tier(xp, fab, n * stride)
+    k = _members_per_domain(xp, fab, n, stride)
+    nodes = xp.maximum(n / k, 1.0)
+    remote = moe_remote_copies(xp, nodes, topk, groups, groups_per_token) * copy_bytes / (bw * eff.NET_EFF)
+    local = topk * (k - 1.0) / k * copy_bytes / (fab.su_bw * eff.NET_EFF)
+    inner = (n - 1.0) / n * topk * copy_bytes / (bw * eff.NET_EFF)
     return xp.where(inside, inner, xp.maximum(local, remote)) + (n - 1.0) * lat
 
 

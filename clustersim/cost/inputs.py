@@ -96,6 +96,8 @@ class KernelInputs:
     tied_embeddings: Any = _f("input and output embeddings share one matrix", False)
     dropout: Any = _f("dropout after attention and MLP (and on unfused attention scores): masks stored and written",
                       True)
+    expert_groups: Any = _f("MoE routing groups (contiguous blocks of experts on the expert-parallel ranks)", 1)
+    expert_groups_per_token: Any = _f("routing groups a token's experts may come from (group-limited routing)", 1)
     # ---- the recipe
     seq_len: Any = _f("tokens per sequence")
     global_batch_seqs: Any = _f("sequences per optimizer step")
@@ -116,6 +118,9 @@ class KernelInputs:
     lora_rank: Any = _f("LoRA rank", 16)
     tp_comm_overlap: Any = _f("tensor-parallel communication overlapped with GEMMs", False)
     ep_comm_overlap: Any = _f("expert-parallel all-to-all overlapped with another micro-batch's compute", False)
+    moe_dedup_dispatch: Any = _f(
+        "MoE dispatch sends each token once per destination node and forwards it there (DeepEP); False = one "
+        "copy per routed expert", False)
     placement: Any = _f("order of the parallel dimensions on the ranks, innermost first (code into PLACEMENTS)", 0)
     flash_attention: Any = _f("fused (Flash) attention; False = unfused softmax attention", True)
     attention: Any = _f("attention kernel code: unfused, flash1, flash2, flash3, cudnn", 4)

@@ -203,8 +203,15 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # CP (ring attention, Liu et al. 2023; Megatron-core context parallelism): each of cp - 1 steps passes
     # a K,V chunk on the ring in the forward and K,V plus their gradients in the backward (3 volumes),
     # overlapped with the attention blocks it feeds.
-    ep_bytes = tokens * h * k * act_b / sp_div
-    ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * comm.all_to_all_s(xp, fab, e, stride["dp"], ep_bytes)
+    # With node-deduplicated dispatch (software.moe_dispatcher deepep) a token crosses the scale-out
+    # network once per distinct node its experts sit on (comm.dedup_all_to_all_s), fewer with
+    # group-limited routing (model.expert_groups_per_token).
+    copy_b = tokens * h * act_b / sp_div
+    a2a = xp.select(x["moe_dedup_dispatch"],
+                    lambda: comm.dedup_all_to_all_s(xp, fab, e, stride["dp"], copy_b, k, x["expert_groups"],
+                                                    x["expert_groups_per_token"]),
+                    lambda: comm.all_to_all_s(xp, fab, e, stride["dp"], copy_b * k))
+    ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * a2a
     # overlapped all-to-all (Megatron-core's batch-level overlap of one micro-batch's dispatch and combine
     # with another's compute; DeepSeek-V3's DualPipe, Sec. 3.2.1) hides behind the layer's compute and
     # slows it as every overlap here does

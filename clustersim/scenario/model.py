@@ -163,6 +163,10 @@ def _arch_defaults(arch: dict[str, Any]) -> dict[str, Any]:
     arch.setdefault("experts_per_token", 1)
     arch.setdefault("tied_embeddings", False)
     arch.setdefault("dropout", True)
+    if arch.get("expert_groups") is None:
+        arch["expert_groups"] = 1
+    if arch.get("expert_groups_per_token") is None:
+        arch["expert_groups_per_token"] = arch["expert_groups"]
     return arch
 
 
@@ -250,6 +254,13 @@ def cross_checks(s: Scenario) -> list[ErrorItem]:
                 problems.append(ErrorItem(
                     f"experts_per_token ({arch['experts_per_token']}) exceeds experts ({arch['experts']})",
                     path="model.experts_per_token"))
+            groups, per_token = arch["expert_groups"], arch["expert_groups_per_token"]
+            if arch["experts"] % groups:
+                problems.append(ErrorItem(f"expert_groups ({groups}) must divide experts ({arch['experts']}) into "
+                                          "equal groups", path="model.expert_groups", given=str(groups)))
+            if per_token > groups:
+                problems.append(ErrorItem(f"expert_groups_per_token ({per_token}) must not exceed expert_groups "
+                                          f"({groups})", path="model.expert_groups_per_token", given=str(per_token)))
     if gpu is not None:
         for key in _GPU_REQUIRED:
             if gpu.get(key) is None:

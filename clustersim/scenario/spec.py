@@ -147,6 +147,12 @@ class ModelSpec(Strict):
     experts: Experts | None = Field(None, description="experts per MoE layer; 1 = dense")
     experts_per_token: Experts | None = Field(None, description="top-k routing; default 1")
     tied_embeddings: bool | None = None
+    expert_groups: Experts | None = Field(None, description=(
+        "MoE routing groups: the experts split into this many equal groups, contiguous on the expert-parallel "
+        "ranks (DeepSeek-V3 n_group 8; Megatron-core --moe-router-num-groups); default 1"))
+    expert_groups_per_token: Experts | None = Field(None, description=(
+        "groups a token's experts may come from (group-limited routing: DeepSeek-V3 topk_group 4, each "
+        "group one node, so a token reaches at most 4 nodes); default all groups"))
     dropout: bool | None = Field(None, description=(
         "dropout after attention and MLP (and on the scores when attention is unfused): its masks are stored "
         "and written; default true (Megatron-LM's default 0.1); Llama, Mixtral, Qwen3, DeepSeek, MPT and "
@@ -224,6 +230,10 @@ class SoftwareSpec(Strict):
                              "attention via Transformer Engine for megatron/nemo, FlashAttention-2 otherwise)"))
     fp8_recipe: Literal["delayed", "current", "blockwise", "mxfp8"] | None = Field(
         None, description="Transformer Engine FP8 scaling recipe (precision fp8); default delayed, mxfp8 on Blackwell")
+    moe_dispatcher: Literal["alltoall", "deepep"] = Field("alltoall", description=(
+        "MoE token dispatch: alltoall sends one copy per routed expert (Megatron-core's default dispatcher); "
+        "deepep sends each token once per destination node over the scale-out network and forwards it over "
+        "NVLink there, and combines the same way (DeepEP; DeepSeek-V3 Sec. 3.2.2)"))
 
 
 class GPUSpec(Strict):
