@@ -137,6 +137,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
         training["precision"] = row["precision"]
     if row.get("recompute"):
         training["recompute"] = row["recompute"]
+    _put(training, "grad_reduce_in_fp32", _bool(row, "grad_reduce_in_fp32"))
     training["tokens"] = _num(row, "tokens") or _DEFAULT_TOKENS
     if row.get("tp") or row.get("pp") or row.get("dp") or row.get("zero"):
         par: dict[str, Any] = {}

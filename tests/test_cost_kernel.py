@@ -36,6 +36,7 @@ configs = st.fixed_dictionaries({
     "precision": st.integers(0, 3), "mode": st.integers(0, 3), "tp_comm_overlap": st.booleans(), "ep_comm_overlap": st.booleans(),
     "moe_dedup_dispatch": st.booleans(), "expert_groups": st.sampled_from([1, 2, 4]),
     "expert_groups_per_token": st.sampled_from([1, 2]),
+    "grad_reduce_bytes": st.sampled_from([0.0, 2.0, 4.0]),
     "flash_attention": st.booleans(), "seq_len": st.sampled_from([2048, 4096]),
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
 })
@@ -210,6 +211,30 @@ def test_node_deduplicated_dispatch_cuts_the_all_to_all_across_nodes_only():
     # group-limited routing alone (one copy per expert) moves no fewer bytes
     assert evaluate_one(**{**across, "expert_groups": 2, "expert_groups_per_token": 1})["ep_comm_s"] == \
         plain["ep_comm_s"]
+
+
+def test_gradients_reduced_in_16_bits_halve_the_buffer_and_the_reduction():
+    """training.grad_reduce_in_fp32 false (grad_reduce_bytes 2): the main-gradient buffer and its
+    reduce-scatter are half the fp32 default's; fp32 precision keeps its 4-byte gradients."""
+    base = {**BASE, "tp": 1, "pp": 1, "dp": 32, "precision": 2}
+    fp32_reduce = evaluate_one(**base)
+    bf16_reduce = evaluate_one(**{**base, "grad_reduce_bytes": 2.0})
+    assert bf16_reduce["grads_bytes"] == pytest.approx(fp32_reduce["grads_bytes"] / 2.0, rel=1e-12)
+    assert bf16_reduce["dp_comm_s"] < fp32_reduce["dp_comm_s"]
+    assert evaluate_one(**{**base, "grad_reduce_bytes": 4.0})["step_time_s"] == fp32_reduce["step_time_s"]
+    full = {**base, "precision": 0}
+    assert evaluate_one(**{**full, "grad_reduce_bytes": 2.0})["grads_bytes"] == evaluate_one(**full)["grads_bytes"]
+
+
+def test_interleaving_widens_the_data_parallel_overlap_window():
+    """pipeline.chunk_window: (p (v-1) + 1) / v micro-batch passes; 1 without interleaving."""
+    from clustersim.cost import pipeline
+    assert pipeline.chunk_window(4.0, 1.0) == 1.0
+    assert pipeline.chunk_window(4.0, 12.0) == pytest.approx(45.0 / 12.0, rel=1e-12)
+    slow_dp = {**BASE, "tp": 1, "pp": 4, "dp": 8, "global_batch_seqs": 64, "scaleup_gpus": 1,
+               "leaf_bw_bytes_per_s": 2e9, "spine_bw_bytes_per_s": 2e9}
+    plain, interleaved = evaluate_one(**slow_dp), evaluate_one(**{**slow_dp, "vpp": 4})
+    assert interleaved["dp_comm_s"] < plain["dp_comm_s"]
 
 
 def test_each_gradient_bucket_and_zero3_layer_pays_its_collective_latency():

@@ -22,7 +22,7 @@ COLUMNS = (
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size expert_groups expert_groups_per_token "
     "tied_embeddings dropout seq_len gpu gpus "
     "gpus_per_node nic_gbit_per_s nics_per_node network_topology oversubscription nodes_per_leaf precision fp8_recipe "
-    "framework attention moe_dispatcher tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute "
+    "framework attention moe_dispatcher tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute grad_reduce_in_fp32 "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes"
 ).split()
 
@@ -48,6 +48,7 @@ ENUMS: dict[str, set[str]] = {
     "gated_mlp": {"true", "false", ""},
     "tied_embeddings": {"true", "false", ""},
     "dropout": {"true", "false", ""},
+    "grad_reduce_in_fp32": {"true", "false", ""},
     "sequence_parallel": {"true", "false", ""},
     "tp_comm_overlap": {"true", "false", ""},
     "ep_comm_overlap": {"true", "false", ""},

@@ -112,6 +112,9 @@ class KernelInputs:
     vpp: Any = _f("virtual pipeline stages per GPU (interleaved 1F1B)", 1)
     zero: Any = _f("ZeRO stage 0-3 (FSDP full shard = 3)", 1)
     recompute: Any = _f("activation recomputation code: none, selective, full", 1)
+    grad_reduce_bytes: Any = _f(
+        "bytes per gradient element in the main-gradient buffer and its data-parallel reduction; 0 = the "
+        "precision's default (memory.STATE_BYTES)", 0.0)
     sequence_parallel: Any = _f("Megatron sequence parallelism (with tp > 1)", True)
     precision: Any = _f("training precision code: fp32, fp16, bf16, fp8", 2)
     mode: Any = _f("training mode code: pretrain, full-finetune, lora, qlora", 0)

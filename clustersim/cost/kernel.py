@@ -122,7 +122,10 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     full, sel = r >= 2.0, (r >= 1.0) & (r < 2.0)
     act_b, gemm_b = xp.take(_ACT_BYTES, prec), xp.take(_GEMM_BYTES, prec)
     w_b = xp.take(memory.STATE_BYTES[0], prec)
-    g_b = xp.take(memory.STATE_BYTES[1], prec)
+    # the main-gradient buffer: the precision's default, or 4 / 2 bytes when the scenario says how
+    # gradients are reduced (training.grad_reduce_in_fp32; Megatron-core DDP's grad buffer dtype)
+    g_default = xp.take(memory.STATE_BYTES[1], prec)
+    g_b = xp.where((x["grad_reduce_bytes"] > 0.0) & (prec > 0.0), x["grad_reduce_bytes"], g_default)
     k_b = xp.take(memory.STATE_BYTES[2], prec)
     tokens = b * s / c  # this GPU's tokens of one micro-batch
     tok_step = B * s
@@ -150,6 +153,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # ---- memory
     weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
                                                      dp_dense, dp_expert, prec)
+    grads = grads * (g_b / g_default)
     weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
     drop = x["dropout"]
     stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
@@ -275,10 +279,13 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # reduce-scatters them once (Llama 3, Dubey et al. 2024 Sec. 3.3.2: FSDP shards gradients with PP;
     # DeepSpeed does not combine ZeRO-2 with PP at all)
     reduces = xp.where((z >= 2.0) & (p == 1.0), m, 1.0)
-    reduce_exposed = reduces * pipeline.overlapped_s(xp, reduce_s, mb_bwd_busy, gd + ge, bucket_b)
+    # with interleaving the reduction of each model chunk starts once that chunk's gradients are final,
+    # and the all-gather of each chunk is needed only at its first forward (pipeline.chunk_window)
+    window = pipeline.chunk_window(p, v)
+    reduce_exposed = reduces * pipeline.overlapped_s(xp, reduce_s, window * mb_bwd_busy, gd + ge, bucket_b)
     dp_s = xp.where(z >= 3.0,
                     m * pipeline.overlapped_s(xp, reduce_s + 2.0 * gather_s, mb_busy, gd + ge + 2.0 * (wd + we)),
-                    reduce_exposed + (z >= 1.0) * pipeline.overlapped_s(xp, gather_s, mb_fwd, wd + we))
+                    reduce_exposed + (z >= 1.0) * pipeline.overlapped_s(xp, gather_s, window * mb_fwd, wd + we))
     opt_params = train_dense / xp.where(z >= 1.0, dp_dense, 1.0) + train_expert / xp.where(z >= 1.0, dp_expert, 1.0)
     # the optimizer step, plus a calibration profile's fixed per-step overhead (0 in the public model)
     opt_s = compute.optimizer_s(xp, opt_params, w_b, g_b, k_b, hw) + pos(x["step_overhead_s"], 0.0)

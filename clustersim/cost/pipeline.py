@@ -22,7 +22,7 @@ from typing import Any
 
 from clustersim.cost import efficiency as eff
 
-__all__ = ["stage_layers", "bubble_s", "p2p_transfers", "overlapped_s"]
+__all__ = ["stage_layers", "bubble_s", "p2p_transfers", "chunk_window", "overlapped_s"]
 
 
 def stage_layers(xp: Any, L: Any, p: Any) -> Any:
@@ -38,6 +38,20 @@ def bubble_s(p: Any, v: Any, per_microbatch_s: Any) -> Any:
 def p2p_transfers(p: Any, v: Any, m: Any) -> Any:
     """Point-to-point transfers on the critical path per step: 2 (v m + p - 1) when p > 1, else 0."""
     return (p > 1.0) * 2.0 * (v * m + p - 1.0)
+
+
+def chunk_window(p: Any, v: Any) -> Any:
+    """How many of one micro-batch's backward (or forward) passes the data-parallel reduction (or the
+    parameter all-gather) can hide behind, with v model chunks per GPU.
+
+    The interleaved schedule runs micro-batches in groups of p, chunk by chunk (Narayanan et al. 2021
+    Sec. 2.2.2, Fig. 4), so the last group's backward takes p micro-batch backwards and chunk v-1's
+    gradients are final p (v-1)/v of them before the end, chunk v-2's p (v-2)/v, ... Each chunk's
+    buckets are reduced once its gradients are final (Megatron-core ``overlap_grad_reduce`` per model
+    chunk), so the reduction has (p (v-1) + 1)/v backwards to hide behind; the parameter all-gather of
+    the next step mirrors it in the warm-up forwards (``overlap_param_gather``). Without interleaving
+    (v = 1) it is the last micro-batch's backward (or the first one's forward)."""
+    return (p * (v - 1.0) + 1.0) / v
 
 
 def overlapped_s(xp: Any, comm_s: Any, window_s: Any, total_bytes: Any, bucket_bytes: Any = None) -> Any:

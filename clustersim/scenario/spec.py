@@ -202,6 +202,10 @@ class TrainingSpec(Strict):
     micro_batch_seqs: BatchSeqs = 1
     precision: Literal["fp32", "fp16", "bf16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
+    grad_reduce_in_fp32: bool | None = Field(None, description=(
+        "gradients accumulated and reduced in fp32 (Megatron-LM's accumulate_allreduce_grads_in_fp32, forced "
+        "for bf16) or in the 16-bit precision (Megatron-core grad_reduce_in_fp32=False, as NeMo's FP8 "
+        "performance scripts set it); default: fp32 for bf16 and fp8, fp16 for fp16"))
     parallelism: ParallelismSpec | Literal["auto"] = "auto"
     lora_rank: Width = Field(16, description="LoRA / QLoRA adapter rank")
 
