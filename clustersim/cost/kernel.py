@@ -115,6 +115,12 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
                       pos(x["spine_bw_bytes_per_s"], 1.0) * net, x["scaleout_latency_s"])
 
     m = B / (d * b)
+    # FSDP with pipeline parallelism (the only ZeRO-3 + PP the rules admit: torchtitan / PyTorch FSDP) keeps
+    # the gathered weights through the step and reduces the gradients once, after the last micro-batch
+    # (torchtitan models/llama3/parallelize.py: reshard_after_forward = not pp_enabled, "to avoid
+    # per-microbatch all-gathers"; torch.distributed.pipelining syncs FSDP gradients on the last backward
+    # only): in memory and traffic the distributed optimizer, ZeRO-1
+    z = xp.where((z >= 3.0) & (p > 1.0), 1.0, z)
     n_gpus = t * p * d * c
     Ls = pipeline.stage_layers(xp, L, p)
     valid = rules.valid(xp, x, skip_rules)
