@@ -168,3 +168,19 @@ def test_estimate_carries_an_interval_from_the_published_residuals():
     assert 0 < lo < hi  # factors of the estimate: not centred on it where the model is biased
     assert iv["train_days"][0] == pytest.approx(lo / d["step_time_s"] * d["train_days"], rel=1e-9)
     assert iv["train_days"][1] == pytest.approx(hi / d["step_time_s"] * d["train_days"], rel=1e-9)
+
+
+def test_the_headroom_is_the_margin_a_published_layout_must_leave():
+    """A layout fits when it needs at most the GPU's memory less cluster.gpu_memory_headroom_gib: the
+    Nemotron-4 340B layout on H100 fits with the default 1 GiB and is refused, with the headroom named, once
+    the headroom leaves less than it needs."""
+    from clustersim.errors import InfeasibleError
+    from clustersim.estimate import estimate
+
+    row = next(r for r in P.published_rows() if r["id"] == "nemo2407-nemotron4-340b-128")
+    got = P.predict(row)
+    assert got["fits_in_memory"] and got["memory_gib"] <= 80.0 - 1.0
+    scenario = P.row_scenario(row)
+    scenario["cluster"]["gpu_memory_headroom_gib"] = 80.0 - got["memory_gib"] + 0.1
+    with pytest.raises(InfeasibleError, match="headroom"):
+        estimate(scenario, with_theory=False, with_interval=False)
