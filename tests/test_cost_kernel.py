@@ -36,6 +36,8 @@ configs = st.fixed_dictionaries({
     "precision": st.integers(0, 3), "mode": st.integers(0, 3), "tp_comm_overlap": st.booleans(), "ep_comm_overlap": st.booleans(),
     "flash_attention": st.booleans(), "seq_len": st.sampled_from([2048, 4096]),
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
+    "etp": st.sampled_from([0, 1, 2]), "activation_offload_layers": st.sampled_from([0, 4]),
+    "grad_reduce_in_fp32": st.booleans(), "framework": st.sampled_from([0, 2]),
 })
 
 
