@@ -86,7 +86,8 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     Rules (as :func:`clustersim.cost.kernel.evaluate` checks them): tp divides the heads, the KV heads
     (and the FFN width when given), at most ``max_tp`` (no limit by default); cp = 1 or 2 cp divides the
     sequence; pp at most the layers; dp divides the global batch; ep divides the experts (1 for a
-    dense model) and ep x etp divides tp x cp x dp (MoE parallel folding; ``etp`` 0 = tp); the micro-batch divides the batch per replica (at most ``max_micro_batch``); vpp divides
+    dense model) and ep x etp divides tp x cp x dp (MoE parallel folding; ``etp`` 0 = tp); the
+    micro-batch divides the batch per replica (at most ``max_micro_batch``); vpp divides
     the heaviest stage's ceil(layers / pp) layers, and vpp > 1 needs pp > 1 and micro-batches a
     multiple of pp (Narayanan 2021 Sec. 2.2.2); sequence parallelism on or off when tp > 1 (off when
     tp = 1, where it changes nothing). ``gpus_per_node`` is accepted for callers' symmetry; tensor
