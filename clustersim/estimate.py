@@ -127,9 +127,11 @@ def infeasible_reasons(run: ResolvedRun, kernel: Mapping[str, Any]) -> list[str]
     if not kernel["valid"]:
         return invalid_reasons(run.inputs) or ["the kernel marks this configuration invalid"]
     if not kernel["fits_in_memory"]:
+        headroom = run.scenario.cluster.gpu_memory_headroom_gib
         return [f"needs {kernel['memory_bytes'] / units.GIB:.1f} GiB per GPU but the {run.gpu_name} has "
-                f"{run.gpu_memory_gib:g} GiB (over by {kernel['memory_excess_bytes'] / units.GIB:.1f} GiB); try more "
-                "pipeline or tensor parallelism, ZeRO, recompute, or `parallelism: auto`"]
+                f"{run.gpu_memory_gib:g} GiB less the {headroom:g} GiB headroom (cluster.gpu_memory_headroom_gib) "
+                f"(over by {kernel['memory_excess_bytes'] / units.GIB:.1f} GiB); try more pipeline or tensor "
+                "parallelism, ZeRO, recompute, or `parallelism: auto`"]
     return []
 
 

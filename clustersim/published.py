@@ -137,11 +137,12 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
         training["precision"] = row["precision"]
     if row.get("recompute"):
         training["recompute"] = row["recompute"]
+    _put(training, "activation_offload_layers", _int(row, "activation_offload_layers"))
     _put(training, "grad_reduce_in_fp32", _bool(row, "grad_reduce_in_fp32"))
     training["tokens"] = _num(row, "tokens") or _DEFAULT_TOKENS
     if row.get("tp") or row.get("pp") or row.get("dp") or row.get("zero"):
         par: dict[str, Any] = {}
-        for key in ("tp", "pp", "dp", "cp", "ep", "vpp", "zero"):
+        for key in ("tp", "pp", "dp", "cp", "ep", "etp", "vpp", "zero"):
             _put(par, key, _int(row, key))
         _put(par, "sequence_parallel", _bool(row, "sequence_parallel"))
         _put(par, "tp_comm_overlap", _bool(row, "tp_comm_overlap"))

@@ -140,6 +140,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
     layout: dict[str, Any] = {k: 1 for k in ("tp", "pp", "dp", "cp", "ep", "vpp")}
     if par is not None:
         layout = {k: getattr(par, k) for k in _LAYOUT}
+        layout["etp"] = par.etp or 0  # 0 = tp (Megatron-core's default expert tensor parallelism)
     return KernelInputs(
         layers=arch["layers"], hidden_size=arch["hidden_size"], ffn_hidden_size=arch["ffn_hidden_size"],
         attention_heads=arch["attention_heads"], kv_heads=arch["kv_heads"], vocab_size=arch["vocab_size"],
@@ -148,7 +149,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         expert_groups=arch["expert_groups"], expert_groups_per_token=arch["expert_groups_per_token"],
         seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
         precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,
-        grad_reduce_bytes=0.0 if t.grad_reduce_in_fp32 is None else (4.0 if t.grad_reduce_in_fp32 else 2.0),
+        activation_offload_layers=t.activation_offload_layers, grad_reduce_in_fp32=t.grad_reduce_in_fp32,
         peak_flop_per_s=_peak_flop_per_s(gpu, t.precision),
         hbm_bytes=(float(gpu["memory_gib"]) - s.cluster.gpu_memory_headroom_gib) * units.GIB,
         **software_inputs(s, gpu),

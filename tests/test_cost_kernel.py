@@ -36,9 +36,10 @@ configs = st.fixed_dictionaries({
     "precision": st.integers(0, 3), "mode": st.integers(0, 3), "tp_comm_overlap": st.booleans(), "ep_comm_overlap": st.booleans(),
     "moe_dedup_dispatch": st.booleans(), "expert_groups": st.sampled_from([1, 2, 4]),
     "expert_groups_per_token": st.sampled_from([1, 2]),
-    "grad_reduce_bytes": st.sampled_from([0.0, 2.0, 4.0]),
     "flash_attention": st.booleans(), "seq_len": st.sampled_from([2048, 4096]),
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
+    "etp": st.sampled_from([0, 1, 2]), "activation_offload_layers": st.sampled_from([0, 4]),
+    "grad_reduce_in_fp32": st.booleans(), "framework": st.sampled_from([0, 2]),
 })
 
 
@@ -213,17 +214,16 @@ def test_node_deduplicated_dispatch_cuts_the_all_to_all_across_nodes_only():
         plain["ep_comm_s"]
 
 
-def test_gradients_reduced_in_16_bits_halve_the_buffer_and_the_reduction():
-    """training.grad_reduce_in_fp32 false (grad_reduce_bytes 2): the main-gradient buffer and its
-    reduce-scatter are half the fp32 default's; fp32 precision keeps its 4-byte gradients."""
+def test_gradients_reduced_in_16_bits_halve_the_reduction():
+    """training.grad_reduce_in_fp32 false: the reduce-scatter moves half the fp32 default's bytes (the
+    buffer itself: tests/test_cost_memory.py); fp32 precision keeps its 4-byte gradients."""
     base = {**BASE, "tp": 1, "pp": 1, "dp": 32, "precision": 2}
     fp32_reduce = evaluate_one(**base)
-    bf16_reduce = evaluate_one(**{**base, "grad_reduce_bytes": 2.0})
+    bf16_reduce = evaluate_one(**{**base, "grad_reduce_in_fp32": False})
     assert bf16_reduce["grads_bytes"] == pytest.approx(fp32_reduce["grads_bytes"] / 2.0, rel=1e-12)
     assert bf16_reduce["dp_comm_s"] < fp32_reduce["dp_comm_s"]
-    assert evaluate_one(**{**base, "grad_reduce_bytes": 4.0})["step_time_s"] == fp32_reduce["step_time_s"]
     full = {**base, "precision": 0}
-    assert evaluate_one(**{**full, "grad_reduce_bytes": 2.0})["grads_bytes"] == evaluate_one(**full)["grads_bytes"]
+    assert evaluate_one(**{**full, "grad_reduce_in_fp32": False})["grads_bytes"] == evaluate_one(**full)["grads_bytes"]
 
 
 def test_interleaving_widens_the_data_parallel_overlap_window():

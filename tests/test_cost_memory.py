@@ -133,3 +133,85 @@ def test_lora_and_qlora_shrink_model_states():
     assert qlora["memory_bytes"] < lora["memory_bytes"] < full["memory_bytes"]
     assert lora["checkpoint_bytes"] == pytest.approx(14 * lora["trainable_params"], rel=1e-12)
     assert full["checkpoint_bytes"] == pytest.approx(14 * full["params"], rel=1e-12)  # BLOOM: 14 B/param
+
+
+# ---- recipe settings that change memory: bf16 gradients, activation offload, expert folding, op-level SAC
+
+LLAMA70 = {"layers": 80, "hidden_size": 8192, "ffn_hidden_size": 28672, "attention_heads": 64, "kv_heads": 8,
+           "vocab_size": 128256, "gated_mlp": True, "experts": 1, "experts_per_token": 1, "seq_len": 8192,
+           "global_batch_seqs": 128, "micro_batch_seqs": 2, "tp": 1, "pp": 1, "dp": 64, "zero": 3,
+           "recompute": "none", "dropout": False, **A100, **FABRIC}
+
+
+def test_bf16_gradient_reduction_halves_the_gradient_buffer():
+    """Megatron-core's grad buffer has the parameters' dtype when grad_reduce_in_fp32 is off: 2 bytes per
+    bf16/fp8 gradient instead of 4; fp16 (2) and fp32 (4) do not change."""
+    for prec, on, off in (("fp32", 4.0, 4.0), ("fp16", 2.0, 2.0), ("bf16", 4.0, 2.0), ("fp8", 4.0, 2.0)):
+        code = float(PRECISIONS.index(prec))
+        assert memory.grad_bytes(PY, code, 1.0) == on and memory.grad_bytes(PY, code, 0.0) == off
+    fp32 = evaluate_one(**LLAMA70)
+    bf16 = evaluate_one(**{**LLAMA70, "grad_reduce_in_fp32": False})
+    assert bf16["grads_bytes"] == pytest.approx(fp32["grads_bytes"] / 2, rel=1e-12)
+    assert bf16["weights_bytes"] == fp32["weights_bytes"] and bf16["optimizer_bytes"] == fp32["optimizer_bytes"]
+    assert bf16["dp_comm_s"] < fp32["dp_comm_s"]  # half the reduce-scatter volume
+
+
+def test_activation_offload_keeps_one_offloaded_layer_on_the_gpu():
+    """n offloaded layers free n - 1 layers' stored activations (one is in transit, double-buffered)."""
+    base = evaluate_one(**LLAMA70)
+    off = evaluate_one(**{**LLAMA70, "activation_offload_layers": 40})
+    stored, _ = memory.activation_bytes_per_layer(PY, 2 * 8192.0, 8192.0, 8192.0, 28672.0, 64.0, 8.0, 1.0, 1.0, 1.0,
+                                                  True, 0.0, True, 2.0, dropout=False)
+    assert base["activations_bytes"] - off["activations_bytes"] == pytest.approx(39 * stored, rel=1e-9)
+    assert memory.offloaded_layers(PY, 0.0, 80.0) == 0.0 and memory.offloaded_layers(PY, 1.0, 80.0) == 0.0
+
+
+@pytest.mark.parametrize("change,rule", [({"pp": 2, "dp": 32}, "offload"), ({"recompute": "full"}, "offload"),
+                                         ({"activation_offload_layers": 80}, "below the 80 layers")])
+def test_activation_offload_is_refused_where_megatron_refuses_it(change, rule):
+    # Megatron-core TransformerConfig: fewer layers than the model, no pipeline parallelism, no recomputation
+    from clustersim.cost.kernel import invalid_reasons
+
+    cfg = {**LLAMA70, "activation_offload_layers": 40, **change}
+    assert not evaluate_one(**cfg)["valid"]
+    assert any(rule in m for m in invalid_reasons(**cfg))
+
+
+QWEN235 = {"layers": 94, "hidden_size": 4096, "ffn_hidden_size": 1536, "attention_heads": 64, "kv_heads": 4,
+           "vocab_size": 151936, "gated_mlp": True, "experts": 128, "experts_per_token": 8, "seq_len": 4096,
+           "global_batch_seqs": 2048, "micro_batch_seqs": 1, "tp": 2, "pp": 8, "dp": 16, "ep": 32, "vpp": 4,
+           "recompute": "none", "dropout": False, **A100, **FABRIC}
+
+
+def test_expert_parallelism_folds_over_tensor_ranks_with_etp_1():
+    """MoE parallel folding (Liu et al. 2025): ep x etp divides tp x cp x dp. Qwen3-235B's H100 recipe (tp 2,
+    dp 16, ep 32) runs with etp 1 and is refused with etp = tp; each GPU then holds E / ep whole experts,
+    their optimizer state sharded over tp x cp x dp / (ep x etp) = 1 rank."""
+    from clustersim.cost.kernel import invalid_reasons
+
+    assert any("ep x etp" in m for m in invalid_reasons(**QWEN235))
+    folded = evaluate_one(**{**QWEN235, "etp": 1})
+    assert folded["valid"]
+    half = evaluate_one(**{**QWEN235, "ep": 16, "etp": 2})  # 16 x 2 = 32: also folds
+    assert half["valid"]
+    # same experts per GPU (128 / 32 whole vs 128 / 16 halves): the same weight bytes
+    assert folded["weights_bytes"] == pytest.approx(half["weights_bytes"], rel=1e-12)
+    # the default etp (= tp) with ep dividing dp is today's layout, unchanged by the new field
+    plain = {**QWEN235, "ep": 8}
+    assert evaluate_one(**plain)["step_time_s"] == evaluate_one(**{**plain, "etp": 2})["step_time_s"]
+
+
+def test_torchtitan_selective_checkpointing_is_op_level():
+    """torchtitan's selective AC keeps every other matmul's output (Q, V, W1, W2 of a Llama layer), the
+    attention output with its softmax statistics and the layer input; other stacks' selective recompute is
+    Korthikanti's (the attention core)."""
+    cfg = {**LLAMA70, "recompute": "selective", "flash_attention": True}
+    megatron = evaluate_one(**cfg)
+    titan = evaluate_one(**{**cfg, "framework": "torchtitan"})
+    tokens, h, f, a, kv = 2 * 8192.0, 8192.0, 28672.0, 64.0, 8.0
+    per_layer = memory.op_sac_bytes_per_layer(PY, tokens, h, f, a, kv, 1.0, 1.0, 1.0, True, 2.0)
+    assert per_layer == pytest.approx(2 * tokens * (4 * h + kv * h / a + f) + 4 * a * tokens, rel=1e-12)
+    kor, _ = memory.activation_bytes_per_layer(PY, tokens, 8192.0, h, f, a, kv, 1.0, 1.0, 1.0, True, 1.0, True,
+                                               2.0, dropout=False)
+    assert megatron["activations_bytes"] - titan["activations_bytes"] == pytest.approx(80 * (kor - per_layer),
+                                                                                         rel=1e-9)

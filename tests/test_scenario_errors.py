@@ -91,6 +91,10 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
      ["expert_groups (3) must divide experts (8)"], None),
     ("experts-by-ep", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  experts: 3\n  experts_per_token: 2").replace(
         "dp: 4", "dp: 4\n    ep: 2"), ["experts (3) must divide by ep (2)"], None),
+    ("ep-beyond-folding", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  experts: 8\n  experts_per_token: 2").replace(
+        "dp: 4", "dp: 4\n    ep: 8"), ["training.parallelism.ep", "ep x etp (8 x 2) must divide tp x cp x dp"], None),
+    ("offload-with-pipeline", sub("recompute: selective", "recompute: none\n  activation_offload_layers: 4"),
+     ["training.activation_offload_layers", "needs pp 1 and recompute none"], None),
     ("negative-replicas", sub("replicas: 10", "replicas: -1"), ["simulation.replicas"], 25),
     ("bool-for-int", sub("spare_nodes: 1", "spare_nodes: [1]"), ["failures.spare_nodes"], 19),
     # hostile YAML found by the fuzz harness (tests/test_fuzz_scenarios.py)

@@ -53,32 +53,33 @@ def test_row_scenarios_use_only_scenario_keys_and_never_the_id():
     assert a == b
 
 
-def test_every_row_is_predicted_or_refused_with_a_reason(table):
-    """Four published layouts break the rule set today (expert parallelism folded across tensor/context
-    ranks, which the kernel does not model; OPT's batch not divisible by its 124 replicas): they are
-    refused with the rule's reason, never given a number."""
-    refused = [r for r in table if r["error"] is None]
-    assert len(refused) <= 4, [r["id"] for r in refused]
-    assert all("must divide" in r["refused"] or "does not divide" in r["refused"] for r in refused)
+def test_every_published_layout_passes_the_rule_set(table):
+    """Every published layout is one a framework ran, so the rule set admits it: expert parallelism folded
+    across the tensor/context ranks (MoE parallel folding, etp) and OPT's batch as its launcher ran it
+    (992 sequences on 124 replicas) included. None is refused."""
+    refused = [(r["id"], r["refused"]) for r in table if r["error"] is None]
+    assert refused == []
 
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.14  # measured 13.8% (target 5%: missed)
-    assert overall["median_abs"] <= 0.095  # measured 9.3%
+    assert overall["mean_abs"] <= 0.14  # measured 13.7% over 138 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.095  # measured 9.1%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.09  # measured 8.8%
-    assert by_gen["hopper"]["mean_abs"] <= 0.205  # measured 20.2%
-    assert by_gen["blackwell"]["mean_abs"] <= 0.12  # measured 11.7%
+    assert by_gen["ampere"]["mean_abs"] <= 0.09  # measured 8.5%
+    # measured 20.9% (20.2% before FSDP with pipeline stages became the distributed optimizer it runs as:
+    # torchtitan's 405B rows on its 500 W HBM2e H100s went from -19%/-37% to +47%/+88%)
+    assert by_gen["hopper"]["mean_abs"] <= 0.215
+    assert by_gen["blackwell"]["mean_abs"] <= 0.115  # measured 10.9%
 
 
-def test_published_layouts_fit_in_memory_but_a_few(table):
-    """A published layout ran, so it must fit. Measured: 5 of 134 are still refused (10 before the
-    dropout masks of models trained without dropout were dropped), among them blank recompute fields of
-    the Megatron-Bridge table; the issue's target (all fit) is missed by these."""
-    refused = [r["id"] for r in table if r["error"] is not None and not r["fits_in_memory"]]
-    assert len(refused) <= 5, refused
-    assert not any(i.startswith("llama3-405b") for i in refused)
+def test_published_layouts_fit_in_memory(table):
+    """A published layout ran, so it must fit in the GPU's memory less the default headroom: all do (the
+    recipes' bf16 gradients, activation offload and expert tensor parallelism are row fields, torchtitan's
+    selective checkpointing is op-level)."""
+    assert all(r["error"] is not None for r in table)
+    refused = [(r["id"], round(r["memory_gib"], 1)) for r in table if not r["fits_in_memory"]]
+    assert refused == []
 
 
 def test_moe_rows_follow_the_per_expert_cost(table):
@@ -166,3 +167,19 @@ def test_estimate_carries_an_interval_from_the_published_residuals():
     assert 0 < lo < hi  # factors of the estimate: not centred on it where the model is biased
     assert iv["train_days"][0] == pytest.approx(lo / d["step_time_s"] * d["train_days"], rel=1e-9)
     assert iv["train_days"][1] == pytest.approx(hi / d["step_time_s"] * d["train_days"], rel=1e-9)
+
+
+def test_the_headroom_is_the_margin_a_published_layout_must_leave():
+    """A layout fits when it needs at most the GPU's memory less cluster.gpu_memory_headroom_gib: the
+    Nemotron-4 340B layout on H100 fits with the default 1 GiB and is refused, with the headroom named, once
+    the headroom leaves less than it needs."""
+    from clustersim.errors import InfeasibleError
+    from clustersim.estimate import estimate
+
+    row = next(r for r in P.published_rows() if r["id"] == "nemo2407-nemotron4-340b-128")
+    got = P.predict(row)
+    assert got["fits_in_memory"] and got["memory_gib"] <= 80.0 - 1.0
+    scenario = P.row_scenario(row)
+    scenario["cluster"]["gpu_memory_headroom_gib"] = 80.0 - got["memory_gib"] + 0.1
+    with pytest.raises(InfeasibleError, match="headroom"):
+        estimate(scenario, with_theory=False, with_interval=False)

@@ -20,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 COLUMNS = (
     "id desc source source_detail model_name layers hidden_size attention_heads kv_heads ffn_hidden_size "
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size expert_groups expert_groups_per_token "
-    "tied_embeddings dropout seq_len gpu gpus "
-    "gpus_per_node nic_gbit_per_s nics_per_node network_topology oversubscription nodes_per_leaf precision fp8_recipe "
-    "framework attention moe_dispatcher tp pp dp cp ep vpp zero micro_batch_seqs global_batch_seqs recompute grad_reduce_in_fp32 "
+    "tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
+    "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher tp pp dp cp ep etp vpp "
+    "zero grad_reduce_in_fp32 micro_batch_seqs global_batch_seqs recompute activation_offload_layers "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes"
 ).split()
 
@@ -56,8 +56,8 @@ ENUMS: dict[str, set[str]] = {
 PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 
 INT_FIELDS = ("layers hidden_size attention_heads kv_heads ffn_hidden_size vocab_size experts experts_per_token "
-              "moe_ffn_hidden_size expert_groups expert_groups_per_token seq_len gpus gpus_per_node nics_per_node nodes_per_leaf tp pp dp cp ep vpp "
-              "micro_batch_seqs global_batch_seqs").split()
+              "moe_ffn_hidden_size expert_groups expert_groups_per_token seq_len gpus gpus_per_node nics_per_node "
+              "nodes_per_leaf tp pp dp cp ep etp vpp activation_offload_layers micro_batch_seqs global_batch_seqs").split()
 FLOAT_FIELDS = ["nic_gbit_per_s", "oversubscription", "tokens", "value"]
 REQUIRED = ("id", "desc", "source", "source_detail", "model_name", "seq_len", "gpu", "framework", "metric", "value")
 
@@ -110,8 +110,9 @@ def _check_run(line: int, row: dict[str, str], problems: list[str]) -> None:
             bad(f"tp*pp*dp*cp = {product} but gpus = {nums['gpus']}")
     if nums["ep"] is not None and all(nums[k] is not None for k in ("tp", "dp", "cp")):
         span = nums["tp"] * nums["dp"] * nums["cp"]  # type: ignore[operator]
-        if span % nums["ep"]:  # type: ignore[operator]
-            bad(f"ep = {nums['ep']} does not divide tp*dp*cp = {span}")
+        etp = nums["etp"] if nums["etp"] is not None else nums["tp"]
+        if span % (nums["ep"] * etp):  # type: ignore[operator]
+            bad(f"ep x etp = {nums['ep']} x {etp} does not divide tp*dp*cp = {span} (MoE parallel folding)")
     if all(nums[k] is not None for k in ("micro_batch_seqs", "dp", "global_batch_seqs")):
         per_step = nums["micro_batch_seqs"] * nums["dp"]  # type: ignore[operator]
         if nums["global_batch_seqs"] % per_step:  # type: ignore[operator]

@@ -108,13 +108,15 @@ class KernelInputs:
     pp: Any = _f("pipeline-parallel degree")
     dp: Any = _f("data-parallel degree")
     cp: Any = _f("context-parallel degree", 1)
-    ep: Any = _f("expert-parallel degree (inside data parallelism)", 1)
+    ep: Any = _f("expert-parallel degree (over the stage's tp x cp x dp ranks: MoE parallel folding)", 1)
+    etp: Any = _f("expert tensor-parallel degree (Megatron-core expert_tensor_parallel_size); 0 = tp", 0)
     vpp: Any = _f("virtual pipeline stages per GPU (interleaved 1F1B)", 1)
     zero: Any = _f("ZeRO stage 0-3 (FSDP full shard = 3)", 1)
     recompute: Any = _f("activation recomputation code: none, selective, full", 1)
-    grad_reduce_bytes: Any = _f(
-        "bytes per gradient element in the main-gradient buffer and its data-parallel reduction; 0 = the "
-        "precision's default (memory.STATE_BYTES)", 0.0)
+    activation_offload_layers: Any = _f(
+        "transformer layers whose stored activations are offloaded to host memory (Megatron-core "
+        "cpu_offloading_num_layers; pp 1, no recomputation)", 0)
+    grad_reduce_in_fp32: Any = _f("bf16/fp8 gradients accumulated and reduced in an fp32 buffer (else bf16)", True)
     sequence_parallel: Any = _f("Megatron sequence parallelism (with tp > 1)", True)
     precision: Any = _f("training precision code: fp32, fp16, bf16, fp8", 2)
     mode: Any = _f("training mode code: pretrain, full-finetune, lora, qlora", 0)

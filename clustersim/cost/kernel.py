@@ -128,10 +128,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     full, sel = r >= 2.0, (r >= 1.0) & (r < 2.0)
     act_b, gemm_b = xp.take(_ACT_BYTES, prec), xp.take(_GEMM_BYTES, prec)
     w_b = xp.take(memory.STATE_BYTES[0], prec)
-    # the main-gradient buffer: the precision's default, or 4 / 2 bytes when the scenario says how
-    # gradients are reduced (training.grad_reduce_in_fp32; Megatron-core DDP's grad buffer dtype)
-    g_default = xp.take(memory.STATE_BYTES[1], prec)
-    g_b = xp.where((x["grad_reduce_bytes"] > 0.0) & (prec > 0.0), x["grad_reduce_bytes"], g_default)
+    g_b = memory.grad_bytes(xp, prec, x["grad_reduce_in_fp32"])
     k_b = xp.take(memory.STATE_BYTES[2], prec)
     tokens = b * s / c  # this GPU's tokens of one micro-batch
     tok_step = B * s
@@ -148,24 +145,30 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"])
 
     # ---- this GPU's parameters on the heaviest stage
+    # MoE parallel folding (Liu et al. 2025, arXiv:2504.14960 Sec. 3; Megatron-core
+    # expert_tensor_parallel_size): the experts are split etp-way (default tp) and ep-way over the
+    # stage's tp x cp x dp ranks; the rest of those ranks form the expert-data-parallel group
+    et = xp.where(x["etp"] >= 1.0, x["etp"], t)
     dense_layer = (flops.attention_params(h, a, kv) + flops.router_params(h, E)) / t
-    expert_layer = flops.mlp_params(h, f, gated) * E / (e * t)
+    expert_layer = flops.mlp_params(h, f, gated) * E / (e * et)
     emb = V * h / t
     dense_stage = Ls * dense_layer + xp.where(p > 1.0, emb + 2.0 * h / t, emb * (2.0 - tied) + 2.0 * h / t)
     expert_stage = Ls * expert_layer
     lora_stage = Ls * lora_layer / t
-    dp_dense, dp_expert = d * c, d * c / e
+    dp_dense, dp_expert = d * c, t * d * c / (e * et)
 
     # ---- memory
     weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
-                                                     dp_dense, dp_expert, prec)
-    grads = grads * (g_b / g_default)
+                                                     dp_dense, dp_expert, prec, g_b)
     weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
     drop = x["dropout"]
     stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
                                                         act_b, fp8=prec >= 3.0, dropout=drop)
+    # torchtitan's selective checkpointing is op-level (memory.op_sac_bytes_per_layer)
+    stored = xp.where(sel & (x["framework"] == 2.0),
+                      memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b), stored)
     sp_div = xp.where(sp, t, 1.0)
-    chunk_layers = Ls / v
+    chunk_layers = Ls / v - memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
     logits_act = 4.0 * tokens * V / t + tokens * h * act_b / sp_div  # fp32 logits, final-norm input
     emb_act = drop * tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
     peak_layer = full * working  # the layer being recomputed
@@ -199,7 +202,12 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # TP (Megatron-LM, Shoeybi 2019; Korthikanti 2022 Sec. 4.2.2): 2 all-reduces forward and 2 backward per
     # layer, or with SP 4 all-gather/reduce-scatter pairs of the same volume; full recompute reruns the
     # forward's 2. Message: the layer's activation, b s h / cp elements.
-    stride = _strides(xp, _clip(xp, x["placement"], float(len(PLACEMENTS) - 1)), {"tp": t, "cp": c, "dp": d, "pp": p})
+    code = _clip(xp, x["placement"], float(len(PLACEMENTS) - 1))
+    stride = _strides(xp, code, {"tp": t, "cp": c, "dp": d, "pp": p})
+    # Megatron-core lays the expert layers' ranks out as etp, ep, edp in the placement's order without cp
+    # (parallel_state's expert RankGenerator): the EP group is spaced etp apart (times pp when pp sits
+    # inside dp), the expert-data-parallel group ep x that
+    ep_stride = et * xp.where(xp.take(_POSITION["pp"], code) < xp.take(_POSITION["dp"], code), p, 1.0)
     tp_bw, tp_lat = comm.ring_bw(xp, fab, t, stride["tp"])
     tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(xp, t, tokens * h * act_b, tp_bw, tp_lat,
                                                           comm.all_reduce_steps(xp, fab, t, stride["tp"]))
@@ -218,9 +226,9 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # group-limited routing (model.expert_groups_per_token).
     copy_b = tokens * h * act_b / sp_div
     a2a = xp.select(x["moe_dedup_dispatch"],
-                    lambda: comm.dedup_all_to_all_s(xp, fab, e, stride["dp"], copy_b, k, x["expert_groups"],
+                    lambda: comm.dedup_all_to_all_s(xp, fab, e, ep_stride, copy_b, k, x["expert_groups"],
                                                     x["expert_groups_per_token"]),
-                    lambda: comm.all_to_all_s(xp, fab, e, stride["dp"], copy_b * k))
+                    lambda: comm.all_to_all_s(xp, fab, e, ep_stride, copy_b * k))
     ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * a2a
     # overlapped all-to-all (Megatron-core's batch-level overlap of one micro-batch's dispatch and combine
     # with another's compute; DeepSeek-V3's DualPipe, Sec. 3.2.1) hides behind the layer's compute and
@@ -246,10 +254,12 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     train_expert = xp.where(lora, 0.0, expert_stage)
     # the ZeRO / gradient group is dp x cp: its ranks are spaced by the inner of the two strides
     bw_d, lat_d = comm.ring_bw(xp, fab, dp_dense, xp.minimum(stride["dp"], stride["cp"]))
-    bw_e, lat_e = comm.ring_bw(xp, fab, dp_expert, stride["dp"] * e)
+    # (a dense model's MLP, "one expert", keeps the spacing it had before expert folding: stride["dp"])
+    edp_stride = xp.where(E > 1.0, ep_stride * e, stride["dp"] * e)
+    bw_e, lat_e = comm.ring_bw(xp, fab, dp_expert, edp_stride)
     gd, ge = g_b * train_dense, g_b * train_expert
     steps_d = comm.all_reduce_steps(xp, fab, dp_dense, xp.minimum(stride["dp"], stride["cp"]))
-    steps_e = comm.all_reduce_steps(xp, fab, dp_expert, stride["dp"] * e)
+    steps_e = comm.all_reduce_steps(xp, fab, dp_expert, edp_stride)
     reduce_s = xp.where(z >= 1.0, comm.reduce_scatter_s(dp_dense, gd, bw_d, lat_d)
                         + comm.reduce_scatter_s(dp_expert, ge, bw_e, lat_e),
                         comm.all_reduce_s(xp, dp_dense, gd, bw_d, lat_d, steps_d)

@@ -12,6 +12,11 @@ which ZeRO-1 shards the optimizer states, ZeRO-2 also the gradients and ZeRO-3 a
   fp32 master weights and Adam states, casting to fp8 per GEMM; its transient fp8 copies are ignored.
 * fp32: 4 + 4 + K=8 (Adam m and v; the weights are their own master copy).
 
+Gradients of bf16/fp8 runs are 2 bytes instead of 4 when the run reduces them in bf16
+(``grad_reduce_in_fp32`` false: Megatron-core's ``DistributedDataParallelConfig.grad_reduce_in_fp32``,
+whose gradient buffer then takes the parameters' dtype; NeMo 1's ``optim.grad_sync_dtype: bf16``), see
+:func:`grad_bytes`.
+
 Activations per layer follow Korthikanti et al. 2022 (arXiv:2205.05198) Table 2 and Sec. 4
 (reference.md D.3), generalised in :func:`activation_bytes_per_layer`.
 """
@@ -28,8 +33,11 @@ __all__ = [
     "OVERHEAD_FIXED_BYTES",
     "OVERHEAD_FRAGMENTATION",
     "activation_bytes_per_layer",
+    "grad_bytes",
     "in_flight_chunks",
     "model_state_bytes",
+    "offloaded_layers",
+    "op_sac_bytes_per_layer",
 ]
 
 #: (weight, gradient, optimizer) bytes per parameter for fp32, fp16, bf16, fp8 (precision codes 0..3).
@@ -93,6 +101,44 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     return stored, working
 
 
+def grad_bytes(xp: Any, precision: Any, grad_reduce_in_fp32: Any) -> Any:
+    """Bytes per gradient element: :data:`STATE_BYTES` (bf16 and fp8 keep an fp32 gradient buffer), or 2
+    for bf16/fp8 runs that reduce gradients in bf16 (Megatron-core ``grad_reduce_in_fp32`` false: the
+    buffer has the parameters' dtype, Megatron-core ``distributed/param_and_grad_buffer.py``)."""
+    g_b = xp.take(STATE_BYTES[1], precision)
+    return xp.where((precision >= 2.0) & (grad_reduce_in_fp32 == 0.0), 2.0, g_b)
+
+
+def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any, topk: Any,
+                           t: Any, sp: Any, act_bytes: Any) -> Any:
+    """Stored bytes of one layer under op-level selective activation checkpointing (torchtitan's
+    ``selective_ac_option = "op"``, PyTorch ``torch.utils.checkpoint`` selective checkpoint policies).
+
+    The policy saves the outputs of every *other* matmul, of the fused attention (with its fp32 softmax
+    statistics, 4 bytes per head per token) and of reduce-scatters; every other op is recomputed from
+    them and from the checkpointed layer input (torchtitan ``parallelize_llama.py``, ``_save_list`` and
+    "save every second mm"). A Llama layer's matmuls run Q, K, V, output projection, then W1, (W3,) W2:
+    the 1st, 3rd, 5th and 7th are kept, i.e. Q (h), V (h k_v/a), W1 (f per active expert) and, for a
+    gated MLP, W2 (h); plus the attention output (h) and the layer input (h). Tensor parallelism splits
+    all but the input (which sequence parallelism splits too).
+    """
+    hkv = kv * h / a
+    layer_input = tokens * h * act_bytes / xp.where(sp, t, 1.0)
+    saved = tokens * (2.0 * h + hkv + topk * f + gated * h) * act_bytes / t
+    return layer_input + saved + 4.0 * a * tokens / t
+
+
+def offloaded_layers(xp: Any, offload: Any, stage_layers: Any) -> Any:
+    """Layers of a stage whose stored activations live in host memory under Megatron-core's activation
+    CPU offloading (``cpu_offloading_num_layers``; Transformer Engine ``get_cpu_offload_context``): the
+    offloaded layers' tensors are copied to the host after their forward and back before their backward,
+    double-buffered, so one layer's worth stays on the GPU in transit (TE CPU-offload documentation:
+    the next layer's copy overlaps the current layer's compute). Megatron-core allows it only without
+    pipeline parallelism and without recomputation (``transformer_config.py``; the rule set says so)."""
+    n = xp.minimum(xp.maximum(offload, 0.0), stage_layers)
+    return xp.maximum(n - 1.0, 0.0)
+
+
 def in_flight_chunks(xp: Any, p: Any, v: Any, m: Any, first: bool) -> Any:
     """Micro-batch chunks whose activations the first (or last) pipeline stage holds at its peak.
 
@@ -112,16 +158,19 @@ def in_flight_chunks(xp: Any, p: Any, v: Any, m: Any, first: bool) -> Any:
 
 
 def model_state_bytes(xp: Any, dense_params: Any, expert_params: Any, lora_params: Any, lora: Any, qlora: Any,
-                      zero: Any, dp_dense: Any, dp_expert: Any, precision: Any) -> tuple[Any, Any, Any]:
+                      zero: Any, dp_dense: Any, dp_expert: Any, precision: Any,
+                      grad_b: Any = None) -> tuple[Any, Any, Any]:
     """(weights, gradients, optimizer) bytes on one GPU under ZeRO ``zero`` (Rajbhandari 2020 Fig. 1).
 
     ``dense_params`` and ``expert_params`` are this GPU's shares after tensor, pipeline and expert
     parallelism; ZeRO shards them over ``dp_dense`` (= dp x cp, Megatron's distributed-optimizer group)
-    and ``dp_expert`` (= dp x cp / ep). LoRA/QLoRA: the base is frozen (no gradient, no optimizer state)
-    at the weight precision, or at :data:`QLORA_BYTES_PER_PARAM` for QLoRA; the adapters train.
+    and ``dp_expert`` (= tp x cp x dp / (ep x etp), the expert-data-parallel group of MoE parallel folding,
+    Liu et al. 2025, arXiv:2504.14960 Sec. 3). LoRA/QLoRA: the base is frozen (no gradient, no optimizer
+    state) at the weight precision, or at :data:`QLORA_BYTES_PER_PARAM` for QLoRA; the adapters train.
+    ``grad_b``: bytes per gradient element (:func:`grad_bytes`; default :data:`STATE_BYTES`).
     """
     w_b = xp.take(STATE_BYTES[0], precision)
-    g_b = xp.take(STATE_BYTES[1], precision)
+    g_b = xp.take(STATE_BYTES[1], precision) if grad_b is None else grad_b
     k_b = xp.take(STATE_BYTES[2], precision)
     one = 1.0
     d3 = xp.where(zero >= 3.0, dp_dense, one)

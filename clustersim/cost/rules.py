@@ -12,9 +12,12 @@ Each :class:`Rule` is written once, as a check over a backend (numpy arrays or P
 Sources of the rules: Megatron-LM's argument checks (Shoeybi et al. 2019; Narayanan et al. 2021 Sec. 2.2.2
 for the interleaved schedule: micro-batches a multiple of pp); Korthikanti et al. 2022 Sec. 4.2.2 (sequence
 parallelism splits the sequence by tp); Megatron-core context parallelism (2 x cp load-balanced chunks per
-sequence); GShard / DeepSpeed-MoE (experts sharded inside data parallelism); DeepSpeed's documentation
+sequence); MoE parallel folding (Liu et al. 2025, arXiv:2504.14960 Sec. 3; Megatron-core
+``expert_tensor_parallel_size``): the expert layers fold etp x ep x edp onto the same tp x cp x dp ranks of a
+pipeline stage that the attention uses, so ep x etp divides tp x cp x dp; DeepSpeed's documentation
 ("ZeRO stages 2 and 3 are incompatible with pipeline parallelism"; Megatron-LM's distributed optimizer is
-ZeRO-1 and has no stage 2/3).
+ZeRO-1 and has no stage 2/3); Megatron-core ``TransformerConfig`` (activation CPU offloading: fewer layers
+than the model, no pipeline parallelism, no recomputation).
 """
 
 from __future__ import annotations
@@ -42,10 +45,12 @@ def _divides(xp: Backend, y: Any, x: Any) -> Any:
 
 
 def derived(xp: Backend, x: X) -> X:
-    """Quantities the rules share: micro-batches per step m and layers on the heaviest stage."""
+    """Quantities the rules share: micro-batches per step m, layers on the heaviest stage, and the expert
+    tensor-parallel degree (etp, 0 = tp)."""
     p = xp.maximum(x["pp"], 1.0)
     return {"m": x["global_batch_seqs"] / xp.maximum(x["dp"] * x["micro_batch_seqs"], 1.0),
-            "stage_layers": xp.ceil(x["layers"] / p)}
+            "stage_layers": xp.ceil(x["layers"] / p),
+            "etp": xp.where(x["etp"] >= 1.0, x["etp"], x["tp"])}
 
 
 @dataclass(frozen=True)
@@ -131,8 +136,17 @@ RULES: tuple[Rule, ...] = (
     Rule("vpp_within_stage", f"{_PAR}.vpp", lambda xp, x, d: x["vpp"] <= d["stage_layers"],
          lambda x, d: (f"vpp ({_g(x['vpp'])}) exceeds the {_g(d['stage_layers'])} layers of a pipeline stage "
                        "(each model chunk needs at least one layer)")),
-    Rule("ep_divides_dp", f"{_PAR}.ep", lambda xp, x, d: _divides(xp, x["ep"], x["dp"]),
-         lambda x, d: f"ep ({_g(x['ep'])}) must divide dp ({_g(x['dp'])}): experts are sharded within data parallel"),
+    Rule("etp_divides_ffn", f"{_PAR}.etp",
+         lambda xp, x, d: (x["etp"] == 0.0) | ((x["etp"] >= 1.0) & _int(xp, x["etp"])
+                                               & _divides(xp, xp.maximum(x["etp"], 1.0), x["ffn_hidden_size"])),
+         lambda x, d: (f"etp ({_g(x['etp'])}) must be a positive integer dividing ffn_hidden_size "
+                       f"({_g(x['ffn_hidden_size'])})")),
+    Rule("ep_folds_into_tp_cp_dp", f"{_PAR}.ep",
+         lambda xp, x, d: _divides(xp, x["ep"] * d["etp"], x["tp"] * x["cp"] * x["dp"]),
+         lambda x, d: (f"ep x etp ({_g(x['ep'])} x {_g(d['etp'])}) must divide tp x cp x dp "
+                       f"({_g(x['tp'])} x {_g(x['cp'])} x {_g(x['dp'])}): the expert layers fold onto the ranks "
+                       "of a pipeline stage (MoE parallel folding, Liu et al. 2025); set training.parallelism.etp "
+                       "(expert tensor parallelism, default tp) to 1 to fold tp into ep")),
     Rule("ep_divides_experts", f"{_PAR}.ep",
          lambda xp, x, d: _divides(xp, x["ep"], x["experts"]) & ((x["ep"] == 1.0) | (x["experts"] > 1.0)),
          lambda x, d: f"experts ({_g(x['experts'])}) must divide by ep ({_g(x['ep'])})"),
@@ -151,6 +165,17 @@ RULES: tuple[Rule, ...] = (
                        "this framework (DeepSpeed: stages 2-3 exclude pipeline parallelism; Megatron-LM / NeMo: "
                        "no ZeRO-3 with pipeline parallelism); use zero <= 1, pp 1, or software.framework "
                        "torchtitan / fsdp")),
+    Rule("offload_layers", "training.activation_offload_layers",
+         lambda xp, x, d: (x["activation_offload_layers"] == 0.0)
+         | ((x["activation_offload_layers"] >= 1.0) & _int(xp, x["activation_offload_layers"])
+            & (x["activation_offload_layers"] < x["layers"])),
+         lambda x, d: (f"activation_offload_layers ({_g(x['activation_offload_layers'])}) must be a whole number "
+                       f"below the {_g(x['layers'])} layers (Megatron-core cpu_offloading_num_layers)")),
+    Rule("offload_alone", "training.activation_offload_layers",
+         lambda xp, x, d: (x["activation_offload_layers"] == 0.0) | ((x["pp"] == 1.0) & (x["recompute"] == 0.0)),
+         lambda x, d: ("activation CPU offloading needs pp 1 and recompute none (Megatron-core: no pipeline "
+                       f"parallelism and no recomputation with cpu_offloading; got pp {_g(x['pp'])}, recompute "
+                       f"code {_g(x['recompute'])})")),
     Rule("lora_rank", "training.lora_rank", lambda xp, x, d: (x["mode"] < 2.0) | (x["lora_rank"] >= 1.0),
          lambda x, d: f"LoRA needs a rank >= 1 (got {_g(x['lora_rank'])})"),
 )

@@ -79,14 +79,15 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
                       experts: int, seq_len: int, global_batch_seqs: int, max_tp: int | None = None,
                       ffn_hidden_size: int | None = None, max_micro_batch: int | None = None,
                       zero_stages: tuple[int, ...] = (0, 1, 2, 3), recompute: tuple[int, ...] = (0, 1, 2),
-                      ) -> dict[str, np.ndarray]:
+                      etp: int = 0) -> dict[str, np.ndarray]:
     """Every valid (tp, pp, dp, cp, ep, vpp, micro_batch_seqs, zero, recompute, sequence_parallel) for
     ``gpus`` GPUs, as flat int arrays (``sequence_parallel`` bool), with tp x pp x dp x cp = gpus.
 
     Rules (as :func:`clustersim.cost.kernel.evaluate` checks them): tp divides the heads, the KV heads
     (and the FFN width when given), at most ``max_tp`` (no limit by default); cp = 1 or 2 cp divides the
-    sequence; pp at most the layers; dp divides the global batch; ep divides dp and the experts (1 for a
-    dense model); the micro-batch divides the batch per replica (at most ``max_micro_batch``); vpp divides
+    sequence; pp at most the layers; dp divides the global batch; ep divides the experts (1 for a
+    dense model) and ep x etp divides tp x cp x dp (MoE parallel folding; ``etp`` 0 = tp); the
+    micro-batch divides the batch per replica (at most ``max_micro_batch``); vpp divides
     the heaviest stage's ceil(layers / pp) layers, and vpp > 1 needs pp > 1 and micro-batches a
     multiple of pp (Narayanan 2021 Sec. 2.2.2); sequence parallelism on or off when tp > 1 (off when
     tp = 1, where it changes nothing). ``gpus_per_node`` is accepted for callers' symmetry; tensor
@@ -115,7 +116,8 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     table = {"tp": tp[ok], "cp": cp[ok], "pp": pp[ok], "dp": dp[ok]}
 
     table = _cross(table, "ep", _divisors(int(experts)))
-    table = _keep(table, table["dp"] % table["ep"] == 0)
+    etp_of = table["tp"] if etp < 1 else etp
+    table = _keep(table, (table["tp"] * table["cp"] * table["dp"]) % (table["ep"] * etp_of) == 0)
     micro = _divisors(int(global_batch_seqs))
     if max_micro_batch is not None:
         micro = micro[micro <= max_micro_batch]
@@ -220,7 +222,7 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
         gpus=int(gpus), gpus_per_node=int(x["gpus_per_node"]), layers=int(x["layers"]),
         attention_heads=int(x["attention_heads"]), kv_heads=int(x["kv_heads"]),
         experts=int(x["experts"]), seq_len=int(x["seq_len"]), global_batch_seqs=int(x["global_batch_seqs"]),
-        max_tp=max_tp, ffn_hidden_size=int(x["ffn_hidden_size"]))
+        max_tp=max_tp, ffn_hidden_size=int(x["ffn_hidden_size"]), etp=int(x["etp"]))
     n = len(configs["tp"])
     table = {**x, **{k: v.astype(np.float64) for k, v in configs.items()}}
     ok_rules = np.broadcast_to(np.asarray(rules.valid(NP, table)), (n,))

@@ -320,7 +320,8 @@ def _layout_rule_problems(s: Scenario, arch: dict[str, Any], par: ParallelismSpe
     x: dict[str, Any] = {k: arch[k] for k in ("layers", "hidden_size", "ffn_hidden_size", "attention_heads",
                                                "kv_heads", "vocab_size", "experts", "experts_per_token")}
     x.update(seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs,
-             tp=par.tp, pp=par.pp, dp=par.dp, cp=par.cp, ep=par.ep, vpp=par.vpp, zero=par.zero,
+             tp=par.tp, pp=par.pp, dp=par.dp, cp=par.cp, ep=par.ep, etp=par.etp or 0, vpp=par.vpp, zero=par.zero,
+             activation_offload_layers=t.activation_offload_layers,
              sequence_parallel=par.sequence_parallel, recompute=RECOMPUTE.index(t.recompute),
              precision=PRECISIONS.index(t.precision), mode=MODES.index(t.mode), lora_rank=t.lora_rank,
              framework=FRAMEWORKS.index(s.software.framework), **_HARDWARE_PLACEHOLDERS)

@@ -165,7 +165,12 @@ class ParallelismSpec(Strict):
     pp: Degree = Field(1, description="pipeline stages")
     dp: Degree | None = Field(None, description="data parallel; default: GPUs / (tp*pp*cp)")
     cp: Degree = Field(1, description="context parallel")
-    ep: Degree = Field(1, description="expert parallel (within data parallel)")
+    ep: Degree = Field(1, description=(
+        "expert parallel: the expert layers' ranks fold onto the stage's tp x cp x dp ranks (MoE parallel "
+        "folding, Liu et al. 2025), so ep x etp must divide tp x cp x dp"))
+    etp: Degree | None = Field(None, description=(
+        "expert tensor parallel (Megatron-core expert_tensor_parallel_size): how many ways each expert's "
+        "matrices are split; default tp; 1 folds the attention's tp ranks into ep"))
     vpp: Degree = Field(1, description="virtual (interleaved) pipeline stages per GPU")
     zero: Literal[0, 1, 2, 3] = Field(1, description="ZeRO stage (1 = distributed optimizer)")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism (with tp > 1)")
@@ -202,10 +207,13 @@ class TrainingSpec(Strict):
     micro_batch_seqs: BatchSeqs = 1
     precision: Literal["fp32", "fp16", "bf16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
-    grad_reduce_in_fp32: bool | None = Field(None, description=(
-        "gradients accumulated and reduced in fp32 (Megatron-LM's accumulate_allreduce_grads_in_fp32, forced "
-        "for bf16) or in the 16-bit precision (Megatron-core grad_reduce_in_fp32=False, as NeMo's FP8 "
-        "performance scripts set it); default: fp32 for bf16 and fp8, fp16 for fp16"))
+    activation_offload_layers: Annotated[int, Field(ge=0, le=100_000)] = Field(0, description=(
+        "transformer layers whose stored activations are offloaded to host memory between their forward and "
+        "backward (Megatron-core cpu_offloading_num_layers; needs pp 1 and recompute none); 0 = none"))
+    grad_reduce_in_fp32: bool = Field(True, description=(
+        "bf16/fp8 runs keep and reduce gradients in an fp32 buffer (4 bytes per parameter; Megatron-core's "
+        "default); false = bf16 gradients (2 bytes, half the reduction traffic; Megatron-Bridge's "
+        "performance recipes, NeMo's grad_sync_dtype bf16)"))
     parallelism: ParallelismSpec | Literal["auto"] = "auto"
     lora_rank: Width = Field(16, description="LoRA / QLoRA adapter rank")
 
