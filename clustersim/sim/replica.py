@@ -63,7 +63,7 @@ from .modes import DONE, MAINT, RECOVER, RUN, WAIT
 from .nodes import can_expand, replace, sync_returns
 from .processes import FailureFeed
 from .records import BUCKETS, EventRow, ReplicaResult
-from .runphase import begin_run, bound, close_run, computing, run_part, settle_run
+from .runphase import begin_run, close_run, computing, run_part, settle_run
 from .state import Counters, NodeState, Phase, Progress
 
 __all__ = ["Replica", "run_replica"]
@@ -191,9 +191,8 @@ class Replica:
         if force or now >= ph.next_t:
             mode = ph.mode
             if mode == RUN:
-                settle_run(self, now, force)
-                i = ph.ph_next
-                ph.next_t = bound(self, i) if i < ph.rp_nb and ph.mode == RUN else math.inf
+                nxt = settle_run(self, now, force)
+                ph.next_t = nxt if ph.mode == RUN else math.inf
             elif mode == RECOVER or mode == MAINT:
                 ends, parts, durs = ph.gp_ends, ph.gp_parts, ph.gp_durs
                 n = len(ends)
@@ -302,7 +301,7 @@ class Replica:
                 continue
             now = env.now
             if tf < end:  # the failure came first (a boundary at the same time goes first)
-                if feed.fire():  # (it settled the phase up to now)
+                if feed.fire(now):  # (it settled the phase up to now)
                     self._close_partial(now)
                     if ph.mode == RUN:
                         self._lose_work(now)
@@ -339,7 +338,7 @@ class Replica:
             self.waiter = None
             now = env.now
             while feed.next_s() <= now and ph.mode == WAIT:
-                feed.fire()
+                feed.fire(now)
             if ph.mode == DONE:
                 return None
         now = env.now

@@ -148,11 +148,13 @@ def bound(rep: Replica, i: int) -> float:
 def _cycle_start(rep: Replica, j: int) -> float:
     return rep.ph.rp_t0 if j == 0 else rep.ph.rp_base + (j - 1) * rep.ph.rp_period
 
-def settle_run(rep: Replica, now: float, force: bool = False) -> None:
-    """Apply the run phase's boundaries up to ``now`` (all of them with ``force``: the phase ended)."""
-    i = rep.ph.ph_next
-    nb = rep.ph.rp_nb
-    bulk = rep.ph.rp_plain_commit and rep.ph.rp_n > 1
+def settle_run(rep: Replica, now: float, force: bool = False) -> float:
+    """Apply the run phase's boundaries up to ``now`` (all of them with ``force``: the phase ended);
+    returns the time of the next boundary not yet applied (inf: none, or the phase ended)."""
+    ph = rep.ph
+    i = ph.ph_next
+    nb = ph.rp_nb
+    bulk = ph.rp_plain_commit and ph.rp_n > 1
     while i < nb:
         if bulk and not i & 1 and rep.log is None:  # (the log may fill up on the way)
             i = _bulk_cycles(rep, i, now, force)
@@ -161,15 +163,16 @@ def settle_run(rep: Replica, now: float, force: bool = False) -> None:
                 break
         t = bound(rep, i)
         if t > now and not force:
-            break
-        rep.ph.ph_next = i + 1
+            return t
+        ph.ph_next = i + 1
         if i & 1:
             _write_end(rep, i >> 1, t)
         else:
             _compute_end(rep, i >> 1, t)
-        if rep.ph.mode == DONE:
-            return
+        if ph.mode == DONE:
+            return math.inf
         i += 1
+    return math.inf
 
 def _bulk_cycles(rep: Replica, i: int, now: float, force: bool) -> int:
     """Apply every complete plain (synchronous) cycle up to ``now`` at once; returns the next boundary.
