@@ -120,3 +120,14 @@ def test_estimate_loads_only_the_intervals_of_calibrate():
     for heavy in ("run", "fit", "logs", "failurelog", "measurements", "profile"):
         assert f"'clustersim.calibrate.{heavy}'" not in loaded, loaded
     assert names.split() == ["True", "True", "Interval"]
+
+
+def test_search_json_loads_neither_rich_nor_numpy_ma():
+    """``clustersim search --json`` prints JSON: no table library, and no masked arrays (np.unique's)."""
+    code = ("import sys\nfrom clustersim.cli import cli\ntry:\n"
+            "    cli(['search', 'scenarios/llama3-405b-16k.yaml', '--json', '--top', '2'], prog_name='clustersim')\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print(sorted({m for m in sys.modules if m.split('.')[0] == 'rich' or m.split('.')[:2] == ['numpy', 'ma']}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
