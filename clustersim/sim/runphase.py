@@ -32,11 +32,10 @@ if TYPE_CHECKING:
     from .replica import Replica
 
 
-def begin_run(rep: Replica, expand: bool = False) -> float:
-    """Start a run phase now; returns its duration. ``expand``: a shrunk elastic job can grow back at the
-    end of its first cycle (:func:`clustersim.sim.nodes.can_expand`)."""
+def begin_run(rep: Replica, now: float, expand: bool = False) -> float:
+    """Start a run phase ``now`` (the environment's time); returns its duration. ``expand``: a shrunk
+    elastic job can grow back at the end of its first cycle (:func:`clustersim.sim.nodes.can_expand`)."""
     job = rep.job
-    now = rep.env.now
     nodes = rep.nodes
     rate = rep.rate() if nodes.missing or nodes.spines_down or nodes.stragglers else 1.0
     tau = job.checkpoint_interval_s
@@ -257,15 +256,18 @@ def _write_end(rep: Replica, j: int, t: float) -> None:
 
 def close_run(rep: Replica, now: float, at_horizon: bool) -> str:
     """Account the unfinished boundary interval of the run phase up to ``now``; returns its name."""
-    i = rep.ph.ph_next
-    if i >= rep.ph.rp_nb:
+    ph = rep.ph
+    i = ph.ph_next
+    if i >= ph.rp_nb:
         return "idle"
-    rep.ph.ph_next = rep.ph.rp_nb
+    ph.ph_next = ph.rp_nb
     if i & 1 == 0:
-        e = now - _cycle_start(rep, i >> 1)
-        rep.prog.pend_wall += e
-        rep.prog.since += e
-        rep.prog.work += e * rep.ph.rp_rate
+        j = i >> 1
+        e = now - (ph.rp_t0 if j == 0 else ph.rp_base + (j - 1) * ph.rp_period)  # (_cycle_start)
+        prog = rep.prog
+        prog.pend_wall += e
+        prog.since += e
+        prog.work += e * rep.ph.rp_rate
         return "compute"
     e = now - bound(rep, i - 1)
     rep.prog.acc[CKPT if at_horizon else LOST] += e
