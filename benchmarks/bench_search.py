@@ -12,22 +12,99 @@ sequences per step, bf16, 15.6T tokens; 2,048 nodes of 8 H100 SXM, 400 Gb/s per 
 oversubscription above 3,072-GPU pods), its kernel inputs resolved once. Then the peak RSS of the whole
 ``clustersim search`` command on that file (target, issue 16: < 150 MiB).
 
+Issue 16's targets, measured here too:
+
+* the whole process, ``clustersim search scenarios/llama3-405b-16k.yaml --json`` (start-up, scenario,
+  cluster, enumeration, kernel, ranking and output), in configurations per CPU-second (user + system
+  seconds of the finished child, from the OS; target >= 500,000), from compiled modules as an installed
+  package runs (this script compiles clustersim's modules first, see bench_startup.py);
+* the kernel against the numpy ceiling of its own operation mix (:mod:`numpy_ceiling`): the search's own
+  ``evaluate`` call is recorded (every elementwise numpy operation, its operands' dtypes and lengths) and
+  replayed into preallocated arrays; the ratio replay / kernel, best rounds of interleaved runs, is the
+  fraction of the ceiling the kernel reaches (target >= 0.8).
+
 Run: ``.venv/bin/python benchmarks/bench_search.py [repeats]``
 """
 
 from __future__ import annotations
 
+import compileall
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
+import numpy_ceiling
 from peak_rss import clustersim_argv, command_peak_rss_mib
 
+from clustersim.cost import kernel
+from clustersim.cost import search as search_module
 from clustersim.cost.search import search
 from clustersim.resolve import base_kernel_inputs
 from clustersim.scenario import load_scenario
 
 SCENARIO = os.path.join(os.path.dirname(__file__), "..", "scenarios", "llama3-405b-16k.yaml")
+
+def whole_process(runs: int) -> tuple[int, list[float], list[float]]:
+    """(configurations evaluated, CPU seconds and wall seconds of each run) of the whole ``search`` command."""
+    compileall.compile_dir(Path(__file__).resolve().parents[1] / "clustersim", quiet=1)
+    argv = clustersim_argv("search", SCENARIO, "--json")
+    subprocess.run(argv, check=True, capture_output=True)  # warm the file cache
+    cpu, wall, n = [], [], 0
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+        wall.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        n = json.loads(out)["configs_evaluated"]
+    return n, cpu, wall
+
+
+def search_call(base: Any, gpus: int) -> tuple[Any, frozenset[str]]:
+    """The (inputs, skip_rules) of the kernel call the search makes (the space fits in one chunk)."""
+    calls: list[tuple[Any, frozenset[str]]] = []
+    real = search_module.evaluate
+
+    def recording(inputs: Any, *, skip_rules: frozenset[str] = frozenset()) -> Any:
+        calls.append((inputs, skip_rules))
+        return real(inputs, skip_rules=skip_rules)
+
+    search_module.evaluate = recording  # type: ignore[assignment]
+    try:
+        search(base, gpus=gpus, top=5)
+    finally:
+        search_module.evaluate = real
+    return calls[0]
+
+
+def kernel_vs_ceiling(base: Any, gpus: int, rounds: int) -> tuple[float, float, list[numpy_ceiling.Op]]:
+    """(the kernel's best seconds, the replay's best seconds, the recorded operations) on the search's call."""
+    inputs, skip = search_call(base, gpus)
+    real = kernel._kernel
+
+    def probed(xp: Any, x: dict[str, Any], skip_rules: frozenset[str] = frozenset()) -> Any:
+        return real(xp, {k: numpy_ceiling.probe(v) for k, v in x.items()}, skip_rules)
+
+    kernel._kernel = probed  # type: ignore[assignment]
+    try:
+        ops = numpy_ceiling.trace_ops(lambda: kernel.evaluate(inputs, skip_rules=skip))
+    finally:
+        kernel._kernel = real
+    best_kernel = best_replay = float("inf")
+    for _ in range(rounds):  # interleaved: both see the same load; the best round is the least disturbed
+        t0 = time.perf_counter()
+        kernel.evaluate(inputs, skip_rules=skip)
+        best_kernel = min(best_kernel, time.perf_counter() - t0)
+        best_replay = min(best_replay, numpy_ceiling.replay_s(ops, 1))
+    return best_kernel, best_replay, ops
+
 
 def main(repeats: int = 5) -> None:
     runs = []
@@ -52,6 +129,19 @@ def main(repeats: int = 5) -> None:
               f"SP {int(row['sequence_parallel'])}: {row['step_time_s']:.3f} s/step, MFU {100 * row['mfu']:.1f}%, "
               f"{row['memory_bytes'] / 2**30:.1f} GiB")
     print("why:", result.why_best)
+    n_whole, cpu, wall = whole_process(max(repeats, 5))
+    rate = n_whole / statistics.median(cpu)
+    print(f"whole process `clustersim search {os.path.basename(SCENARIO)} --json`: {n_whole:,} configurations, "
+          f"CPU median {statistics.median(cpu):.3f} s (min {min(cpu):.3f}), wall median {statistics.median(wall):.3f} s; "
+          f"{rate:,.0f} configurations per CPU-second (best {n_whole / min(cpu):,.0f}; target >= 500,000: "
+          f"{'met' if rate >= 500_000 else 'MISSED'} at the median)")
+    t_kernel, t_replay, ops = kernel_vs_ceiling(base, scenario.gpus, max(repeats, 5))
+    counted = [op for op in ops if not op[0].startswith("other:")]
+    top_ops = ", ".join(f"{name} {k}" for name, k in numpy_ceiling.mix(counted).most_common(6))
+    print(f"kernel on the search's {n:,} configurations: {t_kernel * 1e3:.1f} ms; the numpy ceiling of its "
+          f"operation mix ({len(counted):,} elementwise operations replayed into preallocated arrays: {top_ops}, "
+          f"...) {t_replay * 1e3:.1f} ms; the kernel at {t_replay / t_kernel:.2f} of the ceiling (target >= 0.8: "
+          f"{'met' if t_replay / t_kernel >= 0.8 else 'MISSED'})")
     rss = command_peak_rss_mib(clustersim_argv("search", SCENARIO, "--json"))
     print(f"peak RSS of `clustersim search {os.path.basename(SCENARIO)} --json` (whole process, start-up and "
           f"cluster included): {rss:.0f} MiB (target < 150 MiB)")

@@ -163,7 +163,6 @@ def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_j
     from clustersim.estimate import resolve
     from clustersim.search import search as run_search
     from clustersim.search import search_to_dict
-    from clustersim.tables import search_table
 
     scenario = resolve(file, overrides)
     result = search_to_dict(scenario, run_search(scenario, objective=objective, top=top))  # type: ignore[arg-type]
@@ -173,6 +172,8 @@ def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_j
         write_csv(csv_path, result["top"])
     if emit_result(result, as_json, output):
         return
+    from clustersim.tables import search_table  # (rich: only for the table)
+
     console = _console()
     console.print(search_table(result))
     console.print(f"[bold]why the best wins:[/] {result['why_best']}")

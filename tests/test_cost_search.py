@@ -116,3 +116,21 @@ def test_search_excludes_what_the_framework_cannot_run_and_says_so():
     assert megatron.excluded.get("sharding_with_pipeline", 0) > 0
     assert not any(r["zero"] == 3 and r["pp"] > 1 for r in megatron.rows)
     assert "excluded as unrunnable" in megatron.excluded_text()
+
+
+def test_divisors_and_sorted_unique_equal_numpys_unique():
+    """The search's own unique (no numpy.ma import) gives np.unique's values and dtype."""
+    import numpy as np
+
+    from clustersim.cost.search import _divisors, _sorted_unique
+
+    for n in [*range(1, 400), 16384, 2**20, 3**10, 999_983, 10**6]:
+        small = np.arange(1, int(n**0.5) + 1, dtype=np.int64)
+        small = small[n % small == 0]
+        expected = np.unique(np.concatenate([small, n // small]))
+        got = _divisors(n)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected), n
+    rng = np.random.default_rng(7)
+    for size in [0, 1, 2, 5, 30, 200]:
+        x = rng.integers(0, 40, size)
+        assert np.array_equal(_sorted_unique(x), np.unique(x))

@@ -104,3 +104,33 @@ def test_catalog_accessors_return_independent_copies():
         first["changed"] = True
         assert get(name) != first and "changed" not in get(name)
         assert all(not (isinstance(v, dict) and "changed" in v) for v in get(name).values())
+
+
+def _last_lines(code: str, n: int) -> list[str]:
+    """The last ``n`` lines ``code`` prints in a fresh interpreter (it must succeed)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-n:]
+
+
+def test_estimate_loads_only_the_intervals_of_calibrate():
+    """``estimate`` needs the prediction intervals, not the fit, the log readers or the profile models; the
+    package's public names still load on first use."""
+    code = ("import sys, clustersim\nclustersim.estimate('scenarios/gpt3-175b-megatron.yaml')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('clustersim.calibrate.')))\n"
+            "from clustersim.calibrate import Interval, calibrate, load_profile\n"
+            "print(callable(calibrate), callable(load_profile), Interval.__name__)")
+    loaded, names = _last_lines(code, 2)
+    assert "clustersim.calibrate.intervals" in loaded
+    for heavy in ("run", "fit", "logs", "failurelog", "measurements", "profile"):
+        assert f"'clustersim.calibrate.{heavy}'" not in loaded, loaded
+    assert names.split() == ["True", "True", "Interval"]
+
+
+def test_search_json_loads_neither_rich_nor_numpy_ma():
+    """``clustersim search --json`` prints JSON: no table library, and no masked arrays (np.unique's)."""
+    code = ("import sys\nfrom clustersim.cli import cli\ntry:\n"
+            "    cli(['search', 'scenarios/llama3-405b-16k.yaml', '--json', '--top', '2'], prog_name='clustersim')\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print(sorted({m for m in sys.modules if m.split('.')[0] == 'rich' or m.split('.')[:2] == ['numpy', 'ma']}))")
+    assert _last_lines(code, 1) == ["[]"]

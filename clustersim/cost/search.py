@@ -54,13 +54,22 @@ class SearchResult:
         return f" (layouts excluded as unrunnable: {parts})"
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an integer array (sorted, each value once) without its masked-array check, which
+    imports numpy.ma (a few ms of every search's start-up)."""
+    out = np.sort(values)
+    if out.size > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
 def _divisors(n: int) -> np.ndarray:
     """The divisors of n, ascending (numpy: one pass over 1..sqrt(n))."""
     if n < 1:
         raise ClustersimError(f"expected a positive integer, got {n}")
     small = np.arange(1, math.isqrt(n) + 1, dtype=np.int64)
     small = small[n % small == 0]
-    return np.unique(np.concatenate([small, n // small]))
+    return _sorted_unique(np.concatenate([small, n // small]))
 
 
 def _cross(table: dict[str, np.ndarray], name: str, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -126,7 +135,7 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     stage_layers = -(-layers // table["pp"])  # ceil
     if not len(stage_layers):  # no (tp, cp, pp, dp) splits the GPUs and the batch: an empty space
         return {key: np.zeros(0, dtype=bool if key == "sequence_parallel" else np.int64) for key in CONFIG_KEYS}
-    chunks = np.unique(np.concatenate([_divisors(int(n)) for n in np.unique(stage_layers)]))
+    chunks = _sorted_unique(np.concatenate([_divisors(int(n)) for n in _sorted_unique(np.asarray(stage_layers))]))
     table = _cross(table, "vpp", chunks)
     stage_layers = -(-layers // table["pp"])
     m = global_batch_seqs // (table["dp"] * table["micro_batch_seqs"])

@@ -58,7 +58,7 @@ class ExponentialUnits:
 
     def _refill(self) -> None:
         gaps = self._rng_t.exponential(self._mean_gap, BATCH)
-        times = self._t + np.cumsum(gaps)
+        times = self._t + gaps.cumsum()
         self._t = float(times[-1])
         self._times = times.tolist()
         if self._units == 1:

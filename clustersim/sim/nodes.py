@@ -43,25 +43,31 @@ def can_expand(rep: Replica) -> bool:
 def replace(rep: Replica, t: float) -> bool:
     """Fill vacant slots with free spares, swap stragglers out, shrink if elastic. True: the job can go on."""
     job = rep.job
-    if rep.nodes.returns and rep.nodes.returns[0][0] <= t:
+    nodes = rep.nodes
+    if nodes.returns and nodes.returns[0][0] <= t:
         sync_returns(rep, t)
-    if rep.nodes.vacant and rep.nodes.pool:
-        for slot in sorted(rep.nodes.vacant)[: rep.nodes.pool]:
-            del rep.nodes.vacant[slot]
-            rep.nodes.pool -= 1
-            if rep.log is not None:
-                rep.emit(t, "spare_swap", node=slot, detail=f"spares_left={rep.nodes.pool}")
-    if rep.nodes.stragglers and rep.nodes.pool and not rep.nodes.vacant:
+    vacant = nodes.vacant
+    if vacant and nodes.pool:
+        if len(vacant) == 1 and rep.log is None:  # (the common case: one slot, one spare)
+            vacant.clear()
+            nodes.pool -= 1
+        else:
+            for slot in sorted(vacant)[: nodes.pool]:
+                del vacant[slot]
+                nodes.pool -= 1
+                if rep.log is not None:
+                    rep.emit(t, "spare_swap", node=slot, detail=f"spares_left={nodes.pool}")
+    if nodes.stragglers and nodes.pool and not vacant:
         for slot in sorted(rep.nodes.stragglers)[: rep.nodes.pool]:
             rep.nodes.stragglers.discard(slot)
             rep.nodes.pool -= 1
             rep.emit(t, "straggler_swap", node=slot, detail=f"spares_left={rep.nodes.pool}")
             dur = rep.straggler_repairs.next() if rep.straggler_repairs else job.repair_s
             start_repair(rep, t, dur, "node", 1, "straggler", slot)
-    old = rep.nodes.missing
-    if not rep.nodes.vacant:
-        rep.nodes.missing = 0
-        rep.nodes.wake_on_return = False
+    old = nodes.missing
+    if not vacant:
+        nodes.missing = 0
+        nodes.wake_on_return = False
         if old:
             rep.emit(t, "expand", detail=f"replicas={job.dp_replicas}/{job.dp_replicas}")
         return True
@@ -87,15 +93,16 @@ def add_return(rep: Replica, t: float, kind: str, count: int, component: str, id
 
 def sync_returns(rep: Replica, upto: float) -> None:
     """Apply every return due by ``upto`` (in time order), as if each had been an event."""
-    returns = rep.nodes.returns
+    nodes = rep.nodes
+    returns = nodes.returns
     while returns and returns[0][0] <= upto:
         t, _seq, kind, count, component, ident = heapq.heappop(returns)
         if kind == "leaf":
-            rep.nodes.leaves_down.discard(ident)
-        rep.nodes.pool += count
+            nodes.leaves_down.discard(ident)
+        nodes.pool += count
         if rep.log is not None:
             rep.emit(t, "capacity_returned" if kind == "preempt" else "repair_done", component, ident,
-                      f"nodes={count} spares={rep.nodes.pool}")
+                      f"nodes={count} spares={nodes.pool}")
 
 
 def watch_returns(rep: Replica) -> None:

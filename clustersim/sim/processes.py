@@ -69,8 +69,9 @@ class FailureFeed:
                 return t
         return math.inf
 
-    def fire(self) -> bool:
-        """Apply the next failure (due now); True if it stops the job (it was running or recovering)."""
+    def fire(self, now: float) -> bool:
+        """Apply the next failure (due ``now``, the environment's time); True if it stops the job (it was
+        running or recovering)."""
         rep = self.rep
         heap = self.heap
         _t, i, unit = heap[0]
@@ -78,7 +79,7 @@ class FailureFeed:
             nxt, dur, component, effect, per_slot, job_level = self.plan[i]
             nt, nu = nxt()
             heapq.heapreplace(heap, (nt, i, nu))
-            stops = _on_failure(rep, component, effect, -1 if job_level else unit // per_slot, dur())
+            stops = _on_failure(rep, now, component, effect, -1 if job_level else unit // per_slot, dur())
         else:
             job = rep.job
             times, events, repairs, returns = self.trace  # type: ignore[misc]
@@ -87,27 +88,45 @@ class FailureFeed:
             ev = events[unit]
             effect = job.trace_effect(ev)
             ident = {"job": -1, "leaf": ev.node // job.nodes_per_leaf}.get(effect, ev.node)
-            stops = _on_failure(rep, ev.component, effect, ident, (returns if effect == "preempt" else repairs).next())
+            stops = _on_failure(rep, now, ev.component, effect, ident,
+                                (returns if effect == "preempt" else repairs).next())
         if rep.ph.mode == DONE:
             return False
-        rep.count.failures += 1
-        if rep.count.failures >= self.budget:
+        count = rep.count
+        count.failures += 1
+        if count.failures >= self.budget:
             rep.stop_at_budget()
             return False
         return stops
 
 
-def _on_failure(rep: Replica, component: str, effect: str, ident: int, dur: float) -> bool:
-    """One failure now. ``ident``: the node slot (node/preempt effects), the leaf switch (leaf), the
+def _on_failure(rep: Replica, now: float, component: str, effect: str, ident: int, dur: float) -> bool:
+    """One failure ``now``. ``ident``: the node slot (node/preempt effects), the leaf switch (leaf), the
     spine switch (fabric), -1 (job). True: the job stops (it was running or recovering)."""
-    now = rep.env.now
     if now >= rep.ph.next_t or rep.prog.inflight is not None:
         rep.settle(now)
     mode = rep.ph.mode
     if mode == DONE:
         return False
+    log = rep.log is not None
+    if effect == "node" and not log:  # the common case, without a log: a node (or a GPU's node) fails
+        nodes = rep.nodes
+        if ident in nodes.vacant:
+            _ignored(rep, now, component, ident, "node slot vacant")
+            return False
+        nodes.vacant[ident] = "repair"
+        if nodes.stragglers:
+            nodes.stragglers.discard(ident)
+        by = rep.count.interruptions_by
+        by[component] = by.get(component, 0) + 1
+        if rep.crew is None and not nodes.wake_on_return:  # (start_repair: a lazy return, no wake-up)
+            nodes.return_seq += 1
+            heapq.heappush(nodes.returns, (now + dur, nodes.return_seq, effect, 1, component, ident))
+        else:
+            start_repair(rep, now, dur, effect, 1, component, ident)
+        return mode != WAIT and mode != MAINT
     job = rep.job
-    doing = rep.current_part() if rep.log is not None else ""  # (for the log only)
+    doing = rep.current_part() if log else ""  # (for the log only)
     if effect == "fabric":
         if ident in rep.nodes.spines_down:
             _ignored(rep, now, component, ident, "spine already down")

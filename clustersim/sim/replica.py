@@ -63,7 +63,7 @@ from .modes import DONE, MAINT, RECOVER, RUN, WAIT
 from .nodes import can_expand, replace, sync_returns
 from .processes import FailureFeed
 from .records import BUCKETS, EventRow, ReplicaResult
-from .runphase import begin_run, bound, close_run, computing, run_part, settle_run
+from .runphase import begin_run, close_run, computing, run_part, settle_run
 from .state import Counters, NodeState, Phase, Progress
 
 __all__ = ["Replica", "run_replica"]
@@ -112,6 +112,7 @@ class Replica:
         self.replan = False  # a change of speed found while the job process itself runs (no interrupt)
         self.woken = False  # a node came back while the job waits
         self.feed = FailureFeed(self, seed, replica)
+        self._recover_durs = (job.detect_s, job.restart_s, job.checkpoint_load_s)
         self.proc = self.env.process(self._job_process())
         self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
 
@@ -149,6 +150,7 @@ class Replica:
 
     # ------------------------------------------------------------------ recovery / maintenance phases
     def _begin(self, mode: int, parts: tuple[int, ...], durs: tuple[float, ...]) -> float:
+        """Start a recovery or maintenance phase of ``parts`` lasting ``durs`` now; returns its duration."""
         now = self.env.now
         ph = self.ph
         ph.mode = mode
@@ -166,19 +168,20 @@ class Replica:
         ph.next_t = ends[0] if ends else math.inf
         return t - now
 
-    def _begin_recover(self) -> float:
-        """After a failure: detection, and, if the free spares already cover every vacant slot, restart
-        and load in the same phase (the replacement is applied when detection ends)."""
-        job = self.job
+    def _begin_recover(self, now: float) -> float:
+        """After a failure (``now``): detection, and, if the free spares already cover every vacant slot,
+        restart and load in the same phase (the replacement is applied when detection ends)."""
         nodes = self.nodes
-        if nodes.returns and nodes.returns[0][0] <= self.env.now:
-            sync_returns(self, self.env.now)
+        returns = nodes.returns
+        if returns and returns[0][0] <= now:
+            sync_returns(self, now)
         # (stragglers are swapped at the end of detection and sent to repair: keep that boundary an
         # event of its own so a repair crew queues them at the right time)
-        self.ph.gp_merged = len(nodes.vacant) <= nodes.pool and not nodes.stragglers
-        if self.ph.gp_merged:
-            return self._begin(RECOVER, _DETECT_RESTART_LOAD, (job.detect_s, job.restart_s, job.checkpoint_load_s))
-        return self._begin(RECOVER, _DETECT, (job.detect_s,))
+        ph = self.ph
+        ph.gp_merged = merged = len(nodes.vacant) <= nodes.pool and not nodes.stragglers
+        if merged:
+            return self._begin(RECOVER, _DETECT_RESTART_LOAD, self._recover_durs)
+        return self._begin(RECOVER, _DETECT, (self.job.detect_s,))
 
     def _begin_restart(self) -> float:
         self.ph.gp_merged = True
@@ -191,9 +194,8 @@ class Replica:
         if force or now >= ph.next_t:
             mode = ph.mode
             if mode == RUN:
-                settle_run(self, now, force)
-                i = ph.ph_next
-                ph.next_t = bound(self, i) if i < ph.rp_nb and ph.mode == RUN else math.inf
+                nxt = settle_run(self, now, force)
+                ph.next_t = nxt if ph.mode == RUN else math.inf
             elif mode == RECOVER or mode == MAINT:
                 ends, parts, durs = ph.gp_ends, ph.gp_parts, ph.gp_durs
                 n = len(ends)
@@ -286,7 +288,7 @@ class Replica:
         timeout = env.timeout
         inf = math.inf
         self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
-        end = env.now + begin_run(self, can_expand(self))
+        end = env.now + begin_run(self, env.now, can_expand(self))
         while True:
             if ph.mode == WAIT:
                 nxt = yield from self._wait(feed)
@@ -302,11 +304,14 @@ class Replica:
                 continue
             now = env.now
             if tf < end:  # the failure came first (a boundary at the same time goes first)
-                if feed.fire():  # (it settled the phase up to now)
-                    self._close_partial(now)
-                    if ph.mode == RUN:
+                if feed.fire(now):  # (it settled the phase up to now)
+                    if ph.mode == RUN:  # (_close_partial's run branch)
+                        ph.next_t = inf
+                        close_run(self, now, False)
                         self._lose_work(now)
-                    end = now + self._begin_recover()
+                    else:
+                        self._close_partial(now)
+                    end = now + self._begin_recover(now)
                 elif self.replan:
                     self.replan = False
                     end = now + self._replan(now)
@@ -339,7 +344,7 @@ class Replica:
             self.waiter = None
             now = env.now
             while feed.next_s() <= now and ph.mode == WAIT:
-                feed.fire()
+                feed.fire(now)
             if ph.mode == DONE:
                 return None
         now = env.now
@@ -352,14 +357,14 @@ class Replica:
         """The speed changed while computing: account the phase so far, plan a new run phase."""
         self.settle(now)
         self._close_partial(now)
-        return begin_run(self, can_expand(self))
+        return begin_run(self, now, can_expand(self))
 
     def _next_phase(self, now: float) -> float:
         mode = self.ph.mode
         if mode == RUN:
             after = self.ph.rp_after
             if after == RUN:
-                return begin_run(self, bool(self.nodes.missing) and can_expand(self))
+                return begin_run(self, now, bool(self.nodes.missing) and can_expand(self))
             if after == MAINT:
                 self.count.planned += 1
                 period = self.job.maintenance_period_s or math.inf
@@ -369,7 +374,7 @@ class Replica:
             replace(self, now)  # re-expansion
             return self._begin_restart()
         if mode == RECOVER and self.ph.gp_parts[-1] == P_LOAD:
-            return begin_run(self, bool(self.nodes.missing) and can_expand(self))
+            return begin_run(self, now, bool(self.nodes.missing) and can_expand(self))
         # the end of a detection-only recovery, or of maintenance: replace nodes, then restart or wait
         if replace(self, now):
             return self._begin_restart()
@@ -428,7 +433,7 @@ class Replica:
         step = env.step
         limit = SIMPY_EVENTS_PER_BUDGET * self.job.max_events
         steps = 0
-        while not done.processed:  # env.run(until=done), with the event budget
+        while done.callbacks is not None:  # env.run(until=done) (until done is processed), with the event budget
             step()
             steps += 1
             if steps >= limit and not done.triggered:

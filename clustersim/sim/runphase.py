@@ -32,11 +32,10 @@ if TYPE_CHECKING:
     from .replica import Replica
 
 
-def begin_run(rep: Replica, expand: bool = False) -> float:
-    """Start a run phase now; returns its duration. ``expand``: a shrunk elastic job can grow back at the
-    end of its first cycle (:func:`clustersim.sim.nodes.can_expand`)."""
+def begin_run(rep: Replica, now: float, expand: bool = False) -> float:
+    """Start a run phase ``now`` (the environment's time); returns its duration. ``expand``: a shrunk
+    elastic job can grow back at the end of its first cycle (:func:`clustersim.sim.nodes.can_expand`)."""
     job = rep.job
-    now = rep.env.now
     nodes = rep.nodes
     rate = rep.rate() if nodes.missing or nodes.spines_down or nodes.stragglers else 1.0
     tau = job.checkpoint_interval_s
@@ -148,11 +147,13 @@ def bound(rep: Replica, i: int) -> float:
 def _cycle_start(rep: Replica, j: int) -> float:
     return rep.ph.rp_t0 if j == 0 else rep.ph.rp_base + (j - 1) * rep.ph.rp_period
 
-def settle_run(rep: Replica, now: float, force: bool = False) -> None:
-    """Apply the run phase's boundaries up to ``now`` (all of them with ``force``: the phase ended)."""
-    i = rep.ph.ph_next
-    nb = rep.ph.rp_nb
-    bulk = rep.ph.rp_plain_commit and rep.ph.rp_n > 1
+def settle_run(rep: Replica, now: float, force: bool = False) -> float:
+    """Apply the run phase's boundaries up to ``now`` (all of them with ``force``: the phase ended);
+    returns the time of the next boundary not yet applied (inf: none, or the phase ended)."""
+    ph = rep.ph
+    i = ph.ph_next
+    nb = ph.rp_nb
+    bulk = ph.rp_plain_commit and ph.rp_n > 1
     while i < nb:
         if bulk and not i & 1 and rep.log is None:  # (the log may fill up on the way)
             i = _bulk_cycles(rep, i, now, force)
@@ -161,15 +162,16 @@ def settle_run(rep: Replica, now: float, force: bool = False) -> None:
                 break
         t = bound(rep, i)
         if t > now and not force:
-            break
-        rep.ph.ph_next = i + 1
+            return t
+        ph.ph_next = i + 1
         if i & 1:
             _write_end(rep, i >> 1, t)
         else:
             _compute_end(rep, i >> 1, t)
-        if rep.ph.mode == DONE:
-            return
+        if ph.mode == DONE:
+            return math.inf
         i += 1
+    return math.inf
 
 def _bulk_cycles(rep: Replica, i: int, now: float, force: bool) -> int:
     """Apply every complete plain (synchronous) cycle up to ``now`` at once; returns the next boundary.
@@ -254,15 +256,18 @@ def _write_end(rep: Replica, j: int, t: float) -> None:
 
 def close_run(rep: Replica, now: float, at_horizon: bool) -> str:
     """Account the unfinished boundary interval of the run phase up to ``now``; returns its name."""
-    i = rep.ph.ph_next
-    if i >= rep.ph.rp_nb:
+    ph = rep.ph
+    i = ph.ph_next
+    if i >= ph.rp_nb:
         return "idle"
-    rep.ph.ph_next = rep.ph.rp_nb
+    ph.ph_next = ph.rp_nb
     if i & 1 == 0:
-        e = now - _cycle_start(rep, i >> 1)
-        rep.prog.pend_wall += e
-        rep.prog.since += e
-        rep.prog.work += e * rep.ph.rp_rate
+        j = i >> 1
+        e = now - (ph.rp_t0 if j == 0 else ph.rp_base + (j - 1) * ph.rp_period)  # (_cycle_start)
+        prog = rep.prog
+        prog.pend_wall += e
+        prog.since += e
+        prog.work += e * rep.ph.rp_rate
         return "compute"
     e = now - bound(rep, i - 1)
     rep.prog.acc[CKPT if at_horizon else LOST] += e
