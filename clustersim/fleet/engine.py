@@ -27,7 +27,9 @@ count as ordinary ones, as in Kokolis's accounting, which ties a preemption to a
 Beside the GPU-hours by state, the engine books hardware loss as Kokolis et al. 2024 (arXiv:2410.21680,
 Sec. IV, "preemptions and failure cascades") estimate it from Slurm logs: every job a hardware failure
 stops, and every job preempted by a job requeued after one, loses min(its run time, 30 min) x its GPUs
-(their assumption: hourly checkpoints, half an hour lost on average), whatever its own checkpoints.
+(their assumption: hourly checkpoints, half an hour lost on average), whatever its own checkpoints. A
+stopped job's run time is since its last launch (its start, or its relaunch after an earlier failure);
+a preempted job's since its start.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ class FleetEngine(NodeEvents, LemonNodes):
         self.take(job, "idle", nodes)
         pool.hold(job)
         job.queue_s += now - job.queued_at_s
-        job.run_start_s = now
+        job.run_start_s = job.launch_s = now
         if not job.started:
             job.started = True
             job.first_start_s = now
@@ -201,6 +203,7 @@ class FleetEngine(NodeEvents, LemonNodes):
 
     def begin_recovery(self, job: Job) -> None:
         """Relaunch on a full (or, elastic, a shrunk) set of nodes: restart, then load the checkpoint."""
+        job.launch_s = self.env.now
         self._hold(job, RECOVERING, job.relaunch_s, self._on_recovered)
 
     def stall(self, job: Job) -> None:
@@ -338,8 +341,8 @@ class FleetEngine(NodeEvents, LemonNodes):
             job.lemons -= lemon
             self._to_repair(pool, repair_s, job, lemon)
             return
-        if node_lost and job.state in (RUNNING, RECOVERING):  # a running task stopped by hardware (Kokolis)
-            self.kokolis_gpu_s[0] += min(now - job.run_start_s, KOKOLIS_LOSS_CAP_S) * job.nodes * pool.gpn
+        if node_lost and job.state in (RUNNING, RECOVERING):  # a launched run stopped by hardware (Kokolis)
+            self.kokolis_gpu_s[0] += min(now - job.launch_s, KOKOLIS_LOSS_CAP_S) * job.nodes * pool.gpn
         self.settle(job, now, LOST_FAIL)
         job.lost_cat = LOST_FAIL
         pool.tick(now)
