@@ -42,3 +42,10 @@ def test_the_requeue_regimes_bracket_the_published_secondary_share():
     assert high["simulated"] > cascade.PUBLISHED + cascade.TOLERANCE
     assert low["simulated"] < central["simulated"] < high["simulated"]  # grows with the requeued share
     assert all(0.78 < r["utilization"] < 0.88 for r in (central, keep, low, high))  # near the stated 83%
+
+
+def test_the_rsc1_scenario_file_is_the_central_reading_and_current():
+    from clustersim.fleet import cascade, load_fleet
+    assert cascade.SCENARIO.read_text(encoding="utf-8") == cascade.scenario_text(), \
+        "stale: python -m clustersim.fleet.cascade"
+    assert load_fleet(cascade.SCENARIO).spec == load_fleet(cascade.rsc1_fleet(replicas=8)).spec

@@ -23,12 +23,16 @@ Inputs it does not state, assumed and varied in the sensitivity table: the run-t
 checkpoint write, 24-h repairs, and one scheduler detail that decides the figure: whether the nodes a
 requeued job releases go to waiting jobs before it is eligible again (a requeue delay; Slurm hands the
 nodes of a completing job to pending jobs unless CompleteWait or reduce_completing_frag hold them).
+
+The paper's text was read as transcribed in a published walkthrough of it (AI闲谈, "Meta 万卡 GPU 集群稳定性
+剖析与最佳实践"), not from the paper's own page, which was not available to us.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +41,7 @@ from clustersim import units
 from clustersim.fleet.runner import fleet
 
 __all__ = ["RSC1_NODES", "SIZES_GPUS", "GPU_TIME_SHARES", "REQUEUE_SHARE", "REQUEUE_SHARE_RANGE", "PUBLISHED",
-           "TOLERANCE", "VARIANTS", "paper_example_share", "rsc1_fleet", "share_row", "sensitivity", "section_lines"]
+           "TOLERANCE", "VARIANTS", "SCENARIO", "scenario_text", "paper_example_share", "rsc1_fleet", "share_row", "sensitivity", "section_lines"]
 
 R_F_PER_NODE_DAY = 6.50 / 1000
 RSC1_NODES = 16_000 // 8
@@ -59,6 +63,8 @@ PUBLISHED = 0.16
 TOLERANCE = 0.04
 SEED = 20241028
 HORIZON_DAYS, WARMUP_DAYS = 30.0, 2.0
+#: The central reading as a fleet file (written by ``python -m clustersim.fleet.cascade``; a test keeps it current).
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "fleet" / "rsc1-cascade.yaml"
 
 
 def paper_example_share(requeues: int = 35, gpus: int = 1024, preempted_gpus: int = 7000) -> float:
@@ -159,7 +165,8 @@ def section_lines(rows: list[dict[str, Any]]) -> list[str]:
              "checkpoint hourly); restart overhead and queue time are not in it. So the share is",
              "P / (F + P), with F the GPUs of stopped jobs and P the GPUs they preempt on their way back (each",
              "preempted job has run 2 h, so loses the full 30 min): it asks how many GPUs of other jobs a",
-             "requeued job takes, per GPU of its own.", "",
+             "requeued job takes, per GPU of its own. (The paper's definitions were read as transcribed in a",
+             "published walkthrough of it, not from the paper's own page, which was not available to us.)", "",
              "The paper's own cascade gives the same figure: a 1,024-GPU job requeued 35 times preempted jobs on",
              f"7,000 GPUs; under the accounting above that is 7000 / (7000 + 35 x 1024) = {example:.1%} (if each of",
              "its runs lasted 30 min or more): about 200 GPUs preempted per requeue of 1,024.", "",
@@ -201,3 +208,27 @@ def section_lines(rows: list[dict[str, Any]]) -> list[str]:
               "tests/test_fleet_requeue.py), the paper's example arithmetic, and that with the stated inputs the",
               "regimes of point 1 bracket the published figure (tests/test_fleet_validation.py)."]
     return lines
+
+
+def scenario_text() -> str:
+    """scenarios/fleet/rsc1-cascade.yaml: the central reading of :func:`rsc1_fleet`, with what is stated."""
+    import yaml
+
+    header = """\
+# yaml-language-server: $schema=../../docs/reference/fleet.schema.json
+# Meta's RSC-1 (Kokolis et al. 2024, arXiv:2410.21680) as the fleet validation's requeue-cascade check
+# builds it: stated are the 2,000 nodes of 8 A100, r_f = 6.50 failures per 1000 node-days, preemption
+# after 2 h, the 7-day limit, requeue after a failure with no spares, 5-min health checks, the GPU-time
+# shares by size (sub-node jobs packed into 8-GPU node jobs) and high priority for large jobs, the
+# share of hardware-stopped jobs requeued as the same job (Fig. 3: 0.1% / 0.2%); assumed are the run
+# times, the split inside the size classes, the requeue delay (released nodes go to waiting jobs), the
+# 2-min checkpoint write and 24-h repairs. Written by `python -m clustersim.fleet.cascade`; see
+# docs/validation.md (Fleet). `kokolis_secondary_share` in `--json` is the paper's 16% figure:
+#   clustersim fleet scenarios/fleet/rsc1-cascade.yaml --json
+"""
+    data = rsc1_fleet(replicas=8)
+    return header + yaml.safe_dump(data, sort_keys=False, width=110, default_flow_style=None)
+
+
+if __name__ == "__main__":
+    SCENARIO.write_text(scenario_text(), encoding="utf-8")
