@@ -180,3 +180,38 @@ def test_the_loss_booked_per_hardware_stop_is_the_truncated_exponential_mean():
     se = x.std(ddof=1) / math.sqrt(x.size)
     assert x.size > 3000 and se < 0.01 * theory
     assert abs(x.mean() - theory) <= 4 * se, (x.mean(), theory, se)
+
+
+@pytest.mark.parametrize("key", ["requeue_delay_share", "requeue_share"])
+def test_the_shares_of_delayed_and_of_same_job_requeues_are_drawn_per_requeue(key):
+    """A 2-node job on 3 nodes (no spares, no idle replacement) is requeued after every node failure; the share
+    of its requeues that are delayed (or kept as the same job) is p = 0.3, binomially: within 4 standard errors."""
+    import math
+
+    data = {"pools": [{"name": "p", "gpu": "a100-sxm-80gb", "nodes": 3,
+                       "failures": {"node_mtbf_hours": 4, "repair_hours": 0.5}}],
+            "workload": {"jobs": [{"gpus": 16, "duration_hours": 1e6, "checkpoint": CK}]},
+            "scheduler": {"replace_from_idle": False, "requeue_delay_minutes": 1, key: 0.3},
+            "simulation": {"horizon_days": 200, "replicas": 1}}
+    plan = plan_fleet(load_fleet(data))
+    eng = FleetEngine(plan, plan.jobs(5, 0), 5, 0)
+    hits: list[bool] = []
+    original_requeue, original_at = eng.requeue, eng._at
+
+    def at(delay, fn, job):
+        if fn == eng._on_eligible:
+            hits[-1] = True  # this requeue waits
+        original_at(delay, fn, job)
+
+    def requeue(job, failure):
+        hits.append(False)
+        original_requeue(job, failure)
+        if key == "requeue_share":
+            hits[-1] = job.failure_requeued
+
+    eng._at = at  # type: ignore[method-assign]
+    eng.requeue = requeue  # type: ignore[method-assign]
+    eng.run()
+    n, k = len(hits), sum(hits)
+    se = math.sqrt(0.3 * 0.7 / n)
+    assert n > 1000 and abs(k / n - 0.3) <= 4 * se, (k, n)
