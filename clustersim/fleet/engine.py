@@ -15,7 +15,21 @@ detection or relaunch starts again from detection), the sequence of the single-j
 (:mod:`clustersim.sim.replica`). With no node to be had, an elastic job carries on with fewer nodes (at
 least ``min_nodes``; progress in proportion) and a rigid one either releases its nodes and goes back to
 the queue (``no_spare: requeue``: the requeue cascade of Kokolis et al. 2024) or holds them and waits for
-a repaired node (``no_spare: wait``). A repaired node refills the spares first.
+a repaired node (``no_spare: wait``). A repaired node refills the spares first. A job requeued after a
+failure goes back to its old place in the queue, or behind the jobs of its priority
+(``scheduler.requeue_place: back``), and is eligible again ``scheduler.requeue_delay_minutes`` later (for
+the share ``requeue_delay_share`` of such requeues, drawn per requeue; the others at once); meanwhile the
+nodes it released are free for other jobs, so in a full cluster it must preempt to get them back. With
+``scheduler.requeue_share`` below 1, only that share of the jobs a node failure stops are requeued as the
+same job; the others are resubmitted as new jobs (behind their priority), and the preemptions they cause
+count as ordinary ones, as in Kokolis's accounting, which ties a preemption to a failure by the job.
+
+Beside the GPU-hours by state, the engine books hardware loss as Kokolis et al. 2024 (arXiv:2410.21680,
+Sec. IV, "preemptions and failure cascades") estimate it from Slurm logs: every job a hardware failure
+stops, and every job preempted by a job requeued after one, loses min(its run time, 30 min) x its GPUs
+(their assumption: hourly checkpoints, half an hour lost on average), whatever its own checkpoints. A
+stopped job's run time is since its last launch (its start, or its relaunch after an earlier failure);
+a preempted job's since its start.
 """
 
 from __future__ import annotations
@@ -60,6 +74,9 @@ __all__ = ["FleetEngine", "run_replica", "BATCH"]
 #: The shortest checkpoint interval simulated (a floor on Daly's optimum when a checkpoint is nearly free,
 #: where the optimum tends to 0 and the loss to a failure with it).
 MIN_INTERVAL_S = 60.0
+#: Kokolis et al. 2024's loss per stopped job: min(run time, 30 min) x GPUs (all jobs assumed to checkpoint
+#: hourly, so half an hour of work is lost on average).
+KOKOLIS_LOSS_CAP_S = 1800.0
 
 
 class FleetEngine(NodeEvents, LemonNodes):
@@ -73,6 +90,14 @@ class FleetEngine(NodeEvents, LemonNodes):
         self.spec = spec
         self.sched = spec.scheduler
         self.wait_for_nodes = spec.scheduler.no_spare == "wait"
+        self.requeue_delay_s = spec.scheduler.requeue_delay_minutes * 60.0
+        self.requeue_back = spec.scheduler.requeue_place == "back"
+        self.requeue_delay_share = spec.scheduler.requeue_delay_share
+        self.requeue_share = spec.scheduler.requeue_share
+        self.resubmit_draws = Draws(rngmod.stream(seed, replica, "fleet/resubmissions"), "uniform")
+        self.requeue_draws = Draws(rngmod.stream(seed, replica, "fleet/requeue-delays"), "uniform")
+        #: GPU-seconds lost by Kokolis's accounting: [jobs stopped by a hardware failure, secondary preemptions]
+        self.kokolis_gpu_s = [0.0, 0.0]
         self.seed, self.replica = seed, replica
         self.horizon = spec.simulation.horizon_days * 86400.0
         self.pools = [Pool(i, p.name, p.nodes, p.gpus_per_node, p.spare_nodes, p.node_rate_per_s, p.repair_mean_s,
@@ -130,7 +155,7 @@ class FleetEngine(NodeEvents, LemonNodes):
         self.take(job, "idle", nodes)
         pool.hold(job)
         job.queue_s += now - job.queued_at_s
-        job.run_start_s = now
+        job.run_start_s = job.launch_s = now
         if not job.started:
             job.started = True
             job.first_start_s = now
@@ -178,6 +203,7 @@ class FleetEngine(NodeEvents, LemonNodes):
 
     def begin_recovery(self, job: Job) -> None:
         """Relaunch on a full (or, elastic, a shrunk) set of nodes: restart, then load the checkpoint."""
+        job.launch_s = self.env.now
         self._hold(job, RECOVERING, job.relaunch_s, self._on_recovered)
 
     def stall(self, job: Job) -> None:
@@ -315,6 +341,8 @@ class FleetEngine(NodeEvents, LemonNodes):
             job.lemons -= lemon
             self._to_repair(pool, repair_s, job, lemon)
             return
+        if node_lost and job.state in (RUNNING, RECOVERING):  # a launched run stopped by hardware (Kokolis)
+            self.kokolis_gpu_s[0] += min(now - job.launch_s, KOKOLIS_LOSS_CAP_S) * job.nodes * pool.gpn
         self.settle(job, now, LOST_FAIL)
         job.lost_cat = LOST_FAIL
         pool.tick(now)
@@ -367,12 +395,31 @@ class FleetEngine(NodeEvents, LemonNodes):
         job.state = QUEUED
         job.epoch += 1
         job.requeues += failure  # requeues after failures; preemptions are counted apart
-        job.failure_requeued = failure
+        resubmitted = failure and self.requeue_share < 1.0 and self.resubmit_draws.next() >= self.requeue_share
+        job.failure_requeued = failure and not resubmitted
         job.queued_at_s = self.env.now
-        scheduler.enqueue(pool, job)
+        if failure and (self.requeue_back or resubmitted):
+            job.key = (job.key[0], self.env.now, job.i, job.want)  # queued anew (its submit time stays for the figures)
+        if failure and self.requeue_delay_s > 0 and (self.requeue_delay_share >= 1.0
+                                                     or self.requeue_draws.next() < self.requeue_delay_share):
+            self._at(self.requeue_delay_s, self._on_eligible, job)
+        else:
+            scheduler.enqueue(pool, job)
+
+    def _on_eligible(self, ev: Any) -> None:
+        """A job requeued after a failure becomes eligible to start again (``requeue_delay_minutes``)."""
+        job: Job = ev.job
+        if ev.epoch != job.epoch or job.state != QUEUED:
+            return
+        self.events += 1
+        scheduler.enqueue(job.pool, job)
+        scheduler.schedule(self, job.pool)
 
     def preempt(self, victim: Job, by: Job) -> None:
         cat = LOST_SECONDARY if by.failure_requeued else LOST_PREEMPT
+        if by.failure_requeued:
+            now = self.env.now
+            self.kokolis_gpu_s[1] += min(now - victim.run_start_s, KOKOLIS_LOSS_CAP_S) * victim.nodes * victim.pool.gpn
         self.settle(victim, self.env.now, cat)
         victim.lost_cat = cat
         victim.preemptions += 1
@@ -469,6 +516,7 @@ def run_replica(plan: FleetPlan, seed: int, replica: int, log_jobs: tuple[int, .
         "pool": table.pool,
         "template": table.template,
         "gpu_s": np.array([p.gpu_s for p in eng.pools], dtype=float),
+        "kokolis_gpu_s": np.array(eng.kokolis_gpu_s, dtype=float),
         "alloc_nodes": eng.sample_alloc,
         "queued_jobs": eng.sample_queued,
     }

@@ -41,6 +41,15 @@ The model in brief (the docstrings of clustersim/fleet/ cite each formula):
   nodes; it relaunches without a new detection) or waits holding them for a repaired node
   (`no_spare: wait`). A scenario job's per-gpu and per-node failure sources are replaced by its pool's;
   its per-job sources (software) stay with the job.
+- A job requeued after a failure keeps its place in the queue (`scheduler.requeue_place: keep`) or goes
+  behind the jobs of its priority (`back`), and is eligible again `scheduler.requeue_delay_minutes`
+  later (for the share `requeue_delay_share` of such requeues); meanwhile the nodes it released are
+  free for other jobs, so in a full cluster it must preempt to get nodes back. With
+  `scheduler.requeue_share` below 1, only that share of the jobs a node failure stops are requeued as
+  the same job; the others are resubmitted as new jobs, and the preemptions they cause are ordinary.
+- Besides GPU-hours by state, the results give `kokolis_secondary_share`: the share of hardware loss
+  from secondary preemptions as Kokolis et al. 2024 count it (each job a node failure stops, and each
+  job preempted by a job requeued after one, loses min(run time, 30 min) x GPUs).
 - A scenario job with `failures: scenario` keeps all its scenario's sources (exponential or Weibull,
   per GPU, node or job), repairs and checkpoint policy instead: they strike only its own nodes while it
   holds them, drawn on the streams `clustersim simulate` draws on (the first job's are the very same).

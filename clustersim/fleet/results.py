@@ -8,7 +8,10 @@ wall time from first start to end, Kokolis et al. 2024's ETTR), interruptions, r
 Per fleet: GPU-hours by state over the whole horizon: running (compute that was kept), checkpointing,
 lost to failure (work lost and recoveries after failures), lost to preemption, lost to secondary
 preemption (a job preempted by a job requeued after a failure: Kokolis's requeue cascade), idle, spare
-and in repair; they add up to GPUs x horizon. Utilization = allocated GPU-hours / all GPU-hours.
+and in repair; they add up to GPUs x horizon. ``kokolis_secondary_share`` is the share of hardware loss
+from secondary preemptions as Kokolis et al. 2024 (arXiv:2410.21680, Sec. IV) count it: every job stopped
+by a hardware failure or preempted by a job requeued after one loses min(run time, 30 min) x GPUs
+(:data:`clustersim.fleet.engine.KOKOLIS_LOSS_CAP_S`), whatever its checkpoints. Utilization = allocated GPU-hours / all GPU-hours.
 Every scalar is reported as its mean over replicas, the standard error of that mean, and the 10th,
 50th and 90th percentiles over replicas.
 """
@@ -53,6 +56,12 @@ def _p(x: np.ndarray, q: float) -> float:
     return float(np.percentile(x, q))
 
 
+def _share(kokolis_gpu_s: np.ndarray) -> float:
+    """Secondary-preemption loss over all hardware loss (failed plus secondary), Kokolis's accounting."""
+    failed, secondary = (float(x) for x in kokolis_gpu_s)
+    return secondary / (failed + secondary) if failed + secondary > 0 else math.nan
+
+
 def replica_metrics(rep: dict[str, Any], warmup_s: float, horizon_s: float) -> dict[str, Any]:
     """The scalar figures of one replica (hours unless the name says otherwise)."""
     sel = (rep["submit_s"] >= warmup_s) & (rep["submit_s"] < horizon_s)
@@ -83,6 +92,7 @@ def replica_metrics(rep: dict[str, Any], warmup_s: float, horizon_s: float) -> d
         "utilization": float(allocated / total) if total else math.nan,
         "goodput_fraction": float(gpu_h[0] / total) if total else math.nan,
         "secondary_loss_share": float(gpu_h[4] / lost_hw) if lost_hw > 0 else math.nan,
+        "kokolis_secondary_share": _share(rep["kokolis_gpu_s"]),
         **{f"gpu_hours_{name}": float(h) for name, h in zip(GPU_STATES, gpu_h, strict=True)},
         "events": int(rep["events"]),
         "pool_gpu_s": rep["gpu_s"].tolist(),

@@ -3,7 +3,9 @@
 A job starts only when all its nodes are free (gang scheduling). The queue is sorted by a key fixed at
 submission: ``(0, submit time, index, nodes)`` for FIFO, ``(-priority, submit time, index, nodes)``
 otherwise (the index is unique, so the node count only rides along for the backfill scan), so a
-requeued job goes back to its old place (Slurm keeps a requeued job's priority and eligible time).
+requeued job goes back to its old place (``scheduler.requeue_place: keep``); with ``back`` a job requeued
+after a failure is keyed by its requeue time instead, behind the jobs of its priority already queued
+(Slurm resets a requeued job's submit time: sacct and scontrol man pages).
 
 * fifo / priority: start jobs from the head while they fit; the first that does not blocks the rest.
 * preemption: a blocked head preempts running jobs of strictly lower priority (lowest priority first,

@@ -38,7 +38,7 @@ from clustersim.scenario import catalog
 from clustersim.scenario.spec import NetworkSpec, Strict
 
 __all__ = ["FleetSpec", "PoolSpec", "PoolFailuresSpec", "PoolSourceSpec", "JobSpec", "JobCheckpointSpec",
-           "GeneratedSpec", "ChoiceSpec", "DurationSpec", "WorkloadSpec", "SchedulerSpec", "RepairSpec",
+           "GeneratedSpec", "ChoiceSpec", "SizePrioritySpec", "DurationSpec", "WorkloadSpec", "SchedulerSpec", "RepairSpec",
            "FleetSimulationSpec", "MAX_JOBS", "fleet_json_schema"]
 
 PosInt = Annotated[int, Field(gt=0)]
@@ -196,6 +196,13 @@ class DurationSpec(Strict):
         return self
 
 
+class SizePrioritySpec(Strict):
+    """A priority for generated jobs from a size up."""
+
+    min_gpus: PosInt = Field(description="jobs of at least this many GPUs")
+    priority: int = Field(description="their priority")
+
+
 class GeneratedSpec(Strict):
     """A generated workload: Poisson arrivals, job sizes and durations drawn from keyed random streams."""
 
@@ -206,6 +213,9 @@ class GeneratedSpec(Strict):
     gpus: int | ChoiceSpec = Field(description="GPUs per job: a number or a discrete distribution")
     duration_hours: DurationSpec = Field(description="failure-free run time of each job")
     priority: int | ChoiceSpec = Field(0, description="a number or a discrete distribution")
+    priority_by_gpus: list[SizePrioritySpec] | None = Field(
+        None, min_length=1, description="jobs of at least min_gpus GPUs get that priority instead (the largest "
+        "threshold that applies; Kokolis 2024: large jobs run at high priority, small ones at the lowest)")
     elastic_fraction: Annotated[float, Field(ge=0, le=1)] = Field(0.0, description="share of jobs that are elastic")
     checkpoint: JobCheckpointSpec = Field(default_factory=JobCheckpointSpec,
                                           description="checkpoint and restart costs of every generated job")
@@ -245,6 +255,19 @@ class SchedulerSpec(Strict):
     no_spare: Literal["requeue", "wait"] = Field(
         "requeue", description="a rigid job short of nodes once its failure is detected: requeue (release its "
         "nodes, back to the queue) or wait holding them for a repaired node (as `clustersim simulate`)")
+    requeue_place: Literal["keep", "back"] = Field(
+        "keep", description="where a job requeued after a failure goes in its queue: keep its old place, or "
+        "back behind the jobs of its priority already queued (Slurm resets a requeued job's submit time)")
+    requeue_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        1.0, description="the share of jobs stopped by a node failure that the scheduler requeues as the same "
+        "job (Slurm's requeue after NODE_FAIL); the others end failed and are resubmitted as new jobs, behind "
+        "their priority (drawn per failure from a keyed stream; their preemptions then count as ordinary ones)")
+    requeue_delay_minutes: NonNegFloat = Field(
+        0.0, description="a job requeued after a failure is eligible to start again this long after its "
+        "requeue; the nodes it released are free for other jobs meanwhile (0: at once)")
+    requeue_delay_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        1.0, description="the share of requeues after failures that wait requeue_delay_minutes (drawn per "
+        "requeue from a keyed stream); the others are eligible at once")
 
     @model_validator(mode="after")
     def _check(self) -> SchedulerSpec:

@@ -99,7 +99,7 @@ class Job:
                  "min_nodes", "priority", "submit_s", "key", "state", "anchor_s", "rate", "epoch", "started",
                  "first_start_s", "end_s", "queued_at_s", "queue_s", "interruptions", "requeues", "preemptions",
                  "failure_requeued", "expect_end_s", "phase_start_s", "lost_cat", "useful_s", "run_start_s",
-                 "regrow_pending", "nseg", "expect_s", "lemons")
+                 "regrow_pending", "nseg", "expect_s", "lemons", "launch_s")
 
     def __init__(self, i: int, pool: Pool, nodes: int, work: float, tau: float, delta: float, detect: float,
                  restart: float, load: float, soft_rate: float, elastic: bool, min_nodes: int, priority: int,
@@ -146,6 +146,7 @@ class Job:
         self.nseg = 1
         self.expect_s = 0.0  # failure-free time to finish, set when queued (backfill)
         self.lemons = 0  # lemon nodes among those it holds
+        self.launch_s = 0.0  # its last launch (a start or a relaunch): a run's start in Kokolis's accounting
 
 
 class Pool:

@@ -15,12 +15,9 @@ Inputs (reference.md B.2, D.8): RSC-1's node failure rate r_f = 6.50 per 1000 no
    Daly's (Daly 2006: work / T_w), which the simulation must match within 4 standard errors. The
    tolerance against Kokolis's formula, 0.03 absolute, is what its first-order error allows: it is
    0.015 below Daly's exact value at 16,384 GPUs (MTTF 1.8 h) and under 0.002 at 4,096 GPUs or fewer.
-3. The share of hardware loss from secondary preemptions (16% on RSC-1, from one 1024-GPU NODE_FAIL job
-   requeued 35 times, 548 preemptions across 7,000 GPUs). The paper does not state the workload (job
-   mix, priorities, the preempted jobs' checkpoints) that produced it; the cascade was driven by lemon
-   nodes, which the fleet models (:mod:`clustersim.fleet.lemons`) with the count and share of failures
-   the paper gives. The fleet's figures for an RSC-1-like fleet, with and without lemons, are printed
-   against a named tolerance (4 points) and reported as not met.
+3. The share of hardware loss from secondary preemptions (16% on RSC-1): Kokolis's own accounting
+   booked by the fleet, the paper's cascade example, and an RSC-1 fleet built from the stated inputs with
+   a sensitivity table over the unstated ones (:mod:`clustersim.fleet.cascade`).
 """
 
 from __future__ import annotations
@@ -29,10 +26,11 @@ import math
 from typing import Any
 
 from clustersim import theory, units
+from clustersim.fleet import cascade
 from clustersim.fleet.runner import fleet
 
-__all__ = ["R_F_PER_NODE_DAY", "U0_S", "WRITE_S", "mttf_checks", "ettr_checks", "secondary_share",
-           "validation_section", "MTTF_TOLERANCE", "ETTR_TOLERANCE", "SECONDARY_PUBLISHED", "SECONDARY_TOLERANCE"]
+__all__ = ["R_F_PER_NODE_DAY", "U0_S", "WRITE_S", "mttf_checks", "ettr_checks", "validation_section",
+           "MTTF_TOLERANCE", "ETTR_TOLERANCE"]
 
 R_F_PER_NODE_DAY = 6.50 / 1000
 NODE_MTBF_H = 1 / R_F_PER_NODE_DAY * 24
@@ -101,61 +99,9 @@ def ettr_checks(replicas: int = 100, work_h: float = 168.0) -> list[dict[str, An
     return rows
 
 
-#: Kokolis et al.'s lemon nodes on RSC-1: 40 found among its ~2,000 nodes; removing them cut the failures
-#: of jobs on 512+ GPUs from 14% to 4%, read here as lemons causing 1 - 4/14 of the failures.
-LEMONS_PER_NODE = 40 / 2000
-LEMON_FAILURE_SHARE = 1 - 4 / 14
-#: The published share of hardware goodput loss from secondary preemptions, and the tolerance a
-#: reproduction would have to meet (absolute, in share points).
-SECONDARY_PUBLISHED = 0.16
-SECONDARY_TOLERANCE = 0.04
-_RSC_NODES = 500
-
-
-def _rsc_like(lemon_repair_hours: float | None, replicas: int) -> dict[str, Any]:
-    """An RSC-1-like fleet: 500 nodes at RSC-1's rate, a generated 8-1,024-GPU mix, priority backfill with
-    preemption after 2 h, no spares (a failed job is requeued); with lemons at the same total rate."""
-    failures: dict[str, Any] = {"node_mtbf_hours": NODE_MTBF_H, "repair_hours": 24}
-    if lemon_repair_hours is not None:
-        n, lemons = _RSC_NODES, round(LEMONS_PER_NODE * _RSC_NODES)
-        total = n * R_F_PER_NODE_DAY  # failures per day, lemons included
-        failures = {"node_mtbf_hours": (n - lemons) / ((1 - LEMON_FAILURE_SHARE) * total) * 24, "repair_hours": 24,
-                    "lemon_nodes": lemons, "lemon_mtbf_hours": lemons / (LEMON_FAILURE_SHARE * total) * 24,
-                    "lemon_repair_hours": lemon_repair_hours}
-    return {"name": "RSC-1-like", "pools": [{"name": "rsc1", "gpu": "a100-sxm-80gb", "nodes": _RSC_NODES,
-                                             "spare_nodes": 0, "failures": failures}],
-            "workload": {"generated": {"count": 3000, "arrivals_per_hour": 6, "gpus": {
-                "choices": [8, 64, 256, 1024], "weights": [0.6, 0.25, 0.1, 0.05]},
-                "duration_hours": {"distribution": "lognormal", "median": 6, "sigma": 1.2, "max_hours": 168},
-                "priority": {"choices": [0, 5], "weights": [0.7, 0.3]},
-                "checkpoint": {"write_minutes": WRITE_S / 60, "detect_minutes": DETECT_MIN,
-                               "restart_minutes": RESTART_MIN}}},
-            "scheduler": {"policy": "backfill", "preemption": True, "preempt_after_hours": 2,
-                          "replace_from_idle": False},
-            "simulation": {"horizon_days": 30, "warmup_days": 2, "replicas": replicas, "seed": SEED}}
-
-
-def secondary_share(replicas: int = 8) -> list[dict[str, Any]]:
-    """Share of hardware loss (lost work and recoveries) from secondary preemptions on an RSC-1-like fleet:
-    independent node failures, then lemon nodes (the same total failure rate) repaired in 24 h or back
-    within 2 h (they pass the health checks)."""
-    rows = []
-    for label, lemon_repair_h in (("independent node failures", None), ("lemon nodes, repaired in 24 h", 24.0),
-                                  ("lemon nodes, back in 2 h", 2.0)):
-        res = fleet(_rsc_like(lemon_repair_h, replicas))
-        share = res.values("secondary_loss_share")
-        se = float(share.std(ddof=1) / math.sqrt(share.size)) if share.size > 1 else 0.0
-        rows.append({"variant": label, "published": SECONDARY_PUBLISHED, "simulated": float(share.mean()), "se": se,
-                     "requeues": float(res.values("requeues").mean()),
-                     "preemptions": float(res.values("preemptions").mean()),
-                     "utilization": float(res.values("utilization").mean()),
-                     "ok": abs(float(share.mean()) - SECONDARY_PUBLISHED) <= SECONDARY_TOLERANCE})
-    return rows
-
-
 def validation_section() -> str:
     """The "Fleet" section of docs/validation.md (every figure computed here, seeded)."""
-    mttf, ettr, sec = mttf_checks(), ettr_checks(), secondary_share()
+    mttf, ettr, sec = mttf_checks(), ettr_checks(), cascade.sensitivity()
     lines = ["", "## Fleet", "",
              "The fleet simulation (`clustersim fleet`, clustersim/fleet/) is checked four ways: against queueing",
              "theory and Daly's closed form in `tests/test_fleet_queueing.py` (Erlang C's mean wait for M/M/2;",
@@ -190,33 +136,5 @@ def validation_section() -> str:
         lines.append(f"| {r['gpus']:,} | {r['interval_min']:.1f} | {r['kokolis_ettr']:.4f} | {r['daly_ettr']:.4f} | "
                      f"{r['simulated_ettr']:.4f} ± {r['se']:.4f} | {r['z_vs_daly']:+.2f} | {r['difference']:+.4f} | "
                      f"{'yes' if r['ok'] else 'no'} |")
-    lines += ["", "### Share of hardware loss from requeue cascades: not reproduced "
-              f"(tolerance ±{SECONDARY_TOLERANCE * 100:g} points)", "",
-              f"Kokolis et al. attribute {SECONDARY_PUBLISHED:.0%} of RSC-1's hardware goodput loss to secondary",
-              "preemptions: jobs preempted by a job requeued after a hardware failure (NODE_FAIL); their example is",
-              "one 1,024-GPU job requeued 35 times, which preempted 548 jobs across 7,000 GPUs, a cascade they trace",
-              "to lemon nodes. The fleet counts the same quantity: the GPU-hours preempted jobs lose (work since",
-              "their checkpoint, then their relaunch) when the preempting job was requeued after a failure, over",
-              "all GPU-hours lost to hardware (failed jobs' lost work, detection, relaunch, and those).",
-              "RSC-1-like fleet: 500 nodes at r_f, a generated mix of 8-1,024-GPU jobs (lognormal durations,",
-              "median 6 h, at most 7 days), 30% of them at a higher priority, priority backfill with preemption",
-              "after 2 h, no spares (a failed job is requeued), 30 days, 8 replicas. Lemon rows: "
-              f"{LEMONS_PER_NODE * 2000:g} lemons per 2,000 nodes",
-              "(the paper's count on RSC-1) causing 1 - 4/14 = 71% of the failures (the paper: removing them cut",
-              "the failures of 512+ GPU jobs from 14% to 4%), at the same total rate r_f.", "",
-              "| variant | published | simulated | requeues | preemptions | utilization | pass |",
-              "|---|---|---|---|---|---|---|"]
-    for r in sec:
-        lines.append(f"| {r['variant']} | {r['published']:.0%} | {r['simulated']:.1%} ± {r['se']:.1%} | "
-                     f"{r['requeues']:,.0f} | {r['preemptions']:,.0f} | {r['utilization']:.2f} | "
-                     f"{'yes' if r['ok'] else 'no'} |")
-    lines += ["", "Not met, and not a modelling gap that a fix here can close: the figure depends on what the paper",
-              "does not publish. It gives neither the job mix by size and priority (QoS) nor which jobs may",
-              "preempt which, nor the checkpoint intervals of the preempted jobs (their loss per preemption), nor",
-              "how often lemon nodes failed and how fast they came back into service, nor whether the 16% counts",
-              "all secondary preemptions or that one cascade. Lemon nodes (`failures.lemon_nodes`, added for this",
-              "check) do not raise the share at the same total failure rate: they concentrate failures on a few",
-              "nodes but do not make a requeued job land on one again more often than its share of the idle",
-              "nodes; the paper's cascade needs a lemon back in service and picked again at once, a",
-              "scheduler detail the paper does not state."]
+    lines += cascade.section_lines(sec)
     return "\n".join(lines) + "\n"

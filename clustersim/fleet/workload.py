@@ -303,6 +303,15 @@ def _choose(spec: int | ChoiceSpec, n: int, rng: np.random.Generator) -> np.ndar
     return rng.choice(np.asarray(spec.choices, dtype=np.int64), size=n, p=p)
 
 
+def _priorities(gen: GeneratedSpec, gpus: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Drawn priorities, replaced by ``priority_by_gpus`` where a threshold applies (drawn either way, so the
+    other columns keep their common random numbers)."""
+    prio = _choose(gen.priority, len(gpus), rng)
+    for rule in sorted(gen.priority_by_gpus or [], key=lambda r: r.min_gpus):
+        prio = np.where(gpus >= rule.min_gpus, rule.priority, prio)
+    return prio
+
+
 def _durations_s(spec: DurationSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     if spec.distribution == "exponential":
         d = rng.exponential(float(spec.mean or 0.0), n)
@@ -341,5 +350,5 @@ def _generate(plan: FleetPlan, gen: GeneratedSpec, seed: int, replica: int) -> J
                     load_s=np.full(n, ck["load_s"]), detect_s=np.full(n, ck["detect_s"]),
                     restart_s=np.full(n, ck["restart_s"]), own=np.full(n, -1, dtype=np.int64),
                     soft_rate_per_s=np.full(n, ck["soft_rate_per_s"]), elastic=elastic,
-                    min_nodes=np.ones(n, dtype=np.int64), priority=_choose(gen.priority, n, r("priority")),
+                    min_nodes=np.ones(n, dtype=np.int64), priority=_priorities(gen, gpus, r("priority")),
                     template=np.full(n, len(plan.templates) - 1, dtype=np.int64))
