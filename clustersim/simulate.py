@@ -228,6 +228,9 @@ class SimulationResult:
     #: strategy's own cost (cold nodes, the memory tier, retained storage); None for the whole-job engines
     strategy_job: StrategyJob | None = None
     strategy_cost_usd: np.ndarray | None = None
+    #: each replica's node-seconds of provisioned cold nodes (engine ``strategy``; None otherwise): what
+    #: ``clustersim dollars`` prices as the cold spares
+    strategy_cold_node_s: np.ndarray | None = None
 
     def write_events(self, path: str) -> None:
         """Replica 0's event log as CSV, written atomically."""
@@ -268,7 +271,9 @@ class SimulationResult:
             "samples": {"wall_days": wall_days.tolist(), "goodput": list(map(float, mc.goodput)),
                         "wall_cost_usd": cost.tolist() if cost is not None else None,
                         "wall_days_failures_only": (np.asarray(self.failure_only.wall_s, dtype=float) / units.DAY_S
-                                                    ).tolist() if self.failure_only is not None else None},
+                                                    ).tolist() if self.failure_only is not None else None,
+                        "cold_node_hours": (np.asarray(self.strategy_cold_node_s, dtype=float) / units.HOUR_S).tolist()
+                        if self.strategy_cold_node_s is not None else None},
             "timeline": timeline(mc.events or []),
         })
         out["failure_only"] = self._failure_only(paid_gpus, price, out)
@@ -362,4 +367,5 @@ def _simulate_strategy(est: Estimate, job: SimJob, uses: tuple[str, ...], n: int
         raw = simulate_strategy(sjob, replicas=n, seed=sd, workers=workers, advance=advance)
     mc = strategy_monte_carlo(sjob, job, raw, sd, note)
     return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd, strategy_job=sjob,
-                            strategy_cost_usd=strategy_cost(est, sjob, raw["wall_s"], raw["cold_node_s"]))
+                            strategy_cost_usd=strategy_cost(est, sjob, raw["wall_s"], raw["cold_node_s"]),
+                            strategy_cold_node_s=raw["cold_node_s"])

@@ -407,7 +407,8 @@ class MemoryTierSpec(Strict):
         None, description="host memory the tier holds per node (priced); default: the checkpoint over the "
         "nodes, twice for peer")
     usd_per_gib_hour: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
-        0.0, description="price of that host memory")
+        0.0, description="price of that host memory (in simulate's and resilience's dollars, and dollars' "
+        "memory_tier_usd)")
 
 
 class CheckpointSpec(Strict):
@@ -433,7 +434,8 @@ class CheckpointSpec(Strict):
         1.0, description="achieved read bandwidth as a fraction of read_gbyte_per_s (0.215 in Lablup 2026)")
     retention: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         None, description="storage checkpoints kept (what a late-found corruption can roll back to; priced "
-        "with pricing.storage_usd_per_tb_month); omit: all")
+        "with pricing.storage_usd_per_tb_month by simulate, resilience and dollars); omit: all (dollars: 2 "
+        "when the whole-job engines simulate the run)")
     memory_tier: MemoryTierSpec | None = Field(
         None, description="a fast in-memory checkpoint tier at its own interval; the storage checkpoint "
         "(this section's interval) is every round(interval_minutes / memory_tier.interval_minutes)-th. "
