@@ -29,7 +29,7 @@ from clustersim.results import jsonable
 from clustersim.scenario import Scenario
 from clustersim.sim import FailureSource, MonteCarloResult, SimJob, TraceEvent
 from clustersim.sim import simulate as run_monte_carlo
-from clustersim.sim.strategy import simulate_strategy
+from clustersim.sim.strategy import simulate_strategy, strategy_event_log
 from clustersim.sim.strategy_job import StrategyJob
 from clustersim.sim.strategy_result import strategy_monte_carlo
 
@@ -365,7 +365,9 @@ def _simulate_strategy(est: Estimate, job: SimJob, uses: tuple[str, ...], n: int
     note += "; failure randomness only (the strategy engine draws no parameter uncertainty)"
     with _Progress(n, progress) as advance:
         raw = simulate_strategy(sjob, replicas=n, seed=sd, workers=workers, advance=advance)
-    mc = strategy_monte_carlo(sjob, job, raw, sd, note)
+    # replica 0 once more, with its event log (the same result: the log changes no draw)
+    log = strategy_event_log(sjob, seed=sd, replica=0, limit=job.max_log_rows)
+    mc = strategy_monte_carlo(sjob, job, raw, sd, note, log)
     return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd, strategy_job=sjob,
                             strategy_cost_usd=strategy_cost(est, sjob, raw["wall_s"], raw["cold_node_s"]),
                             strategy_cold_node_s=raw["cold_node_s"])

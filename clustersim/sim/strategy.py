@@ -31,15 +31,19 @@ from clustersim import rng as rngmod
 from clustersim.errors import SimulationError
 
 from .strategy_job import KINDS, StrategyJob
+from .strategy_log import COMPONENTS, EventLog, log_cycles, log_recovery
 from .strategy_state import TWO_M53, Failures, Nodes, StrategyReplica, restore
 
-__all__ = ["StrategyReplica", "run_strategy_replica", "run_strategy_chunk", "simulate_strategy"]
+__all__ = ["StrategyReplica", "run_strategy_replica", "run_strategy_chunk", "simulate_strategy",
+           "strategy_event_log"]
 
 
-def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
+def _run_restart(job: StrategyJob, seed: int, replica: int, log: EventLog | None = None) -> StrategyReplica:
     """Restart mode (the module's docstring). The hot path of the engine: the failure draw and a healthy
     node's swap are written out here (the same draws, in the same order, as :meth:`.Failures.next` and
-    :meth:`.Nodes.swap`; each call saved is a share of the ~3 us a failure costs)."""
+    :meth:`.Nodes.swap`; each call saved is a share of the ~3 us a failure costs). With a ``log`` the
+    swaps go through :meth:`.Nodes.swap` (what it did is logged) and each event is logged
+    (:mod:`.strategy_log`); the result is the same."""
     out = StrategyReplica()
     feed = Failures(job, seed, replica)
     nodes = Nodes(job, seed, replica, out)
@@ -64,6 +68,9 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
     tf, kind = nxt(len(lemons))
     clock = feed.t
     events = 0
+    logged = log is not None
+    if log is not None:
+        log.add(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.hot_spares}")
     # checkpoint cycles: cycles g+1 .. g+n take n * iw + sw * (the storage checkpoints among them)
     iw, sw, m = job.interval_s + job.write_s, job.storage_write_s, job.storage_every
     per = iw + sw / m  # the mean wall time of a cycle
@@ -93,6 +100,9 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
                 c = n * iw + sw * (((g + n) // m) - gm)
                 if c <= x:
                     break
+        if logged and log is not None:
+            doing = "checkpointing" if log_cycles(log, job, g, t, n, end, nmax, finished=ending and end == finish) \
+                else "running"
         if ending:
             checkpoint_s += (c - n * interval) + (last_w if end == finish else 0)
             out.finished = end == finish
@@ -112,7 +122,10 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
         while True:
             events += 1
             wait = 0.0
-            if kind == "node" or (kind == "lemon" and not lemons):  # a healthy node: Nodes.swap, written out
+            if logged:
+                if kind == "node" or kind == "lemon":
+                    kind, wait = swap(now, kind)
+            elif kind == "node" or (kind == "lemon" and not lemons):  # a healthy node: Nodes.swap, written out
                 kind = "node"
                 broken = misdiagnosis > 0 and (repair_raw() >> 11) * TWO_M53 < misdiagnosis
                 nodes.seq += 1
@@ -133,11 +146,14 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
             elif kind == "lemon":
                 kind, wait = swap(now, kind)
             by_kind[kind] += 1
-            if target < 0:
+            unrecovered = target < 0
+            if unrecovered:
                 unrecoverable += 1
                 target = 0
             load = tier_load if fast else storage_load
             ready = now + detect + wait + restart + load
+            if logged and log is not None:  # (the hot path tests the local bool; mypy narrows on log)
+                source = _log_failure(log, job, nodes, now, kind, doing, target, fast, unrecovered)
             if drawn:  # Failures.next, written out
                 nl = len(lemons)
                 scale, total, cum, rest = rates.get(nl) or rates_of(nl)
@@ -153,6 +169,9 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
                             break
             else:
                 tf, kind = nxt(len(lemons))
+            if logged and log is not None:
+                log_recovery(log, job, now, wait, load, source, len(pool), target * interval, fast, tf,
+                             tf >= ready or events >= max_events)
             if tf >= ready or events >= max_events:
                 recovery_s += ready - now - wait
                 waiting_s += wait
@@ -163,6 +182,8 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
             more, fast2 = restore(job, target, kind)
             target, fast = (min(target, more), fast and fast2) if more >= 0 else (-1, False)
             now = tf
+            if logged:
+                doing = "recovery"
         fast_restores += int(fast)
         storage_restores += int(not fast)
         g, t = (target if target > 0 else 0), now
@@ -170,6 +191,8 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
             out.wall_s, out.finished = min(now, horizon), False
             out.work_s = g * interval
             break
+    if log is not None:
+        _log_end(log, job, out, events)
     out.failures = events
     out.checkpoint_s, out.lost_s, out.recovery_s, out.waiting_s = checkpoint_s, lost_s, recovery_s, waiting_s
     out.fast_restores, out.storage_restores, out.unrecoverable = fast_restores, storage_restores, unrecoverable
@@ -177,13 +200,42 @@ def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
     return out
 
 
-def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
+def _log_failure(log: EventLog, job: StrategyJob, nodes: Nodes, now: float, kind: str, doing: str, target: int,
+                 fast: bool, unrecovered: bool) -> str:
+    """Log a failure of the restart loop (and its node's repair): returns the replacement's source ('' for
+    a failure that needs no node)."""
+    if unrecovered:
+        restores = "no clean checkpoint is retained: restart from the beginning"
+    else:
+        restores = f"restores checkpoint {target} from {'memory' if fast else 'storage'}"
+    log.add(now, "failure", COMPONENTS[kind], f"during {doing}; {restores}")
+    if kind not in ("node", "lemon"):
+        return ""
+    back, retired, source = nodes.last
+    log.add(now, "repair_start", COMPONENTS[kind], f"until={back!r}")
+    if retired:
+        log.add(now, "node_retired", COMPONENTS[kind], f"after {job.retire_after} failures; a fresh node at {back!r}")
+    return source
+
+
+def _log_end(log: EventLog, job: StrategyJob, out: StrategyReplica, events: int) -> None:
+    """The run's last row; rows after its end (a recovery past the horizon) are dropped."""
+    log.rows = [row for row in log.rows if row[0] <= out.wall_s]
+    if out.finished:
+        log.add(out.wall_s, "finish")
+    elif events >= job.max_events:
+        log.add(out.wall_s, "event_budget", detail=f"work_s={out.work_s!r} of {job.work_s!r} after {events} failures")
+    else:
+        log.add(out.wall_s, "horizon", detail=f"work_s={out.work_s!r} of {job.work_s!r}")
+
+
+def _run_per_replica(job: StrategyJob, seed: int, replica: int, log: EventLog | None = None) -> StrategyReplica:
     """Per-replica fault tolerance: each failure stalls every replica ``ft_stall_s`` (the quorum re-forms;
     overlapping stalls merge) and takes one replica out until detection + replacement + ``ft_rejoin_s``
     have passed; a failure that strikes a replica already out is thinned (it has no GPU running). The job
     progresses at ``ft_speed`` x (replicas up / replicas) x the storage-checkpoint duty factor, and
     finishes when its work is done. With every replica out it makes no progress until one rejoins (no
-    whole-job restart: a documented simplification)."""
+    whole-job restart: a documented simplification). ``log``: the events (:mod:`.strategy_log`)."""
     out = StrategyReplica()
     feed = Failures(job, seed, replica)
     nodes = Nodes(job, seed, replica, out)
@@ -198,9 +250,13 @@ def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyRepli
     tf, kind = feed.next(len(nodes.lemons))
     thin = rngmod.stream(seed, replica, "strategy/thin")
     horizon = job.horizon
+    if log is not None:
+        log.add(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.hot_spares} "
+                                     f"replicas={r}")
     while True:
         up = r - len(rejoin)
-        rate = 0.0 if t < stall_until else base * up / r
+        stalled = t < stall_until
+        rate = 0.0 if stalled else base * up / r
         nxt = min(tf, rejoin[0] if rejoin else math.inf, stall_until if stall_until > t else math.inf, horizon)
         if rate > 0 and t + (job.work_s - work) / rate <= nxt:
             end = t + (job.work_s - work) / rate
@@ -208,13 +264,17 @@ def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyRepli
             out.stalled_s += 0.0
             break
         work += rate * (nxt - t)
-        out.stalled_s += (nxt - t) if t < stall_until else 0.0
+        out.stalled_s += (nxt - t) if stalled else 0.0
         t = nxt
         if t >= horizon:
             out.wall_s, out.finished, out.work_s = horizon, False, work
             break
+        if log is not None and stalled and t >= stall_until:
+            log.add(t, "resumed", detail=f"work_s={work!r} replicas={up}/{r}")
         while rejoin and rejoin[0] <= t:
             heapq.heappop(rejoin)
+            if log is not None:
+                log.add(t, "expand", detail=f"replicas={r - len(rejoin)}/{r}")
         if tf <= t:
             if thin.random() < up / r:
                 out.failures += 1
@@ -225,21 +285,52 @@ def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyRepli
                 out.waiting_s += wait
                 heapq.heappush(rejoin, t + job.detect_s + wait + job.ft_rejoin_s)
                 stall_until = max(stall_until, t + job.ft_stall_s)
+                if log is not None:
+                    _log_replica_out(log, job, nodes, t, kind, wait, r - len(rejoin), stall_until)
+            elif log is not None:
+                log.add(t, "failure_ignored", COMPONENTS[kind], "its replica is already out")
             if out.failures >= job.max_events:
                 out.wall_s, out.finished, out.work_s = t, False, work
                 break
             tf, kind = feed.next(len(nodes.lemons))
     out.checkpoint_s = (1.0 - duty) * out.wall_s
     out.lost_s = 0.0
+    if log is not None:
+        _log_end(log, job, out, out.failures)
     nodes.finish(out.wall_s)
     return out
 
 
-def run_strategy_replica(job: StrategyJob, seed: int = 0, replica: int = 0) -> StrategyReplica:
-    """Simulate one run of ``job`` on the keyed streams of (seed, replica)."""
+def _log_replica_out(log: EventLog, job: StrategyJob, nodes: Nodes, t: float, kind: str, wait: float, up: int,
+                     stall_until: float) -> None:
+    """Log a failure of per-replica mode: its replica leaves (back after detection, the replacement and
+    the rejoin), the quorum stalls until ``stall_until``."""
+    back_at = t + job.detect_s + wait + job.ft_rejoin_s
+    log.add(t, "failure", COMPONENTS[kind], f"during running; its replica rejoins at {back_at!r}, the others "
+                                            f"stall until {stall_until!r}")
+    if kind in ("node", "lemon"):
+        back, retired, _ = nodes.last
+        log.add(t, "repair_start", COMPONENTS[kind], f"until={back!r}")
+        if retired:
+            log.add(t, "node_retired", COMPONENTS[kind], f"after {job.retire_after} failures; a fresh node at {back!r}")
+    log.add(t, "shrink", detail=f"replicas={up}/{job.replicas}")
+
+
+def run_strategy_replica(job: StrategyJob, seed: int = 0, replica: int = 0,
+                         log: EventLog | None = None) -> StrategyReplica:
+    """Simulate one run of ``job`` on the keyed streams of (seed, replica); ``log`` (an
+    :class:`~.strategy_log.EventLog`) receives its events, without changing the result."""
     if job.mode == "per_replica":
-        return _run_per_replica(job, seed, replica)
-    return _run_restart(job, seed, replica)
+        return _run_per_replica(job, seed, replica, log)
+    return _run_restart(job, seed, replica, log)
+
+
+def strategy_event_log(job: StrategyJob, seed: int = 0, replica: int = 0, limit: int = 100_000) -> EventLog:
+    """The event log of one replica (replica 0 is the one ``clustersim simulate --events`` writes), cut at
+    ``limit`` rows."""
+    log = EventLog(limit)
+    run_strategy_replica(job, seed, replica, log)
+    return log
 
 
 def run_strategy_chunk(job: StrategyJob, seed: int, start: int, stop: int) -> list[StrategyReplica]:

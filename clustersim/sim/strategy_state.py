@@ -111,6 +111,9 @@ class Nodes:
         self.lemons: list[int] = [0] * job.lemon_nodes  # lemons in the job: failures so far
         self.rng = rngmod.stream(seed, replica, "strategy/repair")
         self.cold_since: list[float] = []
+        #: what the last swap did, for the event log: (back from repair at, retired?, the replacement:
+        #: ``hot spare``, ``cold node`` or ``repaired node``)
+        self.last: tuple[float, bool, str] = (0.0, False, "")
         self.fixed = job.repair_fixed or job.repair_s == 0
         self._retired_delay = job.cold_provision_s if job.cold_provision_s is not None else job.repair_s
 
@@ -127,10 +130,12 @@ class Nodes:
         (``cold_provision_s``), else the next node back from repair."""
         job = self.job
         lemons = self.lemons
+        retired = False
         if kind == "lemon" and lemons:
             count = lemons.pop(int(self.rng.integers(len(lemons)))) + 1
             if job.retire_after and count >= job.retire_after:
                 self.out.retired += 1
+                retired = True
                 back, state = now + self._retired_delay, 0  # a fresh node replaces the retired lemon in the pool
             elif job.escalate_after and count >= job.escalate_after:
                 back, state = now + 2.0 * self._repair_s(), 0  # a thorough repair fixes it
@@ -147,18 +152,19 @@ class Nodes:
         while returns and returns[0][0] <= now:
             pool.append(heapq.heappop(returns)[2])
         if pool:
-            wait = 0.0
+            wait, source = 0.0, "hot spare"
             state = pool.pop()
         elif job.cold_provision_s is not None:
             self.cold_since.append(now)
-            wait, state = job.cold_provision_s, 0
+            wait, state, source = job.cold_provision_s, 0, "cold node"
         elif returns:
             t, _, state = heapq.heappop(returns)
-            wait = t - now
+            wait, source = t - now, "repaired node"
         else:
             raise SimulationError("no node can ever fill the vacant slot (no spares, nothing in repair)")
         if state > 0:
             lemons.append(state)
+        self.last = (back, retired, source)
         return kind, wait
 
     def finish(self, end_s: float) -> None:
