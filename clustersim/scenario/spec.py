@@ -46,6 +46,7 @@ __all__ = [
     "PricingSpec",
     "SimulationSpec",
     "ResilienceSpec",
+    "ValidationCheck",
 ]
 
 PosInt = Annotated[int, Field(gt=0)]
@@ -507,6 +508,19 @@ class SimulationSpec(Strict):
 
 
 
+class ValidationCheck(Strict):
+    """One published figure a run is checked against (the files under scenarios/validation/; docs/validation.md
+    part 3): the strategy, the metric over its replicas, the figure, a named tolerance."""
+
+    strategy: str = Field("base", description="the strategy checked (base: the file as written)")
+    metric: Literal["goodput", "interruptions_per_day", "wall_days"] = Field(description="what is compared")
+    published: Annotated[float, Field(ge=0.0, le=1e9)] = Field(description="the source's figure")
+    tolerance: Annotated[float, Field(ge=0.0, le=1e9)] = Field(description="absolute tolerance")
+    kind: Literal["within", "at_least"] = Field("within", description="|sim - published| <= tol, or sim >= published - tol")
+    source: str = Field(description="where the figure is printed")
+    note: str = Field("", description="what the figure rests on")
+
+
 class ResilienceSpec(Strict):
     """Named resilience strategies of this scenario for ``clustersim resilience``: each is a set of
     dotted overrides of the scenario (``failures.spare_nodes: 32``, ``checkpoint.memory_tier.interval_minutes:
@@ -516,3 +530,6 @@ class ResilienceSpec(Strict):
         default_factory=dict, description="name -> dotted overrides of the scenario")
     deadline_days: Annotated[float, Field(gt=0.0, le=36_500.0)] | None = Field(
         None, description="pick the cheapest strategy whose P90 wall time meets it")
+    validation: Annotated[list[ValidationCheck], Field(max_length=64)] = Field(
+        default_factory=list, description="published figures the run is checked against (scenarios/validation/: "
+        "clustersim.resilience.validation runs them through clustersim resilience)")
