@@ -98,3 +98,10 @@ def test_cli_dollars_json_matches_simulate() -> None:
                                                             rel=1e-12)
     table = CliRunner().invoke(cli, ["dollars", QUICK, *sets])
     assert table.exit_code == 0 and "memory tier usd" in table.output and "cold spares usd" in table.output
+
+
+def test_a_strategy_the_engine_cannot_run_is_refused_as_simulate_refuses_it() -> None:
+    sets = ["--set", "checkpoint.memory_tier.interval_minutes=5", "--set", "failures.elastic=true"]
+    for cmd in (["dollars", QUICK, *sets], ["simulate", QUICK, *sets, "--replicas", "2"]):
+        run = CliRunner().invoke(cli, cmd)
+        assert run.exit_code == 2 and "does not model elastic training" in run.output, run.output
