@@ -55,8 +55,9 @@ def _finish(result: Any, tables: Any, *, as_json: bool, csv_path: str | None, ou
 @click.option("--usd-per-kwh", type=click.FloatRange(min=0), help="Energy price (default: pricing.energy).")
 @click.option("--pue", type=click.FloatRange(min=1.0), help="Power usage effectiveness (default: pricing.energy.pue).")
 @click.option("--storage-usd-per-tb-month", type=click.FloatRange(min=0), help="Checkpoint storage price.")
-@click.option("--retained-checkpoints", type=click.IntRange(1, 10_000), default=2, show_default=True,
-              help="Checkpoints kept in storage at once (for the storage bill).")
+@click.option("--retained-checkpoints", type=click.IntRange(1, 10_000),
+              help="Checkpoints kept in storage at once (for the storage bill); default: checkpoint.retention, "
+                   "else 2 (a run on the strategy engine without retention keeps all it writes).")
 @workers_option(256)
 @json_option("the dollars")
 @output_option()
@@ -64,12 +65,17 @@ def _finish(result: Any, tables: Any, *, as_json: bool, csv_path: str | None, ou
 @user_errors
 def dollars(file: str, overrides: tuple[str, ...], price: str | None, run_sim: bool, replicas: int | None,
             failures_only: bool, usd_per_kwh: float | None, pue: float | None, storage_usd_per_tb_month: float | None,
-            retained_checkpoints: int, workers: int | None, as_json: bool, output: str | None,
+            retained_checkpoints: int | None, workers: int | None, as_json: bool, output: str | None,
             csv_path: str | None) -> None:
     """GPU time, energy and checkpoint storage of FILE's run: failure-free, expected, simulated p50/p90/p99.
 
     With --simulate each replica also draws its step-time factor and failure rates (parameter
     uncertainty), and the failure-only p50/p90/p99 are shown beside them; --failures-only turns it off.
+
+    A scenario with resilience keys only the strategy engine simulates (an in-memory checkpoint tier,
+    cold spares, per-replica fault tolerance, node health, silent corruption) is billed as simulate and
+    resilience bill it: its hot spares, the cold spares' node-hours (from --simulate), the memory tier's
+    host memory and the storage checkpoints it retains.
 
     Refuses (exit 2) a run that does not fit in memory or cannot finish; with --simulate, a run some
     of whose replicas do not finish is marked in the headline and the JSON, exit 3.

@@ -29,7 +29,7 @@ from clustersim.results import jsonable
 from clustersim.scenario import Scenario
 from clustersim.sim import FailureSource, MonteCarloResult, SimJob, TraceEvent
 from clustersim.sim import simulate as run_monte_carlo
-from clustersim.sim.strategy import simulate_strategy
+from clustersim.sim.strategy import simulate_strategy, strategy_event_log
 from clustersim.sim.strategy_job import StrategyJob
 from clustersim.sim.strategy_result import strategy_monte_carlo
 
@@ -228,6 +228,9 @@ class SimulationResult:
     #: strategy's own cost (cold nodes, the memory tier, retained storage); None for the whole-job engines
     strategy_job: StrategyJob | None = None
     strategy_cost_usd: np.ndarray | None = None
+    #: each replica's node-seconds of provisioned cold nodes (engine ``strategy``; None otherwise): what
+    #: ``clustersim dollars`` prices as the cold spares
+    strategy_cold_node_s: np.ndarray | None = None
 
     def write_events(self, path: str) -> None:
         """Replica 0's event log as CSV, written atomically."""
@@ -268,7 +271,9 @@ class SimulationResult:
             "samples": {"wall_days": wall_days.tolist(), "goodput": list(map(float, mc.goodput)),
                         "wall_cost_usd": cost.tolist() if cost is not None else None,
                         "wall_days_failures_only": (np.asarray(self.failure_only.wall_s, dtype=float) / units.DAY_S
-                                                    ).tolist() if self.failure_only is not None else None},
+                                                    ).tolist() if self.failure_only is not None else None,
+                        "cold_node_hours": (np.asarray(self.strategy_cold_node_s, dtype=float) / units.HOUR_S).tolist()
+                        if self.strategy_cold_node_s is not None else None},
             "timeline": timeline(mc.events or []),
         })
         out["failure_only"] = self._failure_only(paid_gpus, price, out)
@@ -360,6 +365,9 @@ def _simulate_strategy(est: Estimate, job: SimJob, uses: tuple[str, ...], n: int
     note += "; failure randomness only (the strategy engine draws no parameter uncertainty)"
     with _Progress(n, progress) as advance:
         raw = simulate_strategy(sjob, replicas=n, seed=sd, workers=workers, advance=advance)
-    mc = strategy_monte_carlo(sjob, job, raw, sd, note)
+    # replica 0 once more, with its event log (the same result: the log changes no draw)
+    log = strategy_event_log(sjob, seed=sd, replica=0, limit=job.max_log_rows)
+    mc = strategy_monte_carlo(sjob, job, raw, sd, note, log)
     return SimulationResult(estimate=est, job=job, monte_carlo=mc, replicas=n, seed=sd, strategy_job=sjob,
-                            strategy_cost_usd=strategy_cost(est, sjob, raw["wall_s"], raw["cold_node_s"]))
+                            strategy_cost_usd=strategy_cost(est, sjob, raw["wall_s"], raw["cold_node_s"]),
+                            strategy_cold_node_s=raw["cold_node_s"])

@@ -25,6 +25,7 @@ with the parameters fixed), so the bill shows what "we do not know the MFU to be
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,8 +38,15 @@ from clustersim.errors import ClustersimError, InfeasibleError
 from clustersim.money.horizon import mark_finished, simulation_unfinished
 from clustersim.money.prices import PriceQuote, presets_for_gpu, quote, scenario_price
 from clustersim.money.tabular import csv_text, write_csv
+from clustersim.resilience.scenario import (
+    memory_tier_gib_per_node,
+    retained_storage_checkpoints,
+    strategy_cost_items,
+    strategy_mechanisms,
+)
 from clustersim.results import jsonable, provenance
 from clustersim.scenario import Scenario
+from clustersim.sim.strategy_job import StrategyJob
 
 __all__ = ["gpu_cost_usd", "energy_kwh", "energy_cost_usd", "storage_cost_usd", "DollarsResult", "dollars",
            "DEFAULT_RETAINED_CHECKPOINTS", "COLUMNS"]
@@ -52,6 +60,9 @@ DEFAULT_RETAINED_CHECKPOINTS = 2
 COLUMNS = ("failure_free", "expected", "mean", "p50", "p90", "p99", "p50_failures_only", "p90_failures_only",
            "p99_failures_only")
 _SAMPLED = ("p50", "p90", "p99")
+#: Line items only a scenario billed by the strategy's rule has (``items`` always carries them, None
+#: otherwise; ``rows``, the table and the CSV leave them out when they are empty).
+STRATEGY_ONLY = ("cold_spares_usd", "memory_tier_usd")
 
 
 def gpu_cost_usd(gpus: Any, hours: Any, usd_per_gpu_hour: Any) -> Any:
@@ -109,6 +120,8 @@ class DollarsResult:
         """One row per line item (gpu, energy, storage, total, per billion tokens) with its columns."""
         out = [{"item": "wall days", **{c: self.wall_days.get(c) for c in COLUMNS}}]
         for item, cols in self.items.items():
+            if item in STRATEGY_ONLY and all(v is None for v in cols.values()):
+                continue  # a scenario without the strategy's own costs: no empty rows
             out.append({"item": item, **{c: cols.get(c) for c in COLUMNS}})
         return out
 
@@ -148,6 +161,17 @@ class DollarsResult:
         write_csv(path, self.rows, ("item", *COLUMNS))
 
 
+def strategy_billing(est: Any, s: Scenario) -> StrategyJob | None:
+    """The strategy engine's input when the scenario uses a mechanism only it simulates (then the bill
+    follows the strategy's rule), else None. A scenario the engine cannot represent is refused as
+    ``simulate`` refuses it (:class:`~clustersim.errors.SimulationError`)."""
+    if not strategy_mechanisms(s):
+        return None
+    from clustersim.simulate import strategy_job_of
+
+    return strategy_job_of(est)
+
+
 def _as_dict(simulation: Any) -> dict[str, Any] | None:
     if simulation is None:
         return None
@@ -163,7 +187,7 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
             replicas: int | None = None, workers: int = 1, parameter_uncertainty: bool = True,
             usd_per_kwh: float | None = None, pue: float | None = None, node_overhead_w: float | None = None,
             gpu_power_fraction: float = 1.0, storage_usd_per_tb_month: float | None = None,
-            retained_checkpoints: int = DEFAULT_RETAINED_CHECKPOINTS) -> DollarsResult:
+            retained_checkpoints: int | None = None) -> DollarsResult:
     """GPU time, energy and checkpoint storage of a scenario's run, failure-free, expected and simulated.
 
     ``price``: a catalog preset or USD per GPU-hour (default: the scenario's; with ``pricing.spot`` the
@@ -172,6 +196,18 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     :class:`~clustersim.simulate.SimulationResult` (or its ``to_dict()``) of the same scenario, for the
     mean, p50, p90 and p99; or ``simulate=True`` to run one here (``replicas``, ``workers``,
     ``parameter_uncertainty``: see :func:`clustersim.simulate`; with it the failure-only percentiles too).
+
+    ``retained_checkpoints``: storage checkpoints held at once, for the storage bill (default: the
+    scenario's ``checkpoint.retention``, else :data:`DEFAULT_RETAINED_CHECKPOINTS`; a scenario the
+    strategy engine simulates follows the strategy's rule below).
+
+    A scenario the strategy engine simulates (a resilience key only it represents:
+    :func:`clustersim.resilience.scenario.strategy_mechanisms`) is billed by the strategy's own rule,
+    :func:`clustersim.resilience.scenario.strategy_cost_items`, the one ``simulate`` and ``resilience``
+    use: its GPUs and hot spares, the cold spares' node-hours (``cold_spares_usd``: from the simulation's
+    samples; 0 failure-free; unknown, so None, in the expected column), the in-memory tier's host memory
+    (``memory_tier_usd``) and the storage checkpoints it retains (``checkpoint.retention``, all when
+    omitted, at most as many as written; ``retained_checkpoints`` given here overrides it).
 
     Raises :class:`~clustersim.errors.InfeasibleError` (with the reason) when the layout does not fit in
     GPU memory or the run cannot finish: such a run has no bill. When some simulated replica did not
@@ -195,7 +231,7 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     sim = _as_dict(simulation)
     if not 0 < gpu_power_fraction <= 1.5:
         raise ClustersimError(f"gpu_power_fraction must be in (0, 1.5], got {gpu_power_fraction}")
-    if retained_checkpoints < 1:
+    if retained_checkpoints is not None and retained_checkpoints < 1:
         raise ClustersimError("keep at least one checkpoint (retained_checkpoints >= 1)")
     q = quote(price) if price is not None else scenario_price(s)
     from clustersim.scenario.warnings import scenario_warnings
@@ -215,9 +251,12 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     wall["expected"] = d.get("expected_wall_days")
     samples = None
     fixed_samples = None
+    cold_hours = None  # the cold spares' node-hours of each simulated replica (strategy engine)
     if sim is not None:
         got = sim.get("samples") or {}
         samples = np.asarray(got.get("wall_days") or [], dtype=float)
+        if got.get("cold_node_hours") is not None:
+            cold_hours = np.asarray(got["cold_node_hours"], dtype=float)
         fixed_samples = np.asarray(got.get("wall_days_failures_only") or [], dtype=float)
         fixed_samples = fixed_samples if fixed_samples.size else None
         if samples.size == 0:
@@ -237,8 +276,19 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
     tb_month = storage_usd_per_tb_month if storage_usd_per_tb_month is not None else s.pricing.storage_usd_per_tb_month
     tdp = s.gpu().get("tdp_w")
     ckpt_bytes = est.kernel["checkpoint_bytes"]
+    strategy = strategy_billing(est, s)
+    if strategy is not None:
+        retained = retained_checkpoints or retained_storage_checkpoints(strategy)
+        if cold_hours is None and sim is not None and strategy.cold_provision_s is not None:
+            notes.append("the simulation gives no cold spares' node-hours (samples.cold_node_hours): the "
+                         "simulated columns leave the cold spares out")
+        if strategy.cold_provision_s is not None and wall["expected"] is not None:
+            notes.append("expected column: the cold spares' node-hours need a simulation (--simulate); "
+                         "they are not in its total")
+    else:
+        retained = retained_checkpoints or s.checkpoint.retention or DEFAULT_RETAINED_CHECKPOINTS
 
-    def items_for(days: Any) -> dict[str, Any]:
+    def items_for(days: Any, cold: Any = None) -> dict[str, Any]:
         days = np.asarray(days, dtype=float)
         hours = days * 24.0
         gpu_usd = gpu_cost_usd(paid, hours, usd_h) if usd_h is not None else None
@@ -246,14 +296,26 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
                          gpu_power_fraction=gpu_power_fraction) if tdp is not None else None
         e_usd = energy_cost_usd(kwh, kwh_price) if (kwh is not None and kwh_price is not None) else None
         months = days * units.DAY_S / units.MONTH_S
-        st_usd = storage_cost_usd(ckpt_bytes, retained_checkpoints, months, tb_month) if tb_month is not None else None
-        parts = [x for x in (gpu_usd, e_usd, st_usd) if x is not None]
+        st_usd = storage_cost_usd(ckpt_bytes, retained, months, tb_month) if tb_month is not None else None
+        extra: dict[str, Any] = {"cold_spares_usd": None, "memory_tier_usd": None}
+        if strategy is not None:  # the strategy's own rule, as simulate and resilience bill it
+            own = strategy_cost_items(s, strategy, usd_h or 0.0, s.gpus_per_node, ckpt_bytes, days * units.DAY_S,
+                                      None if cold is None else np.asarray(cold, dtype=float) * units.HOUR_S,
+                                      tb_month)
+            if usd_h is not None:
+                gpu_usd, extra["cold_spares_usd"] = own["gpu_usd"], own["cold_spares_usd"]
+            extra["memory_tier_usd"] = own["memory_tier_usd"]
+            if retained_checkpoints is None:  # else the count given here, by storage_cost_usd above
+                st_usd = own["storage_usd"] if tb_month is not None else None
+        parts = [x for x in (gpu_usd, extra["cold_spares_usd"], extra["memory_tier_usd"], e_usd, st_usd)
+                 if x is not None]
         total = sum(parts) if parts else None
         per_b = total / (s.tokens() / 1e9) if total is not None else None
-        return {"gpu_hours": paid * hours, "gpu_usd": gpu_usd, "energy_kwh": kwh, "energy_usd": e_usd,
+        return {"gpu_hours": paid * hours, "gpu_usd": gpu_usd, **extra, "energy_kwh": kwh, "energy_usd": e_usd,
                 "storage_usd": st_usd, "total_usd": total, "usd_per_billion_tokens": per_b}
 
-    keys = ("gpu_hours", "gpu_usd", "energy_kwh", "energy_usd", "storage_usd", "total_usd", "usd_per_billion_tokens")
+    keys = ("gpu_hours", "gpu_usd", "cold_spares_usd", "memory_tier_usd", "energy_kwh", "energy_usd", "storage_usd",
+            "total_usd", "usd_per_billion_tokens")
     items: dict[str, dict[str, float | None]] = {k: {c: None for c in COLUMNS} for k in keys}
 
     def put(column: str, values: dict[str, Any], reduce: Any = None) -> None:
@@ -265,11 +327,12 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
 
     for c in COLUMNS:
         if wall[c] is not None:
-            put(c, items_for(wall[c]))
+            put(c, items_for(wall[c], 0.0 if c == "failure_free" else None))
     for suffix, sampled in (("", samples), ("_failures_only", fixed_samples)):
         if sampled is None:
             continue
-        per_sample = items_for(sampled)
+        cold = cold_hours if (not suffix and cold_hours is not None and cold_hours.size == sampled.size) else None
+        per_sample = items_for(sampled, cold)
         if not suffix:
             put("mean", per_sample, np.mean)
             wall["mean"] = float(sampled.mean())
@@ -292,7 +355,17 @@ def dollars(scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any], *, 
         "usd_per_kwh": kwh_price,
         "storage_usd_per_tb_month": tb_month,
         "checkpoint_size_gb": ckpt_bytes / units.GB,
-        "retained_checkpoints": retained_checkpoints,
+        "retained_checkpoints": retained,
+        "strategy_costs": None if strategy is None else {
+            "rule": "clustersim.resilience.scenario.strategy_cost_items (as simulate and resilience bill it)",
+            "mechanisms": list(strategy_mechanisms(s)),
+            "hot_spares": strategy.hot_spares,
+            "cold_provision_hours": (strategy.cold_provision_s / units.HOUR_S
+                                     if strategy.cold_provision_s is not None else None),
+            "memory_tier_gib_per_node": memory_tier_gib_per_node(s, ckpt_bytes) if s.checkpoint.memory_tier else None,
+            "memory_tier_usd_per_gib_hour": s.checkpoint.memory_tier.usd_per_gib_hour if s.checkpoint.memory_tier
+            else None,
+            "storage_checkpoints_written": math.ceil(strategy.cycles / strategy.storage_every)},
         "energy_method": "Patterson et al. 2021 Sec. 2 (hours x processors x power x PUE), power = TDP x fraction "
                          "(TDP upper bound, as Luccioni et al. 2022 for BLOOM) + node overhead",
         "parameter_uncertainty": (sim.get("parameter_uncertainty") if sim is not None else None),

@@ -24,9 +24,10 @@ resilience file is for a run known only by what reliability reports give.
 A resilience file is one YAML file: a run stated by what reliability reports give (GPUs, days of
 failure-free compute, failure rates, recovery times, checkpoint policy, spares, prices) and named
 strategies, each a set of dotted overrides of the base. `clustersim resilience FILE` compares them on
-the same failures ([how-to](../how-to/choose-a-resilience-strategy.md)); the files under
-`scenarios/validation/` are resilience files with `validation` checks ([validation](../validation.md),
-part 3). Unknown keys are errors, reported with file, line and column. The engine's semantics are in
+the same failures ([how-to](../how-to/choose-a-resilience-strategy.md)). The published runs under
+`scenarios/validation/` are training scenarios with `resilience.validation` checks
+([validation](../validation.md), part 3); a resilience file may carry the same checks as `validation`.
+Unknown keys are errors, reported with file, line and column. The engine's semantics are in
 the docstring of `clustersim/sim/strategy.py`."""
 
 

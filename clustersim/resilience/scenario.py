@@ -24,7 +24,8 @@ from clustersim.sim.job import SimJob
 from clustersim.sim.strategy_job import StrategyJob
 
 __all__ = ["strategy_mechanisms", "strategy_unsupported", "build_strategy_job", "scenario_cost_usd",
-           "memory_tier_gib_per_node"]
+           "strategy_cost_items", "retained_storage_checkpoints", "STRATEGY_ITEMS", "memory_tier_gib_per_node"]
+
 
 def strategy_mechanisms(s: Scenario) -> tuple[str, ...]:
     """The scenario keys that only the strategy engine simulates (empty: the whole-job engines run it)."""
@@ -124,21 +125,53 @@ def build_strategy_job(s: Scenario, whole: SimJob, checkpoint_bytes: float, gpus
     return StrategyJob(**fields)
 
 
-def scenario_cost_usd(s: Scenario, job: StrategyJob, usd_per_gpu_hour: float, gpus_per_node: int,
-                      checkpoint_bytes: float, wall_s: np.ndarray, cold_node_s: np.ndarray) -> np.ndarray:
-    """Dollars of each replica, the strategy's own cost included: the job's GPUs and its hot spares for the
-    wall time, cold nodes from when they are provisioned, the in-memory tier's host memory for the wall
-    time, and the retained storage checkpoints (``checkpoint.retention`` of them, at most as many as
-    written) at ``pricing.storage_usd_per_tb_month``."""
+#: The strategy's line items (USD) in the order :func:`scenario_cost_usd` adds them: the job's GPUs and its
+#: hot spares for the wall time, cold nodes from when they are provisioned, the in-memory tier's host
+#: memory, the retained storage checkpoints.
+STRATEGY_ITEMS = ("gpu_usd", "cold_spares_usd", "memory_tier_usd", "storage_usd")
+
+
+def retained_storage_checkpoints(job: StrategyJob) -> int:
+    """Storage checkpoints held at once, as priced: ``checkpoint.retention`` (all when omitted: the engine
+    can roll back to any), at most as many as the run writes (one every ``storage_every`` cycles, and the
+    last)."""
+    return min(math.ceil(job.cycles / job.storage_every), job.retention)
+
+
+def strategy_cost_items(s: Scenario, job: StrategyJob, usd_per_gpu_hour: float, gpus_per_node: int,
+                        checkpoint_bytes: float, wall_s: Any, cold_node_s: Any,
+                        storage_usd_per_tb_month: float | None = None) -> dict[str, Any]:
+    """The strategy's own line items (:data:`STRATEGY_ITEMS`) for wall times ``wall_s`` and cold
+    node-seconds ``cold_node_s`` (arrays of replicas, or one figure): GPU-hours x price for the job's GPUs
+    and its hot spares over the wall time (reference.md C.3 gives the prices); cold node-hours x GPUs per
+    node x price; the in-memory tier's GiB per node (:func:`memory_tier_gib_per_node`) x nodes x hours x
+    ``usd_per_gib_hour``; :func:`retained_storage_checkpoints` x checkpoint size in TB (1e12 bytes) x months
+    of wall time x ``storage_usd_per_tb_month`` (default the scenario's ``pricing.storage_usd_per_tb_month``).
+    An item the scenario does not price (no memory tier, no storage price) is None; ``cold_node_s`` None
+    leaves the cold spares None (unknown)."""
     hours = np.asarray(wall_s, dtype=float) / units.HOUR_S
     gpus = (job.nodes + job.hot_spares) * gpus_per_node
-    usd = hours * gpus * usd_per_gpu_hour + np.asarray(cold_node_s) / units.HOUR_S * gpus_per_node * usd_per_gpu_hour
+    out: dict[str, Any] = dict.fromkeys(STRATEGY_ITEMS)
+    out["gpu_usd"] = hours * gpus * usd_per_gpu_hour
+    if cold_node_s is not None:
+        out["cold_spares_usd"] = np.asarray(cold_node_s, dtype=float) / units.HOUR_S * gpus_per_node * usd_per_gpu_hour
     mt = s.checkpoint.memory_tier
     if mt is not None:
-        usd = usd + hours * job.nodes * memory_tier_gib_per_node(s, checkpoint_bytes) * mt.usd_per_gib_hour
-    price_tb_month = s.pricing.storage_usd_per_tb_month
+        out["memory_tier_usd"] = hours * job.nodes * memory_tier_gib_per_node(s, checkpoint_bytes) * mt.usd_per_gib_hour
+    price_tb_month = (s.pricing.storage_usd_per_tb_month if storage_usd_per_tb_month is None
+                      else storage_usd_per_tb_month)
     if price_tb_month:
-        written = math.ceil(job.cycles / job.storage_every)
-        kept = min(written, job.retention)
-        usd = usd + kept * checkpoint_bytes / units.TB * price_tb_month * np.asarray(wall_s) / units.MONTH_S
-    return usd
+        out["storage_usd"] = (retained_storage_checkpoints(job) * checkpoint_bytes / units.TB * price_tb_month
+                              * np.asarray(wall_s, dtype=float) / units.MONTH_S)
+    return out
+
+
+def scenario_cost_usd(s: Scenario, job: StrategyJob, usd_per_gpu_hour: float, gpus_per_node: int,
+                      checkpoint_bytes: float, wall_s: np.ndarray, cold_node_s: np.ndarray) -> np.ndarray:
+    """Dollars of each replica, the strategy's own cost included: the sum of :func:`strategy_cost_items`."""
+    items = strategy_cost_items(s, job, usd_per_gpu_hour, gpus_per_node, checkpoint_bytes, wall_s, cold_node_s)
+    usd = items["gpu_usd"]
+    for name in STRATEGY_ITEMS[1:]:
+        if items[name] is not None:
+            usd = usd + items[name]
+    return np.asarray(usd, dtype=float)

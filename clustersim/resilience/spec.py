@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError
 from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.scenario.loader import _read as read_file_mapping
 from clustersim.scenario.loader import apply_overrides, errors_from_validation, set_dotted
-from clustersim.scenario.spec import Strict
+from clustersim.scenario.spec import Strict, ValidationCheck
 
 __all__ = ["ResilienceFile", "JobPart", "FailuresPart", "CheckpointPart", "SparesPart", "FaultTolerancePart",
            "PricingPart", "Check", "load_resilience", "strategy_spec"]
@@ -112,16 +112,9 @@ class PricingPart(Strict):
         0.0, description="storage service for the run, per hour")
 
 
-class Check(Strict):
-    """One published figure the file is checked against (scenarios/validation/)."""
-
-    strategy: str = Field("base", description="the strategy checked")
-    metric: Literal["goodput", "interruptions_per_day", "wall_days"] = Field(description="what is compared")
-    published: Annotated[float, Field(ge=0.0, le=1e9)] = Field(description="the source's figure")
-    tolerance: Annotated[float, Field(ge=0.0, le=1e9)] = Field(description="absolute tolerance")
-    kind: Literal["within", "at_least"] = Field("within", description="|sim - published| <= tol, or sim >= published - tol")
-    source: str = Field(description="where the figure is printed")
-    note: str = Field("", description="what the figure rests on")
+#: One published figure the file is checked against (scenarios/validation/): the scenario's model, one
+#: definition for both file kinds.
+Check = ValidationCheck
 
 
 class ResilienceFile(Strict):

@@ -1,10 +1,14 @@
 """The strategy engine against published production runs: ``scenarios/validation/*.yaml``.
 
-Each file is built from what its source states (the file's comments say which figures are stated,
-which derived and which assumed) and lists its checks: the strategy, the metric, the published figure
-and a named tolerance. :func:`validation_rows` runs them; tests/test_resilience_validation.py asserts
-each; :func:`validation_section` is the third part of docs/validation.md. Figures a source does not
-let us reproduce are listed in :data:`NOT_REPRODUCED` with what is missing.
+Each file is a training scenario built from what its source states (the file's comments say which
+figures are stated, which derived and which assumed, and why its model and tokens were chosen) whose
+``resilience.validation`` lists its checks: the strategy, the metric, the published figure and a named
+tolerance. A user runs the same file with ``clustersim simulate`` or ``clustersim resilience``;
+:func:`validation_rows` runs the checks through the second (:func:`~clustersim.resilience.compare.compare`,
+the strategy engine on common random numbers); tests/test_resilience_validation.py asserts each;
+:func:`validation_section` is the third part of docs/validation.md. A resilience file with ``validation``
+checks (the older kind, still supported) runs the same way. Figures a source does not let us reproduce are
+listed in :data:`NOT_REPRODUCED` with what is missing.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
+from clustersim.scenario import load_scenario
+from clustersim.scenario.spec import ValidationCheck
 
-from .compare import load_file, run_file_strategy
-from .spec import strategy_spec
+from .compare import _is_training_scenario, compare, load_file
 
 __all__ = ["VALIDATION_DIR", "validation_rows", "validation_section", "NOT_REPRODUCED", "metric_value"]
 
@@ -75,22 +80,34 @@ def metric_value(metric: str, raw: dict[str, np.ndarray]) -> tuple[float, float]
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else 0.0
 
 
+def _checks(path: Path) -> tuple[str, list[ValidationCheck]]:
+    """(the run's name, its checks) of a training scenario or a resilience file."""
+    if _is_training_scenario(path):
+        s = load_scenario(path)
+        return s.name or path.stem, list(s.resilience.validation if s.resilience else [])
+    spec, _ = load_file(path)
+    return spec.name, list(spec.validation)
+
+
 def validation_rows(directory: Path = VALIDATION_DIR, replicas: int | None = None) -> list[dict[str, Any]]:
-    """One row per check of every file: simulated mean and its standard error, published, tolerance, pass."""
+    """One row per check of every file: simulated mean and its standard error, published, tolerance, pass.
+    The checked strategies of a file run together through :func:`~.compare.compare` (what ``clustersim
+    resilience FILE --strategy ...`` runs), at the file's replicas and seed unless ``replicas`` is given."""
     rows = []
     for path in sorted(directory.glob("*.yaml")):
-        spec, data = load_file(path)
-        cache: dict[str, dict[str, np.ndarray]] = {}
-        for check in spec.validation:
-            if check.strategy not in cache:
-                s = strategy_spec(spec, data, check.strategy, str(path))
-                cache[check.strategy] = run_file_strategy(s, check.strategy, replicas or spec.replicas, spec.seed).raw
-            mean, se = metric_value(check.metric, cache[check.strategy])
+        name, checks = _checks(path)
+        strategies = list(dict.fromkeys(c.strategy for c in checks))
+        if not strategies:
+            continue
+        result = compare(path, replicas=replicas, only=strategies)
+        raws = {r.name: r.raw for r in result.results}
+        for check in checks:
+            mean, se = metric_value(check.metric, raws[check.strategy])
             if check.kind == "at_least":
                 ok = mean >= check.published - check.tolerance
             else:
                 ok = abs(mean - check.published) <= check.tolerance
-            rows.append({"file": path.name, "run": spec.name, "strategy": check.strategy, "metric": check.metric,
+            rows.append({"file": path.name, "run": name, "strategy": check.strategy, "metric": check.metric,
                          "simulated": mean, "std_err": se, "published": check.published,
                          "tolerance": check.tolerance, "kind": check.kind, "pass": bool(ok),
                          "source": check.source, "note": check.note})
@@ -105,9 +122,17 @@ def validation_section(rows: list[dict[str, Any]] | None = None) -> str:
         "## 3. Resilience against production runs",
         "",
         "The strategy engine (`clustersim/sim/strategy.py`, what `clustersim resilience` runs) against what",
-        "large runs reported. Each run is a file under `scenarios/validation/` built from what its source",
-        "states; the file's comments say which inputs are stated, which derived and which assumed. The",
-        "tolerance is absolute; `at least` means the simulated figure must not fall below the published one.",
+        "large runs reported. Each run is a training scenario under `scenarios/validation/` built from what",
+        "its source states; the file's comments say which inputs are stated, which derived and which",
+        "assumed. A user runs it as any scenario (`clustersim simulate FILE`, `clustersim resilience FILE`);",
+        "the checks (`resilience.validation` in the file) run through `clustersim resilience`. No source",
+        "states the model, layout and tokens behind its reliability figures (Llama 3 states the model and",
+        "layout, not the tokens of the 54-day window), so each file names a catalog model that fits its GPUs",
+        "and sets the tokens so that the kernel's failure-free time is the run's days of compute; the",
+        "checked figures depend on the step time only through the run's length and the checkpoint size (the",
+        "kernel's model state at the stated or assumed bandwidth; each file gives the resulting write time).",
+        "The tolerance is absolute; `at least` means the simulated figure must not fall below the published",
+        "one.",
         "",
         "| Run (file) | Strategy | Metric | Simulated (± s.e.) | Published | Tolerance | Pass | Source |",
         "|---|---|---|---|---|---|---|---|",

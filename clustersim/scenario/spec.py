@@ -46,6 +46,7 @@ __all__ = [
     "PricingSpec",
     "SimulationSpec",
     "ResilienceSpec",
+    "ValidationCheck",
 ]
 
 PosInt = Annotated[int, Field(gt=0)]
@@ -429,7 +430,8 @@ class MemoryTierSpec(Strict):
         None, description="host memory the tier holds per node (priced); default: the checkpoint over the "
         "nodes, twice for peer")
     usd_per_gib_hour: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
-        0.0, description="price of that host memory")
+        0.0, description="price of that host memory (in simulate's and resilience's dollars, and dollars' "
+        "memory_tier_usd)")
 
 
 class CheckpointSpec(Strict):
@@ -455,7 +457,8 @@ class CheckpointSpec(Strict):
         1.0, description="achieved read bandwidth as a fraction of read_gbyte_per_s (0.215 in Lablup 2026)")
     retention: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         None, description="storage checkpoints kept (what a late-found corruption can roll back to; priced "
-        "with pricing.storage_usd_per_tb_month); omit: all")
+        "with pricing.storage_usd_per_tb_month by simulate, resilience and dollars); omit: all (dollars: 2 "
+        "when the whole-job engines simulate the run)")
     memory_tier: MemoryTierSpec | None = Field(
         None, description="a fast in-memory checkpoint tier at its own interval; the storage checkpoint "
         "(this section's interval) is every round(interval_minutes / memory_tier.interval_minutes)-th. "
@@ -527,6 +530,19 @@ class SimulationSpec(Strict):
 
 
 
+class ValidationCheck(Strict):
+    """One published figure a run is checked against (the files under scenarios/validation/; docs/validation.md
+    part 3): the strategy, the metric over its replicas, the figure, a named tolerance."""
+
+    strategy: str = Field("base", description="the strategy checked (base: the file as written)")
+    metric: Literal["goodput", "interruptions_per_day", "wall_days"] = Field(description="what is compared")
+    published: Annotated[float, Field(ge=0.0, le=1e9)] = Field(description="the source's figure")
+    tolerance: Annotated[float, Field(ge=0.0, le=1e9)] = Field(description="absolute tolerance")
+    kind: Literal["within", "at_least"] = Field("within", description="|sim - published| <= tol, or sim >= published - tol")
+    source: str = Field(description="where the figure is printed")
+    note: str = Field("", description="what the figure rests on")
+
+
 class ResilienceSpec(Strict):
     """Named resilience strategies of this scenario for ``clustersim resilience``: each is a set of
     dotted overrides of the scenario (``failures.spare_nodes: 32``, ``checkpoint.memory_tier.interval_minutes:
@@ -536,3 +552,6 @@ class ResilienceSpec(Strict):
         default_factory=dict, description="name -> dotted overrides of the scenario")
     deadline_days: Annotated[float, Field(gt=0.0, le=36_500.0)] | None = Field(
         None, description="pick the cheapest strategy whose P90 wall time meets it")
+    validation: Annotated[list[ValidationCheck], Field(max_length=64)] = Field(
+        default_factory=list, description="published figures the run is checked against (scenarios/validation/: "
+        "clustersim.resilience.validation runs them through clustersim resilience)")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,252 +31,214 @@ from clustersim import rng as rngmod
 from clustersim.errors import SimulationError
 
 from .strategy_job import KINDS, StrategyJob
+from .strategy_log import COMPONENTS, EventLog, log_cycles, log_recovery
+from .strategy_state import TWO_M53, Failures, Nodes, StrategyReplica, restore
 
-__all__ = ["StrategyReplica", "run_strategy_replica", "run_strategy_chunk", "simulate_strategy"]
-
-
-@dataclass
-class StrategyReplica:
-    """What one replica did. Seconds; ``cold_node_s``: node-seconds of provisioned cold nodes paid for."""
-
-    wall_s: float = 0.0
-    finished: bool = False
-    failures: int = 0
-    by_kind: dict[str, int] = field(default_factory=lambda: {"node": 0, "lemon": 0, "soft": 0, "sdc": 0})
-    lost_s: float = 0.0
-    checkpoint_s: float = 0.0
-    recovery_s: float = 0.0
-    waiting_s: float = 0.0
-    stalled_s: float = 0.0
-    fast_restores: int = 0
-    storage_restores: int = 0
-    unrecoverable: int = 0
-    retired: int = 0
-    cold_node_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @property
-    def goodput(self) -> float:
-        return 0.0 if self.wall_s <= 0 else self.work_s / self.wall_s
-
-    work_s: float = 0.0
+__all__ = ["StrategyReplica", "run_strategy_replica", "run_strategy_chunk", "simulate_strategy",
+           "strategy_event_log"]
 
 
-class _Failures:
-    """The failure process: scripted (a trace) or drawn; ``next(now, lemons)`` -> (time, kind)."""
-
-    def __init__(self, job: StrategyJob, seed: int, replica: int):
-        self.job = job
-        self.trace = sorted(job.trace) if job.trace is not None else None
-        self.i = 0
-        self.rng = rngmod.stream(seed, replica, "strategy/fail")
-        self.t = 0.0
-
-    def next(self, lemons: int) -> tuple[float, str]:
-        if self.trace is not None:
-            if self.i >= len(self.trace):
-                return math.inf, ""
-            self.i += 1
-            return float(self.trace[self.i - 1][0]), self.trace[self.i - 1][1]
-        rates = self.job.rates_per_s(lemons)
-        total = sum(rates)
-        if total <= 0:
-            return math.inf, ""
-        gap, u = self.rng.exponential(1.0 / total), self.rng.random() * total
-        self.t += gap
-        acc = 0.0
-        for kind, r in zip(("node", "lemon", "soft", "sdc"), rates, strict=True):
-            acc += r
-            if u < acc:
-                return self.t, kind
-        return self.t, "sdc" if rates[3] else "soft"
-
-
-class _Nodes:
-    """Hot spares, nodes in repair, lemons in the job (their failure counts)."""
-
-    def __init__(self, job: StrategyJob, seed: int, replica: int, out: StrategyReplica):
-        self.job = job
-        self.out = out
-        self.pool: list[int] = [0] * job.hot_spares  # a free node: 0 healthy, k > 0 a lemon with k failures
-        self.returns: list[tuple[float, int, int]] = []  # (time, seq, state)
-        self.seq = 0
-        self.lemons: list[int] = [0] * job.lemon_nodes  # lemons in the job: failures so far
-        self.rng = rngmod.stream(seed, replica, "strategy/repair")
-        self.end_s = math.inf  # set when the run ends (cold nodes are paid until then)
-        self.cold_since: list[float] = []
-
-    def _repair_s(self) -> float:
-        job = self.job
-        if job.repair_fixed or job.repair_s == 0:
-            return job.repair_s
-        return float(self.rng.exponential(job.repair_s))
-
-    def _sync(self, now: float) -> None:
-        while self.returns and self.returns[0][0] <= now:
-            self.pool.append(heapq.heappop(self.returns)[2])
-
-    def _send_back(self, t: float, state: int) -> None:
-        self.seq += 1
-        heapq.heappush(self.returns, (t, self.seq, state))
-
-    def fail(self, now: float, kind: str) -> str:
-        """A node of the job failed: to repair, retired or misdiagnosed; its slot is vacant. Returns what
-        failed: ``lemon``, or ``node`` (a healthy node; also a ``lemon`` trace row with no lemon in the job)."""
-        job = self.job
-        if kind == "lemon" and self.lemons:
-            k = int(self.rng.integers(len(self.lemons)))
-            count = self.lemons.pop(k) + 1
-            if job.retire_after and count >= job.retire_after:
-                self.out.retired += 1
-                delay = job.cold_provision_s if job.cold_provision_s is not None else job.repair_s
-                self._send_back(now + delay, 0)  # a fresh node replaces the retired lemon in the pool
-            elif job.escalate_after and count >= job.escalate_after:
-                self._send_back(now + 2.0 * self._repair_s(), 0)  # a thorough repair fixes it
-            else:
-                self._send_back(now + self._repair_s(), count)
-            return "lemon"
-        broken = job.misdiagnosis > 0 and self.rng.random() < job.misdiagnosis
-        self._send_back(now + self._repair_s(), 1 if broken else 0)
-        return "node"
-
-    def replace(self, now: float) -> float:
-        """Fill the vacant slot at ``now``: the wait for a node (0 with a free hot spare)."""
-        self._sync(now)
-        if self.pool:  # the node returned last goes first (a repaired node goes back to work)
-            self._join(self.pool.pop())
-            return 0.0
-        if self.job.cold_provision_s is not None:
-            self.cold_since.append(now)
-            self._join(0)
-            return self.job.cold_provision_s
-        if not self.returns:
-            raise SimulationError("no node can ever fill the vacant slot (no spares, nothing in repair)")
-        t, _, state = heapq.heappop(self.returns)
-        self._join(state)
-        return t - now
-
-    def _join(self, state: int) -> None:
-        if state > 0:
-            self.lemons.append(state)
-
-    def finish(self, end_s: float) -> None:
-        self.out.cold_node_s = sum(end_s - t for t in self.cold_since)
-
-
-def _cycle_time(job: StrategyJob, g: int, n: int) -> float:
-    """Wall time of cycles g+1 .. g+n (none of them the last)."""
-    m = job.storage_every
-    return n * (job.interval_s + job.write_s) + job.storage_write_s * (((g + n) // m) - (g // m))
-
-
-def _completed(job: StrategyJob, g: int, x: float, nmax: int) -> int:
-    """Cycles completed within ``x`` seconds of compute from index ``g`` (at most ``nmax``)."""
-    per = job.interval_s + job.write_s + job.storage_write_s / job.storage_every
-    n = min(nmax, max(0, int(x / per)))
-    while n < nmax and _cycle_time(job, g, n + 1) <= x:
-        n += 1
-    while n > 0 and _cycle_time(job, g, n) > x:
-        n -= 1
-    return n
-
-
-def _restore(job: StrategyJob, g_fast: int, kind: str, t_fail: float, t_run: float, g_run: int) -> tuple[int, bool]:
-    """(checkpoint index to restore, from the fast tier?) after a failure of ``kind``."""
-    m = job.storage_every
-    tiered = job.tier_survives != "none"
-    if kind == "sdc":
-        per = job.interval_s + job.write_s + job.storage_write_s / m
-        back = math.ceil(job.sdc_detect_s / per) if job.sdc_detect_s > 0 else 0
-        clean = g_fast - back  # the newest checkpoint written before the corruption
-        newest_storage = (g_fast // m) * m
-        oldest = max(0, newest_storage - (job.retention - 1) * m)
-        target = (max(clean, 0) // m) * m
-        return (target if target >= oldest else -1), False
-    if not tiered:
-        return g_fast, False
-    keeps = job.tier_survives == "node" or (job.tier_survives == "job" and kind == "soft")
-    if keeps:
-        return g_fast, True
-    return (g_fast // m) * m, False
-
-
-def _run_restart(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
+def _run_restart(job: StrategyJob, seed: int, replica: int, log: EventLog | None = None) -> StrategyReplica:
+    """Restart mode (the module's docstring). The hot path of the engine: the failure draw and a healthy
+    node's swap are written out here (the same draws, in the same order, as :meth:`.Failures.next` and
+    :meth:`.Nodes.swap`; each call saved is a share of the ~3 us a failure costs). With a ``log`` the
+    swaps go through :meth:`.Nodes.swap` (what it did is logged) and each event is logged
+    (:mod:`.strategy_log`); the result is the same."""
     out = StrategyReplica()
-    feed = _Failures(job, seed, replica)
-    nodes = _Nodes(job, seed, replica, out)
+    feed = Failures(job, seed, replica)
+    nodes = Nodes(job, seed, replica, out)
+    nxt, swap, lemons = feed.next, nodes.swap, nodes.lemons
+    drawn = feed.trace is None
+    rates, rates_of, exp, raw = feed.rates, feed.rates_of, feed.exp, feed.raw
+    repair_raw = nodes.rng.bit_generator.random_raw
+    repair_exp = None if nodes.fixed else nodes.rng.exponential
+    pool, returns, push, pop = nodes.pool, nodes.returns, heapq.heappush, heapq.heappop
+    misdiagnosis, repair_s, cold_s = job.misdiagnosis, job.repair_s, job.cold_provision_s
+    by_kind = out.by_kind
+    interval, detect, restart = job.interval_s, job.detect_s, job.restart_s
+    tier_load, storage_load, max_events = job.tier_load_s, job.storage_load_s, job.max_events
     n_total = job.cycles
-    last_c = job.work_s - (n_total - 1) * job.interval_s
+    last_c = job.work_s - (n_total - 1) * interval
     last_w = job.write_s + job.storage_write_s
     horizon = job.horizon
+    checkpoint_s = lost_s = recovery_s = waiting_s = 0.0
+    fast_restores = storage_restores = unrecoverable = 0
     g = 0  # the checkpoint restored (cycles done)
     t = 0.0  # compute resumes at t
-    tf, kind = feed.next(len(nodes.lemons))
+    tf, kind = nxt(len(lemons))
+    clock = feed.t
     events = 0
+    logged = log is not None
+    if log is not None:
+        log.add(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.hot_spares}")
+    # checkpoint cycles: cycles g+1 .. g+n take n * iw + sw * (the storage checkpoints among them)
+    iw, sw, m = job.interval_s + job.write_s, job.storage_write_s, job.storage_every
+    per = iw + sw / m  # the mean wall time of a cycle
+    survives = job.tier_survives
     while True:
         nmax = n_total - 1 - g
-        finish = t + _cycle_time(job, g, nmax) + last_c + last_w
-        if tf >= finish or finish > horizon and tf >= horizon:
-            end = min(finish, horizon)
-            done = _completed(job, g, end - t, nmax)
-            out.checkpoint_s += (_cycle_time(job, g, done) - done * job.interval_s) + (last_w if end == finish else 0)
+        gm = g // m
+        # the finish: cycles g+1 .. the last but one, then the last (shorter) one and its writes
+        finish = t + (nmax * iw + sw * (((g + nmax) // m) - gm)) + last_c + last_w
+        ending = tf >= finish or finish > horizon and tf >= horizon
+        end = min(finish, horizon) if ending else tf
+        x = end - t
+        # the cycles completed within x seconds of compute (at most nmax) and their wall time c; c grows
+        # with the count, so one guess from the mean cycle is corrected by steps
+        n = int(x / per)
+        n = 0 if n < 0 else nmax if n > nmax else n  # min(nmax, max(0, .)) without the calls
+        c = n * iw + sw * (((g + n) // m) - gm)
+        if c <= x:
+            while n < nmax:
+                up = (n + 1) * iw + sw * (((g + n + 1) // m) - gm)
+                if up > x:
+                    break
+                n, c = n + 1, up
+        else:
+            while n > 0:
+                n -= 1
+                c = n * iw + sw * (((g + n) // m) - gm)
+                if c <= x:
+                    break
+        if logged and log is not None:
+            doing = "checkpointing" if log_cycles(log, job, g, t, n, end, nmax, finished=ending and end == finish) \
+                else "running"
+        if ending:
+            checkpoint_s += (c - n * interval) + (last_w if end == finish else 0)
             out.finished = end == finish
             out.wall_s = end
-            out.work_s = job.work_s if out.finished else (g + done) * job.interval_s
+            out.work_s = job.work_s if out.finished else (g + n) * interval
             break
-        n = _completed(job, g, tf - t, nmax)
-        out.checkpoint_s += _cycle_time(job, g, n) - n * job.interval_s
-        out.lost_s += (tf - t) - _cycle_time(job, g, n)
-        target, fast = _restore(job, g + n, kind, tf, t, g)
+        checkpoint_s += c - n * interval
+        lost_s += x - c
+        if kind == "sdc" or survives == "job":
+            target, fast = restore(job, g + n, kind)
+        elif survives == "none":
+            target, fast = g + n, False
+        else:  # a peer-replicated tier survives every failure but a corruption
+            target, fast = g + n, True
         # recovery: detection, replacement, restart, load; a failure during it starts it again
         now = tf
         while True:
             events += 1
-            out.failures += 1
             wait = 0.0
-            if kind in ("node", "lemon"):
-                kind = nodes.fail(now, kind)
-                wait = nodes.replace(now)
-            out.by_kind[kind] += 1
-            if target < 0:
-                out.unrecoverable += 1
+            if logged:
+                if kind == "node" or kind == "lemon":
+                    kind, wait = swap(now, kind)
+            elif kind == "node" or (kind == "lemon" and not lemons):  # a healthy node: Nodes.swap, written out
+                kind = "node"
+                broken = misdiagnosis > 0 and (repair_raw() >> 11) * TWO_M53 < misdiagnosis
+                nodes.seq += 1
+                push(returns, (now + (repair_s if repair_exp is None else repair_exp(repair_s)), nodes.seq,
+                               1 if broken else 0))
+                while returns and returns[0][0] <= now:
+                    pool.append(pop(returns)[2])
+                if pool:
+                    state = pool.pop()
+                elif cold_s is not None:
+                    nodes.cold_since.append(now)
+                    wait, state = cold_s, 0
+                else:
+                    back, _, state = pop(returns)
+                    wait = back - now
+                if state > 0:
+                    lemons.append(state)
+            elif kind == "lemon":
+                kind, wait = swap(now, kind)
+            by_kind[kind] += 1
+            unrecovered = target < 0
+            if unrecovered:
+                unrecoverable += 1
                 target = 0
-            load = job.tier_load_s if fast else job.storage_load_s
-            ready = now + job.detect_s + wait + job.restart_s + load
-            tf, kind = feed.next(len(nodes.lemons))
-            if tf >= ready or events >= job.max_events:
-                out.recovery_s += ready - now - wait
-                out.waiting_s += wait
+            load = tier_load if fast else storage_load
+            ready = now + detect + wait + restart + load
+            if logged and log is not None:  # (the hot path tests the local bool; mypy narrows on log)
+                source = _log_failure(log, job, nodes, now, kind, doing, target, fast, unrecovered)
+            if drawn:  # Failures.next, written out
+                nl = len(lemons)
+                scale, total, cum, rest = rates.get(nl) or rates_of(nl)
+                if total <= 0:
+                    tf, kind = math.inf, ""
+                else:
+                    gap, u = exp(scale), (raw() >> 11) * TWO_M53 * total
+                    clock += gap
+                    tf, kind = clock, rest
+                    for acc, k in cum:
+                        if u < acc:
+                            kind = k
+                            break
+            else:
+                tf, kind = nxt(len(lemons))
+            if logged and log is not None:
+                log_recovery(log, job, now, wait, load, source, len(pool), target * interval, fast, tf,
+                             tf >= ready or events >= max_events)
+            if tf >= ready or events >= max_events:
+                recovery_s += ready - now - wait
+                waiting_s += wait
                 now = ready
                 break
-            out.recovery_s += min(tf - now, job.detect_s + job.restart_s + load)
-            out.waiting_s += max(0.0, tf - now - job.detect_s - job.restart_s - load)
-            more, fast2 = _restore(job, target, kind, tf, tf, target)
+            recovery_s += min(tf - now, detect + restart + load)
+            waiting_s += max(0.0, tf - now - detect - restart - load)
+            more, fast2 = restore(job, target, kind)
             target, fast = (min(target, more), fast and fast2) if more >= 0 else (-1, False)
             now = tf
-        out.fast_restores += int(fast)
-        out.storage_restores += int(not fast)
-        g, t = max(target, 0), now
-        if events >= job.max_events or now >= horizon:
+            if logged:
+                doing = "recovery"
+        fast_restores += int(fast)
+        storage_restores += int(not fast)
+        g, t = (target if target > 0 else 0), now
+        if events >= max_events or now >= horizon:
             out.wall_s, out.finished = min(now, horizon), False
-            out.work_s = g * job.interval_s
+            out.work_s = g * interval
             break
+    if log is not None:
+        _log_end(log, job, out, events)
+    out.failures = events
+    out.checkpoint_s, out.lost_s, out.recovery_s, out.waiting_s = checkpoint_s, lost_s, recovery_s, waiting_s
+    out.fast_restores, out.storage_restores, out.unrecoverable = fast_restores, storage_restores, unrecoverable
     nodes.finish(out.wall_s)
     return out
 
 
-def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyReplica:
+def _log_failure(log: EventLog, job: StrategyJob, nodes: Nodes, now: float, kind: str, doing: str, target: int,
+                 fast: bool, unrecovered: bool) -> str:
+    """Log a failure of the restart loop (and its node's repair): returns the replacement's source ('' for
+    a failure that needs no node)."""
+    if unrecovered:
+        restores = "no clean checkpoint is retained: restart from the beginning"
+    else:
+        restores = f"restores checkpoint {target} from {'memory' if fast else 'storage'}"
+    log.add(now, "failure", COMPONENTS[kind], f"during {doing}; {restores}")
+    if kind not in ("node", "lemon"):
+        return ""
+    back, retired, source = nodes.last
+    log.add(now, "repair_start", COMPONENTS[kind], f"until={back!r}")
+    if retired:
+        log.add(now, "node_retired", COMPONENTS[kind], f"after {job.retire_after} failures; a fresh node at {back!r}")
+    return source
+
+
+def _log_end(log: EventLog, job: StrategyJob, out: StrategyReplica, events: int) -> None:
+    """The run's last row; rows after its end (a recovery past the horizon) are dropped."""
+    log.rows = [row for row in log.rows if row[0] <= out.wall_s]
+    if out.finished:
+        log.add(out.wall_s, "finish")
+    elif events >= job.max_events:
+        log.add(out.wall_s, "event_budget", detail=f"work_s={out.work_s!r} of {job.work_s!r} after {events} failures")
+    else:
+        log.add(out.wall_s, "horizon", detail=f"work_s={out.work_s!r} of {job.work_s!r}")
+
+
+def _run_per_replica(job: StrategyJob, seed: int, replica: int, log: EventLog | None = None) -> StrategyReplica:
     """Per-replica fault tolerance: each failure stalls every replica ``ft_stall_s`` (the quorum re-forms;
     overlapping stalls merge) and takes one replica out until detection + replacement + ``ft_rejoin_s``
     have passed; a failure that strikes a replica already out is thinned (it has no GPU running). The job
     progresses at ``ft_speed`` x (replicas up / replicas) x the storage-checkpoint duty factor, and
     finishes when its work is done. With every replica out it makes no progress until one rejoins (no
-    whole-job restart: a documented simplification)."""
+    whole-job restart: a documented simplification). ``log``: the events (:mod:`.strategy_log`)."""
     out = StrategyReplica()
-    feed = _Failures(job, seed, replica)
-    nodes = _Nodes(job, seed, replica, out)
+    feed = Failures(job, seed, replica)
+    nodes = Nodes(job, seed, replica, out)
     r = job.replicas
     period = job.interval_s * job.storage_every
     duty = period / (period + job.storage_write_s)
@@ -289,9 +250,13 @@ def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyRepli
     tf, kind = feed.next(len(nodes.lemons))
     thin = rngmod.stream(seed, replica, "strategy/thin")
     horizon = job.horizon
+    if log is not None:
+        log.add(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.hot_spares} "
+                                     f"replicas={r}")
     while True:
         up = r - len(rejoin)
-        rate = 0.0 if t < stall_until else base * up / r
+        stalled = t < stall_until
+        rate = 0.0 if stalled else base * up / r
         nxt = min(tf, rejoin[0] if rejoin else math.inf, stall_until if stall_until > t else math.inf, horizon)
         if rate > 0 and t + (job.work_s - work) / rate <= nxt:
             end = t + (job.work_s - work) / rate
@@ -299,39 +264,73 @@ def _run_per_replica(job: StrategyJob, seed: int, replica: int) -> StrategyRepli
             out.stalled_s += 0.0
             break
         work += rate * (nxt - t)
-        out.stalled_s += (nxt - t) if t < stall_until else 0.0
+        out.stalled_s += (nxt - t) if stalled else 0.0
         t = nxt
         if t >= horizon:
             out.wall_s, out.finished, out.work_s = horizon, False, work
             break
+        if log is not None and stalled and t >= stall_until:
+            log.add(t, "resumed", detail=f"work_s={work!r} replicas={up}/{r}")
         while rejoin and rejoin[0] <= t:
             heapq.heappop(rejoin)
+            if log is not None:
+                log.add(t, "expand", detail=f"replicas={r - len(rejoin)}/{r}")
         if tf <= t:
             if thin.random() < up / r:
                 out.failures += 1
                 wait = 0.0
                 if kind in ("node", "lemon"):
-                    kind = nodes.fail(t, kind)
-                    wait = nodes.replace(t)
+                    kind, wait = nodes.swap(t, kind)
                 out.by_kind[kind] += 1
                 out.waiting_s += wait
                 heapq.heappush(rejoin, t + job.detect_s + wait + job.ft_rejoin_s)
                 stall_until = max(stall_until, t + job.ft_stall_s)
+                if log is not None:
+                    _log_replica_out(log, job, nodes, t, kind, wait, r - len(rejoin), stall_until)
+            elif log is not None:
+                log.add(t, "failure_ignored", COMPONENTS[kind], "its replica is already out")
             if out.failures >= job.max_events:
                 out.wall_s, out.finished, out.work_s = t, False, work
                 break
             tf, kind = feed.next(len(nodes.lemons))
     out.checkpoint_s = (1.0 - duty) * out.wall_s
     out.lost_s = 0.0
+    if log is not None:
+        _log_end(log, job, out, out.failures)
     nodes.finish(out.wall_s)
     return out
 
 
-def run_strategy_replica(job: StrategyJob, seed: int = 0, replica: int = 0) -> StrategyReplica:
-    """Simulate one run of ``job`` on the keyed streams of (seed, replica)."""
+def _log_replica_out(log: EventLog, job: StrategyJob, nodes: Nodes, t: float, kind: str, wait: float, up: int,
+                     stall_until: float) -> None:
+    """Log a failure of per-replica mode: its replica leaves (back after detection, the replacement and
+    the rejoin), the quorum stalls until ``stall_until``."""
+    back_at = t + job.detect_s + wait + job.ft_rejoin_s
+    log.add(t, "failure", COMPONENTS[kind], f"during running; its replica rejoins at {back_at!r}, the others "
+                                            f"stall until {stall_until!r}")
+    if kind in ("node", "lemon"):
+        back, retired, _ = nodes.last
+        log.add(t, "repair_start", COMPONENTS[kind], f"until={back!r}")
+        if retired:
+            log.add(t, "node_retired", COMPONENTS[kind], f"after {job.retire_after} failures; a fresh node at {back!r}")
+    log.add(t, "shrink", detail=f"replicas={up}/{job.replicas}")
+
+
+def run_strategy_replica(job: StrategyJob, seed: int = 0, replica: int = 0,
+                         log: EventLog | None = None) -> StrategyReplica:
+    """Simulate one run of ``job`` on the keyed streams of (seed, replica); ``log`` (an
+    :class:`~.strategy_log.EventLog`) receives its events, without changing the result."""
     if job.mode == "per_replica":
-        return _run_per_replica(job, seed, replica)
-    return _run_restart(job, seed, replica)
+        return _run_per_replica(job, seed, replica, log)
+    return _run_restart(job, seed, replica, log)
+
+
+def strategy_event_log(job: StrategyJob, seed: int = 0, replica: int = 0, limit: int = 100_000) -> EventLog:
+    """The event log of one replica (replica 0 is the one ``clustersim simulate --events`` writes), cut at
+    ``limit`` rows."""
+    log = EventLog(limit)
+    run_strategy_replica(job, seed, replica, log)
+    return log
 
 
 def run_strategy_chunk(job: StrategyJob, seed: int, start: int, stop: int) -> list[StrategyReplica]:

@@ -15,18 +15,16 @@ import numpy as np
 from .job import SimJob
 from .records import BUCKETS
 from .strategy_job import StrategyJob
+from .strategy_log import COMPONENTS, EventLog
 from .summary import MonteCarloResult
 
 __all__ = ["strategy_monte_carlo", "COMPONENTS"]
 
-#: Interruption components of the strategy engine's failure kinds.
-COMPONENTS = {"node": "node", "lemon": "lemon-node", "soft": "software", "sdc": "silent-corruption"}
-
-
 def strategy_monte_carlo(job: StrategyJob, whole: SimJob, raw: dict[str, np.ndarray], seed: int,
-                         note: str) -> MonteCarloResult:
+                         note: str, log: EventLog | None = None) -> MonteCarloResult:
     """``raw`` (:func:`~clustersim.sim.strategy.simulate_strategy`) of ``job`` as a MonteCarloResult whose
-    ``job`` is the scenario's whole-job input ``whole`` (its checkpoint and recovery figures)."""
+    ``job`` is the scenario's whole-job input ``whole`` (its checkpoint and recovery figures); ``log``:
+    replica 0's event log (:func:`~clustersim.sim.strategy.strategy_event_log`), or None."""
     wall = raw["wall_s"]
     n = wall.size
     zeros = np.zeros(n)
@@ -46,5 +44,7 @@ def strategy_monte_carlo(job: StrategyJob, whole: SimJob, raw: dict[str, np.ndar
                                                         "ignored_failures", "sim_events")}
     counts["sim_events"] = raw["failures"].astype(np.int64)
     return MonteCarloResult(job=whole, seed=seed, wall_s=wall.copy(), finished=raw["finished"].astype(bool),
-                            breakdown=parts, interruptions_by=by, counts=counts, events=None, engine="strategy",
-                            engine_note=note, budget_hit=raw["failures"] >= job.max_events)
+                            breakdown=parts, interruptions_by=by, counts=counts,
+                            events=log.sorted_rows() if log is not None else None, engine="strategy",
+                            engine_note=note, budget_hit=raw["failures"] >= job.max_events,
+                            events_truncated=bool(log is not None and log.truncated))

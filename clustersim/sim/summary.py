@@ -27,9 +27,10 @@ class MonteCarloResult:
     False for a replica that hit the horizon or the event budget (``budget_hit`` True for the latter);
     ``events`` is replica 0's event log (or None), cut at ``job.max_log_rows`` rows (``events_truncated``).
 
-    ``engine`` is the engine that ran the replicas (``vector`` or ``simpy``) and ``engine_note`` why. With
-    the vectorized engine the event log is replica 0 of the SimPy engine (an example history of the same
-    job and seed, not one of the vectorized samples).
+    ``engine`` is the engine that ran the replicas (``vector``, ``simpy`` or ``strategy``) and
+    ``engine_note`` why. With the vectorized engine the event log is replica 0 of the SimPy engine (an
+    example history of the same job and seed, not one of the vectorized samples); with the strategy
+    engine it is its own replica 0 (:mod:`clustersim.sim.strategy_log`).
     """
 
     job: SimJob
