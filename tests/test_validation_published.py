@@ -63,13 +63,11 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.14  # measured 13.7% over 138 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.095  # measured 9.1%
+    assert overall["mean_abs"] <= 0.13  # measured 12.85% over 138 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.095  # measured 9.0%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.09  # measured 8.5%
-    # measured 20.9% (20.2% before FSDP with pipeline stages became the distributed optimizer it runs as:
-    # torchtitan's 405B rows on its 500 W HBM2e H100s went from -19%/-37% to +47%/+88%)
-    assert by_gen["hopper"]["mean_abs"] <= 0.215
+    assert by_gen["hopper"]["mean_abs"] <= 0.19  # measured 18.7%
     assert by_gen["blackwell"]["mean_abs"] <= 0.115  # measured 10.9%
 
 
