@@ -75,6 +75,11 @@ _EDGES: list[tuple[str, list[Any]]] = [
     ("model.layers", [1, 10000]),
     ("pricing.usd_per_gpu_hour", [0, 10000]),
     ("name", ["oops [/] x", "run [v2] \x1b[31m", "\u202e"]),
+    ("model", [{"preset": "mixtral-8x7b", "expert_groups": g, "expert_groups_per_token": k}
+               for g, k in ((1, 1), (8, 4), (3, 1), (2, 4), (65536, 1))]),
+    ("software.moe_dispatcher", ["deepep", "alltoall", "nccl"]),
+    ("training.activation_offload_layers", [0, 1, 31, 32, 100000]),
+    ("training.grad_reduce_in_fp32", [False, True, "no"]),
 ]
 
 
