@@ -181,3 +181,22 @@ def test_the_headroom_is_the_margin_a_published_layout_must_leave():
     scenario["cluster"]["gpu_memory_headroom_gib"] = 80.0 - got["memory_gib"] + 0.1
     with pytest.raises(InfeasibleError, match="headroom"):
         estimate(scenario, with_theory=False, with_interval=False)
+
+
+def test_memory_against_published_peaks():
+    """Predicted memory per GPU against the peaks the sources publish (torchtitan's Memory(GiB): peak
+    reserved bytes): every row fits, and the mean absolute error stays at the measured 13.7% (before the
+    FSDP2 / fp32-loss / allocator terms: 32.6%, all under-predicted). Bounds are the measured figures, not
+    the targets; the 405B pipeline rows (micro-batch question, docs/validation.md) are the worst."""
+    table = P.memory_table()
+    assert len(table) == 9
+    assert all(r["fits_in_memory"] for r in table)
+    m = P.memory_summary(table)
+    assert m["mean_abs"] <= 0.140
+    assert m["max_abs"] <= 0.355
+    assert abs(m["bias"]) <= 0.09
+    worst = max(table, key=lambda r: abs(r["error"]))
+    assert worst["id"].endswith("405b-512-1f1b")
+    # the FSDP-only and context-parallel 8B rows, the layouts the memory physics covers, are within 15%
+    eight_b = [r for r in table if "-8b-" in r["id"]]
+    assert len(eight_b) == 4 and all(abs(r["error"]) <= 0.15 for r in eight_b)
