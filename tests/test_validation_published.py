@@ -200,3 +200,16 @@ def test_memory_against_published_peaks():
     # the FSDP-only and context-parallel 8B rows, the layouts the memory physics covers, are within 15%
     eight_b = [r for r in table if "-8b-" in r["id"]]
     assert len(eight_b) == 4 and all(abs(r["error"]) <= 0.15 for r in eight_b)
+
+
+def test_a_layout_the_source_says_ran_out_of_memory_is_refused():
+    """torchtitan docs/performance.md @ 041336434916, footnote 1: Llama 2 70B on 64 A100 80GB with FSDP2
+    and selective activation checkpointing ran out of memory at local batch 2, so the table reports local
+    batch 1. The memory model admits the batch-1 layout and refuses the batch-2 one."""
+    base = {r["id"]: r for r in P.published_rows()}["torchtitan-a100-llama2-70b-full"]
+
+    def layout(mb: int) -> dict[str, str]:
+        return {**base, "recompute": "selective", "micro_batch_seqs": str(mb), "global_batch_seqs": str(64 * mb)}
+
+    assert P.predict(layout(1))["fits_in_memory"]
+    assert not P.predict(layout(2))["fits_in_memory"]
