@@ -20,6 +20,7 @@ from clustersim.errors import ClustersimError
 from clustersim.groups import gpu_generation, parallelism_style
 
 __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
+           "memory_table", "memory_summary",
            "generation", "style"]
 
 #: The metrics a row may publish, and how each is read from an estimate.
@@ -200,6 +201,33 @@ def validation_table(rows: list[dict[str, str]] | None = None) -> list[dict[str,
                       "precision": row.get("precision") or "bf16", "fits_in_memory": got["fits_in_memory"],
                       "memory_gib": got["memory_gib"], "source": row.get("source", "")})
     return table
+
+
+def memory_table(rows: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Predicted vs published peak memory per GPU (GiB) for every row that states it (``published_memory_gib``):
+    the estimate's ``memory_bytes`` through :func:`predict`; ``error`` = predicted / published - 1 (+ = the
+    model asks for more memory than the run reserved)."""
+    table = []
+    for row in rows if rows is not None else published_rows():
+        published = _num(row, "published_memory_gib")
+        if published is None:
+            continue
+        got = predict(row)
+        table.append({"id": row["id"], "published_gib": published, "predicted_gib": got["memory_gib"],
+                      "error": got["memory_gib"] / published - 1.0, "fits_in_memory": got["fits_in_memory"],
+                      "source": row.get("source", "")})
+    return table
+
+
+def memory_summary(table: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean absolute error (relative and in GiB), worst relative error, bias and row count of a
+    :func:`memory_table`."""
+    n = len(table)
+    if not n:
+        return {"rows": 0, "mean_abs": 0.0, "mean_abs_gib": 0.0, "max_abs": 0.0, "bias": 0.0}
+    return {"rows": n, "mean_abs": sum(abs(r["error"]) for r in table) / n,
+            "mean_abs_gib": sum(abs(r["predicted_gib"] - r["published_gib"]) for r in table) / n,
+            "max_abs": max(abs(r["error"]) for r in table), "bias": sum(r["error"] for r in table) / n}
 
 
 def summary(table: list[dict[str, Any]], by: str | None = None) -> dict[str, dict[str, float]]:

@@ -213,5 +213,13 @@ def test_torchtitan_selective_checkpointing_is_op_level():
     assert per_layer == pytest.approx(2 * tokens * (4 * h + kv * h / a + f) + 4 * a * tokens, rel=1e-12)
     kor, _ = memory.activation_bytes_per_layer(PY, tokens, 8192.0, h, f, a, kv, 1.0, 1.0, 1.0, True, 1.0, True,
                                                2.0, dropout=False)
-    assert megatron["activations_bytes"] - titan["activations_bytes"] == pytest.approx(80 * (kor - per_layer),
-                                                                                         rel=1e-9)
+    # torchtitan's loss upcasts the logits (memory.logits_bytes) and FSDP2 holds the root's parameters
+    v = 128256.0
+    loss_extra = (memory.logits_bytes(PY, tokens, v, h, 1.0, 1.0, 2.0, 2.0)
+                  - memory.logits_bytes(PY, tokens, v, h, 1.0, 1.0, 2.0, 0.0))
+    assert loss_extra == pytest.approx((memory.CE_FP32_BYTES_PER_LOGIT - memory.LOGITS_FP32_BYTES_PER_LOGIT)
+                                       * tokens * v, rel=1e-12)
+    root_held, _ = memory.fsdp2_buffer_bytes(PY, 1.0, 2.0 * v * h, True, 2.0, 2.0)
+    assert root_held == pytest.approx(2.0 * 2.0 * v * h, rel=1e-12)
+    assert megatron["activations_bytes"] - titan["activations_bytes"] == pytest.approx(
+        80 * (kor - per_layer) - loss_extra - root_held, rel=1e-9)

@@ -181,3 +181,35 @@ def test_the_headroom_is_the_margin_a_published_layout_must_leave():
     scenario["cluster"]["gpu_memory_headroom_gib"] = 80.0 - got["memory_gib"] + 0.1
     with pytest.raises(InfeasibleError, match="headroom"):
         estimate(scenario, with_theory=False, with_interval=False)
+
+
+def test_memory_against_published_peaks():
+    """Predicted memory per GPU against the peaks the sources publish (torchtitan's Memory(GiB): peak
+    reserved bytes): every row fits, and the mean absolute error stays at the measured 13.7% (before the
+    FSDP2 / fp32-loss / allocator terms: 32.6%, all under-predicted). Bounds are the measured figures, not
+    the targets; the 405B pipeline rows (micro-batch question, docs/validation.md) are the worst."""
+    table = P.memory_table()
+    assert len(table) == 9
+    assert all(r["fits_in_memory"] for r in table)
+    m = P.memory_summary(table)
+    assert m["mean_abs"] <= 0.140
+    assert m["max_abs"] <= 0.355
+    assert abs(m["bias"]) <= 0.09
+    worst = max(table, key=lambda r: abs(r["error"]))
+    assert worst["id"].endswith("405b-512-1f1b")
+    # the FSDP-only and context-parallel 8B rows, the layouts the memory physics covers, are within 15%
+    eight_b = [r for r in table if "-8b-" in r["id"]]
+    assert len(eight_b) == 4 and all(abs(r["error"]) <= 0.15 for r in eight_b)
+
+
+def test_a_layout_the_source_says_ran_out_of_memory_is_refused():
+    """torchtitan docs/performance.md @ 041336434916, footnote 1: Llama 2 70B on 64 A100 80GB with FSDP2
+    and selective activation checkpointing ran out of memory at local batch 2, so the table reports local
+    batch 1. The memory model admits the batch-1 layout and refuses the batch-2 one."""
+    base = {r["id"]: r for r in P.published_rows()}["torchtitan-a100-llama2-70b-full"]
+
+    def layout(mb: int) -> dict[str, str]:
+        return {**base, "recompute": "selective", "micro_batch_seqs": str(mb), "global_batch_seqs": str(64 * mb)}
+
+    assert P.predict(layout(1))["fits_in_memory"]
+    assert not P.predict(layout(2))["fits_in_memory"]

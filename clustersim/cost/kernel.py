@@ -161,22 +161,35 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
                                                      dp_dense, dp_expert, prec, g_b)
     weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
+    fw = x["framework"]
+    # FSDP2's root parameters and one layer's pre-reduce-scatter gradients (memory.fsdp2_buffer_bytes)
+    fsdp_held, fsdp_bwd = memory.fsdp2_buffer_bytes(xp, dense_layer + expert_layer, emb * (2.0 - tied), z >= 3.0,
+                                                    fw, w_b)
     drop = x["dropout"]
+    # torchao's Float8Linear (torchtitan) saves the bf16 GEMM inputs, not FP8 copies
+    # (torchao float8/float8_linear.py, matmul_with_hp_or_float8_args: save_for_backward(input_hp, weight_hp_t))
     stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
-                                                        act_b, fp8=prec >= 3.0, dropout=drop)
+                                                        act_b, fp8=(prec >= 3.0) & (fw != 2.0), dropout=drop,
+                                                        gathered_inputs=fw == 2.0)
     # torchtitan's selective checkpointing is op-level (memory.op_sac_bytes_per_layer)
     stored = xp.where(sel & (x["framework"] == 2.0),
                       memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b), stored)
     sp_div = xp.where(sp, t, 1.0)
     chunk_layers = Ls / v - memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
-    logits_act = 4.0 * tokens * V / t + tokens * h * act_b / sp_div  # fp32 logits, final-norm input
+    logits_act = memory.logits_bytes(xp, tokens, V, h, t, sp_div, act_b, fw)  # loss-time logits, norm input
     emb_act = drop * tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
-    peak_layer = full * working  # the layer being recomputed
+    # a layer's backward: its recomputed working set, ring-attention buffers, FSDP2 pre-reduce-scatter grads
+    peak_layer = full * working + memory.cp_ring_bytes(xp, tokens, h, a, kv, t, c, act_b) + fsdp_bwd
+    # the loss runs before the first layer backward, so its logits and that layer's peak do not coincide
     act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (chunk_layers * stored + emb_act)
-                 + (p == 1.0) * logits_act + peak_layer)
-    act_last = memory.in_flight_chunks(xp, p, v, m, False) * chunk_layers * stored + logits_act + peak_layer
-    acts = xp.maximum(act_first, act_last)
-    overhead = memory.OVERHEAD_FIXED_BYTES + memory.OVERHEAD_FRAGMENTATION * acts
+                 + xp.maximum((p == 1.0) * logits_act, peak_layer))
+    act_last = (memory.in_flight_chunks(xp, p, v, m, False) * chunk_layers * stored
+                + xp.maximum(logits_act, peak_layer))
+    acts = xp.maximum(act_first, act_last) + fsdp_held
+    # PyTorch-native stacks report (and run out of) reserved memory: GMLake's measured fragmentation
+    frag = xp.where(fw == 2.0, memory.ALLOCATOR_FRAGMENTATION / (1.0 - memory.ALLOCATOR_FRAGMENTATION),
+                    memory.OVERHEAD_FRAGMENTATION)
+    overhead = memory.OVERHEAD_FIXED_BYTES + frag * acts
     mem = weights + grads + optim + acts + overhead
 
     # ---- compute per micro-batch on the heaviest stage

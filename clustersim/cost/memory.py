@@ -32,7 +32,13 @@ __all__ = [
     "QLORA_BYTES_PER_PARAM",
     "OVERHEAD_FIXED_BYTES",
     "OVERHEAD_FRAGMENTATION",
+    "ALLOCATOR_FRAGMENTATION",
+    "CE_FP32_BYTES_PER_LOGIT",
+    "LOGITS_FP32_BYTES_PER_LOGIT",
     "activation_bytes_per_layer",
+    "cp_ring_bytes",
+    "fsdp2_buffer_bytes",
+    "logits_bytes",
     "grad_bytes",
     "in_flight_chunks",
     "model_state_bytes",
@@ -58,11 +64,30 @@ OVERHEAD_FIXED_BYTES = 1.5 * units.GIB
 #: Caching-allocator fragmentation on the transient (activation) memory: 5% (a documented allowance;
 #: PyTorch's caching allocator rounds and splits blocks, see the PyTorch "CUDA semantics" notes).
 OVERHEAD_FRAGMENTATION = 0.05
+#: The share of the caching allocator's *reserved* memory that is not allocated (fragmentation,
+#: 1 - allocated / reserved) under recomputation and sharded data parallelism: Guo et al. 2024, GMLake
+#: (ASPLOS 2024, arXiv:2401.08156), abstract and Sec. 6: virtual-memory stitching removes 15% (up to 33%)
+#: fragmentation of PyTorch's splitting caching allocator on eight LLMs on A100 80GB, i.e. the caching
+#: allocator reserves transient blocks it cannot reuse (PyTorch "CUDA semantics", memory management:
+#: ``memory_reserved`` counts cached blocks; ``expandable_segments`` exists to reduce this fragmentation).
+#: Applied to the transient memory of PyTorch-native stacks (torchtitan), whose published peak is the
+#: reserved figure (torchtitan ``components/metrics.py``: ``reserved_bytes.all.peak``).
+ALLOCATOR_FRAGMENTATION = 0.15
+#: Bytes per logit element at the start of the backward pass when the loss upcasts bf16 logits and calls
+#: ``cross_entropy`` (torchtitan ``components/loss.py``: ``cross_entropy(pred.flatten(0, 1).float(), ...)``;
+#: PyTorch ``nn.CrossEntropyLoss``: log_softmax then nll_loss): the fp32 log-softmax output saved for the
+#: backward (4), the dense fp32 gradient nll_loss's backward writes (4) and log_softmax's fp32 input
+#: gradient (4); torchtitan frees the bf16 logits before the backward (``del pred`` in ``train.py``).
+CE_FP32_BYTES_PER_LOGIT = 12.0
+#: Megatron-style fused vocab-parallel cross entropy: the fp32 logits, softmax computed and its gradient
+#: written in place (Megatron-core ``tensor_parallel/cross_entropy.py``, ``_VocabParallelCrossEntropy``).
+LOGITS_FP32_BYTES_PER_LOGIT = 4.0
 
 
 def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any,
                                topk: Any, t: Any, sp: Any, recompute: Any, flash: Any,
-                               act_bytes: Any, fp8: Any = False, dropout: Any = True) -> tuple[Any, Any]:
+                               act_bytes: Any, fp8: Any = False, dropout: Any = True,
+                               gathered_inputs: Any = False) -> tuple[Any, Any]:
     """(stored, working) activation bytes of one transformer layer for one micro-batch on one GPU.
 
     ``tokens`` = b x s / cp is the GPU's share of the micro-batch; each query attends ``s_kv`` = s keys.
@@ -85,12 +110,20 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     instead of the 16-bit tensor (TE documentation, "FP8 primer": the quantized input is saved for the
     weight-gradient GEMM), 1 byte instead of 2 for the QKV and FC1 inputs (2 x 2sbh of the replicated
     part), the projection input (2sbh) and the FC2 input (the f-wide activation output, 2sbf).
+
+    ``gathered_inputs``: sequence parallelism by DTensor redistribution (torchtitan ``apply_tp``:
+    ``PrepareModuleInput`` turns the attention and feed-forward inputs from ``Shard(1)`` into
+    ``Replicate()`` before the column-parallel linears) saves the all-gathered QKV and FC1 inputs for the
+    backward (autograd keeps a matmul's input), so those 4sbh stay unsplit; Megatron-LM saves them split
+    and all-gathers again in the backward (Korthikanti 2022 Sec. 4.2.2).
     """
     hkv = kv * h / a
     scale = act_bytes / 2.0
     saved = xp.where(fp8, 0.5, 0.0)  # the share of the GEMM inputs' bytes FP8 storage saves
     masks = xp.where(dropout, 2.0, 0.0)  # the attention and MLP dropout masks (1 byte per element)
-    replicated = (8.0 + masks - 4.0 * saved) * tokens * h * scale / xp.where(sp, t, 1.0)
+    sp_div = xp.where(sp, t, 1.0)
+    gathered = xp.where(gathered_inputs, (4.0 - 2.0 * saved) * (1.0 - 1.0 / sp_div), 0.0)
+    replicated = ((8.0 + masks - 4.0 * saved) / sp_div + gathered) * tokens * h * scale
     split = tokens * ((4.0 - 2.0 * saved) * h + 4.0 * hkv
                       + topk * f * (4.0 + 2.0 * gated - 2.0 * saved)) * scale / t
     s2_units = xp.where(dropout, 5.0, 2.0)
@@ -186,3 +219,45 @@ def model_state_bytes(xp: Any, dense_params: Any, expert_params: Any, lora_param
     optimizer = xp.select(lora, lambda: k_b * lora_params / d1,
                           lambda: k_b * (dense_params / d1 + expert_params / e1))
     return weights, grads, optimizer
+
+
+def logits_bytes(xp: Any, tokens: Any, vocab: Any, h: Any, t: Any, sp_div: Any, act_bytes: Any,
+                 framework: Any) -> Any:
+    """Loss-time bytes on the last stage: the logits (vocabulary split by ``t``: Megatron's vocab-parallel
+    loss, torchtitan's ``loss_parallel``) at :data:`CE_FP32_BYTES_PER_LOGIT` for torchtitan (framework
+    code 2) or :data:`LOGITS_FP32_BYTES_PER_LOGIT` otherwise, plus the output projection's input, split
+    by sequence parallelism in Megatron-LM but all-gathered and saved whole by torchtitan's DTensor
+    plan (``apply_tp``: ``"output": ColwiseParallel(input_layouts=Shard(1), ...)``)."""
+    torchtitan = framework == 2.0
+    per_logit = xp.where(torchtitan, CE_FP32_BYTES_PER_LOGIT, LOGITS_FP32_BYTES_PER_LOGIT)
+    return per_logit * tokens * vocab / t + tokens * h * act_bytes / xp.where(torchtitan, 1.0, sp_div)
+
+
+def fsdp2_buffer_bytes(xp: Any, layer_params: Any, root_params: Any, fsdp: Any, framework: Any,
+                       w_bytes: Any) -> tuple[Any, Any]:
+    """(held, backward) transient FSDP2 (PyTorch ``fully_shard``) bytes beyond the two gathered layers the
+    kernel counts for every ZeRO-3 stack, for torchtitan (framework 2) with ``fsdp`` (ZeRO-3 without
+    pipeline parallelism):
+
+    * held from the forward through the backward: the root module's parameters (embedding, final norm,
+      output projection: ``root_params``) stay unsharded (FSDP2 ``fully_shard`` docs: the root's
+      ``reshard_after_forward`` is False, "since the parameters would be immediately all-gathered for
+      backward"), in the parameter dtype ``w_bytes``;
+    * during a layer's backward: that layer's gradients before the reduce-scatter, the unsharded
+      gradients in the parameter dtype and their fp32 copy, the reduce-scatter input, under torchtitan's
+      ``MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32)`` (torchtitan ``parallelize_llama.py``;
+      FSDP2 casts gradients to ``reduce_dtype`` before ``reduce_scatter_tensor``): ``(w_bytes + 4)`` bytes
+      per parameter.
+    """
+    on = fsdp & (framework == 2.0)
+    return on * root_params * w_bytes, on * layer_params * (w_bytes + 4.0)
+
+
+def cp_ring_bytes(xp: Any, tokens: Any, h: Any, a: Any, kv: Any, t: Any, cp: Any, act_bytes: Any) -> Any:
+    """Ring-attention buffers under context parallelism: each rank holds the key/value block it computes
+    with and the one it receives, double-buffered so that the transfer overlaps the attention (Liu et al.
+    2023, Ring Attention, arXiv:2310.01889 Sec. 3; the same rotation in the backward carries the fp32
+    key/value gradients): 2 x K, V in ``act_bytes`` plus 2 x dK, dV in fp32 for this GPU's ``tokens``,
+    the heads split by ``t``. Zero without CP."""
+    hkv = kv * h / a
+    return (cp > 1.0) * 2.0 * 2.0 * tokens * hkv * (act_bytes + 4.0) / t
