@@ -63,11 +63,11 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.13  # measured 12.85% over 138 rows (target 5%: missed)
+    assert overall["mean_abs"] <= 0.125  # measured 12.4% over 138 rows (target 5%: missed)
     assert overall["median_abs"] <= 0.095  # measured 9.0%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.09  # measured 8.5%
-    assert by_gen["hopper"]["mean_abs"] <= 0.19  # measured 18.7%
+    assert by_gen["hopper"]["mean_abs"] <= 0.18  # measured 17.5%
     assert by_gen["blackwell"]["mean_abs"] <= 0.115  # measured 10.9%
 
 
@@ -185,18 +185,17 @@ def test_the_headroom_is_the_margin_a_published_layout_must_leave():
 
 def test_memory_against_published_peaks():
     """Predicted memory per GPU against the peaks the sources publish (torchtitan's Memory(GiB): peak
-    reserved bytes): every row fits, and the mean absolute error stays at the measured 13.7% (before the
-    FSDP2 / fp32-loss / allocator terms: 32.6%, all under-predicted). Bounds are the measured figures, not
-    the targets; the 405B pipeline rows (micro-batch question, docs/validation.md) are the worst."""
+    reserved bytes): every row fits, and the mean absolute error stays at the measured 8.7% (32.6%, all
+    under-predicted, before the FSDP2 / fp32-loss / allocator terms; 13.7% before the 405B pipeline rows
+    got the micro-batch of 4 that torchtitan's default of pp micro-batches gives). Bounds are the measured
+    figures, not targets."""
     table = P.memory_table()
     assert len(table) == 9
     assert all(r["fits_in_memory"] for r in table)
     m = P.memory_summary(table)
-    assert m["mean_abs"] <= 0.140
-    assert m["max_abs"] <= 0.355
-    assert abs(m["bias"]) <= 0.09
-    worst = max(table, key=lambda r: abs(r["error"]))
-    assert worst["id"].endswith("405b-512-1f1b")
+    assert m["mean_abs"] <= 0.09
+    assert m["max_abs"] <= 0.165
+    assert abs(m["bias"]) <= 0.05
     # the FSDP-only and context-parallel 8B rows, the layouts the memory physics covers, are within 15%
     eight_b = [r for r in table if "-8b-" in r["id"]]
     assert len(eight_b) == 4 and all(abs(r["error"]) <= 0.15 for r in eight_b)
