@@ -56,7 +56,18 @@ class Hardware:
 def _tile_padding(xp: Any, M: Any, N: Any, tm: Any, tn: Any) -> Any:
     """Useful fraction of an M x N output computed in tm x tn tiles (NVIDIA "Matrix Multiplication
     Background User's Guide": tile quantization; a thin shard pads its last tile)."""
-    return (M * N) / (xp.ceil(M / tm) * tm * xp.ceil(N / tn) * tn)
+    return _tile_use(xp, M * N, M, N, tm, tn)
+
+
+def _tile_use(xp: Any, mn: Any, M: Any, N: Any, tm: Any, tn: Any) -> Any:
+    """:func:`_tile_padding` given ``mn`` = M N (computed once by the caller). The augmented assignments
+    here and below update temporaries this function created, in place on numpy arrays (no new array per
+    operation), with the same operations in the same order as the plain expressions."""
+    den = xp.ceil(M / tm)
+    den *= tm
+    den *= xp.ceil(N / tn)
+    den *= tn
+    return mn / den
 
 
 def size_use(xp: Any, M: Any, K: Any, N: Any, hw: Hardware) -> Any:
@@ -64,11 +75,20 @@ def size_use(xp: Any, M: Any, K: Any, N: Any, hw: Hardware) -> Any:
     n the cube root of M N K and n_half the GPU's measured half-throughput size (kernel_model.yaml, from
     square-GEMM curves measured on that GPU, which include wave quantization); times the tile padding
     of thin outputs (the better of the catalog tile and a half-size one)."""
-    n = (M * K * N) ** (1.0 / 3.0)
-    r = 1.0 / (1.0 + (hw.half_size / xp.maximum(n, 1.0)) ** 2)
-    pad = xp.maximum(_tile_padding(xp, M, N, hw.tile_m, hw.tile_n),
-                     _tile_padding(xp, M, N, 0.5 * hw.tile_m, 0.5 * hw.tile_n))
-    return r * pad
+    return _size_use(xp, M * K, M, N, M * N, hw)
+
+
+def _size_use(xp: Any, mk: Any, M: Any, N: Any, mn: Any, hw: Hardware) -> Any:
+    """:func:`size_use` given ``mk`` = M K and ``mn`` = M N (computed once by :func:`gemm_s`)."""
+    n = mk * N
+    n **= 1.0 / 3.0
+    r = hw.half_size / xp.maximum(n, 1.0)
+    r **= 2
+    r += 1.0
+    use = 1.0 / r
+    use *= xp.maximum(_tile_use(xp, mn, M, N, hw.tile_m, hw.tile_n),
+                      _tile_use(xp, mn, M, N, 0.5 * hw.tile_m, 0.5 * hw.tile_n))
+    return use
 
 
 def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, hw: Hardware, elem_bytes: Any, peak: Any = None) -> Any:
@@ -81,16 +101,25 @@ def gemm_s(xp: Any, M: Any, K: Any, N: Any, count: Any, hw: Hardware, elem_bytes
     one kernel's launch gap (added, not a floor).
     """
     peak = hw.peak if peak is None else peak
-    mk = M * K
-    flop = mk * N * (2.0 * count)
-    byts = (mk + K * N + M * N) * (elem_bytes * count)
-    q = size_use(xp, M, K, N, hw)
-    compute = flop / (peak * hw.gemm_frac * q) + byts * eff.GEMM_HALF_RIDGE / (hw.gemm_frac * hw.bw)
+    mk, mn = M * K, M * N
+    flop = mk * N
+    flop *= 2.0 * count
+    byts = K * N
+    byts += mk
+    byts += mn
+    byts *= elem_bytes * count
+    q = _size_use(xp, mk, M, N, mn, hw)
+    compute = flop / (peak * hw.gemm_frac * q)
+    ridge = byts * eff.GEMM_HALF_RIDGE
+    ridge /= hw.gemm_frac * hw.bw
+    compute += ridge
     memory = byts / (hw.bw * hw.hbm_frac)
     # a matrix-vector-like product runs on the CUDA cores at HBM speed instead (cuBLAS dispatches GEMV
     # kernels): at most 1/16 of the tensor peak (A100: 19.5 of 312 TFLOP/s dense, the datasheet ratio)
     vector = xp.maximum(memory, flop / (peak / 16.0))
-    return xp.minimum(xp.maximum(compute, memory), vector) + hw.gap_s
+    time_s = xp.minimum(xp.maximum(compute, memory), vector)
+    time_s += hw.gap_s
+    return time_s
 
 
 def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:
@@ -123,7 +152,7 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     moe = experts > 1.0
     g = gemm_s(xp, tokens, h, (h + 2.0 * hkv) / t, 1.0, hw, gemm_bytes)
     g = g + gemm_s(xp, tokens, h / t, h, 1.0, hw, gemm_bytes)
-    rows = xp.where(moe, tokens * topk * ep / experts, tokens)
+    rows = xp.select(moe, lambda: tokens * topk * ep / experts, lambda: tokens)
     local = xp.where(moe, experts / ep, 1.0)
     g = g + gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, hw, gemm_bytes)
     g = g + gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes)
@@ -179,9 +208,9 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     # projection and FC2 inputs h/t and f/t wide) and each output gradient backward, at the recipe's
     # bytes per element (Transformer Engine FP8 recipes; Micikevicius et al. 2022, "FP8 formats")
     fp8 = gemm_bytes < 1.5
-    cast_fwd = xp.where(fp8, cast_bytes * tokens * (2.0 * h + h / t + topk * f / t), 0.0)
-    cast_bwd = xp.where(fp8, cast_bytes * tokens * ((h + 2.0 * hkv) / t + 2.0 * h + topk * (1.0 + gated) * f / t),
-                        0.0)
+    cast_fwd = xp.select(fp8, lambda: cast_bytes * tokens * (2.0 * h + h / t + topk * f / t), lambda: 0.0)
+    cast_bwd = xp.select(fp8, lambda: cast_bytes * tokens * ((h + 2.0 * hkv) / t + 2.0 * h
+                                                             + topk * (1.0 + gated) * f / t), lambda: 0.0)
     kernels = eff.ELEMENTWISE_KERNELS_PER_LAYER
     return (g, attn_fwd, attn_bwd, elementwise_s(xp, fwd + rope + cast_fwd, hw, kernels),
             elementwise_s(xp, bwd + rope + cast_bwd, hw, kernels))

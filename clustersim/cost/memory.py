@@ -122,7 +122,7 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     saved = xp.where(fp8, 0.5, 0.0)  # the share of the GEMM inputs' bytes FP8 storage saves
     masks = xp.where(dropout, 2.0, 0.0)  # the attention and MLP dropout masks (1 byte per element)
     sp_div = xp.where(sp, t, 1.0)
-    gathered = xp.where(gathered_inputs, (4.0 - 2.0 * saved) * (1.0 - 1.0 / sp_div), 0.0)
+    gathered = xp.select(gathered_inputs, lambda: (4.0 - 2.0 * saved) * (1.0 - 1.0 / sp_div), lambda: 0.0)
     replicated = ((8.0 + masks - 4.0 * saved) / sp_div + gathered) * tokens * h * scale
     split = tokens * ((4.0 - 2.0 * saved) * h + 4.0 * hkv
                       + topk * f * (4.0 + 2.0 * gated - 2.0 * saved)) * scale / t
