@@ -147,6 +147,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         gated_mlp=arch["gated_mlp"], experts=arch["experts"], experts_per_token=arch["experts_per_token"],
         tied_embeddings=arch["tied_embeddings"], dropout=arch["dropout"],
         expert_groups=arch["expert_groups"], expert_groups_per_token=arch["expert_groups_per_token"],
+        head_dim=arch.get("head_dim") or 0.0,
         seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
         precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,
         activation_offload_layers=t.activation_offload_layers, grad_reduce_in_fp32=t.grad_reduce_in_fp32,

@@ -112,3 +112,19 @@ def test_gqa_moe_and_lora_change_flops_the_right_way():
     assert lora["trainable_params"] < 0.01 * lora["params"]
     assert math.isclose(lora["trainable_params"],
                         32 * flops.lora_layer_params(4096, 14336, 32, 32, 1.0, 1.0, 16), rel_tol=1e-12)
+
+
+def test_a_models_own_head_dim_sets_the_attention_widths():
+    """Qwen3-30B-A3B (hidden 2048, 32 query heads of 128, 4 KV heads, 128 experts of 768, top 8, vocab
+    151,936, 48 layers, untied): the released 30.5B total and 3.3B active parameters come out with
+    queries 32 x 128 = 4096 wide (flops.q_width); with hidden_size wide queries the active count is 13% short."""
+    from clustersim.cost import flops
+    arch = (48, 2048, 768, 32, 4, 151936, True, 128, 8, False)
+    total, active = flops.model_params(*arch, qw=32 * 128)
+    assert total == pytest.approx(30.5e9, rel=0.01) and active == pytest.approx(3.3e9, rel=0.03)
+    narrow, narrow_active = flops.model_params(*arch)  # head_dim h/a: the attention blocks too small
+    assert narrow < total and narrow_active < 0.9 * active
+    # the GEMM FLOPs and the attention core follow the query width; h/a is the default
+    assert flops.gemm_flop_per_token(2048, 768, 32, 4, True, 128, 8, qw=2048) == flops.gemm_flop_per_token(
+        2048, 768, 32, 4, True, 128, 8)
+    assert flops.kv_width(2048, 32, 4, qw=4096) == 512

@@ -39,7 +39,7 @@ configs = st.fixed_dictionaries({
     "flash_attention": st.booleans(), "seq_len": st.sampled_from([2048, 4096]),
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
     "etp": st.sampled_from([0, 1, 2]), "activation_offload_layers": st.sampled_from([0, 4]),
-    "grad_reduce_in_fp32": st.booleans(), "framework": st.sampled_from([0, 2]),
+    "grad_reduce_in_fp32": st.booleans(), "head_dim": st.sampled_from([0.0, 64.0, 256.0]), "framework": st.sampled_from([0, 2]),
 })
 
 

@@ -131,7 +131,7 @@ def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:
 def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, a: Any, kv: Any,
                 gated: Any, experts: Any, topk: Any, t: Any, ep: Any, sp: Any, flash: Any, hw: Hardware,
                 gemm_bytes: Any, act_bytes: Any, cast_bytes: Any,
-                dropout: Any = True) -> tuple[Any, Any, Any, Any, Any]:
+                dropout: Any = True, qw: Any = None) -> tuple[Any, Any, Any, Any, Any]:
     """Per-pass times of one transformer layer for one micro-batch on one GPU.
 
     Returns (gemm_fwd, attn_fwd, attn_bwd, elem_fwd, elem_bwd): the weight GEMMs of one pass (the
@@ -140,7 +140,8 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     sequence on this GPU, ``s_kv`` = s the keys they attend.
 
     Per-GPU GEMM shapes under tensor parallelism t (Megatron-LM column/row split, Shoeybi et al. 2019):
-    QKV tokens x h x (h + 2k_v h/a)/t; projection tokens x h/t x h; MLP in tokens x h x (2 or 1)f/t
+    QKV tokens x h x (q + 2k_v q/a)/t; projection tokens x q/t x h, with q = ``qw`` = a x head_dim (h
+    unless the model sets its head_dim); MLP in tokens x h x (2 or 1)f/t
     (gate and up fused) and out tokens x f/t x h; MoE: E/ep local experts, each with
     tokens x top-k x ep / E rows, and the router tokens x h x E.
 
@@ -148,10 +149,11 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     bias-dropout-residual adds read 2 and write 1, and unfused attention runs only the softmax on the
     scores.
     """
-    hkv = kv * h / a
+    q = h if qw is None else qw
+    hkv = kv * q / a
     moe = experts > 1.0
-    g = gemm_s(xp, tokens, h, (h + 2.0 * hkv) / t, 1.0, hw, gemm_bytes)
-    g = g + gemm_s(xp, tokens, h / t, h, 1.0, hw, gemm_bytes)
+    g = gemm_s(xp, tokens, h, (q + 2.0 * hkv) / t, 1.0, hw, gemm_bytes)
+    g = g + gemm_s(xp, tokens, q / t, h, 1.0, hw, gemm_bytes)
     rows = xp.select(moe, lambda: tokens * topk * ep / experts, lambda: tokens)
     local = xp.where(moe, experts / ep, 1.0)
     g = g + gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, hw, gemm_bytes)
@@ -167,7 +169,7 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     # changes only the linear layers' GEMMs), rising with the sequence as F s / (s + s_half); backward 2.5
     # x the forward's FLOPs (5 GEMMs against 2; FlashAttention-2 Sec. 3.1) at its own measured fraction.
     attn_peak = hw.peak16
-    hd = h / a
+    hd = q / a
     seq_use = s_kv / (s_kv + hw.attn_half_seq)
 
     def fused() -> tuple[Any, Any]:
@@ -203,13 +205,13 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     # (read inputs and dy, write d-inputs), permutation
     bwd = tokens * width * (6.0 * e + 2.0 * (2.0 * e + mask)) + act * (3.0 + 2.0 * gated) * e + perm
     # rotary embedding of q and k (read, write; forward and backward): Su et al. 2021 (RoFormer)
-    rope = 2.0 * e * tokens * (h + hkv) / t
+    rope = 2.0 * e * tokens * (q + hkv) / t
     # FP8 (gemm_bytes 1): each FP8 GEMM's activation input is cast forward (QKV and FC1 inputs h wide,
     # projection and FC2 inputs h/t and f/t wide) and each output gradient backward, at the recipe's
     # bytes per element (Transformer Engine FP8 recipes; Micikevicius et al. 2022, "FP8 formats")
     fp8 = gemm_bytes < 1.5
-    cast_fwd = xp.select(fp8, lambda: cast_bytes * tokens * (2.0 * h + h / t + topk * f / t), lambda: 0.0)
-    cast_bwd = xp.select(fp8, lambda: cast_bytes * tokens * ((h + 2.0 * hkv) / t + 2.0 * h
+    cast_fwd = xp.select(fp8, lambda: cast_bytes * tokens * (2.0 * h + q / t + topk * f / t), lambda: 0.0)
+    cast_bwd = xp.select(fp8, lambda: cast_bytes * tokens * ((q + 2.0 * hkv) / t + 2.0 * h
                                                              + topk * (1.0 + gated) * f / t), lambda: 0.0)
     kernels = eff.ELEMENTWISE_KERNELS_PER_LAYER
     return (g, attn_fwd, attn_bwd, elementwise_s(xp, fwd + rope + cast_fwd, hw, kernels),

@@ -1,8 +1,10 @@
 """Parameter counts and FLOPs per step: model FLOPs (what the model needs) and hardware FLOPs (what runs).
 
 Notation (Megatron's): L layers, h hidden size, f FFN width (per expert), a attention heads, k_v
-key/value heads, V vocabulary, s sequence length, B sequences per step. Head dimension h/a; the key and
-value projections are ``k_v * h / a`` wide (grouped-query attention, Ainslie et al. 2023). A gated MLP
+key/value heads, V vocabulary, s sequence length, B sequences per step. Head dimension h/a unless the
+model sets its own (``qw`` = a x head_dim, the query width: Qwen3 and gpt-oss have a x head_dim > h, the
+HF configs' ``head_dim``, Megatron's ``kv_channels``); the key and value projections are ``k_v x
+head_dim`` wide (grouped-query attention, Ainslie et al. 2023). A gated MLP
 (SwiGLU, Shazeer 2020) has three matrices h x f instead of two. A mixture-of-experts layer has E
 expert MLPs of which top-k run per token, and a router h x E.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "q_width",
     "kv_width",
     "attention_params",
     "mlp_params",
@@ -28,20 +31,26 @@ __all__ = [
 ]
 
 
-def kv_width(h: Any, a: Any, kv: Any) -> Any:
+def q_width(h: Any, qw: Any = None) -> Any:
+    """The query (and attention output) width a x head_dim: ``qw``, or h when the model sets no head_dim."""
+    return h if qw is None else qw
+
+
+def kv_width(h: Any, a: Any, kv: Any, qw: Any = None) -> Any:
     """Width of the K (or V) projection: kv_heads x head_dim (GQA; = h for multi-head attention)."""
-    return kv * h / a
+    return kv * q_width(h, qw) / a
 
 
-def attention_params(h: Any, a: Any, kv: Any) -> Any:
+def attention_params(h: Any, a: Any, kv: Any, qw: Any = None) -> Any:
     """Attention block parameters of one layer, with biases and the two LayerNorms.
 
-    QKV (h+1) x (h + 2 k_v h/a), output projection (h+1) x h, LayerNorm weight and bias 2 x 2h. For
-    multi-head attention with the MLP below this gives Narayanan et al. 2021 (arXiv:2104.04473) Eq. 2's
-    per-layer count 12h^2 + 13h.
+    QKV (h+1) x (q + 2 k_v q/a) with q = a x head_dim (= h by default), output projection (q+1) x h,
+    LayerNorm weight and bias 2 x 2h. For multi-head attention with the MLP below this gives Narayanan et
+    al. 2021 (arXiv:2104.04473) Eq. 2's per-layer count 12h^2 + 13h.
     """
-    hkv = kv_width(h, a, kv)
-    return (h + 1.0) * (h + 2.0 * hkv) + (h + 1.0) * h + 4.0 * h
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
+    return (h + 1.0) * (q + 2.0 * hkv) + (q + 1.0) * h + 4.0 * h
 
 
 def mlp_params(h: Any, f: Any, gated: Any) -> Any:
@@ -55,43 +64,49 @@ def router_params(h: Any, experts: Any) -> Any:
 
 
 def model_params(L: Any, h: Any, f: Any, a: Any, kv: Any, V: Any, gated: Any, experts: Any, topk: Any,
-                 tied: Any) -> tuple[Any, Any]:
+                 tied: Any, qw: Any = None) -> tuple[Any, Any]:
     """(total, active) parameters: layers + input embedding V x h + output layer (unless tied) + final norm.
 
     Active counts top-k experts per layer (DeepSeek-V3 and Mixtral report both). Learned position
     embeddings (s x h in GPT-3, 0.01% of 175B) are left out: modern models use rotary embeddings.
     """
-    att = attention_params(h, a, kv) + router_params(h, experts)
+    att = attention_params(h, a, kv, qw) + router_params(h, experts)
     mlp = mlp_params(h, f, gated)
     emb = V * h * (2.0 - tied) + 2.0 * h
     return L * (att + experts * mlp) + emb, L * (att + topk * mlp) + emb
 
 
-def lora_layer_params(h: Any, f: Any, a: Any, kv: Any, gated: Any, n_experts: Any, rank: Any) -> Any:
+def lora_layer_params(h: Any, f: Any, a: Any, kv: Any, gated: Any, n_experts: Any, rank: Any,
+                      qw: Any = None) -> Any:
     """LoRA adapter parameters of one layer: r x (d_in + d_out) for every linear layer (Hu et al. 2021).
 
     Adapters on all linear layers, as QLoRA does (Dettmers et al. 2023, Sec. 4): the fused QKV, the
     output projection, the MLP input matrices (gate and up) and the output matrix, per expert.
     """
-    hkv = kv_width(h, a, kv)
-    attn = rank * (h + h + 2.0 * hkv) + rank * (h + h)
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
+    attn = rank * (h + q + 2.0 * hkv) + rank * (q + h)
     mlp = rank * (h + f) * (1.0 + gated) + rank * (f + h)
     return attn + n_experts * mlp
 
 
-def gemm_flop_per_token(h: Any, f: Any, a: Any, kv: Any, gated: Any, experts: Any, topk: Any) -> Any:
+def gemm_flop_per_token(h: Any, f: Any, a: Any, kv: Any, gated: Any, experts: Any, topk: Any,
+                        qw: Any = None) -> Any:
     """Forward FLOPs of one layer's weight GEMMs per token: 2 x (active weight matrix elements).
 
-    QKV 2h(h + 2k_v h/a), projection 2h^2, MLP 2hf(2 or 3) per active expert, router 2hE. For GPT
-    (k_v = a, f = 4h, no gate) this is 24h^2, Megatron's count (Narayanan 2021, Sec. 3.3.2 / App.).
+    QKV 2h(q + 2k_v q/a), projection 2qh (q = a x head_dim, = h by default), MLP 2hf(2 or 3) per active
+    expert, router 2hE. For GPT (k_v = a, f = 4h, no gate) this is 24h^2, Megatron's count (Narayanan
+    2021, Sec. 3.3.2 / App.).
     """
-    hkv = kv_width(h, a, kv)
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
     mlp = h * f * (2.0 + gated)
-    return 2.0 * (h * (h + 2.0 * hkv) + h * h + topk * mlp + (experts > 1.0) * h * experts)
+    return 2.0 * (h * (q + 2.0 * hkv) + q * h + topk * mlp + (experts > 1.0) * h * experts)
 
 
 def attention_flop_per_token(s: Any, h: Any) -> Any:
-    """Forward FLOPs of the attention core per token per layer: QK^T and attention x V, 4sh.
+    """Forward FLOPs of the attention core per token per layer: QK^T and attention x V, 4sh (``h`` here
+    is the query width a x head_dim, the hidden size unless the model sets its own head_dim).
 
     Counted over the full s x s score matrix, as Megatron (Korthikanti et al. 2022, arXiv:2205.05198,
     Eq. 7: 4Bs^2h per layer) and PaLM (Chowdhery et al. 2022, App. B: 12LHQT for forward + backward)

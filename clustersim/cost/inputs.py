@@ -89,6 +89,8 @@ class KernelInputs:
     ffn_hidden_size: Any = _f("MLP width (per expert for MoE)")
     attention_heads: Any = _f("query heads")
     kv_heads: Any = _f("key/value heads (grouped-query attention when fewer than the query heads)")
+    head_dim: Any = _f("attention head dimension when the model sets its own (a x head_dim may differ from h: "
+                       "Qwen3, gpt-oss); 0 = h / attention_heads", 0.0)
     vocab_size: Any = _f("vocabulary size")
     gated_mlp: Any = _f("SwiGLU-style gated MLP (3 matrices) instead of 2")
     experts: Any = _f("experts per MoE layer (1 = dense)")

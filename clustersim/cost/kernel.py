@@ -89,6 +89,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     pos = xp.maximum
     L, h, f = pos(x["layers"], 1.0), pos(x["hidden_size"], 1.0), pos(x["ffn_hidden_size"], 1.0)
     a, kv, V = pos(x["attention_heads"], 1.0), pos(x["kv_heads"], 1.0), pos(x["vocab_size"], 1.0)
+    # the query width a x head_dim: the model's own head_dim (Qwen3, gpt-oss), else h (head_dim h/a)
+    qw = xp.where(x["head_dim"] > 0.0, a * x["head_dim"], h)
     gated, tied = x["gated_mlp"], x["tied_embeddings"]
     E, k = pos(x["experts"], 1.0), pos(x["experts_per_token"], 1.0)
     s, B, b = pos(x["seq_len"], 1.0), pos(x["global_batch_seqs"], 1.0), pos(x["micro_batch_seqs"], 1.0)
@@ -134,13 +136,13 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     tok_step = B * s
 
     # ---- parameters and FLOPs
-    params, active = flops.model_params(L, h, f, a, kv, V, gated, E, k, tied)
-    lora_layer = flops.lora_layer_params(h, f, a, kv, gated, E, rank)
+    params, active = flops.model_params(L, h, f, a, kv, V, gated, E, k, tied, qw)
+    lora_layer = flops.lora_layer_params(h, f, a, kv, gated, E, rank, qw)
     trainable = xp.where(lora, L * lora_layer, params)
-    gemm_tok = flops.gemm_flop_per_token(h, f, a, kv, gated, E, k)
-    attn_tok = flops.attention_flop_per_token(s, h)
+    gemm_tok = flops.gemm_flop_per_token(h, f, a, kv, gated, E, k, qw)
+    attn_tok = flops.attention_flop_per_token(s, qw)
     logit_tok = flops.logits_flop_per_token(h, V)
-    active_lora = L * flops.lora_layer_params(h, f, a, kv, gated, k, rank)
+    active_lora = L * flops.lora_layer_params(h, f, a, kv, gated, k, rank, qw)
     model_tok = flops.model_flop_per_token(xp, L, gemm_tok, attn_tok, logit_tok, lora, active_lora)
     hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"])
 
@@ -149,7 +151,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # expert_tensor_parallel_size): the experts are split etp-way (default tp) and ep-way over the
     # stage's tp x cp x dp ranks; the rest of those ranks form the expert-data-parallel group
     et = xp.where(x["etp"] >= 1.0, x["etp"], t)
-    dense_layer = (flops.attention_params(h, a, kv) + flops.router_params(h, E)) / t
+    dense_layer = (flops.attention_params(h, a, kv, qw) + flops.router_params(h, E)) / t
     expert_layer = flops.mlp_params(h, f, gated) * E / (e * et)
     emb = V * h / t
     dense_stage = Ls * dense_layer + xp.where(p > 1.0, emb + 2.0 * h / t, emb * (2.0 - tied) + 2.0 * h / t)
@@ -170,16 +172,16 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # (torchao float8/float8_linear.py, matmul_with_hp_or_float8_args: save_for_backward(input_hp, weight_hp_t))
     stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
                                                         act_b, fp8=(prec >= 3.0) & (fw != 2.0), dropout=drop,
-                                                        gathered_inputs=fw == 2.0)
+                                                        gathered_inputs=fw == 2.0, qw=qw)
     # torchtitan's selective checkpointing is op-level (memory.op_sac_bytes_per_layer)
     stored = xp.where(sel & (x["framework"] == 2.0),
-                      memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b), stored)
+                      memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b, qw), stored)
     sp_div = xp.where(sp, t, 1.0)
     chunk_layers = Ls / v - memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
     logits_act = memory.logits_bytes(xp, tokens, V, h, t, sp_div, act_b, fw)  # loss-time logits, norm input
     emb_act = drop * tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
     # a layer's backward: its recomputed working set, ring-attention buffers, FSDP2 pre-reduce-scatter grads
-    peak_layer = full * working + memory.cp_ring_bytes(xp, tokens, h, a, kv, t, c, act_b) + fsdp_bwd
+    peak_layer = full * working + memory.cp_ring_bytes(xp, tokens, h, a, kv, t, c, act_b, qw) + fsdp_bwd
     # the loss runs before the first layer backward, so its logits and that layer's peak do not coincide
     act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (chunk_layers * stored + emb_act)
                  + xp.maximum((p == 1.0) * logits_act, peak_layer))
@@ -196,7 +198,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(
         xp, tokens=tokens, s_q=s / c, s_kv=s, b=b, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k, t=t,
         ep=e, sp=sp, flash=flash, hw=hw, gemm_bytes=gemm_b, act_bytes=act_b,
-        cast_bytes=x["fp8_cast_bytes_per_element"], dropout=drop)
+        cast_bytes=x["fp8_cast_bytes_per_element"], dropout=drop, qw=qw)
     bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
     adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), hw, 8.0),
                          lambda: 0.0)
@@ -249,7 +251,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     ep_layer = xp.select(x["ep_comm_overlap"], lambda: xp.maximum(ep_layer - layer_s, 0.0)
                          + efficiency.OVERLAP_INTERFERENCE * xp.minimum(ep_layer, layer_s), lambda: ep_layer)
     _, cp_bw, cp_lat = comm.tier(xp, fab, stride["cp"] * c)
-    kv_chunk = 2.0 * tokens * (kv * h / a) / t * act_b
+    kv_chunk = 2.0 * tokens * (kv * qw / a) / t * act_b
     cp_raw = (3.0 + full + sel) * (c - 1.0) * (kv_chunk / (cp_bw * efficiency.NET_EFF) + cp_lat)
     cp_window = a_fwd * (1.0 + full + sel) + a_bwd  # the ring overlaps the attention blocks it feeds
     cp_layer = xp.maximum(cp_raw - cp_window, 0.0) + efficiency.OVERLAP_INTERFERENCE * xp.minimum(cp_raw, cp_window)

@@ -87,7 +87,7 @@ LOGITS_FP32_BYTES_PER_LOGIT = 4.0
 def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any,
                                topk: Any, t: Any, sp: Any, recompute: Any, flash: Any,
                                act_bytes: Any, fp8: Any = False, dropout: Any = True,
-                               gathered_inputs: Any = False) -> tuple[Any, Any]:
+                               gathered_inputs: Any = False, qw: Any = None) -> tuple[Any, Any]:
     """(stored, working) activation bytes of one transformer layer for one micro-batch on one GPU.
 
     ``tokens`` = b x s / cp is the GPU's share of the micro-batch; each query attends ``s_kv`` = s keys.
@@ -116,15 +116,19 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     ``Replicate()`` before the column-parallel linears) saves the all-gathered QKV and FC1 inputs for the
     backward (autograd keeps a matmul's input), so those 4sbh stay unsplit; Megatron-LM saves them split
     and all-gathers again in the backward (Korthikanti 2022 Sec. 4.2.2).
+
+    ``qw``: the query width a x head_dim when the model sets its head_dim (Qwen3, gpt-oss): Q and the
+    projection input are that wide, K and V k_v x head_dim.
     """
-    hkv = kv * h / a
+    q = h if qw is None else qw
+    hkv = kv * q / a
     scale = act_bytes / 2.0
     saved = xp.where(fp8, 0.5, 0.0)  # the share of the GEMM inputs' bytes FP8 storage saves
     masks = xp.where(dropout, 2.0, 0.0)  # the attention and MLP dropout masks (1 byte per element)
     sp_div = xp.where(sp, t, 1.0)
     gathered = xp.select(gathered_inputs, lambda: (4.0 - 2.0 * saved) * (1.0 - 1.0 / sp_div), lambda: 0.0)
     replicated = ((8.0 + masks - 4.0 * saved) / sp_div + gathered) * tokens * h * scale
-    split = tokens * ((4.0 - 2.0 * saved) * h + 4.0 * hkv
+    split = tokens * ((4.0 - 2.0 * saved) * q + 4.0 * hkv
                       + topk * f * (4.0 + 2.0 * gated - 2.0 * saved)) * scale / t
     s2_units = xp.where(dropout, 5.0, 2.0)
     s2 = xp.select(flash, lambda: 4.0 * a * tokens, lambda: s2_units * a * tokens * s_kv * scale) / t
@@ -143,7 +147,7 @@ def grad_bytes(xp: Any, precision: Any, grad_reduce_in_fp32: Any) -> Any:
 
 
 def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any, topk: Any,
-                           t: Any, sp: Any, act_bytes: Any) -> Any:
+                           t: Any, sp: Any, act_bytes: Any, qw: Any = None) -> Any:
     """Stored bytes of one layer under op-level selective activation checkpointing (torchtitan's
     ``selective_ac_option = "op"``, PyTorch ``torch.utils.checkpoint`` selective checkpoint policies).
 
@@ -153,11 +157,13 @@ def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, a: Any, kv: Any
     "save every second mm"). A Llama layer's matmuls run Q, K, V, output projection, then W1, (W3,) W2:
     the 1st, 3rd, 5th and 7th are kept, i.e. Q (h), V (h k_v/a), W1 (f per active expert) and, for a
     gated MLP, W2 (h); plus the attention output (h) and the layer input (h). Tensor parallelism splits
-    all but the input (which sequence parallelism splits too).
+    all but the input (which sequence parallelism splits too). Q and the attention output are ``qw`` =
+    a x head_dim wide when the model sets its head_dim.
     """
-    hkv = kv * h / a
+    q = h if qw is None else qw
+    hkv = kv * q / a
     layer_input = tokens * h * act_bytes / xp.where(sp, t, 1.0)
-    saved = tokens * (2.0 * h + hkv + topk * f + gated * h) * act_bytes / t
+    saved = tokens * (2.0 * q + hkv + topk * f + gated * h) * act_bytes / t
     return layer_input + saved + 4.0 * a * tokens / t
 
 
@@ -253,11 +259,12 @@ def fsdp2_buffer_bytes(xp: Any, layer_params: Any, root_params: Any, fsdp: Any, 
     return on * root_params * w_bytes, on * layer_params * (w_bytes + 4.0)
 
 
-def cp_ring_bytes(xp: Any, tokens: Any, h: Any, a: Any, kv: Any, t: Any, cp: Any, act_bytes: Any) -> Any:
+def cp_ring_bytes(xp: Any, tokens: Any, h: Any, a: Any, kv: Any, t: Any, cp: Any, act_bytes: Any,
+                  qw: Any = None) -> Any:
     """Ring-attention buffers under context parallelism: each rank holds the key/value block it computes
     with and the one it receives, double-buffered so that the transfer overlaps the attention (Liu et al.
     2023, Ring Attention, arXiv:2310.01889 Sec. 3; the same rotation in the backward carries the fp32
     key/value gradients): 2 x K, V in ``act_bytes`` plus 2 x dK, dV in fp32 for this GPU's ``tokens``,
-    the heads split by ``t``. Zero without CP."""
-    hkv = kv * h / a
+    the heads split by ``t``. Zero without CP. (``qw``: a x head_dim, when the model sets its head_dim.)"""
+    hkv = kv * (h if qw is None else qw) / a
     return (cp > 1.0) * 2.0 * 2.0 * tokens * hkv * (act_bytes + 4.0) / t

@@ -143,6 +143,11 @@ class ModelSpec(Strict):
     ffn_hidden_size: Width | None = Field(None, description="default 4 * hidden_size")
     attention_heads: Heads | None = None
     kv_heads: Heads | None = Field(None, description="grouped-query attention; default attention_heads")
+    head_dim: Width | None = Field(None, description=(
+        "attention head dimension, when the model sets its own (HF config head_dim, Megatron kv_channels): "
+        "queries and the attention output are attention_heads x head_dim wide, keys and values kv_heads x "
+        "head_dim (Qwen3: 128 with hidden 4096 and 64 heads; gpt-oss: 64); default hidden_size / "
+        "attention_heads"))
     vocab_size: Vocab | None = None
     gated_mlp: bool | None = Field(None, description="SwiGLU-style MLP with three matrices; default false")
     experts: Experts | None = Field(None, description="experts per MoE layer; 1 = dense")
