@@ -2,7 +2,7 @@
 
 Every formula in :mod:`clustersim.cost` is written once, as a function of an ``xp`` backend and of
 inputs that are either Python floats or numpy arrays; ``+ - * /`` work on both. The few operations
-that differ (choose, max, min, ceil, floor) go through the backend:
+that differ (choose, max, min, ceil, floor, log2, cube root) go through the backend:
 
 * :data:`NP` is used by :func:`clustersim.cost.kernel.evaluate`. When a condition is a plain Python
   bool (because every input it depends on is a scalar, e.g. the model's dimensions in a parallelism
@@ -26,6 +26,13 @@ import numpy as np
 __all__ = ["NP", "PY", "Backend"]
 
 _SCALAR_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def _cbrt(x: float) -> float:
+    """Cube root of a float: ``math.cbrt`` (Python 3.11+, the C library's cbrt as numpy's), else the power."""
+    if hasattr(math, "cbrt"):
+        return float(math.cbrt(x))
+    return math.copysign(abs(x) ** (1.0 / 3.0), x)
 
 
 class Backend:
@@ -63,6 +70,10 @@ class Backend:
         raise NotImplementedError
 
     def log2(self, x: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def cbrt(self, x: Any) -> Any:  # pragma: no cover - interface
+        """Cube root (a ufunc of its own in numpy: about a third of the time of ``x ** (1 / 3)``)."""
         raise NotImplementedError
 
     def take(self, table: tuple[float, ...], index: Any) -> Any:  # pragma: no cover - interface
@@ -108,6 +119,11 @@ class _Numpy(Backend):
             return math.log2(x)
         return np.log2(x)
 
+    def cbrt(self, x: Any) -> Any:
+        if isinstance(x, float):
+            return _cbrt(x)
+        return np.cbrt(x)
+
     def take(self, table: tuple[float, ...], index: Any) -> Any:
         if isinstance(index, _SCALAR_TYPES):
             return table[int(index)]
@@ -137,6 +153,9 @@ class _Python(Backend):
 
     def log2(self, x: Any) -> Any:
         return math.log2(x)
+
+    def cbrt(self, x: Any) -> Any:
+        return _cbrt(float(x))
 
     def take(self, table: tuple[float, ...], index: Any) -> Any:
         return table[int(index)]

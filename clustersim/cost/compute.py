@@ -80,8 +80,7 @@ def size_use(xp: Any, M: Any, K: Any, N: Any, hw: Hardware) -> Any:
 
 def _size_use(xp: Any, mk: Any, M: Any, N: Any, mn: Any, hw: Hardware) -> Any:
     """:func:`size_use` given ``mk`` = M K and ``mn`` = M N (computed once by :func:`gemm_s`)."""
-    n = mk * N
-    n **= 1.0 / 3.0
+    n = xp.cbrt(mk * N)
     r = hw.half_size / xp.maximum(n, 1.0)
     r **= 2
     r += 1.0
