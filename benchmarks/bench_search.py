@@ -67,14 +67,14 @@ def whole_process(runs: int) -> tuple[int, list[float], list[float]]:
     return n, cpu, wall
 
 
-def search_call(base: Any, gpus: int) -> tuple[Any, frozenset[str]]:
-    """The (inputs, skip_rules) of the kernel call the search makes (the space fits in one chunk)."""
-    calls: list[tuple[Any, frozenset[str]]] = []
+def search_call(base: Any, gpus: int) -> tuple[Any, dict[str, Any]]:
+    """The (inputs, keyword arguments) of the kernel call the search makes (the space fits in one chunk)."""
+    calls: list[tuple[Any, dict[str, Any]]] = []
     real = search_module.evaluate
 
-    def recording(inputs: Any, *, skip_rules: frozenset[str] = frozenset()) -> Any:
-        calls.append((inputs, skip_rules))
-        return real(inputs, skip_rules=skip_rules)
+    def recording(inputs: Any, **kwargs: Any) -> Any:
+        calls.append((inputs, kwargs))
+        return real(inputs, **kwargs)
 
     search_module.evaluate = recording  # type: ignore[assignment]
     try:
@@ -86,7 +86,7 @@ def search_call(base: Any, gpus: int) -> tuple[Any, frozenset[str]]:
 
 def kernel_vs_ceiling(base: Any, gpus: int, rounds: int) -> tuple[float, float, list[numpy_ceiling.Op]]:
     """(the kernel's best seconds, the replay's best seconds, the recorded operations) on the search's call."""
-    inputs, skip = search_call(base, gpus)
+    inputs, kwargs = search_call(base, gpus)
     real = kernel._kernel
 
     def probed(xp: Any, x: dict[str, Any], skip_rules: frozenset[str] = frozenset()) -> Any:
@@ -94,13 +94,13 @@ def kernel_vs_ceiling(base: Any, gpus: int, rounds: int) -> tuple[float, float, 
 
     kernel._kernel = probed  # type: ignore[assignment]
     try:
-        ops = numpy_ceiling.trace_ops(lambda: kernel.evaluate(inputs, skip_rules=skip))
+        ops = numpy_ceiling.trace_ops(lambda: kernel.evaluate(inputs, **kwargs))
     finally:
         kernel._kernel = real
     best_kernel = best_replay = float("inf")
     for _ in range(rounds):  # interleaved: both see the same load; the best round is the least disturbed
         t0 = time.perf_counter()
-        kernel.evaluate(inputs, skip_rules=skip)
+        kernel.evaluate(inputs, **kwargs)
         best_kernel = min(best_kernel, time.perf_counter() - t0)
         best_replay = min(best_replay, numpy_ceiling.replay_s(ops, 1))
     return best_kernel, best_replay, ops

@@ -263,3 +263,20 @@ def test_each_gradient_bucket_and_zero3_layer_pays_its_collective_latency():
     many0 = evaluate_one(**{**z3, "layers": 32, "scaleout_latency_s": 0.0})
     # the latency share of the ZeRO-3 traffic grows with the number of layers
     assert many["dp_comm_s"] - many0["dp_comm_s"] > few["dp_comm_s"] - few0["dp_comm_s"] > 0.0
+
+
+def test_outputs_selects_the_keys_with_the_same_values():
+    """evaluate(outputs=...) returns just those keys, equal to the full evaluation's (long enough for
+    several chunks and numpy's vectorized loops), and refuses a key it does not compute."""
+    n = 40_000
+    rows = {"tp": np.tile([1.0, 2.0, 4.0, 8.0], n // 4), "dp": np.tile([8.0, 4.0, 2.0, 1.0], n // 4) * 4,
+            "micro_batch_seqs": np.repeat([1.0, 2.0], n // 2)}
+    full = evaluate(**BASE | rows)
+    keys = ("fits_in_memory", "step_time_s", "cost_usd")
+    some = evaluate(**BASE | rows, outputs=keys)
+    assert tuple(some) == keys
+    for key in keys:
+        assert some[key].dtype == full[key].dtype
+        np.testing.assert_array_equal(some[key], full[key])
+    with pytest.raises(ClustersimError, match="unknown kernel outputs: no_such_output"):
+        evaluate(**BASE, outputs=("step_time_s", "no_such_output"))

@@ -380,7 +380,7 @@ def evaluate_one(inputs: KernelInputs | None = None, /, **scalars: Any) -> dict[
 
 
 def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str] = frozenset(),
-             **arrays: Any) -> dict[str, np.ndarray]:
+             outputs: tuple[str, ...] = OUTPUTS, **arrays: Any) -> dict[str, np.ndarray]:
     """The kernel over arrays: a :class:`~clustersim.cost.inputs.KernelInputs` whose fields are scalars or
     numpy arrays (or its fields as keywords), all broadcast together.
 
@@ -390,8 +390,13 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
     with its parts, ``fits_in_memory`` and ``memory_excess_bytes``, parameter counts, checkpoint bytes,
     training time, GPU-hours and dollars, and ``valid`` (:mod:`clustersim.cost.rules`). Rows that break a
     rule get ``valid`` False; nothing raises for them. ``skip_rules`` names rules the caller already
-    guarantees (the search's enumeration), so they are not checked again.
+    guarantees (the search's enumeration), so they are not checked again. ``outputs`` names the keys to
+    return (default all): a caller that ranks a large space on a few of them (the search) saves writing
+    the rest.
     """
+    unknown = [key for key in outputs if key not in OUTPUTS]
+    if unknown:
+        raise ClustersimError(f"unknown kernel outputs: {', '.join(unknown)} (expected some of {', '.join(OUTPUTS)})")
     x = _inputs(inputs, arrays).as_dict()
     values: dict[str, Any] = {}
     shapes = []
@@ -409,18 +414,20 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
     flat = {n: (np.broadcast_to(v, shape).reshape(-1) if isinstance(v, np.ndarray) else v)
             for n, v in values.items()}
     # one block for the float outputs (one mapping, huge pages where the OS gives them), one for the bools
-    floats = np.empty((len(_FLOAT_OUTPUTS), size), dtype=np.float64)
-    bools = np.empty((len(BOOL_OUTPUTS), size), dtype=bool)
-    out = {key: floats[i] for i, key in enumerate(_FLOAT_OUTPUTS)}
-    out.update({key: bools[i] for i, key in enumerate(BOOL_OUTPUTS)})
+    float_keys = [key for key in outputs if key not in BOOL_OUTPUTS]
+    bool_keys = [key for key in outputs if key in BOOL_OUTPUTS]
+    floats = np.empty((len(float_keys), size), dtype=np.float64)
+    bools = np.empty((len(bool_keys), size), dtype=bool)
+    out = {key: floats[i] for i, key in enumerate(float_keys)}
+    out.update({key: bools[i] for i, key in enumerate(bool_keys)})
     with np.errstate(all="ignore"):
         for start in range(0, max(size, 1), _CHUNK):
             stop = min(start + _CHUNK, size) if size else 1
             part = {n: (v[start:stop] if isinstance(v, np.ndarray) else v) for n, v in flat.items()}
             res = _kernel(NP, part, skip_rules)
-            for key in OUTPUTS:
+            for key in outputs:
                 out[key][start:stop] = res[key]
-    return {key: out[key].reshape(shape) for key in OUTPUTS}
+    return {key: out[key].reshape(shape) for key in outputs}
 
 
 def invalid_reasons(inputs: KernelInputs | None = None, /, **scalars: Any) -> list[str]:

@@ -151,6 +151,10 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     return {key: table[key] for key in CONFIG_KEYS}
 
 
+#: The kernel outputs the search ranks a chunk on (:func:`_objective`, the memory filter); the best rows get all
+_RANKING_OUTPUTS = ("fits_in_memory", "step_time_s", "tokens_per_s", "cost_usd", "gpu_hours")
+
+
 def _objective(out: dict[str, np.ndarray], objective: str, n_gpus: np.ndarray) -> np.ndarray:
     if objective == "time":
         return out["step_time_s"]
@@ -243,7 +247,7 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
     best: list[tuple[float, float, dict[str, Any]]] = []
     for lo in range(0, len(configs["tp"]), chunk):
         part = {k: v[lo:lo + chunk] for k, v in configs.items()}
-        out = evaluate(base.replace(**part), skip_rules=skip)
+        out = evaluate(base.replace(**part), skip_rules=skip, outputs=_RANKING_OUTPUTS)
         ok = out["fits_in_memory"]
         feasible += int(ok.sum())
         idx = np.flatnonzero(ok)
@@ -254,10 +258,12 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
         if len(idx) > top:
             keep = np.argpartition(score, top - 1)[:top]
             idx, score = idx[keep], score[keep]
-        for i, sc in zip(idx.tolist(), score.tolist(), strict=True):
+        # every output of the chunk's best rows (the same formulas, row by row, on just those rows)
+        full = evaluate(base.replace(**{k: v[idx] for k, v in part.items()}), skip_rules=skip)
+        for j, (i, sc) in enumerate(zip(idx.tolist(), score.tolist(), strict=True)):
             row: dict[str, Any] = {k: (bool(part[k][i]) if k == "sequence_parallel" else int(part[k][i]))
                                    for k in CONFIG_KEYS}
-            row.update({k: (bool(v[i]) if v.dtype == bool else float(v[i])) for k, v in out.items()})
+            row.update({k: (bool(v[j]) if v.dtype == bool else float(v[j])) for k, v in full.items()})
             best.append((sc, row["memory_bytes"], row))
     best.sort(key=lambda item: (item[0], item[1]))
     rows = [row for _, _, row in best[:top]]
