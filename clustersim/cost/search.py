@@ -241,7 +241,9 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
     ok_rules = np.broadcast_to(np.asarray(rules.valid(NP, table)), (n,))
     excluded = rules.excluded(NP, {k: (v[~ok_rules] if isinstance(v, np.ndarray) else v) for k, v in table.items()}
                               ) if n and not ok_rules.all() else {}
-    configs = {k: v[ok_rules] for k, v in configs.items()}
+    # the layout fields as the kernel computes on them (float64, from the table the rules saw): no conversion
+    # per chunk inside evaluate
+    configs = {k: table[k][ok_rules] for k in configs}
     skip = frozenset(r.name for r in rules.RULES)
     feasible = 0
     best: list[tuple[float, float, dict[str, Any]]] = []
