@@ -75,9 +75,15 @@ def _strides(xp: Backend, code: Any, degrees: dict[str, Any]) -> dict[str, Any]:
         stride: Any = 1.0
         for other in _POSITION:
             if other != dim:
-                stride = stride * xp.where(pos[other] < pos[dim], degrees[other], 1.0)
+                inner = xp.where(pos[other] < pos[dim], degrees[other], 1.0)
+                # a factor of exactly 1 (a dimension placed outside this one) needs no array operation
+                stride = inner if _is_one(stride) else (stride if _is_one(inner) else stride * inner)
         out[dim] = stride
     return out
+
+
+def _is_one(x: Any) -> bool:
+    return isinstance(x, float) and x == 1.0
 
 
 def _clip(xp: Backend, x: Any, hi: float) -> Any:
