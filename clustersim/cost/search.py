@@ -237,13 +237,14 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
         experts=int(x["experts"]), seq_len=int(x["seq_len"]), global_batch_seqs=int(x["global_batch_seqs"]),
         max_tp=max_tp, ffn_hidden_size=int(x["ffn_hidden_size"]), etp=int(x["etp"]))
     n = len(configs["tp"])
-    table = {**x, **{k: v.astype(np.float64) for k, v in configs.items()}}
+    layout = {k: v.astype(np.float64) for k, v in configs.items()}
+    table = {**x, **layout}
     ok_rules = np.broadcast_to(np.asarray(rules.valid(NP, table)), (n,))
     excluded = rules.excluded(NP, {k: (v[~ok_rules] if isinstance(v, np.ndarray) else v) for k, v in table.items()}
                               ) if n and not ok_rules.all() else {}
     # the layout fields as the kernel computes on them (float64, from the table the rules saw): no conversion
     # per chunk inside evaluate
-    configs = {k: table[k][ok_rules] for k in configs}
+    configs = {k: v[ok_rules] for k, v in layout.items()}
     skip = frozenset(r.name for r in rules.RULES)
     feasible = 0
     best: list[tuple[float, float, dict[str, Any]]] = []
