@@ -386,7 +386,7 @@ def evaluate_one(inputs: KernelInputs | None = None, /, **scalars: Any) -> dict[
 
 
 def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str] = frozenset(),
-             outputs: tuple[str, ...] = OUTPUTS, **arrays: Any) -> dict[str, np.ndarray]:
+             outputs: tuple[str, ...] | None = None, **arrays: Any) -> dict[str, np.ndarray]:
     """The kernel over arrays: a :class:`~clustersim.cost.inputs.KernelInputs` whose fields are scalars or
     numpy arrays (or its fields as keywords), all broadcast together.
 
@@ -397,9 +397,10 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
     training time, GPU-hours and dollars, and ``valid`` (:mod:`clustersim.cost.rules`). Rows that break a
     rule get ``valid`` False; nothing raises for them. ``skip_rules`` names rules the caller already
     guarantees (the search's enumeration), so they are not checked again. ``outputs`` names the keys to
-    return (default all): a caller that ranks a large space on a few of them (the search) saves writing
-    the rest.
+    return (None: all of :data:`OUTPUTS`): a caller that ranks a large space on a few of them (the search)
+    saves writing the rest.
     """
+    outputs = OUTPUTS if outputs is None else tuple(outputs)
     unknown = [key for key in outputs if key not in OUTPUTS]
     if unknown:
         raise ClustersimError(f"unknown kernel outputs: {', '.join(unknown)} (expected some of {', '.join(OUTPUTS)})")
