@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = ["GENERATIONS", "gpu_generation", "parallelism_style"]
 
 #: The architecture generation of each catalog GPU family (the name's first part).
-GENERATIONS = {"v100": "volta", "a100": "ampere", "h100": "hopper", "h200": "hopper", "b200": "blackwell",
+GENERATIONS = {"v100": "volta", "a100": "ampere", "h100": "hopper", "h800": "hopper", "h200": "hopper", "b200": "blackwell",
                "gb200": "blackwell", "mi300x": "cdna3"}
 
 

@@ -30,7 +30,7 @@ RANGE_COLUMNS = ("gpu precision params_b_min params_b_max mfu_min mfu_max best_p
                  "arch notes").split()
 
 #: The GPU names of clustersim/scenario/catalog/gpus.yaml.
-GPUS = {"v100-sxm-32gb", "a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm-80gb", "h100-sxm-96gb-500w", "h200-sxm-141gb",
+GPUS = {"v100-sxm-32gb", "a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm-80gb", "h100-sxm-96gb-500w", "h800-sxm-80gb", "h200-sxm-141gb",
         "b200-sxm-192gb", "gb200-nvl72", "mi300x-192gb"}
 
 #: Allowed values; "" (blank) means not stated and is allowed wherever the set includes it.
