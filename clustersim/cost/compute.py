@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clustersim.cost import efficiency as eff
+from clustersim.cost.flops import kv_width, q_width
 
 __all__ = ["gemm_s", "elementwise_s", "layer_times", "logits_time_s", "optimizer_s"]
 
@@ -148,8 +149,8 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     bias-dropout-residual adds read 2 and write 1, and unfused attention runs only the softmax on the
     scores.
     """
-    q = h if qw is None else qw
-    hkv = kv * q / a
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
     moe = experts > 1.0
     g = gemm_s(xp, tokens, h, (q + 2.0 * hkv) / t, 1.0, hw, gemm_bytes)
     g = g + gemm_s(xp, tokens, q / t, h, 1.0, hw, gemm_bytes)

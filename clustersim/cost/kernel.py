@@ -180,7 +180,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
                                                         act_b, fp8=(prec >= 3.0) & (fw != 2.0), dropout=drop,
                                                         gathered_inputs=fw == 2.0, qw=qw)
     # torchtitan's selective checkpointing is op-level (memory.op_sac_bytes_per_layer)
-    stored = xp.where(sel & (x["framework"] == 2.0),
+    stored = xp.where(sel & (fw == 2.0),
                       memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b, qw), stored)
     sp_div = xp.where(sp, t, 1.0)
     chunk_layers = Ls / v - memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
@@ -302,7 +302,6 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # NeMo: max(40M, 1M x dp) parameters; DeepSpeed: 5e8 elements; PyTorch DDP: 25 MB), ZeRO-3 gathers
     # and reduces layer by layer (FSDP's unit is a transformer block; Rajbhandari 2020 Sec. 7.2.2), so the
     # volume above counts one latency and the other collectives add theirs
-    fw = x["framework"]
     bucket_b = g_b * xp.where(fw <= 1.0, xp.maximum(efficiency.MEGATRON_BUCKET_PARAMS,
                                                      efficiency.MEGATRON_BUCKET_PARAMS_PER_DP_RANK * dp_dense),
                               xp.where(fw == 3.0, efficiency.DEEPSPEED_BUCKET_ELEMENTS,

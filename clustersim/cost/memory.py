@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from clustersim import units
+from clustersim.cost.flops import kv_width, q_width
 
 __all__ = [
     "STATE_BYTES",
@@ -120,8 +121,8 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     ``qw``: the query width a x head_dim when the model sets its head_dim (Qwen3, gpt-oss): Q and the
     projection input are that wide, K and V k_v x head_dim.
     """
-    q = h if qw is None else qw
-    hkv = kv * q / a
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
     scale = act_bytes / 2.0
     saved = xp.where(fp8, 0.5, 0.0)  # the share of the GEMM inputs' bytes FP8 storage saves
     masks = xp.where(dropout, 2.0, 0.0)  # the attention and MLP dropout masks (1 byte per element)
@@ -160,8 +161,8 @@ def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, a: Any, kv: Any
     all but the input (which sequence parallelism splits too). Q and the attention output are ``qw`` =
     a x head_dim wide when the model sets its head_dim.
     """
-    q = h if qw is None else qw
-    hkv = kv * q / a
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
     layer_input = tokens * h * act_bytes / xp.where(sp, t, 1.0)
     saved = tokens * (2.0 * q + hkv + topk * f + gated * h) * act_bytes / t
     return layer_input + saved + 4.0 * a * tokens / t
@@ -266,5 +267,5 @@ def cp_ring_bytes(xp: Any, tokens: Any, h: Any, a: Any, kv: Any, t: Any, cp: Any
     2023, Ring Attention, arXiv:2310.01889 Sec. 3; the same rotation in the backward carries the fp32
     key/value gradients): 2 x K, V in ``act_bytes`` plus 2 x dK, dV in fp32 for this GPU's ``tokens``,
     the heads split by ``t``. Zero without CP. (``qw``: a x head_dim, when the model sets its head_dim.)"""
-    hkv = kv * (h if qw is None else qw) / a
+    hkv = kv_width(h, a, kv, qw)
     return (cp > 1.0) * 2.0 * 2.0 * tokens * hkv * (act_bytes + 4.0) / t
