@@ -78,6 +78,30 @@ def test_p2p():
     assert comm.p2p_s(PY, FAB, 64.0, 1e6) == pytest.approx(1e6 / (25e9 * eff.NET_EFF) + 5e-6)
 
 
+def test_context_parallel_rings_by_hand():
+    """Megatron-core's p2p ring hides (2 + passes)(c - 1) block transfers behind all the attention;
+    PyTorch's all-gather ring (torchtitan) hides each gather behind 1/c of a pass only and sends the
+    fp32 K,V gradients at every one of the backward's c steps."""
+    kv, c, slow = 2e9, 4.0, eff.OVERLAP_INTERFERENCE
+    one = kv / (25e9 * eff.NET_EFF) + 5e-6  # a 32-GPU group spans nodes
+    fwd, bwd = 0.3, 1.0
+    ring = comm.context_parallel_s(PY, FAB, 32.0, c, kv, fwd, bwd, 2.0, False, 2.0)
+    assert ring == pytest.approx(slow * 4 * 3 * one, rel=1e-12)  # 12 transfers, all hidden (1.6 s window)
+    grad = one + kv / (25e9 * eff.NET_EFF)  # the same block in fp32: twice the bytes, one latency
+    gathers = 2 * (3 * one - fwd / c + slow * fwd / c) + (3 * one - bwd / c + slow * bwd / c)
+    grads = slow * 3 * grad + grad  # three hidden behind 3/4 of the backward, the last one exposed
+    pytorch = comm.context_parallel_s(PY, FAB, 32.0, c, kv, fwd, bwd, 2.0, True, 2.0)
+    assert 12 * one < 2 * fwd + bwd and 3 * one > bwd / c and 3 * grad < bwd * 3 / c
+    assert pytorch == pytest.approx(gathers + grads, rel=1e-12)
+    assert pytorch > ring
+    assert comm.context_parallel_s(PY, FAB, 32.0, 1.0, kv, fwd, bwd, 2.0, True, 2.0) == 0.0
+
+
+def test_overlap_costs_the_excess_plus_the_interference():
+    assert comm.overlap_s(PY, 1.0, 3.0) == pytest.approx(eff.OVERLAP_INTERFERENCE)
+    assert comm.overlap_s(PY, 3.0, 1.0) == pytest.approx(2.0 + eff.OVERLAP_INTERFERENCE)
+
+
 def _a100(**changes):
     """The A100 80GB as the compute terms see it (kernel_model.yaml figures), no launch gap."""
     values = dict(peak=312e12, peak16=312e12, bw=2039e9, gemm_frac=0.869, half_size=960.0, sms=108.0,

@@ -32,7 +32,7 @@ from typing import Any
 from clustersim.cost import efficiency as eff
 
 __all__ = ["Fabric", "tier", "ring_bw", "all_reduce_steps", "all_reduce_s", "reduce_scatter_s", "all_to_all_s",
-           "moe_remote_copies", "dedup_all_to_all_s", "p2p_s"]
+           "moe_remote_copies", "dedup_all_to_all_s", "p2p_s", "overlap_s", "context_parallel_s"]
 
 
 class Fabric:
@@ -151,3 +151,42 @@ def p2p_s(xp: Any, fab: Fabric, span: Any, nbytes: Any) -> Any:
     stride; its slowest boundary sets the pace)."""
     _, bw, lat = tier(xp, fab, span)
     return nbytes / (bw * eff.NET_EFF) + lat
+
+
+def overlap_s(xp: Any, comm_s: Any, window_s: Any) -> Any:
+    """Cost of a communication that runs concurrently with ``window_s`` of compute: what exceeds the
+    window, plus the slowdown its hidden part inflicts on that compute (efficiency.OVERLAP_INTERFERENCE
+    of the hidden time; Jangda et al. 2022: overlapped collectives take SMs and HBM bandwidth from the
+    kernels they overlap)."""
+    return xp.maximum(comm_s - window_s, 0.0) + eff.OVERLAP_INTERFERENCE * xp.minimum(comm_s, window_s)
+
+
+def context_parallel_s(xp: Any, fab: Fabric, span: Any, c: Any, kv_bytes: Any, attn_fwd_s: Any, attn_bwd_s: Any,
+                       fwd_passes: Any, pytorch_ring: Any, act_bytes: Any) -> Any:
+    """Ring-attention communication of one layer for one micro-batch, as it costs the step.
+
+    ``kv_bytes``: one rank's K and V block (2 x tokens x K/V width / tp x bytes); ``span``: the GPUs the
+    CP group spans; ``fwd_passes``: forward passes of the attention (1, plus 1 with full or selective
+    recompute); ``attn_*_s``: this rank's attention time per pass (all c blocks).
+
+    * Megatron-core / Transformer Engine (Liu et al. 2023, "Ring Attention"; Transformer Engine
+      ``AttnFuncWithCPAndKVP2P``): each of the c - 1 ring steps passes a K,V block per forward pass, and
+      K,V plus their gradients in the backward, each send overlapped with the attention block it feeds.
+    * PyTorch context parallel as torchtitan runs it (``pytorch_ring``; torch/distributed/tensor/
+      experimental/_attention.py): the K,V blocks are all-gathered once, after the first block is
+      launched (torchtitan's ``context_parallel_rotate_method`` default ``allgather``: "all-gather all kv
+      shards on ranks after the first sub-SDPA computation", torchtitan config_manager.py), so each pass
+      hides the gather behind 1/c of its attention only; the backward gathers K,V again the same way and
+      passes the K,V gradients on the ring at every one of its c steps in fp32 (``convert_to_f32``:
+      gradients accumulated in float32), the last one after its last block. The blocks are as wide as
+      the query heads: torchtitan's models repeat K,V to the query heads before SDPA (``repeat_kv``,
+      torchtitan/models/llama/model.py); the caller passes that width.
+    """
+    _, bw, lat = tier(xp, fab, span)
+    one = kv_bytes / (bw * eff.NET_EFF) + lat  # one block to one neighbour
+    steps = c - 1.0
+    ring = overlap_s(xp, (2.0 + fwd_passes) * steps * one, attn_fwd_s * fwd_passes + attn_bwd_s)
+    grad = one + (4.0 / act_bytes - 1.0) * kv_bytes / (bw * eff.NET_EFF)  # a gradient block in fp32
+    gather = fwd_passes * overlap_s(xp, steps * one, attn_fwd_s / c) + overlap_s(xp, steps * one, attn_bwd_s / c)
+    grads = overlap_s(xp, steps * grad, attn_bwd_s * steps / c) + grad
+    return (c > 1.0) * xp.where(pytorch_ring, gather + grads, ring)

@@ -241,13 +241,9 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
     # overlapped TP communication (Megatron-core / Transformer Engine userbuffers) still slows the GEMMs it
     # hides behind, as every overlap here does (efficiency.OVERLAP_INTERFERENCE)
-    tp_layer = xp.select(tpo, lambda: xp.maximum(tp_layer - gemm_layer, 0.0) + efficiency.OVERLAP_INTERFERENCE
-                         * xp.minimum(tp_layer, gemm_layer), lambda: tp_layer)
+    tp_layer = xp.select(tpo, lambda: comm.overlap_s(xp, tp_layer, gemm_layer), lambda: tp_layer)
     # EP (GShard, Lepikhin 2020; DeepSpeed-MoE): all-to-all dispatch and combine per MoE layer in the
     # forward, again in the backward (4; 6 with full recompute), top-k copies of each token.
-    # CP (ring attention, Liu et al. 2023; Megatron-core context parallelism): each of cp - 1 steps passes
-    # a K,V chunk on the ring in the forward and K,V plus their gradients in the backward (3 volumes),
-    # overlapped with the attention blocks it feeds.
     # With node-deduplicated dispatch (software.moe_dispatcher deepep) a token crosses the scale-out
     # network once per distinct node its experts sit on (comm.dedup_all_to_all_s), fewer with
     # group-limited routing (model.expert_groups_per_token).
@@ -260,15 +256,14 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # overlapped all-to-all (Megatron-core's batch-level overlap of one micro-batch's dispatch and combine
     # with another's compute; DeepSeek-V3's DualPipe, Sec. 3.2.1) hides behind the layer's compute and
     # slows it as every overlap here does
-    ep_layer = xp.select(x["ep_comm_overlap"], lambda: xp.maximum(ep_layer - layer_s, 0.0)
-                         + efficiency.OVERLAP_INTERFERENCE * xp.minimum(ep_layer, layer_s), lambda: ep_layer)
-    _, cp_bw, cp_lat = comm.tier(xp, fab, stride["cp"] * c)
-    kv_chunk = 2.0 * tokens * (kv * qw / a) / t * act_b
-    cp_raw = (3.0 + full + sel) * (c - 1.0) * (kv_chunk / (cp_bw * efficiency.NET_EFF) + cp_lat)
-    cp_window = a_fwd * (1.0 + full + sel) + a_bwd  # the ring overlaps the attention blocks it feeds
-    cp_layer = xp.maximum(cp_raw - cp_window, 0.0) + efficiency.OVERLAP_INTERFERENCE * xp.minimum(cp_raw, cp_window)
+    ep_layer = xp.select(x["ep_comm_overlap"], lambda: comm.overlap_s(xp, ep_layer, layer_s), lambda: ep_layer)
+    # CP (ring attention, Liu et al. 2023): Megatron-core's p2p ring, or PyTorch's all-gather ring on K,V
+    # repeated to the query heads as torchtitan runs it (comm.context_parallel_s)
+    kv_chunk = 2.0 * tokens * xp.where(fw == 2.0, qw, kv * qw / a) / t * act_b
+    cp_layer = comm.context_parallel_s(xp, fab, stride["cp"] * c, c, kv_chunk, a_fwd, a_bwd, 1.0 + full + sel,
+                                       fw == 2.0, act_b)
     mb_tp, mb_ep, mb_cp = Ls * tp_layer, Ls * ep_layer, Ls * cp_layer
-    del _, a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_bw, cp_lat, cp_layer, cp_raw, cp_window, d, et, \
+    del a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_layer, d, et, \
         full, g_fwd, kv, kv_chunk, qw, sel, tp_bw, tp_lat, tpo
 
     compute_s = m * mb_compute
