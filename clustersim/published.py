@@ -155,6 +155,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     for key in ("framework", "attention", "fp8_recipe", "moe_dispatcher"):
         if row.get(key) and not (key == "framework" and row[key] == "other"):
             software[key] = row[key]
+    _put(software, "torch_compile", _bool(row, "torch_compile"))
     out: dict[str, Any] = {"name": row.get("id", ""), "model": model, "training": training, "cluster": cluster}
     if software:
         out["software"] = software

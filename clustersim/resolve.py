@@ -119,7 +119,7 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
     bf16 = (gpu.get("peak_tflops") or {}).get("bf16") or (gpu.get("peak_tflops") or {}).get("fp16") or 0.0
     return {
         "attention": attention, "framework": sw.framework, "flash_attention": attention != "unfused",
-        "moe_dedup_dispatch": sw.moe_dispatcher == "deepep",
+        "moe_dedup_dispatch": sw.moe_dispatcher == "deepep", "torch_compile": sw.torch_compile,
         "fp8_cast_bytes_per_element": _FP8_CAST_BYTES[recipe],
         "bf16_peak_flop_per_s": float(bf16) * units.TFLOP,
         "gemm_peak_fraction": float(gemm.get(s.training.precision, gemm.get("bf16", 0.8))),

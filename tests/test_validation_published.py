@@ -63,12 +63,12 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.125  # measured 12.4% over 138 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.095  # measured 9.0%
+    assert overall["mean_abs"] <= 0.115  # measured 11.3% over 137 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.09  # measured 8.6%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.09  # measured 8.5%
-    assert by_gen["hopper"]["mean_abs"] <= 0.18  # measured 17.5%
-    assert by_gen["blackwell"]["mean_abs"] <= 0.115  # measured 10.9%
+    assert by_gen["ampere"]["mean_abs"] <= 0.082  # measured 8.0%
+    assert by_gen["hopper"]["mean_abs"] <= 0.16  # measured 15.4%
+    assert by_gen["blackwell"]["mean_abs"] <= 0.11  # measured 10.6%
 
 
 def test_published_layouts_fit_in_memory(table):
@@ -185,20 +185,21 @@ def test_the_headroom_is_the_margin_a_published_layout_must_leave():
 
 def test_memory_against_published_peaks():
     """Predicted memory per GPU against the peaks the sources publish (torchtitan's Memory(GiB): peak
-    reserved bytes): every row fits, and the mean absolute error stays at the measured 8.7% (32.6%, all
+    reserved bytes): every row fits, and the mean absolute error stays at the measured 9.1% (32.6%, all
     under-predicted, before the FSDP2 / fp32-loss / allocator terms; 13.7% before the 405B pipeline rows
-    got the micro-batch of 4 that torchtitan's default of pp micro-batches gives). Bounds are the measured
-    figures, not targets."""
+    got the micro-batch of 4 that torchtitan's default of pp micro-batches gives; 8.7% before the compiled
+    8B row joined: the model does not see that eager autograd saves more, 67.0 against 62.0 GiB).
+    Bounds are the measured figures, not targets."""
     table = P.memory_table()
-    assert len(table) == 9
+    assert len(table) == 10
     assert all(r["fits_in_memory"] for r in table)
     m = P.memory_summary(table)
-    assert m["mean_abs"] <= 0.09
+    assert m["mean_abs"] <= 0.092
     assert m["max_abs"] <= 0.165
     assert abs(m["bias"]) <= 0.05
     # the FSDP-only and context-parallel 8B rows, the layouts the memory physics covers, are within 15%
     eight_b = [r for r in table if "-8b-" in r["id"]]
-    assert len(eight_b) == 4 and all(abs(r["error"]) <= 0.15 for r in eight_b)
+    assert len(eight_b) == 5 and all(abs(r["error"]) <= 0.15 for r in eight_b)
 
 
 def test_a_layout_the_source_says_ran_out_of_memory_is_refused():
@@ -212,3 +213,22 @@ def test_a_layout_the_source_says_ran_out_of_memory_is_refused():
 
     assert P.predict(layout(1))["fits_in_memory"]
     assert not P.predict(layout(2))["fits_in_memory"]
+
+
+def test_the_torch_compile_speedup_matches_torchtitans_published_pair():
+    """torchtitan benchmarks/llama3_h100_202412_torchtitan.md Table 3 ran the same 128-GPU Llama 3.1 8B
+    job eager (5,605 TPS/GPU) and compiled (6,514): 1.16x. Through the user path, the two scenarios that
+    differ only in ``software.torch_compile`` give a ratio within 5% of it (measured 1.14); nothing is
+    fitted to this pair. Other frameworks do not read the key."""
+    rows = {r["id"]: r for r in P.published_rows()}
+    eager, compiled = rows["torchtitan-h100-llama31-8b-128-bf16"], rows["torchtitan-h100-llama31-8b-128-bf16-compile"]
+    assert {k: v for k, v in eager.items() if k not in ("id", "desc", "value", "notes", "torch_compile",
+                                                        "published_memory_gib")} == \
+        {k: v for k, v in compiled.items() if k not in ("id", "desc", "value", "notes", "torch_compile",
+                                                        "published_memory_gib")}
+    ratio = P.predict(compiled)["predicted"] / P.predict(eager)["predicted"]
+    published = float(compiled["value"]) / float(eager["value"])
+    assert ratio == pytest.approx(published, rel=0.05)
+    assert ratio > 1.05
+    megatron = {**eager, "framework": "megatron"}
+    assert P.predict({**megatron, "torch_compile": "true"})["predicted"] == P.predict(megatron)["predicted"]

@@ -21,7 +21,7 @@ COLUMNS = (
     "id desc source source_detail model_name layers hidden_size attention_heads kv_heads head_dim ffn_hidden_size "
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size expert_groups expert_groups_per_token "
     "tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
-    "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher tp pp dp cp ep etp vpp "
+    "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher torch_compile tp pp dp cp ep etp vpp "
     "zero grad_reduce_in_fp32 micro_batch_seqs global_batch_seqs recompute activation_offload_layers "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes published_memory_gib"
 ).split()
@@ -40,6 +40,7 @@ ENUMS: dict[str, set[str]] = {
     "framework": {"megatron", "nemo", "torchtitan", "deepspeed", "fsdp", "other"},
     "attention": {"unfused", "flash1", "flash2", "flash3", "cudnn", ""},
     "moe_dispatcher": {"alltoall", "deepep", ""},
+    "torch_compile": {"true", "false", ""},
     "recompute": {"none", "selective", "full", ""},
     "zero": {"0", "1", "2", "3", ""},
     "metric": {"model_tflops_per_gpu", "hardware_tflops_per_gpu", "mfu", "step_time_s",

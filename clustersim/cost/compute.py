@@ -131,7 +131,7 @@ def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:
 def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, a: Any, kv: Any,
                 gated: Any, experts: Any, topk: Any, t: Any, ep: Any, sp: Any, flash: Any, hw: Hardware,
                 gemm_bytes: Any, act_bytes: Any, cast_bytes: Any,
-                dropout: Any = True, qw: Any = None) -> tuple[Any, Any, Any, Any, Any]:
+                dropout: Any = True, qw: Any = None, eager: Any = False) -> tuple[Any, Any, Any, Any, Any]:
     """Per-pass times of one transformer layer for one micro-batch on one GPU.
 
     Returns (gemm_fwd, attn_fwd, attn_bwd, elem_fwd, elem_bwd): the weight GEMMs of one pass (the
@@ -148,6 +148,14 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     ``dropout`` false (a model trained without dropout): no mask is written or read, so the
     bias-dropout-residual adds read 2 and write 1, and unfused attention runs only the softmax on the
     scores.
+
+    ``eager``: torchtitan without torch.compile runs its layer's memory-bound work as separate PyTorch
+    ops (torchtitan/models/llama/model.py and norms.py), each reading and writing its whole tensor:
+    RMSNorm as x.float(), pow(2), mean, x * rsqrt, type_as, * weight (28 + 4e bytes per element
+    against the fused kernel's 2e); the rotary embedding in complex fp32 (q and k .float(), complex
+    multiply, type_as: 16 + 2e against 2e); SwiGLU as silu then multiply (5e against 3e). The backward
+    moves twice the forward's extra bytes (each op's gradient reads its saved input and the incoming
+    gradient and writes its own), and every op is its own kernel (efficiency.EAGER_KERNELS_PER_LAYER).
     """
     q = q_width(h, qw)
     hkv = kv_width(h, a, kv, qw)
@@ -213,9 +221,11 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     cast_fwd = xp.select(fp8, lambda: cast_bytes * tokens * (2.0 * h + q / t + topk * f / t), lambda: 0.0)
     cast_bwd = xp.select(fp8, lambda: cast_bytes * tokens * ((q + 2.0 * hkv) / t + 2.0 * h
                                                              + topk * (1.0 + gated) * f / t), lambda: 0.0)
-    kernels = eff.ELEMENTWISE_KERNELS_PER_LAYER
-    return (g, attn_fwd, attn_bwd, elementwise_s(xp, fwd + rope + cast_fwd, hw, kernels),
-            elementwise_s(xp, bwd + rope + cast_bwd, hw, kernels))
+    eager_b = xp.select(eager, lambda: tokens * (2.0 * width * (28.0 + 2.0 * e) + 16.0 * (q + hkv) / t)
+                        + 2.0 * e * gated * act, lambda: 0.0)
+    kernels = eff.ELEMENTWISE_KERNELS_PER_LAYER + xp.where(eager, eff.EAGER_KERNELS_PER_LAYER, 0.0)
+    return (g, attn_fwd, attn_bwd, elementwise_s(xp, fwd + rope + cast_fwd + eager_b, hw, kernels),
+            elementwise_s(xp, bwd + rope + cast_bwd + 2.0 * eager_b, hw, kernels))
 
 
 def logits_time_s(xp: Any, tokens: Any, h: Any, V: Any, t: Any, hw: Hardware, act_bytes: Any,

@@ -19,6 +19,7 @@ __all__ = [
     "MEGATRON_BUCKET_PARAMS_PER_DP_RANK",
     "DEEPSPEED_BUCKET_ELEMENTS",
     "ELEMENTWISE_KERNELS_PER_LAYER",
+    "EAGER_KERNELS_PER_LAYER",
     "OVERLAP_INTERFERENCE",
     "MOE_EXPERT_PASS_S",
 ]
@@ -39,6 +40,11 @@ NET_EFF = 370.0 / 450.0
 #: rotary, casts): a round count, for the launch gaps of each layer's memory-bound work.
 ELEMENTWISE_KERNELS_PER_LAYER = 12.0
 
+#: Further kernels per layer per pass when torchtitan runs eager (no torch.compile): its two RMSNorms
+#: are six ops each, the rotary embedding of q and k five each, SwiGLU one more (the ops of
+#: torchtitan/models/llama/model.py and norms.py): 2 x 6 + 2 x 5 + 1 = 23, rounded to 24.
+EAGER_KERNELS_PER_LAYER = 24.0
+
 #: Gradient bucket that can only be reduced after the last backward kernel (PyTorch DDP's default
 #: ``bucket_cap_mb=25``; torch.nn.parallel.DistributedDataParallel documentation).
 DDP_BUCKET_BYTES = 25e6
@@ -57,7 +63,7 @@ DEEPSPEED_BUCKET_ELEMENTS = 5e8
 #: Barrier", ASPLOS: overlapped collectives slow the GEMMs they overlap). The one constant of the time
 #: model fitted on published runs (see docs/validation.md: the value, what it was fitted on, and how far
 #: it moves when one source is left out).
-OVERLAP_INTERFERENCE = 0.8
+OVERLAP_INTERFERENCE = 0.6
 
 
 #: Fixed time per local expert, per MoE layer and per GEMM pass (forward; the backward pays it twice, as

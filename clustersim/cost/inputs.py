@@ -128,6 +128,8 @@ class KernelInputs:
     moe_dedup_dispatch: Any = _f(
         "MoE dispatch sends each token once per destination node and forwards it there (DeepEP); False = one "
         "copy per routed expert", False)
+    torch_compile: Any = _f("torchtitan compiled (torch.compile); False = eager PyTorch ops for its norms, rotary "
+                            "and SwiGLU (only torchtitan reads it)", False)
     placement: Any = _f("order of the parallel dimensions on the ranks, innermost first (code into PLACEMENTS)", 0)
     flash_attention: Any = _f("fused (Flash) attention; False = unfused softmax attention", True)
     attention: Any = _f("attention kernel code: unfused, flash1, flash2, flash3, cudnn", 4)

@@ -208,7 +208,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(
         xp, tokens=tokens, s_q=s / c, s_kv=s, b=b, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k, t=t,
         ep=e, sp=sp, flash=flash, hw=hw, gemm_bytes=gemm_b, act_bytes=act_b,
-        cast_bytes=x["fp8_cast_bytes_per_element"], dropout=drop, qw=qw)
+        cast_bytes=x["fp8_cast_bytes_per_element"], dropout=drop, qw=qw,
+        eager=(fw == 2.0) & xp.logical_not(x["torch_compile"]))
     bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
     adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), hw, 8.0),
                          lambda: 0.0)

@@ -252,6 +252,10 @@ class SoftwareSpec(Strict):
         "MoE token dispatch: alltoall sends one copy per routed expert (Megatron-core's default dispatcher); "
         "deepep sends each token once per destination node over the scale-out network and forwards it over "
         "NVLink there, and combines the same way (DeepEP; DeepSeek-V3 Sec. 3.2.2)"))
+    torch_compile: bool = Field(False, description=(
+        "torchtitan's training.compile (default false): compiled, each layer's norms, rotary embedding and "
+        "SwiGLU run as fused kernels; eager, torchtitan runs them as separate PyTorch ops with fp32 upcasts. "
+        "The other frameworks run fused kernels either way"))
 
 
 class GPUSpec(Strict):
