@@ -44,7 +44,9 @@ The model in brief (the docstrings of clustersim/fleet/ cite each formula):
 - A job requeued after a failure keeps its place in the queue (`scheduler.requeue_place: keep`) or goes
   behind the jobs of its priority (`back`), and is eligible again `scheduler.requeue_delay_minutes`
   later (for the share `requeue_delay_share` of such requeues); meanwhile the nodes it released are
-  free for other jobs, so in a full cluster it must preempt to get nodes back. With
+  free for other jobs, so in a full cluster it must preempt to get nodes back. Slurm's documented
+  defaults are `requeue_delay_minutes: 2` (a requeued job waits AuthInfo cred_expire, 120 s) and
+  `requeue_place: back` (its submit time is reset): slurm.conf(5), sacct(1). With
   `scheduler.requeue_share` below 1, only that share of the jobs a node failure stops are requeued as
   the same job; the others are resubmitted as new jobs, and the preemptions they cause are ordinary.
 - Besides GPU-hours by state, the results give `kokolis_secondary_share`: the share of hardware loss

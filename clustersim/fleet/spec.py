@@ -264,7 +264,8 @@ class SchedulerSpec(Strict):
         "their priority (drawn per failure from a keyed stream; their preemptions then count as ordinary ones)")
     requeue_delay_minutes: NonNegFloat = Field(
         0.0, description="a job requeued after a failure is eligible to start again this long after its "
-        "requeue; the nodes it released are free for other jobs meanwhile (0: at once)")
+        "requeue; the nodes it released are free for other jobs meanwhile (0: at once; Slurm holds a requeued job "
+        "for AuthInfo cred_expire, 120 s = 2 min by default: slurm.conf(5))")
     requeue_delay_share: Annotated[float, Field(ge=0, le=1)] = Field(
         1.0, description="the share of requeues after failures that wait requeue_delay_minutes (drawn per "
         "requeue from a keyed stream); the others are eligible at once")

@@ -16,8 +16,9 @@ Inputs (reference.md B.2, D.8): RSC-1's node failure rate r_f = 6.50 per 1000 no
    tolerance against Kokolis's formula, 0.03 absolute, is what its first-order error allows: it is
    0.015 below Daly's exact value at 16,384 GPUs (MTTF 1.8 h) and under 0.002 at 4,096 GPUs or fewer.
 3. The share of hardware loss from secondary preemptions (16% on RSC-1): Kokolis's own accounting
-   booked by the fleet, the paper's cascade example, and an RSC-1 fleet built from the stated inputs with
-   a sensitivity table over the unstated ones (:mod:`clustersim.fleet.cascade`).
+   booked by the fleet, the paper's cascade example, and an RSC-1 fleet built from the stated inputs and
+   Slurm's documented requeue semantics, with a sensitivity table (:mod:`clustersim.fleet.cascade`; the
+   page's text and the sources' quotes: :mod:`clustersim.fleet.cascade_page`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 from typing import Any
 
 from clustersim import theory, units
-from clustersim.fleet import cascade
+from clustersim.fleet import cascade, cascade_page
 from clustersim.fleet.runner import fleet
 
 __all__ = ["R_F_PER_NODE_DAY", "U0_S", "WRITE_S", "mttf_checks", "ettr_checks", "validation_section",
@@ -136,5 +137,5 @@ def validation_section() -> str:
         lines.append(f"| {r['gpus']:,} | {r['interval_min']:.1f} | {r['kokolis_ettr']:.4f} | {r['daly_ettr']:.4f} | "
                      f"{r['simulated_ettr']:.4f} ± {r['se']:.4f} | {r['z_vs_daly']:+.2f} | {r['difference']:+.4f} | "
                      f"{'yes' if r['ok'] else 'no'} |")
-    lines += cascade.section_lines(sec)
+    lines += cascade_page.section_lines(sec)
     return "\n".join(lines) + "\n"
