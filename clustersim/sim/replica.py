@@ -58,8 +58,9 @@ import simpy
 from clustersim import rng as rngmod
 
 from .distributions import RepairDraws
+from .fastpath import plain_job, run_plain
 from .job import SIMPY_EVENTS_PER_BUDGET, SimJob
-from .modes import DONE, MAINT, RECOVER, RUN, WAIT
+from .modes import DETECT_RESTART_LOAD, DONE, MAINT, P_DETECT, P_LOAD, P_MAINT, P_RESTART, RECOVER, RUN, WAIT
 from .nodes import can_expand, replace, sync_returns
 from .processes import FailureFeed
 from .records import BUCKETS, EventRow, ReplicaResult
@@ -70,11 +71,10 @@ __all__ = ["Replica", "run_replica"]
 
 # buckets, by index
 PROD, LOST, CKPT, DET, RST, LOAD, WAITB, PREEMPTB, MAINTB, DEGR = range(len(BUCKETS))
-# parts of a recovery or maintenance phase
-P_DETECT, P_RESTART, P_LOAD, P_MAINT = range(4)
+# parts of a recovery or maintenance phase (modes.P_DETECT ...)
 _PART_BUCKET = (DET, RST, LOAD, MAINTB)
 _PART_NAME = ("detection", "restart", "checkpoint load", "maintenance")
-_DETECT_RESTART_LOAD = (P_DETECT, P_RESTART, P_LOAD)
+_DETECT_RESTART_LOAD = DETECT_RESTART_LOAD
 _DETECT = (P_DETECT,)
 _RESTART_LOAD = (P_RESTART, P_LOAD)
 _MAINTENANCE = (P_MAINT,)
@@ -289,6 +289,10 @@ class Replica:
         inf = math.inf
         self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
         end = env.now + begin_run(self, env.now, can_expand(self))
+        if plain_job(self):  # the common job: its own loop, until something it does not model comes up
+            end = yield from run_plain(self, end)
+            if ph.mode == DONE:  # pragma: no cover - run_plain hands over before the end
+                return
         while True:
             if ph.mode == WAIT:
                 nxt = yield from self._wait(feed)

@@ -1,0 +1,283 @@
+"""The SimPy engine's loop for the common job, with the replica's state in local variables.
+
+Most jobs are *plain*: synchronous checkpoints, node and job-level failures only (exponential or
+Weibull sources), repairs without a crew limit, no maintenance, no elastic shrink, no stragglers, no
+trace, no event log. For them :func:`run_plain` runs the job process's loop itself: the same SimPy
+timeouts (one to the next failure or to the end of the current phase, whichever comes first: the
+next failure from the heap of every source's next failure drives the loop, no interrupt), and the same
+arithmetic in the same order as :mod:`.runphase` and :class:`~clustersim.sim.replica.Replica` (so the
+same result to the last bit, and the same SimPy events), but with the progress, the phase and the
+time buckets in local variables instead of attributes of the state objects, and none of the general
+engine's branches.
+
+It hands over to the general loop, after writing its state back into the replica's state objects
+(:mod:`.state`), as soon as anything it does not model comes up: the free spares do not cover the
+vacant slots after a failure (the job may wait), a failure in the run phase's last cycle, the end of a
+run phase (the finish), the horizon, the event budget, a run too long to count its cycles. The general
+loop then carries on from exactly that state, with the same timeout the plain loop would have waited
+for.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING
+
+from .modes import DETECT_RESTART_LOAD, RECOVER, RUN
+from .records import BUCKETS
+from .runphase import NO_WRITE, begin_run, finishing_cycle
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    import simpy
+
+    from .replica import Replica
+
+__all__ = ["plain_job", "run_plain"]
+
+PROD, LOST, CKPT, DET, RST, LOAD, DEGR = (BUCKETS.index(b) for b in (
+    "productive", "lost_work", "checkpointing", "detecting", "restarting", "loading", "degraded"))
+# what the general loop does first after the hand-over
+_TOP, _RECOVER, _BEGIN_RUN = range(3)
+
+
+def plain_job(rep: Replica) -> bool:
+    """Whether :func:`run_plain` models the replica (checked once, after its first run phase is planned)."""
+    job = rep.job
+    ph = rep.ph
+    nodes = rep.nodes
+    return (rep.log is None and rep.crew is None and rep.feed.trace is None and not job.checkpoint_async
+            and rep.next_maint == math.inf and not job.elastic and not nodes.stragglers
+            and not nodes.missing and not nodes.spines_down and not nodes.vacant and not nodes.wake_on_return
+            and not rep.stop_after_phase and ph.mode == RUN and ph.ph_next == 0 and ph.rp_finishing
+            and ph.rp_after == RUN and ph.rp_rate == 1.0 and ph.rp_plain_commit and ph.rp_last_commit
+            and all(s.effect in ("node", "job") for s in job.sources))
+
+
+def run_plain(rep: Replica, end: float) -> Generator[simpy.Event, object, float]:
+    """The job process's loop for a plain job (:func:`plain_job`), from its first run phase (ending at
+    ``end``). Returns, when it hands over, the end of the phase under way for the general loop."""
+    env = rep.env
+    job = rep.job
+    ph, prog, nodes, count, feed = rep.ph, rep.prog, rep.nodes, rep.count, rep.feed
+    heap, plan, horizon, budget = feed.heap, feed.plan, feed.horizon, feed.budget
+    vacant, returns, by = nodes.vacant, nodes.returns, count.interruptions_by
+    timeout = env.timeout
+    heapreplace, heappush, heappop = heapq.heapreplace, heapq.heappush, heapq.heappop
+    inf = math.inf
+    tau, w, period = ph.rp_tau, ph.rp_w, ph.rp_period
+    work_s = job.work_s
+    final_w = job.checkpoint_write_s if job.final_checkpoint else NO_WRITE
+    d0, d1, d2 = rep._recover_durs
+    acc = prog.acc
+    a_prod, a_lost, a_ckpt, a_det, a_rst, a_load, a_degr = (acc[PROD], acc[LOST], acc[CKPT], acc[DET], acc[RST],
+                                                            acc[LOAD], acc[DEGR])
+    work, saved, pend, since, ckpts = prog.work, prog.work_saved, prog.pend_wall, prog.since, prog.checkpoints
+    pool, seq = nodes.pool, nodes.return_seq
+    failures, ignored = count.failures, count.ignored
+    phase_id = ph.phase_id
+    # the run phase (runphase._set_run's fields), or the recovery (detect, restart, load ending at e0, e1, e2;
+    # r_next: the parts already applied)
+    running = True
+    t0, c1, base, n, last_c, last_w, nb = ph.rp_t0, ph.rp_c1, ph.rp_base, ph.rp_n, ph.rp_last_c, ph.rp_last_w, ph.rp_nb
+    r_t0 = e0 = e1 = e2 = 0.0
+    r_next = 0
+    m = 0
+    now = env.now
+    action = _TOP
+    while True:
+        tf = heap[0][0] if heap else inf
+        if tf > horizon:
+            tf = inf
+        if tf < end:  # the next failure comes first
+            if failures + 1 >= budget:
+                break
+            t_ev = now + (tf - now)  # (the time SimPy will give the timeout)
+            if t_ev >= horizon:
+                break
+            if running:
+                if n == 1 or vacant:  # the finishing cycle; (vacant is empty while running)
+                    break
+                m = 0
+                if t_ev >= base:  # complete cycles by then (runphase._bulk_cycles, its operations)
+                    plain = n - 1
+                    m = min(plain, int((t_ev - base) // period) + 1)
+                    first = t0 + c1 + w
+                    while m > 0 and (first if m == 1 else base + (m - 2) * period + tau + w) > t_ev:
+                        m -= 1
+                    while m < plain and (first if m == 0 else base + (m - 1) * period + tau + w) <= t_ev:
+                        m += 1
+                    if m >= plain:  # in the last cycle
+                        break
+            yield timeout(tf - now)
+            now = t_ev
+            _t, src, unit = heap[0]  # (FailureFeed.fire)
+            nxt, dur, component, _effect, per_slot, job_level = plan[src]
+            nt, nu = nxt()
+            heapreplace(heap, (nt, src, nu))
+            d = dur()
+            if running:  # settle_run, then close_run and _lose_work
+                if now >= t0 + c1:
+                    if m:
+                        compute = c1 + (m - 1) * tau
+                        w2 = work + compute
+                        p2 = pend + compute
+                        done = w2 - saved
+                        a_prod += done
+                        a_degr += p2 - done
+                        a_ckpt += m * w
+                        ckpts += m
+                        work = saved = w2
+                        pend = 0.0
+                        cs = base + (m - 1) * period
+                        ce = cs + tau
+                        c = tau
+                    else:
+                        cs = t0
+                        ce = t0 + c1
+                        c = c1
+                    if ce <= now:  # writing cycle m's checkpoint: lost
+                        pend += c
+                        a_lost += now - ce
+                    else:
+                        pend += now - cs
+                else:
+                    pend += now - t0
+                if job_level:
+                    by[component] = by.get(component, 0) + 1
+                else:
+                    ident = unit // per_slot
+                    vacant[ident] = "repair"
+                    by[component] = by.get(component, 0) + 1
+                    seq += 1
+                    heappush(returns, (now + d, seq, "node", 1, component, ident))
+                failures += 1
+                a_lost += pend
+                work = saved
+                pend = 0.0
+                since = 0.0
+                running = False
+            else:  # Replica.settle, the failure, Replica._close_partial
+                if r_next == 0 and e0 <= now:
+                    a_det += d0
+                    while returns and returns[0][0] <= e0:  # (replace at the end of detection)
+                        heappop(returns)
+                        pool += 1
+                    pool -= len(vacant)
+                    vacant.clear()
+                    r_next = 1
+                if r_next == 1 and e1 <= now:
+                    a_rst += d1
+                    r_next = 2
+                if r_next == 2 and e2 <= now:
+                    a_load += d2
+                    since = 0.0
+                    r_next = 3
+                if job_level:
+                    by[component] = by.get(component, 0) + 1
+                else:
+                    ident = unit // per_slot
+                    if ident in vacant:  # its node is away already: ignored, the recovery goes on
+                        ignored += 1
+                        failures += 1
+                        continue
+                    vacant[ident] = "repair"
+                    by[component] = by.get(component, 0) + 1
+                    seq += 1
+                    heappush(returns, (now + d, seq, "node", 1, component, ident))
+                failures += 1
+                if r_next == 0:
+                    a_det += now - r_t0
+                elif r_next == 1:
+                    a_rst += now - e0
+                elif r_next == 2:
+                    a_load += now - e1
+                r_next = 3
+            # Replica._begin_recover: detection, restart and load in one phase if the spares suffice
+            while returns and returns[0][0] <= now:
+                heappop(returns)
+                pool += 1
+            if len(vacant) > pool:
+                action = _RECOVER
+                break
+            phase_id += 1
+            r_t0 = now
+            r_next = 0
+            e0 = now + d0
+            e1 = e0 + d1
+            e2 = e1 + d2
+            end = now + (e2 - now)
+            continue
+        # the phase ends first
+        if running:  # the finish (or a run phase cut short at the horizon): the general loop
+            break
+        t_ev = now + (end - now)
+        if t_ev >= horizon:
+            break
+        yield timeout(end - now)
+        now = t_ev
+        # the recovery's remaining parts (Replica.settle with force), then the next run phase
+        if r_next == 0:
+            a_det += d0
+            while returns and returns[0][0] <= e0:
+                heappop(returns)
+                pool += 1
+            pool -= len(vacant)
+            vacant.clear()
+        if r_next <= 1:
+            a_rst += d1
+        if r_next <= 2:
+            a_load += d2
+            since = 0.0
+        r_next = 3
+        # runphase.begin_run for a plain job: rate 1, synchronous checkpoints, nothing due before the finish
+        rem = work_s - work
+        c1 = tau - since
+        if c1 < 0.0:
+            c1 = 0.0
+        jf = finishing_cycle(rem, c1, tau)
+        if jf < 0:
+            action = _BEGIN_RUN
+            break
+        last_c = rem - (c1 + (jf - 1) * tau) if jf else rem
+        last_w = final_w
+        phase_id += 1
+        t0 = now
+        base = now + c1 + w
+        n = jf + 1
+        nb = 2 * n - (1 if last_w == NO_WRITE else 0)
+        end_c = (now if jf == 0 else base + (jf - 1) * period) + last_c
+        end = now + ((end_c if last_w == NO_WRITE else end_c + last_w) - now)
+        running = True
+
+    # hand over: the state back into the replica's objects
+    acc[PROD], acc[LOST], acc[CKPT], acc[DET], acc[RST], acc[LOAD], acc[DEGR] = (a_prod, a_lost, a_ckpt, a_det, a_rst,
+                                                                                 a_load, a_degr)
+    prog.work, prog.work_saved, prog.pend_wall, prog.since, prog.checkpoints = work, saved, pend, since, ckpts
+    nodes.pool, nodes.return_seq = pool, seq
+    count.failures, count.ignored = failures, ignored
+    ph.phase_id = phase_id
+    if running:
+        ph.mode = RUN
+        ph.ph_next = 0
+        ph.next_t = t0 + (last_c if n == 1 else c1)
+        ph.rp_t0, ph.rp_c1, ph.rp_base, ph.rp_n, ph.rp_last_c, ph.rp_last_w, ph.rp_nb = t0, c1, base, n, last_c, last_w, nb
+        ph.rp_last_commit = ph.rp_finishing = True
+        ph.rp_after = RUN
+        ph.rp_rate = 1.0
+    else:
+        ph.mode = RECOVER
+        ph.ph_t0 = r_t0
+        ph.ph_next = r_next
+        ph.gp_parts = DETECT_RESTART_LOAD
+        ph.gp_durs = rep._recover_durs
+        ph.gp_ends = [e0, e1, e2]
+        ph.gp_merged = True
+        ph.next_t = (e0, e1, e2)[r_next] if r_next < 3 else inf
+    if action == _RECOVER:
+        return now + rep._begin_recover(now)
+    if action == _BEGIN_RUN:
+        return now + begin_run(rep, now, False)
+    return end
