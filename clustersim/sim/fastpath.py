@@ -44,28 +44,32 @@ _TOP, _RECOVER, _BEGIN_RUN = range(3)
 
 
 def plain_job(rep: Replica) -> bool:
-    """Whether :func:`run_plain` models the replica (checked once, after its first run phase is planned)."""
+    """Whether :func:`run_plain` models the replica (checked once, when it is built)."""
     job = rep.job
-    ph = rep.ph
     nodes = rep.nodes
     return (rep.log is None and rep.crew is None and rep.feed.trace is None and not job.checkpoint_async
             and rep.next_maint == math.inf and not job.elastic and not nodes.stragglers
-            and not nodes.missing and not nodes.spines_down and not nodes.vacant and not nodes.wake_on_return
-            and not rep.stop_after_phase and ph.mode == RUN and ph.ph_next == 0 and ph.rp_finishing
-            and ph.rp_after == RUN and ph.rp_rate == 1.0 and ph.rp_plain_commit and ph.rp_last_commit
             and all(s.effect in ("node", "job") for s in job.sources))
 
 
-def run_plain(rep: Replica, end: float) -> Generator[simpy.Event, object, float]:
-    """The job process's loop for a plain job (:func:`plain_job`), from its first run phase (ending at
-    ``end``). Returns, when it hands over, the end of the phase under way for the general loop."""
+def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
+    """The job process of a plain job (:func:`plain_job`): its loop, until it hands over to
+    :meth:`~clustersim.sim.replica.Replica.loop`."""
+    ph = rep.ph
+    end = rep.env.now + begin_run(rep, rep.env.now, False)
+    if (rep.stop_after_phase or ph.mode != RUN or ph.ph_next != 0 or not ph.rp_finishing or ph.rp_after != RUN
+            or ph.rp_rate != 1.0 or not ph.rp_plain_commit or not ph.rp_last_commit):
+        yield from rep.loop(end)  # (a run too long to count its cycles)
+        return
     env = rep.env
     job = rep.job
-    ph, prog, nodes, count, feed = rep.ph, rep.prog, rep.nodes, rep.count, rep.feed
-    heap, plan, horizon, budget = feed.heap, feed.plan, feed.horizon, feed.budget
+    prog, nodes, count, feed = rep.prog, rep.nodes, rep.count, rep.feed
+    stream, plan, horizon = feed.stream, feed.plan, feed.horizon
+    last_failure = feed.budget - 1  # the failure that spends the event budget: the general loop's
+    ft, fs, fu, fr, k, nf = stream.times, stream.sources, stream.units, stream.repairs, stream.k, stream.n
     vacant, returns, by = nodes.vacant, nodes.returns, count.interruptions_by
     timeout = env.timeout
-    heapreplace, heappush, heappop = heapq.heapreplace, heapq.heappush, heapq.heappop
+    heappush, heappop = heapq.heappush, heapq.heappop
     inf = math.inf
     tau, w, period = ph.rp_tau, ph.rp_w, ph.rp_period
     work_s = job.work_s
@@ -88,36 +92,37 @@ def run_plain(rep: Replica, end: float) -> Generator[simpy.Event, object, float]
     now = env.now
     action = _TOP
     while True:
-        tf = heap[0][0] if heap else inf
-        if tf > horizon:
-            tf = inf
+        if k == nf:  # (FailureStream.next_s)
+            stream.k = k
+            stream.more()
+            ft, fs, fu, fr, k, nf = stream.times, stream.sources, stream.units, stream.repairs, stream.k, stream.n
+        tf = ft[k] if k < nf else inf
+        # (a failure past the horizon counts as none: the horizon comes first, and the general loop has it)
         if tf < end:  # the next failure comes first
-            if failures + 1 >= budget:
-                break
             t_ev = now + (tf - now)  # (the time SimPy will give the timeout)
-            if t_ev >= horizon:
+            if t_ev >= horizon or tf > horizon or failures >= last_failure:
                 break
             if running:
                 if n == 1 or vacant:  # the finishing cycle; (vacant is empty while running)
                     break
                 m = 0
-                if t_ev >= base:  # complete cycles by then (runphase._bulk_cycles, its operations)
-                    plain = n - 1
-                    m = min(plain, int((t_ev - base) // period) + 1)
-                    first = t0 + c1 + w
-                    while m > 0 and (first if m == 1 else base + (m - 2) * period + tau + w) > t_ev:
+                if t_ev >= base:  # complete cycles by then (runphase._bulk_cycles, its operations; its
+                    plain = n - 1  # first cycle's end, rp_t0 + rp_c1 + rp_w, is base)
+                    m = int((t_ev - base) // period) + 1
+                    if m > plain:
+                        m = plain
+                    while m > 0 and (base if m == 1 else base + (m - 2) * period + tau + w) > t_ev:
                         m -= 1
-                    while m < plain and (first if m == 0 else base + (m - 1) * period + tau + w) <= t_ev:
+                    while m < plain and (base if m == 0 else base + (m - 1) * period + tau + w) <= t_ev:
                         m += 1
                     if m >= plain:  # in the last cycle
                         break
             yield timeout(tf - now)
             now = t_ev
-            _t, src, unit = heap[0]  # (FailureFeed.fire)
-            nxt, dur, component, _effect, per_slot, job_level = plan[src]
-            nt, nu = nxt()
-            heapreplace(heap, (nt, src, nu))
-            d = dur()
+            unit = fu[k]  # (FailureFeed.fire)
+            d = fr[k]
+            component, _effect, per_slot, job_level = plan[fs[k]]
+            k += 1
             if running:  # settle_run, then close_run and _lose_work
                 if now >= t0 + c1:
                     if m:
@@ -258,6 +263,7 @@ def run_plain(rep: Replica, end: float) -> Generator[simpy.Event, object, float]
     prog.work, prog.work_saved, prog.pend_wall, prog.since, prog.checkpoints = work, saved, pend, since, ckpts
     nodes.pool, nodes.return_seq = pool, seq
     count.failures, count.ignored = failures, ignored
+    stream.k = k
     ph.phase_id = phase_id
     if running:
         ph.mode = RUN
@@ -277,7 +283,7 @@ def run_plain(rep: Replica, end: float) -> Generator[simpy.Event, object, float]
         ph.gp_merged = True
         ph.next_t = (e0, e1, e2)[r_next] if r_next < 3 else inf
     if action == _RECOVER:
-        return now + rep._begin_recover(now)
-    if action == _BEGIN_RUN:
-        return now + begin_run(rep, now, False)
-    return end
+        end = now + rep._begin_recover(now)
+    elif action == _BEGIN_RUN:
+        end = now + begin_run(rep, now, False)
+    yield from rep.loop(end)

@@ -100,12 +100,16 @@ class Replica:
         if job.straggler_fraction > 0 and job.straggler_slowdown > 1:
             draws = rngmod.stream(seed, replica, "straggler").random(job.nodes)
             self.nodes.stragglers = {int(i) for i in (draws < job.straggler_fraction).nonzero()[0]}
+        # repairs of swapped stragglers (only a job with stragglers swaps them)
+        self.straggler_repairs: RepairDraws | None = None
+        if self.nodes.stragglers:
+            self.straggler_repairs = RepairDraws(rngmod.stream(seed, replica, "repair/straggler"),
+                                                 job.repair_distribution, job.repair_s, job.repair_cv)
         self.ph = Phase(wait_bucket=WAITB)
         self.count = Counters()
         self.next_maint = job.maintenance_period_s if job.maintenance_period_s else math.inf
         self.waiter: simpy.Event | None = None
-        self.crew: simpy.Resource | None = None  # set by start_failure_process
-        self.straggler_repairs: RepairDraws | None = None
+        self.crew: simpy.Resource | None = None  # set by FailureFeed
         self.finished = False
         self.end_s = 0.0
         self.done = self.env.event()
@@ -113,7 +117,7 @@ class Replica:
         self.woken = False  # a node came back while the job waits
         self.feed = FailureFeed(self, seed, replica)
         self._recover_durs = (job.detect_s, job.restart_s, job.checkpoint_load_s)
-        self.proc = self.env.process(self._job_process())
+        self.proc = self.env.process(run_plain(self) if plain_job(self) else self._job_process())
         self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
 
     # ------------------------------------------------------------------ logging
@@ -276,23 +280,23 @@ class Replica:
 
     # ------------------------------------------------------------------ the job process
     def _job_process(self):  # type: ignore[no-untyped-def]
-        """The replica's one process: it waits for whichever comes first, the next failure (from the
-        feed) or its own next decision, and handles both itself (no interrupt per failure). Only a
-        change of speed from outside (a spine repaired, a shrunk job able to grow back) interrupts it."""
+        """The replica's one process (but for a plain job: :func:`~clustersim.sim.fastpath.run_plain`)."""
         env = self.env
         job = self.job
+        self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
+        yield from self.loop(env.now + begin_run(self, env.now, can_expand(self)))
+
+    def loop(self, end: float):  # type: ignore[no-untyped-def]
+        """The job process's loop, from a phase ending at ``end``: it waits for whichever comes first, the
+        next failure (from the feed) or its own next decision, and handles both itself (no interrupt per
+        failure). Only a change of speed from outside (a spine repaired, a shrunk job able to grow back)
+        interrupts it."""
+        env = self.env
         feed = self.feed
         ph = self.ph
-        heap = feed.heap  # (FailureFeed.next_s, inlined: the hot path)
-        horizon = feed.horizon
+        next_s = feed.next_s
         timeout = env.timeout
         inf = math.inf
-        self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
-        end = env.now + begin_run(self, env.now, can_expand(self))
-        if plain_job(self):  # the common job: its own loop, until something it does not model comes up
-            end = yield from run_plain(self, end)
-            if ph.mode == DONE:  # pragma: no cover - run_plain hands over before the end
-                return
         while True:
             if ph.mode == WAIT:
                 nxt = yield from self._wait(feed)
@@ -300,7 +304,7 @@ class Replica:
                     return
                 end = nxt
                 continue
-            tf = heap[0][0] if heap and heap[0][0] <= horizon else inf
+            tf = next_s()
             try:
                 yield timeout((tf if tf < end else end) - env.now)
             except simpy.Interrupt:  # RATE_CHANGE
@@ -437,11 +441,17 @@ class Replica:
         step = env.step
         limit = SIMPY_EVENTS_PER_BUDGET * self.job.max_events
         steps = 0
-        while done.callbacks is not None:  # env.run(until=done) (until done is processed), with the event budget
+        # env.run(until=done) (until done is processed), with the event budget; steps: the events processed
+        for steps in range(1, limit + 1):  # noqa: B007 (read after the loop)
             step()
-            steps += 1
-            if steps >= limit and not done.triggered:
+            if done.callbacks is None:
+                break
+        else:
+            if not done.triggered:
                 self.stop_at_budget()
+            while done.callbacks is not None:
+                step()
+                steps += 1
         sync_returns(self, math.nextafter(self.end_s, -math.inf))  # the log shows every return before the end
         events = self.log_rows
         if events is not None:
