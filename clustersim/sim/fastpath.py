@@ -73,7 +73,6 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     inf = math.inf
     tau, w, period = ph.rp_tau, ph.rp_w, ph.rp_period
     work_s = job.work_s
-    final_w = job.checkpoint_write_s if job.final_checkpoint else NO_WRITE
     d0, d1, d2 = rep._recover_durs
     acc = prog.acc
     a_prod, a_lost, a_ckpt, a_det, a_rst, a_load, a_degr = (acc[PROD], acc[LOST], acc[CKPT], acc[DET], acc[RST],
@@ -85,7 +84,11 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     # the run phase (runphase._set_run's fields), or the recovery (detect, restart, load ending at e0, e1, e2;
     # r_next: the parts already applied)
     running = True
-    t0, c1, base, n, last_c, last_w, nb = ph.rp_t0, ph.rp_c1, ph.rp_base, ph.rp_n, ph.rp_last_c, ph.rp_last_w, ph.rp_nb
+    t0, c1, base, n, last_c, last_w = ph.rp_t0, ph.rp_c1, ph.rp_base, ph.rp_n, ph.rp_last_c, ph.rp_last_w
+    # the next node back from repair (the head of ``returns``)
+    back = returns[0][0] if returns else inf
+    # per source: its component, and units per node slot (0: a job-level failure)
+    splan = [(component, 0 if job_level else per_slot) for component, _e, per_slot, job_level in plan]
     r_t0 = e0 = e1 = e2 = 0.0
     r_next = 0
     m = 0
@@ -103,7 +106,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
             if t_ev >= horizon or tf > horizon or failures >= last_failure:
                 break
             if running:
-                if n == 1 or vacant:  # the finishing cycle; (vacant is empty while running)
+                if n == 1:  # the finishing cycle
                     break
                 m = 0
                 if t_ev >= base:  # complete cycles by then (runphase._bulk_cycles, its operations; its
@@ -121,7 +124,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
             now = t_ev
             unit = fu[k]  # (FailureFeed.fire)
             d = fr[k]
-            component, _effect, per_slot, job_level = plan[fs[k]]
+            component, per_slot = splan[fs[k]]
             k += 1
             if running:  # settle_run, then close_run and _lose_work
                 if now >= t0 + c1:
@@ -150,14 +153,15 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                         pend += now - cs
                 else:
                     pend += now - t0
-                if job_level:
-                    by[component] = by.get(component, 0) + 1
-                else:
+                by[component] = by.get(component, 0) + 1
+                if per_slot:  # (vacant is empty while running)
                     ident = unit // per_slot
                     vacant[ident] = "repair"
-                    by[component] = by.get(component, 0) + 1
                     seq += 1
-                    heappush(returns, (now + d, seq, "node", 1, component, ident))
+                    t_back = now + d
+                    heappush(returns, (t_back, seq, "node", 1, component, ident))
+                    if t_back < back:
+                        back = t_back
                 failures += 1
                 a_lost += pend
                 work = saved
@@ -167,9 +171,11 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
             else:  # Replica.settle, the failure, Replica._close_partial
                 if r_next == 0 and e0 <= now:
                     a_det += d0
-                    while returns and returns[0][0] <= e0:  # (replace at the end of detection)
-                        heappop(returns)
-                        pool += 1
+                    if back <= e0:  # (replace at the end of detection)
+                        while returns and returns[0][0] <= e0:
+                            heappop(returns)
+                            pool += 1
+                        back = returns[0][0] if returns else inf
                     pool -= len(vacant)
                     vacant.clear()
                     r_next = 1
@@ -180,9 +186,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     a_load += d2
                     since = 0.0
                     r_next = 3
-                if job_level:
-                    by[component] = by.get(component, 0) + 1
-                else:
+                if per_slot:
                     ident = unit // per_slot
                     if ident in vacant:  # its node is away already: ignored, the recovery goes on
                         ignored += 1
@@ -191,7 +195,12 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     vacant[ident] = "repair"
                     by[component] = by.get(component, 0) + 1
                     seq += 1
-                    heappush(returns, (now + d, seq, "node", 1, component, ident))
+                    t_back = now + d
+                    heappush(returns, (t_back, seq, "node", 1, component, ident))
+                    if t_back < back:
+                        back = t_back
+                else:
+                    by[component] = by.get(component, 0) + 1
                 failures += 1
                 if r_next == 0:
                     a_det += now - r_t0
@@ -201,9 +210,11 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     a_load += now - e1
                 r_next = 3
             # Replica._begin_recover: detection, restart and load in one phase if the spares suffice
-            while returns and returns[0][0] <= now:
-                heappop(returns)
-                pool += 1
+            if back <= now:
+                while returns and returns[0][0] <= now:
+                    heappop(returns)
+                    pool += 1
+                back = returns[0][0] if returns else inf
             if len(vacant) > pool:
                 action = _RECOVER
                 break
@@ -226,9 +237,11 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
         # the recovery's remaining parts (Replica.settle with force), then the next run phase
         if r_next == 0:
             a_det += d0
-            while returns and returns[0][0] <= e0:
-                heappop(returns)
-                pool += 1
+            if back <= e0:
+                while returns and returns[0][0] <= e0:
+                    heappop(returns)
+                    pool += 1
+                back = returns[0][0] if returns else inf
             pool -= len(vacant)
             vacant.clear()
         if r_next <= 1:
@@ -237,23 +250,24 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
             a_load += d2
             since = 0.0
         r_next = 3
-        # runphase.begin_run for a plain job: rate 1, synchronous checkpoints, nothing due before the finish
+        # runphase.begin_run for a plain job: rate 1, synchronous checkpoints, nothing due before the finish;
+        # the compute since the last checkpoint (since) is 0 after a restart, so cycle 0 computes tau - 0
         rem = work_s - work
-        c1 = tau - since
-        if c1 < 0.0:
-            c1 = 0.0
+        c1 = tau
         jf = finishing_cycle(rem, c1, tau)
         if jf < 0:
             action = _BEGIN_RUN
             break
-        last_c = rem - (c1 + (jf - 1) * tau) if jf else rem
-        last_w = final_w
         phase_id += 1
         t0 = now
         base = now + c1 + w
         n = jf + 1
-        nb = 2 * n - (1 if last_w == NO_WRITE else 0)
-        end_c = (now if jf == 0 else base + (jf - 1) * period) + last_c
+        if jf:
+            last_c = rem - (c1 + (jf - 1) * tau)
+            end_c = base + (jf - 1) * period + last_c
+        else:
+            last_c = rem
+            end_c = now + last_c
         end = now + ((end_c if last_w == NO_WRITE else end_c + last_w) - now)
         running = True
 
@@ -269,7 +283,8 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
         ph.mode = RUN
         ph.ph_next = 0
         ph.next_t = t0 + (last_c if n == 1 else c1)
-        ph.rp_t0, ph.rp_c1, ph.rp_base, ph.rp_n, ph.rp_last_c, ph.rp_last_w, ph.rp_nb = t0, c1, base, n, last_c, last_w, nb
+        ph.rp_t0, ph.rp_c1, ph.rp_base, ph.rp_n, ph.rp_last_c, ph.rp_last_w = t0, c1, base, n, last_c, last_w
+        ph.rp_nb = 2 * n - (1 if last_w == NO_WRITE else 0)
         ph.rp_last_commit = ph.rp_finishing = True
         ph.rp_after = RUN
         ph.rp_rate = 1.0

@@ -441,17 +441,19 @@ class Replica:
         step = env.step
         limit = SIMPY_EVENTS_PER_BUDGET * self.job.max_events
         steps = 0
-        # env.run(until=done) (until done is processed), with the event budget; steps: the events processed
-        for steps in range(1, limit + 1):  # noqa: B007 (read after the loop)
-            step()
-            if done.callbacks is None:
-                break
-        else:
+        # env.run(until=done) (until done is processed, which raises _Done as env.run's StopSimulation),
+        # with the event budget; steps: the events processed (the one that raised included)
+        done.callbacks.append(_stop)
+        try:
+            for steps in range(1, limit + 1):  # noqa: B007 (read after the loop)
+                step()
             if not done.triggered:
                 self.stop_at_budget()
-            while done.callbacks is not None:
-                step()
+            while True:
                 steps += 1
+                step()
+        except _Done:
+            pass
         sync_returns(self, math.nextafter(self.end_s, -math.inf))  # the log shows every return before the end
         events = self.log_rows
         if events is not None:
@@ -471,6 +473,14 @@ class Replica:
             budget_hit=self.budget_hit,
             log_truncated=self.log_truncated,
         )
+
+
+class _Done(Exception):
+    """The replica's ``done`` event was processed: the run is over."""
+
+
+def _stop(_event: simpy.Event) -> None:
+    raise _Done
 
 
 def _ring(waiter: simpy.Event, _event: simpy.Event) -> None:
