@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["FailureStream"]
 
 #: A source draws ahead (to save a merge) while it holds fewer failures than this.
-_AHEAD = 4 * BATCH
+_AHEAD = 2 * BATCH
 
 
 class FailureStream:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from .modes import DETECT_RESTART_LOAD, RECOVER, RUN
 from .records import BUCKETS
-from .runphase import NO_WRITE, begin_run, finishing_cycle
+from .runphase import EXACT_CYCLES, NO_WRITE, begin_run, finishing_cycle
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -89,6 +89,9 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     back = returns[0][0] if returns else inf
     # per source: its component, and units per node slot (0: a job-level failure)
     splan = [(component, 0 if job_level else per_slot) for component, _e, per_slot, job_level in plan]
+    lazy = False
+    rem = rem_tol = 0.0
+    far = EXACT_CYCLES * tau
     r_t0 = e0 = e1 = e2 = 0.0
     r_next = 0
     m = 0
@@ -106,19 +109,21 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
             if t_ev >= horizon or tf > horizon or failures >= last_failure:
                 break
             if running:
-                if n == 1:  # the finishing cycle
-                    break
                 m = 0
-                if t_ev >= base:  # complete cycles by then (runphase._bulk_cycles, its operations; its
-                    plain = n - 1  # first cycle's end, rp_t0 + rp_c1 + rp_w, is base)
+                if t_ev >= base:  # complete cycles by then (runphase._bulk_cycles, its operations, without
+                    # its cap at the last cycle; its first cycle's end, rp_t0 + rp_c1 + rp_w, is base)
                     m = int((t_ev - base) // period) + 1
-                    if m > plain:
-                        m = plain
                     while m > 0 and (base if m == 1 else base + (m - 2) * period + tau + w) > t_ev:
                         m -= 1
-                    while m < plain and (base if m == 0 else base + (m - 1) * period + tau + w) <= t_ev:
+                    while (base if m == 0 else base + (m - 1) * period + tau + w) <= t_ev:
                         m += 1
-                    if m >= plain:  # in the last cycle
+                # a failure in cycle m (and runphase's cap does not apply) if the finish is at least two
+                # cycles later: more than c1 + (m + 1) tau of compute left (see runphase.finishing_cycle)
+                if not (lazy and rem_tol > c1 + (m + 1) * tau):
+                    if lazy:
+                        n, last_c, end = _plan(rem, t0, c1, tau, base, period, last_w)
+                        lazy = False
+                    if not tf < end or m >= n - 1:  # the finish first, or a failure in the last cycle
                         break
             yield timeout(tf - now)
             now = t_ev
@@ -252,26 +257,24 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
         r_next = 3
         # runphase.begin_run for a plain job: rate 1, synchronous checkpoints, nothing due before the finish;
         # the compute since the last checkpoint (since) is 0 after a restart, so cycle 0 computes tau - 0
+        # (the cycles to the finish and the phase's end are worked out only when a failure comes near
+        # the finish, or at the hand-over: lazy)
         rem = work_s - work
         c1 = tau
-        jf = finishing_cycle(rem, c1, tau)
-        if jf < 0:
+        rem_tol = rem - 1e-9 * tau
+        if not rem_tol - c1 < far:  # (finishing_cycle's -1)
             action = _BEGIN_RUN
             break
         phase_id += 1
         t0 = now
         base = now + c1 + w
-        n = jf + 1
-        if jf:
-            last_c = rem - (c1 + (jf - 1) * tau)
-            end_c = base + (jf - 1) * period + last_c
-        else:
-            last_c = rem
-            end_c = now + last_c
-        end = now + ((end_c if last_w == NO_WRITE else end_c + last_w) - now)
+        end = inf
+        lazy = True
         running = True
 
     # hand over: the state back into the replica's objects
+    if running and lazy:
+        n, last_c, end = _plan(rem, t0, c1, tau, base, period, last_w)
     acc[PROD], acc[LOST], acc[CKPT], acc[DET], acc[RST], acc[LOAD], acc[DEGR] = (a_prod, a_lost, a_ckpt, a_det, a_rst,
                                                                                  a_load, a_degr)
     prog.work, prog.work_saved, prog.pend_wall, prog.since, prog.checkpoints = work, saved, pend, since, ckpts
@@ -302,3 +305,17 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     elif action == _BEGIN_RUN:
         end = now + begin_run(rep, now, False)
     yield from rep.loop(end)
+
+
+def _plan(rem: float, t0: float, c1: float, tau: float, base: float, period: float, last_w: float
+          ) -> tuple[int, float, float]:
+    """A plain run phase from ``t0`` with ``rem`` of compute left (runphase.begin_run and _set_run, their
+    operations): its cycles, its last cycle's compute, its end."""
+    jf = finishing_cycle(rem, c1, tau)
+    if jf:
+        last_c = rem - (c1 + (jf - 1) * tau)
+        end_c = base + (jf - 1) * period + last_c
+    else:
+        last_c = rem
+        end_c = t0 + last_c
+    return jf + 1, last_c, t0 + ((end_c if last_w == NO_WRITE else end_c + last_w) - t0)
