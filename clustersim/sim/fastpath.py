@@ -131,33 +131,31 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
             d = fr[k]
             component, per_slot = splan[fs[k]]
             k += 1
-            if running:  # settle_run, then close_run and _lose_work
-                if now >= t0 + c1:
-                    if m:
-                        compute = c1 + (m - 1) * tau
-                        w2 = work + compute
-                        p2 = pend + compute
-                        done = w2 - saved
-                        a_prod += done
-                        a_degr += p2 - done
-                        a_ckpt += m * w
-                        ckpts += m
-                        work = saved = w2
-                        pend = 0.0
-                        cs = base + (m - 1) * period
-                        ce = cs + tau
-                        c = tau
-                    else:
-                        cs = t0
-                        ce = t0 + c1
-                        c = c1
-                    if ce <= now:  # writing cycle m's checkpoint: lost
-                        pend += c
+            if running:  # settle_run, then close_run and _lose_work (without their dead stores: the work
+                # and the compute since the last checkpoint go back to the checkpoint's right after)
+                if m:  # m cycles complete (_bulk_cycles), then cycle m's compute (or its write: lost)
+                    compute = c1 + (m - 1) * tau
+                    w2 = work + compute
+                    done = w2 - saved
+                    a_prod += done
+                    a_degr += pend + compute - done
+                    a_ckpt += m * w
+                    ckpts += m
+                    saved = w2
+                    cs = base + (m - 1) * period
+                    ce = cs + tau
+                    if ce <= now:
                         a_lost += now - ce
+                        a_lost += tau  # (the write's compute: 0.0 + tau)
                     else:
-                        pend += now - cs
+                        a_lost += now - cs  # (0.0 + (now - cs))
                 else:
-                    pend += now - t0
+                    ce = t0 + c1
+                    if ce <= now:  # writing cycle 0's checkpoint
+                        a_lost += now - ce
+                        a_lost += pend + c1
+                    else:
+                        a_lost += pend + (now - t0)
                 by[component] = by.get(component, 0) + 1
                 if per_slot:  # (vacant is empty while running)
                     ident = unit // per_slot
@@ -168,7 +166,6 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     if t_back < back:
                         back = t_back
                 failures += 1
-                a_lost += pend
                 work = saved
                 pend = 0.0
                 since = 0.0
