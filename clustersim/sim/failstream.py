@@ -37,7 +37,7 @@ class FailureStream:
     :meth:`more` merges the next run once ``k == n`` (nothing when every failure left is past
     ``horizon``). The trace, if any, is source ``len(gens)`` with all its times at once."""
 
-    __slots__ = ("_gens", "_pt", "_pu", "_pr", "_exhausted", "horizon", "limit", "times", "sources", "units",
+    __slots__ = ("_gens", "_pt", "_pu", "_pr", "_exhausted", "_ends", "horizon", "limit", "times", "sources", "units",
                  "repairs", "k", "n")
 
     def __init__(self, gens: list[tuple[ExponentialUnits | WeibullUnits, RepairDraws]],
@@ -49,6 +49,7 @@ class FailureStream:
         self._pu = [np.empty(0, dtype=np.int64)] * ns
         self._pr = [empty] * ns
         self._exhausted = [False] * ns
+        self._ends = [math.inf] * ns  # each source's last failure drawn (inf: none left to draw)
         if trace_times is not None:
             self._pt[-1] = np.asarray(trace_times, dtype=float)
             self._pu[-1] = np.arange(len(trace_times), dtype=np.int64)
@@ -73,6 +74,7 @@ class FailureStream:
             units = np.concatenate((self._pu[s], units))
             reps = np.concatenate((self._pr[s], reps))
         self._pt[s], self._pu[s], self._pr[s] = times, units, reps
+        self._ends[s] = float(times[-1])
 
     def more(self) -> None:
         """If every failure handed out is used (``k == n``) and the next may come before the horizon,
@@ -87,7 +89,7 @@ class FailureStream:
         for s in range(ns):
             if not pt[s].size and not exhausted[s]:
                 self._pull(s)
-        ends = [math.inf if exhausted[s] else float(pt[s][-1]) for s in range(ns)]
+        ends = self._ends
         limit = min(ends)
         first = ends.index(limit)
         # fewer merges: the source whose batch ends first draws ahead, up to the next source's end (a few
@@ -95,24 +97,25 @@ class FailureStream:
         target = min(min(ends[:first] + ends[first + 1:], default=math.inf), self.horizon)
         while limit < target and pt[first].size < _AHEAD:
             self._pull(first)
-            ends[first] = float(pt[first][-1])
             limit = min(ends)
-        while True:
             first = ends.index(limit)
+        while True:
             cat = np.concatenate(pt)
-            order = np.argsort(cat, kind="stable")
-            cut = int(np.searchsorted(cat[order], limit, side="left")) if limit < math.inf else cat.size
-            if cut or limit == math.inf:
+            if limit == math.inf:
+                order = np.argsort(cat, kind="stable")
+                break
+            cand = (cat < limit).nonzero()[0]  # (what comes before the limit, sorted: the rest waits)
+            if cand.size:
+                order = cand[np.argsort(cat[cand], kind="stable")]
                 break
             self._pull(first)
-            ends[first] = float(pt[first][-1])
             limit = min(ends)
-        sel = order[:cut]
-        src = np.repeat(np.arange(ns), [a.size for a in pt])[sel]
-        self.times = cat[sel].tolist()
+            first = ends.index(limit)
+        src = np.repeat(np.arange(ns), [a.size for a in pt])[order]
+        self.times = cat[order].tolist()
         self.sources = src.tolist()
-        self.units = np.concatenate(self._pu)[sel].tolist()
-        self.repairs = np.concatenate(self._pr)[sel].tolist()
+        self.units = np.concatenate(self._pu)[order].tolist()
+        self.repairs = np.concatenate(self._pr)[order].tolist()
         taken = np.bincount(src, minlength=ns).tolist()
         for s in range(ns):
             c = taken[s]
@@ -120,7 +123,7 @@ class FailureStream:
                 pt[s], self._pu[s], self._pr[s] = pt[s][c:], self._pu[s][c:], self._pr[s][c:]
         self.limit = limit
         self.k = 0
-        self.n = cut
+        self.n = order.size
 
     def next_s(self) -> float:
         """Time of the next failure (inf: none before the horizon)."""
