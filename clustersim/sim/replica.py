@@ -117,8 +117,31 @@ class Replica:
         self.woken = False  # a node came back while the job waits
         self.feed = FailureFeed(self, seed, replica)
         self._recover_durs = (job.detect_s, job.restart_s, job.checkpoint_load_s)
-        self.proc = self.env.process(run_plain(self) if plain_job(self) else self._job_process())
+        self.proc: simpy.Process | None = None
+        if plain_job(self):  # its coroutine resumed by the events' callbacks (no re-plan, no interrupt)
+            self._send = run_plain(self).send
+            self._resume = self._drive
+            start = self.env.event()  # (the start, as a process's Initialize event)
+            start.callbacks.append(self._resume)
+            start.succeed()
+        else:
+            self.proc = self.env.process(self._job_process())
         self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
+
+    def _drive(self, _event: simpy.Event) -> None:
+        """Resume the plain job's coroutine (:func:`~clustersim.sim.fastpath.run_plain`, the general loop
+        after it) once the event it waits for is processed, as a :class:`simpy.Process` would: it yields
+        the next event to wait for. A plain job is never interrupted and waits only for events that
+        succeed, so this is all of a process it needs."""
+        send = self._send
+        while True:
+            try:
+                nxt = send(None)
+            except StopIteration:
+                return
+            if nxt.callbacks is not None:
+                nxt.callbacks.append(self._resume)
+                return
 
     # ------------------------------------------------------------------ logging
     def emit(self, t: float, event: str, component: str = "", node: int = -1, detail: str = "") -> None:
