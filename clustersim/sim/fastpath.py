@@ -87,6 +87,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     t0, c1, base, n, last_c, last_w = ph.rp_t0, ph.rp_c1, ph.rp_base, ph.rp_n, ph.rp_last_c, ph.rp_last_w
     # the next node back from repair (the head of ``returns``)
     back = returns[0][0] if returns else inf
+    nvac = len(vacant)  # (0: plain_job; vacant slots, kept as a count)
     # per source: its component, and units per node slot (0: a job-level failure)
     splan = [(component, 0 if job_level else per_slot) for component, _e, per_slot, job_level in plan]
     lazy = False
@@ -156,10 +157,14 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                         a_lost += pend + c1
                     else:
                         a_lost += pend + (now - t0)
-                by[component] = by.get(component, 0) + 1
+                try:
+                    by[component] += 1
+                except KeyError:  # (its first: the same order of keys)
+                    by[component] = 1
                 if per_slot:  # (vacant is empty while running)
                     ident = unit // per_slot
                     vacant[ident] = "repair"
+                    nvac = 1
                     seq += 1
                     t_back = now + d
                     heappush(returns, (t_back, seq, "node", 1, component, ident))
@@ -178,8 +183,10 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                             heappop(returns)
                             pool += 1
                         back = returns[0][0] if returns else inf
-                    pool -= len(vacant)
-                    vacant.clear()
+                    if nvac:
+                        pool -= nvac
+                        vacant.clear()
+                        nvac = 0
                     r_next = 1
                 if r_next == 1 and e1 <= now:
                     a_rst += d1
@@ -195,14 +202,21 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                         failures += 1
                         continue
                     vacant[ident] = "repair"
-                    by[component] = by.get(component, 0) + 1
+                    nvac += 1
+                    try:
+                        by[component] += 1
+                    except KeyError:
+                        by[component] = 1
                     seq += 1
                     t_back = now + d
                     heappush(returns, (t_back, seq, "node", 1, component, ident))
                     if t_back < back:
                         back = t_back
                 else:
-                    by[component] = by.get(component, 0) + 1
+                    try:
+                        by[component] += 1
+                    except KeyError:
+                        by[component] = 1
                 failures += 1
                 if r_next == 0:
                     a_det += now - r_t0
@@ -217,7 +231,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     heappop(returns)
                     pool += 1
                 back = returns[0][0] if returns else inf
-            if len(vacant) > pool:
+            if nvac > pool:
                 action = _RECOVER
                 break
             phase_id += 1
@@ -244,8 +258,10 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     heappop(returns)
                     pool += 1
                 back = returns[0][0] if returns else inf
-            pool -= len(vacant)
-            vacant.clear()
+            if nvac:
+                pool -= nvac
+                vacant.clear()
+                nvac = 0
         if r_next <= 1:
             a_rst += d1
         if r_next <= 2:
