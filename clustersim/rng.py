@@ -13,7 +13,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["stream", "stream_key"]
+__all__ = ["stream", "streams", "stream_key"]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -32,6 +32,19 @@ def stream(seed: int, replica: int, name: str) -> np.random.Generator:
     words = [*_words(int(seed)), *_words(int(replica)), *_words(stream_key(name))]
     ss = np.random.SeedSequence(entropy=np.array(words, dtype=np.uint32))
     return np.random.Generator(np.random.PCG64(ss))
+
+
+def streams(seed: int, replica: int, names: list[str]) -> list[np.random.Generator]:
+    """The Generators of several named streams of one replica: ``[stream(seed, replica, n) for n in
+    names]``, with the entropy words built at once."""
+    if seed < 0 or replica < 0:
+        raise ValueError("seed and replica must be non-negative")
+    head = [*_words(int(seed)), *_words(int(replica))]
+    keys = [_words(stream_key(n)) for n in names]
+    if all(len(k) == 2 for k in keys):  # (the usual: every key takes two words)
+        rows = np.array([[*head, *k] for k in keys], dtype=np.uint32)
+        return [np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=r))) for r in rows]
+    return [stream(seed, replica, n) for n in names]
 
 
 def _words(n: int) -> list[int]:

@@ -24,6 +24,13 @@ def test_stream_is_the_seed_sequence_of_the_list(seed: int, replica: int) -> Non
         assert (rng.stream(seed, replica, name).random(8) == ref.random(8)).all()
 
 
+def test_streams_are_the_streams() -> None:
+    names = ["fail/gpu/0", "fail/nic/1", "x" * 40]
+    for seed, replica in ((0, 0), (3, 9), (2**33, 1)):
+        got = [g.random(4) for g in rng.streams(seed, replica, names)]
+        assert all((a == rng.stream(seed, replica, n).random(4)).all() for a, n in zip(got, names, strict=True))
+
+
 def _heap_order(job: SimJob, seed: int, replica: int, n: int) -> list[tuple[float, int, int, float]]:
     """The first n failures as a heap of each source's next failure gives them, with next() draws."""
     gens = failure_generators(job, seed, replica)

@@ -211,11 +211,11 @@ def failure_generators(job: SimJob, seed: int, replica: int
                        ) -> list[tuple[ExponentialUnits | WeibullUnits, RepairDraws]]:
     """One (failure times, repair durations) pair per source, in ``job.sources`` order."""
     out: list[tuple[ExponentialUnits | WeibullUnits, RepairDraws]] = []
-    for i, src in enumerate(job.sources):
+    gens = rngmod.streams(seed, replica, [f"fail/{src.component}/{i}" for i, src in enumerate(job.sources)])
+    for src, gen in zip(job.sources, gens, strict=True):
         mean = job.repair_s
         if src.effect == "preempt" and job.preempt_return_s is not None:
             mean = job.preempt_return_s
-        gen = rngmod.stream(seed, replica, f"fail/{src.component}/{i}")
         out.append((_source_generator(src, gen), RepairDraws(gen, job.repair_distribution, mean, job.repair_cv)))
     return out
 
