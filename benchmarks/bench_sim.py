@@ -178,7 +178,7 @@ def main() -> None:
     per_replica = best_engine / args.single
     rate = sim_events / best_engine
     print(f"\n1. SimPy engine, one replica: {per_replica * 1e3:.2f} ms CPU, {sim_events / args.single:.0f} SimPy events "
-          f"processed per replica (each a timeout the environment stepped through), best of {args.rounds} rounds")
+          f"processed per replica (each an event the environment stepped through), best of {args.rounds} rounds")
     print(f"   bare SimPy (a timeout loop) {best_bare:12,.0f} events/s")
     print(f"   two timeouts per failure    {best_ref:12,.0f} events/s   ratio {best_ref / best_bare:.2f} (the engine's event "
           "pattern with almost none of its work: a reference, no target)")

@@ -4,7 +4,7 @@ Most jobs are *plain*: synchronous checkpoints, node and job-level failures only
 Weibull sources), repairs without a crew limit, no maintenance, no elastic shrink, no stragglers, no
 trace, no event log. For them :func:`run_plain` runs the job process's loop itself: the same SimPy
 timeouts (one to the next failure or to the end of the current phase, whichever comes first: the
-next failure from the heap of every source's next failure drives the loop, no interrupt), and the same
+next failure of the merged stream, :mod:`.failstream`, drives the loop, no interrupt), and the same
 arithmetic in the same order as :mod:`.runphase` and :class:`~clustersim.sim.replica.Replica` (so the
 same result to the last bit, and the same SimPy events), but with the progress, the phase and the
 time buckets in local variables instead of attributes of the state objects, and none of the general

@@ -1,9 +1,10 @@
 """The failures of a replica, for a :class:`~clustersim.sim.replica.Replica`'s job process.
 
-* :class:`FailureFeed` merges every source (and the trace) through a heap keyed on each source's next
-  failure time; the job process reads the next time from it and waits for whichever comes first, the
-  failure or its own next decision: one SimPy timeout per failure, whatever the number of units, and
-  no interrupt.
+* :class:`FailureFeed` hands out every source's (and the trace's) failures in time order, merged a
+  batch at a time (:class:`~clustersim.sim.failstream.FailureStream`: the order of a heap keyed on each
+  source's next failure); the job process reads the next time from it and waits for whichever comes
+  first, the failure or its own next decision: one SimPy timeout per failure, whatever the number of
+  units, and no interrupt.
 * A failure changes the replica's node state and sends the node (or switch) to repair (:mod:`.nodes`);
   the job process then stops the job if it was running or recovering.
 """

@@ -2,14 +2,21 @@
 
 The job process runs one *phase* at a time: a run phase is "compute until the next checkpoint (or the
 finish), then write it", over as many cycles as come before the job's next decision; a recovery phase
-is "detect, then restart, then load". The next failure comes from a heap of every source's next failure
-(:class:`~clustersim.sim.processes.FailureFeed`): the job process waits for whichever is first, the
-failure or the end of its phase, and on a failure computes what it did in the part of the phase it
-was in (no interrupt per failure: one SimPy timeout per failure or phase). Part boundaries inside a
-phase (the checkpoint's start, the end of detection) are applied lazily by :meth:`Replica.settle`,
-which everything calls before it touches shared state, so the state is always what it would be had
-each boundary been its own event. Training steps are never simulated: progress is continuous at the
-current rate. The state lives in four objects (:mod:`.state`).
+is "detect, then restart, then load". The next failure comes from every source's failures merged in
+time order (:class:`~clustersim.sim.processes.FailureFeed`, :mod:`.failstream`): the job process waits
+for whichever is first, the failure or the end of its phase, and on a failure computes what it did in
+the part of the phase it was in (no interrupt per failure: one SimPy timeout per failure or phase).
+Part boundaries inside a phase (the checkpoint's start, the end of detection) are applied lazily by
+:meth:`Replica.settle`, which everything calls before it touches shared state, so the state is always
+what it would be had each boundary been its own event. Training steps are never simulated: progress
+is continuous at the current rate. The state lives in four objects (:mod:`.state`).
+
+A *plain* job (synchronous checkpoints, node and job-level failures, no crew limit, maintenance,
+elastic shrink, stragglers, trace or log: :func:`~clustersim.sim.fastpath.plain_job`) runs the same
+loop with its state in local variables (:mod:`.fastpath`), handing over to :meth:`Replica.loop` for
+anything else (waiting for spares, the finish, the horizon, the budget); its coroutine is resumed by
+its events' callbacks rather than a :class:`simpy.Process` (it is never interrupted). Both give the
+same result to the last bit and process the same SimPy events (tests/test_sim_fastpath.py).
 
 Semantics (documented choices):
 
