@@ -77,7 +77,12 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     acc = prog.acc
     a_prod, a_lost, a_ckpt, a_det, a_rst, a_load, a_degr = (acc[PROD], acc[LOST], acc[CKPT], acc[DET], acc[RST],
                                                             acc[LOAD], acc[DEGR])
-    work, saved, pend, since, ckpts = prog.work, prog.work_saved, prog.pend_wall, prog.since, prog.checkpoints
+    # (the work is the checkpoint's, and no compute is pending, at every phase start of a plain job: the
+    # work done, the compute since the checkpoint and Daly's tau clock go back to it at each failure)
+    saved, ckpts = prog.work_saved, prog.checkpoints
+    if prog.work != saved or prog.pend_wall or prog.since:  # pragma: no cover - begin_run at time 0
+        yield from rep.loop(end)
+        return
     pool, seq = nodes.pool, nodes.return_seq
     failures, ignored = count.failures, count.ignored
     phase_id = ph.phase_id
@@ -93,6 +98,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     lazy = False
     rem = rem_tol = 0.0
     far = EXACT_CYCLES * tau
+    tol = 1e-9 * tau  # (finishing_cycle's rounding margin)
     r_t0 = e0 = e1 = e2 = 0.0
     r_next = 0
     m = 0
@@ -136,10 +142,10 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                 # and the compute since the last checkpoint go back to the checkpoint's right after)
                 if m:  # m cycles complete (_bulk_cycles), then cycle m's compute (or its write: lost)
                     compute = c1 + (m - 1) * tau
-                    w2 = work + compute
+                    w2 = saved + compute
                     done = w2 - saved
                     a_prod += done
-                    a_degr += pend + compute - done
+                    a_degr += compute - done  # (pending 0.0 + compute)
                     a_ckpt += m * w
                     ckpts += m
                     saved = w2
@@ -154,9 +160,9 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     ce = t0 + c1
                     if ce <= now:  # writing cycle 0's checkpoint
                         a_lost += now - ce
-                        a_lost += pend + c1
+                        a_lost += c1
                     else:
-                        a_lost += pend + (now - t0)
+                        a_lost += now - t0
                 try:
                     by[component] += 1
                 except KeyError:  # (its first: the same order of keys)
@@ -171,9 +177,6 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     if t_back < back:
                         back = t_back
                 failures += 1
-                work = saved
-                pend = 0.0
-                since = 0.0
                 running = False
             else:  # Replica.settle, the failure, Replica._close_partial
                 if r_next == 0 and e0 <= now:
@@ -193,7 +196,6 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                     r_next = 2
                 if r_next == 2 and e2 <= now:
                     a_load += d2
-                    since = 0.0
                     r_next = 3
                 if per_slot:
                     ident = unit // per_slot
@@ -262,19 +264,21 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                 pool -= nvac
                 vacant.clear()
                 nvac = 0
-        if r_next <= 1:
             a_rst += d1
-        if r_next <= 2:
             a_load += d2
-            since = 0.0
+        elif r_next == 1:
+            a_rst += d1
+            a_load += d2
+        elif r_next == 2:
+            a_load += d2
         r_next = 3
         # runphase.begin_run for a plain job: rate 1, synchronous checkpoints, nothing due before the finish;
         # the compute since the last checkpoint (since) is 0 after a restart, so cycle 0 computes tau - 0
         # (the cycles to the finish and the phase's end are worked out only when a failure comes near
         # the finish, or at the hand-over: lazy)
-        rem = work_s - work
+        rem = work_s - saved
         c1 = tau
-        rem_tol = rem - 1e-9 * tau
+        rem_tol = rem - tol
         if not rem_tol - c1 < far:  # (finishing_cycle's -1)
             action = _BEGIN_RUN
             break
@@ -290,7 +294,9 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
         n, last_c, end = _plan(rem, t0, c1, tau, base, period, last_w)
     acc[PROD], acc[LOST], acc[CKPT], acc[DET], acc[RST], acc[LOAD], acc[DEGR] = (a_prod, a_lost, a_ckpt, a_det, a_rst,
                                                                                  a_load, a_degr)
-    prog.work, prog.work_saved, prog.pend_wall, prog.since, prog.checkpoints = work, saved, pend, since, ckpts
+    prog.work = prog.work_saved = saved
+    prog.pend_wall = prog.since = 0.0
+    prog.checkpoints = ckpts
     nodes.pool, nodes.return_seq = pool, seq
     count.failures, count.ignored = failures, ignored
     stream.k = k
