@@ -58,6 +58,7 @@ Semantics (documented choices):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
 
 import simpy
@@ -126,29 +127,12 @@ class Replica:
         self._recover_durs = (job.detect_s, job.restart_s, job.checkpoint_load_s)
         self.proc: simpy.Process | None = None
         if plain_job(self):  # its coroutine resumed by the events' callbacks (no re-plan, no interrupt)
-            self._send = run_plain(self).send
-            self._resume = self._drive
             start = self.env.event()  # (the start, as a process's Initialize event)
-            start.callbacks.append(self._resume)
+            start.callbacks.append(_driver(run_plain(self).send))
             start.succeed()
         else:
             self.proc = self.env.process(self._job_process())
         self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
-
-    def _drive(self, _event: simpy.Event) -> None:
-        """Resume the plain job's coroutine (:func:`~clustersim.sim.fastpath.run_plain`, the general loop
-        after it) once the event it waits for is processed, as a :class:`simpy.Process` would: it yields
-        the next event to wait for. A plain job is never interrupted and waits only for events that
-        succeed, so this is all of a process it needs."""
-        send = self._send
-        while True:
-            try:
-                nxt = send(None)
-            except StopIteration:
-                return
-            if nxt.callbacks is not None:
-                nxt.callbacks.append(self._resume)
-                return
 
     # ------------------------------------------------------------------ logging
     def emit(self, t: float, event: str, component: str = "", node: int = -1, detail: str = "") -> None:
@@ -503,6 +487,26 @@ class Replica:
             budget_hit=self.budget_hit,
             log_truncated=self.log_truncated,
         )
+
+
+def _driver(send: Callable[[None], simpy.Event]) -> Callable[[simpy.Event], None]:
+    """The callback that resumes a plain job's coroutine (its ``send``; :func:`~clustersim.sim.fastpath.
+    run_plain`, then the general loop) once the event it waits for is processed, as a
+    :class:`simpy.Process` would: the coroutine yields the next event to wait for. A plain job is never
+    interrupted and waits only for events that succeed, so this is all of a process it needs."""
+
+    def drive(_event: simpy.Event) -> None:
+        while True:
+            try:
+                nxt = send(None)
+            except StopIteration:
+                return
+            callbacks = nxt.callbacks
+            if callbacks is not None:
+                callbacks.append(drive)
+                return
+
+    return drive
 
 
 class _Done(Exception):
