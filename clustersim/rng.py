@@ -36,15 +36,14 @@ def stream(seed: int, replica: int, name: str) -> np.random.Generator:
 
 def streams(seed: int, replica: int, names: list[str]) -> list[np.random.Generator]:
     """The Generators of several named streams of one replica: ``[stream(seed, replica, n) for n in
-    names]``, with the entropy words built at once."""
+    names]``, with the seed's and the replica's entropy words built once."""
     if seed < 0 or replica < 0:
         raise ValueError("seed and replica must be non-negative")
     head = [*_words(int(seed)), *_words(int(replica))]
     keys = [_words(stream_key(n)) for n in names]
-    if all(len(k) == 2 for k in keys):  # (the usual: every key takes two words)
-        rows = np.array([[*head, *k] for k in keys], dtype=np.uint32)
-        return [np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=r))) for r in rows]
-    return [stream(seed, replica, n) for n in names]
+    u32 = np.uint32
+    return [np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=np.array([*head, *k], dtype=u32))))
+            for k in keys]
 
 
 def _words(n: int) -> list[int]:

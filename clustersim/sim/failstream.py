@@ -37,7 +37,7 @@ class FailureStream:
     :meth:`more` merges the next run once ``k == n`` (nothing when every failure left is past
     ``horizon``). The trace, if any, is source ``len(gens)`` with all its times at once."""
 
-    __slots__ = ("_gens", "_pt", "_pu", "_pr", "_exhausted", "_ends", "horizon", "limit", "times", "sources", "units",
+    __slots__ = ("_gens", "_pt", "_pu", "_pr", "_exhausted", "_ends", "_taken", "horizon", "limit", "times", "sources", "units",
                  "repairs", "k", "n")
 
     def __init__(self, gens: list[tuple[ExponentialUnits | WeibullUnits, RepairDraws]],
@@ -50,6 +50,7 @@ class FailureStream:
         self._pr = [empty] * ns
         self._exhausted = [False] * ns
         self._ends = [math.inf] * ns  # each source's last failure drawn (inf: none left to draw)
+        self._taken: np.ndarray | None = None
         if trace_times is not None:
             self._pt[-1] = np.asarray(trace_times, dtype=float)
             self._pu[-1] = np.arange(len(trace_times), dtype=np.int64)
@@ -86,6 +87,13 @@ class FailureStream:
         if not ns:
             self.limit = math.inf
             return
+        if self._taken is not None:  # what the last merge handed out
+            taken = np.bincount(self._taken, minlength=ns).tolist()
+            self._taken = None
+            for s in range(ns):
+                c = taken[s]
+                if c:
+                    pt[s], self._pu[s], self._pr[s] = pt[s][c:], self._pu[s][c:], self._pr[s][c:]
         for s in range(ns):
             if not pt[s].size and not exhausted[s]:
                 self._pull(s)
@@ -116,11 +124,7 @@ class FailureStream:
         self.sources = src.tolist()
         self.units = np.concatenate(self._pu)[order].tolist()
         self.repairs = np.concatenate(self._pr)[order].tolist()
-        taken = np.bincount(src, minlength=ns).tolist()
-        for s in range(ns):
-            c = taken[s]
-            if c:
-                pt[s], self._pu[s], self._pr[s] = pt[s][c:], self._pu[s][c:], self._pr[s][c:]
+        self._taken = src  # (dropped from the pending arrays at the next merge, if one comes)
         self.limit = limit
         self.k = 0
         self.n = order.size
