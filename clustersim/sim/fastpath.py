@@ -24,6 +24,8 @@ import heapq
 import math
 from typing import TYPE_CHECKING
 
+from simpy.events import Timeout
+
 from .modes import DETECT_RESTART_LOAD, RECOVER, RUN
 from .records import BUCKETS
 from .runphase import EXACT_CYCLES, NO_WRITE, begin_run, finishing_cycle
@@ -68,7 +70,6 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     last_failure = feed.budget - 1  # the failure that spends the event budget: the general loop's
     ft, fs, fu, fr, k, nf = stream.times, stream.sources, stream.units, stream.repairs, stream.k, stream.n
     vacant, returns, by = nodes.vacant, nodes.returns, count.interruptions_by
-    timeout = env.timeout
     heappush, heappop = heapq.heappush, heapq.heappop
     inf = math.inf
     tau, w, period = ph.rp_tau, ph.rp_w, ph.rp_period
@@ -132,7 +133,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                         lazy = False
                     if not tf < end or m >= n - 1:  # the finish first, or a failure in the last cycle
                         break
-            yield timeout(tf - now)
+            yield Timeout(env, tf - now)
             now = t_ev
             unit = fu[k]  # (FailureFeed.fire)
             d = fr[k]
@@ -250,7 +251,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
         t_ev = now + (end - now)
         if t_ev >= horizon:
             break
-        yield timeout(end - now)
+        yield Timeout(env, end - now)
         now = t_ev
         # the recovery's remaining parts (Replica.settle with force), then the next run phase
         if r_next == 0:
