@@ -80,7 +80,8 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                                                             acc[LOAD], acc[DEGR])
     # (the work is the checkpoint's, and no compute is pending, at every phase start of a plain job: the
     # work done, the compute since the checkpoint and Daly's tau clock go back to it at each failure)
-    saved, ckpts = prog.work_saved, prog.checkpoints
+    saved = prog.work_saved
+    ckpts = float(prog.checkpoints)
     if prog.work != saved or prog.pend_wall or prog.since:  # pragma: no cover - begin_run at time 0
         yield from rep.loop(end)
         return
@@ -102,7 +103,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
     tol = 1e-9 * tau  # (finishing_cycle's rounding margin)
     r_t0 = e0 = e1 = e2 = 0.0
     r_next = 0
-    m = 0
+    m = 0.0  # (cycles complete by a failure, a whole float)
     now = env.now
     action = _TOP
     while True:
@@ -117,10 +118,10 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
             if t_ev >= horizon or tf > horizon or failures >= last_failure:
                 break
             if running:
-                m = 0
+                m = 0.0
                 if t_ev >= base:  # complete cycles by then (runphase._bulk_cycles, its operations, without
                     # its cap at the last cycle; its first cycle's end, rp_t0 + rp_c1 + rp_w, is base)
-                    m = int((t_ev - base) // period) + 1
+                    m = (t_ev - base) // period + 1  # (a whole float: the same products as an int's)
                     while m > 0 and (base if m == 1 else base + (m - 2) * period + tau + w) > t_ev:
                         m -= 1
                     while (base if m == 0 else base + (m - 1) * period + tau + w) <= t_ev:
@@ -297,7 +298,7 @@ def run_plain(rep: Replica) -> Generator[simpy.Event, object, None]:
                                                                                  a_load, a_degr)
     prog.work = prog.work_saved = saved
     prog.pend_wall = prog.since = 0.0
-    prog.checkpoints = ckpts
+    prog.checkpoints = int(ckpts)  # (a sum of whole floats, exact)
     nodes.pool, nodes.return_seq = pool, seq
     count.failures, count.ignored = failures, ignored
     stream.k = k
