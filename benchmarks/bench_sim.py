@@ -8,7 +8,11 @@ clustersim/scenario/catalog/reliability.yaml, from Llama Team 2024 Table 5), che
    events (the events the environment processed, ``ReplicaResult.sim_events``) against bare SimPy's
    (a process in a trivial timeout loop), interleaved rounds in this run, best of each (target >= 0.3);
    also, as a reference, a loop with the engine's event pattern (two timeouts per failure) and almost
-   none of its work.
+   none of its work. On the project's 2-core machine (shared, load average ~1.8): 1.5-1.6 ms CPU and
+   942 events per replica, 0.29-0.305 of bare SimPy over repeated runs (bare 2.0-2.2 million events/s;
+   the reference loop 0.65); before the plain loop and the merged failure stream (clustersim/sim/
+   fastpath.py, failstream.py) the same job took 3.9 ms per replica, 0.11 of bare SimPy. The counting is
+   the same: the events processed, each failure's timeout and each phase end's, no fewer, no more.
 2. 1,000 replicas: the vectorized engine (target < 1 s) against the SimPy engine (target >= 20x), and
    their mean wall times with standard errors (the engines are equal in distribution).
 3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s).
@@ -178,11 +182,11 @@ def main() -> None:
     per_replica = best_engine / args.single
     rate = sim_events / best_engine
     print(f"\n1. SimPy engine, one replica: {per_replica * 1e3:.2f} ms CPU, {sim_events / args.single:.0f} SimPy events "
-          f"processed per replica (each a timeout the environment stepped through), best of {args.rounds} rounds")
+          f"processed per replica (each an event the environment stepped through), best of {args.rounds} rounds")
     print(f"   bare SimPy (a timeout loop) {best_bare:12,.0f} events/s")
     print(f"   two timeouts per failure    {best_ref:12,.0f} events/s   ratio {best_ref / best_bare:.2f} (the engine's event "
           "pattern with almost none of its work: a reference, no target)")
-    print(f"   SimPy engine                {rate:12,.0f} events/s   ratio {rate / best_bare:.2f} (target >= 0.3)")
+    print(f"   SimPy engine                {rate:12,.0f} events/s   ratio {rate / best_bare:.3f} (target >= 0.3)")
 
     # 2. 1,000 replicas, both engines (wall seconds, and CPU seconds: the machine may be shared)
     t, c = time.perf_counter(), time.process_time()

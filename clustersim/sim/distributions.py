@@ -9,7 +9,10 @@ source rather than three: each stream costs a SeedSequence and a PCG64 to set up
 
 Draws come in fixed-size batches (one numpy call per :data:`BATCH` values); as each kind of draw is
 used once per failure, the refills happen at the same failures whatever the job does, so the sequence
-depends only on the stream and the batch size.
+depends only on the stream and the batch size. ``block()`` hands out a batch at a time: the failure
+times and units of batch b, then (from the repair draws) batch b's repair durations, is the order in
+which :meth:`next` draws them too (a source's batch b of times comes before its failure 128 b + 1, whose
+repair draws the repair batch), so the two give the same numbers.
 
 * Exponential units: ``units`` independent Poisson processes of rate 1/mtbf superpose into one
   Poisson process of rate units/mtbf, and the unit that fails is uniform among them (Ross,
@@ -56,16 +59,29 @@ class ExponentialUnits:
         self._unit_list: list[int] = []
         self._i = 0
 
-    def _refill(self) -> None:
+    def _draw(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The next batch: failure times, and the units that fail (None: one unit, no draw)."""
         gaps = self._rng_t.exponential(self._mean_gap, BATCH)
         times = self._t + gaps.cumsum()
         self._t = float(times[-1])
+        return times, None if self._units == 1 else self._rng_u.integers(0, self._units, BATCH)
+
+    def _refill(self) -> None:
+        times, units = self._draw()
         self._times = times.tolist()
-        if self._units == 1:
-            self._unit_list = [0] * BATCH
-        else:
-            self._unit_list = self._rng_u.integers(0, self._units, BATCH).tolist()
+        self._unit_list = [0] * BATCH if units is None else units.tolist()
         self._i = 0
+
+    def block(self) -> tuple[np.ndarray, np.ndarray]:
+        """The failures left in the current batch (the next whole batch once it is used up), as arrays of
+        times and units: the same sequence as :meth:`next`, a batch at a time."""
+        if self._i == len(self._times):
+            times, units = self._draw()
+            self._times, self._unit_list = [], []  # (used up: a mix with next() draws the next batch)
+            return times, np.zeros(BATCH, dtype=np.int64) if units is None else units
+        i = self._i
+        self._i = len(self._times)
+        return np.array(self._times[i:]), np.array(self._unit_list[i:], dtype=np.int64)
 
     def next(self) -> tuple[float, int]:
         if self._i == len(self._times):
@@ -101,6 +117,12 @@ class WeibullUnits:
         d = self._draws[self._j]
         self._j += 1
         return d
+
+    def block(self) -> tuple[np.ndarray, np.ndarray]:
+        """The next :data:`BATCH` failures (times and units): BATCH calls of :meth:`next`, so a batch
+        uses one batch of renewal draws, as in :meth:`ExponentialUnits.block`."""
+        pairs = [self.next() for _ in range(BATCH)]
+        return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs], dtype=np.int64)
 
     def next(self) -> tuple[float, int]:
         heap = self._heap
@@ -149,20 +171,34 @@ class RepairDraws:
         self._buf: list[float] = []
         self._i = 0
 
+    def _draw(self) -> np.ndarray:
+        if self._rng is None:
+            raise RuntimeError("a random repair distribution needs a Generator")
+        if self._kind == "exponential":
+            return self._rng.exponential(self._mean, BATCH)
+        return self._rng.lognormal(self._mu, self._sigma, BATCH)
+
     def next(self) -> float:
         if self._kind == "fixed":
             return self._mean
         if self._i == len(self._buf):
-            if self._rng is None:
-                raise RuntimeError("a random repair distribution needs a Generator")
-            if self._kind == "exponential":
-                self._buf = self._rng.exponential(self._mean, BATCH).tolist()
-            else:
-                self._buf = self._rng.lognormal(self._mu, self._sigma, BATCH).tolist()
+            self._buf = self._draw().tolist()
             self._i = 0
         v = self._buf[self._i]
         self._i += 1
         return v
+
+    def block(self) -> np.ndarray:
+        """The durations left in the current batch (the next whole batch once it is used up): the same
+        sequence as :meth:`next`, a batch at a time."""
+        if self._kind == "fixed":
+            return np.full(BATCH, self._mean)
+        if self._i == len(self._buf):
+            self._buf = []
+            return self._draw()
+        i = self._i
+        self._i = len(self._buf)
+        return np.array(self._buf[i:])
 
 
 def _source_generator(src: FailureSource, gen: np.random.Generator) -> ExponentialUnits | WeibullUnits:
@@ -175,11 +211,11 @@ def failure_generators(job: SimJob, seed: int, replica: int
                        ) -> list[tuple[ExponentialUnits | WeibullUnits, RepairDraws]]:
     """One (failure times, repair durations) pair per source, in ``job.sources`` order."""
     out: list[tuple[ExponentialUnits | WeibullUnits, RepairDraws]] = []
-    for i, src in enumerate(job.sources):
+    gens = rngmod.streams(seed, replica, [f"fail/{src.component}/{i}" for i, src in enumerate(job.sources)])
+    for src, gen in zip(job.sources, gens, strict=True):
         mean = job.repair_s
         if src.effect == "preempt" and job.preempt_return_s is not None:
             mean = job.preempt_return_s
-        gen = rngmod.stream(seed, replica, f"fail/{src.component}/{i}")
         out.append((_source_generator(src, gen), RepairDraws(gen, job.repair_distribution, mean, job.repair_cv)))
     return out
 

@@ -159,10 +159,13 @@ def _replan_if(rep: Replica, pid: int) -> None:
 
 def _replan_now(rep: Replica) -> None:
     """Re-plan now: from inside the job process (a failure it handles) by a flag, else by interrupting it."""
-    if rep.env.active_process is rep.proc:
+    proc = rep.proc
+    if proc is None:  # pragma: no cover - a plain job's speed never changes (fastpath.plain_job)
+        raise RuntimeError("a plain job has no process to interrupt")
+    if rep.env.active_process is proc:
         rep.replan = True
     else:
-        rep.proc.interrupt(RATE_CHANGE)
+        proc.interrupt(RATE_CHANGE)
 
 
 def start_repair(rep: Replica, now: float, dur: float, kind: str, count: int, component: str, ident: int) -> None:

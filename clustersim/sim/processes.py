@@ -1,9 +1,10 @@
 """The failures of a replica, for a :class:`~clustersim.sim.replica.Replica`'s job process.
 
-* :class:`FailureFeed` merges every source (and the trace) through a heap keyed on each source's next
-  failure time; the job process reads the next time from it and waits for whichever comes first, the
-  failure or its own next decision: one SimPy timeout per failure, whatever the number of units, and
-  no interrupt.
+* :class:`FailureFeed` hands out every source's (and the trace's) failures in time order, merged a
+  batch at a time (:class:`~clustersim.sim.failstream.FailureStream`: the order of a heap keyed on each
+  source's next failure); the job process reads the next time from it and waits for whichever comes
+  first, the failure or its own next decision: one SimPy timeout per failure, whatever the number of
+  units, and no interrupt.
 * A failure changes the replica's node state and sends the node (or switch) to repair (:mod:`.nodes`);
   the job process then stops the job if it was running or recovering.
 """
@@ -11,14 +12,12 @@
 from __future__ import annotations
 
 import heapq
-import math
 from typing import TYPE_CHECKING
 
 import simpy
 
-from clustersim import rng as rngmod
-
-from .distributions import RepairDraws, failure_generators, trace_generator
+from .distributions import failure_generators, trace_generator
+from .failstream import FailureStream
 from .modes import DONE, MAINT, WAIT
 from .nodes import request_replan, start_repair, sync_returns
 
@@ -29,7 +28,7 @@ __all__ = ["FailureFeed"]
 
 
 class FailureFeed:
-    """Every source's (and the trace's) failures merged through a heap keyed on each one's next time.
+    """Every source's (and the trace's) failures in time order (:class:`~.failstream.FailureStream`).
 
     The job process asks :meth:`next_s` for the time of the next failure and, when it comes first,
     :meth:`fire` applies it: no process, no interrupt, one SimPy timeout per failure."""
@@ -38,53 +37,39 @@ class FailureFeed:
         job = rep.job
         self.rep = rep
         rep.crew = simpy.Resource(rep.env, job.max_concurrent_repairs) if job.max_concurrent_repairs else None
-        rep.straggler_repairs = RepairDraws(rngmod.stream(seed, replica, "repair/straggler"),
-                                            job.repair_distribution, job.repair_s, job.repair_cv)
-        gens = failure_generators(job, seed, replica)
-        heap: list[tuple[float, int, int]] = []
-        for i, (g, _draws) in enumerate(gens):
-            t, unit = g.next()
-            heap.append((t, i, unit))
         self.trace = None
         if job.trace:
             self.trace = trace_generator(job, seed, replica)
-            t, unit = self.trace[0].next()
-            heap.append((t, len(gens), unit))
-        heapq.heapify(heap)
-        self.heap = heap
-        self.n_sources = len(gens)
+        gens = failure_generators(job, seed, replica)
         self.horizon = job.horizon
+        self.stream = FailureStream(gens, None if self.trace is None else [e.time_s for e in self.trace[1]],
+                                    self.horizon)
+        self.n_sources = len(gens)
         self.budget = job.max_events
         gpn = job.gpus_per_node
-        # per source: (next failure, next repair duration, component, effect, units per node slot, job-level)
-        self.plan = [(g.next, d.next, s.component, s.effect, gpn if s.per == "gpu" and s.effect != "job" else 1,
-                      s.effect == "job") for (g, d), s in zip(gens, job.sources, strict=True)]
+        # per source: (component, effect, units per node slot, job-level)
+        self.plan = [(s.component, s.effect, gpn if s.per == "gpu" and s.effect != "job" else 1, s.effect == "job")
+                     for s in job.sources]
 
     def next_s(self) -> float:
         """Time of the next failure (inf: none before the horizon)."""
-        heap = self.heap
-        if heap:
-            t = heap[0][0]
-            if t <= self.horizon:
-                return t
-        return math.inf
+        return self.stream.next_s()
 
     def fire(self, now: float) -> bool:
         """Apply the next failure (due ``now``, the environment's time); True if it stops the job (it was
         running or recovering)."""
         rep = self.rep
-        heap = self.heap
-        _t, i, unit = heap[0]
+        st = self.stream
+        k = st.k
+        st.k = k + 1
+        i = st.sources[k]
+        unit = st.units[k]
         if i < self.n_sources:
-            nxt, dur, component, effect, per_slot, job_level = self.plan[i]
-            nt, nu = nxt()
-            heapq.heapreplace(heap, (nt, i, nu))
-            stops = _on_failure(rep, now, component, effect, -1 if job_level else unit // per_slot, dur())
+            component, effect, per_slot, job_level = self.plan[i]
+            stops = _on_failure(rep, now, component, effect, -1 if job_level else unit // per_slot, st.repairs[k])
         else:
             job = rep.job
-            times, events, repairs, returns = self.trace  # type: ignore[misc]
-            nt, nu = times.next()
-            heapq.heapreplace(heap, (nt, i, nu))
+            _times, events, repairs, returns = self.trace  # type: ignore[misc]
             ev = events[unit]
             effect = job.trace_effect(ev)
             ident = {"job": -1, "leaf": ev.node // job.nodes_per_leaf}.get(effect, ev.node)

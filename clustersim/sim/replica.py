@@ -2,14 +2,21 @@
 
 The job process runs one *phase* at a time: a run phase is "compute until the next checkpoint (or the
 finish), then write it", over as many cycles as come before the job's next decision; a recovery phase
-is "detect, then restart, then load". The next failure comes from a heap of every source's next failure
-(:class:`~clustersim.sim.processes.FailureFeed`): the job process waits for whichever is first, the
-failure or the end of its phase, and on a failure computes what it did in the part of the phase it
-was in (no interrupt per failure: one SimPy timeout per failure or phase). Part boundaries inside a
-phase (the checkpoint's start, the end of detection) are applied lazily by :meth:`Replica.settle`,
-which everything calls before it touches shared state, so the state is always what it would be had
-each boundary been its own event. Training steps are never simulated: progress is continuous at the
-current rate. The state lives in four objects (:mod:`.state`).
+is "detect, then restart, then load". The next failure comes from every source's failures merged in
+time order (:class:`~clustersim.sim.processes.FailureFeed`, :mod:`.failstream`): the job process waits
+for whichever is first, the failure or the end of its phase, and on a failure computes what it did in
+the part of the phase it was in (no interrupt per failure: one SimPy timeout per failure or phase).
+Part boundaries inside a phase (the checkpoint's start, the end of detection) are applied lazily by
+:meth:`Replica.settle`, which everything calls before it touches shared state, so the state is always
+what it would be had each boundary been its own event. Training steps are never simulated: progress
+is continuous at the current rate. The state lives in four objects (:mod:`.state`).
+
+A *plain* job (synchronous checkpoints, node and job-level failures, no crew limit, maintenance,
+elastic shrink, stragglers, trace or log: :func:`~clustersim.sim.fastpath.plain_job`) runs the same
+loop with its state in local variables (:mod:`.fastpath`), handing over to :meth:`Replica.loop` for
+anything else (waiting for spares, the finish, the horizon, the budget); its coroutine is resumed by
+its events' callbacks rather than a :class:`simpy.Process` (it is never interrupted). Both give the
+same result to the last bit and process the same SimPy events (tests/test_sim_fastpath.py).
 
 Semantics (documented choices):
 
@@ -51,6 +58,7 @@ Semantics (documented choices):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
 
 import simpy
@@ -58,8 +66,9 @@ import simpy
 from clustersim import rng as rngmod
 
 from .distributions import RepairDraws
+from .fastpath import plain_job, run_plain
 from .job import SIMPY_EVENTS_PER_BUDGET, SimJob
-from .modes import DONE, MAINT, RECOVER, RUN, WAIT
+from .modes import DETECT_RESTART_LOAD, DONE, MAINT, P_DETECT, P_LOAD, P_MAINT, P_RESTART, RECOVER, RUN, WAIT
 from .nodes import can_expand, replace, sync_returns
 from .processes import FailureFeed
 from .records import BUCKETS, EventRow, ReplicaResult
@@ -70,11 +79,10 @@ __all__ = ["Replica", "run_replica"]
 
 # buckets, by index
 PROD, LOST, CKPT, DET, RST, LOAD, WAITB, PREEMPTB, MAINTB, DEGR = range(len(BUCKETS))
-# parts of a recovery or maintenance phase
-P_DETECT, P_RESTART, P_LOAD, P_MAINT = range(4)
+# parts of a recovery or maintenance phase (modes.P_DETECT ...)
 _PART_BUCKET = (DET, RST, LOAD, MAINTB)
 _PART_NAME = ("detection", "restart", "checkpoint load", "maintenance")
-_DETECT_RESTART_LOAD = (P_DETECT, P_RESTART, P_LOAD)
+_DETECT_RESTART_LOAD = DETECT_RESTART_LOAD
 _DETECT = (P_DETECT,)
 _RESTART_LOAD = (P_RESTART, P_LOAD)
 _MAINTENANCE = (P_MAINT,)
@@ -100,12 +108,16 @@ class Replica:
         if job.straggler_fraction > 0 and job.straggler_slowdown > 1:
             draws = rngmod.stream(seed, replica, "straggler").random(job.nodes)
             self.nodes.stragglers = {int(i) for i in (draws < job.straggler_fraction).nonzero()[0]}
+        # repairs of swapped stragglers (only a job with stragglers swaps them)
+        self.straggler_repairs: RepairDraws | None = None
+        if self.nodes.stragglers:
+            self.straggler_repairs = RepairDraws(rngmod.stream(seed, replica, "repair/straggler"),
+                                                 job.repair_distribution, job.repair_s, job.repair_cv)
         self.ph = Phase(wait_bucket=WAITB)
         self.count = Counters()
         self.next_maint = job.maintenance_period_s if job.maintenance_period_s else math.inf
         self.waiter: simpy.Event | None = None
-        self.crew: simpy.Resource | None = None  # set by start_failure_process
-        self.straggler_repairs: RepairDraws | None = None
+        self.crew: simpy.Resource | None = None  # set by FailureFeed
         self.finished = False
         self.end_s = 0.0
         self.done = self.env.event()
@@ -113,7 +125,13 @@ class Replica:
         self.woken = False  # a node came back while the job waits
         self.feed = FailureFeed(self, seed, replica)
         self._recover_durs = (job.detect_s, job.restart_s, job.checkpoint_load_s)
-        self.proc = self.env.process(self._job_process())
+        self.proc: simpy.Process | None = None
+        if plain_job(self):  # its coroutine resumed by the events' callbacks (no re-plan, no interrupt)
+            start = self.env.event()  # (the start, as a process's Initialize event)
+            start.callbacks.append(_driver(run_plain(self).send))
+            start.succeed()
+        else:
+            self.proc = self.env.process(self._job_process())
         self.env.timeout(job.horizon).callbacks.append(self._at_horizon)
 
     # ------------------------------------------------------------------ logging
@@ -276,19 +294,23 @@ class Replica:
 
     # ------------------------------------------------------------------ the job process
     def _job_process(self):  # type: ignore[no-untyped-def]
-        """The replica's one process: it waits for whichever comes first, the next failure (from the
-        feed) or its own next decision, and handles both itself (no interrupt per failure). Only a
-        change of speed from outside (a spine repaired, a shrunk job able to grow back) interrupts it."""
+        """The replica's one process (but for a plain job: :func:`~clustersim.sim.fastpath.run_plain`)."""
         env = self.env
         job = self.job
+        self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
+        yield from self.loop(env.now + begin_run(self, env.now, can_expand(self)))
+
+    def loop(self, end: float):  # type: ignore[no-untyped-def]
+        """The job process's loop, from a phase ending at ``end``: it waits for whichever comes first, the
+        next failure (from the feed) or its own next decision, and handles both itself (no interrupt per
+        failure). Only a change of speed from outside (a spine repaired, a shrunk job able to grow back)
+        interrupts it."""
+        env = self.env
         feed = self.feed
         ph = self.ph
-        heap = feed.heap  # (FailureFeed.next_s, inlined: the hot path)
-        horizon = feed.horizon
+        next_s = feed.next_s
         timeout = env.timeout
         inf = math.inf
-        self.emit(0.0, "start", detail=f"work_s={job.work_s!r} nodes={job.nodes} spares={job.spare_nodes}")
-        end = env.now + begin_run(self, env.now, can_expand(self))
         while True:
             if ph.mode == WAIT:
                 nxt = yield from self._wait(feed)
@@ -296,7 +318,7 @@ class Replica:
                     return
                 end = nxt
                 continue
-            tf = heap[0][0] if heap and heap[0][0] <= horizon else inf
+            tf = next_s()
             try:
                 yield timeout((tf if tf < end else end) - env.now)
             except simpy.Interrupt:  # RATE_CHANGE
@@ -433,11 +455,19 @@ class Replica:
         step = env.step
         limit = SIMPY_EVENTS_PER_BUDGET * self.job.max_events
         steps = 0
-        while done.callbacks is not None:  # env.run(until=done) (until done is processed), with the event budget
-            step()
-            steps += 1
-            if steps >= limit and not done.triggered:
+        # env.run(until=done) (until done is processed, which raises _Done as env.run's StopSimulation),
+        # with the event budget; steps: the events processed (the one that raised included)
+        done.callbacks.append(_stop)
+        try:
+            for steps in range(1, limit + 1):  # noqa: B007 (read after the loop)
+                step()
+            if not done.triggered:
                 self.stop_at_budget()
+            while True:
+                steps += 1
+                step()
+        except _Done:
+            pass
         sync_returns(self, math.nextafter(self.end_s, -math.inf))  # the log shows every return before the end
         events = self.log_rows
         if events is not None:
@@ -457,6 +487,34 @@ class Replica:
             budget_hit=self.budget_hit,
             log_truncated=self.log_truncated,
         )
+
+
+def _driver(send: Callable[[None], simpy.Event]) -> Callable[[simpy.Event], None]:
+    """The callback that resumes a plain job's coroutine (its ``send``; :func:`~clustersim.sim.fastpath.
+    run_plain`, then the general loop) once the event it waits for is processed, as a
+    :class:`simpy.Process` would: the coroutine yields the next event to wait for. A plain job is never
+    interrupted and waits only for events that succeed, so this is all of a process it needs."""
+
+    def drive(_event: simpy.Event) -> None:
+        while True:
+            try:
+                nxt = send(None)
+            except StopIteration:
+                return
+            callbacks = nxt.callbacks
+            if callbacks is not None:
+                callbacks.append(drive)
+                return
+
+    return drive
+
+
+class _Done(Exception):
+    """The replica's ``done`` event was processed: the run is over."""
+
+
+def _stop(_event: simpy.Event) -> None:
+    raise _Done
 
 
 def _ring(waiter: simpy.Event, _event: simpy.Event) -> None:

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 from .modes import DONE, MAINT, RECOVER, RUN
 from .records import BUCKETS
 
-__all__ = ["begin_run", "bound", "settle_run", "close_run", "run_part", "computing"]
+__all__ = ["EXACT_CYCLES", "NO_WRITE", "begin_run", "finishing_cycle", "bound", "settle_run", "close_run", "run_part", "computing"]
 
 PROD, LOST, CKPT, DEGR = (BUCKETS.index(b) for b in ("productive", "lost_work", "checkpointing", "degraded"))
-_NO_WRITE = -1.0
+NO_WRITE = -1.0
 #: Beyond this many cycles a cycle count is no longer exact in floating point (and counting up to it would
 #: never end): a run with more left runs that many cycles (some 10**17 s at a 4-minute interval, far past
 #: any sensible horizon) and then stops as at the event budget (``budget_hit``), unfinished.
-_EXACT_CYCLES = 2**50
+EXACT_CYCLES = 2**50
 
 if TYPE_CHECKING:
     from .replica import Replica
@@ -52,23 +52,15 @@ def begin_run(rep: Replica, now: float, expand: bool = False) -> float:
                          or full_w - job.checkpoint_block_s > tau)
     # first cycle that finishes the job: the smallest j with rem <= c1 + j tau (within rounding: a
     # remainder of a billionth of tau does not earn a checkpoint cycle of its own)
-    rem_tol = rem - 1e-9 * tau
-    if rem_tol <= c1:
-        jf = 0
-    elif not rem_tol - c1 < _EXACT_CYCLES * tau:  # (also nan, inf): run that many cycles, then stop
+    jf = finishing_cycle(rem, c1, tau)
+    if jf < 0:  # (also nan, inf): run that many cycles, then stop
         rep.stop_after_phase = True
-        return _set_run(rep, now, rate, c1, tau, w, _EXACT_CYCLES, False, RUN, tau, w, not async_)
-    else:
-        jf = max(1, math.ceil((rem_tol - c1) / tau))
-        while jf > 1 and rem_tol <= c1 + (jf - 1) * tau:
-            jf -= 1
-        while rem_tol > c1 + jf * tau:
-            jf += 1
+        return _set_run(rep, now, rate, c1, tau, w, EXACT_CYCLES, False, RUN, tau, w, not async_)
     if not async_ and not nodes.missing and rep.next_maint == math.inf:
         # the common case: synchronous checkpoints, nothing due before the finish
         return _set_run(rep, now, rate, c1, tau, w, jf, True, RUN,
                         rem - (c1 + (jf - 1) * tau) if jf else rem,
-                        full_w if job.final_checkpoint else _NO_WRITE, True)
+                        full_w if job.final_checkpoint else NO_WRITE, True)
     # first cycle whose checkpoint starts at or after a due maintenance window
     jm = math.inf
     if rep.next_maint != math.inf:
@@ -91,19 +83,37 @@ def begin_run(rep: Replica, now: float, expand: bool = False) -> float:
         last_c = c1 if last == 0 else tau
     # the last cycle's write
     if finishing and not job.final_checkpoint:
-        last_w, last_commit = _NO_WRITE, True
+        last_w, last_commit = NO_WRITE, True
     elif finishing or kind_after != RUN or not async_:
         last_commit = True
         last_w = full_w if (finishing or kind_after != RUN) else w
     else:
         last_commit, last_w = False, w
-    if async_ and last_w != _NO_WRITE:
+    if async_ and last_w != NO_WRITE:
         if last == 0:
             wait = max(0.0, inflight[0] - (now + last_c)) if inflight is not None else 0.0
         else:
             wait = max(0.0, full_w - job.checkpoint_block_s - last_c)
         last_w += wait
     return _set_run(rep, now, rate, c1, tau, w, last, finishing, kind_after, last_c, last_w, last_commit)
+
+
+def finishing_cycle(rem: float, c1: float, tau: float) -> int:
+    """The first cycle that finishes the job, ``rem`` seconds of compute left at the current rate: the
+    smallest j with rem <= c1 + j tau (within rounding: a remainder of a billionth of tau does not earn a
+    checkpoint cycle of its own); -1 if there are :data:`EXACT_CYCLES` cycles or more to go (or rem is
+    nan or inf)."""
+    rem_tol = rem - 1e-9 * tau
+    if rem_tol <= c1:
+        return 0
+    if not rem_tol - c1 < EXACT_CYCLES * tau:
+        return -1
+    jf = max(1, math.ceil((rem_tol - c1) / tau))
+    while jf > 1 and rem_tol <= c1 + (jf - 1) * tau:
+        jf -= 1
+    while rem_tol > c1 + jf * tau:
+        jf += 1
+    return jf
 
 
 def _set_run(rep: Replica, now: float, rate: float, c1: float, tau: float, w: float, last: int,
@@ -127,11 +137,11 @@ def _set_run(rep: Replica, now: float, rate: float, c1: float, tau: float, w: fl
     ph.rp_finishing = finishing
     ph.rp_after = after
     ph.rp_rate = rate
-    ph.rp_nb = 2 * (last + 1) - (1 if last_w == _NO_WRITE else 0)
+    ph.rp_nb = 2 * (last + 1) - (1 if last_w == NO_WRITE else 0)
     # bound(rep, 0) and bound(rep, rp_nb - 1), with the same operations
     ph.next_t = now + (last_c if last == 0 else c1)
     end_c = (now if last == 0 else base + (last - 1) * period) + last_c
-    return (end_c if last_w == _NO_WRITE else end_c + last_w) - now
+    return (end_c if last_w == NO_WRITE else end_c + last_w) - now
 
 
 def bound(rep: Replica, i: int) -> float:
@@ -222,7 +232,7 @@ def _compute_end(rep: Replica, j: int, t: float) -> None:
     rep.prog.since += c
     if last and rep.ph.rp_finishing:
         rep.prog.work = rep.job.work_s
-        if rep.ph.rp_last_w == _NO_WRITE:
+        if rep.ph.rp_last_w == NO_WRITE:
             if rep.prog.inflight is not None:  # an async write still going at the finish no longer matters
                 rep.commit_inflight(t)
                 rep.prog.inflight = None
