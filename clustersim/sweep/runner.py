@@ -269,9 +269,12 @@ def _answers(summary: SweepSummary, db: str | os.PathLike[str], plan: Plan, obj:
     summary.ok, summary.infeasible = counts.get("ok", 0), counts.get("infeasible", 0)
     summary.failed = [{"point_index": r["point_index"], "inputs": {k: r.get(k) for k in plan.input_keys},
                        "error": r["error"]} for r in load_rows(db, status="failed")]
-    axes = default_axes(plan.mode, load_columns(db, ["expected_wall_cost_usd"]))
+    # one scan for every column the answers may read: the axes depend on the rows only for estimate
+    candidates = ([default_axes(plan.mode)] if plan.mode == "simulate"
+                  else [("expected_wall_days", "expected_wall_cost_usd"), ("train_days", "cost_usd")])
+    slim = load_columns(db, list(dict.fromkeys([obj.column, *(c for pair in candidates for c in pair)])))
+    axes = default_axes(plan.mode, slim)
     summary.pareto_axes = axes
-    slim = load_columns(db, list(dict.fromkeys([obj.column, *axes])))
     best = [r["point_index"] for r in best_rows(slim, obj, top=top)]
     front = [r["point_index"] for r in pareto_front(slim, *axes)]
     shown = sorted(set(best + front))
