@@ -26,7 +26,7 @@ from typing import Any
 
 from clustersim import __version__
 from clustersim.errors import ClustersimError
-from clustersim.sweep.executors import Executor, Outcome, make_executor
+from clustersim.sweep.executors import Executor, Outcome, ProcessExecutor, make_executor
 from clustersim.sweep.expand import (
     Plan,
     ValidPoint,
@@ -334,6 +334,28 @@ def _run_streamed(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | 
     """An analytic sweep, streamed (:mod:`clustersim.sweep.stream`): the points go to the workers as
     expanded; each is validated, keyed, evaluated and made a row there; this process writes."""
     plan = Plan(sweep, sweep.spec.swept_keys(), base_with_set(sweep), [], [], [])
+    # local worker processes start (and import what a chunk needs) while this process expands the points
+    early = (ProcessExecutor(workers, warm=_ANALYTIC_MODULES)
+             if executor is None and dask is None and scheduler is None and workers > 1 else None)
+    try:
+        if early is not None:
+            early.start()
+        return _stream(sweep, path, out_db, obj, plan, workers=workers, dask=dask, scheduler=scheduler,
+                       resume=resume, progress=progress, executor=executor or early, owned=executor is None)
+    finally:
+        if early is not None:
+            early.close()  # (idempotent: the run closes it when it has points)
+
+
+#: What a worker imports to run its first analytic chunk (clustersim.sweep.stream.analytic_chunk).
+_ANALYTIC_MODULES = ("clustersim.sweep.stream", "clustersim.sweep.batch", "clustersim.sweep.shared",
+                     "clustersim.sweep.store", "clustersim.sweep.tasks", "clustersim.sweep.rows")
+
+
+def _stream(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | os.PathLike[str], obj: Objective,
+            plan: Plan, *, workers: int, dask: str | None, scheduler: str | None, resume: bool, progress: bool,
+            executor: Executor | None, owned: bool) -> SweepSummary:
+    """:func:`_run_streamed` once its executor, if started early, is running (``owned``: close it after)."""
     points = list(expand_inputs(sweep))
     started = time.perf_counter()
     with ResultStore(out_db) as store:
@@ -356,7 +378,7 @@ def _run_streamed(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | 
                 kept, ran = tally.keep(groups)
                 return kept, len(chunk), ran
 
-            _drive(ex, executor is None, analytic_chunk, chunks, rows_of, store, summary, len(points), progress,
+            _drive(ex, owned, analytic_chunk, chunks, rows_of, store, summary, len(points), progress,
                    "estimating")
         summary.valid_points, summary.skipped = tally.valid, tally.skipped
         summary.duplicates = len(tally.duplicates())
