@@ -70,6 +70,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _rows_of_chunk(base: dict[str, Any], mode: str, items: list[tuple[int, dict[str, Any]]]) -> Groups:
+    """:func:`analytic_chunk`'s rows (with the collector paused)."""
     from clustersim.sweep.batch import base_fingerprint, resolve_point, template_key, validate_point
     from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, key_of_dump
     from clustersim.sweep.store import prepare_rows

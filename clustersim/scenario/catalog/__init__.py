@@ -51,6 +51,7 @@ _FOLDER = os.path.dirname(os.path.abspath(__file__))
 
 @cache
 def _text(kind: str) -> str:
+    """The text of ``<kind>.yaml`` (read once)."""
     with open(os.path.join(_FOLDER, f"{kind}.yaml"), encoding="utf-8") as f:
         return f.read()
 
@@ -111,7 +112,6 @@ def _entry(kind: str, name: str) -> dict[str, Any] | None:
     if isinstance(data, dict) and len(data) == 1 and isinstance(data.get(name), dict):
         return data[name]
     return _load(kind).get(name)  # pragma: no cover - a name the resolver reads as another type
-
 
 
 def _fresh(value: Any) -> Any:
