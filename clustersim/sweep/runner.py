@@ -17,6 +17,7 @@ from the store.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -337,12 +338,21 @@ def _run_streamed(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | 
     # local worker processes start (and import what a chunk needs) while this process expands the points
     early = (ProcessExecutor(workers, warm=_ANALYTIC_MODULES)
              if executor is None and dask is None and scheduler is None and workers > 1 else None)
+    frozen = False
     try:
         if early is not None:
             early.start()
-        return _stream(sweep, path, out_db, obj, plan, workers=workers, dask=dask, scheduler=scheduler,
+        points = list(expand_inputs(sweep))
+        # the points (and all else alive now) stay to the end: the collector's passes skip them; not when the
+        # caller froze objects itself (unfreezing would undo that)
+        frozen = gc.get_freeze_count() == 0
+        if frozen:
+            gc.freeze()
+        return _stream(sweep, path, out_db, obj, plan, points, workers=workers, dask=dask, scheduler=scheduler,
                        resume=resume, progress=progress, executor=executor or early, owned=executor is None)
     finally:
+        if frozen:
+            gc.unfreeze()
         if early is not None:
             early.close()  # (idempotent: the run closes it when it has points)
 
@@ -353,10 +363,10 @@ _ANALYTIC_MODULES = ("clustersim.sweep.stream", "clustersim.sweep.batch", "clust
 
 
 def _stream(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | os.PathLike[str], obj: Objective,
-            plan: Plan, *, workers: int, dask: str | None, scheduler: str | None, resume: bool, progress: bool,
-            executor: Executor | None, owned: bool) -> SweepSummary:
-    """:func:`_run_streamed` once its executor, if started early, is running (``owned``: close it after)."""
-    points = list(expand_inputs(sweep))
+            plan: Plan, points: list[Any], *, workers: int, dask: str | None, scheduler: str | None, resume: bool,
+            progress: bool, executor: Executor | None, owned: bool) -> SweepSummary:
+    """:func:`_run_streamed` once its executor, if started early, is running and the points are expanded
+    (``owned``: close the executor after)."""
     started = time.perf_counter()
     with ResultStore(out_db) as store:
         notes = _check_resume(store, plan, resume)
