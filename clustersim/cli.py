@@ -8,6 +8,7 @@ asking for a bug report; ``--debug`` shows the traceback instead. Nothing prints
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import warnings
@@ -464,12 +465,28 @@ def calibrate(measurements: str, profile_path: str | None, as_json: bool, output
         console.print(f"profile written to {profile_path}")
 
 
+#: The BLAS libraries numpy may be built with, by the variable that sets their thread count.
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def single_threaded_blas() -> None:
+    """One BLAS thread for this command's process (and the worker processes it starts), unless the user
+    set the count: numpy starts OpenBLAS's thread pool (a thread per core) when it is imported, and the
+    pool's start-up and spinning cost CPU time (a quarter of a whole ``clustersim search``'s CPU seconds
+    on two cores, benchmarks/bench_search.py), while no command multiplies matrices large enough to use
+    it (the kernel is elementwise; calibration's matrices have a few rows; parallel work is in
+    processes: ``--workers``). Called before any command imports numpy."""
+    for variable in _BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
+
+
 def main() -> None:
     """Console-script entry point (Ctrl-C outside a command, e.g. while importing, exits 130 quietly).
 
     SIGTERM raises SystemExit(143), so that the ``finally`` blocks run: a half-written output's temporary
     file is removed and a sweep's database is closed, as on Ctrl-C."""
     signal.signal(signal.SIGTERM, terminated)
+    single_threaded_blas()
     try:
         cli(prog_name="clustersim")
     except KeyboardInterrupt:

@@ -83,6 +83,31 @@ def test_catalogs_read_the_same_with_the_fast_loader(kind):
         assert catalog._SAFE_LOADER is yaml.CSafeLoader
 
 
+@pytest.mark.parametrize("kind", ["gpus", "models", "prices", "reliability", "kernel_model"])
+def test_a_look_up_parses_only_its_entry_and_reads_the_same(kind):
+    """One name's look-up parses that entry's lines only (the file is indexed by its top-level names); each
+    entry so read equals the whole file's, and the index holds exactly the file's names."""
+    from clustersim.scenario import catalog
+
+    whole = catalog._load(kind)
+    index = catalog._index(kind)
+    assert index is not None and sorted(index) == sorted(whole)
+    for name, entry in whole.items():
+        assert catalog._entry(kind, name) == entry, name
+    assert catalog._entry(kind, "no-such-entry") is None
+
+
+def test_a_catalog_index_refuses_a_layout_it_does_not_understand(monkeypatch):
+    """A flow value, a quoted key or a repeated name at column 0: no index (the whole file is parsed)."""
+    from clustersim.scenario import catalog
+
+    for text in ("a:\n  x: 1\nb: {x: 2}\n", "'a':\n  x: 1\n", "a:\n  x: 1\na:\n  x: 2\n", "---\na:\n  x: 1\n"):
+        catalog._index.cache_clear()
+        monkeypatch.setattr(catalog, "_text", lambda kind, text=text: text)
+        assert catalog._index("test") is None, text
+    catalog._index.cache_clear()
+
+
 def test_an_estimate_builds_no_graph():
     """The healthy fabric of a standard topology is closed-form: an estimate never imports networkx."""
     loaded = _loaded_after("import clustersim\nclustersim.estimate(clustersim.load_scenario("

@@ -7,7 +7,6 @@ was expected, and for an unknown key the closest valid one.
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import types
@@ -112,6 +111,8 @@ def errors_from_validation(exc: ValidationError, data: Any, marks: Marks | None)
             parent = _model_at(Scenario, loc[:-1])
             valid = _field_names(parent) if parent else []
             key = visible(str(loc[-1])) if loc else "?"
+            import difflib  # (only for an error's hint)
+
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
             items.append(ErrorItem(
                 f"unknown key `{key}`", path=path, line=line, column=col,

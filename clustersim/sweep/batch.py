@@ -95,18 +95,24 @@ def checks_key(template: str, scenario: Scenario) -> str:
     return template + ("|-" if f is None else _ENCODER.encode(["|", f.preset, f.trace]))
 
 
-def validate_point(data: dict[str, Any], template: str, memo: BatchMemo = MEMO) -> tuple[Scenario, dict[str, Any]]:
-    """The validated scenario of a point's mapping and its dump: what
-    :func:`clustersim.scenario.load_scenario` gives (the same ScenarioError when it refuses), with the
-    cross-field checks memoized by :func:`checks_key`; ``template``: the point's :func:`template_key`."""
+def validate_point(data: dict[str, Any], template: str, memo: BatchMemo = MEMO,
+                   base: dict[str, Any] | None = None) -> tuple[Scenario, dict[str, Any]]:
+    """The validated scenario of a point's mapping and its dump: what :func:`clustersim.scenario.load_scenario` gives
+    (the same ScenarioError when it refuses), with the cross-field checks memoized by :func:`checks_key`;
+    ``template``: the point's :func:`template_key`. With the ``base`` the mapping was made from
+    (:func:`~clustersim.sweep.expand.apply_inputs`), the mappings it shares with the base are validated
+    once (:func:`clustersim.sweep.shared.validated_scenario`)."""
     from pydantic import ValidationError
 
     from clustersim.scenario.loader import errors_from_validation, file_checks, network_checks
     from clustersim.scenario.model import cross_checks
     from clustersim.sweep.expand import scenario_dump
+    from clustersim.sweep.shared import validated_scenario
 
+    context = {"defer_cross_checks": True}
     try:
-        scenario = Scenario.model_validate(data, context={"defer_cross_checks": True})
+        scenario = (Scenario.model_validate(data, context=context) if base is None
+                    else validated_scenario(data, base, context))
     except ValidationError as exc:
         raise ScenarioError(errors_from_validation(exc, data, None), None) from None
     key = checks_key(template, scenario)

@@ -33,7 +33,7 @@ from typing import Any
 from clustersim.errors import ClustersimError
 
 __all__ = ["Outcome", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "guarded",
-           "exit_when_orphaned"]
+           "exit_when_orphaned", "start_worker"]
 
 TaskFn = Callable[[Any], Any]
 
@@ -76,6 +76,21 @@ def exit_when_orphaned(parent_pid: int) -> None:
     threading.Thread(target=watch, name="clustersim-orphan-watch", daemon=True).start()
 
 
+def start_worker(parent_pid: int, modules: tuple[str, ...] = ()) -> None:
+    """A local worker's start: the orphan watch (:func:`exit_when_orphaned`), then the modules its tasks
+    will import, so that a pool started early (:meth:`ProcessExecutor.start`) imports them while the main
+    process still prepares the tasks."""
+    import importlib
+
+    exit_when_orphaned(parent_pid)
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _started() -> None:
+    """The task :meth:`ProcessExecutor.start` submits to spawn a worker (it does nothing)."""
+
+
 def guarded(fn: TaskFn, payload: Any) -> tuple[bool, Any]:
     """Run ``fn(payload)`` in a worker: (True, value), or (False, the exception with its traceback)."""
     try:
@@ -113,6 +128,9 @@ class Executor:
     def run(self, fn: TaskFn, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
         raise NotImplementedError
 
+    def start(self) -> None:
+        """Start the workers now, before the first task (for executors that have workers to start)."""
+
     def close(self) -> None:
         """Release the workers (idempotent)."""
 
@@ -138,12 +156,14 @@ class ProcessExecutor(Executor):
 
     name = "processes"
 
-    def __init__(self, workers: int, *, max_attempts: int = 2, start_method: str = "spawn"):
+    def __init__(self, workers: int, *, max_attempts: int = 2, start_method: str = "spawn",
+                 warm: tuple[str, ...] = ()):
         if workers < 1:
             raise ClustersimError(f"workers must be at least 1 (got {workers})")
         self.workers = workers
         self.max_attempts = max_attempts
         self.start_method = start_method
+        self.warm = warm  # modules each worker imports when it starts
         self._pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -152,8 +172,15 @@ class ProcessExecutor(Executor):
         self.close()
         self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                          mp_context=multiprocessing.get_context(self.start_method),
-                                         initializer=exit_when_orphaned, initargs=(os.getpid(),))
+                                         initializer=start_worker, initargs=(os.getpid(), self.warm))
         return self._pool
+
+    def start(self) -> None:
+        """Spawn every worker now (a spawning pool starts one per submitted task): each imports ``warm``
+        while the caller goes on preparing the tasks."""
+        pool = self._pool or self._new_pool()
+        for _ in range(self.workers):
+            pool.submit(_started)
 
     def close(self) -> None:
         if self._pool is not None:

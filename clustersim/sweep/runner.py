@@ -17,6 +17,7 @@ from the store.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 from clustersim import __version__
 from clustersim.errors import ClustersimError
-from clustersim.sweep.executors import Executor, Outcome, make_executor
+from clustersim.sweep.executors import Executor, Outcome, ProcessExecutor, make_executor
 from clustersim.sweep.expand import (
     Plan,
     ValidPoint,
@@ -269,9 +270,12 @@ def _answers(summary: SweepSummary, db: str | os.PathLike[str], plan: Plan, obj:
     summary.ok, summary.infeasible = counts.get("ok", 0), counts.get("infeasible", 0)
     summary.failed = [{"point_index": r["point_index"], "inputs": {k: r.get(k) for k in plan.input_keys},
                        "error": r["error"]} for r in load_rows(db, status="failed")]
-    axes = default_axes(plan.mode, load_columns(db, ["expected_wall_cost_usd"]))
+    # one scan for every column the answers may read: the axes depend on the rows only for estimate
+    candidates = ([default_axes(plan.mode)] if plan.mode == "simulate"
+                  else [("expected_wall_days", "expected_wall_cost_usd"), ("train_days", "cost_usd")])
+    slim = load_columns(db, list(dict.fromkeys([obj.column, *(c for pair in candidates for c in pair)])))
+    axes = default_axes(plan.mode, slim)
     summary.pareto_axes = axes
-    slim = load_columns(db, list(dict.fromkeys([obj.column, *axes])))
     best = [r["point_index"] for r in best_rows(slim, obj, top=top)]
     front = [r["point_index"] for r in pareto_front(slim, *axes)]
     shown = sorted(set(best + front))
@@ -331,7 +335,38 @@ def _run_streamed(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | 
     """An analytic sweep, streamed (:mod:`clustersim.sweep.stream`): the points go to the workers as
     expanded; each is validated, keyed, evaluated and made a row there; this process writes."""
     plan = Plan(sweep, sweep.spec.swept_keys(), base_with_set(sweep), [], [], [])
-    points = list(expand_inputs(sweep))
+    # local worker processes start (and import what a chunk needs) while this process expands the points
+    early = (ProcessExecutor(workers, warm=_ANALYTIC_MODULES)
+             if executor is None and dask is None and scheduler is None and workers > 1 else None)
+    frozen = False
+    try:
+        if early is not None:
+            early.start()
+        points = list(expand_inputs(sweep))
+        # the points (and all else alive now) stay to the end: the collector's passes skip them; not when the
+        # caller froze objects itself (unfreezing would undo that)
+        frozen = gc.get_freeze_count() == 0
+        if frozen:
+            gc.freeze()
+        return _stream(sweep, path, out_db, obj, plan, points, workers=workers, dask=dask, scheduler=scheduler,
+                       resume=resume, progress=progress, executor=executor or early, owned=executor is None)
+    finally:
+        if frozen:
+            gc.unfreeze()
+        if early is not None:
+            early.close()  # (idempotent: the run closes it when it has points)
+
+
+#: What a worker imports to run its first analytic chunk (clustersim.sweep.stream.analytic_chunk).
+_ANALYTIC_MODULES = ("clustersim.sweep.stream", "clustersim.sweep.batch", "clustersim.sweep.shared",
+                     "clustersim.sweep.store", "clustersim.sweep.tasks", "clustersim.sweep.rows")
+
+
+def _stream(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | os.PathLike[str], obj: Objective,
+            plan: Plan, points: list[Any], *, workers: int, dask: str | None, scheduler: str | None, resume: bool,
+            progress: bool, executor: Executor | None, owned: bool) -> SweepSummary:
+    """:func:`_run_streamed` once its executor, if started early, is running and the points are expanded
+    (``owned``: close the executor after)."""
     started = time.perf_counter()
     with ResultStore(out_db) as store:
         notes = _check_resume(store, plan, resume)
@@ -353,7 +388,7 @@ def _run_streamed(sweep: SweepFile, path: str | os.PathLike[str], out_db: str | 
                 kept, ran = tally.keep(groups)
                 return kept, len(chunk), ran
 
-            _drive(ex, executor is None, analytic_chunk, chunks, rows_of, store, summary, len(points), progress,
+            _drive(ex, owned, analytic_chunk, chunks, rows_of, store, summary, len(points), progress,
                    "estimating")
         summary.valid_points, summary.skipped = tally.valid, tally.skipped
         summary.duplicates = len(tally.duplicates())

@@ -13,6 +13,9 @@ any number of workers) and writes.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,13 +46,36 @@ def row_of(index: int, inputs: dict[str, Any], key: str, status: str, error: str
 def analytic_chunk(payload: ChunkPayload) -> Groups:
     """The finished rows of a chunk of analytic points, ready to insert (worker side; see the module
     docstring): :func:`clustersim.sweep.store.prepare_rows`' shape. Validation and resolution are memoized
-    by what they read (:mod:`clustersim.sweep.batch`); the kernel runs once on the chunk's stacked inputs."""
+    by what they read (:mod:`clustersim.sweep.batch`); the mappings the points share with the base are
+    validated once (:mod:`clustersim.sweep.shared`); the kernel runs once on the chunk's stacked inputs."""
+    base, mode, items = payload
+    with _collector_paused():
+        return _rows_of_chunk(base, mode, items)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a chunk runs, as it was after. A chunk keeps every
+    point's scenario and resolved run until its rows are built, and each point allocates a few hundred
+    containers: the collector's passes, triggered by allocation counts, went over all that is kept, again
+    and again (a quarter of a chunk's time on 4,096 points, benchmarks/bench_sweep.py). What a chunk
+    frees is freed by reference counts as before; cyclic garbage, if any, waits for the next pass."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _rows_of_chunk(base: dict[str, Any], mode: str, items: list[tuple[int, dict[str, Any]]]) -> Groups:
+    """:func:`analytic_chunk`'s rows (with the collector paused)."""
     from clustersim.sweep.batch import base_fingerprint, resolve_point, template_key, validate_point
     from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, key_of_dump
     from clustersim.sweep.store import prepare_rows
     from clustersim.sweep.tasks import estimate_resolved
 
-    base, mode, items = payload
     fingerprint = base_fingerprint(base)
     rows: list[dict[str, Any] | None] = []
     valid: list[tuple[int, tuple[int, dict[str, Any]], str, Any]] = []
@@ -57,7 +83,7 @@ def analytic_chunk(payload: ChunkPayload) -> Groups:
         data = apply_inputs(base, inputs)
         template = template_key(fingerprint, inputs)
         try:
-            scenario, dump = validate_point(data, template)
+            scenario, dump = validate_point(data, template, base=base)
         except ScenarioError as exc:
             rows.append(row_of(index, inputs, invalid_key(data, mode), "invalid", describe_problems(exc.items), {}))
             continue

@@ -1,11 +1,13 @@
 """The catalogs: GPUs, model architectures, prices and reliability presets, as data with sources.
 
-The figures live in the YAML files beside this module (package data, read with
-:mod:`importlib.resources` and PyYAML's safe loader, libyaml's ``CSafeLoader`` where PyYAML has it:
-the same safe constructors and resolver as :func:`yaml.safe_load`, some ten times faster; the catalogs
-are trusted package data, so the bounds of :mod:`clustersim.scenario.yamlsafe` are not needed); every entry carries its citation. This module
-only loads them, looks names up (an unknown name raises :class:`~clustersim.errors.ScenarioError`
-with a "did you mean" hint), and counts a model's parameters from its architecture.
+The figures live in the YAML files beside this module (package data, read from the package's folder
+and PyYAML's safe loader, libyaml's ``CSafeLoader`` where PyYAML has it: the same safe constructors and
+resolver as :func:`yaml.safe_load`, some ten times faster; the catalogs are trusted package data, so the
+bounds of :mod:`clustersim.scenario.yamlsafe` are not needed); every entry carries its citation. A
+look-up of one name parses only that entry's lines (:func:`_entry`), the whole file only when every entry
+is asked for or the file's layout is not the plain one the index understands. This module only loads
+them, looks names up (an unknown name raises :class:`~clustersim.errors.ScenarioError` with a "did you
+mean" hint), and counts a model's parameters from its architecture.
 
 Every accessor returns a fresh deep copy, so a caller can modify what it gets without changing the
 catalog for anyone else.
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 import copy
 import datetime
-import difflib
+import os
+import re
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import yaml
@@ -44,14 +46,72 @@ _SAFE_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KINDS = {"gpus": "GPU", "models": "model", "prices": "price", "reliability": "reliability preset"}
 
 
+_FOLDER = os.path.dirname(os.path.abspath(__file__))
+
+
+@cache
+def _text(kind: str) -> str:
+    """The text of ``<kind>.yaml`` (read once)."""
+    with open(os.path.join(_FOLDER, f"{kind}.yaml"), encoding="utf-8") as f:
+        return f.read()
+
+
 @cache
 def _load(kind: str) -> dict[str, dict[str, Any]]:
     """Parse ``<kind>.yaml`` once; callers get deep copies of it."""
-    text = resources.files(__name__).joinpath(f"{kind}.yaml").read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader: SafeLoader or CSafeLoader)
+    data = yaml.load(_text(kind), Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader: SafeLoader or CSafeLoader)
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ScenarioError(f"catalog file {kind}.yaml must map names to entries")  # pragma: no cover
     return data
+
+
+#: A top-level line of a catalog file: a plain name opening a block mapping (``h100-sxm-80gb:``).
+_TOP_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*:[ \t]*(?:#.*)?")
+
+
+@cache
+def _index(kind: str) -> dict[str, tuple[int, int]] | None:
+    """Each top-level name of ``<kind>.yaml`` and its entry's span of the text (from its line to the next
+    name's), or None when a line at column 0 is anything else than such a name, a comment or blank (a
+    flow value, a quoted key, a document marker) or a name repeats: then only the whole file is parsed."""
+    text = _text(kind)
+    spans: dict[str, tuple[int, int]] = {}
+    name, start, at = None, 0, 0
+    for line in text.splitlines(keepends=True):
+        head = line[:1]
+        if head and head not in " \t#\r\n":
+            if not _TOP_KEY.fullmatch(line.rstrip("\r\n")):
+                return None
+            if name is not None:
+                spans[name] = (start, at)
+            name, start = line.split(":", 1)[0], at
+            if name in spans:
+                return None
+        at += len(line)
+    if name is not None:
+        spans[name] = (start, at)
+    return spans
+
+
+@cache
+def _entry(kind: str, name: str) -> dict[str, Any] | None:
+    """One entry of ``<kind>.yaml`` by name, parsing only its lines (the same data as the whole file's
+    entry: YAML builds a mapping's value from its own lines, and these files use no anchors); None when the
+    file has no entry of that name. The whole file's entry when the index cannot be used or the entry's
+    lines alone do not give exactly that one name."""
+    index = _index(kind)
+    if index is None:
+        return _load(kind).get(name)
+    span = index.get(name)
+    if span is None:
+        return None
+    try:
+        data = yaml.load(_text(kind)[span[0]:span[1]], Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader)
+    except yaml.YAMLError:  # pragma: no cover - an alias to another entry's anchor
+        data = None
+    if isinstance(data, dict) and len(data) == 1 and isinstance(data.get(name), dict):
+        return data[name]
+    return _load(kind).get(name)  # pragma: no cover - a name the resolver reads as another type
 
 
 def _fresh(value: Any) -> Any:
@@ -76,9 +136,13 @@ def _all(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def _one(kind: str, name: str) -> dict[str, Any]:
+    if isinstance(name, str):
+        entry = _entry(kind, name)
+        if entry is not None:
+            return _fresh(entry)
+    import difflib
+
     data = _load(kind)
-    if isinstance(name, str) and name in data:
-        return _fresh(data[name])
     names = sorted(data)
     close = [n for n in names if n.startswith(str(name).lower())][:3] or difflib.get_close_matches(
         str(name), names, n=3, cutoff=0.5)
@@ -231,9 +295,11 @@ def default_price(gpu_name: str) -> tuple[str, dict[str, Any]] | None:
 
 @cache
 def _kernel_model(gpu_name: str) -> dict[str, Any]:
-    data = _load("kernel_model")
-    base = copy.deepcopy(data["default"])
-    entry = data.get(gpu_name, {})
+    default = _entry("kernel_model", "default")
+    if default is None:  # pragma: no cover - kernel_model.yaml has its defaults
+        raise ScenarioError("catalog file kernel_model.yaml has no 'default' entry")
+    base = copy.deepcopy(default)
+    entry = _entry("kernel_model", gpu_name) or {}
     for key, value in entry.items():
         if key == "attention":
             base["attention"] = {**base["attention"], **value}
