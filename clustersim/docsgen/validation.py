@@ -253,8 +253,8 @@ def _memory() -> list[str]:
              f"Over **{m['rows']}** rows the mean absolute error is **{m['mean_abs']:.1%}** "
              f"({m['mean_abs_gib']:.1f} GiB), bias {_pct(m['bias'])}, worst {m['max_abs']:.1%}. "
              "Not modelled, so not matched: the source's torch.compile runs hold less than its eager run of "
-             "the same layout (no scenario key says whether a run compiles); Llama 3.1 70B with 2D "
-             "parallelism and the 405B rows read 2-16% below (the source's readings differ between 1F1B and "
+             "the same layout (`software.torch_compile` changes the time model only, not the memory); "
+             "Llama 3.1 70B with 2D parallelism and the 405B rows read 2-16% below (the source's readings differ between 1F1B and "
              "interleaved 1F1B, and between CP 4 and CP 8, where the model has no term that differs). The "
              "405B pipeline rows run micro-batches of 4 sequences: the December 2024 torchtitan split the "
              "local batch into pipeline-degree micro-batches (`experimental.pipeline_parallel_microbatches`).",
