@@ -140,7 +140,7 @@ class Nodes:
     def start(cls, n: int, spares: int) -> Nodes:
         z = np.zeros(n, dtype=np.int64)
         return cls(np.full(n, spares, dtype=np.int64), z.copy(), np.full((n, 2), NO_SLOT, dtype=np.int64),
-                   np.zeros((n, 2), bool), z.copy(), np.full((n, 8), np.inf))
+                   np.zeros((n, 2), bool), z.copy(), np.full((n, 32), np.inf))
 
 
 @dataclass

@@ -147,7 +147,6 @@ class VectorEngine:
                 live = (x < horizon) & (sub.p.mode != DONE)
                 if not live.any():
                     break
-                x = np.where(live, x, 0.0)  # (rows not live: a finite placeholder, masked out below)
                 self._advance(sub, live, x)
                 live &= sub.p.mode != DONE
                 last = live & (sub.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
@@ -228,8 +227,8 @@ class VectorEngine:
             VectorEngine._sync_returns(nd, r, t[r])
         full = m & (nd.pool >= nd.n_vacant)
         if full.any():
-            nd.vacant[full] = NO_SLOT
-            nd.vacant_preempt[full] = False
+            np.copyto(nd.vacant, NO_SLOT, where=full[:, None])
+            np.copyto(nd.vacant_preempt, False, where=full[:, None])
             nd.pool -= np.where(full, nd.n_vacant, 0)
             np.copyto(nd.n_vacant, 0, where=full)
         part = m & ~full
@@ -315,18 +314,22 @@ class VectorEngine:
         p, nd, ta = st.p, st.nd, st.ta
         acc = ta.acc
         eff = self.effect[src]
-        mode = p.mode.copy()
+        mode = p.mode  # (written only at the end)
         on_node = eff != JOBLEVEL
         ignored = live & ~on_node & (mode == WAIT)
         some = live & on_node & (nd.n_vacant > 0)  # only a vacant slot can be struck twice
         if some.any():
-            ignored |= some & (nd.vacant == slot[:, None]).any(axis=1)
+            hit = nd.vacant[:, 0] == slot
+            for j in range(1, nd.vacant.shape[1]):  # (a few columns: cheaper than a 2-D test and a reduction)
+                hit |= nd.vacant[:, j] == slot
+            ignored |= some & hit
         ta.failures += live
         if ignored.any():
             ta.ignored += ignored
             live = live & ~ignored
         r = np.flatnonzero(live)
-        ta.by[r, self.comp_of[src[r]]] += 1
+        # one scatter on the flat table (``by`` is C-contiguous: made by np.zeros or a row take)
+        ta.by.reshape(-1)[r * ta.by.shape[1] + self.comp_of[src[r]]] += 1
         on = live & on_node
         if on.any():
             r = np.flatnonzero(on)
