@@ -36,8 +36,6 @@ from .vecstate import (
     Progress,
     Tally,
     components_of,
-    put_rows,
-    take_rows,
     widen,
 )
 
@@ -74,14 +72,6 @@ class _State:
     nd: Nodes
     ta: Tally
     work_s: np.ndarray  # each replica's failure-free compute (the job's, times its step factor)
-
-    def take(self, rows: np.ndarray) -> _State:
-        return _State(take_rows(self.p, rows), take_rows(self.nd, rows), take_rows(self.ta, rows), self.work_s[rows])
-
-    def put(self, rows: np.ndarray, part: _State) -> None:
-        put_rows(self.p, rows, part.p)
-        put_rows(self.nd, rows, part.nd)
-        put_rows(self.ta, rows, part.ta)
 
 
 @dataclass(frozen=True)
@@ -129,39 +119,41 @@ class VectorEngine:
         horizon = job.horizon
         budget = job.max_events
         span = WINDOW_FAILURES / windows.rate_per_s if windows.rate_per_s > 0 else horizon
-        rows = np.arange(n)
+        p = st.p
+        running = np.ones(n, bool)
         t0 = np.zeros(n)  # where each replica's next window starts
-        while rows.size:
+        while running.any():
             # every window is drawn for the whole block, finished replicas included, so that replica r's
             # failures do not depend on when the others finish: common random numbers across policies
             if windows.memoryless and windows.rate_per_s > 0:
-                whole = windows.next_failures(t0, WINDOW_FAILURES)
+                w = windows.next_failures(t0, WINDOW_FAILURES)
             else:
                 t1 = float(t0[0])
-                whole = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
-            t0 = whole.end_s
-            w = whole.rows(rows)
-            sub = st.take(rows)
+                w = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
+            t0 = w.end_s
+            near_budget = bool((st.ta.failures + w.columns >= budget).any())
             for k in range(w.columns):
                 x = w.time_s[k]
-                live = (x < horizon) & (sub.p.mode != DONE)
+                live = (x < horizon) & (p.mode != DONE)
                 if not live.any():
                     break
-                self._advance(sub, live, x)
-                live &= sub.p.mode != DONE
-                last = live & (sub.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
-                self._fail(sub, live, x, w.source[k], w.slot[k], w.repair_s[k], ~last)
+                self._advance(st, live, x)
+                live &= p.mode != DONE
+                if not near_budget:
+                    self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], None)
+                    continue
+                last = live & (st.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
+                self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], ~last)
                 if last.any():
-                    sub.p.budget_hit[last] = True
-                    self._stop(sub, last, x)
+                    p.budget_hit[last] = True
+                    self._stop(st, last, x)
             end = np.minimum(w.end_s, horizon)
-            self._advance(sub, sub.p.mode != DONE, end)
-            self._stop(sub, (sub.p.mode != DONE) & (end >= horizon), end)
-            st.put(rows, sub)
-            keep = sub.p.mode != DONE
-            if done is not None and (~keep).any():
-                done(int((~keep).sum()))
-            rows = rows[keep]
+            self._advance(st, p.mode != DONE, end)
+            self._stop(st, (p.mode != DONE) & (end >= horizon), end)
+            ended = running & (p.mode == DONE)
+            if done is not None and ended.any():
+                done(int(ended.sum()))
+            running &= ~ended
         return BlockResult(st.p.wall_s, ~st.p.stopped, st.p.budget_hit, st.ta.acc, st.ta.by, st.ta.ignored,
                            st.ta.checkpoints, st.ta.failures)
 
@@ -175,16 +167,16 @@ class VectorEngine:
         """Apply every deterministic transition of the replicas in ``live`` up to times ``x`` (in order)."""
         p = st.p
         acc = st.ta.acc
-        m = live & (p.mode == REC) & ~p.filled
+        rec = p.mode == REC
+        td = p.t0 + self.detect_s
+        m = live & rec & ~p.filled & (td <= x)
         if m.any():  # detection ends: replace the nodes, or wait for one
-            td = p.t0 + self.detect_s
-            m &= td <= x
-            if m.any():
-                acc[:, DET] += np.where(m, self.detect_s, 0.0)
-                self._replaced(st, m, td)
+            acc[:, DET] += np.where(m, self.detect_s, 0.0)
+            self._replaced(st, m, td)
         m = live & (p.mode == WAIT)
         while m.any():  # waiting: every return of a node
-            nxt = st.nd.returns_s.min(axis=1)
+            nxt = np.full(x.size, np.inf)
+            nxt[m] = st.nd.returns_s[m].min(axis=1)
             m &= nxt <= x
             if not m.any():
                 break
@@ -192,14 +184,12 @@ class VectorEngine:
             acc[r, np.where(p.wait_preempt[r], PREB, WAITB)] += nxt[r] - p.t0[r]
             self._replaced(st, m, nxt)
             m = live & (p.mode == WAIT)
-        m = live & (p.mode == REC) & p.filled
+        tr = p.t1 + (self.restart_s + self.load_s)
+        m = live & (p.mode == REC) & p.filled & (tr <= x)
         if m.any():  # restart and load end: the job runs again
-            tr = p.t1 + (self.restart_s + self.load_s)
-            m &= tr <= x
-            if m.any():
-                acc[:, RST] += np.where(m, self.restart_s, 0.0)
-                acc[:, LOAD] += np.where(m, self.load_s, 0.0)
-                self._begin_run(st, m, tr)
+            acc[:, RST] += np.where(m, self.restart_s, 0.0)
+            acc[:, LOAD] += np.where(m, self.load_s, 0.0)
+            self._begin_run(st, m, tr)
         m = live & (p.mode == RUN) & (p.fin_s <= x)
         if m.any():
             self._finish(st, np.flatnonzero(m))
@@ -308,9 +298,10 @@ class VectorEngine:
 
     # ------------------------------------------------------------------ failures
     def _fail(self, st: _State, live: np.ndarray, x: np.ndarray, src: np.ndarray, slot: np.ndarray,
-              dur: np.ndarray, stop: np.ndarray) -> None:
+              dur: np.ndarray, stop: np.ndarray | None) -> None:
         """One failure per replica of ``live`` at ``x`` (after :meth:`_advance` to ``x``); where ``stop`` is
-        False it is only counted and its node sent away (the replica stops at the budget right after)."""
+        False it is only counted and its node sent away (the replica stops at the budget right after;
+        None: no replica is at its budget)."""
         p, nd, ta = st.p, st.nd, st.ta
         acc = ta.acc
         eff = self.effect[src]
@@ -334,7 +325,8 @@ class VectorEngine:
         if on.any():
             r = np.flatnonzero(on)
             self._vacate(nd, r, slot[r], eff[r] == PREEMPT, x[r], x[r] + dur[r])
-        live = live & stop  # (not stopping the job: as while it waits)
+        if stop is not None:
+            live = live & stop  # (not stopping the job: as while it waits)
         run = live & (mode == RUN)
         if run.any():
             m_blk, m_c, into, _c, ckpt = self._cycles(p.jf, x - p.t0, p.last_s)
