@@ -16,10 +16,10 @@ clustersim/scenario/catalog/reliability.yaml, from Llama Team 2024 Table 5), che
 2. 1,000 replicas: the vectorized engine (target < 1 s) against the SimPy engine (target >= 20x), and
    their mean wall times with standard errors (the engines are equal in distribution); interleaved
    rounds, the best of each, the whole simulate() call for both (the SimPy engine is the current one,
-   with its plain loop). On the project's 2-core machine: 0.17 s of CPU against 1.7 s, 10x (0.21 s,
-   8x, before the vectorized engine's masked steps): the 20x target is not met.
-3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s): 12 s of CPU (18 s
-   before), 16-19 s of wall time on the shared machine.
+   with its plain loop). On the project's 2-core machine: 0.17-0.19 s against 1.7-1.8 s, 9.6-10x
+   (0.21 s, 8x, before the vectorized engine's masked steps): the 20x target is not met.
+3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s): 13 s and 7.8 s
+   (21 s and 15 s before the masked steps), 12-13 s of CPU.
 4. Peak RSS of a fresh process that runs a 1,000-replica simulate of scenarios/llama3-405b-16k.yaml
    through clustersim.simulate (target < 150 MiB).
 

@@ -2,8 +2,9 @@
 
 A failure strikes a unit whatever the job is doing (a unit in a vacant slot fails too, and the job
 ignores it: thinning), so each source's failures are an exogenous point process that does not depend
-on the job. The vectorized engine therefore draws them ahead, window by window, for all the replicas
-still running, and replays them in time order:
+on the job. The vectorized engine therefore draws them ahead, window by window, for every replica of
+the block (those already finished too, so that a replica's failures do not depend on the others), and
+replays them in time order:
 
 * Exponential units: ``units`` Poisson processes of rate 1/mtbf superpose into one of rate units/mtbf
   with the failing unit uniform among them (Ross, "Introduction to Probability Models", Ch. 5). In a
@@ -58,16 +59,6 @@ class Window:
     @property
     def columns(self) -> int:
         return int(self.time_s.shape[0])
-
-    def rows(self, rows: np.ndarray) -> Window:
-        """The window of these replicas only (their failures, in the same order)."""
-        if rows.size == self.end_s.size:  # every replica (rows are increasing): the window itself
-            return self
-        t = self.time_s[:, rows]
-        live = np.isfinite(t).any(axis=1)  # drop the rows of padding left by the other replicas
-        k = int(live.sum()) if not live.all() else t.shape[0]
-        return Window(t[:k], self.source[:k, rows], self.slot[:k, rows], self.repair_s[:k, rows],
-                      self.end_s[rows])
 
 
 def repair_means_s(job: SimJob) -> np.ndarray:
