@@ -14,8 +14,12 @@ clustersim/scenario/catalog/reliability.yaml, from Llama Team 2024 Table 5), che
    fastpath.py, failstream.py) the same job took 3.9 ms per replica, 0.11 of bare SimPy. The counting is
    the same: the events processed, each failure's timeout and each phase end's, no fewer, no more.
 2. 1,000 replicas: the vectorized engine (target < 1 s) against the SimPy engine (target >= 20x), and
-   their mean wall times with standard errors (the engines are equal in distribution).
-3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s).
+   their mean wall times with standard errors (the engines are equal in distribution); interleaved
+   rounds, the best of each, the whole simulate() call for both (the SimPy engine is the current one,
+   with its plain loop). On the project's 2-core machine: 0.17-0.19 s against 1.7-1.8 s, 9.6-10x
+   (0.21 s, 8x, before the vectorized engine's masked steps): the 20x target is not met.
+3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s): 13 s and 7.8 s
+   (21 s and 15 s before the masked steps), 12-13 s of CPU.
 4. Peak RSS of a fresh process that runs a 1,000-replica simulate of scenarios/llama3-405b-16k.yaml
    through clustersim.simulate (target < 150 MiB).
 
@@ -153,6 +157,7 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=1000)
     ap.add_argument("--single", type=int, default=10, help="replicas timed one by one (SimPy engine), per round")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of the SimPy-engine timing (best taken)")
+    ap.add_argument("--rounds2", type=int, default=3, help="rounds of the 1,000-replica comparison (best taken)")
     ap.add_argument("--big", type=int, default=100_000, help="replicas of the large vectorized run")
     ap.add_argument("--scenario", default=os.path.join(os.path.dirname(__file__), "..", "scenarios",
                                                        "llama3-405b-16k.yaml"))
@@ -188,16 +193,19 @@ def main() -> None:
           "pattern with almost none of its work: a reference, no target)")
     print(f"   SimPy engine                {rate:12,.0f} events/s   ratio {rate / best_bare:.3f} (target >= 0.3)")
 
-    # 2. 1,000 replicas, both engines (wall seconds, and CPU seconds: the machine may be shared)
-    t, c = time.perf_counter(), time.process_time()
-    vec = simulate(job, replicas=args.replicas, seed=0, events=False, engine="vector")
-    t_vec, c_vec = time.perf_counter() - t, time.process_time() - c
-    t, c = time.perf_counter(), time.process_time()
-    ref = simulate(job, replicas=args.replicas, seed=0, events=False, engine="simpy")
-    t_ref, c_ref = time.perf_counter() - t, time.process_time() - c
+    # 2. 1,000 replicas, both engines, interleaved rounds (the best of each: the least disturbed), wall
+    #    seconds and CPU seconds (the machine may be shared); the whole simulate() call for both
+    t_vec = c_vec = t_ref = c_ref = math.inf
+    for _ in range(args.rounds2):
+        t, c = time.perf_counter(), time.process_time()
+        vec = simulate(job, replicas=args.replicas, seed=0, events=False, engine="vector")
+        t_vec, c_vec = min(t_vec, time.perf_counter() - t), min(c_vec, time.process_time() - c)
+        t, c = time.perf_counter(), time.process_time()
+        ref = simulate(job, replicas=args.replicas, seed=0, events=False, engine="simpy")
+        t_ref, c_ref = min(t_ref, time.perf_counter() - t), min(c_ref, time.process_time() - c)
     print(f"\n2. {args.replicas} replicas: vectorized {t_vec:.3f} s (CPU {c_vec:.3f} s; target < 1 s), SimPy engine "
-          f"{t_ref:.2f} s (CPU {c_ref:.2f} s); ratio {t_ref / t_vec:.0f}x wall, {c_ref / c_vec:.0f}x CPU "
-          "(target >= 20x)")
+          f"{t_ref:.2f} s (CPU {c_ref:.2f} s), best of {args.rounds2} interleaved rounds; ratio {t_ref / t_vec:.1f}x "
+          f"wall, {c_ref / c_vec:.1f}x CPU (target >= 20x: {'met' if c_ref / c_vec >= 20 else 'not met'})")
     for name, res in (("vectorized", vec), ("SimPy     ", ref)):
         mw, sw = _mean_se(res.wall_s / units.DAY_S)
         mi, si = _mean_se(res.interruptions.astype(float))

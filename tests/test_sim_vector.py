@@ -17,6 +17,7 @@ from clustersim.errors import SimulationError
 from clustersim.sim import BUCKETS, FailureSource, SimJob, simulate
 from clustersim.sim.engines import choose_engine, vector_unsupported
 from clustersim.sim.stats import ks_two_sample, ks_two_sample_critical_value
+from clustersim.sim.vecevents import FailureWindows, repair_means_s
 
 H = 3600.0
 MIN = 60.0
@@ -217,3 +218,22 @@ def test_vector_matches_simpy_exactly_on_scripted_failures(name):
     by = {c: int(out.by[0, k]) for k, c in enumerate(eng.components) if out.by[0, k]}
     assert by == ref.interruptions_by
     assert out.ignored[0] == ref.ignored_failures and out.checkpoints[0] == ref.checkpoints
+
+
+@pytest.mark.parametrize("name", ["plenty_of_spares", "few_spares_long_repairs", "preemptions"])
+def test_repair_durations_are_the_per_source_draws(name):
+    """Repair durations drawn without the per-failure gather of means (every source with one mean: the
+    first two jobs) are the numbers the per-source means give from the same stream; a job whose
+    sources differ (preemptions re-acquire in 3 h, repairs take 6 h) takes the per-source path."""
+    job = GRID[name]
+    src = np.random.default_rng(1).integers(0, len(job.sources), 500)
+    got = FailureWindows(job, np.random.default_rng(5), 4)._repairs(src)
+    gen = np.random.default_rng(5)
+    means = repair_means_s(job)[src]
+    if job.repair_distribution == "exponential":
+        d = gen.exponential(1.0, src.size) * means
+    else:
+        s = math.sqrt(math.log1p(job.repair_cv ** 2))
+        d = np.exp(gen.normal(-s * s / 2, s, src.size)) * means
+    np.testing.assert_array_equal(got, np.where(means > 0, d, 0.0))
+    assert np.unique(got).size == src.size  # drawn, not the means

@@ -2,8 +2,9 @@
 
 A failure strikes a unit whatever the job is doing (a unit in a vacant slot fails too, and the job
 ignores it: thinning), so each source's failures are an exogenous point process that does not depend
-on the job. The vectorized engine therefore draws them ahead, window by window, for all the replicas
-still running, and replays them in time order:
+on the job. The vectorized engine therefore draws them ahead, window by window, for every replica of
+the block (those already finished too, so that a replica's failures do not depend on the others), and
+replays them in time order:
 
 * Exponential units: ``units`` Poisson processes of rate 1/mtbf superpose into one of rate units/mtbf
   with the failing unit uniform among them (Ross, "Introduction to Probability Models", Ch. 5). In a
@@ -59,14 +60,6 @@ class Window:
     def columns(self) -> int:
         return int(self.time_s.shape[0])
 
-    def rows(self, rows: np.ndarray) -> Window:
-        """The window of these replicas only (their failures, in the same order)."""
-        t = self.time_s[:, rows]
-        live = np.isfinite(t).any(axis=1)  # drop the rows of padding left by the other replicas
-        k = int(live.sum()) if not live.all() else t.shape[0]
-        return Window(t[:k], self.source[:k, rows], self.slot[:k, rows], self.repair_s[:k, rows],
-                      self.end_s[rows])
-
 
 def repair_means_s(job: SimJob) -> np.ndarray:
     """Mean repair (or re-acquire, for a preemption) duration per source."""
@@ -104,16 +97,19 @@ class FailureWindows:
         self.rate_per_s = float((per_source * mean_scale).sum()) if job.sources else 0.0
 
     def _repairs(self, source: np.ndarray) -> np.ndarray:
-        mean = self._means[source]
         if self._dist == "fixed" or source.size == 0:
-            return mean.copy()
+            return self._means[source]
+        # one positive mean for every source: the same numbers as with the per-source means, without
+        # their gather and mask
+        one = bool((self._means == self._means[0]).all() and self._means[0] > 0)
+        mean = self._means[0] if one else self._means[source]
         if self._dist == "exponential":
             d = self.gen.exponential(1.0, source.size) * mean
         else:  # lognormal of mean m and cv c: mu = ln m - sigma^2 / 2, sigma^2 = ln(1 + c^2) (the lognormal's
             # moments, NIST/SEMATECH e-Handbook of Statistical Methods, Sec. 8.1.6.4; as RepairDraws)
             s = self._sigma
             d = np.exp(self.gen.normal(-s * s / 2, s, source.size)) * mean
-        return np.where(mean > 0, d, 0.0)
+        return d if one else np.where(mean > 0, d, 0.0)
 
     @property
     def memoryless(self) -> bool:
@@ -162,7 +158,8 @@ class FailureWindows:
     def _place(self, times: np.ndarray, which: np.ndarray, within: np.ndarray, k: int, n: int) -> Window:
         """The window of failures at ``times``: source index ``which`` among the exponential sources, the
         unit from ``within`` (uniform in [0, 1))."""
-        src = np.array([i for i, _, _, _ in self._exp])[which]
+        ids = np.array([i for i, _, _, _ in self._exp])
+        src = which if (ids == np.arange(len(self.job.sources))).all() else ids[which]  # (every source: itself)
         units = np.array([u for _, _, u, _ in self._exp])[which]
         per = np.array([p for _, _, _, p in self._exp])[which]
         del which

@@ -5,15 +5,13 @@
 * :class:`Nodes` - vacant node slots, free spares and the nodes away in repair (their return times).
 * :class:`Tally` - what is counted: the time buckets, interruptions by component, checkpoints.
 
-Each owns its arrays; :func:`take_rows` / :func:`put_rows` move a subset of replicas in and out
-(the engine works on the replicas still running).
+Each owns its arrays, one row per replica of the block; the engine updates them in place under masks
+of the replicas concerned (a finished replica's row no longer changes).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 
@@ -21,37 +19,13 @@ from .job import SimJob
 from .records import BUCKETS
 
 __all__ = ["RUN", "REC", "WAIT", "DONE", "NO_SLOT", "CheckpointPlan", "Progress", "Nodes", "Tally",
-           "take_rows", "put_rows", "components_of", "widen", "empty_value"]
+           "components_of", "widen", "empty_value"]
 
 #: Modes: running (compute and checkpoints), recovering (detect, replace, restart, load), waiting for a
 #: node, finished or stopped.
 RUN, REC, WAIT, DONE = range(4)
 #: An empty entry of the vacant-slot table.
 NO_SLOT = np.iinfo(np.int64).max
-
-T = TypeVar("T")
-
-
-def take_rows(obj: T, rows: np.ndarray) -> T:
-    """A copy of ``obj`` (a dataclass of arrays with one row per replica) with only these rows."""
-    return dataclasses.replace(obj, **{f.name: getattr(obj, f.name)[rows]  # type: ignore[type-var]
-                                       for f in dataclasses.fields(obj)})  # type: ignore[arg-type]
-
-
-def put_rows(obj: object, rows: np.ndarray, part: object) -> None:
-    """Write ``part``'s rows back into ``obj`` at ``rows`` (wider 2-D tables are widened first)."""
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
-        dst = getattr(obj, f.name)
-        src = getattr(part, f.name)
-        if dst.ndim == 2 and src.shape[1] > dst.shape[1]:
-            dst = widen(dst, src.shape[1])
-            setattr(obj, f.name, dst)
-        if dst.ndim == 2 and src.shape[1] < dst.shape[1]:
-            dst[rows, : src.shape[1]] = src
-            dst[rows, src.shape[1]:] = empty_value(dst)
-        else:
-            dst[rows] = src
-
 
 def empty_value(a: np.ndarray) -> object:
     """What an empty entry of a 2-D table holds: NO_SLOT (slots), inf (times), False (flags)."""
@@ -140,7 +114,7 @@ class Nodes:
     def start(cls, n: int, spares: int) -> Nodes:
         z = np.zeros(n, dtype=np.int64)
         return cls(np.full(n, spares, dtype=np.int64), z.copy(), np.full((n, 2), NO_SLOT, dtype=np.int64),
-                   np.zeros((n, 2), bool), z.copy(), np.full((n, 8), np.inf))
+                   np.zeros((n, 2), bool), z.copy(), np.full((n, 32), np.inf))
 
 
 @dataclass

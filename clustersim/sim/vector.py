@@ -36,8 +36,6 @@ from .vecstate import (
     Progress,
     Tally,
     components_of,
-    put_rows,
-    take_rows,
     widen,
 )
 
@@ -74,14 +72,6 @@ class _State:
     nd: Nodes
     ta: Tally
     work_s: np.ndarray  # each replica's failure-free compute (the job's, times its step factor)
-
-    def take(self, rows: np.ndarray) -> _State:
-        return _State(take_rows(self.p, rows), take_rows(self.nd, rows), take_rows(self.ta, rows), self.work_s[rows])
-
-    def put(self, rows: np.ndarray, part: _State) -> None:
-        put_rows(self.p, rows, part.p)
-        put_rows(self.nd, rows, part.nd)
-        put_rows(self.ta, rows, part.ta)
 
 
 @dataclass(frozen=True)
@@ -125,121 +115,116 @@ class VectorEngine:
                                      None if scales is None else scales.rate_scale[:n])
         work = np.full(n, job.work_s) if scales is None else job.work_s * scales.step_factor[:n]
         st = _State(Progress.start(n), Nodes.start(n, job.spare_nodes), Tally.start(n, len(self.components)), work)
-        self._begin_run(st, np.arange(n), np.zeros(n))
+        self._begin_run(st, np.ones(n, bool), np.zeros(n))
         horizon = job.horizon
         budget = job.max_events
         span = WINDOW_FAILURES / windows.rate_per_s if windows.rate_per_s > 0 else horizon
-        rows = np.arange(n)
+        p = st.p
+        running = np.ones(n, bool)
         t0 = np.zeros(n)  # where each replica's next window starts
-        while rows.size:
+        while running.any():
             # every window is drawn for the whole block, finished replicas included, so that replica r's
             # failures do not depend on when the others finish: common random numbers across policies
             if windows.memoryless and windows.rate_per_s > 0:
-                whole = windows.next_failures(t0, WINDOW_FAILURES)
+                w = windows.next_failures(t0, WINDOW_FAILURES)
             else:
                 t1 = float(t0[0])
-                whole = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
-            t0 = whole.end_s
-            w = whole.rows(rows)
-            sub = st.take(rows)
+                w = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
+            t0 = w.end_s
+            near_budget = bool((st.ta.failures + w.columns >= budget).any())
             for k in range(w.columns):
                 x = w.time_s[k]
-                live = (x < horizon) & (sub.p.mode != DONE)
+                live = (x < horizon) & (p.mode != DONE)
                 if not live.any():
                     break
-                idx = np.flatnonzero(live)
-                self._advance(sub, idx, x[idx])
-                idx = idx[sub.p.mode[idx] != DONE]
-                xi = x[idx]
-                last = sub.ta.failures[idx] + 1 >= budget  # the budget's last failure: counted, then stop
-                self._fail(sub, idx, xi, w.source[k][idx], w.slot[k][idx], w.repair_s[k][idx], ~last)
+                self._advance(st, live, x)
+                live &= p.mode != DONE
+                if not near_budget:
+                    self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], None)
+                    continue
+                last = live & (st.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
+                self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], ~last)
                 if last.any():
-                    sub.p.budget_hit[idx[last]] = True
-                    self._stop(sub, idx[last], xi[last])
+                    p.budget_hit[last] = True
+                    self._stop(st, last, x)
             end = np.minimum(w.end_s, horizon)
-            live = np.flatnonzero(sub.p.mode != DONE)
-            self._advance(sub, live, end[live])
-            live = np.flatnonzero((sub.p.mode != DONE) & (end >= horizon))
-            self._stop(sub, live, np.full(live.size, horizon))
-            st.put(rows, sub)
-            keep = sub.p.mode != DONE
-            if done is not None and (~keep).any():
-                done(int((~keep).sum()))
-            rows = rows[keep]
+            self._advance(st, p.mode != DONE, end)
+            self._stop(st, (p.mode != DONE) & (end >= horizon), end)
+            ended = running & (p.mode == DONE)
+            if done is not None and ended.any():
+                done(int(ended.sum()))
+            running &= ~ended
         return BlockResult(st.p.wall_s, ~st.p.stopped, st.p.budget_hit, st.ta.acc, st.ta.by, st.ta.ignored,
                            st.ta.checkpoints, st.ta.failures)
 
+    # The steps below work on whole arrays under a mask of the replicas concerned (``m``, ``live``):
+    # at a thousand replicas a numpy call costs about what its data does, so a masked update of every
+    # row is cheaper than gathering the rows and scattering them back. A masked sum adds 0.0 elsewhere,
+    # which leaves every (non-negative) tally bit for bit as it was.
+
     # ------------------------------------------------------------------ between failures
-    def _advance(self, st: _State, idx: np.ndarray, x: np.ndarray) -> None:
-        """Apply every deterministic transition of replicas ``idx`` up to times ``x`` (in order)."""
+    def _advance(self, st: _State, live: np.ndarray, x: np.ndarray) -> None:
+        """Apply every deterministic transition of the replicas in ``live`` up to times ``x`` (in order)."""
         p = st.p
         acc = st.ta.acc
-        mode = p.mode[idx]
-        m = (mode == REC) & ~p.filled[idx]
+        rec = p.mode == REC
+        td = p.t0 + self.detect_s
+        m = live & rec & ~p.filled & (td <= x)
         if m.any():  # detection ends: replace the nodes, or wait for one
-            td = p.t0[idx] + self.detect_s
-            m &= td <= x
-            if m.any():
-                r, t = idx[m], td[m]
-                acc[r, DET] += self.detect_s
-                self._replaced(st, r, t, False)
-        while True:  # waiting: every return of a node
-            m = p.mode[idx] == WAIT
+            acc[:, DET] += np.where(m, self.detect_s, 0.0)
+            self._replaced(st, m, td)
+        m = live & (p.mode == WAIT)
+        while m.any():  # waiting: every return of a node
+            nxt = np.full(x.size, np.inf)
+            nxt[m] = st.nd.returns_s[m].min(axis=1)
+            m &= nxt <= x
             if not m.any():
                 break
-            r, xr = idx[m], x[m]
-            nxt = st.nd.returns_s[r].min(axis=1)
-            due = nxt <= xr
-            if not due.any():
-                break
-            r, t = r[due], nxt[due]
-            acc[r, np.where(p.wait_preempt[r], PREB, WAITB)] += t - p.t0[r]
-            self._replaced(st, r, t, True)
-        m = (p.mode[idx] == REC) & p.filled[idx]
+            r = np.flatnonzero(m)
+            acc[r, np.where(p.wait_preempt[r], PREB, WAITB)] += nxt[r] - p.t0[r]
+            self._replaced(st, m, nxt)
+            m = live & (p.mode == WAIT)
+        tr = p.t1 + (self.restart_s + self.load_s)
+        m = live & (p.mode == REC) & p.filled & (tr <= x)
         if m.any():  # restart and load end: the job runs again
-            tr = p.t1[idx] + (self.restart_s + self.load_s)
-            m &= tr <= x
-            if m.any():
-                r = idx[m]
-                acc[r, RST] += self.restart_s
-                acc[r, LOAD] += self.load_s
-                self._begin_run(st, r, tr[m])
-        m = (p.mode[idx] == RUN) & (p.fin_s[idx] <= x)
+            acc[:, RST] += np.where(m, self.restart_s, 0.0)
+            acc[:, LOAD] += np.where(m, self.load_s, 0.0)
+            self._begin_run(st, m, tr)
+        m = live & (p.mode == RUN) & (p.fin_s <= x)
         if m.any():
-            self._finish(st, idx[m])
+            self._finish(st, np.flatnonzero(m))
 
-    def _replaced(self, st: _State, r: np.ndarray, t: np.ndarray, waiting: bool) -> None:
+    def _replaced(self, st: _State, m: np.ndarray, t: np.ndarray) -> None:
         """Nodes replaced at ``t`` (end of detection, or a return while waiting): restart or (go on) wait."""
         p = st.p
-        full = self._replace(st.nd, r, t)
-        rf = r[full]
-        p.mode[rf] = REC
-        p.filled[rf] = True
-        p.t1[rf] = t[full]
-        rw = r[~full]
-        if rw.size:
-            p.mode[rw] = WAIT
-            p.t0[rw] = t[~full]
-            p.wait_preempt[rw] = st.nd.vacant_preempt[rw].any(axis=1)
+        full = self._replace(st.nd, m, t)
+        np.copyto(p.mode, REC, where=full)
+        np.copyto(p.filled, True, where=full)
+        np.copyto(p.t1, t, where=full)
+        wait = m & ~full
+        if wait.any():
+            np.copyto(p.mode, WAIT, where=wait)
+            np.copyto(p.t0, t, where=wait)
+            np.copyto(p.wait_preempt, st.nd.vacant_preempt.any(axis=1), where=wait)
 
     @staticmethod
-    def _replace(nd: Nodes, r: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def _replace(nd: Nodes, m: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Nodes back by ``t`` join the pool; vacant slots take free spares, lowest slot first (as
-        :func:`clustersim.sim.nodes.replace`). Returns whether every slot is filled."""
-        v = nd.n_vacant[r]
-        short = nd.pool[r] < v
+        :func:`clustersim.sim.nodes.replace`). Returns where every slot is filled (within ``m``)."""
+        short = m & (nd.pool < nd.n_vacant)
         if short.any():  # the free spares do not cover the vacant slots: count the nodes back by now
-            VectorEngine._sync_returns(nd, r[short], t[short])
-        pool = nd.pool[r]
-        full = pool >= v
-        rf = r[full]
-        if rf.size:
-            nd.vacant[rf] = NO_SLOT
-            nd.vacant_preempt[rf] = False
-            nd.pool[rf] -= v[full]
-            nd.n_vacant[rf] = 0
-        if not full.all():
-            rp, k = r[~full], pool[~full]
+            r = np.flatnonzero(short)
+            VectorEngine._sync_returns(nd, r, t[r])
+        full = m & (nd.pool >= nd.n_vacant)
+        if full.any():
+            np.copyto(nd.vacant, NO_SLOT, where=full[:, None])
+            np.copyto(nd.vacant_preempt, False, where=full[:, None])
+            nd.pool -= np.where(full, nd.n_vacant, 0)
+            np.copyto(nd.n_vacant, 0, where=full)
+        part = m & ~full
+        if part.any():
+            rp = np.flatnonzero(part)
+            k = nd.pool[rp]
             order = np.argsort(nd.vacant[rp], axis=1, kind="stable")
             sv = np.take_along_axis(nd.vacant[rp], order, axis=1)
             sp = np.take_along_axis(nd.vacant_preempt[rp], order, axis=1)
@@ -254,12 +239,12 @@ class VectorEngine:
         return full
 
     # ------------------------------------------------------------------ run phases
-    def _begin_run(self, st: _State, r: np.ndarray, t: np.ndarray) -> None:
+    def _begin_run(self, st: _State, m: np.ndarray, t: np.ndarray) -> None:
         """Start a run at ``t`` from the saved work: the finishing cycle and the finish time."""
         pl = self.plan
         p = st.p
         tau = pl.tau_s
-        rem = st.work_s[r] - p.saved[r]
+        rem = st.work_s - p.saved
         tol = rem - 1e-9 * tau  # as the SimPy engine: a remainder of a billionth of tau earns no cycle
         jf = np.maximum(np.ceil(tol / tau) - 1.0, 0.0)
         jf = np.where(tol > (jf + 1.0) * tau, jf + 1.0, jf)
@@ -268,12 +253,12 @@ class VectorEngine:
         fin = t + np.where(jf > 0, pl.first_s + (jf - 1.0) * pl.period_s, 0.0) + last
         if pl.final:
             fin = fin + pl.final_s + np.where(jf > 0, np.maximum(0.0, pl.background_s - last), 0.0)
-        p.mode[r] = RUN
-        p.filled[r] = False
-        p.t0[r] = t
-        p.jf[r] = jf
-        p.last_s[r] = last
-        p.fin_s[r] = fin
+        np.copyto(p.mode, RUN, where=m)
+        np.copyto(p.filled, False, where=m)
+        np.copyto(p.t0, t, where=m)
+        np.copyto(p.jf, jf, where=m)
+        np.copyto(p.last_s, last, where=m)
+        np.copyto(p.fin_s, fin, where=m)
 
     def _count_cycles(self, jf: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Non-final cycles whose blocking write has ended ``e`` seconds into the run."""
@@ -282,17 +267,15 @@ class VectorEngine:
         over = (m > 0) & (pl.first_s + (m - 1.0) * pl.period_s > e)
         return np.where(over, m - 1.0, m)
 
-    def _cycles(self, st: _State, r: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        """At ``x`` in a run: (cycles written, checkpoints on storage, time into the current cycle, its
-        compute, checkpoint time of the written cycles)."""
+    def _cycles(self, jf: np.ndarray, e: np.ndarray, last_s: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``e`` seconds into a run of finishing cycle ``jf`` (its compute ``last_s``): (cycles written,
+        checkpoints on storage, time into the current cycle, its compute, checkpoint time of the written
+        cycles)."""
         pl = self.plan
-        p = st.p
-        jf = p.jf[r]
-        e = x - p.t0[r]
         m_blk = self._count_cycles(jf, e)
         m_c = self._count_cycles(jf, e - pl.background_s) if pl.background_s > 0 else m_blk
         into = e - np.where(m_blk > 0, pl.first_s + (m_blk - 1.0) * pl.period_s, 0.0)
-        c_len = np.where(m_blk == jf, p.last_s[r], pl.tau_s)
+        c_len = np.where(m_blk == jf, last_s, pl.tau_s)
         ckpt = m_blk * pl.block_s + np.maximum(m_blk - 1.0, 0.0) * pl.wait_s
         return m_blk, m_c, into, c_len, ckpt
 
@@ -306,7 +289,7 @@ class VectorEngine:
             ckpt = ckpt + pl.final_s + np.where(jf > 0, np.maximum(0.0, pl.background_s - p.last_s[r]), 0.0)
             ta.checkpoints[r] += _as_count(jf + 1.0)
         else:
-            ta.checkpoints[r] += _as_count(self._cycles(st, r, p.fin_s[r])[1])
+            ta.checkpoints[r] += _as_count(self._cycles(jf, p.fin_s[r] - p.t0[r], p.last_s[r])[1])
         ta.acc[r, PROD] += st.work_s[r] - p.saved[r]
         ta.acc[r, CKPT] += ckpt
         p.saved[r] = st.work_s[r]
@@ -314,59 +297,64 @@ class VectorEngine:
         p.mode[r] = DONE
 
     # ------------------------------------------------------------------ failures
-    def _fail(self, st: _State, idx: np.ndarray, x: np.ndarray, src: np.ndarray, slot: np.ndarray,
-              dur: np.ndarray, stop: np.ndarray) -> None:
-        """One failure per replica of ``idx`` at ``x`` (after :meth:`_advance` to ``x``); where ``stop`` is
-        False it is only counted and its node sent away (the replica stops at the budget right after)."""
+    def _fail(self, st: _State, live: np.ndarray, x: np.ndarray, src: np.ndarray, slot: np.ndarray,
+              dur: np.ndarray, stop: np.ndarray | None) -> None:
+        """One failure per replica of ``live`` at ``x`` (after :meth:`_advance` to ``x``); where ``stop`` is
+        False it is only counted and its node sent away (the replica stops at the budget right after;
+        None: no replica is at its budget)."""
         p, nd, ta = st.p, st.nd, st.ta
+        acc = ta.acc
         eff = self.effect[src]
-        mode = p.mode[idx]
+        mode = p.mode  # (written only at the end)
         on_node = eff != JOBLEVEL
-        ignored = ~on_node & (mode == WAIT)
-        some = nd.n_vacant[idx] > 0  # only a vacant slot can be struck twice
+        ignored = live & ~on_node & (mode == WAIT)
+        some = live & on_node & (nd.n_vacant > 0)  # only a vacant slot can be struck twice
         if some.any():
-            ignored[some] |= on_node[some] & (nd.vacant[idx[some]] == slot[some, None]).any(axis=1)
-        ta.failures[idx] += 1
+            hit = nd.vacant[:, 0] == slot
+            for j in range(1, nd.vacant.shape[1]):  # (a few columns: cheaper than a 2-D test and a reduction)
+                hit |= nd.vacant[:, j] == slot
+            ignored |= some & hit
+        ta.failures += live
         if ignored.any():
-            ta.ignored[idx[ignored]] += 1
-            keep = ~ignored
-            idx, x, src, slot, dur, eff, mode, on_node, stop = (
-                a[keep] for a in (idx, x, src, slot, dur, eff, mode, on_node, stop))
-        ta.by[idx, self.comp_of[src]] += 1
-        if on_node.any():
-            self._vacate(nd, idx[on_node], slot[on_node], eff[on_node] == PREEMPT, x[on_node],
-                         x[on_node] + dur[on_node])
-        mode = np.where(stop, mode, WAIT)  # (not stopping the job: as while it waits)
-        run = mode == RUN
+            ta.ignored += ignored
+            live = live & ~ignored
+        r = np.flatnonzero(live)
+        # one scatter on the flat table (``by`` is C-contiguous: made by np.zeros or a row take)
+        ta.by.reshape(-1)[r * ta.by.shape[1] + self.comp_of[src[r]]] += 1
+        on = live & on_node
+        if on.any():
+            r = np.flatnonzero(on)
+            self._vacate(nd, r, slot[r], eff[r] == PREEMPT, x[r], x[r] + dur[r])
+        if stop is not None:
+            live = live & stop  # (not stopping the job: as while it waits)
+        run = live & (mode == RUN)
         if run.any():
-            r, xr = idx[run], x[run]
-            m_blk, m_c, into, _c, ckpt = self._cycles(st, r, xr)
+            m_blk, m_c, into, _c, ckpt = self._cycles(p.jf, x - p.t0, p.last_s)
             tau = self.plan.tau_s
-            ta.acc[r, PROD] += m_c * tau
-            ta.acc[r, CKPT] += ckpt
-            ta.acc[r, LOST] += (m_blk - m_c) * tau + into
-            ta.checkpoints[r] += _as_count(m_c)
-            p.saved[r] += m_c * tau
-        rec = mode == REC
+            gain = np.where(run, m_c * tau, 0.0)
+            acc[:, PROD] += gain
+            acc[:, CKPT] += np.where(run, ckpt, 0.0)
+            acc[:, LOST] += np.where(run, (m_blk - m_c) * tau + into, 0.0)
+            ta.checkpoints += np.where(run, _as_count(m_c), 0)
+            p.saved += gain
+        rec = live & (mode == REC)
         if rec.any():
-            self._recovery_part(st, idx[rec], x[rec])
-        stops = mode != WAIT
-        r = idx[stops]
-        p.mode[r] = REC
-        p.filled[r] = False
-        p.t0[r] = x[stops]
+            self._recovery_part(st, rec, x)
+        stops = live & (mode != WAIT)
+        np.copyto(p.mode, REC, where=stops)
+        np.copyto(p.filled, False, where=stops)
+        np.copyto(p.t0, x, where=stops)
 
-    def _recovery_part(self, st: _State, r: np.ndarray, x: np.ndarray) -> None:
+    def _recovery_part(self, st: _State, m: np.ndarray, x: np.ndarray) -> None:
         """Account the part of a recovery done by ``x`` (cut short by a failure or the horizon)."""
         p = st.p
         acc = st.ta.acc
-        f = p.filled[r]
-        nf = r[~f]
-        acc[nf, DET] += x[~f] - p.t0[nf]
-        rf = r[f]
-        into = x[f] - p.t1[rf]
-        acc[rf, RST] += np.minimum(into, self.restart_s)
-        acc[rf, LOAD] += np.maximum(into - self.restart_s, 0.0)
+        f = p.filled
+        acc[:, DET] += np.where(m & ~f, x - p.t0, 0.0)
+        into = x - p.t1
+        mf = m & f
+        acc[:, RST] += np.where(mf, np.minimum(into, self.restart_s), 0.0)
+        acc[:, LOAD] += np.where(mf, np.maximum(into - self.restart_s, 0.0), 0.0)
 
     @staticmethod
     def _sync_returns(nd: Nodes, r: np.ndarray, t: np.ndarray) -> None:
@@ -403,27 +391,25 @@ class VectorEngine:
         nd.returns_s[r, pos] = back_s
         nd.n_returns[r] = pos + 1
 
-    def _stop(self, st: _State, r: np.ndarray, t: np.ndarray) -> None:
-        """Stop replicas at ``t`` (the horizon or the event budget): compute not yet checkpointed counts as
-        productive, as in the SimPy engine."""
+    def _stop(self, st: _State, m: np.ndarray, t: np.ndarray) -> None:
+        """Stop the replicas of ``m`` at ``t`` (the horizon or the event budget): compute not yet
+        checkpointed counts as productive, as in the SimPy engine."""
         p = st.p
         acc = st.ta.acc
-        mode = p.mode[r]
-        run = mode == RUN
+        run = m & (p.mode == RUN)
         if run.any():
-            rr, tr = r[run], t[run]
-            m_blk, m_c, into, c_len, ckpt = self._cycles(st, rr, tr)
+            m_blk, m_c, into, c_len, ckpt = self._cycles(p.jf, t - p.t0, p.last_s)
             comp = np.minimum(into, c_len)
-            acc[rr, PROD] += m_blk * self.plan.tau_s + comp
-            acc[rr, CKPT] += ckpt + (into - comp)
-            st.ta.checkpoints[rr] += _as_count(m_c)
-        rec = mode == REC
+            acc[:, PROD] += np.where(run, m_blk * self.plan.tau_s + comp, 0.0)
+            acc[:, CKPT] += np.where(run, ckpt + (into - comp), 0.0)
+            st.ta.checkpoints += np.where(run, _as_count(m_c), 0)
+        rec = m & (p.mode == REC)
         if rec.any():
-            self._recovery_part(st, r[rec], t[rec])
-        wait = mode == WAIT
+            self._recovery_part(st, rec, t)
+        wait = m & (p.mode == WAIT)
         if wait.any():
-            rw = r[wait]
-            acc[rw, np.where(p.wait_preempt[rw], PREB, WAITB)] += t[wait] - p.t0[rw]
-        p.wall_s[r] = t
-        p.stopped[r] = True
-        p.mode[r] = DONE
+            rw = np.flatnonzero(wait)
+            acc[rw, np.where(p.wait_preempt[rw], PREB, WAITB)] += t[rw] - p.t0[rw]
+        np.copyto(p.wall_s, t, where=m)
+        p.stopped |= m
+        np.copyto(p.mode, DONE, where=m)
