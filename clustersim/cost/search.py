@@ -115,26 +115,50 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
 @dataclass(frozen=True)
 class _Space:
     """The enumeration as index arrays: the distinct (tp, cp, pp, dp, ep, micro_batch_seqs, vpp) layouts
-    (int columns of a few thousand rows) and, per configuration, its layout's row and its ZeRO stage,
-    recompute policy and sequence parallelism (0/1)."""
+    (int columns of a few thousand rows), the (zero, recompute, sequence_parallel) settings a layout is
+    crossed with (``settings``: one short int column each), and per configuration its layout's row and
+    its setting's index."""
 
     layouts: dict[str, np.ndarray]
+    settings: dict[str, np.ndarray]
     rows: np.ndarray
-    zero: np.ndarray
-    recompute: np.ndarray
-    sp: np.ndarray
+    slots: np.ndarray
 
-    def columns(self, dtype: Any = None) -> dict[str, np.ndarray]:
-        """Every configuration's fields, in :data:`CONFIG_KEYS` order: int arrays (``sequence_parallel``
-        bool), or all of ``dtype`` (the search's float64, converted on the small layout table)."""
-        if dtype is None:
-            out = {key: col[self.rows] for key, col in self.layouts.items()}
-            out.update(zero=self.zero, recompute=self.recompute, sequence_parallel=self.sp.astype(bool))
-        else:
-            out = {key: col.astype(dtype)[self.rows] for key, col in self.layouts.items()}
-            out.update(zero=self.zero.astype(dtype), recompute=self.recompute.astype(dtype),
-                       sequence_parallel=self.sp.astype(dtype))
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every configuration's fields, in :data:`CONFIG_KEYS` order: int arrays (``sequence_parallel`` bool)."""
+        out = {key: col[self.rows] for key, col in self.layouts.items()}
+        out.update({key: col[self.slots] for key, col in self.settings.items()})
+        out["sequence_parallel"] = out["sequence_parallel"].astype(bool)
         return {key: out[key] for key in CONFIG_KEYS}
+
+
+class _Table(dict[str, Any]):
+    """Kernel inputs for some configurations of a :class:`_Space` (``select``: their indices, None: all):
+    the scalars of ``x`` and each configuration field as float64, built when first read (the rules read
+    a few of them on every configuration; the kernel reads all, on those the rules keep)."""
+
+    def __init__(self, x: dict[str, float], space: _Space, small: dict[str, np.ndarray],
+                 select: np.ndarray | None) -> None:
+        super().__init__((k, v) for k, v in x.items() if k not in CONFIG_KEYS)  # (base holds placeholders)
+        self._space, self._small, self._select = space, small, select
+        self._index: dict[str, np.ndarray] = {}
+
+    def _of(self, name: str) -> np.ndarray:
+        """The selected configurations' ``rows`` or ``slots`` (computed once)."""
+        if name not in self._index:
+            full = getattr(self._space, name)
+            self._index[name] = full if self._select is None else full[self._select]
+        return self._index[name]
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key in self._space.layouts:
+            col = self._small[key][self._of("rows")]
+        elif key in self._space.settings:
+            col = self._space.settings[key].astype(np.float64)[self._of("slots")]
+        else:
+            raise KeyError(key)
+        self[key] = col
+        return col
 
 
 def _space(*, gpus: int, gpus_per_node: int, layers: int, attention_heads: int, kv_heads: int, experts: int,
@@ -177,29 +201,25 @@ def _space(*, gpus: int, gpus_per_node: int, layers: int, attention_heads: int, 
     m = global_batch_seqs // (table["dp"] * table["micro_batch_seqs"])
     v, p = table["vpp"], table["pp"]
     table = _keep(table, (stage_layers % v == 0) & ((v == 1) | ((p > 1) & (m % p == 0))))
-    return _Space(table, *_final_cross(table, zero_stages, recompute, seq_len))
+    return _final_cross(table, zero_stages, recompute, seq_len)
 
 
 def _final_cross(table: dict[str, np.ndarray], zero_stages: tuple[int, ...], recompute: tuple[int, ...],
-                 seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                 seq_len: int) -> _Space:
     """Every layout of ``table`` with every ZeRO stage, recompute policy and sequence-parallel setting
     (layouts outer, then ZeRO, recompute, SP inner; SP on only where tp > 1 and tp divides the sequence
-    per CP rank), as index arrays: (each configuration's row in the layout table, zero, recompute,
-    sequence_parallel 0/1). The same rows, in the same order, as crossing the whole table three times and
-    masking it twice, without a full-width copy of every column per step (a third of the enumeration's time)."""
-    tp, cp = table["tp"], table["cp"]
-    n_sp = 1 + ((tp > 1) & ((seq_len // cp) % tp == 0))  # SP settings each layout admits: off, or off and on
+    per CP rank). The same configurations, in the same order, as crossing the whole table three times and
+    masking it twice: a (layouts x settings) grid masked once, as index arrays, without a full-width copy
+    of every column per step."""
     n_z, n_r = len(zero_stages), len(recompute)
-    per_row = n_z * n_r * n_sp
-    rows = np.repeat(np.arange(len(tp)), per_row)
-    # a configuration's position inside its layout's block, then its (zero, recompute, SP) digits
-    pos = np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    width = n_sp[rows]
-    sp = pos % width
-    pos //= width
-    zero = np.asarray(zero_stages, dtype=np.int64)[pos // n_r]
-    recompute_ = np.asarray(recompute, dtype=np.int64)[pos % n_r]
-    return rows, zero, recompute_, sp
+    settings = {"zero": np.repeat(np.asarray(zero_stages, dtype=np.int64), 2 * n_r),
+                "recompute": np.tile(np.repeat(np.asarray(recompute, dtype=np.int64), 2), n_z),
+                "sequence_parallel": np.tile(np.array([0, 1], dtype=np.int64), n_z * n_r)}
+    tp, cp = table["tp"], table["cp"]
+    sp_ok = (tp > 1) & ((seq_len // cp) % tp == 0)  # layouts that admit SP on
+    grid = sp_ok[:, None] | (settings["sequence_parallel"] == 0)[None, :]
+    rows, slots = np.divmod(np.flatnonzero(grid), len(settings["zero"]))
+    return _Space(table, settings, rows, slots)
 
 
 #: The kernel outputs the search ranks a chunk on (:func:`_objective`, the memory filter); the best rows get all
@@ -280,16 +300,17 @@ class _LayoutOnly(dict[str, Any]):
         raise _PerConfigField(key)
 
 
-def _valid_rows(space: _Space, x: dict[str, float], table: dict[str, Any]) -> np.ndarray:
-    """:func:`clustersim.cost.rules.valid` over every configuration of ``space`` (``table``: ``x`` and
-    its float64 columns), each rule that reads no per-configuration field checked once per layout (a few
+def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]) -> np.ndarray:
+    """:func:`clustersim.cost.rules.valid` over every configuration of ``space`` (``x``: the other inputs;
+    ``small``: the layout table as float64), each rule that reads no per-configuration field checked once per layout (a few
     thousand rows, not every configuration: the rules are elementwise, so a configuration's value is its
     layout's) and the rest on the whole table. The same booleans, in about a fifth of the time."""
     n = len(space.rows)
-    small = _LayoutOnly({k: v for k, v in x.items() if k not in _PER_CONFIG})  # (base holds placeholders)
-    small.update({k: v.astype(np.float64) for k, v in space.layouts.items()})
+    table = _Table(x, space, small, None)
+    per_layout_x = _LayoutOnly({k: v for k, v in x.items() if k not in _PER_CONFIG})  # (base holds placeholders)
+    per_layout_x.update(small)
     try:
-        d_small = rules.derived(NP, small)
+        d_small = rules.derived(NP, per_layout_x)
     except _PerConfigField:  # (the shared quantities read only layout fields; if not, check everything)
         return np.broadcast_to(np.asarray(rules.valid(NP, table)), (n,))
     per_layout: Any = True
@@ -297,9 +318,10 @@ def _valid_rows(space: _Space, x: dict[str, float], table: dict[str, Any]) -> np
     d_full = None
     for rule in rules.RULES:
         try:
-            per_layout = per_layout & rule.check(NP, small, d_small)
+            per_layout = per_layout & rule.check(NP, per_layout_x, d_small)
         except _PerConfigField:
-            d_full = rules.derived(NP, table) if d_full is None else d_full
+            if d_full is None:  # the shared quantities are per layout: expanded, not recomputed
+                d_full = {k: (v[space.rows] if np.ndim(v) else v) for k, v in d_small.items()}
             per_config = per_config & rule.check(NP, table, d_full)
     per_layout = np.broadcast_to(np.asarray(per_layout), (len(space.layouts["tp"]),))
     return np.broadcast_to(per_layout[space.rows] & per_config, (n,))
@@ -329,14 +351,13 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
         max_tp=max_tp, ffn_hidden_size=int(x["ffn_hidden_size"]), etp=int(x["etp"]), max_micro_batch=None,
         zero_stages=(0, 1, 2, 3), recompute=(0, 1, 2))
     n = len(space.rows)
-    layout = space.columns(np.float64)
-    table = {**x, **layout}
-    ok_rules = _valid_rows(space, x, table)
-    excluded = rules.excluded(NP, {k: (v[~ok_rules] if isinstance(v, np.ndarray) else v) for k, v in table.items()}
-                              ) if n and not ok_rules.all() else {}
-    # the layout fields as the kernel computes on them (float64, from the table the rules saw): no conversion
-    # per chunk inside evaluate
-    configs = {k: v[ok_rules] for k, v in layout.items()}
+    small = {k: v.astype(np.float64) for k, v in space.layouts.items()}
+    ok_rules = _valid_rows(space, x, small)
+    kept = None if ok_rules.all() else np.flatnonzero(ok_rules)
+    excluded = rules.excluded(NP, _Table(x, space, small, np.flatnonzero(~ok_rules))) if kept is not None else {}
+    # the layout fields as the kernel computes on them (float64): no conversion per chunk inside evaluate
+    kernel_table = _Table(x, space, small, kept)
+    configs = {k: kernel_table[k] for k in CONFIG_KEYS}
     skip = frozenset(r.name for r in rules.RULES)
     feasible = 0
     best: list[tuple[float, float, dict[str, Any]]] = []
