@@ -302,9 +302,10 @@ class _LayoutOnly(dict[str, Any]):
 
 def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]) -> np.ndarray:
     """:func:`clustersim.cost.rules.valid` over every configuration of ``space`` (``x``: the other inputs;
-    ``small``: the layout table as float64), each rule that reads no per-configuration field checked once per layout (a few
-    thousand rows, not every configuration: the rules are elementwise, so a configuration's value is its
-    layout's) and the rest on the whole table. The same booleans, in about a fifth of the time."""
+    ``small``: the layout table as float64). A rule that reads no per-configuration field is checked once
+    per layout (a few thousand rows: the rules are elementwise, so a configuration's value is its
+    layout's), the rest on every configuration. The same booleans (tests/test_cost_search.py), in under
+    half the time on the Llama 3 405B space (3 ms against 8 ms)."""
     n = len(space.rows)
     table = _Table(x, space, small, None)
     per_layout_x = _LayoutOnly({k: v for k, v in x.items() if k not in _PER_CONFIG})  # (base holds placeholders)
