@@ -32,9 +32,18 @@ def _numpy_version() -> str:
         from importlib import metadata
 
         try:
-            return metadata.version("numpy")
+            dist = metadata.distribution("numpy")
         except metadata.PackageNotFoundError:
             import numpy as loaded
+        else:
+            # the core metadata's Version header (packaging.python.org, "Core metadata specifications"),
+            # read without importing and running the e-mail parser that metadata.version uses
+            for line in (dist.read_text("METADATA") or "").splitlines():
+                if not line:  # the headers end at the first blank line
+                    break
+                if line.startswith("Version:"):
+                    return line.partition(":")[2].strip()
+            return str(dist.version)
     return str(loaded.__version__)
 
 

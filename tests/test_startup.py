@@ -171,3 +171,9 @@ def test_an_estimate_of_one_layout_imports_no_numpy(args):
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'rich'}))")
     assert _last_lines(code, 1) == (["[]"] if "--json" in args else ["['rich']"])
+
+
+def test_provenance_names_the_numpy_it_would_load_without_loading_it():
+    code = ("import sys\nfrom clustersim.results import provenance\nv = provenance()['numpy_version']\n"
+            "loaded = 'numpy' in sys.modules\nimport numpy\nprint(loaded, v == numpy.__version__)")
+    assert _last_lines(code, 1) == ["False True"]
