@@ -168,12 +168,12 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str |
 def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_json: bool, output: str | None,
            csv_path: str | None) -> None:
     """Rank every parallelism that fits FILE's cluster (tp, pp, dp, cp, ep, vpp, micro-batch, ZeRO, recompute, SP)."""
-    from clustersim.estimate import resolve
-    from clustersim.search import search as run_search
+    from clustersim.resolve import resolve_run
     from clustersim.search import search_to_dict
 
-    scenario = resolve(file, overrides)
-    result = search_to_dict(scenario, run_search(scenario, objective=objective, top=top))  # type: ignore[arg-type]
+    # what clustersim.search.search does, keeping the resolved run: the scenario is read and validated once
+    run = resolve_run(file, set_=overrides, objective=objective, top=top, search=True)
+    result = search_to_dict(run, run.search)
     if csv_path:
         from clustersim.money.tabular import write_csv
 
