@@ -44,7 +44,13 @@ from clustersim.errors import ScenarioError, visible
 @click.version_option(__version__, prog_name="clustersim")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
-    """Plan a large-model training run: days, GPU-hours, dollars, parallelism, failures."""
+    """Plan a large-model training run: days, GPU-hours, dollars, parallelism, failures.
+
+    \b
+    Environment (a value you set yourself wins):
+      OPENBLAS_NUM_THREADS=1, MKL_NUM_THREADS=1: one BLAS thread
+      PYDANTIC_DISABLE_PLUGINS=__all__: no pydantic plugin discovery
+    """
     if not debug:  # numpy's overflow/invalid-value warnings are for developers; results carry their own notes
         warnings.simplefilter("ignore", RuntimeWarning)
 
@@ -134,7 +140,6 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str |
     """Failure-free step time, MFU, memory, days, GPU-hours and dollars for FILE."""
     from clustersim.estimate import estimate as run_estimate
     from clustersim.estimate import require_fit
-    from clustersim.tables import estimate_tables
 
     est = run_estimate(file, set=overrides)
     require_fit(est)  # a layout that does not fit is refused (exit 2, the reason), never priced
@@ -142,6 +147,8 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str |
     result["warnings"] = print_warnings(est.scenario, as_json)
     if emit_result(result, as_json, output):
         return
+    from clustersim.tables import estimate_tables  # (rich: only for the tables)
+
     console = _console()
     for table in estimate_tables(result):
         console.print(table)
@@ -161,12 +168,12 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str |
 def search(file: str, overrides: tuple[str, ...], objective: str, top: int, as_json: bool, output: str | None,
            csv_path: str | None) -> None:
     """Rank every parallelism that fits FILE's cluster (tp, pp, dp, cp, ep, vpp, micro-batch, ZeRO, recompute, SP)."""
-    from clustersim.estimate import resolve
-    from clustersim.search import search as run_search
+    from clustersim.resolve import resolve_run
     from clustersim.search import search_to_dict
 
-    scenario = resolve(file, overrides)
-    result = search_to_dict(scenario, run_search(scenario, objective=objective, top=top))  # type: ignore[arg-type]
+    # what clustersim.search.search does, keeping the resolved run: the scenario is read and validated once
+    run = resolve_run(file, set_=overrides, objective=objective, top=top, search=True)
+    result = search_to_dict(run, run.search)
     if csv_path:
         from clustersim.money.tabular import write_csv
 
@@ -469,6 +476,15 @@ def calibrate(measurements: str, profile_path: str | None, as_json: bool, output
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def start_up_environment() -> None:
+    """The process environment the commands run in, the user's own values first: one BLAS thread
+    (:func:`single_threaded_blas`) and no pydantic plugins (pydantic looks them up in every installed
+    package's entry points when the first model is built, a few ms of each command's start-up; the
+    scenario models use none). Set ``PYDANTIC_DISABLE_PLUGINS`` (e.g. to an empty string) to load them."""
+    single_threaded_blas()
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
 def single_threaded_blas() -> None:
     """One BLAS thread for this command's process (and the worker processes it starts), unless the user
     set the count: numpy starts OpenBLAS's thread pool (a thread per core) when it is imported, and the
@@ -486,7 +502,7 @@ def main() -> None:
     SIGTERM raises SystemExit(143), so that the ``finally`` blocks run: a half-written output's temporary
     file is removed and a sweep's database is closed, as on Ctrl-C."""
     signal.signal(signal.SIGTERM, terminated)
-    single_threaded_blas()
+    start_up_environment()
     try:
         cli(prog_name="clustersim")
     except KeyboardInterrupt:

@@ -12,14 +12,15 @@ import csv
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from clustersim import theory, units
+from clustersim import units
 from clustersim.errors import ErrorItem, ScenarioError
 from clustersim.scenario import catalog
 from clustersim.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Source", "failure_sources", "job_mtbf_s", "checkpoint_costs", "checkpoint_interval_s",
            "theory_summary", "theory_columns", "read_trace", "leaf_switches", "THEORY_KEYS"]
@@ -94,8 +95,23 @@ def job_mtbf_s(sources: Scenario | Sequence[Mapping[str, Any]]) -> float | None:
     stopping = [src for src in sources if src["effect"] != "fabric"]
     if not stopping:
         return None
-    return theory.job_mtbf_s(
-        [src["units"] for src in stopping], [src["mtbf_s"] for src in stopping])
+    counts, mtbfs = [float(src["units"]) for src in stopping], [float(src["mtbf_s"]) for src in stopping]
+    if len(stopping) < _SEQUENTIAL_SUM:
+        # theory.job_mtbf_s in plain Python (no numpy import for one estimate): numpy sums fewer than 8
+        # values left to right, as this loop does, so the result is the same float
+        if any(m <= 0 for m in mtbfs) or any(u < 0 for u in counts):
+            raise ValueError("mtbf_s must be > 0 and units >= 0")
+        rate = 0.0
+        for u, m in zip(counts, mtbfs, strict=True):
+            rate += u / m
+        return math.inf if rate == 0 else 1.0 / rate
+    from clustersim import theory
+
+    return float(theory.job_mtbf_s(counts, mtbfs))
+
+
+#: Below this many terms numpy's sum (pairwise, in blocks of 8) adds left to right.
+_SEQUENTIAL_SUM = 8
 
 
 def checkpoint_times(size_bytes: Any, write_bytes_per_s: Any, read_bytes_per_s: Any, is_async: Any, gpus: Any,
@@ -105,6 +121,8 @@ def checkpoint_times(size_bytes: Any, write_bytes_per_s: Any, read_bytes_per_s: 
     write = size / aggregate write bandwidth (shared by all writers); load = size / read bandwidth;
     async: only the device-to-host copy of each GPU's shard blocks (MegaScale Sec. 4.4), at the host-copy
     bandwidth per GPU, all GPUs in parallel; blocking: the whole write blocks."""
+    import numpy as np
+
     size = np.asarray(size_bytes, dtype=float)
     write_s = size / np.asarray(write_bytes_per_s, dtype=float)
     load_s = size / np.asarray(read_bytes_per_s, dtype=float)
@@ -136,6 +154,8 @@ def checkpoint_interval_s(s: Scenario, block_s: float, mtbf_s: float | None) -> 
         return float(ck.interval_minutes) * units.MINUTE_S
     if mtbf_s is None:
         return units.DAY_S
+    from clustersim import theory
+
     return float(theory.daly_interval_s(block_s, mtbf_s))
 
 
@@ -150,6 +170,10 @@ def theory_columns(*, checkpoint_bytes: Any, train_s: Any, gpus: Any, write_byte
     restart = detection + restart + checkpoint load. ``mtbf_s`` NaN: no failures. A job whose MTBF is not
     longer than a checkpoint plus a recovery cannot finish: ``cannot_finish`` True, wall time NaN.
     """
+    import numpy as np
+
+    from clustersim import theory
+
     write_s, block_s, load_s = checkpoint_times(checkpoint_bytes, write_bytes_per_s, read_bytes_per_s, is_async,
                                                 gpus, host_copy_bytes_per_s)
     mtbf = np.asarray(mtbf_s, dtype=float)
@@ -175,6 +199,77 @@ def theory_columns(*, checkpoint_bytes: Any, train_s: Any, gpus: Any, write_byte
             "recovery_s": restart}
 
 
+def _theory_point(*, checkpoint_bytes: float, train_s: float, gpus: float, write_bytes_per_s: float,
+                  read_bytes_per_s: float, is_async: bool, host_copy_bytes_per_s: float, fixed_interval_s: float,
+                  mtbf_s: float, recovery_s: float) -> dict[str, float]:
+    """:func:`theory_columns` for one point in plain Python (``math``; one estimate imports no numpy): the
+    same operations in the same order, NaN and infinity where numpy gives them. Checkpoint times,
+    Daly's interval (Daly 2006, Eq. 37, as :func:`clustersim.theory.daly_interval_s`) and the
+    cannot-finish rule are the same floats; the expected wall time (Daly 2006's complete cost function,
+    as :func:`clustersim.theory.daly_segment_time_s`) uses the C library's exp and expm1, which may differ
+    from numpy's vectorized ones in the last bit (tests/test_theory_point.py holds them within 1e-15)."""
+    size = float(checkpoint_bytes)
+    write_s = size / float(write_bytes_per_s)
+    load_s = size / float(read_bytes_per_s)
+    block_s = size / float(gpus) / float(host_copy_bytes_per_s) if is_async else write_s
+    mtbf, fixed, train = float(mtbf_s), float(fixed_interval_s), float(train_s)
+    known = not math.isnan(mtbf)
+    m = mtbf if known else 1.0
+    if m <= 0 or block_s < 0:
+        raise ValueError("mtbf_s must be > 0 and write_s >= 0")
+    xi = block_s / (2.0 * m)
+    daly = math.sqrt(2.0 * block_s * m) * (1.0 + math.sqrt(xi) / 3.0 + xi / 9.0) - block_s
+    daly = daly if block_s < 2.0 * m else m
+    interval = (daly if known else units.DAY_S) if math.isnan(fixed) else fixed
+    interval = _nan_min(interval, _nan_max(train, 1e-9))
+    restart = float(recovery_s) + load_s
+    cannot = known and mtbf <= block_s + restart
+    ok = known and not cannot
+    wall = math.nan
+    if ok:
+        segment = mtbf * _exp(restart / mtbf) * _expm1((interval + block_s) / mtbf)
+        wall = _ieee_div(segment * train, interval)
+    goodput = ((train / wall if math.isfinite(wall) and wall > 0 else 0.0) if ok
+               else (0.0 if cannot else math.nan))
+    return {"checkpoint_write_s": write_s, "checkpoint_load_s": load_s, "checkpoint_block_s": block_s,
+            "checkpoint_interval_s": interval, "job_mtbf_s": mtbf, "expected_goodput": goodput,
+            "expected_wall_s": wall, "expected_interruptions": wall / mtbf, "cannot_finish": float(cannot),
+            "recovery_s": restart}
+
+
+def _nan_min(a: float, b: float) -> float:
+    """``numpy.minimum`` of two floats (NaN if either is)."""
+    return math.nan if math.isnan(a) or math.isnan(b) else min(a, b)
+
+
+def _nan_max(a: float, b: float) -> float:
+    """``numpy.maximum`` of two floats (NaN if either is)."""
+    return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+
+
+def _ieee_div(a: float, b: float) -> float:
+    """a / b as numpy divides (infinite or NaN for b = 0, no exception)."""
+    if b != 0:
+        return a / b
+    return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _exp(x: float) -> float:
+    """exp, infinite where it overflows (as numpy's)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _expm1(x: float) -> float:
+    """expm1, infinite where it overflows (as numpy's)."""
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf
+
+
 def _float_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
@@ -188,15 +283,14 @@ def theory_summary(run: Any, kernel: Mapping[str, Any]) -> dict[str, Any]:
     ck = s.checkpoint
     fails = s.failures
     has = mtbf is not None and fails is not None
-    col = theory_columns(
+    one = _theory_point(
         checkpoint_bytes=kernel["checkpoint_bytes"], train_s=kernel["train_s"],
         gpus=s.gpus if isinstance(run, Scenario) else run.gpus,
         write_bytes_per_s=ck.write_bytes_per_s, read_bytes_per_s=ck.read_bytes_per_s, is_async=ck.async_,
         host_copy_bytes_per_s=ck.host_copy_gbyte_per_s * units.GB,
         fixed_interval_s=math.nan if ck.interval_minutes == "auto" else float(ck.interval_minutes) * units.MINUTE_S,
-        mtbf_s=mtbf if has else math.nan,
+        mtbf_s=mtbf if has and mtbf is not None else math.nan,
         recovery_s=(fails.detect_s + fails.restart_s) if fails is not None else 0.0)
-    one = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in col.items()}
     out: dict[str, Any] = {
         "checkpoint_write_s": one["checkpoint_write_s"],
         "checkpoint_load_s": one["checkpoint_load_s"],

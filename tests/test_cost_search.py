@@ -134,3 +134,44 @@ def test_divisors_and_sorted_unique_equal_numpys_unique():
     for size in [0, 1, 2, 5, 30, 200]:
         x = rng.integers(0, 40, size)
         assert np.array_equal(_sorted_unique(x), np.unique(x))
+
+
+@pytest.mark.parametrize("model", [MODEL, MOE])
+def test_enumeration_order_is_layouts_outer_then_zero_recompute_sp(model):
+    """The documented order (the ranking's ties depend on it): tp, cp, pp outer (a meshgrid of ascending
+    divisors), then ep, micro-batch, vpp, and ZeRO, recompute, SP innermost."""
+    space = enumerate_configs(gpus=16, gpus_per_node=8, layers=model["layers"], attention_heads=16, kv_heads=4,
+                              experts=model["experts"], seq_len=2048, global_batch_seqs=32, zero_stages=(0, 2, 3),
+                              recompute=(2, 0))
+    order = ("tp", "cp", "pp", "ep", "micro_batch_seqs", "vpp")
+    keys = [tuple(int(space[k][i]) for k in order) + (int(space["zero"][i]), (2, 0).index(int(space["recompute"][i])),
+                                                      int(space["sequence_parallel"][i]))
+            for i in range(len(space["tp"]))]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert set(space["zero"].tolist()) == {0, 2, 3} and set(space["recompute"].tolist()) == {0, 2}
+
+
+@pytest.mark.parametrize(("model", "framework", "offload"), [(MODEL, 0, 0), (MODEL, 3, 0), (MOE, 3, 2), (MOE, 1, 0)])
+def test_rules_checked_per_layout_equal_the_rules_on_every_configuration(model, framework, offload):
+    """The search checks the rules that read no per-configuration field once per layout: the same
+    booleans as clustersim.cost.rules.valid on the whole table."""
+    from clustersim.cost import rules
+    from clustersim.cost.backend import NP
+    from clustersim.cost.search import _space, _Table, _valid_rows
+
+    base = KernelInputs(**model, **FABRIC, seq_len=2048, global_batch_seqs=32, micro_batch_seqs=1, tp=1, pp=1, dp=1,
+                        tokens=1e10, peak_flop_per_s=989e12, hbm_bytes=80 * 2**30, hbm_bw_bytes_per_s=3350e9,
+                        framework=framework, activation_offload_layers=offload)
+    x = base.scalars()
+    space = _space(gpus=16, gpus_per_node=8, layers=model["layers"], attention_heads=16, kv_heads=4,
+                   experts=model["experts"], seq_len=2048, global_batch_seqs=32, max_tp=None, ffn_hidden_size=None,
+                   max_micro_batch=None, zero_stages=(0, 1, 2, 3), recompute=(0, 1, 2), etp=0)
+    small = {k: v.astype(np.float64) for k, v in space.layouts.items()}
+    full = {**x, **{k: v.astype(np.float64) for k, v in space.columns().items()}}
+    want = np.broadcast_to(np.asarray(rules.valid(NP, full)), (len(space.rows),))
+    got = _valid_rows(space, x, small)
+    assert np.array_equal(got, want)
+    if framework == 3 or offload:
+        assert not want.all()  # a case where per-configuration rules remove layouts
+    table = _Table(x, space, small, np.flatnonzero(~got))
+    assert np.array_equal(table["zero"], full["zero"][~got]) and np.array_equal(table["vpp"], full["vpp"][~got])

@@ -159,3 +159,21 @@ def test_search_json_loads_neither_rich_nor_numpy_ma():
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
             "print(sorted({m for m in sys.modules if m.split('.')[0] == 'rich' or m.split('.')[:2] == ['numpy', 'ma']}))")
     assert _last_lines(code, 1) == ["[]"]
+
+
+@pytest.mark.parametrize("args", [["estimate", "scenarios/gpt3-175b-megatron.yaml"],
+                                  ["estimate", "scenarios/gpt3-175b-megatron.yaml", "--json"]])
+def test_an_estimate_of_one_layout_imports_no_numpy(args):
+    """One given layout is plain Python (evaluate_one, theory for one point): numpy is not imported, and
+    under --json neither is the table library."""
+    code = ("import sys\nfrom clustersim.cli import cli\ntry:\n"
+            f"    cli({args!r}, prog_name='clustersim')\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'rich'}))")
+    assert _last_lines(code, 1) == (["[]"] if "--json" in args else ["['rich']"])
+
+
+def test_provenance_names_the_numpy_it_would_load_without_loading_it():
+    code = ("import sys\nfrom clustersim.results import provenance\nv = provenance()['numpy_version']\n"
+            "loaded = 'numpy' in sys.modules\nimport numpy\nprint(loaded, v == numpy.__version__)")
+    assert _last_lines(code, 1) == ["False True"]

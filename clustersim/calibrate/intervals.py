@@ -32,12 +32,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from clustersim.calibrate.special import normal_ppf
 from clustersim.groups import gpu_generation, parallelism_style
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["LEVEL", "MIN_GROUP", "MIN_SOURCES", "Interval", "Residual", "gpu_generation", "parallelism_style", "student_t_ppf",
            "interval_from_residuals", "interval_from_posterior", "published_residuals", "coverage",
@@ -71,6 +72,8 @@ class Interval:
     def draw_factors(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Step-time factors drawn from the distribution the interval summarises (for a simulation's
         replicas): exp(centre + scale x T_dof), T standard normal when dof is infinite."""
+        import numpy as np
+
         t = rng.standard_normal(size) if math.isinf(self.dof) else rng.standard_t(self.dof, size)
         return np.exp(self.log_centre + self.log_scale * t)
 

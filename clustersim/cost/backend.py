@@ -4,7 +4,8 @@ Every formula in :mod:`clustersim.cost` is written once, as a function of an ``x
 inputs that are either Python floats or numpy arrays; ``+ - * /`` work on both. The few operations
 that differ (choose, max, min, ceil, floor, log2, cube root) go through the backend:
 
-* :data:`NP` is used by :func:`clustersim.cost.kernel.evaluate`. When a condition is a plain Python
+* :data:`NP` is used by :func:`clustersim.cost.kernel.evaluate` (it is made, and numpy imported, when first
+  named: ``evaluate_one`` alone never imports numpy). When a condition is a plain Python
   bool (because every input it depends on is a scalar, e.g. the model's dimensions in a parallelism
   search), it picks a branch without touching an array; otherwise it calls the numpy function.
 * :data:`PY` is used by :func:`clustersim.cost.kernel.evaluate_one`: ``math`` and built-ins only, no
@@ -19,13 +20,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["NP", "PY", "Backend"]
 
-_SCALAR_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
+#: Plain Python scalars; the numpy backend adds numpy's scalar types.
+_PY_SCALARS: tuple[type, ...] = (bool, int, float)
 
 
 def _cbrt(x: float) -> float:
@@ -39,18 +42,19 @@ class Backend:
     """The operations a formula may need besides arithmetic and comparisons."""
 
     name = "abstract"
+    #: The types :meth:`is_scalar` and :meth:`select` take for one value shared by every configuration.
+    scalar_types: tuple[type, ...] = _PY_SCALARS
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
 
-    @staticmethod
-    def is_scalar(x: Any) -> bool:
+    def is_scalar(self, x: Any) -> bool:
         """True for a plain number or bool (the same value for every configuration)."""
-        return isinstance(x, _SCALAR_TYPES)
+        return isinstance(x, self.scalar_types)
 
     def select(self, cond: Any, a: Callable[[], Any], b: Callable[[], Any]) -> Any:
         """``where(cond, a(), b())``, computing only the branch taken when ``cond`` is a scalar."""
-        if isinstance(cond, _SCALAR_TYPES):
+        if isinstance(cond, self.scalar_types):
             return a() if cond else b()
         return self.where(cond, a(), b())
 
@@ -84,8 +88,11 @@ class Backend:
 class _Numpy(Backend):
     name = "numpy"
 
+    def __init__(self) -> None:
+        self.scalar_types = (*_PY_SCALARS, np.bool_, np.integer, np.floating)
+
     def where(self, cond: Any, a: Any, b: Any) -> Any:
-        if isinstance(cond, _SCALAR_TYPES):
+        if isinstance(cond, self.scalar_types):
             return a if cond else b
         return np.where(cond, a, b)
 
@@ -110,7 +117,7 @@ class _Numpy(Backend):
         return np.floor(x)
 
     def logical_not(self, x: Any) -> Any:
-        if isinstance(x, _SCALAR_TYPES):
+        if isinstance(x, self.scalar_types):
             return not x
         return np.logical_not(x)
 
@@ -125,8 +132,8 @@ class _Numpy(Backend):
         return np.cbrt(x)
 
     def take(self, table: tuple[float, ...], index: Any) -> Any:
-        if isinstance(index, _SCALAR_TYPES):
-            return table[int(index)]
+        if isinstance(index, self.scalar_types):
+            return table[int(index)]  # type: ignore[call-overload]
         return np.asarray(table, dtype=np.float64)[np.asarray(index).astype(np.intp)]
 
 
@@ -161,5 +168,17 @@ class _Python(Backend):
         return table[int(index)]
 
 
-NP: Backend = _Numpy()
 PY: Backend = _Python()
+NP: Backend  # bound by __getattr__ on first use
+
+
+def __getattr__(name: str) -> Any:
+    """``NP``, made (and numpy imported) on first use (PEP 562), so that the plain-Python path never
+    imports numpy."""
+    if name != "NP":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global NP, np
+    import numpy as np
+
+    NP = _Numpy()
+    return NP

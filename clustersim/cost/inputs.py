@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from clustersim.errors import ClustersimError
 
 __all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "PLACEMENTS",
@@ -214,7 +212,7 @@ class KernelInputs:
         out = {}
         for name in INPUTS:
             value = getattr(self, name)
-            if np.ndim(value):
+            if not isinstance(value, (int, float)) and _ndim(value):
                 raise ClustersimError(f"{name} holds an array; expected one configuration")
             out[name] = float(value)
         return out
@@ -254,4 +252,13 @@ def stack(items: list[KernelInputs]) -> KernelInputs:
     """Many configurations as one: each field an array over the items (for one vectorized kernel call)."""
     if not items:
         raise ClustersimError("stack: no kernel inputs")
+    import numpy as np
+
     return KernelInputs(**{name: np.asarray([getattr(it, name) for it in items]) for name in INPUTS})
+
+
+def _ndim(value: Any) -> int:
+    """``numpy.ndim`` of a field that is not a plain Python number (numpy imported only then)."""
+    import numpy as np
+
+    return int(np.ndim(value))

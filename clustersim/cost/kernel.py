@@ -28,15 +28,16 @@ attention kernels; False models Megatron-LM's unfused softmax attention of 2021-
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from clustersim import units
-from clustersim.cost import comm, compute, efficiency, flops, memory, pipeline, rules
-from clustersim.cost.backend import NP, PY, Backend
+from clustersim.cost import backend, comm, compute, efficiency, flops, memory, pipeline, rules
+from clustersim.cost.backend import PY, Backend
 from clustersim.cost.inputs import DEFAULTS, INPUTS, MODES, PLACEMENTS, PRECISIONS, RECOMPUTE, KernelInputs
 from clustersim.errors import ClustersimError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "INPUTS", "DEFAULTS", "OUTPUTS", "BOOL_OUTPUTS", "BREAKDOWN",
            "evaluate", "evaluate_one", "invalid_reasons"]
@@ -395,6 +396,8 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
     return (None: all of :data:`OUTPUTS`): a caller that ranks a large space on a few of them (the search)
     saves writing the rest.
     """
+    import numpy as np  # here, not at the top: evaluate_one (one estimate) never imports numpy
+
     outputs = OUTPUTS if outputs is None else tuple(outputs)
     unknown = [key for key in outputs if key not in OUTPUTS]
     if unknown:
@@ -426,7 +429,7 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
         for start in range(0, max(size, 1), _CHUNK):
             stop = min(start + _CHUNK, size) if size else 1
             part = {n: (v[start:stop] if isinstance(v, np.ndarray) else v) for n, v in flat.items()}
-            res = _kernel(NP, part, skip_rules)
+            res = _kernel(backend.NP, part, skip_rules)
             for key in outputs:
                 out[key][start:stop] = res[key]
     return {key: out[key].reshape(shape) for key in outputs}

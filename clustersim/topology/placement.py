@@ -11,8 +11,6 @@ GPU r of :func:`clustersim.topology.build_cluster` (GPU r sits in node r // gpus
 
 from __future__ import annotations
 
-import numpy as np
-
 from clustersim.errors import InfeasibleError, ScenarioError
 
 __all__ = ["place_groups", "GROUP_KINDS", "DEFAULT_ORDER"]
@@ -48,6 +46,8 @@ def place_groups(gpus: int, tp: int, cp: int, dp: int, pp: int, ep: int = 1,
     Raises :class:`InfeasibleError` when the sizes do not multiply to ``gpus`` or ``ep`` does not divide
     ``dp``, and :class:`ScenarioError` for a malformed ``order``.
     """
+    import numpy as np  # here: a cluster built for one estimate places no groups (and needs no numpy)
+
     sizes = {"tp": tp, "cp": cp, "dp": dp, "pp": pp, "ep": ep, "gpus": gpus}
     bad = {k: v for k, v in sizes.items() if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1}
     if bad:
