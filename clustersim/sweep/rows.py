@@ -61,8 +61,9 @@ def _values(arr: np.ndarray) -> list[Any]:
 
 
 def _theory(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-    """Theory's columns for every point: :func:`clustersim.reliability.theory_columns` on arrays, the same
-    function (and the same cannot-finish rule) as :func:`clustersim.reliability.theory_summary`."""
+    """Theory's columns for every point: :func:`clustersim.reliability.theory_columns` on arrays, the numpy
+    twin of the plain-Python point that :func:`clustersim.reliability.theory_summary` runs (the same
+    formulas and cannot-finish rule; tests/test_theory_point.py holds them equal to a few ulps)."""
     n = len(runs)
     ck = [r.scenario.checkpoint for r in runs]
     fails = [r.scenario.failures for r in runs]
