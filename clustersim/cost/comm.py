@@ -185,8 +185,14 @@ def context_parallel_s(xp: Any, fab: Fabric, span: Any, c: Any, kv_bytes: Any, a
     _, bw, lat = tier(xp, fab, span)
     one = kv_bytes / (bw * eff.NET_EFF) + lat  # one block to one neighbour
     steps = c - 1.0
-    ring = overlap_s(xp, (2.0 + fwd_passes) * steps * one, attn_fwd_s * fwd_passes + attn_bwd_s)
-    grad = one + (4.0 / act_bytes - 1.0) * kv_bytes / (bw * eff.NET_EFF)  # a gradient block in fp32
-    gather = fwd_passes * overlap_s(xp, steps * one, attn_fwd_s / c) + overlap_s(xp, steps * one, attn_bwd_s / c)
-    grads = overlap_s(xp, steps * grad, attn_bwd_s * steps / c) + grad
-    return (c > 1.0) * xp.where(pytorch_ring, gather + grads, ring)
+
+    def ring() -> Any:
+        return overlap_s(xp, (2.0 + fwd_passes) * steps * one, attn_fwd_s * fwd_passes + attn_bwd_s)
+
+    def gathered() -> Any:
+        grad = one + (4.0 / act_bytes - 1.0) * kv_bytes / (bw * eff.NET_EFF)  # a gradient block in fp32
+        gather = fwd_passes * overlap_s(xp, steps * one, attn_fwd_s / c) + overlap_s(xp, steps * one,
+                                                                                      attn_bwd_s / c)
+        return gather + overlap_s(xp, steps * grad, attn_bwd_s * steps / c) + grad
+
+    return (c > 1.0) * xp.select(pytorch_ring, gathered, ring)
