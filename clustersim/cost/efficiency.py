@@ -63,7 +63,7 @@ DEEPSPEED_BUCKET_ELEMENTS = 5e8
 #: Barrier", ASPLOS: overlapped collectives slow the GEMMs they overlap). The one constant of the time
 #: model fitted on published runs (see docs/validation.md: the value, what it was fitted on, and how far
 #: it moves when one source is left out).
-OVERLAP_INTERFERENCE = 0.6
+OVERLAP_INTERFERENCE = 0.8
 
 
 #: Fixed time per local expert, per MoE layer and per GEMM pass (forward; the backward pays it twice, as
