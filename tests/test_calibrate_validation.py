@@ -62,16 +62,23 @@ def test_megascale_scales_calibrate_each_other():
 
 @pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")
 def test_one_megascale_row_fixes_one_direction_and_reproduces_itself():
-    """One measurement: one identified direction, and its own row reproduced.
+    """One measurement: one identified direction, and its own row reproduced up to the prior's pull.
 
-    (Whether one row then predicts the other scales better depends on how the kernel's error varies with
-    scale; the report states the measured figure.)
+    The overall scale's prior (its sd from the validation residuals of the row's group, 0.105 here) keeps
+    one measurement (log sd 0.05) from moving the prediction all the way: the fit takes it 83% of the way
+    from 11.5% slow to 1.8% (the normal-normal posterior would move P^2 / (P^2 + n^2) of a log error, 0.7-0.82
+    for the measurement and layout sds). (Whether one row then predicts the other scales better depends on
+    how the kernel's error varies with scale; the report states the measured figure.)
     """
+    import math
+
     params = calibratable()
     rows = [(_scenario(g, dp, b), st) for g, dp, b, st in MEGASCALE[:1]]
     res = _fit(params, rows, [0])
     assert len(res.identified_directions()) == 1
-    assert abs(res.predicted_after_s[0] / rows[0][1] - 1) < 0.01
+    before = math.log(res.predicted_before_s[0] / rows[0][1])
+    after = math.log(res.predicted_after_s[0] / rows[0][1])
+    assert abs(after) < 0.025 and 0.7 < 1.0 - after / before < 1.0, (before, after)
 
 
 @pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")
