@@ -147,6 +147,13 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str |
     result["warnings"] = print_warnings(est.scenario, as_json)
     if emit_result(result, as_json, output):
         return
+    from clustersim.cli_text import estimate_layout, plain_output, plain_text, plain_value
+
+    text = plain_text(estimate_layout(result, plain_value)) if plain_output() else None
+    if text is not None:  # what rich prints there, without rich (clustersim.cli_text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     from clustersim.tables import estimate_tables  # (rich: only for the tables)
 
     console = _console()
