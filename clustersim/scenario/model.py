@@ -5,6 +5,8 @@ The cross-field checks (tp*pp*dp*cp equals the GPU count, batch divisibility, he
 reports all of them at once and the loader can attach file:line marks to each.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -54,7 +56,7 @@ class Scenario(Strict):
         None, description="named strategies (dotted overrides) for `clustersim resilience`")
 
     @model_validator(mode="after")
-    def _cross(self, info: ValidationInfo) -> "Scenario":
+    def _cross(self, info: ValidationInfo) -> Scenario:
         if info.context and info.context.get("defer_cross_checks"):
             return self
         problems = cross_checks(self)
@@ -96,7 +98,7 @@ class Scenario(Strict):
             return par.model_copy(update={"dp": max(1, (gpus if gpus is not None else self.gpus) // denom)})
         return par
 
-    def with_parallelism(self, par: ParallelismSpec) -> "Scenario":
+    def with_parallelism(self, par: ParallelismSpec) -> Scenario:
         training = self.training.model_copy(update={"parallelism": par})
         return self.model_copy(update={"training": training})
 
