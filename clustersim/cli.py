@@ -527,8 +527,7 @@ def _no_plugin_discovery() -> None:
             del sys.modules[_PYDANTIC_PLUGIN_LOADER]
         return getattr(importlib.import_module(_PYDANTIC_PLUGIN_LOADER), name)
 
-    stand_in.get_plugins = get_plugins  # type: ignore[attr-defined]
-    stand_in.__getattr__ = real_attribute  # type: ignore[attr-defined]
+    vars(stand_in).update(get_plugins=get_plugins, __getattr__=real_attribute)
     sys.modules[_PYDANTIC_PLUGIN_LOADER] = stand_in
 
 

@@ -197,7 +197,7 @@ def _widths(table: list[list[str]], limit: int) -> list[int] | None:
     """Each column's width with its one-space padding on either side: the widest cell, narrowed as rich
     narrows a table wider than ``limit``, but only where the widest column alone gives the excess up and
     stays at least as wide as the next; None otherwise."""
-    widths = [max(len(cell) for cell in column) + 2 for column in zip(*table)]
+    widths = [max(len(cell) for cell in column) + 2 for column in zip(*table, strict=True)]
     excess = sum(widths) - limit
     if excess > 0:
         widest = max(widths)
@@ -212,23 +212,25 @@ def _widths(table: list[list[str]], limit: int) -> list[int] | None:
 
 def _render(table: TextTable, width: int) -> list[str] | None:
     """The lines rich prints for ``table`` at a console ``width`` (its default box, heavy-headed), or None."""
-    header = [_plain(h) for h, _, _ in table.columns] if table.show_header else []
-    rows = [[_plain(cell) for cell in row] for row in table.rows]
     title = _plain(table.title)
-    cells = ([header] if table.show_header else []) + rows
-    if title is None or any(c is None for row in cells for c in row) or not rows:
+    grid: list[list[str]] = []
+    for row in ([tuple(h for h, _, _ in table.columns)] if table.show_header else []) + table.rows:
+        cells = [_plain(cell) for cell in row]
+        if len(cells) != len(table.columns) or any(c is None for c in cells):
+            return None
+        grid.append([c for c in cells if c is not None])
+    if title is None or not table.rows:
         return None
-    grid: list[list[str]] = cells  # type: ignore[assignment]  (no None left)
     widths = _widths(grid, width - len(table.columns) - 1)
     if widths is None:
         return None
     justify = [how for _, how, _ in table.columns]
     body: list[list[list[str]]] = []
-    for row in grid:
-        wrapped = [_wrap(cell, w - 2) for cell, w in zip(row, widths)]
+    for texts in grid:
+        wrapped = [_wrap(cell, w - 2) for cell, w in zip(texts, widths, strict=True)]
         if any(lines is None for lines in wrapped):
             return None
-        body.append(wrapped)  # type: ignore[arg-type]
+        body.append([lines for lines in wrapped if lines is not None])
     total = sum(widths) + len(widths) + 1
     title_lines = _wrap(title, total)
     if title_lines is None:
@@ -241,7 +243,7 @@ def _render(table: TextTable, width: int) -> list[str] | None:
         bar = "┃" if heavy and i == 0 else "│"
         for k in range(max(len(lines) for lines in row_lines)):
             out.append(bar + bar.join(" " + _justify(lines[k] if k < len(lines) else "", w - 2, how) + " "
-                                      for lines, w, how in zip(row_lines, widths, justify)) + bar)
+                                      for lines, w, how in zip(row_lines, widths, justify, strict=True)) + bar)
         if heavy and i == 0:
             out.append("┡" + "╇".join("━" * w for w in widths) + "┩")
     out.append("└" + "┴".join("─" * w for w in widths) + "┘")
