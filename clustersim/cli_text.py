@@ -19,7 +19,6 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from clustersim.errors import visible
@@ -40,14 +39,21 @@ _WORD = re.compile(r"\s*\S+\s*")
 _RICH_ENVIRONMENT = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES")
 
 
-@dataclass(frozen=True)
 class TextTable:
-    """One table: its title, its columns ``(header, justify, style)``, its rows of markup strings."""
+    """One table: its title, its columns ``(header, justify, style)``, its rows of markup strings (a plain
+    class: a dataclass's generated methods are compiled at import, a cost on every estimate's start-up)."""
 
-    title: str
-    columns: list[tuple[str, str, str | None]]
-    rows: list[tuple[str, ...]] = field(default_factory=list)
-    show_header: bool = True
+    __slots__ = ("title", "columns", "rows", "show_header")
+
+    def __init__(self, title: str, columns: list[tuple[str, str, str | None]],
+                 rows: list[tuple[str, ...]] | None = None, show_header: bool = True) -> None:
+        self.title = title
+        self.columns = columns
+        self.rows: list[tuple[str, ...]] = [] if rows is None else rows
+        self.show_header = show_header
+
+    def __repr__(self) -> str:
+        return f"TextTable({self.title!r}, {len(self.columns)} columns, {len(self.rows)} rows)"
 
 
 def fmt_num(value: float | None, spec: str, missing: str = "n/a") -> str:
