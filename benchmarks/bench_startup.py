@@ -16,6 +16,11 @@ train``, on the same run: Megatron-LM's GPT-3 175B (its ``megatron-lm-175b`` pre
 (scenarios/gpt3-175b-megatron.yaml). Give its interpreter with ``--peer-python`` (or the environment
 variable ``CLUSTERSIM_PEER_PYTHON``); without one the output says the peer was not timed.
 
+Output: the commands write to a pipe (here /dev/null), where ``clustersim estimate`` prints its tables
+without rich (clustersim.cli_text, the same characters); in a terminal rich draws them. The line
+"through rich" times that path too (``FORCE_COLOR=`` sends the command through rich without styling), so
+that both figures are printed, each paired with the peer.
+
 Bytecode: both sides run from compiled modules, as installed packages do (pip compiles what it
 installs; a peer's site-packages has its ``.pyc``). This script compiles clustersim's own modules first
 (``compileall``, into the ignored ``__pycache__`` folders), because a development shell may run with
@@ -53,16 +58,23 @@ PEER_ARGS = ["-m", "llm_analysis.analysis", "train", "--model_name", "megatron-l
              "--total_num_tokens", "300e9"]
 
 
-def _wall_s(cmd: list[str]) -> float:
+#: The environment of the "through rich" run: FORCE_COLOR set to nothing makes rich treat the pipe as no
+#: terminal (no styles, rich.console.Console.is_terminal) and keeps clustersim.cli_text from answering.
+THROUGH_RICH = {**os.environ, "FORCE_COLOR": ""}
+
+
+def _wall_s(cmd: list[str], env: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=REPO)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=REPO, env=env)
     return time.perf_counter() - t0
 
 
-def paired(cmd: list[str], baseline: list[str], runs: int) -> tuple[list[float], list[float], float]:
-    """(A's seconds, B's seconds, median of the per-pair ratios A/B), A and B in turn after a warm-up."""
-    _wall_s(cmd), _wall_s(baseline)  # warm the file cache
-    pairs = [(_wall_s(cmd), _wall_s(baseline)) for _ in range(runs)]
+def paired(cmd: list[str], baseline: list[str], runs: int, env: dict[str, str] | None = None
+           ) -> tuple[list[float], list[float], float]:
+    """(A's seconds, B's seconds, median of the per-pair ratios A/B), A and B in turn after a warm-up
+    (``env``: A's environment)."""
+    _wall_s(cmd, env), _wall_s(baseline)  # warm the file cache
+    pairs = [(_wall_s(cmd, env), _wall_s(baseline)) for _ in range(runs)]
     return [p[0] for p in pairs], [p[1] for p in pairs], statistics.median(x / y for x, y in pairs)
 
 
@@ -103,11 +115,12 @@ def main() -> None:
               "(python -m venv /tmp/peer && /tmp/peer/bin/pip install llm-analysis==0.2.2) and pass --peer-python. "
               "Calculon is not on PyPI: not timed.")
     else:
-        a, b, ratio = paired(COMMANDS["clustersim estimate gpt3-175b"], [exe, *PEER_ARGS], args.runs)
-        print(f"clustersim estimate gpt3-175b vs llm-analysis 0.2.2 train (same run, paired): clustersim median "
-              f"{statistics.median(a):.3f} s, llm-analysis median {statistics.median(b):.3f} s (min {min(b):.3f}, "
-              f"max {max(b):.3f}); ratio {ratio:.2f}x  [target <= {PEER_TARGET:g}x: "
-              f"{'met' if ratio <= PEER_TARGET else 'MISSED'}]", flush=True)
+        for how, env in (("", None), (" through rich", THROUGH_RICH)):
+            a, b, ratio = paired(COMMANDS["clustersim estimate gpt3-175b"], [exe, *PEER_ARGS], args.runs, env)
+            print(f"clustersim estimate gpt3-175b{how} vs llm-analysis 0.2.2 train (same run, paired): clustersim "
+                  f"median {statistics.median(a):.3f} s, llm-analysis median {statistics.median(b):.3f} s (min "
+                  f"{min(b):.3f}, max {max(b):.3f}); ratio {ratio:.2f}x  [target <= {PEER_TARGET:g}x: "
+                  f"{'met' if ratio <= PEER_TARGET else 'MISSED'}]", flush=True)
     print(f"load average after {os.getloadavg()[0]:.2f}")
 
 

@@ -147,6 +147,13 @@ def estimate(file: str, overrides: tuple[str, ...], as_json: bool, output: str |
     result["warnings"] = print_warnings(est.scenario, as_json)
     if emit_result(result, as_json, output):
         return
+    from clustersim.cli_text import estimate_layout, plain_output, plain_text, plain_value
+
+    text = plain_text(estimate_layout(result, plain_value)) if plain_output() else None
+    if text is not None:  # what rich prints there, without rich (clustersim.cli_text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     from clustersim.tables import estimate_tables  # (rich: only for the tables)
 
     console = _console()
@@ -483,6 +490,45 @@ def start_up_environment() -> None:
     scenario models use none). Set ``PYDANTIC_DISABLE_PLUGINS`` (e.g. to an empty string) to load them."""
     single_threaded_blas()
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if os.environ["PYDANTIC_DISABLE_PLUGINS"] in _ALL_PLUGINS_DISABLED:
+        _no_plugin_discovery()
+
+
+#: The values of PYDANTIC_DISABLE_PLUGINS that turn every plugin off (pydantic's documentation, "Plugins":
+#: ``__all__``, ``1`` or ``true``; pydantic.plugin._loader.get_plugins returns none for them).
+_ALL_PLUGINS_DISABLED = ("__all__", "1", "true")
+#: pydantic's plugin loader (the module it imports when it builds its first model's validator).
+_PYDANTIC_PLUGIN_LOADER = "pydantic.plugin._loader"
+
+
+def _no_plugin_discovery() -> None:
+    """With every pydantic plugin disabled, a stand-in for pydantic's plugin loader, whose ``get_plugins``
+    gives none while the variable disables them all, as the loader itself does: the loader's own module imports importlib.metadata (and
+    with it the e-mail parser, zipfile, csv...) for the entry points it would not read, some 15 ms of an
+    estimate's 0.3 s. Any other name of the loader loads the real module in the stand-in's place. Nothing
+    is replaced when the loader is loaded already."""
+    if _PYDANTIC_PLUGIN_LOADER in sys.modules:
+        return
+    import types
+
+    stand_in = types.ModuleType(_PYDANTIC_PLUGIN_LOADER, "clustersim: pydantic's plugin loader, every plugin disabled")
+
+    def get_plugins() -> Any:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _ALL_PLUGINS_DISABLED:
+            return ()
+        return real_attribute("get_plugins")()  # the variable changed since: the real loader decides
+
+    def real_attribute(name: str) -> Any:
+        if name.startswith("__"):  # what the import system asks of any module (``__path__``...)
+            raise AttributeError(name)
+        import importlib
+
+        if sys.modules.get(_PYDANTIC_PLUGIN_LOADER) is stand_in:
+            del sys.modules[_PYDANTIC_PLUGIN_LOADER]
+        return getattr(importlib.import_module(_PYDANTIC_PLUGIN_LOADER), name)
+
+    vars(stand_in).update(get_plugins=get_plugins, __getattr__=real_attribute)
+    sys.modules[_PYDANTIC_PLUGIN_LOADER] = stand_in
 
 
 def single_threaded_blas() -> None:

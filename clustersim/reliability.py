@@ -8,7 +8,6 @@ Spare nodes are idle and do not fail while idle (a documented simplification). S
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -322,6 +321,8 @@ def read_trace(path: str) -> list[dict[str, Any]]:
         raise ScenarioError(ErrorItem("the failure trace does not exist", path="failures.trace", given=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(ErrorItem(f"cannot read the failure trace: {exc}", path="failures.trace")) from None
+    import csv  # (only for a trace)
+
     rows = list(csv.reader(text.splitlines()))
     if not rows or [c.strip() for c in rows[0]][:3] != ["time_hours", "component", "node"]:
         raise ScenarioError(ErrorItem("the trace needs the header time_hours,component,node", line=1), path)

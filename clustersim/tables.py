@@ -7,12 +7,14 @@ would print as ``run `` and ``"oops [/] x"`` would raise), and a terminal obeys 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
+from clustersim.cli_text import estimate_layout
+from clustersim.cli_text import fmt_num as _num
+from clustersim.cli_text import fmt_pct as _pct
 from clustersim.errors import visible
 
 __all__ = ["user_text", "catalog_table", "estimate_tables", "search_table", "simulate_tables"]
@@ -62,82 +64,21 @@ def catalog_table(kind: str, data: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def _num(value: float | None, spec: str, missing: str = "n/a") -> str:
-    """``value`` formatted, or ``missing`` where the result has none (None, or not finite)."""
-    if value is None or not math.isfinite(value):
-        return missing
-    return format(value, spec)
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
-
-
 def estimate_tables(d: dict[str, Any]) -> list[Table]:
-    """The estimate as three small tables: headline, step-time breakdown, memory per GPU."""
-    par = d["parallelism"]
-    head = Table(title=f"{user_text(d['name'])}: {user_text(d['model'])} on {d['gpus']:,} x {user_text(d['gpu'])}",
-                 show_header=False)
-    head.add_column("what", style="bold")
-    head.add_column("value")
-    layout = (f"tp {par['tp']} x pp {par['pp']} x dp {par['dp']} x cp {par['cp']}, ep {par['ep']}, vpp {par['vpp']}, "
-              f"ZeRO-{par['zero']}, SP {'on' if par['sequence_parallel'] else 'off'}, "
-              f"micro-batch {par['micro_batch_seqs']}, recompute {par['recompute']}"
-              + (" (searched)" if par.get("searched") else ""))
-    rows = [
-        ("parallelism", layout),
-        ("parameters", f"{d['params_b']:.1f} B ({d['active_params_b']:.1f} B active)"),
-        ("tokens", f"{d['tokens']:.3g}"),
-        ("step time", f"{d['step_time_s']:.3f} s"),
-        ("throughput", f"{d['tokens_per_s']:,.0f} tokens/s"),
-        ("MFU / HFU", f"{_pct(d['mfu'])} / {_pct(d['hfu'])}"),
-        ("TFLOP/s per GPU", f"{d['model_tflops_per_gpu']:.0f} model, {d['hardware_tflops_per_gpu']:.0f} hardware"),
-        ("memory per GPU", f"{d['memory_per_gpu_gib']:.1f} GiB of {d['gpu_memory_gib']} GiB"
-         + ("" if d["fits_in_memory"] else f"  [red]DOES NOT FIT: over by {d['memory_excess_gib']:.1f} GiB[/]")),
-        ("train time (no failures)", f"{d['train_days']:.2f} days"),
-        ("GPU-hours", f"{d['gpu_hours']:,.0f}"),
-        ("cost (no failures)", f"${d['cost_usd']:,.0f} at ${d['usd_per_gpu_hour']:.2f}/GPU-h, {user_text(d['price_source'])}"
-         if d.get("cost_usd") is not None else "no price given"),
-    ]
-    iv = d.get("prediction_interval")
-    if iv:
-        level = f"{100 * iv['level']:.0f}%"
-        parts = [f"step {iv['step_time_s'][0]:.3g}-{iv['step_time_s'][1]:.3g} s",
-                 f"{iv['train_days'][0]:.3g}-{iv['train_days'][1]:.3g} days",
-                 f"{iv['gpu_hours'][0]:,.0f}-{iv['gpu_hours'][1]:,.0f} GPU-h"]
-        if iv.get("cost_usd"):
-            parts.append(f"${iv['cost_usd'][0]:,.0f}-${iv['cost_usd'][1]:,.0f}")
-        rows.append((f"{level} interval", ", ".join(parts) + f" ({user_text(iv['method'])}: {user_text(iv['source'])})"))
-    if d.get("cannot_finish"):
-        rows.append(("[red]cannot finish[/]", user_text(d["cannot_finish"])))
-    elif d.get("job_mtbf_hours") is not None:
-        rows += [
-            ("job MTBF (all sources)", f"{d['job_mtbf_hours']:.2f} h"),
-            ("checkpoint", f"{d['checkpoint_size_gb']:,.0f} GB, write {d['checkpoint_write_s']:.0f} s, "
-                           f"load {d['checkpoint_load_s']:.0f} s, every {d['checkpoint_interval_minutes']:.0f} min"),
-            ("expected goodput (Daly)", _pct(d["expected_goodput"])),
-            ("expected wall time (Daly)",
-             f"{_num(d['expected_wall_days'], '.2f', 'no finite expectation')} days, "
-             f"~{_num(d.get('expected_interruptions'), '.0f')} interruptions"
-             if d.get("expected_wall_days") is not None else "no finite expectation"),
-        ]
-    for row in rows:
-        head.add_row(*row)
-    step = Table(title="step time breakdown (exposed)")
-    step.add_column("part")
-    step.add_column("seconds", justify="right")
-    step.add_column("share", justify="right")
-    total = d["step_time_s"] or 1.0
-    for part, sec in d["breakdown_s"].items():
-        step.add_row(user_text(part.replace("_", " ")), f"{sec:.4f}", _pct(sec / total))
-    step.add_row("[bold]total[/]", f"[bold]{d['step_time_s']:.4f}[/]", "100%")
-    mem = Table(title="memory per GPU (heaviest stage)")
-    mem.add_column("part")
-    mem.add_column("GiB", justify="right")
-    for part, gib in d["memory_breakdown_gib"].items():
-        mem.add_row(user_text(part), f"{gib:.2f}")
-    mem.add_row("[bold]total[/]", f"[bold]{d['memory_per_gpu_gib']:.2f}[/]")
-    return [head, step, mem]
+    """The estimate as three small tables: headline, step-time breakdown, memory per GPU (their rows:
+    :func:`clustersim.cli_text.estimate_layout`, shared with the plain-text output)."""
+    out = []
+    for layout in estimate_layout(d, user_text):
+        table = Table(title=layout.title, show_header=layout.show_header)
+        for header, justify, style in layout.columns:
+            if style is None:
+                table.add_column(header, justify=justify)  # type: ignore[arg-type]
+            else:
+                table.add_column(header, justify=justify, style=style)  # type: ignore[arg-type]
+        for row in layout.rows:
+            table.add_row(*row)
+        out.append(table)
+    return out
 
 
 def search_table(d: dict[str, Any]) -> Table:

@@ -165,15 +165,53 @@ def test_search_json_loads_neither_rich_nor_numpy_ma():
                                   ["estimate", "scenarios/gpt3-175b-megatron.yaml", "--json"]])
 def test_an_estimate_of_one_layout_imports_no_numpy(args):
     """One given layout is plain Python (evaluate_one, theory for one point): numpy is not imported, and
-    under --json neither is the table library."""
+    neither is the table library, under --json or with the tables' text to a pipe (clustersim.cli_text)."""
     code = ("import sys\nfrom clustersim.cli import cli\ntry:\n"
             f"    cli({args!r}, prog_name='clustersim')\n"
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'rich'}))")
-    assert _last_lines(code, 1) == (["[]"] if "--json" in args else ["['rich']"])
+    assert _last_lines(code, 1) == ["[]"]
 
 
 def test_provenance_names_the_numpy_it_would_load_without_loading_it():
     code = ("import sys\nfrom clustersim.results import provenance\nv = provenance()['numpy_version']\n"
             "loaded = 'numpy' in sys.modules\nimport numpy\nprint(loaded, v == numpy.__version__)")
     assert _last_lines(code, 1) == ["False True"]
+
+
+@pytest.mark.parametrize("args", [["estimate", "scenarios/gpt3-175b-megatron.yaml"],
+                                  ["estimate", "scenarios/gpt3-175b-megatron.yaml", "--json"]])
+def test_a_cli_estimate_needs_no_importlib_metadata(args):
+    """Neither pydantic's plugin loader (every plugin is disabled: clustersim.cli stands in for it) nor
+    numpy's version (read from its dist-info) imports importlib.metadata and its e-mail parser."""
+    code = ("import sys\nsys.argv = ['clustersim', *" + repr(args) + "]\nfrom clustersim.cli import main\ntry:\n"
+            "    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print(sorted(m for m in ('importlib.metadata', 'email.message', 'numpy') if m in sys.modules))")
+    assert _last_lines(code, 1) == ["[]"]
+
+
+def test_the_plugin_loader_stand_in_answers_as_pydantics_and_steps_aside():
+    """The stand-in gives no plugins while PYDANTIC_DISABLE_PLUGINS disables them all, as pydantic's
+    loader does; any other name (or a variable changed since) loads the real loader in its place; a user's
+    own value of the variable keeps the real loader from the start."""
+    code = ("import os, sys\nos.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\n"
+            "from clustersim.cli import start_up_environment\nstart_up_environment()\n"
+            "stand_in = sys.modules['pydantic.plugin._loader']\n"
+            "print(stand_in.get_plugins() == (), 'importlib.metadata' in sys.modules)\n"
+            "group = stand_in.PYDANTIC_ENTRY_POINT_GROUP\nreal = sys.modules['pydantic.plugin._loader']\n"
+            "print(group, real is not stand_in, list(real.get_plugins()) == [])")
+    assert _last_lines(code, 2) == ["True False", "pydantic True True"]
+    own = ("import os, sys\nos.environ['PYDANTIC_DISABLE_PLUGINS'] = ''\n"
+           "from clustersim.cli import start_up_environment\nstart_up_environment()\n"
+           "print('pydantic.plugin._loader' in sys.modules)")
+    assert _last_lines(own, 1) == ["False"]
+
+
+def test_a_version_read_beside_the_package_is_importlib_metadatas():
+    from importlib import metadata
+
+    from clustersim.results import _version_beside_package
+
+    for name in ("numpy", "pydantic", "click"):
+        assert _version_beside_package(name) == metadata.version(name), name
+    assert _version_beside_package("no_such_package_here") is None

@@ -8,8 +8,6 @@ Defaults (a minimal file gives only ``model``, ``training.tokens``, ``cluster.gp
 are documented on each field; where a default is a figure, its source is in the field description.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -224,7 +222,7 @@ class TrainingSpec(Strict):
     lora_rank: Width = Field(16, description="LoRA / QLoRA adapter rank")
 
     @model_validator(mode="after")
-    def _batch(self) -> TrainingSpec:
+    def _batch(self) -> "TrainingSpec":
         if self.global_batch_seqs is not None and self.global_batch_tokens is not None:
             raise ValueError("give global_batch_seqs or global_batch_tokens, not both")
         return self
@@ -359,7 +357,7 @@ class NodeHealthSpec(Strict):
         0.0, description="probability that a repaired node comes back still broken (it then fails as a lemon)")
 
     @model_validator(mode="after")
-    def _rate(self) -> NodeHealthSpec:
+    def _rate(self) -> "NodeHealthSpec":
         if (self.lemon_nodes or self.misdiagnosis) and self.lemon_mtbf_hours is None:
             raise ValueError("lemon_mtbf_hours is needed with lemon_nodes or misdiagnosis")
         return self
@@ -400,7 +398,7 @@ class FailuresSpec(Strict):
     maintenance: MaintenanceSpec | None = None
 
     @model_validator(mode="after")
-    def _one_source_kind(self) -> FailuresSpec:
+    def _one_source_kind(self) -> "FailuresSpec":
         given = [k for k in ("node_mtbf_hours", "preset", "sources") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of node_mtbf_hours, preset, sources (got {', '.join(given)})")
@@ -476,7 +474,7 @@ class CheckpointSpec(Strict):
     model_config = ConfigDict(populate_by_name=True)
 
     @model_validator(mode="after")
-    def _tiers(self) -> CheckpointSpec:
+    def _tiers(self) -> "CheckpointSpec":
         if self.memory_tier is not None and self.async_:
             raise ValueError("give async or memory_tier, not both (the memory tier is the asynchronous copy; "
                              "its storage write is modelled as blocking)")
@@ -522,7 +520,7 @@ class PricingSpec(Strict):
     storage_usd_per_tb_month: Usd | None = None
 
     @model_validator(mode="after")
-    def _one_price(self) -> PricingSpec:
+    def _one_price(self) -> "PricingSpec":
         if self.usd_per_gpu_hour is not None and self.preset is not None:
             raise ValueError("give usd_per_gpu_hour or preset, not both")
         return self
