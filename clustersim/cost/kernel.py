@@ -382,7 +382,7 @@ def evaluate_one(inputs: KernelInputs | None = None, /, **scalars: Any) -> dict[
 
 
 def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str] = frozenset(),
-             outputs: tuple[str, ...] | None = None, **arrays: Any) -> dict[str, np.ndarray]:
+             outputs: tuple[str, ...] | None = None, keep_shapes: bool = False, **arrays: Any) -> dict[str, np.ndarray]:
     """The kernel over arrays: a :class:`~clustersim.cost.inputs.KernelInputs` whose fields are scalars or
     numpy arrays (or its fields as keywords), all broadcast together.
 
@@ -395,6 +395,14 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
     guarantees (the search's enumeration), so they are not checked again. ``outputs`` names the keys to
     return (None: all of :data:`OUTPUTS`): a caller that ranks a large space on a few of them (the search)
     saves writing the rest.
+
+    ``keep_shapes``: the inputs are not broadcast to one shape first (nor split into chunks): each formula
+    runs at the broadcast shape of its own operands, so a term that depends on a few inputs is computed
+    at their shape and broadcast by numpy where it meets the others. A search that lays its space out as
+    (layouts x ZeRO x recompute x SP) axes computes every layout-only term once per layout, not once per
+    configuration. The values are the same to the bit (every operation is elementwise: the same IEEE
+    operation on the same operands); the outputs are then of the broadcast shape but may be read-only
+    broadcast views (a layout-only output such as ``params``), and the caller bounds the sizes (no chunks).
     """
     import numpy as np  # here, not at the top: evaluate_one (one estimate) never imports numpy
 
@@ -415,6 +423,10 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
             values[name] = arr.astype(np.float64, copy=False)
             shapes.append(arr.shape)
     shape = np.broadcast_shapes(*shapes) if shapes else ()
+    if keep_shapes:
+        with np.errstate(all="ignore"):
+            res = _kernel(backend.NP, values, skip_rules)
+        return {key: _at_shape(np, res[key], shape, key in BOOL_OUTPUTS) for key in outputs}
     size = math.prod(shape)
     flat = {n: (np.broadcast_to(v, shape).reshape(-1) if isinstance(v, np.ndarray) else v)
             for n, v in values.items()}
@@ -433,6 +445,13 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
             for key in outputs:
                 out[key][start:stop] = res[key]
     return {key: out[key].reshape(shape) for key in outputs}
+
+
+def _at_shape(np: Any, value: Any, shape: tuple[int, ...], boolean: bool) -> Any:
+    """An output of :func:`_kernel` (an array of a shape that broadcasts to ``shape``, or a scalar) as an
+    array of ``shape``: itself when it has that shape, else a broadcast view."""
+    arr = np.asarray(value, dtype=bool if boolean else np.float64)
+    return arr if arr.shape == shape else np.broadcast_to(arr, shape)
 
 
 def invalid_reasons(inputs: KernelInputs | None = None, /, **scalars: Any) -> list[str]:
