@@ -125,6 +125,8 @@ class _Space:
     slots: np.ndarray
     #: (ZeRO stages, recompute policies, SP settings): the settings are this grid in C order
     grid: tuple[int, int, int] = (0, 0, 0)
+    #: per configuration, its cell of the (layouts x settings) grid in C order: rows x settings + slots
+    cells: np.ndarray | None = None
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every configuration's fields, in :data:`CONFIG_KEYS` order: int arrays (``sequence_parallel`` bool)."""
@@ -220,8 +222,9 @@ def _final_cross(table: dict[str, np.ndarray], zero_stages: tuple[int, ...], rec
     tp, cp = table["tp"], table["cp"]
     sp_ok = (tp > 1) & ((seq_len // cp) % tp == 0)  # layouts that admit SP on
     grid = sp_ok[:, None] | (settings["sequence_parallel"] == 0)[None, :]
-    rows, slots = np.divmod(np.flatnonzero(grid), len(settings["zero"]))
-    return _Space(table, settings, rows, slots, (n_z, n_r, 2))
+    cells = np.flatnonzero(grid)
+    rows, slots = np.divmod(cells, len(settings["zero"]))
+    return _Space(table, settings, rows, slots, (n_z, n_r, 2), cells)
 
 
 #: The kernel outputs the search ranks a chunk on (:func:`_objective`, the memory filter); the best rows get all
@@ -327,7 +330,10 @@ def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]
     n_layouts = len(space.layouts["tp"])
     per_layout: Any = True
     per_config: Any = True
-    d_full = None
+    # the per-configuration rules run on the (layouts x settings) grid, each field at its own shape (layouts
+    # (n, 1), settings (1, k)): a term of the layout alone is computed once per layout, as in the kernel
+    grid_x: dict[str, Any] | None = None
+    d_grid: dict[str, Any] = {}
     weight = None  # configurations per layout (for the counts)
     for rule in rules.RULES:
         try:
@@ -342,16 +348,29 @@ def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]
                 if bad:
                     excluded[rule.name] = bad
         except _PerConfigField:
-            if d_full is None:  # the shared quantities are per layout: expanded, not recomputed
-                d_full = {k: (v[space.rows] if np.ndim(v) else v) for k, v in d_small.items()}
-            ok = rule.check(NP, table, d_full)
+            if grid_x is None:  # the shared quantities are per layout: a layout axis, not recomputed
+                grid_x = {**x, **{k: v[:, None] for k, v in small.items()},
+                          **{k: v.astype(np.float64)[None, :] for k, v in space.settings.items()}}
+                d_grid = {k: (v[:, None] if np.ndim(v) else v) for k, v in d_small.items()}
+            ok = rule.check(NP, grid_x, d_grid)
+            if np.all(ok):  # (on the grid's cells the enumeration leaves out too: then on every configuration)
+                continue
             per_config = per_config & ok
             if excluded is not None:
-                bad = int(n - np.count_nonzero(np.broadcast_to(np.asarray(ok), (n,))))
+                bad = int(n - np.count_nonzero(_at_configs(space, ok)))
                 if bad:
                     excluded[rule.name] = bad
     per_layout = np.broadcast_to(np.asarray(per_layout), (n_layouts,))
-    return np.broadcast_to(per_layout[space.rows] & per_config, (n,))
+    if isinstance(per_config, bool):  # (every per-configuration rule holds everywhere)
+        return per_layout[space.rows]
+    return _at_configs(space, per_layout[:, None] & per_config)
+
+
+def _at_configs(space: _Space, grid_value: Any) -> np.ndarray:
+    """A value on the (layouts x settings) grid (any shape that broadcasts to it) at each configuration of
+    ``space``, in order."""
+    n_grid = (len(space.layouts["tp"]), len(space.settings["zero"]))
+    return np.broadcast_to(np.asarray(grid_value), n_grid).reshape(-1)[space.cells]
 
 
 #: Configurations per kernel call of the search at most (a layout group is split along its layouts beyond
