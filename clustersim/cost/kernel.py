@@ -91,8 +91,12 @@ def _clip(xp: Backend, x: Any, hi: float) -> Any:
     return xp.minimum(xp.maximum(xp.floor(x), 0.0), hi)
 
 
-def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Every output for inputs ``x`` (floats, or numpy arrays of one shape), with backend ``xp``."""
+def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozenset(),
+            outputs: tuple[str, ...] = OUTPUTS) -> dict[str, Any]:
+    """The ``outputs`` (default: every output) for inputs ``x`` (floats, or numpy arrays that broadcast
+    together), with backend ``xp``. The outputs derived from the step time and the memory (utilisation,
+    throughput, days, dollars, the memory check) are computed only when asked for: the search ranks a
+    large space on two of them; everything they derive from is computed either way."""
     pos = xp.maximum
     L, h, f = pos(x["layers"], 1.0), pos(x["hidden_size"], 1.0), pos(x["ffn_hidden_size"], 1.0)
     a, kv, V = pos(x["attention_heads"], 1.0), pos(x["kv_heads"], 1.0), pos(x["vocab_size"], 1.0)
@@ -339,26 +343,40 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     step = compute_s + tp_s + pp_s + dp_s + ep_s + cp_s + bubble + opt_s
 
     # ---- throughput, utilisation, days and dollars
-    model_step = model_tok * tok_step
-    hw_step = hw_tok * tok_step
-    gpu_s = step * n_gpus
-    tps = tok_step / step
-    train_s = x["tokens"] / tps
-    gpu_hours = train_s * n_gpus / units.HOUR_S
-    return {
+    out = {
         "step_time_s": step, "compute_s": compute_s, "tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s,
         "ep_comm_s": ep_s, "cp_comm_s": cp_s, "bubble_s": bubble, "optimizer_s": opt_s,
-        "model_flop_per_step": model_step, "hardware_flop_per_step": hw_step,
-        "mfu": model_step / (gpu_s * peak), "mfu_bf16_peak": model_step / (gpu_s * peak16), "hfu": hw_step / (gpu_s * peak), "tokens_per_s": tps,
-        "model_tflops_per_gpu": model_step / gpu_s / units.TFLOP, "hardware_tflops_per_gpu": hw_step / gpu_s / units.TFLOP,
         "weights_bytes": weights, "grads_bytes": grads, "optimizer_bytes": optim, "activations_bytes": acts,
-        "overhead_bytes": overhead, "memory_bytes": mem, "fits_in_memory": mem <= hbm,
-        "memory_excess_bytes": xp.maximum(mem - hbm, 0.0),
-        "params": params, "active_params": active, "trainable_params": trainable,
-        "checkpoint_bytes": trainable * xp.take(_CHECKPOINT_BYTES, prec),
-        "train_s": train_s, "gpu_hours": gpu_hours, "cost_usd": gpu_hours * x["usd_per_gpu_hour"],
-        "valid": valid,
+        "overhead_bytes": overhead, "memory_bytes": mem,
+        "params": params, "active_params": active, "trainable_params": trainable, "valid": valid,
     }
+    want = frozenset(outputs)
+    model_step = model_tok * tok_step
+    hw_step = hw_tok * tok_step
+    out["model_flop_per_step"], out["hardware_flop_per_step"] = model_step, hw_step
+    if want & _UTILISATION:
+        gpu_s = step * n_gpus
+        out.update({"mfu": model_step / (gpu_s * peak), "mfu_bf16_peak": model_step / (gpu_s * peak16),
+                    "hfu": hw_step / (gpu_s * peak), "model_tflops_per_gpu": model_step / gpu_s / units.TFLOP,
+                    "hardware_tflops_per_gpu": hw_step / gpu_s / units.TFLOP})
+    if want & _DURATION:
+        tps = tok_step / step
+        train_s = x["tokens"] / tps
+        gpu_hours = train_s * n_gpus / units.HOUR_S
+        out.update({"tokens_per_s": tps, "train_s": train_s, "gpu_hours": gpu_hours,
+                    "cost_usd": gpu_hours * x["usd_per_gpu_hour"]})
+    if "fits_in_memory" in want:
+        out["fits_in_memory"] = mem <= hbm
+    if "memory_excess_bytes" in want:
+        out["memory_excess_bytes"] = xp.maximum(mem - hbm, 0.0)
+    if "checkpoint_bytes" in want:
+        out["checkpoint_bytes"] = trainable * xp.take(_CHECKPOINT_BYTES, prec)
+    return out
+
+
+#: Outputs computed together (:func:`_kernel` computes a group only when one of them is asked for)
+_UTILISATION = frozenset(("mfu", "mfu_bf16_peak", "hfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu"))
+_DURATION = frozenset(("tokens_per_s", "train_s", "gpu_hours", "cost_usd"))
 
 
 def _inputs(inputs: KernelInputs | None, given: dict[str, Any]) -> KernelInputs:
@@ -425,7 +443,7 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
     shape = np.broadcast_shapes(*shapes) if shapes else ()
     if keep_shapes:
         with np.errstate(all="ignore"):
-            res = _kernel(backend.NP, values, skip_rules)
+            res = _kernel(backend.NP, values, skip_rules, outputs)
         return {key: _at_shape(np, res[key], shape, key in BOOL_OUTPUTS) for key in outputs}
     size = math.prod(shape)
     flat = {n: (np.broadcast_to(v, shape).reshape(-1) if isinstance(v, np.ndarray) else v)
@@ -441,7 +459,7 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
         for start in range(0, max(size, 1), _CHUNK):
             stop = min(start + _CHUNK, size) if size else 1
             part = {n: (v[start:stop] if isinstance(v, np.ndarray) else v) for n, v in flat.items()}
-            res = _kernel(backend.NP, part, skip_rules)
+            res = _kernel(backend.NP, part, skip_rules, outputs)
             for key in outputs:
                 out[key][start:stop] = res[key]
     return {key: out[key].reshape(shape) for key in outputs}

@@ -227,8 +227,10 @@ def _final_cross(table: dict[str, np.ndarray], zero_stages: tuple[int, ...], rec
     return _Space(table, settings, rows, slots, (n_z, n_r, 2), cells)
 
 
-#: The kernel outputs the search ranks a chunk on (:func:`_objective`, the memory filter); the best rows get all
-_RANKING_OUTPUTS = ("fits_in_memory", "step_time_s", "tokens_per_s", "cost_usd", "gpu_hours")
+#: The kernel outputs the search ranks a chunk on, by objective (:func:`_objective`, the memory filter); the
+#: best rows get all
+_RANKING_OUTPUTS = {"time": ("fits_in_memory", "step_time_s"),
+                    "cost": ("fits_in_memory", "step_time_s", "tokens_per_s", "cost_usd", "gpu_hours")}
 
 
 def _objective(out: dict[str, np.ndarray], objective: str, n_gpus: np.ndarray) -> np.ndarray:
@@ -396,8 +398,8 @@ def _setting_axes(space: _Space, settings: dict[str, np.ndarray], chosen: np.nda
 
 def _evaluate_configs(base: KernelInputs, space: _Space, small: dict[str, np.ndarray],
                       settings: dict[str, np.ndarray], rows: np.ndarray, slots: np.ndarray,
-                      skip: frozenset[str]) -> dict[str, np.ndarray]:
-    """The ranking outputs of the configurations (``rows``, ``slots``) of ``space``, a run of them in
+                      skip: frozenset[str], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The kernel's ``outputs`` for the configurations (``rows``, ``slots``) of ``space``, a run of them in
     enumeration order (layout-major), as flat arrays in that order.
 
     Every configuration of a layout shares the layout's terms (its FLOPs, GEMM times, fabric tiers, ...):
@@ -406,7 +408,7 @@ def _evaluate_configs(base: KernelInputs, space: _Space, small: dict[str, np.nda
     term is computed once per layout and broadcast to its settings. The same values to the bit as the
     kernel on the flat table (tests/test_cost_search.py)."""
     n = len(rows)
-    out = {key: np.empty(n, dtype=bool if key in BOOL_OUTPUTS else np.float64) for key in _RANKING_OUTPUTS}
+    out = {key: np.empty(n, dtype=bool if key in BOOL_OUTPUTS else np.float64) for key in outputs}
     if not n:
         return out
     first = np.empty(n, dtype=bool)
@@ -417,8 +419,7 @@ def _evaluate_configs(base: KernelInputs, space: _Space, small: dict[str, np.nda
     n_set = len(space.settings["zero"])
     if n_set > 62:  # (not the search's 24: a set of settings per layout no longer fits one int64)
         part = {**{k: v[rows] for k, v in small.items()}, **{k: v[slots] for k, v in settings.items()}}
-        res = evaluate(base.replace(**part), skip_rules=skip, outputs=_RANKING_OUTPUTS)
-        return {key: np.asarray(res[key]) for key in _RANKING_OUTPUTS}
+        return evaluate(base.replace(**part), skip_rules=skip, outputs=outputs)
     codes = np.add.reduceat(np.left_shift(np.int64(1), slots.astype(np.int64)), starts)  # the settings, as bits
     order = np.argsort(codes, kind="stable")
     cuts = np.flatnonzero(codes[order][1:] != codes[order][:-1]) + 1
@@ -432,10 +433,9 @@ def _evaluate_configs(base: KernelInputs, space: _Space, small: dict[str, np.nda
             part_ids = members[lo:lo + step]
             lay = layouts[part_ids]
             fields = {key: col[lay].reshape((-1,) + (1,) * (ndim - 1)) for key, col in small.items()}
-            res = evaluate(base.replace(**fields, **axes), skip_rules=skip, outputs=_RANKING_OUTPUTS,
-                           keep_shapes=True)
+            res = evaluate(base.replace(**fields, **axes), skip_rules=skip, outputs=outputs, keep_shapes=True)
             at = (starts[part_ids][:, None] + np.arange(k)).reshape(-1)
-            for key in _RANKING_OUTPUTS:
+            for key in outputs:
                 out[key][at] = res[key].reshape(-1)
     return out
 
@@ -475,7 +475,7 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
     best: list[tuple[float, float, dict[str, Any]]] = []
     for lo in range(0, len(kept), chunk):
         rows, slots = space.rows[kept[lo:lo + chunk]], space.slots[kept[lo:lo + chunk]]
-        out = _evaluate_configs(base, space, small, settings, rows, slots, skip)
+        out = _evaluate_configs(base, space, small, settings, rows, slots, skip, _RANKING_OUTPUTS[objective])
         ok = out["fits_in_memory"]
         feasible += int(ok.sum())
         idx = np.flatnonzero(ok)
