@@ -146,7 +146,7 @@ def main(repeats: int = 5) -> None:
           f"CPU median {statistics.median(cpu):.3f} s (min {min(cpu):.3f}), wall median {statistics.median(wall):.3f} s; "
           f"{rate:,.0f} configurations per CPU-second (best {n_whole / min(cpu):,.0f}; target >= 500,000: "
           f"{'met' if rate >= 500_000 else 'MISSED'} at the median)")
-    t_kernel, t_replay, ops, n_kernel, n_calls = kernel_vs_ceiling(base, scenario.gpus, max(repeats, 5))
+    t_kernel, t_replay, ops, n_kernel, n_calls = kernel_vs_ceiling(base, scenario.gpus, max(3 * repeats, 15))
     counted = [op for op in ops if not op[0].startswith("other:")]
     top_ops = ", ".join(f"{name} {k}" for name, k in numpy_ceiling.mix(counted).most_common(6))
     elements = sum(math.prod(op[4]) for op in counted)

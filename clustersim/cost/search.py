@@ -3,9 +3,11 @@
 :func:`enumerate_configs` builds the space with numpy (a meshgrid of the divisors of the GPU count for
 tp x cp x pp, then broadcast products with the expert-parallel, micro-batch and interleaving candidates,
 masked by the divisibility rules, then every ZeRO stage, recompute policy and sequence-parallel
-setting); no Python loop runs over configurations. :func:`search` evaluates the space in chunks, drops
-layouts that do not fit in memory, ranks the rest by step time or by cost, and explains the winner
-against the runner-up part by part.
+setting); no Python loop runs over configurations. :func:`search` masks the space by the rule set, evaluates
+it in chunks, drops layouts that do not fit in memory, ranks the rest by step time or by cost, and explains
+the winner against the runner-up part by part. The rules and the kernel run on (layouts x settings) grids
+whose axes numpy broadcasts, so what depends on the layout alone (most of the kernel's operations: FLOPs,
+GEMM and attention times, fabric tiers) is computed once per layout, not once per configuration.
 """
 
 from __future__ import annotations
@@ -138,8 +140,8 @@ class _Space:
 
 class _Table(dict[str, Any]):
     """Kernel inputs for some configurations of a :class:`_Space` (``select``: their indices, None: all):
-    the scalars of ``x`` and each configuration field as float64, built when first read (the rules read
-    a few of them on every configuration; the kernel reads all, on those the rules keep)."""
+    the scalars of ``x`` and each configuration field as float64, built when first read (for the rules when
+    their shared quantities cannot be computed per layout, and for tests)."""
 
     def __init__(self, x: dict[str, float], space: _Space, small: dict[str, np.ndarray],
                  select: np.ndarray | None) -> None:
@@ -474,19 +476,19 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
     feasible = 0
     best: list[tuple[float, float, dict[str, Any]]] = []
     for lo in range(0, len(kept), chunk):
-        rows, slots = space.rows[kept[lo:lo + chunk]], space.slots[kept[lo:lo + chunk]]
-        out = _evaluate_configs(base, space, small, settings, rows, slots, skip, _RANKING_OUTPUTS[objective])
+        layout_of, setting_of = space.rows[kept[lo:lo + chunk]], space.slots[kept[lo:lo + chunk]]
+        out = _evaluate_configs(base, space, small, settings, layout_of, setting_of, skip, _RANKING_OUTPUTS[objective])
         ok = out["fits_in_memory"]
         feasible += int(ok.sum())
         idx = np.flatnonzero(ok)
         if not len(idx):
             continue
-        score = _objective({k: v[idx] for k, v in out.items()}, objective, gpus_of_layout[rows[idx]])
+        score = _objective({k: v[idx] for k, v in out.items()}, objective, gpus_of_layout[layout_of[idx]])
         if len(idx) > top:
             keep = np.argpartition(score, top - 1)[:top]
             idx, score = idx[keep], score[keep]
         # every output of the chunk's best rows (the same formulas, row by row, on just those rows)
-        picked = {**{k: small[k][rows[idx]] for k in space.layouts}, **{k: settings[k][slots[idx]] for k in settings}}
+        picked = {**{k: small[k][layout_of[idx]] for k in space.layouts}, **{k: settings[k][setting_of[idx]] for k in settings}}
         full = evaluate(base.replace(**picked), skip_rules=skip)
         for j, sc in enumerate(score.tolist()):
             row: dict[str, Any] = {k: (bool(picked[k][j]) if k == "sequence_parallel" else int(picked[k][j]))
