@@ -114,21 +114,20 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
                   gpus_per_node=gpus_per_node).columns()
 
 
-@dataclass(frozen=True)
 class _Space:
     """The enumeration as index arrays: the distinct (tp, cp, pp, dp, ep, micro_batch_seqs, vpp) layouts
     (int columns of a few thousand rows), the (zero, recompute, sequence_parallel) settings a layout is
-    crossed with (``settings``: one short int column each), and per configuration its layout's row and
-    its setting's index."""
+    crossed with (``settings``: one short int column each, the C-order cells of a (ZeRO stages x recompute
+    policies x SP settings) ``grid``), and per configuration its layout's row, its setting's index and its
+    cell of the (layouts x settings) grid in C order (``cells`` = rows x settings + slots). (A plain class:
+    a dataclass costs a millisecond of every search's start-up to create.)"""
 
-    layouts: dict[str, np.ndarray]
-    settings: dict[str, np.ndarray]
-    rows: np.ndarray
-    slots: np.ndarray
-    #: (ZeRO stages, recompute policies, SP settings): the settings are this grid in C order
-    grid: tuple[int, int, int] = (0, 0, 0)
-    #: per configuration, its cell of the (layouts x settings) grid in C order: rows x settings + slots
-    cells: np.ndarray | None = None
+    __slots__ = ("layouts", "settings", "rows", "slots", "grid", "cells")
+
+    def __init__(self, layouts: dict[str, np.ndarray], settings: dict[str, np.ndarray], rows: np.ndarray,
+                 slots: np.ndarray, grid: tuple[int, int, int], cells: np.ndarray) -> None:
+        self.layouts, self.settings, self.rows, self.slots = layouts, settings, rows, slots
+        self.grid, self.cells = grid, cells
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every configuration's fields, in :data:`CONFIG_KEYS` order: int arrays (``sequence_parallel`` bool)."""
