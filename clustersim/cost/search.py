@@ -313,8 +313,8 @@ def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]
     """:func:`clustersim.cost.rules.valid` over every configuration of ``space`` (``x``: the other inputs;
     ``small``: the layout table as float64). A rule that reads no per-configuration field is checked once
     per layout (a few thousand rows: the rules are elementwise, so a configuration's value is its
-    layout's), the rest on every configuration. The same booleans (tests/test_cost_search.py), in under
-    half the time on the Llama 3 405B space (3 ms against 8 ms).
+    layout's), the rest on the (layouts x settings) grid, each field at its own shape. The same booleans
+    (tests/test_cost_search.py); on the Llama 3 405B space about 2 ms (8 ms on every configuration).
 
     ``excluded``, when given, receives how many configurations each rule rejects, in rule order, as
     :func:`clustersim.cost.rules.excluded` counts them on the rejected configurations (one rejected by
@@ -356,7 +356,7 @@ def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]
                           **{k: v.astype(np.float64)[None, :] for k, v in space.settings.items()}}
                 d_grid = {k: (v[:, None] if np.ndim(v) else v) for k, v in d_small.items()}
             ok = rule.check(NP, grid_x, d_grid)
-            if np.all(ok):  # (on the grid's cells the enumeration leaves out too: then on every configuration)
+            if np.all(ok):  # (it holds on the whole grid, so on every configuration: nothing to combine)
                 continue
             per_config = per_config & ok
             if excluded is not None:
@@ -381,7 +381,8 @@ def _at_configs(space: _Space, grid_value: Any) -> np.ndarray:
 _GROUP_CONFIGS = 16384
 
 
-def _setting_axes(space: _Space, settings: dict[str, np.ndarray], chosen: np.ndarray, ) -> tuple[int, dict[str, np.ndarray]]:
+def _setting_axes(space: _Space, settings: dict[str, np.ndarray],
+                  chosen: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
     """The settings ``chosen`` (sorted indices into ``space.settings``) as kernel inputs that broadcast
     against the layouts: when they are a product of ZeRO stages x recompute policies x SP settings (the
     rules the search applies remove whole stages or SP, so they are), one axis each after the layout
