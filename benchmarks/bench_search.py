@@ -168,7 +168,7 @@ def main(repeats: int = 5) -> None:
     top_ops = ", ".join(f"{name} {k}" for name, k in numpy_ceiling.mix(counted).most_common(6))
     elements = sum(math.prod(op[4]) for op in counted)
     print(f"kernel on the search's {n_kernel:,} configurations (of the {n:,}, those the rules keep; {n_calls} calls, "
-          f"one per group of layouts with the same settings): {t_kernel * 1e3:.1f} ms; the numpy ceiling of its "
+          f"one per group of layouts with the same settings or piece of one): {t_kernel * 1e3:.1f} ms; the numpy ceiling of its "
           f"operation mix ({len(counted):,} elementwise operations, {elements / n_kernel:.0f} element-operations "
           f"per configuration, replayed at their shapes into preallocated arrays: {top_ops}, "
           f"...) {t_replay * 1e3:.1f} ms; the kernel at {t_replay / t_kernel:.2f} of the ceiling (target >= 0.8: "
