@@ -19,9 +19,11 @@ Issue 16's targets, measured here too:
   seconds of the finished child, from the OS; target >= 500,000), from compiled modules as an installed
   package runs (this script compiles clustersim's modules first, see bench_startup.py);
 * the kernel against the numpy ceiling of its own operation mix (:mod:`numpy_ceiling`): the search's own
-  ``evaluate`` call is recorded (every elementwise numpy operation, its operands' dtypes and lengths) and
-  replayed into preallocated arrays; the ratio replay / kernel, best rounds of interleaved runs, is the
-  fraction of the ceiling the kernel reaches (target >= 0.8).
+  ``evaluate`` calls (one per group of layouts crossed with the same settings, each a layouts x settings
+  grid) are recorded (every elementwise numpy operation, its operands' dtypes and shapes) and replayed at
+  those shapes into preallocated arrays; the ratio replay / kernel, best rounds of interleaved runs, is the
+  fraction of the ceiling the kernel reaches (target >= 0.8). Also printed: the element-operations per
+  configuration (the work the layout grid saves: a layout's terms are computed once for its variants).
 
 Run: ``.venv/bin/python benchmarks/bench_search.py [repeats]``
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import compileall
 import json
+import math
 import os
 import resource
 import statistics
@@ -50,30 +53,38 @@ from clustersim.scenario import load_scenario
 
 SCENARIO = os.path.join(os.path.dirname(__file__), "..", "scenarios", "llama3-405b-16k.yaml")
 
-def whole_process(runs: int) -> tuple[int, list[float], list[float]]:
-    """(configurations evaluated, CPU seconds and wall seconds of each run) of the whole ``search`` command."""
+def whole_process(runs: int, variants: dict[str, dict[str, str]]) -> tuple[int, dict[str, tuple[list[float], list[float]]]]:
+    """(configurations evaluated, per variant the CPU seconds and wall seconds of each run) of the whole
+    ``search`` command, for each variant of its environment (variables added), the variants interleaved run by
+    run so that they see the same load."""
     compileall.compile_dir(Path(__file__).resolve().parents[1] / "clustersim", quiet=1)
     argv = clustersim_argv("search", SCENARIO, "--json")
+    envs = {name: {**os.environ, **extra} for name, extra in variants.items()}
     subprocess.run(argv, check=True, capture_output=True)  # warm the file cache
-    cpu, wall, n = [], [], 0
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in variants}
+    n = 0
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-        wall.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        n = json.loads(out)["configs_evaluated"]
-    return n, cpu, wall
+        for name, env in envs.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
+            times[name][1].append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[name][0].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            n = json.loads(out)["configs_evaluated"]
+    return n, times
 
 
-def search_call(base: Any, gpus: int) -> tuple[Any, dict[str, Any]]:
-    """The (inputs, keyword arguments) of the kernel call the search makes (the space fits in one chunk)."""
+def search_calls(base: Any, gpus: int) -> list[tuple[Any, dict[str, Any]]]:
+    """The (inputs, keyword arguments) of the kernel calls the search ranks the space with: one per group of
+    layouts crossed with the same settings (and per piece of a group beyond the search's _GROUP_CONFIGS);
+    not the calls that complete the few best rows."""
     calls: list[tuple[Any, dict[str, Any]]] = []
     real = search_module.evaluate
 
     def recording(inputs: Any, **kwargs: Any) -> Any:
-        calls.append((inputs, kwargs))
+        if kwargs.get("keep_shapes"):
+            calls.append((inputs, kwargs))
         return real(inputs, **kwargs)
 
     search_module.evaluate = recording  # type: ignore[assignment]
@@ -81,30 +92,34 @@ def search_call(base: Any, gpus: int) -> tuple[Any, dict[str, Any]]:
         search(base, gpus=gpus, top=5)
     finally:
         search_module.evaluate = real
-    return calls[0]
+    return calls
 
 
-def kernel_vs_ceiling(base: Any, gpus: int, rounds: int) -> tuple[float, float, list[numpy_ceiling.Op], int]:
+def kernel_vs_ceiling(base: Any, gpus: int, rounds: int) -> tuple[float, float, list[numpy_ceiling.Op], int, int]:
     """(the kernel's best seconds, the replay's best seconds, the recorded operations, the configurations in
-    the call: those the rules keep) on the search's call."""
-    inputs, kwargs = search_call(base, gpus)
+    the calls: those the rules keep, the kernel calls) on the search's ranking calls, all of them."""
+    calls = search_calls(base, gpus)
     real = kernel._kernel
 
-    def probed(xp: Any, x: dict[str, Any], skip_rules: frozenset[str] = frozenset()) -> Any:
-        return real(xp, {k: numpy_ceiling.probe(v) for k, v in x.items()}, skip_rules)
+    def probed(xp: Any, x: dict[str, Any], *args: Any) -> Any:
+        return real(xp, {k: numpy_ceiling.probe(v) for k, v in x.items()}, *args)
+
+    def run_all() -> Any:
+        return [kernel.evaluate(inputs, **kwargs) for inputs, kwargs in calls]
 
     kernel._kernel = probed  # type: ignore[assignment]
     try:
-        ops = numpy_ceiling.trace_ops(lambda: kernel.evaluate(inputs, **kwargs))
+        ops = numpy_ceiling.trace_ops(run_all)
     finally:
         kernel._kernel = real
+    configs = sum(int(next(iter(out.values())).size) for out in run_all())
     best_kernel = best_replay = float("inf")
     for _ in range(rounds):  # interleaved: both see the same load; the best round is the least disturbed
         t0 = time.perf_counter()
-        kernel.evaluate(inputs, **kwargs)
+        run_all()
         best_kernel = min(best_kernel, time.perf_counter() - t0)
         best_replay = min(best_replay, numpy_ceiling.replay_s(ops, 1))
-    return best_kernel, best_replay, ops, len(inputs.tp)
+    return best_kernel, best_replay, ops, configs, len(calls)
 
 
 def main(repeats: int = 5) -> None:
@@ -130,18 +145,32 @@ def main(repeats: int = 5) -> None:
               f"SP {int(row['sequence_parallel'])}: {row['step_time_s']:.3f} s/step, MFU {100 * row['mfu']:.1f}%, "
               f"{row['memory_bytes'] / 2**30:.1f} GiB")
     print("why:", result.why_best)
-    n_whole, cpu, wall = whole_process(max(repeats, 5))
+    # numpy's OpenBLAS starts a worker thread per core when it loads, which spins for a while (its thread
+    # timeout) before it sleeps: CPU-seconds, not wall, and the search calls no BLAS routine. clustersim does
+    # not set the variable; the second variant measures what a CLI-level default would give.
+    variants = {"as is": {}}
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        variants["OPENBLAS_NUM_THREADS=1"] = {"OPENBLAS_NUM_THREADS": "1"}
+    n_whole, times = whole_process(max(repeats, 5), variants)
+    cpu, wall = times["as is"]
     rate = n_whole / statistics.median(cpu)
     print(f"whole process `clustersim search {os.path.basename(SCENARIO)} --json`: {n_whole:,} configurations, "
           f"CPU median {statistics.median(cpu):.3f} s (min {min(cpu):.3f}), wall median {statistics.median(wall):.3f} s; "
           f"{rate:,.0f} configurations per CPU-second (best {n_whole / min(cpu):,.0f}; target >= 500,000: "
           f"{'met' if rate >= 500_000 else 'MISSED'} at the median)")
-    t_kernel, t_replay, ops, n_kernel = kernel_vs_ceiling(base, scenario.gpus, max(repeats, 5))
+    if "OPENBLAS_NUM_THREADS=1" in times:
+        cpu1, _ = times["OPENBLAS_NUM_THREADS=1"]
+        print(f"  interleaved with it, the same with OPENBLAS_NUM_THREADS=1 in its environment (no OpenBLAS worker "
+              f"threads): CPU median {statistics.median(cpu1):.3f} s (min {min(cpu1):.3f}); "
+              f"{n_whole / statistics.median(cpu1):,.0f} configurations per CPU-second (best {n_whole / min(cpu1):,.0f})")
+    t_kernel, t_replay, ops, n_kernel, n_calls = kernel_vs_ceiling(base, scenario.gpus, max(3 * repeats, 15))
     counted = [op for op in ops if not op[0].startswith("other:")]
     top_ops = ", ".join(f"{name} {k}" for name, k in numpy_ceiling.mix(counted).most_common(6))
-    print(f"kernel on the search's {n_kernel:,} configurations (of the {n:,}, those the rules keep): "
-          f"{t_kernel * 1e3:.1f} ms; the numpy ceiling of its "
-          f"operation mix ({len(counted):,} elementwise operations replayed into preallocated arrays: {top_ops}, "
+    elements = sum(math.prod(op[4]) for op in counted)
+    print(f"kernel on the search's {n_kernel:,} configurations (of the {n:,}, those the rules keep; {n_calls} calls, "
+          f"one per group of layouts with the same settings or piece of one): {t_kernel * 1e3:.1f} ms; the numpy ceiling of its "
+          f"operation mix ({len(counted):,} elementwise operations, {elements / n_kernel:.0f} element-operations "
+          f"per configuration, replayed at their shapes into preallocated arrays: {top_ops}, "
           f"...) {t_replay * 1e3:.1f} ms; the kernel at {t_replay / t_kernel:.2f} of the ceiling (target >= 0.8: "
           f"{'met' if t_replay / t_kernel >= 0.8 else 'MISSED'})")
     print(f"counting only the {n_kernel:,} configurations the kernel evaluates (the rest are rejected by the "

@@ -280,3 +280,32 @@ def test_outputs_selects_the_keys_with_the_same_values():
         np.testing.assert_array_equal(some[key], full[key])
     with pytest.raises(ClustersimError, match="unknown kernel outputs: no_such_output"):
         evaluate(**BASE, outputs=("step_time_s", "no_such_output"))
+
+
+@pytest.mark.parametrize("model", range(len(MODELS)))
+@pytest.mark.parametrize(("framework", "mode", "precision"), [(0, 0, 2), (2, 0, 3), (3, 2, 2), (1, 3, 1), (4, 0, 0)])
+def test_keep_shapes_equals_the_kernel_on_the_broadcast_table(model, framework, mode, precision):
+    """evaluate(keep_shapes=True) on (layouts x ZeRO x recompute x SP) axes, each term at the shape of its own
+    operands, gives the flat evaluation's values to the bit (every operation is elementwise), at the full
+    shape, for every output and for a subset."""
+    rng = np.random.default_rng(model * 10 + framework)
+    n = 300
+    layout = {"tp": rng.choice([1, 2, 4, 8], n), "pp": rng.choice([1, 2, 4], n), "dp": rng.choice([1, 2, 4, 8], n),
+              "cp": rng.choice([1, 2], n), "ep": rng.choice([1, 2], n), "vpp": rng.choice([1, 2], n),
+              "micro_batch_seqs": rng.choice([1, 2, 4], n)}
+    grid = {**{k: v.astype(np.float64).reshape(-1, 1, 1, 1) for k, v in layout.items()},
+            "zero": np.array([0.0, 1.0, 3.0]).reshape(1, -1, 1, 1), "recompute": np.array([0.0, 1.0, 2.0]).reshape(1, 1, -1, 1),
+            "sequence_parallel": np.array([0.0, 1.0]).reshape(1, 1, 1, -1)}
+    base = {**BASE, **MODELS[model], "framework": framework, "mode": mode, "precision": precision, "lora_rank": 16,
+            "tp_comm_overlap": True, "moe_dedup_dispatch": model == 3, "bf16_peak_flop_per_s": 989e12}
+    shape = (n, 3, 3, 2)
+    flat = evaluate(**base | {k: np.broadcast_to(v, shape) for k, v in grid.items()})
+    kept = evaluate(**base | grid, keep_shapes=True)
+    assert tuple(kept) == OUTPUTS
+    for key in OUTPUTS:
+        assert kept[key].shape == shape and kept[key].dtype == flat[key].dtype, key
+        np.testing.assert_array_equal(kept[key], flat[key], err_msg=key)
+    some = evaluate(**base | grid, keep_shapes=True, outputs=("fits_in_memory", "step_time_s"))
+    assert tuple(some) == ("fits_in_memory", "step_time_s")
+    np.testing.assert_array_equal(some["step_time_s"], flat["step_time_s"])
+    np.testing.assert_array_equal(some["fits_in_memory"], flat["fits_in_memory"])

@@ -175,3 +175,83 @@ def test_rules_checked_per_layout_equal_the_rules_on_every_configuration(model, 
         assert not want.all()  # a case where per-configuration rules remove layouts
     table = _Table(x, space, small, np.flatnonzero(~got))
     assert np.array_equal(table["zero"], full["zero"][~got]) and np.array_equal(table["vpp"], full["vpp"][~got])
+
+
+def _space_and_rules(model, framework, offload):
+    from clustersim.cost.search import _space, _valid_rows
+
+    base = KernelInputs(**model, **FABRIC, seq_len=2048, global_batch_seqs=32, micro_batch_seqs=1, tp=1, pp=1, dp=1,
+                        tokens=1e10, peak_flop_per_s=989e12, hbm_bytes=80 * 2**30, hbm_bw_bytes_per_s=3350e9,
+                        framework=framework, activation_offload_layers=offload, usd_per_gpu_hour=2.0)
+    x = base.scalars()
+    space = _space(gpus=16, gpus_per_node=8, layers=model["layers"], attention_heads=16, kv_heads=4,
+                   experts=model["experts"], seq_len=2048, global_batch_seqs=32, max_tp=None, ffn_hidden_size=None,
+                   max_micro_batch=None, zero_stages=(0, 1, 2, 3), recompute=(0, 1, 2), etp=0)
+    small = {k: v.astype(np.float64) for k, v in space.layouts.items()}
+    excluded: dict[str, int] = {}
+    ok = _valid_rows(space, x, small, excluded)
+    return base, x, space, small, ok, excluded
+
+
+@pytest.mark.parametrize(("model", "framework", "offload"), [(MODEL, 0, 0), (MODEL, 3, 0), (MOE, 3, 2), (MOE, 1, 0),
+                                                             (MOE, 2, 0)])
+def test_excluded_counts_equal_the_rules_on_the_rejected_configurations(model, framework, offload):
+    from clustersim.cost import rules
+    from clustersim.cost.backend import NP
+    from clustersim.cost.search import _Table
+
+    _, x, space, small, ok, excluded = _space_and_rules(model, framework, offload)
+    want = rules.excluded(NP, _Table(x, space, small, np.flatnonzero(~ok))) if not ok.all() else {}
+    assert excluded == want and list(excluded) == list(want)  # (the same counts, in rule order)
+    if framework == 3 or offload:
+        assert excluded
+
+
+@pytest.mark.parametrize(("model", "framework", "offload"), [(MODEL, 0, 0), (MODEL, 3, 0), (MOE, 3, 2), (MOE, 1, 0),
+                                                             (MOE, 2, 0)])
+@pytest.mark.parametrize("group_configs", [16384, 7])
+def test_layout_grids_give_the_kernel_on_the_flat_table_to_the_bit(model, framework, offload, group_configs,
+                                                                    monkeypatch):
+    """The search evaluates each group of layouts crossed with the same settings as one (layouts x ZeRO x
+    recompute x SP) grid: the values equal the kernel's on the flat table of configurations, to the bit,
+    on a whole space and on runs of it that cut layouts in two (the search's chunks), in pieces too."""
+    from clustersim.cost import rules
+    from clustersim.cost import search as search_module
+
+    monkeypatch.setattr(search_module, "_GROUP_CONFIGS", group_configs)
+    base, _, space, small, ok, _ = _space_and_rules(model, framework, offload)
+    kept = np.flatnonzero(ok)
+    settings = {k: v.astype(np.float64) for k, v in space.settings.items()}
+    skip = frozenset(r.name for r in rules.RULES)
+    outputs = search_module._RANKING_OUTPUTS["cost"]
+    for lo, hi in [(0, len(kept)), (5, 222), (len(kept) // 3, len(kept) - 1)]:
+        rows, slots = space.rows[kept[lo:hi]], space.slots[kept[lo:hi]]
+        got = search_module._evaluate_configs(base, space, small, settings, rows, slots, skip, outputs)
+        flat = {**{k: v[rows] for k, v in small.items()}, **{k: v[slots] for k, v in settings.items()}}
+        want = evaluate(base.replace(**flat), outputs=outputs)
+        for key in outputs:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
+def test_search_ranks_as_a_sort_of_every_configuration():
+    """The top rows are the feasible configurations with the smallest step times, ties by memory, with all
+    of the kernel's outputs attached, as a flat evaluation of the whole space sorted says. (Among rows tied
+    with the last row's step time, which ones make the cut is not specified.)"""
+    res = search(MOE, GPU, FABRIC, **RUN, top=25)
+    space = enumerate_configs(gpus=16, gpus_per_node=8, layers=12, attention_heads=16, kv_heads=4, experts=4,
+                              seq_len=2048, global_batch_seqs=32, ffn_hidden_size=8192)
+    out = evaluate(**MOE, **FABRIC, **{k: v.astype(np.float64) for k, v in space.items()}, seq_len=2048,
+                   global_batch_seqs=32, precision="bf16", tokens=1e10, usd_per_gpu_hour=2.0, lora_rank=16,
+                   peak_flop_per_s=989e12, hbm_bytes=80 * 2**30, hbm_bw_bytes_per_s=3350e9)
+    good = np.flatnonzero(out["valid"] & out["fits_in_memory"])
+    order = good[np.lexsort((out["memory_bytes"][good], out["step_time_s"][good]))]
+    assert res.feasible == len(good)
+    assert [r["step_time_s"] for r in res.rows] == out["step_time_s"][order[:25]].tolist()
+    last = res.rows[-1]["step_time_s"]
+    settled = [i for i in order[:25] if out["step_time_s"][i] < last]
+    assert len(settled) > 10
+    assert [(r["step_time_s"], r["memory_bytes"]) for r in res.rows[:len(settled)]] == [
+        (float(out["step_time_s"][i]), float(out["memory_bytes"][i])) for i in settled]
+    for row in res.rows:
+        i = next(i for i in order if all(int(space[k][i]) == row[k] for k in CONFIG_KEYS))
+        assert all(row[k] == (bool(out[k][i]) if out[k].dtype == bool else float(out[k][i])) for k in out)

@@ -91,8 +91,12 @@ def _clip(xp: Backend, x: Any, hi: float) -> Any:
     return xp.minimum(xp.maximum(xp.floor(x), 0.0), hi)
 
 
-def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Every output for inputs ``x`` (floats, or numpy arrays of one shape), with backend ``xp``."""
+def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozenset(),
+            outputs: tuple[str, ...] = OUTPUTS) -> dict[str, Any]:
+    """The ``outputs`` (default: every output) for inputs ``x`` (floats, or numpy arrays that broadcast
+    together), with backend ``xp``. The outputs derived from the step time and the memory (utilisation,
+    throughput, days, dollars, the memory check) are computed only when asked for: the search ranks a
+    large space on two of them; everything they derive from is computed either way."""
     pos = xp.maximum
     L, h, f = pos(x["layers"], 1.0), pos(x["hidden_size"], 1.0), pos(x["ffn_hidden_size"], 1.0)
     a, kv, V = pos(x["attention_heads"], 1.0), pos(x["kv_heads"], 1.0), pos(x["vocab_size"], 1.0)
@@ -341,26 +345,40 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     step = compute_s + tp_s + pp_s + dp_s + ep_s + cp_s + bubble + opt_s
 
     # ---- throughput, utilisation, days and dollars
-    model_step = model_tok * tok_step
-    hw_step = hw_tok * tok_step
-    gpu_s = step * n_gpus
-    tps = tok_step / step
-    train_s = x["tokens"] / tps
-    gpu_hours = train_s * n_gpus / units.HOUR_S
-    return {
+    out = {
         "step_time_s": step, "compute_s": compute_s, "tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s,
         "ep_comm_s": ep_s, "cp_comm_s": cp_s, "bubble_s": bubble, "optimizer_s": opt_s,
-        "model_flop_per_step": model_step, "hardware_flop_per_step": hw_step,
-        "mfu": model_step / (gpu_s * peak), "mfu_bf16_peak": model_step / (gpu_s * peak16), "hfu": hw_step / (gpu_s * peak), "tokens_per_s": tps,
-        "model_tflops_per_gpu": model_step / gpu_s / units.TFLOP, "hardware_tflops_per_gpu": hw_step / gpu_s / units.TFLOP,
         "weights_bytes": weights, "grads_bytes": grads, "optimizer_bytes": optim, "activations_bytes": acts,
-        "overhead_bytes": overhead, "memory_bytes": mem, "fits_in_memory": mem <= hbm,
-        "memory_excess_bytes": xp.maximum(mem - hbm, 0.0),
-        "params": params, "active_params": active, "trainable_params": trainable,
-        "checkpoint_bytes": trainable * xp.take(_CHECKPOINT_BYTES, prec),
-        "train_s": train_s, "gpu_hours": gpu_hours, "cost_usd": gpu_hours * x["usd_per_gpu_hour"],
-        "valid": valid,
+        "overhead_bytes": overhead, "memory_bytes": mem,
+        "params": params, "active_params": active, "trainable_params": trainable, "valid": valid,
     }
+    want = frozenset(outputs)
+    model_step = model_tok * tok_step
+    hw_step = hw_tok * tok_step
+    out["model_flop_per_step"], out["hardware_flop_per_step"] = model_step, hw_step
+    if want & _UTILISATION:
+        gpu_s = step * n_gpus
+        out.update({"mfu": model_step / (gpu_s * peak), "mfu_bf16_peak": model_step / (gpu_s * peak16),
+                    "hfu": hw_step / (gpu_s * peak), "model_tflops_per_gpu": model_step / gpu_s / units.TFLOP,
+                    "hardware_tflops_per_gpu": hw_step / gpu_s / units.TFLOP})
+    if want & _DURATION:
+        tps = tok_step / step
+        train_s = x["tokens"] / tps
+        gpu_hours = train_s * n_gpus / units.HOUR_S
+        out.update({"tokens_per_s": tps, "train_s": train_s, "gpu_hours": gpu_hours,
+                    "cost_usd": gpu_hours * x["usd_per_gpu_hour"]})
+    if "fits_in_memory" in want:
+        out["fits_in_memory"] = mem <= hbm
+    if "memory_excess_bytes" in want:
+        out["memory_excess_bytes"] = xp.maximum(mem - hbm, 0.0)
+    if "checkpoint_bytes" in want:
+        out["checkpoint_bytes"] = trainable * xp.take(_CHECKPOINT_BYTES, prec)
+    return out
+
+
+#: Outputs computed together (:func:`_kernel` computes a group only when one of them is asked for)
+_UTILISATION = frozenset(("mfu", "mfu_bf16_peak", "hfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu"))
+_DURATION = frozenset(("tokens_per_s", "train_s", "gpu_hours", "cost_usd"))
 
 
 def _inputs(inputs: KernelInputs | None, given: dict[str, Any]) -> KernelInputs:
@@ -384,7 +402,7 @@ def evaluate_one(inputs: KernelInputs | None = None, /, **scalars: Any) -> dict[
 
 
 def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str] = frozenset(),
-             outputs: tuple[str, ...] | None = None, **arrays: Any) -> dict[str, np.ndarray]:
+             outputs: tuple[str, ...] | None = None, keep_shapes: bool = False, **arrays: Any) -> dict[str, np.ndarray]:
     """The kernel over arrays: a :class:`~clustersim.cost.inputs.KernelInputs` whose fields are scalars or
     numpy arrays (or its fields as keywords), all broadcast together.
 
@@ -397,6 +415,14 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
     guarantees (the search's enumeration), so they are not checked again. ``outputs`` names the keys to
     return (None: all of :data:`OUTPUTS`): a caller that ranks a large space on a few of them (the search)
     saves writing the rest.
+
+    ``keep_shapes``: the inputs are not broadcast to one shape first (nor split into chunks): each formula
+    runs at the broadcast shape of its own operands, so a term that depends on a few inputs is computed
+    at their shape and broadcast by numpy where it meets the others. A search that lays its space out as
+    (layouts x ZeRO x recompute x SP) axes computes every layout-only term once per layout, not once per
+    configuration. The values are the same to the bit (every operation is elementwise: the same IEEE
+    operation on the same operands); the outputs are then of the broadcast shape but may be read-only
+    broadcast views (a layout-only output such as ``params``), and the caller bounds the sizes (no chunks).
     """
     import numpy as np  # here, not at the top: evaluate_one (one estimate) never imports numpy
 
@@ -417,6 +443,10 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
             values[name] = arr.astype(np.float64, copy=False)
             shapes.append(arr.shape)
     shape = np.broadcast_shapes(*shapes) if shapes else ()
+    if keep_shapes:
+        with np.errstate(all="ignore"):
+            res = _kernel(backend.NP, values, skip_rules, outputs)
+        return {key: _at_shape(np, res[key], shape, key in BOOL_OUTPUTS) for key in outputs}
     size = math.prod(shape)
     flat = {n: (np.broadcast_to(v, shape).reshape(-1) if isinstance(v, np.ndarray) else v)
             for n, v in values.items()}
@@ -431,10 +461,17 @@ def evaluate(inputs: KernelInputs | None = None, /, *, skip_rules: frozenset[str
         for start in range(0, max(size, 1), _CHUNK):
             stop = min(start + _CHUNK, size) if size else 1
             part = {n: (v[start:stop] if isinstance(v, np.ndarray) else v) for n, v in flat.items()}
-            res = _kernel(backend.NP, part, skip_rules)
+            res = _kernel(backend.NP, part, skip_rules, outputs)
             for key in outputs:
                 out[key][start:stop] = res[key]
     return {key: out[key].reshape(shape) for key in outputs}
+
+
+def _at_shape(np: Any, value: Any, shape: tuple[int, ...], boolean: bool) -> Any:
+    """An output of :func:`_kernel` (an array of a shape that broadcasts to ``shape``, or a scalar) as an
+    array of ``shape``: itself when it has that shape, else a broadcast view."""
+    arr = np.asarray(value, dtype=bool if boolean else np.float64)
+    return arr if arr.shape == shape else np.broadcast_to(arr, shape)
 
 
 def invalid_reasons(inputs: KernelInputs | None = None, /, **scalars: Any) -> list[str]:

@@ -23,7 +23,6 @@ than the model, no pipeline parallelism, no recomputation).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from clustersim.cost.backend import PY, Backend
@@ -53,18 +52,21 @@ def derived(xp: Backend, x: X) -> X:
             "etp": xp.where(x["etp"] >= 1.0, x["etp"], x["tp"])}
 
 
-@dataclass(frozen=True)
 class Rule:
     """One condition a configuration must meet, the scenario key it blames, and what to tell the user.
 
     ``basic`` rules (positive integers, codes in range) are checked first; the others are only
-    explained when every basic rule holds (their messages assume sane numbers)."""
+    explained when every basic rule holds (their messages assume sane numbers). (A plain class with slots:
+    a frozen dataclass costs a millisecond of every search's and estimate's start-up to create.)"""
 
-    name: str
-    path: str
-    check: Callable[[Backend, X, X], Any]
-    message: Callable[[X, X], str]
-    basic: bool = False
+    __slots__ = ("name", "path", "check", "message", "basic")
+
+    def __init__(self, name: str, path: str, check: Callable[[Backend, X, X], Any], message: Callable[[X, X], str],
+                 basic: bool = False) -> None:
+        self.name, self.path, self.check, self.message, self.basic = name, path, check, message, basic
+
+    def __repr__(self) -> str:
+        return f"Rule({self.name!r}, {self.path!r}, basic={self.basic})"
 
 
 def _g(v: float) -> str:

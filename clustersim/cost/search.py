@@ -3,9 +3,11 @@
 :func:`enumerate_configs` builds the space with numpy (a meshgrid of the divisors of the GPU count for
 tp x cp x pp, then broadcast products with the expert-parallel, micro-batch and interleaving candidates,
 masked by the divisibility rules, then every ZeRO stage, recompute policy and sequence-parallel
-setting); no Python loop runs over configurations. :func:`search` evaluates the space in chunks, drops
-layouts that do not fit in memory, ranks the rest by step time or by cost, and explains the winner
-against the runner-up part by part.
+setting); no Python loop runs over configurations. :func:`search` masks the space by the rule set, evaluates
+it in chunks, drops layouts that do not fit in memory, ranks the rest by step time or by cost, and explains
+the winner against the runner-up part by part. The rules and the kernel run on (layouts x settings) grids
+whose axes numpy broadcasts, so what depends on the layout alone (most of the kernel's operations: FLOPs,
+GEMM and attention times, fabric tiers) is computed once per layout, not once per configuration.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from clustersim import units
 from clustersim.cost import rules
 from clustersim.cost.backend import NP
 from clustersim.cost.inputs import KernelInputs
-from clustersim.cost.kernel import BREAKDOWN, evaluate
+from clustersim.cost.kernel import BOOL_OUTPUTS, BREAKDOWN, evaluate
 from clustersim.errors import ClustersimError
 
 __all__ = ["CONFIG_KEYS", "SearchResult", "enumerate_configs", "search", "explain"]
@@ -112,17 +114,20 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
                   gpus_per_node=gpus_per_node).columns()
 
 
-@dataclass(frozen=True)
 class _Space:
     """The enumeration as index arrays: the distinct (tp, cp, pp, dp, ep, micro_batch_seqs, vpp) layouts
     (int columns of a few thousand rows), the (zero, recompute, sequence_parallel) settings a layout is
-    crossed with (``settings``: one short int column each), and per configuration its layout's row and
-    its setting's index."""
+    crossed with (``settings``: one short int column each, the C-order cells of a (ZeRO stages x recompute
+    policies x SP settings) ``grid``), and per configuration its layout's row, its setting's index and its
+    cell of the (layouts x settings) grid in C order (``cells`` = rows x settings + slots). (A plain class:
+    a dataclass costs a millisecond of every search's start-up to create.)"""
 
-    layouts: dict[str, np.ndarray]
-    settings: dict[str, np.ndarray]
-    rows: np.ndarray
-    slots: np.ndarray
+    __slots__ = ("layouts", "settings", "rows", "slots", "grid", "cells")
+
+    def __init__(self, layouts: dict[str, np.ndarray], settings: dict[str, np.ndarray], rows: np.ndarray,
+                 slots: np.ndarray, grid: tuple[int, int, int], cells: np.ndarray) -> None:
+        self.layouts, self.settings, self.rows, self.slots = layouts, settings, rows, slots
+        self.grid, self.cells = grid, cells
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every configuration's fields, in :data:`CONFIG_KEYS` order: int arrays (``sequence_parallel`` bool)."""
@@ -134,8 +139,8 @@ class _Space:
 
 class _Table(dict[str, Any]):
     """Kernel inputs for some configurations of a :class:`_Space` (``select``: their indices, None: all):
-    the scalars of ``x`` and each configuration field as float64, built when first read (the rules read
-    a few of them on every configuration; the kernel reads all, on those the rules keep)."""
+    the scalars of ``x`` and each configuration field as float64, built when first read (for the rules when
+    their shared quantities cannot be computed per layout, and for tests)."""
 
     def __init__(self, x: dict[str, float], space: _Space, small: dict[str, np.ndarray],
                  select: np.ndarray | None) -> None:
@@ -218,12 +223,15 @@ def _final_cross(table: dict[str, np.ndarray], zero_stages: tuple[int, ...], rec
     tp, cp = table["tp"], table["cp"]
     sp_ok = (tp > 1) & ((seq_len // cp) % tp == 0)  # layouts that admit SP on
     grid = sp_ok[:, None] | (settings["sequence_parallel"] == 0)[None, :]
-    rows, slots = np.divmod(np.flatnonzero(grid), len(settings["zero"]))
-    return _Space(table, settings, rows, slots)
+    cells = np.flatnonzero(grid)
+    rows, slots = np.divmod(cells, len(settings["zero"]))
+    return _Space(table, settings, rows, slots, (n_z, n_r, 2), cells)
 
 
-#: The kernel outputs the search ranks a chunk on (:func:`_objective`, the memory filter); the best rows get all
-_RANKING_OUTPUTS = ("fits_in_memory", "step_time_s", "tokens_per_s", "cost_usd", "gpu_hours")
+#: The kernel outputs the search ranks a chunk on, by objective (:func:`_objective`, the memory filter); the
+#: best rows get all
+_RANKING_OUTPUTS = {"time": ("fits_in_memory", "step_time_s"),
+                    "cost": ("fits_in_memory", "step_time_s", "tokens_per_s", "cost_usd", "gpu_hours")}
 
 
 def _objective(out: dict[str, np.ndarray], objective: str, n_gpus: np.ndarray) -> np.ndarray:
@@ -300,12 +308,18 @@ class _LayoutOnly(dict[str, Any]):
         raise _PerConfigField(key)
 
 
-def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]) -> np.ndarray:
+def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray],
+                excluded: dict[str, int] | None = None) -> np.ndarray:
     """:func:`clustersim.cost.rules.valid` over every configuration of ``space`` (``x``: the other inputs;
     ``small``: the layout table as float64). A rule that reads no per-configuration field is checked once
     per layout (a few thousand rows: the rules are elementwise, so a configuration's value is its
-    layout's), the rest on every configuration. The same booleans (tests/test_cost_search.py), in under
-    half the time on the Llama 3 405B space (3 ms against 8 ms)."""
+    layout's), the rest on the (layouts x settings) grid, each field at its own shape. The same booleans
+    (tests/test_cost_search.py); on the Llama 3 405B space about 2 ms (8 ms on every configuration).
+
+    ``excluded``, when given, receives how many configurations each rule rejects, in rule order, as
+    :func:`clustersim.cost.rules.excluded` counts them on the rejected configurations (one rejected by
+    several rules counts for each; a rule rejects only configurations that are rejected): a layout rule's
+    count is the configurations of the layouts it rejects."""
     n = len(space.rows)
     table = _Table(x, space, small, None)
     per_layout_x = _LayoutOnly({k: v for k, v in x.items() if k not in _PER_CONFIG})  # (base holds placeholders)
@@ -313,19 +327,119 @@ def _valid_rows(space: _Space, x: dict[str, float], small: dict[str, np.ndarray]
     try:
         d_small = rules.derived(NP, per_layout_x)
     except _PerConfigField:  # (the shared quantities read only layout fields; if not, check everything)
+        if excluded is not None:
+            excluded.update(rules.excluded(NP, table))
         return np.broadcast_to(np.asarray(rules.valid(NP, table)), (n,))
+    n_layouts = len(space.layouts["tp"])
     per_layout: Any = True
     per_config: Any = True
-    d_full = None
+    # the per-configuration rules run on the (layouts x settings) grid, each field at its own shape (layouts
+    # (n, 1), settings (1, k)): a term of the layout alone is computed once per layout, as in the kernel
+    grid_x: dict[str, Any] | None = None
+    d_grid: dict[str, Any] = {}
+    weight = None  # configurations per layout (for the counts)
     for rule in rules.RULES:
         try:
-            per_layout = per_layout & rule.check(NP, per_layout_x, d_small)
+            ok = rule.check(NP, per_layout_x, d_small)
+            per_layout = per_layout & ok
+            if excluded is not None and not (np.ndim(ok) == 0 and bool(ok)):
+                if np.ndim(ok) == 0:
+                    bad = n
+                else:
+                    weight = np.bincount(space.rows, minlength=n_layouts) if weight is None else weight
+                    bad = int(weight[np.logical_not(ok)].sum())
+                if bad:
+                    excluded[rule.name] = bad
         except _PerConfigField:
-            if d_full is None:  # the shared quantities are per layout: expanded, not recomputed
-                d_full = {k: (v[space.rows] if np.ndim(v) else v) for k, v in d_small.items()}
-            per_config = per_config & rule.check(NP, table, d_full)
-    per_layout = np.broadcast_to(np.asarray(per_layout), (len(space.layouts["tp"]),))
-    return np.broadcast_to(per_layout[space.rows] & per_config, (n,))
+            if grid_x is None:  # the shared quantities are per layout: a layout axis, not recomputed
+                grid_x = {**x, **{k: v[:, None] for k, v in small.items()},
+                          **{k: v.astype(np.float64)[None, :] for k, v in space.settings.items()}}
+                d_grid = {k: (v[:, None] if np.ndim(v) else v) for k, v in d_small.items()}
+            ok = rule.check(NP, grid_x, d_grid)
+            if np.all(ok):  # (it holds on the whole grid, so on every configuration: nothing to combine)
+                continue
+            per_config = per_config & ok
+            if excluded is not None:
+                bad = int(n - np.count_nonzero(_at_configs(space, ok)))
+                if bad:
+                    excluded[rule.name] = bad
+    per_layout = np.broadcast_to(np.asarray(per_layout), (n_layouts,))
+    if isinstance(per_config, bool):  # (every per-configuration rule holds everywhere)
+        return per_layout[space.rows]
+    return _at_configs(space, per_layout[:, None] & per_config)
+
+
+def _at_configs(space: _Space, grid_value: Any) -> np.ndarray:
+    """A value on the (layouts x settings) grid (any shape that broadcasts to it) at each configuration of
+    ``space``, in order."""
+    n_grid = (len(space.layouts["tp"]), len(space.settings["zero"]))
+    return np.broadcast_to(np.asarray(grid_value), n_grid).reshape(-1)[space.cells]
+
+
+#: Configurations per kernel call of the search at most (a layout group is split along its layouts beyond
+#: this), so that its largest temporaries stay in the CPU's cache
+_GROUP_CONFIGS = 16384
+
+
+def _setting_axes(space: _Space, settings: dict[str, np.ndarray],
+                  chosen: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
+    """The settings ``chosen`` (sorted indices into ``space.settings``) as kernel inputs that broadcast
+    against the layouts: when they are a product of ZeRO stages x recompute policies x SP settings (the
+    rules the search applies remove whole stages or SP, so they are), one axis each after the layout
+    axis, (1, z, 1, 1), (1, 1, r, 1), (1, 1, 1, s), so that a term that depends on the layout and SP
+    alone is computed on layouts x SP; otherwise one axis of all of them, (1, k). Returns the number of
+    dimensions and the inputs; in either case the grid's C order is the order of ``chosen``."""
+    n_z, n_r, n_p = space.grid
+    iz, ir, ip = (_sorted_unique(a) for a in np.unravel_index(chosen, space.grid))
+    if len(iz) * len(ir) * len(ip) == len(chosen):
+        return 4, {"zero": settings["zero"][iz * (n_r * n_p)].reshape(1, -1, 1, 1),
+                   "recompute": settings["recompute"][ir * n_p].reshape(1, 1, -1, 1),
+                   "sequence_parallel": settings["sequence_parallel"][ip].reshape(1, 1, 1, -1)}
+    return 2, {key: col[chosen].reshape(1, -1) for key, col in settings.items()}
+
+
+def _evaluate_configs(base: KernelInputs, space: _Space, small: dict[str, np.ndarray],
+                      settings: dict[str, np.ndarray], rows: np.ndarray, slots: np.ndarray,
+                      skip: frozenset[str], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The kernel's ``outputs`` for the configurations (``rows``, ``slots``) of ``space``, a run of them in
+    enumeration order (layout-major), as flat arrays in that order.
+
+    Every configuration of a layout shares the layout's terms (its FLOPs, GEMM times, fabric tiers, ...):
+    the layouts are grouped by the settings they are crossed with here, and each group is one grid
+    (layouts x settings, :func:`_setting_axes`) the kernel evaluates with ``keep_shapes``, so a layout-only
+    term is computed once per layout and broadcast to its settings. The same values to the bit as the
+    kernel on the flat table (tests/test_cost_search.py)."""
+    n = len(rows)
+    out = {key: np.empty(n, dtype=bool if key in BOOL_OUTPUTS else np.float64) for key in outputs}
+    if not n:
+        return out
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(rows[1:], rows[:-1], out=first[1:])
+    starts = np.flatnonzero(first)  # each layout's first configuration (its settings follow, in order)
+    layouts = rows[starts]
+    n_set = len(space.settings["zero"])
+    if n_set > 62:  # (not the search's 24: a set of settings per layout no longer fits one int64)
+        part = {**{k: v[rows] for k, v in small.items()}, **{k: v[slots] for k, v in settings.items()}}
+        return evaluate(base.replace(**part), skip_rules=skip, outputs=outputs)
+    codes = np.add.reduceat(np.left_shift(np.int64(1), slots.astype(np.int64)), starts)  # the settings, as bits
+    order = np.argsort(codes, kind="stable")
+    cuts = np.flatnonzero(codes[order][1:] != codes[order][:-1]) + 1
+    for members in np.split(order, cuts):
+        code = int(codes[members[0]])
+        chosen = np.flatnonzero([(code >> i) & 1 for i in range(n_set)])
+        ndim, axes = _setting_axes(space, settings, chosen)
+        k = len(chosen)
+        step = max(1, _GROUP_CONFIGS // k)
+        for lo in range(0, len(members), step):
+            part_ids = members[lo:lo + step]
+            lay = layouts[part_ids]
+            fields = {key: col[lay].reshape((-1,) + (1,) * (ndim - 1)) for key, col in small.items()}
+            res = evaluate(base.replace(**fields, **axes), skip_rules=skip, outputs=outputs, keep_shapes=True)
+            at = (starts[part_ids][:, None] + np.arange(k)).reshape(-1)
+            for key in outputs:
+                out[key][at] = res[key].reshape(-1)
+    return out
 
 
 def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int = 10, chunk: int = 1_000_000,
@@ -352,33 +466,32 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
         max_tp=max_tp, ffn_hidden_size=int(x["ffn_hidden_size"]), etp=int(x["etp"]), max_micro_batch=None,
         zero_stages=(0, 1, 2, 3), recompute=(0, 1, 2))
     n = len(space.rows)
+    # the layout fields and the settings as the kernel computes on them (float64)
     small = {k: v.astype(np.float64) for k, v in space.layouts.items()}
-    ok_rules = _valid_rows(space, x, small)
-    kept = None if ok_rules.all() else np.flatnonzero(ok_rules)
-    excluded = rules.excluded(NP, _Table(x, space, small, np.flatnonzero(~ok_rules))) if kept is not None else {}
-    # the layout fields as the kernel computes on them (float64): no conversion per chunk inside evaluate
-    kernel_table = _Table(x, space, small, kept)
-    configs = {k: kernel_table[k] for k in CONFIG_KEYS}
+    settings = {k: v.astype(np.float64) for k, v in space.settings.items()}
+    excluded: dict[str, int] = {}
+    kept = np.flatnonzero(_valid_rows(space, x, small, excluded))
     skip = frozenset(r.name for r in rules.RULES)
+    gpus_of_layout = small["tp"] * small["pp"] * small["dp"] * small["cp"]
     feasible = 0
     best: list[tuple[float, float, dict[str, Any]]] = []
-    for lo in range(0, len(configs["tp"]), chunk):
-        part = {k: v[lo:lo + chunk] for k, v in configs.items()}
-        out = evaluate(base.replace(**part), skip_rules=skip, outputs=_RANKING_OUTPUTS)
+    for lo in range(0, len(kept), chunk):
+        layout_of, setting_of = space.rows[kept[lo:lo + chunk]], space.slots[kept[lo:lo + chunk]]
+        out = _evaluate_configs(base, space, small, settings, layout_of, setting_of, skip, _RANKING_OUTPUTS[objective])
         ok = out["fits_in_memory"]
         feasible += int(ok.sum())
         idx = np.flatnonzero(ok)
         if not len(idx):
             continue
-        n_gpus = part["tp"][idx] * part["pp"][idx] * part["dp"][idx] * part["cp"][idx]
-        score = _objective({k: v[idx] for k, v in out.items()}, objective, n_gpus)
+        score = _objective({k: v[idx] for k, v in out.items()}, objective, gpus_of_layout[layout_of[idx]])
         if len(idx) > top:
             keep = np.argpartition(score, top - 1)[:top]
             idx, score = idx[keep], score[keep]
         # every output of the chunk's best rows (the same formulas, row by row, on just those rows)
-        full = evaluate(base.replace(**{k: v[idx] for k, v in part.items()}), skip_rules=skip)
-        for j, (i, sc) in enumerate(zip(idx.tolist(), score.tolist(), strict=True)):
-            row: dict[str, Any] = {k: (bool(part[k][i]) if k == "sequence_parallel" else int(part[k][i]))
+        picked = {**{k: small[k][layout_of[idx]] for k in space.layouts}, **{k: settings[k][setting_of[idx]] for k in settings}}
+        full = evaluate(base.replace(**picked), skip_rules=skip)
+        for j, sc in enumerate(score.tolist()):
+            row: dict[str, Any] = {k: (bool(picked[k][j]) if k == "sequence_parallel" else int(picked[k][j]))
                                    for k in CONFIG_KEYS}
             row.update({k: (bool(v[j]) if v.dtype == bool else float(v[j])) for k, v in full.items()})
             best.append((sc, row["memory_bytes"], row))
