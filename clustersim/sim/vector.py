@@ -24,7 +24,7 @@ from clustersim import rng as rngmod
 from .job import SimJob
 from .records import BUCKETS
 from .scales import ReplicaScales
-from .vecevents import FailureWindows
+from .vecevents import FailureWindows, Window
 from .vecstate import (
     DONE,
     NO_SLOT,
@@ -38,6 +38,7 @@ from .vecstate import (
     components_of,
     widen,
 )
+from .vectorfast import run_window
 
 __all__ = ["BLOCK", "VectorEngine", "BlockResult", "block_size"]
 
@@ -91,8 +92,10 @@ class BlockResult:
 class VectorEngine:
     """Runs blocks of replicas of one job (see the module docstring)."""
 
-    def __init__(self, job: SimJob):
+    def __init__(self, job: SimJob, fast: bool = True):
         self.job = job
+        #: whole windows in closed form (:mod:`.vectorfast`; the same result, bit for bit), else the lockstep loop
+        self.fast = fast
         self.plan = CheckpointPlan.of(job)
         self.components, self.comp_of = components_of(job)
         self.effect = np.array([_EFFECT[s.effect] for s in job.sources], dtype=np.int64)
@@ -131,22 +134,10 @@ class VectorEngine:
                 t1 = float(t0[0])
                 w = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
             t0 = w.end_s
-            near_budget = bool((st.ta.failures + w.columns >= budget).any())
-            for k in range(w.columns):
-                x = w.time_s[k]
-                live = (x < horizon) & (p.mode != DONE)
-                if not live.any():
-                    break
-                self._advance(st, live, x)
-                live &= p.mode != DONE
-                if not near_budget:
-                    self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], None)
-                    continue
-                last = live & (st.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
-                self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], ~last)
-                if last.any():
-                    p.budget_hit[last] = True
-                    self._stop(st, last, x)
+            if self.fast:
+                run_window(self, st, w, horizon, budget)
+            else:
+                self._lockstep(st, w, horizon, budget)
             end = np.minimum(w.end_s, horizon)
             self._advance(st, p.mode != DONE, end)
             self._stop(st, (p.mode != DONE) & (end >= horizon), end)
@@ -156,6 +147,26 @@ class VectorEngine:
             running &= ~ended
         return BlockResult(st.p.wall_s, ~st.p.stopped, st.p.budget_hit, st.ta.acc, st.ta.by, st.ta.ignored,
                            st.ta.checkpoints, st.ta.failures)
+
+    def _lockstep(self, st: _State, w: Window, horizon: float, budget: int) -> None:
+        """The failures of window ``w``, column by column: every replica's k-th failure at once."""
+        p = st.p
+        near_budget = bool((st.ta.failures + w.columns >= budget).any())
+        for k in range(w.columns):
+            x = w.time_s[k]
+            live = (x < horizon) & (p.mode != DONE)
+            if not live.any():
+                break
+            self._advance(st, live, x)
+            live &= p.mode != DONE
+            if not near_budget:
+                self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], None)
+                continue
+            last = live & (st.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
+            self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], ~last)
+            if last.any():
+                p.budget_hit[last] = True
+                self._stop(st, last, x)
 
     # The steps below work on whole arrays under a mask of the replicas concerned (``m``, ``live``):
     # at a thousand replicas a numpy call costs about what its data does, so a masked update of every

@@ -1,0 +1,484 @@
+"""The vectorized engine's fast path: a whole window of failures per replica at once, in closed form.
+
+The lockstep loop (:meth:`.vector.VectorEngine.run_block` with ``fast=False``) applies column k of a
+window (every replica's k-th failure) to every replica, one column after the other: about a hundred numpy
+calls per failure, whatever the number of replicas. But in the common case a replica's history through a
+window is a plain renewal: each failure starts a recovery (detect, replace from the free spares, restart,
+load) and, where no failure cuts it short, a run from the work saved, whose cycles are counted in closed
+form. With the failure times of a whole window known, every step of that history is an elementwise
+expression of the previous failure time and of the saved work, and the saved work a running sum of what
+each failure leaves saved: so one pass of array operations over the (failures x replicas) window does
+what the lockstep loop does column by column, with the same floating-point operations in the same order
+(every tally a sequential sum of the same terms, a term of 0.0 where the lockstep adds 0.0), so the
+result is bit for bit the lockstep loop's.
+
+The pass assumes, and checks, for each replica, failure by failure:
+
+* every replacement finds enough free spares: the nodes away at a replacement are bounded, for the
+  replacement after failure k-1, by the nodes away just after it, and those by the window's failures
+  chunk by chunk (:func:`pool_ok`); no wait for a node, so spot preemptions act as node failures;
+* no failure strikes a slot already vacant (the lockstep ignores it);
+* the failure does not fall in the finishing cycle of a run (where the lockstep caps the cycles counted);
+* the replica is not near its event budget, and the failure is before the horizon.
+
+A replica stops at its first failure that breaks an assumption: the pass writes its state as of the
+failure before (the same state the lockstep loop would have there), the lockstep loop applies that one
+failure (:func:`step`), and a new pass takes the replicas that stopped from their next failure on. After
+:data:`MAX_PASSES` passes in a window, the replicas still stopping go through the rest of the window in
+lockstep. A replica that finishes, a failure at or past the horizon and the window's end stop a pass
+normally. Source: the same model as the lockstep loop, :mod:`.vector` (no other).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .vecevents import Window
+from .vecstate import DONE, NO_SLOT, REC, RUN, WAIT, widen
+
+if TYPE_CHECKING:
+    from .vector import VectorEngine, _State
+
+__all__ = ["MAX_PASSES", "CHUNK", "run_window", "pool_ok", "step"]
+
+#: Passes per window before the replicas that still stop go through the rest of it in lockstep.
+MAX_PASSES = 12
+#: Failures per chunk of the spare-pool bound (:func:`pool_ok`).
+CHUNK = 16
+
+_JOBLEVEL, _PREEMPT = 2, 1  # (vector.JOBLEVEL, vector.PREEMPT)
+
+
+def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget: int) -> None:
+    """Apply every failure of window ``w`` to the replicas of ``st`` (as the lockstep loop does)."""
+    p = st.p
+    K = w.columns
+    if K == 0:
+        return
+    active = p.mode != DONE
+    near = active & (st.ta.failures + K >= budget)
+    if near.any():  # the event budget may end these replicas in this window: the lockstep loop
+        lockstep(eng, st, w, np.flatnonzero(near), np.zeros(int(near.sum()), dtype=np.int64), horizon, budget)
+        active &= ~near
+    rows = np.flatnonzero(active)
+    if rows.size == 0:
+        return
+    ok = pool_ok(eng, st, w)
+    cols: np.ndarray | None = None
+    for _ in range(MAX_PASSES):
+        rows, cols = fast_pass(eng, st, w, rows, cols, ok, horizon)
+        if rows.size == 0:
+            return
+        step(eng, st, w, rows, cols, horizon)
+        cols = cols + 1
+        keep = (cols < K) & (p.mode[rows] != DONE)
+        rows, cols = rows[keep], cols[keep]
+        if rows.size == 0:
+            return
+    assert cols is not None
+    lockstep(eng, st, w, rows, cols, horizon, budget)
+
+
+def lockstep(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray, horizon: float,
+             budget: int) -> None:
+    """The lockstep loop over the rest of window ``w`` for replicas ``rows``, each from its column ``cols``."""
+    p, ta = st.p, st.ta
+    K = w.columns
+    for j in range(K - int(cols.min())):
+        c = cols + j
+        keep = c < K
+        r, c = rows[keep], c[keep]
+        if r.size == 0:
+            break
+        x, src, slot, dur = _column(w, r, c, p.mode.size)
+        live = (x < horizon) & (p.mode != DONE)
+        if not live.any():
+            break
+        eng._advance(st, live, x)
+        live &= p.mode != DONE
+        last = live & (ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
+        if not last.any():
+            eng._fail(st, live, x, src, slot, dur, None)
+            continue
+        eng._fail(st, live, x, src, slot, dur, ~last)
+        p.budget_hit[last] = True
+        eng._stop(st, last, x)
+
+
+def step(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray, horizon: float) -> None:
+    """The lockstep loop's step for one failure of each replica of ``rows`` (its column ``cols``); none is
+    near its event budget."""
+    p = st.p
+    x, src, slot, dur = _column(w, rows, cols, p.mode.size)
+    live = (x < horizon) & (p.mode != DONE)
+    eng._advance(st, live, x)
+    live &= p.mode != DONE
+    eng._fail(st, live, x, src, slot, dur, None)
+
+
+def _column(w: Window, rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Block-wide failure arrays holding each replica of ``rows``'s failure ``cols`` (inf elsewhere)."""
+    x = np.full(n, np.inf)
+    x[rows] = w.time_s[cols, rows]
+    src = np.zeros(n, dtype=np.int64)
+    src[rows] = w.source[cols, rows]
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[rows] = w.slot[cols, rows]
+    dur = np.zeros(n)
+    dur[rows] = w.repair_s[cols, rows]
+    return x, src, slot, dur
+
+
+def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
+    """(columns, replicas): whether a replacement after failure k-1 of the window surely finds its spares;
+    None: every one does.
+
+    The free spares cover the vacant slots exactly when the nodes away (sent to repair, not yet back) are
+    at most the spares (free = spares + vacant - away, an invariant of the pool). Between failure k-1 and
+    the replacement no node leaves, so the nodes away then are at most those away just after failure k-1,
+    which lies in chunk c (failures c CHUNK ... of the window, the chunk starting at time B_c): at most the
+    nodes of the table (away at the window's start) still away at B_c, plus the window's node failures
+    before the chunk still away at B_c, plus every node failure of the chunk. Column 0 takes every node
+    of the table."""
+    job = eng.job
+    node = eng.effect[w.source] != _JOBLEVEL
+    if not node.any():
+        return None
+    spares = job.spare_nodes
+    tab = st.nd.returns_s
+    held = tab < np.inf
+    nfin = held.sum(axis=1)
+    if bool((nfin + node.sum(axis=0) <= spares).all()):
+        return None
+    K = w.columns
+    X = w.time_s
+    ret = np.where(node, X + w.repair_s, -np.inf)
+    nc = -(-K // CHUNK)
+    okc = np.empty((nc, X.shape[1]), dtype=bool)
+    for c in range(nc):
+        a = c * CHUNK
+        b = X[a]
+        bound = ((tab > b[:, None]) & held).sum(axis=1) + node[a:a + CHUNK].sum(axis=0)
+        if a:
+            bound += (ret[:a] > b).sum(axis=0)
+        okc[c] = bound <= spares
+    ok = np.empty((K, X.shape[1]), dtype=bool)
+    ok[0] = nfin <= spares
+    ok[1:] = np.repeat(okc, CHUNK, axis=0)[:K - 1]
+    return ok
+
+
+def _begin(eng: VectorEngine, rem: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(finishing cycle, its compute, finish time) of a run starting at ``t`` with ``rem`` left to compute:
+    :meth:`.vector.VectorEngine._begin_run`'s expressions, term for term."""
+    pl = eng.plan
+    tau = pl.tau_s
+    tol = rem - 1e-9 * tau
+    jf = np.maximum(np.ceil(tol / tau) - 1.0, 0.0)
+    jf = np.where(tol > (jf + 1.0) * tau, jf + 1.0, jf)
+    jf = np.where((jf > 0) & (tol <= jf * tau), jf - 1.0, jf)
+    last = rem - jf * tau
+    fin = t + np.where(jf > 0, pl.first_s + (jf - 1.0) * pl.period_s, 0.0) + last
+    if pl.final:
+        fin = fin + pl.final_s + np.where(jf > 0, np.maximum(0.0, pl.background_s - last), 0.0)
+    return jf, last, fin
+
+
+def _count(eng: VectorEngine, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cycles whose blocking write has ended ``e`` into a run, without the finishing cycle's cap (and, to
+    check the cap: whether e reaches the first write, the uncapped floor count). The same expressions as
+    :meth:`.vector.VectorEngine._count_cycles`, which they equal where the floor count is at most jf."""
+    pl = eng.plan
+    ge = e >= pl.first_s
+    q = np.floor((e - pl.first_s) / pl.period_s) + 1.0
+    m = np.where(ge, q, 0.0)
+    over = (m > 0) & (pl.first_s + (m - 1.0) * pl.period_s > e)
+    return np.where(over, m - 1.0, m), ge, q
+
+
+def fast_pass(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray | None,
+              ok: np.ndarray | None, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over window ``w`` for replicas ``rows``, each from its column ``cols`` (None: 0); writes
+    their state back and returns (replicas stopped at a failure the pass cannot apply, that failure's
+    column)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _fast_pass(eng, st, w, rows, cols, ok, horizon)
+
+
+def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np.ndarray | None,
+               ok: np.ndarray | None, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    p, nd, ta = st.p, st.nd, st.ta
+    pl = eng.plan
+    K = w.columns
+    n = p.mode.size
+    m = R.size
+    whole = cols is None and m == n
+    if cols is None:
+        Kp = K
+        X = w.time_s if whole else w.time_s[:, R]
+        SRC = w.source if whole else w.source[:, R]
+        SLOT = w.slot if whole else w.slot[:, R]
+        DUR = w.repair_s if whole else w.repair_s[:, R]
+        OK = None if ok is None else (ok if whole else ok[:, R])
+        base = np.zeros(m, dtype=np.int64)
+    else:
+        base = cols
+        Kp = K - int(cols.min())
+        idx = cols[None, :] + np.arange(Kp)[:, None]
+        valid = idx < K
+        idx = np.minimum(idx, K - 1)
+        X = np.where(valid, w.time_s[idx, R], np.inf)
+        SRC = w.source[idx, R]
+        SLOT = w.slot[idx, R]
+        DUR = w.repair_s[idx, R]
+        OK = None if ok is None else ok[idx, R]
+    mode = p.mode[R]
+    filled0 = p.filled[R]
+    t0s = p.t0[R]
+    run0 = mode == RUN
+    unf0 = (mode == REC) & ~filled0
+    fil0 = (mode == REC) & filled0
+    detect, restart, load = eng.detect_s, eng.restart_s, eng.load_s
+    tau = pl.tau_s
+    kcol = np.arange(Kp)[:, None]
+
+    end = ~(X < horizon)
+    eff = eng.effect[SRC]
+    node = eff != _JOBLEVEL
+    prev = np.empty_like(X)
+    prev[1:] = X[:-1]
+    prev[0] = t0s
+    td = prev + detect
+    repl = td <= X
+    repl[0] &= unf0
+    D = ~repl
+    D[0] &= unf0
+    t1 = td
+    t1[0] = np.where(fil0, p.t1[R], td[0])
+    filled = repl.copy()
+    filled[0] |= fil0
+    tr = t1 + (restart + load)
+    started = filled & (tr <= X)
+    recpart = filled & ~started
+    run = started.copy()
+    run[0] |= run0
+    b = tr
+    b[0] = np.where(run0, t0s, tr[0])
+    E = X - b
+    mblk, ge, q = _count(eng, E)
+    if pl.background_s > 0:
+        mc, ge_c, q_c = _count(eng, E - pl.background_s)
+    else:
+        mc, ge_c, q_c = mblk, ge, q
+    gain = np.where(run, mc * tau, 0.0)
+    S = _prefix(p.saved[R], gain)  # the work saved before each failure
+    work = st.work_s[R]
+    rem = work[None, :] - S[:-1]
+
+    # runs that may finish, or reach their finishing cycle, by this failure: their exact plan
+    scale = max(abs(float(horizon)), float(work.max()) if m else 0.0, 1.0)
+    slack = tau + 1e-6 * scale
+    ck, cr = np.nonzero(run & ~end & (rem <= E + slack))
+    at0 = (ck == 0) & run0[cr]
+    jf_c, last_c, fin_c = _begin(eng, rem[ck, cr], b[ck, cr])
+    if at0.any():
+        r0 = R[cr[at0]]
+        jf_c[at0], last_c[at0], fin_c[at0] = p.jf[r0], p.last_s[r0], p.fin_s[r0]
+    fin_hit = fin_c <= X[ck, cr]
+    cap = ~fin_hit & ge[ck, cr] & (q[ck, cr] > jf_c)
+    if pl.background_s > 0:
+        cap |= ~fin_hit & ge_c[ck, cr] & (q_c[ck, cr] > jf_c)
+
+    # the first failure the pass cannot apply (or the finish, or the end), per replica
+    stop = (~end).sum(axis=0)  # (the times increase: a failure at or past the horizon ends the rest)
+    # the advance to the failure itself not representable: a replacement that may find too few spares, a
+    # wait (these stop before a finish at the same failure)
+    adv_bad = np.where(mode == WAIT, 0, Kp)
+    if OK is not None:
+        bad = repl & ~OK
+        if bad.any():
+            adv_bad = np.minimum(adv_bad, np.where(bad.any(axis=0), bad.argmax(axis=0), Kp))
+    stop = np.minimum(stop, adv_bad)
+    flag = fin_hit | cap
+    if flag.any():
+        np.minimum.at(stop, cr[flag], ck[flag])
+    ik, ir = _ignored(nd, R, D, node, SLOT, end)
+    if ik.size:
+        np.minimum.at(stop, ir, ik)
+    e = stop
+    fin = np.zeros(m, dtype=bool)
+    fsel = fin_hit & (ck == e[cr]) & (ck < adv_bad[cr])
+    fin[cr[fsel]] = True
+    ecl = np.minimum(e, Kp - 1)
+    anom = ~fin & (e < Kp) & ~end[ecl, np.arange(m)]
+
+    # write back: the tallies of the failures applied (and of the finishing advance)
+    proc = kcol < e[None, :]
+    adv = proc | ((kcol == e[None, :]) & fin[None, :])
+    acc = ta.acc[R]
+    det = np.where(repl, detect, np.where(D, X - prev, 0.0))
+    rst = np.where(started, restart, np.where(recpart, np.minimum(X - t1, restart), 0.0))
+    ld = np.where(started, load, np.where(recpart, np.maximum(X - t1 - restart, 0.0), 0.0))
+    from .vector import CKPT, DET, LOAD, LOST, PROD, RST
+    acc[:, DET] = _total(acc[:, DET], det, adv)
+    acc[:, RST] = _total(acc[:, RST], rst, adv)
+    acc[:, LOAD] = _total(acc[:, LOAD], ld, adv)
+    runp = run & proc
+    into = E - np.where(mblk > 0, pl.first_s + (mblk - 1.0) * pl.period_s, 0.0)
+    ckpt = mblk * pl.block_s + np.maximum(mblk - 1.0, 0.0) * pl.wait_s
+    acc[:, PROD] = _total(acc[:, PROD], gain, runp)
+    acc[:, CKPT] = _total(acc[:, CKPT], ckpt, runp)
+    acc[:, LOST] = _total(acc[:, LOST], (mblk - mc) * tau + into, runp)
+    ta.acc[R] = acc
+    ta.checkpoints[R] += np.where(runp, np.minimum(mc, 2.0**62), 0.0).sum(axis=0).astype(np.int64)
+    ta.failures[R] += e
+    comps = ta.by.shape[1]
+    flat = (eng.comp_of[SRC] * m + np.arange(m)[None, :])[proc]
+    ta.by[R] += np.bincount(flat, minlength=comps * m).reshape(comps, m).T
+    ar = np.arange(m)
+    saved = S[e, ar]
+
+    # the replicas that finished
+    if fin.any():
+        fi = np.flatnonzero(fsel)
+        rf = cr[fi]
+        g = R[rf]
+        p.mode[g] = RUN
+        p.filled[g] = False
+        p.t0[g] = b[ck[fi], rf]
+        p.jf[g], p.last_s[g], p.fin_s[g] = jf_c[fi], last_c[fi], fin_c[fi]
+        p.saved[g] = saved[rf]
+        eng._finish(st, g)
+
+    # the others that applied failures: recovering from the last one, its vacant slots, the nodes away
+    grow = ~fin & (e > 0)
+    if grow.any():
+        gi = np.flatnonzero(grow)
+        g = R[gi]
+        p.mode[g] = REC
+        p.filled[g] = False
+        p.t0[g] = X[e[gi] - 1, gi]
+        p.saved[g] = saved[gi]
+        _nodes(nd, R, gi, g, e, D, node, eff, SLOT, X, DUR, proc)
+    return R[anom], base[anom] + e[anom]
+
+
+def _prefix(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """Running sums start, start + t_0, (start + t_0) + t_1, ... (an accumulate is sequential: each the
+    sum that ``+=`` failure by failure gives)."""
+    out = np.empty((terms.shape[0] + 1, start.size))
+    out[0] = start
+    out[1:] = terms
+    return np.cumsum(out, axis=0, out=out)
+
+
+def _total(start: np.ndarray, terms: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """start + t_0 + t_1 + ... (sequentially, left to right) over the terms where ``mask`` (0.0 elsewhere)."""
+    stack = np.empty((terms.shape[0] + 1, start.size))
+    stack[0] = start
+    np.copyto(stack[1:], 0.0)
+    np.copyto(stack[1:], terms, where=mask)
+    return stack.sum(axis=0)
+
+
+def _ignored(nd: object, R: np.ndarray, D: np.ndarray, node: np.ndarray, SLOT: np.ndarray,
+             end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(column, replica) of the node failures that strike a vacant slot (the lockstep ignores them): a
+    failure during the detection after failure k-1 finds vacant the slots of the node failures since the
+    last replacement, k-1, k-2 while k-1 fell in the detection after k-2, ... (and, through column 0, the
+    slots vacant at the pass's start)."""
+    kk, rr = np.nonzero(D & node & ~end)
+    if kk.size == 0:
+        return kk, rr
+    sk = SLOT[kk, rr]
+    hit = np.zeros(kk.size, dtype=bool)
+    j = kk - 1
+    alive = np.ones(kk.size, dtype=bool)
+    vacant = nd.vacant  # type: ignore[attr-defined]
+    while True:
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        jj = j[idx]
+        neg = jj < 0
+        if neg.any():  # through column 0: the slots vacant at the start
+            i2 = idx[neg]
+            hit[i2] |= (vacant[R[rr[i2]]] == sk[i2, None]).any(axis=1)
+            alive[i2] = False
+        i3 = idx[~neg]
+        j3 = jj[~neg]
+        r3 = rr[i3]
+        hit[i3] |= node[j3, r3] & (SLOT[j3, r3] == sk[i3])
+        alive[i3] = D[j3, r3]
+        j[i3] -= 1
+    return kk[hit], rr[hit]
+
+
+def _nodes(nd: object, R: np.ndarray, gi: np.ndarray, g: np.ndarray, e: np.ndarray, D: np.ndarray,
+           node: np.ndarray, eff: np.ndarray, SLOT: np.ndarray, X: np.ndarray, DUR: np.ndarray,
+           proc: np.ndarray) -> None:
+    """The node state of replicas ``g`` (pass rows ``gi``) after their failures 0..e-1 of the pass: the
+    vacant slots those since the last replacement (with those vacant at the start if no replacement came),
+    the nodes sent away in the table, the pool less the slots filled; the nodes back by the last failure
+    join the pool (as a sync of the lockstep does)."""
+    Kp = X.shape[0]
+    kcol = np.arange(Kp)[:, None]
+    eg = e[gi]
+    Dg = D[:, gi]
+    nodeg = node[:, gi]
+    procg = proc[:, gi]
+    # the last failure not in a detection: the chain of vacant slots starts there (-1: before the pass)
+    s = np.where(~Dg & procg, kcol, -1).max(axis=0)
+    member = nodeg & procg & (kcol >= s[None, :])
+    keep_old = s < 0
+    nv_old = nd.n_vacant[g]  # type: ignore[attr-defined]
+    kept = np.where(keep_old, nv_old, 0)
+    nv = kept + member.sum(axis=0)
+    nnode = (nodeg & procg).sum(axis=0)
+    filled = nv_old + nnode - nv
+    vac, vpre = nd.vacant, nd.vacant_preempt  # type: ignore[attr-defined]
+    width = int(nv.max()) if nv.size else 0
+    if width > vac.shape[1]:
+        vac = widen(vac, max(width, 2 * vac.shape[1]))
+        vpre = widen(vpre, vac.shape[1])
+    old_v = vac[g]
+    old_p = vpre[g]
+    new_v = np.full((g.size, vac.shape[1]), NO_SLOT, dtype=np.int64)
+    new_p = np.zeros((g.size, vac.shape[1]), dtype=bool)
+    new_v[keep_old] = old_v[keep_old]
+    new_p[keep_old] = old_p[keep_old]
+    mr, mk = np.nonzero(member.T)  # by replica, then in time order
+    if mr.size:
+        counts = np.bincount(mr, minlength=g.size)
+        pos = np.arange(mr.size) - np.repeat(np.cumsum(counts) - counts, counts) + kept[mr]
+        new_v[mr, pos] = SLOT[mk, gi[mr]]
+        new_p[mr, pos] = eff[mk, gi[mr]] == _PREEMPT
+    vac[g] = new_v
+    vpre[g] = new_p
+    nd.vacant, nd.vacant_preempt = vac, vpre  # type: ignore[attr-defined]
+    nd.n_vacant[g] = nv  # type: ignore[attr-defined]
+
+    # the nodes away: the table's and the pass's, less those back by the last failure
+    gone = nodeg & procg
+    if not gone.any():
+        nd.pool[g] -= filled  # type: ignore[attr-defined]
+        return
+    now = X[eg - 1, gi]
+    table = np.concatenate([nd.returns_s[g], np.where(gone, X[:, gi] + DUR[:, gi], np.inf).T], axis=1)  # type: ignore[attr-defined]
+    back = table <= now[:, None]
+    nd.pool[g] += back.sum(axis=1) - filled  # type: ignore[attr-defined]
+    table[back] = np.inf
+    table.sort(axis=1)
+    held = np.isfinite(table).sum(axis=1)
+    need = int(held.max())
+    ret = nd.returns_s  # type: ignore[attr-defined]
+    if need > ret.shape[1]:
+        ret = widen(ret, max(need, 2 * ret.shape[1]))
+        nd.returns_s = ret  # type: ignore[attr-defined]
+    wcols = min(ret.shape[1], table.shape[1])
+    ret[g, :wcols] = table[:, :wcols]
+    if ret.shape[1] > wcols:
+        ret[g, wcols:] = np.inf
+    nd.n_returns[g] = held  # type: ignore[attr-defined]
