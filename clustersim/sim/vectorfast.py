@@ -140,8 +140,9 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     the replacement no node leaves, so the nodes away then are at most those away just after failure k-1,
     which lies in chunk c (failures c CHUNK ... of the window, the chunk starting at time B_c): at most the
     nodes of the table (away at the window's start) still away at B_c, plus the window's node failures
-    before the chunk still away at B_c, plus every node failure of the chunk. Column 0 takes every node
-    of the table."""
+    before the chunk still away at B_c, plus every node failure of the chunk. Where that bound exceeds the
+    spares, the nodes away just after each failure of the chunk are counted one by one. Column 0 takes
+    every node of the table. (A failure the lockstep ignores sends no node away: counting it is safe.)"""
     job = eng.job
     node = eng.effect[w.source] != _JOBLEVEL
     if not node.any():
@@ -167,6 +168,19 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     ok = np.empty((K, X.shape[1]), dtype=bool)
     ok[0] = nfin <= spares
     ok[1:] = np.repeat(okc, CHUNK, axis=0)[:K - 1]
+    bc, br = np.nonzero(~okc)
+    if bc.size:  # those chunks failure by failure: the nodes away just after failure j, counted
+        j = (bc * CHUNK)[:, None] + np.arange(CHUNK)[None, :]  # (pairs, CHUNK)
+        j = np.minimum(j, K - 1)
+        r = br[:, None]
+        xj = X[j, r]
+        away = ((tab[br][:, None, :] > xj[:, :, None]) & held[br][:, None, :]).sum(axis=2)
+        rj = ret[:, br].T  # (pairs, K)
+        before = np.arange(K)[None, None, :] <= j[:, :, None]
+        away += ((rj[:, None, :] > xj[:, :, None]) & before).sum(axis=2)
+        k = j + 1
+        inside = k < K
+        ok[k[inside], np.broadcast_to(r, k.shape)[inside]] = (away <= spares)[inside]
     return ok
 
 
