@@ -135,7 +135,7 @@ class VectorEngine:
                 w = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
             t0 = w.end_s
             if self.fast:
-                run_window(self, st, w, horizon, budget)
+                run_window(self, st, w, horizon, budget, windows.rate_per_s)
             else:
                 self._lockstep(st, w, horizon, budget)
             end = np.minimum(w.end_s, horizon)

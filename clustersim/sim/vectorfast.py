@@ -51,10 +51,13 @@ CHUNK = 16
 _JOBLEVEL, _PREEMPT = 2, 1  # (vector.JOBLEVEL, vector.PREEMPT)
 
 
-def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget: int) -> None:
-    """Apply every failure of window ``w`` to the replicas of ``st`` (as the lockstep loop does)."""
+def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget: int,
+               rate_per_s: float = 0.0) -> None:
+    """Apply every failure of window ``w`` to the replicas of ``st`` (as the lockstep loop does).
+    ``rate_per_s``: the block's failure rate, to size the first pass (0: the whole window)."""
     p = st.p
     K = w.columns
+    n = p.mode.size
     if K == 0:
         return
     active = p.mode != DONE
@@ -62,23 +65,42 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
     if near.any():  # the event budget may end these replicas in this window: the lockstep loop
         lockstep(eng, st, w, np.flatnonzero(near), np.zeros(int(near.sum()), dtype=np.int64), horizon, budget)
         active &= ~near
-    rows = np.flatnonzero(active)
-    if rows.size == 0:
+    live = int(active.sum())
+    if live == 0:
         return
     ok = pool_ok(eng, st, w)
+    # the first pass covers every replica (those ended stop at once) unless few are left
+    rows = np.arange(n) if live * 4 >= n * 3 and not near.any() else np.flatnonzero(active)
     cols: np.ndarray | None = None
+    limit = _first_limit(st, rows, K, rate_per_s)
     for _ in range(MAX_PASSES):
-        rows, cols = fast_pass(eng, st, w, rows, cols, ok, horizon)
-        if rows.size == 0:
+        a_rows, a_cols, c_rows, c_cols = fast_pass(eng, st, w, rows, cols, ok, horizon, limit)
+        limit = K
+        if a_rows.size * 8 > live and a_rows.size > 8:  # many replicas the pass cannot take: the lockstep
+            lockstep(eng, st, w, np.concatenate([a_rows, c_rows]), np.concatenate([a_cols, c_cols]), horizon,
+                     budget)
             return
-        step(eng, st, w, rows, cols, horizon)
-        cols = cols + 1
-        keep = (cols < K) & (p.mode[rows] != DONE)
-        rows, cols = rows[keep], cols[keep]
+        if a_rows.size:
+            step(eng, st, w, a_rows, a_cols, horizon)
+            a_cols = a_cols + 1
+            keep = (a_cols < K) & (p.mode[a_rows] != DONE)
+            a_rows, a_cols = a_rows[keep], a_cols[keep]
+        rows = np.concatenate([a_rows, c_rows])
+        cols = np.concatenate([a_cols, c_cols])
         if rows.size == 0:
             return
     assert cols is not None
     lockstep(eng, st, w, rows, cols, horizon, budget)
+
+
+def _first_limit(st: _State, rows: np.ndarray, K: int, rate_per_s: float) -> int:
+    """Columns of the first pass: every column, unless the replicas are expected to finish well before the
+    window's end (twice the failures expected in their remaining work, plus 16: a pass that stops short
+    only costs a second pass)."""
+    if rate_per_s <= 0:
+        return K
+    rem = float((st.work_s[rows] - st.p.saved[rows]).max())
+    return int(min(K, 2.0 * rem * rate_per_s + 16))
 
 
 def lockstep(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray, horizon: float,
@@ -169,18 +191,19 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     ok[0] = nfin <= spares
     ok[1:] = np.repeat(okc, CHUNK, axis=0)[:K - 1]
     bc, br = np.nonzero(~okc)
-    if bc.size:  # those chunks failure by failure: the nodes away just after failure j, counted
-        j = (bc * CHUNK)[:, None] + np.arange(CHUNK)[None, :]  # (pairs, CHUNK)
-        j = np.minimum(j, K - 1)
-        r = br[:, None]
-        xj = X[j, r]
-        away = ((tab[br][:, None, :] > xj[:, :, None]) & held[br][:, None, :]).sum(axis=2)
-        rj = ret[:, br].T  # (pairs, K)
-        before = np.arange(K)[None, None, :] <= j[:, :, None]
-        away += ((rj[:, None, :] > xj[:, :, None]) & before).sum(axis=2)
-        k = j + 1
-        inside = k < K
-        ok[k[inside], np.broadcast_to(r, k.shape)[inside]] = (away <= spares)[inside]
+    if 0 < bc.size <= max(16, okc.size // 16):  # (many: spares are short, the lockstep will take most)
+        for c in np.unique(bc):  # those chunks failure by failure: the nodes away just after failure j
+            r = br[bc == c]
+            top = min(K, (c + 1) * CHUNK)
+            j = np.arange(c * CHUNK, top)
+            xj = X[j][:, r].T  # (pairs, failures of the chunk)
+            away = ((tab[r][:, None, :] > xj[:, :, None]) & held[r][:, None, :]).sum(axis=2)
+            rj = ret[:top, r].T  # (pairs, failures up to the chunk's end)
+            before = np.arange(top)[None, None, :] <= j[None, :, None]
+            away += ((rj[:, None, :] > xj[:, :, None]) & before).sum(axis=2)
+            k = j + 1
+            inside = k < K
+            ok[k[inside][:, None], r[None, :]] = (away <= spares).T[inside]
     return ok
 
 
@@ -213,16 +236,17 @@ def _count(eng: VectorEngine, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 
 def fast_pass(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray | None,
-              ok: np.ndarray | None, horizon: float) -> tuple[np.ndarray, np.ndarray]:
-    """One pass over window ``w`` for replicas ``rows``, each from its column ``cols`` (None: 0); writes
-    their state back and returns (replicas stopped at a failure the pass cannot apply, that failure's
-    column)."""
+              ok: np.ndarray | None, horizon: float, limit: int) -> tuple[np.ndarray, ...]:
+    """One pass over window ``w`` for replicas ``rows``, each from its column ``cols`` (None: 0), up to column
+    ``limit`` (with ``cols`` None; else the window's end); writes their state back and returns (replicas
+    stopped at a failure the pass cannot apply, that failure's column, replicas that reached ``limit``,
+    ``limit``)."""
     with np.errstate(invalid="ignore", over="ignore"):
-        return _fast_pass(eng, st, w, rows, cols, ok, horizon)
+        return _fast_pass(eng, st, w, rows, cols, ok, horizon, limit)
 
 
 def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np.ndarray | None,
-               ok: np.ndarray | None, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+               ok: np.ndarray | None, horizon: float, limit: int) -> tuple[np.ndarray, ...]:
     p, nd, ta = st.p, st.nd, st.ta
     pl = eng.plan
     K = w.columns
@@ -230,12 +254,12 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     m = R.size
     whole = cols is None and m == n
     if cols is None:
-        Kp = K
-        X = w.time_s if whole else w.time_s[:, R]
-        SRC = w.source if whole else w.source[:, R]
-        SLOT = w.slot if whole else w.slot[:, R]
-        DUR = w.repair_s if whole else w.repair_s[:, R]
-        OK = None if ok is None else (ok if whole else ok[:, R])
+        Kp = limit
+        X = w.time_s[:Kp] if whole else w.time_s[:Kp, R]
+        SRC = w.source[:Kp] if whole else w.source[:Kp, R]
+        SLOT = w.slot[:Kp] if whole else w.slot[:Kp, R]
+        DUR = w.repair_s[:Kp] if whole else w.repair_s[:Kp, R]
+        OK = None if ok is None else (ok[:Kp] if whole else ok[:Kp, R])
         base = np.zeros(m, dtype=np.int64)
     else:
         base = cols
@@ -310,6 +334,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     # the advance to the failure itself not representable: a replacement that may find too few spares, a
     # wait (these stop before a finish at the same failure)
     adv_bad = np.where(mode == WAIT, 0, Kp)
+    stop[mode == DONE] = 0
     if OK is not None:
         bad = repl & ~OK
         if bad.any():
@@ -326,7 +351,8 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     fsel = fin_hit & (ck == e[cr]) & (ck < adv_bad[cr])
     fin[cr[fsel]] = True
     ecl = np.minimum(e, Kp - 1)
-    anom = ~fin & (e < Kp) & ~end[ecl, np.arange(m)]
+    anom = ~fin & (e < Kp) & ~end[ecl, np.arange(m)] & (mode != DONE)
+    cont = (e == Kp) & (base + Kp < K)  # (only a first pass, with cols None, stops short of the window's end)
 
     # write back: the tallies of the failures applied (and of the finishing advance)
     proc = kcol < e[None, :]
@@ -376,7 +402,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
         p.t0[g] = X[e[gi] - 1, gi]
         p.saved[g] = saved[gi]
         _nodes(nd, R, gi, g, e, D, node, eff, SLOT, X, DUR, proc)
-    return R[anom], base[anom] + e[anom]
+    return R[anom], base[anom] + e[anom], R[cont], base[cont] + Kp
 
 
 def _prefix(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
