@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .vecevents import Window
-from .vecstate import DONE, NO_SLOT, REC, RUN, WAIT, widen
+from .vecstate import DONE, NO_SLOT, REC, RUN, WAIT, Nodes, widen
 
 if TYPE_CHECKING:
     from .vector import VectorEngine, _State
@@ -401,7 +401,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
         p.filled[g] = False
         p.t0[g] = X[e[gi] - 1, gi]
         p.saved[g] = saved[gi]
-        _nodes(nd, R, gi, g, e, D, node, eff, SLOT, X, DUR, proc)
+        _nodes(nd, gi, g, e, D, node, eff, SLOT, X, DUR, proc)
     return R[anom], base[anom] + e[anom], R[cont], base[cont] + Kp
 
 
@@ -456,69 +456,86 @@ def _ignored(nd: object, R: np.ndarray, D: np.ndarray, node: np.ndarray, SLOT: n
     return kk[hit], rr[hit]
 
 
-def _nodes(nd: object, R: np.ndarray, gi: np.ndarray, g: np.ndarray, e: np.ndarray, D: np.ndarray,
-           node: np.ndarray, eff: np.ndarray, SLOT: np.ndarray, X: np.ndarray, DUR: np.ndarray,
-           proc: np.ndarray) -> None:
+def _nodes(nd: Nodes, gi: np.ndarray, g: np.ndarray, e: np.ndarray, D: np.ndarray, node: np.ndarray,
+           eff: np.ndarray, SLOT: np.ndarray, X: np.ndarray, DUR: np.ndarray, proc: np.ndarray) -> None:
     """The node state of replicas ``g`` (pass rows ``gi``) after their failures 0..e-1 of the pass: the
     vacant slots those since the last replacement (with those vacant at the start if no replacement came),
     the nodes sent away in the table, the pool less the slots filled; the nodes back by the last failure
     join the pool (as a sync of the lockstep does)."""
-    Kp = X.shape[0]
-    kcol = np.arange(Kp)[:, None]
     eg = e[gi]
-    Dg = D[:, gi]
-    nodeg = node[:, gi]
-    procg = proc[:, gi]
-    # the last failure not in a detection: the chain of vacant slots starts there (-1: before the pass)
-    s = np.where(~Dg & procg, kcol, -1).max(axis=0)
-    member = nodeg & procg & (kcol >= s[None, :])
-    keep_old = s < 0
-    nv_old = nd.n_vacant[g]  # type: ignore[attr-defined]
+    # the chain of vacant slots: back from the last failure while each fell in the previous one's detection
+    mem_r: list[np.ndarray] = []
+    mem_k: list[np.ndarray] = []
+    idx = np.arange(gi.size)
+    j = eg - 1
+    keep_old = np.zeros(gi.size, dtype=bool)
+    while idx.size:
+        c = gi[idx]
+        isnode = node[j, c]
+        mem_r.append(idx[isnode])
+        mem_k.append(j[isnode])
+        go = D[j, c]  # failure j fell in a detection: the slots before it are still vacant
+        at0 = go & (j == 0)
+        keep_old[idx[at0]] = True
+        go &= j > 0
+        idx, j = idx[go], j[go] - 1
+    mr = np.concatenate(mem_r)
+    mk = np.concatenate(mem_k)
+    order = np.lexsort((mk, mr))  # by replica, then in time order
+    mr, mk = mr[order], mk[order]
+    nv_old = nd.n_vacant[g]
     kept = np.where(keep_old, nv_old, 0)
-    nv = kept + member.sum(axis=0)
-    nnode = (nodeg & procg).sum(axis=0)
+    counts = np.bincount(mr, minlength=gi.size)
+    nv = kept + counts
+    nnode = np.count_nonzero(node[:, gi] & proc[:, gi], axis=0)
     filled = nv_old + nnode - nv
-    vac, vpre = nd.vacant, nd.vacant_preempt  # type: ignore[attr-defined]
+    vac, vpre = nd.vacant, nd.vacant_preempt
     width = int(nv.max()) if nv.size else 0
     if width > vac.shape[1]:
         vac = widen(vac, max(width, 2 * vac.shape[1]))
         vpre = widen(vpre, vac.shape[1])
-    old_v = vac[g]
-    old_p = vpre[g]
-    new_v = np.full((g.size, vac.shape[1]), NO_SLOT, dtype=np.int64)
-    new_p = np.zeros((g.size, vac.shape[1]), dtype=bool)
-    new_v[keep_old] = old_v[keep_old]
-    new_p[keep_old] = old_p[keep_old]
-    mr, mk = np.nonzero(member.T)  # by replica, then in time order
+        nd.vacant, nd.vacant_preempt = vac, vpre
+    drop = g[~keep_old]
+    vac[drop] = NO_SLOT
+    vpre[drop] = False
     if mr.size:
-        counts = np.bincount(mr, minlength=g.size)
         pos = np.arange(mr.size) - np.repeat(np.cumsum(counts) - counts, counts) + kept[mr]
-        new_v[mr, pos] = SLOT[mk, gi[mr]]
-        new_p[mr, pos] = eff[mk, gi[mr]] == _PREEMPT
-    vac[g] = new_v
-    vpre[g] = new_p
-    nd.vacant, nd.vacant_preempt = vac, vpre  # type: ignore[attr-defined]
-    nd.n_vacant[g] = nv  # type: ignore[attr-defined]
+        col = gi[mr]
+        vac[g[mr], pos] = SLOT[mk, col]
+        vpre[g[mr], pos] = eff[mk, col] == _PREEMPT
+    nd.n_vacant[g] = nv
 
     # the nodes away: the table's and the pass's, less those back by the last failure
-    gone = nodeg & procg
-    if not gone.any():
-        nd.pool[g] -= filled  # type: ignore[attr-defined]
-        return
     now = X[eg - 1, gi]
-    table = np.concatenate([nd.returns_s[g], np.where(gone, X[:, gi] + DUR[:, gi], np.inf).T], axis=1)  # type: ignore[attr-defined]
-    back = table <= now[:, None]
-    nd.pool[g] += back.sum(axis=1) - filled  # type: ignore[attr-defined]
-    table[back] = np.inf
-    table.sort(axis=1)
-    held = np.isfinite(table).sum(axis=1)
-    need = int(held.max())
-    ret = nd.returns_s  # type: ignore[attr-defined]
+    old = nd.returns_s[g]
+    back = old <= now[:, None]
+    nd.pool[g] += np.count_nonzero(back, axis=1) - filled
+    old[back] = np.inf
+    held = np.count_nonzero(old < np.inf, axis=1)
+    if held.any():
+        old.sort(axis=1)
+    grow = np.zeros(X.shape[1], dtype=bool)
+    grow[gi] = True
+    away = node & proc & grow[None, :]
+    away &= X + DUR > np.where(grow, X[np.maximum(e - 1, 0), np.arange(X.shape[1])], np.inf)[None, :]
+    ar, ak = np.nonzero(away.T)  # by pass row, then in time order
+    slot_of = np.empty(X.shape[1], dtype=np.int64)
+    slot_of[gi] = np.arange(gi.size)
+    ar = slot_of[ar]
+    new_counts = np.bincount(ar, minlength=gi.size)
+    nd.pool[g] += nnode - new_counts  # the pass's nodes already back
+    total = held + new_counts
+    need = int(total.max()) if total.size else 0
+    ret = nd.returns_s
     if need > ret.shape[1]:
         ret = widen(ret, max(need, 2 * ret.shape[1]))
-        nd.returns_s = ret  # type: ignore[attr-defined]
-    wcols = min(ret.shape[1], table.shape[1])
-    ret[g, :wcols] = table[:, :wcols]
-    if ret.shape[1] > wcols:
-        ret[g, wcols:] = np.inf
-    nd.n_returns[g] = held  # type: ignore[attr-defined]
+        nd.returns_s = ret
+    w = min(old.shape[1], ret.shape[1])
+    table = np.full((g.size, ret.shape[1]), np.inf)
+    table[:, :w] = old[:, :w]
+    if ar.size:
+        pos = np.arange(ar.size) - np.repeat(np.cumsum(new_counts) - new_counts, new_counts) + held[ar]
+        col = gi[ar]
+        table[ar, pos] = X[ak, col] + DUR[ak, col]
+    ret[g] = table
+    nd.n_returns[g] = total
