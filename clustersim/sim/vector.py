@@ -98,6 +98,8 @@ class VectorEngine:
         self.fast = fast
         self.plan = CheckpointPlan.of(job)
         self.components, self.comp_of = components_of(job)
+        #: every source its own component (the component of source i is i)
+        self.own_components = bool((self.comp_of == np.arange(self.comp_of.size)).all())
         self.effect = np.array([_EFFECT[s.effect] for s in job.sources], dtype=np.int64)
         self.detect_s = job.detect_s
         self.restart_s = job.restart_s

@@ -172,8 +172,8 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     spares = job.spare_nodes
     tab = st.nd.returns_s
     held = tab < np.inf
-    nfin = held.sum(axis=1)
-    if bool((nfin + node.sum(axis=0) <= spares).all()):
+    nfin = np.count_nonzero(held, axis=1)
+    if bool((nfin + np.count_nonzero(node, axis=0) <= spares).all()):
         return None
     K = w.columns
     X = w.time_s
@@ -183,9 +183,9 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     for c in range(nc):
         a = c * CHUNK
         b = X[a]
-        bound = ((tab > b[:, None]) & held).sum(axis=1) + node[a:a + CHUNK].sum(axis=0)
+        bound = np.count_nonzero((tab > b[:, None]) & held, axis=1) + np.count_nonzero(node[a:a + CHUNK], axis=0)
         if a:
-            bound += (ret[:a] > b).sum(axis=0)
+            bound += np.count_nonzero(ret[:a] > b, axis=0)
         okc[c] = bound <= spares
     ok = np.empty((K, X.shape[1]), dtype=bool)
     ok[0] = nfin <= spares
@@ -232,7 +232,7 @@ def _count(eng: VectorEngine, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     q = np.floor((e - pl.first_s) / pl.period_s) + 1.0
     m = np.where(ge, q, 0.0)
     over = (m > 0) & (pl.first_s + (m - 1.0) * pl.period_s > e)
-    return np.where(over, m - 1.0, m), ge, q
+    return m - over, ge, q  # (m - 1.0 where over, m - 0.0 elsewhere)
 
 
 def fast_pass(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray | None,
@@ -299,7 +299,6 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     filled[0] |= fil0
     tr = t1 + (restart + load)
     started = filled & (tr <= X)
-    recpart = filled & ~started
     run = started.copy()
     run[0] |= run0
     b = tr
@@ -310,7 +309,8 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
         mc, ge_c, q_c = _count(eng, E - pl.background_s)
     else:
         mc, ge_c, q_c = mblk, ge, q
-    gain = np.where(run, mc * tau, 0.0)
+    gain = mc * tau
+    gain *= run  # (0.0 where no run; every term before a replica's stop is finite)
     S = _prefix(p.saved[R], gain)  # the work saved before each failure
     work = st.work_s[R]
     rem = work[None, :] - S[:-1]
@@ -330,7 +330,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
         cap |= ~fin_hit & ge_c[ck, cr] & (q_c[ck, cr] > jf_c)
 
     # the first failure the pass cannot apply (or the finish, or the end), per replica
-    stop = (~end).sum(axis=0)  # (the times increase: a failure at or past the horizon ends the rest)
+    stop = X.shape[0] - np.count_nonzero(end, axis=0)  # (the times increase: at or past the horizon, the rest)
     # the advance to the failure itself not representable: a replacement that may find too few spares, a
     # wait (these stop before a finish at the same failure)
     adv_bad = np.where(mode == WAIT, 0, Kp)
@@ -343,7 +343,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     flag = fin_hit | cap
     if flag.any():
         np.minimum.at(stop, cr[flag], ck[flag])
-    ik, ir = _ignored(nd, R, D, node, SLOT, end)
+    ik, ir = _ignored(nd, R, D, node, SLOT)
     if ik.size:
         np.minimum.at(stop, ir, ik)
     e = stop
@@ -356,26 +356,33 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
 
     # write back: the tallies of the failures applied (and of the finishing advance)
     proc = kcol < e[None, :]
-    adv = proc | ((kcol == e[None, :]) & fin[None, :])
+    adv = kcol < (e + fin)[None, :]
     acc = ta.acc[R]
-    det = np.where(repl, detect, np.where(D, X - prev, 0.0))
-    rst = np.where(started, restart, np.where(recpart, np.minimum(X - t1, restart), 0.0))
-    ld = np.where(started, load, np.where(recpart, np.maximum(X - t1 - restart, 0.0), 0.0))
+    # each term where the lockstep adds it (a detection ended, or cut short; a restart and load ended, or cut
+    # short), the same expression
     from .vector import CKPT, DET, LOAD, LOST, PROD, RST
-    acc[:, DET] = _total(acc[:, DET], det, adv)
-    acc[:, RST] = _total(acc[:, RST], rst, adv)
-    acc[:, LOAD] = _total(acc[:, LOAD], ld, adv)
+    acc[:, DET] = _total(acc[:, DET], np.where(repl, detect, X - prev), adv & (repl | D))
+    into_r = X - t1
+    fil = adv & filled
+    acc[:, RST] = _total(acc[:, RST], np.where(started, restart, np.minimum(into_r, restart)), fil)
+    into_r -= restart
+    acc[:, LOAD] = _total(acc[:, LOAD], np.where(started, load, np.maximum(into_r, 0.0)), fil)
     runp = run & proc
     into = E - np.where(mblk > 0, pl.first_s + (mblk - 1.0) * pl.period_s, 0.0)
-    ckpt = mblk * pl.block_s + np.maximum(mblk - 1.0, 0.0) * pl.wait_s
+    ckpt = mblk * pl.block_s
+    if pl.wait_s != 0:  # (+ 0.0 otherwise: the same number)
+        ckpt += np.maximum(mblk - 1.0, 0.0) * pl.wait_s
     acc[:, PROD] = _total(acc[:, PROD], gain, runp)
     acc[:, CKPT] = _total(acc[:, CKPT], ckpt, runp)
-    acc[:, LOST] = _total(acc[:, LOST], (mblk - mc) * tau + into, runp)
+    if pl.background_s > 0:
+        into += (mblk - mc) * tau  # (synchronous: mc is mblk, and 0.0 + into is into)
+    acc[:, LOST] = _total(acc[:, LOST], into, runp)
     ta.acc[R] = acc
     ta.checkpoints[R] += np.where(runp, np.minimum(mc, 2.0**62), 0.0).sum(axis=0).astype(np.int64)
     ta.failures[R] += e
     comps = ta.by.shape[1]
-    flat = (eng.comp_of[SRC] * m + np.arange(m)[None, :])[proc]
+    comp = SRC if eng.own_components else eng.comp_of[SRC]
+    flat = (comp * m + np.arange(m)[None, :])[proc]
     ta.by[R] += np.bincount(flat, minlength=comps * m).reshape(comps, m).T
     ar = np.arange(m)
     saved = S[e, ar]
@@ -423,20 +430,20 @@ def _total(start: np.ndarray, terms: np.ndarray, mask: np.ndarray) -> np.ndarray
     return stack.sum(axis=0)
 
 
-def _ignored(nd: object, R: np.ndarray, D: np.ndarray, node: np.ndarray, SLOT: np.ndarray,
-             end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ignored(nd: Nodes, R: np.ndarray, D: np.ndarray, node: np.ndarray,
+             SLOT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(column, replica) of the node failures that strike a vacant slot (the lockstep ignores them): a
     failure during the detection after failure k-1 finds vacant the slots of the node failures since the
     last replacement, k-1, k-2 while k-1 fell in the detection after k-2, ... (and, through column 0, the
     slots vacant at the pass's start)."""
-    kk, rr = np.nonzero(D & node & ~end)
+    kk, rr = np.nonzero(D & node)
     if kk.size == 0:
         return kk, rr
     sk = SLOT[kk, rr]
     hit = np.zeros(kk.size, dtype=bool)
     j = kk - 1
     alive = np.ones(kk.size, dtype=bool)
-    vacant = nd.vacant  # type: ignore[attr-defined]
+    vacant = nd.vacant
     while True:
         idx = np.flatnonzero(alive)
         if idx.size == 0:
