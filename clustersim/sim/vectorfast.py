@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .vecevents import Window
+from .vecevents import Window, running_sum
 from .vecstate import DONE, NO_SLOT, REC, RUN, WAIT, Nodes, widen
 
 if TYPE_CHECKING:
@@ -418,7 +418,7 @@ def _prefix(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
     out = np.empty((terms.shape[0] + 1, start.size))
     out[0] = start
     out[1:] = terms
-    return np.cumsum(out, axis=0, out=out)
+    return running_sum(out)
 
 
 def _total(start: np.ndarray, terms: np.ndarray, mask: np.ndarray) -> np.ndarray:
