@@ -47,6 +47,8 @@ __all__ = ["MAX_PASSES", "CHUNK", "run_window", "pool_ok", "step"]
 MAX_PASSES = 12
 #: Failures per chunk of the spare-pool bound (:func:`pool_ok`).
 CHUNK = 16
+#: Replicas per pass (the pass's temporaries are failures x replicas: a few hundred kB each).
+GROUP = 512
 
 _JOBLEVEL, _PREEMPT = 2, 1  # (vector.JOBLEVEL, vector.PREEMPT)
 
@@ -70,11 +72,11 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
         return
     ok = pool_ok(eng, st, w)
     # the first pass covers every replica (those ended stop at once) unless few are left
-    rows = np.arange(n) if live * 4 >= n * 3 and not near.any() else np.flatnonzero(active)
+    rows = np.arange(n) if live * 4 >= n * 3 else np.flatnonzero(active)
     cols: np.ndarray | None = None
     limit = _first_limit(st, rows, K, rate_per_s)
     for _ in range(MAX_PASSES):
-        a_rows, a_cols, c_rows, c_cols = fast_pass(eng, st, w, rows, cols, ok, horizon, limit)
+        a_rows, a_cols, c_rows, c_cols = _grouped_pass(eng, st, w, rows, cols, ok, horizon, limit)
         limit = K
         if a_rows.size * 8 > live and a_rows.size > 8:  # many replicas the pass cannot take: the lockstep
             lockstep(eng, st, w, np.concatenate([a_rows, c_rows]), np.concatenate([a_cols, c_cols]), horizon,
@@ -91,6 +93,17 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
             return
     assert cols is not None
     lockstep(eng, st, w, rows, cols, horizon, budget)
+
+
+def _grouped_pass(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray | None,
+                  ok: np.ndarray | None, horizon: float, limit: int) -> tuple[np.ndarray, ...]:
+    """:func:`fast_pass` over groups of at most :data:`GROUP` replicas (each replica's pass is its own: the
+    same result, with temporaries a fraction of the block's size)."""
+    if rows.size <= GROUP:
+        return fast_pass(eng, st, w, rows, cols, ok, horizon, limit)
+    parts = [fast_pass(eng, st, w, rows[a:a + GROUP], None if cols is None else cols[a:a + GROUP], ok, horizon,
+                       limit) for a in range(0, rows.size, GROUP)]
+    return tuple(np.concatenate([q[i] for q in parts]) for i in range(4))
 
 
 def _first_limit(st: _State, rows: np.ndarray, K: int, rate_per_s: float) -> int:
@@ -250,16 +263,16 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     p, nd, ta = st.p, st.nd, st.ta
     pl = eng.plan
     K = w.columns
-    n = p.mode.size
     m = R.size
-    whole = cols is None and m == n
     if cols is None:
         Kp = limit
-        X = w.time_s[:Kp] if whole else w.time_s[:Kp, R]
-        SRC = w.source[:Kp] if whole else w.source[:Kp, R]
-        SLOT = w.slot[:Kp] if whole else w.slot[:Kp, R]
-        DUR = w.repair_s[:Kp] if whole else w.repair_s[:Kp, R]
-        OK = None if ok is None else (ok[:Kp] if whole else ok[:Kp, R])
+        # a run of consecutive replicas: views of the window, else its columns gathered
+        cut: slice | np.ndarray = slice(int(R[0]), int(R[-1]) + 1) if m and R[-1] - R[0] + 1 == m else R
+        X = w.time_s[:Kp, cut]
+        SRC = w.source[:Kp, cut]
+        SLOT = w.slot[:Kp, cut]
+        DUR = w.repair_s[:Kp, cut]
+        OK = None if ok is None else ok[:Kp, cut]
         base = np.zeros(m, dtype=np.int64)
     else:
         base = cols
@@ -358,27 +371,31 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     proc = kcol < e[None, :]
     adv = kcol < (e + fin)[None, :]
     acc = ta.acc[R]
+    buf = np.empty((Kp + 1, m))  # (one buffer for every sum)
     # each term where the lockstep adds it (a detection ended, or cut short; a restart and load ended, or cut
-    # short), the same expression
+    # short), the same expression; every failure after the first follows a detection (repl | D)
     from .vector import CKPT, DET, LOAD, LOST, PROD, RST
-    acc[:, DET] = _total(acc[:, DET], np.where(repl, detect, X - prev), adv & (repl | D))
+    unf = adv.copy()
+    unf[0] &= unf0
+    acc[:, DET] = _total(buf, acc[:, DET], np.where(repl, detect, X - prev), unf)
     into_r = X - t1
     fil = adv & filled
-    acc[:, RST] = _total(acc[:, RST], np.where(started, restart, np.minimum(into_r, restart)), fil)
+    acc[:, RST] = _total(buf, acc[:, RST], np.where(started, restart, np.minimum(into_r, restart)), fil)
     into_r -= restart
-    acc[:, LOAD] = _total(acc[:, LOAD], np.where(started, load, np.maximum(into_r, 0.0)), fil)
+    acc[:, LOAD] = _total(buf, acc[:, LOAD], np.where(started, load, np.maximum(into_r, 0.0)), fil)
     runp = run & proc
     into = E - np.where(mblk > 0, pl.first_s + (mblk - 1.0) * pl.period_s, 0.0)
     ckpt = mblk * pl.block_s
     if pl.wait_s != 0:  # (+ 0.0 otherwise: the same number)
         ckpt += np.maximum(mblk - 1.0, 0.0) * pl.wait_s
-    acc[:, PROD] = _total(acc[:, PROD], gain, runp)
-    acc[:, CKPT] = _total(acc[:, CKPT], ckpt, runp)
+    acc[:, PROD] = _total(buf, acc[:, PROD], gain, runp)
+    acc[:, CKPT] = _total(buf, acc[:, CKPT], ckpt, runp)
     if pl.background_s > 0:
         into += (mblk - mc) * tau  # (synchronous: mc is mblk, and 0.0 + into is into)
-    acc[:, LOST] = _total(acc[:, LOST], into, runp)
+    acc[:, LOST] = _total(buf, acc[:, LOST], into, runp)
     ta.acc[R] = acc
-    ta.checkpoints[R] += np.where(runp, np.minimum(mc, 2.0**62), 0.0).sum(axis=0).astype(np.int64)
+    # (cycle counts: exact in floating point, far below the lockstep's saturation at 2**62)
+    ta.checkpoints[R] += _total(buf, np.zeros(m), mc, runp).astype(np.int64)
     ta.failures[R] += e
     comps = ta.by.shape[1]
     comp = SRC if eng.own_components else eng.comp_of[SRC]
@@ -421,13 +438,13 @@ def _prefix(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
     return running_sum(out)
 
 
-def _total(start: np.ndarray, terms: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """start + t_0 + t_1 + ... (sequentially, left to right) over the terms where ``mask`` (0.0 elsewhere)."""
-    stack = np.empty((terms.shape[0] + 1, start.size))
-    stack[0] = start
-    np.copyto(stack[1:], 0.0)
-    np.copyto(stack[1:], terms, where=mask)
-    return stack.sum(axis=0)
+def _total(buf: np.ndarray, start: np.ndarray, terms: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """start + t_0 + t_1 + ... (sequentially, left to right: a sum over the rows of a C-ordered table adds
+    row after row) over the terms where ``mask`` (0.0 elsewhere); ``buf`` holds the table."""
+    buf[0] = start
+    buf[1:] = 0.0
+    np.copyto(buf[1:], terms, where=mask)
+    return buf.sum(axis=0)
 
 
 def _ignored(nd: Nodes, R: np.ndarray, D: np.ndarray, node: np.ndarray,
