@@ -101,6 +101,7 @@ class VectorEngine:
         #: every source its own component (the component of source i is i)
         self.own_components = bool((self.comp_of == np.arange(self.comp_of.size)).all())
         self.effect = np.array([_EFFECT[s.effect] for s in job.sources], dtype=np.int64)
+        self.on_node = self.effect != JOBLEVEL  # per source: a failure that vacates a node slot
         self.detect_s = job.detect_s
         self.restart_s = job.restart_s
         self.load_s = job.checkpoint_load_s

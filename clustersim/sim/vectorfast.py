@@ -179,7 +179,7 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     spares, the nodes away just after each failure of the chunk are counted one by one. Column 0 takes
     every node of the table. (A failure the lockstep ignores sends no node away: counting it is safe.)"""
     job = eng.job
-    node = eng.effect[w.source] != _JOBLEVEL
+    node = np.take(eng.on_node, w.source)
     if not node.any():
         return None
     spares = job.spare_nodes
@@ -296,8 +296,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     kcol = np.arange(Kp)[:, None]
 
     end = ~(X < horizon)
-    eff = eng.effect[SRC]
-    node = eff != _JOBLEVEL
+    node = np.take(eng.on_node, SRC)
     prev = np.empty_like(X)
     prev[1:] = X[:-1]
     prev[0] = t0s
@@ -331,7 +330,8 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     # runs that may finish, or reach their finishing cycle, by this failure: their exact plan
     scale = max(abs(float(horizon)), float(work.max()) if m else 0.0, 1.0)
     slack = tau + 1e-6 * scale
-    ck, cr = np.nonzero(run & ~end & (rem <= E + slack))
+    # (before its finish a replica has work left: rem > 0 keeps out the failures after it)
+    ck, cr = np.nonzero(run & ~end & (rem <= E + slack) & (rem > 0))
     at0 = (ck == 0) & run0[cr]
     jf_c, last_c, fin_c = _begin(eng, rem[ck, cr], b[ck, cr])
     if at0.any():
@@ -398,9 +398,9 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     ta.checkpoints[R] += _total(buf, np.zeros(m), mc, runp).astype(np.int64)
     ta.failures[R] += e
     comps = ta.by.shape[1]
-    comp = SRC if eng.own_components else eng.comp_of[SRC]
-    flat = (comp * m + np.arange(m)[None, :])[proc]
-    ta.by[R] += np.bincount(flat, minlength=comps * m).reshape(comps, m).T
+    comp = SRC if eng.own_components else np.take(eng.comp_of, SRC)
+    flat = (comp + (np.arange(m) * comps)[None, :])[proc]
+    ta.by[R] += np.bincount(flat, minlength=comps * m).reshape(m, comps)
     ar = np.arange(m)
     saved = S[e, ar]
 
@@ -425,7 +425,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
         p.filled[g] = False
         p.t0[g] = X[e[gi] - 1, gi]
         p.saved[g] = saved[gi]
-        _nodes(nd, gi, g, e, D, node, eff, SLOT, X, DUR, proc)
+        _nodes(eng, nd, gi, g, e, D, node, SRC, SLOT, X, DUR, proc)
     return R[anom], base[anom] + e[anom], R[cont], base[cont] + Kp
 
 
@@ -480,8 +480,9 @@ def _ignored(nd: Nodes, R: np.ndarray, D: np.ndarray, node: np.ndarray,
     return kk[hit], rr[hit]
 
 
-def _nodes(nd: Nodes, gi: np.ndarray, g: np.ndarray, e: np.ndarray, D: np.ndarray, node: np.ndarray,
-           eff: np.ndarray, SLOT: np.ndarray, X: np.ndarray, DUR: np.ndarray, proc: np.ndarray) -> None:
+def _nodes(eng: VectorEngine, nd: Nodes, gi: np.ndarray, g: np.ndarray, e: np.ndarray, D: np.ndarray,
+           node: np.ndarray, SRC: np.ndarray, SLOT: np.ndarray, X: np.ndarray, DUR: np.ndarray,
+           proc: np.ndarray) -> None:
     """The node state of replicas ``g`` (pass rows ``gi``) after their failures 0..e-1 of the pass: the
     vacant slots those since the last replacement (with those vacant at the start if no replacement came),
     the nodes sent away in the table, the pool less the slots filled; the nodes back by the last failure
@@ -526,7 +527,7 @@ def _nodes(nd: Nodes, gi: np.ndarray, g: np.ndarray, e: np.ndarray, D: np.ndarra
         pos = np.arange(mr.size) - np.repeat(np.cumsum(counts) - counts, counts) + kept[mr]
         col = gi[mr]
         vac[g[mr], pos] = SLOT[mk, col]
-        vpre[g[mr], pos] = eff[mk, col] == _PREEMPT
+        vpre[g[mr], pos] = eng.effect[SRC[mk, col]] == _PREEMPT
     nd.n_vacant[g] = nv
 
     # the nodes away: the table's and the pass's, less those back by the last failure
