@@ -512,7 +512,8 @@ def _nodes(eng: VectorEngine, nd: Nodes, gi: np.ndarray, g: np.ndarray, e: np.nd
     kept = np.where(keep_old, nv_old, 0)
     counts = np.bincount(mr, minlength=gi.size)
     nv = kept + counts
-    nnode = np.count_nonzero(node[:, gi] & proc[:, gi], axis=0)
+    gone = node & proc  # the nodes the pass sent away
+    nnode = np.count_nonzero(gone, axis=0)[gi]
     filled = nv_old + nnode - nv
     vac, vpre = nd.vacant, nd.vacant_preempt
     width = int(nv.max()) if nv.size else 0
@@ -539,10 +540,10 @@ def _nodes(eng: VectorEngine, nd: Nodes, gi: np.ndarray, g: np.ndarray, e: np.nd
     held = np.count_nonzero(old < np.inf, axis=1)
     if held.any():
         old.sort(axis=1)
-    grow = np.zeros(X.shape[1], dtype=bool)
-    grow[gi] = True
-    away = node & proc & grow[None, :]
-    away &= X + DUR > np.where(grow, X[np.maximum(e - 1, 0), np.arange(X.shape[1])], np.inf)[None, :]
+    last = np.full(X.shape[1], np.inf)  # (inf: a replica without a failure applied keeps nothing)
+    last[gi] = now
+    away = gone
+    away &= X + DUR > last[None, :]
     ar, ak = np.nonzero(away.T)  # by pass row, then in time order
     slot_of = np.empty(X.shape[1], dtype=np.int64)
     slot_of[gi] = np.arange(gi.size)
