@@ -71,6 +71,10 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
     if live == 0:
         return
     ok = pool_ok(eng, st, w)
+    if ok is not None and np.count_nonzero(~ok[:, active].all(axis=0)) * 8 > live:
+        # spares short in many replicas: the pass would hand most failures over, the lockstep loop takes all
+        lockstep(eng, st, w, np.flatnonzero(active), np.zeros(live, dtype=np.int64), horizon, budget)
+        return
     # the first pass covers every replica (those ended stop at once) unless few are left
     rows = np.arange(n) if live * 4 >= n * 3 else np.flatnonzero(active)
     cols: np.ndarray | None = None
