@@ -271,12 +271,22 @@ def _both_paths(job: SimJob, n: int, seed: int, scales=None):
             VectorEngine(job, fast=True).run_block(seed, 0, n, scales=scales))
 
 
+@pytest.mark.parametrize("forced", [False, True], ids=["as_shipped", "pass_forced"])
 @pytest.mark.parametrize("name", sorted(FAST_GRID))
-def test_fast_path_is_the_lockstep_loop_bit_for_bit(name):
+def test_fast_path_is_the_lockstep_loop_bit_for_bit(name, forced, monkeypatch):
     """The closed-form pass over whole windows and the column-by-column lockstep loop give the same numbers,
     bit for bit, replica for replica (both from the same draws), on jobs that exercise every way the pass
     hands a failure to the lockstep loop: spares short, ignored failures, the finishing cycle of async
-    checkpoints, the event budget, the horizon, Weibull windows."""
+    checkpoints, the event budget, the horizon, Weibull windows. ``pass_forced``: the pass takes every
+    window however many replicas it hands over (the shipped engine gives such windows to the lockstep loop
+    at once), the spare bound is always refined, and few passes are allowed before the lockstep loop takes
+    the rest of a window: every hand-over path runs."""
+    import clustersim.sim.vectorfast as vf
+
+    if forced:
+        monkeypatch.setattr(vf, "HANDOVER", 0)
+        monkeypatch.setattr(vf, "REFINE", 1)
+        monkeypatch.setattr(vf, "MAX_PASSES", 4)
     job = FAST_GRID[name]
     for seed in (0, 11):
         slow, fast = _both_paths(job, 400, seed)

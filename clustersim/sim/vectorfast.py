@@ -49,6 +49,12 @@ MAX_PASSES = 12
 CHUNK = 16
 #: Replicas per pass (the pass's temporaries are failures x replicas: a few hundred kB each).
 GROUP = 512
+#: The lockstep loop takes a whole window when more than 1/HANDOVER of its replicas would hand failures
+#: over (spares may be short in a chunk, or a pass stopped them; 0: never): the loop's cost is per column,
+#: whatever the replicas, so a pass then saves nothing.
+HANDOVER = 8
+#: The spare bound is counted failure by failure in at most 1/REFINE of the (chunk, replica) pairs.
+REFINE = 16
 
 _JOBLEVEL, _PREEMPT = 2, 1  # (vector.JOBLEVEL, vector.PREEMPT)
 
@@ -71,7 +77,7 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
     if live == 0:
         return
     ok = pool_ok(eng, st, w)
-    if ok is not None and np.count_nonzero(~ok[:, active].all(axis=0)) * 8 > live:
+    if ok is not None and np.count_nonzero(~ok[:, active].all(axis=0)) * HANDOVER > live:
         # spares short in many replicas: the pass would hand most failures over, the lockstep loop takes all
         lockstep(eng, st, w, np.flatnonzero(active), np.zeros(live, dtype=np.int64), horizon, budget)
         return
@@ -82,7 +88,7 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
     for _ in range(MAX_PASSES):
         a_rows, a_cols, c_rows, c_cols = _grouped_pass(eng, st, w, rows, cols, ok, horizon, limit)
         limit = K
-        if a_rows.size * 8 > live and a_rows.size > 8:  # many replicas the pass cannot take: the lockstep
+        if a_rows.size * HANDOVER > live and a_rows.size > 8:  # many the pass cannot take: the lockstep
             lockstep(eng, st, w, np.concatenate([a_rows, c_rows]), np.concatenate([a_cols, c_cols]), horizon,
                      budget)
             return
@@ -208,7 +214,7 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     ok[0] = nfin <= spares
     ok[1:] = np.repeat(okc, CHUNK, axis=0)[:K - 1]
     bc, br = np.nonzero(~okc)
-    if 0 < bc.size <= max(16, okc.size // 16):  # (many: spares are short, the lockstep will take most)
+    if 0 < bc.size <= max(16, okc.size // REFINE):  # (many: spares are short, the lockstep will take most)
         for c in np.unique(bc):  # those chunks failure by failure: the nodes away just after failure j
             r = br[bc == c]
             top = min(K, (c + 1) * CHUNK)
