@@ -10,6 +10,11 @@ load, the finish), then applies it. Same semantics as the SimPy engine (:mod:`.r
 :func:`clustersim.sim.engines.vector_unsupported` accepts: exponential and Weibull sources with node,
 job or preempt effects, detection/restart/load, sync or async checkpoints, spares and repairs without a
 repair crew limit. The test suite holds the two engines equal in distribution.
+
+Two ways through a window, with the same result bit for bit (a test holds them so): the lockstep loop
+above, column by column (``VectorEngine(job, fast=False)``), and, by default, :mod:`.vectorfast`, which
+applies a whole window per replica in closed form and hands the lockstep loop only the failures it cannot
+represent (spares short, a failure on a vacant slot, the finishing cycle, the event budget).
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ from .vecstate import DONE, NO_SLOT, REC, RUN, WAIT, Nodes, widen
 if TYPE_CHECKING:
     from .vector import VectorEngine, _State
 
-__all__ = ["MAX_PASSES", "CHUNK", "run_window", "pool_ok", "step"]
+__all__ = ["MAX_PASSES", "CHUNK", "GROUP", "HANDOVER", "REFINE", "run_window", "pool_ok", "fast_pass", "step",
+           "lockstep"]
 
 #: Passes per window before the replicas that still stop go through the rest of it in lockstep.
 MAX_PASSES = 12
@@ -56,7 +57,7 @@ HANDOVER = 8
 #: The spare bound is counted failure by failure in at most 1/REFINE of the (chunk, replica) pairs.
 REFINE = 16
 
-_JOBLEVEL, _PREEMPT = 2, 1  # (vector.JOBLEVEL, vector.PREEMPT)
+_PREEMPT = 1  # (vector.PREEMPT)
 
 
 def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget: int,
@@ -81,8 +82,9 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
         # spares short in many replicas: the pass would hand most failures over, the lockstep loop takes all
         lockstep(eng, st, w, np.flatnonzero(active), np.zeros(live, dtype=np.int64), horizon, budget)
         return
-    # the first pass covers every replica (those ended stop at once) unless few are left
-    rows = np.arange(n) if live * 4 >= n * 3 else np.flatnonzero(active)
+    # the first pass covers every replica (those ended stop at once) unless few are left, or some were the
+    # lockstep loop's for this window
+    rows = np.arange(n) if live * 4 >= n * 3 and not near.any() else np.flatnonzero(active)
     cols: np.ndarray | None = None
     limit = _first_limit(st, rows, K, rate_per_s)
     for _ in range(MAX_PASSES):
@@ -101,8 +103,8 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
         cols = np.concatenate([a_cols, c_cols])
         if rows.size == 0:
             return
-    assert cols is not None
-    lockstep(eng, st, w, rows, cols, horizon, budget)
+    if cols is not None:
+        lockstep(eng, st, w, rows, cols, horizon, budget)
 
 
 def _grouped_pass(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray | None,
