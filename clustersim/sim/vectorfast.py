@@ -48,7 +48,8 @@ __all__ = ["MAX_PASSES", "CHUNK", "GROUP", "HANDOVER", "REFINE", "run_window", "
 MAX_PASSES = 12
 #: Failures per chunk of the spare-pool bound (:func:`pool_ok`).
 CHUNK = 16
-#: Replicas per pass (the pass's temporaries are failures x replicas: a few hundred kB each).
+#: Replicas per pass of 128 failures, more in a shorter one (the pass's temporaries are failures x
+#: replicas: a few hundred kB each).
 GROUP = 512
 #: The lockstep loop takes a whole window when more than 1/HANDOVER of its replicas would hand failures
 #: over (spares may be short in a chunk, or a pass stopped them; 0: never): the loop's cost is per column,
@@ -77,8 +78,8 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
     live = int(active.sum())
     if live == 0:
         return
-    ok = pool_ok(eng, st, w)
-    if ok is not None and np.count_nonzero(~ok[:, active].all(axis=0)) * HANDOVER > live:
+    short, ok = pool_ok(eng, st, w, active)
+    if short:
         # spares short in many replicas: the pass would hand most failures over, the lockstep loop takes all
         lockstep(eng, st, w, np.flatnonzero(active), np.zeros(live, dtype=np.int64), horizon, budget)
         return
@@ -111,10 +112,12 @@ def _grouped_pass(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, co
                   ok: np.ndarray | None, horizon: float, limit: int) -> tuple[np.ndarray, ...]:
     """:func:`fast_pass` over groups of at most :data:`GROUP` replicas (each replica's pass is its own: the
     same result, with temporaries a fraction of the block's size)."""
-    if rows.size <= GROUP:
+    cells = limit if cols is None else w.columns - int(cols.min())
+    size = max(GROUP, (GROUP * 128) // max(cells, 1))  # (a short pass takes more replicas at once)
+    if rows.size <= size:
         return fast_pass(eng, st, w, rows, cols, ok, horizon, limit)
-    parts = [fast_pass(eng, st, w, rows[a:a + GROUP], None if cols is None else cols[a:a + GROUP], ok, horizon,
-                       limit) for a in range(0, rows.size, GROUP)]
+    parts = [fast_pass(eng, st, w, rows[a:a + size], None if cols is None else cols[a:a + size], ok, horizon,
+                       limit) for a in range(0, rows.size, size)]
     return tuple(np.concatenate([q[i] for q in parts]) for i in range(4))
 
 
@@ -133,14 +136,24 @@ def lockstep(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: n
     """The lockstep loop over the rest of window ``w`` for replicas ``rows``, each from its column ``cols``."""
     p, ta = st.p, st.ta
     K = w.columns
-    for j in range(K - int(cols.min())):
-        c = cols + j
-        keep = c < K
-        r, c = rows[keep], c[keep]
-        if r.size == 0:
-            break
-        x, src, slot, dur = _column(w, r, c, p.mode.size)
-        live = (x < horizon) & (p.mode != DONE)
+    c0 = int(cols.min())
+    same = bool((cols == c0).all())
+    if same:  # (one column for all: the window's rows as they are, under a mask)
+        mine = np.zeros(p.mode.size, dtype=bool)
+        mine[rows] = True
+    for j in range(K - c0):
+        if same:
+            k = c0 + j
+            x, src, slot, dur = w.time_s[k], w.source[k], w.slot[k], w.repair_s[k]
+            live = mine & (x < horizon) & (p.mode != DONE)
+        else:
+            c = cols + j
+            keep = c < K
+            r, c = rows[keep], c[keep]
+            if r.size == 0:
+                break
+            x, src, slot, dur = _column(w, r, c, p.mode.size)
+            live = (x < horizon) & (p.mode != DONE)
         if not live.any():
             break
         eng._advance(st, live, x)
@@ -178,9 +191,10 @@ def _column(w: Window, rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.n
     return x, src, slot, dur
 
 
-def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
-    """(columns, replicas): whether a replacement after failure k-1 of the window surely finds its spares;
-    None: every one does.
+def pool_ok(eng: VectorEngine, st: _State, w: Window, active: np.ndarray) -> tuple[bool, np.ndarray | None]:
+    """(short, ok): ``ok`` (columns, replicas) whether a replacement after failure k-1 of the window surely
+    finds its spares (None: every one does); ``short``: more than 1/:data:`HANDOVER` of the ``active``
+    replicas may find too few (the window is the lockstep loop's; ``ok`` is then not computed).
 
     The free spares cover the vacant slots exactly when the nodes away (sent to repair, not yet back) are
     at most the spares (free = spares + vacant - away, an invariant of the pool). Between failure k-1 and
@@ -193,18 +207,20 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
     job = eng.job
     node = np.take(eng.on_node, w.source)
     if not node.any():
-        return None
+        return False, None
     spares = job.spare_nodes
     tab = st.nd.returns_s
     held = tab < np.inf
     nfin = np.count_nonzero(held, axis=1)
     if bool((nfin + np.count_nonzero(node, axis=0) <= spares).all()):
-        return None
+        return False, None
     K = w.columns
     X = w.time_s
     ret = np.where(node, X + w.repair_s, -np.inf)
     nc = -(-K // CHUNK)
     okc = np.empty((nc, X.shape[1]), dtype=bool)
+    short = active & (nfin > spares)
+    live = int(np.count_nonzero(active))
     for c in range(nc):
         a = c * CHUNK
         b = X[a]
@@ -212,6 +228,9 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
         if a:
             bound += np.count_nonzero(ret[:a] > b, axis=0)
         okc[c] = bound <= spares
+        short |= active & ~okc[c]
+        if HANDOVER and np.count_nonzero(short) * HANDOVER > max(live, 8 * HANDOVER):
+            return True, None  # (a bound that exceeds the spares in so many replicas: the spares are short)
     ok = np.empty((K, X.shape[1]), dtype=bool)
     ok[0] = nfin <= spares
     ok[1:] = np.repeat(okc, CHUNK, axis=0)[:K - 1]
@@ -229,7 +248,7 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window) -> np.ndarray | None:
             k = j + 1
             inside = k < K
             ok[k[inside][:, None], r[None, :]] = (away <= spares).T[inside]
-    return ok
+    return False, ok
 
 
 def _begin(eng: VectorEngine, rem: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
