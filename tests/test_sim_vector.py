@@ -341,3 +341,42 @@ def test_draw_helpers_are_numpys():
         edges = np.sort(g.random(size))
         u = np.concatenate([g.random(1000), edges, [0.0, 1.0]])
         np.testing.assert_array_equal(count_at_most(edges, u), np.searchsorted(edges, u, side="right"))
+
+
+@pytest.mark.parametrize("spares", [3, 8, 20])
+def test_spare_bound_is_safe(spares, monkeypatch):
+    """Where :func:`~clustersim.sim.vectorfast.pool_ok` says a replacement surely finds its spares, the nodes
+    away just after the failure before it (counted one by one: the table's and the window's) are at most
+    the spares; the bound for a subset of replicas is the bound of the whole block on those replicas."""
+    import clustersim.sim.vectorfast as vf
+    from clustersim.sim.vecevents import FailureWindows
+    from clustersim.sim.vector import VectorEngine
+
+    job = base(spare_nodes=spares)
+    eng = VectorEngine(job)
+    n = 300
+    fw = FailureWindows(job, np.random.default_rng(spares), n)
+    w = fw.next_failures(np.random.default_rng(1).random(n) * 1e4, 128)
+    g = np.random.default_rng(2)
+    table = np.where(g.random((n, 12)) < 0.4, w.time_s[0][:, None] + g.exponential(6 * H, (n, 12)), np.inf)
+    active = np.ones(n, dtype=bool)
+    for upto in (None, 40):
+        short, ok = vf.pool_ok(eng, table, w, active, None, upto)
+        assert not short or ok is None
+        if ok is None:
+            continue
+        top = 128 if upto is None else upto
+        node = eng.on_node[w.source]
+        ret = np.where(node, w.time_s + w.repair_s, -np.inf)
+        for k in range(1, top):
+            x = w.time_s[k - 1]
+            away = (table > x[:, None]).sum(axis=1) + (ret[:k] > x).sum(axis=0)
+            assert (away[ok[k]] <= spares).all(), k
+        assert ((table < np.inf).sum(axis=1)[ok[0]] <= spares).all()
+    monkeypatch.setattr(vf, "HANDOVER", 0)
+    monkeypatch.setattr(vf, "REFINE", 1)
+    _, whole = vf.pool_ok(eng, table, w, active)
+    rows = np.arange(5, n, 7)
+    _, part = vf.pool_ok(eng, table, w, active, rows)
+    if whole is not None and part is not None:
+        np.testing.assert_array_equal(whole[:, rows], part[:, rows])

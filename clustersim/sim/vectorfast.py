@@ -78,7 +78,9 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
     live = int(active.sum())
     if live == 0:
         return
-    short, ok = pool_ok(eng, st, w, active)
+    table = st.nd.returns_s.copy()  # (as the window starts: the bound counts the window's own nodes itself)
+    limit = _first_limit(st, np.flatnonzero(active), K, rate_per_s)
+    short, ok = pool_ok(eng, table, w, active, None, limit)
     if short:
         # spares short in many replicas: the pass would hand most failures over, the lockstep loop takes all
         lockstep(eng, st, w, np.flatnonzero(active), np.zeros(live, dtype=np.int64), horizon, budget)
@@ -87,10 +89,11 @@ def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget:
     # lockstep loop's for this window
     rows = np.arange(n) if live * 4 >= n * 3 and not near.any() else np.flatnonzero(active)
     cols: np.ndarray | None = None
-    limit = _first_limit(st, rows, K, rate_per_s)
-    for _ in range(MAX_PASSES):
-        a_rows, a_cols, c_rows, c_cols = _grouped_pass(eng, st, w, rows, cols, ok, horizon, limit)
-        limit = K
+    for it in range(MAX_PASSES):
+        if it == 1 and limit < K:  # (the bound so far covers the first pass's failures only)
+            ok = pool_ok(eng, table, w, active, rows)[1]
+        a_rows, a_cols, c_rows, c_cols = _grouped_pass(eng, st, w, rows, cols, ok, horizon,
+                                                       limit if it == 0 else K)
         if a_rows.size * HANDOVER > live and a_rows.size > 8:  # many the pass cannot take: the lockstep
             lockstep(eng, st, w, np.concatenate([a_rows, c_rows]), np.concatenate([a_cols, c_cols]), horizon,
                      budget)
@@ -191,10 +194,14 @@ def _column(w: Window, rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.n
     return x, src, slot, dur
 
 
-def pool_ok(eng: VectorEngine, st: _State, w: Window, active: np.ndarray) -> tuple[bool, np.ndarray | None]:
-    """(short, ok): ``ok`` (columns, replicas) whether a replacement after failure k-1 of the window surely
-    finds its spares (None: every one does); ``short``: more than 1/:data:`HANDOVER` of the ``active``
-    replicas may find too few (the window is the lockstep loop's; ``ok`` is then not computed).
+def pool_ok(eng: VectorEngine, tab: np.ndarray, w: Window, active: np.ndarray, rows: np.ndarray | None = None,
+            upto: int | None = None) -> tuple[bool, np.ndarray | None]:
+    """(short, ok): ``ok`` whether a replacement after failure k-1 of the window surely finds its spares
+    (None: every one does), for the window's first ``upto`` failures (None: all) of replicas ``rows``
+    (None: every one; ``ok`` is indexed by the window's columns and replicas either way, the other rows
+    left unset); ``short``: more than 1/:data:`HANDOVER` of the ``active`` replicas may find too few (the
+    window is the lockstep loop's; ``ok`` is then not computed). ``tab``: the table of nodes away as the
+    window starts (:class:`.vecstate.Nodes` ``returns_s``).
 
     The free spares cover the vacant slots exactly when the nodes away (sent to repair, not yet back) are
     at most the spares (free = spares + vacant - away, an invariant of the pool). Between failure k-1 and
@@ -205,18 +212,20 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window, active: np.ndarray) -> tup
     spares, the nodes away just after each failure of the chunk are counted one by one. Column 0 takes
     every node of the table. (A failure the lockstep ignores sends no node away: counting it is safe.)"""
     job = eng.job
-    node = np.take(eng.on_node, w.source)
+    K = w.columns if upto is None else upto
+    cut: slice | np.ndarray = slice(None) if rows is None else rows
+    node = np.take(eng.on_node, w.source[:K, cut])
     if not node.any():
         return False, None
     spares = job.spare_nodes
-    tab = st.nd.returns_s
+    if rows is not None:
+        tab, active = tab[rows], active[rows]
     held = tab < np.inf
     nfin = np.count_nonzero(held, axis=1)
     if bool((nfin + np.count_nonzero(node, axis=0) <= spares).all()):
         return False, None
-    K = w.columns
-    X = w.time_s
-    ret = np.where(node, X + w.repair_s, -np.inf)
+    X = w.time_s[:K, cut]
+    ret = np.where(node, X + w.repair_s[:K, cut], -np.inf)
     nc = -(-K // CHUNK)
     okc = np.empty((nc, X.shape[1]), dtype=bool)
     short = active & (nfin > spares)
@@ -229,7 +238,7 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window, active: np.ndarray) -> tup
             bound += np.count_nonzero(ret[:a] > b, axis=0)
         okc[c] = bound <= spares
         short |= active & ~okc[c]
-        if HANDOVER and np.count_nonzero(short) * HANDOVER > max(live, 8 * HANDOVER):
+        if rows is None and HANDOVER and np.count_nonzero(short) * HANDOVER > max(live, 8 * HANDOVER):
             return True, None  # (a bound that exceeds the spares in so many replicas: the spares are short)
     ok = np.empty((K, X.shape[1]), dtype=bool)
     ok[0] = nfin <= spares
@@ -248,7 +257,11 @@ def pool_ok(eng: VectorEngine, st: _State, w: Window, active: np.ndarray) -> tup
             k = j + 1
             inside = k < K
             ok[k[inside][:, None], r[None, :]] = (away <= spares).T[inside]
-    return False, ok
+    if rows is None and K == w.columns:
+        return False, ok
+    full = np.ones((w.columns, active.size if rows is None else int(rows.max()) + 1), dtype=bool)
+    full[:K, cut] = ok
+    return False, full
 
 
 def _begin(eng: VectorEngine, rem: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
