@@ -287,9 +287,10 @@ def _count(eng: VectorEngine, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     pl = eng.plan
     ge = e >= pl.first_s
     q = np.floor((e - pl.first_s) / pl.period_s) + 1.0
-    m = np.where(ge, q, 0.0)
+    m = q * ge.astype(float)  # (q where ge; 0.0 or -0.0 elsewhere, which add as 0.0 does)
     over = (m > 0) & (pl.first_s + (m - 1.0) * pl.period_s > e)
-    return m - over, ge, q  # (m - 1.0 where over, m - 0.0 elsewhere)
+    m -= over.astype(float)  # (m - 1.0 where over)
+    return m, ge, q
 
 
 def fast_pass(eng: VectorEngine, st: _State, w: Window, rows: np.ndarray, cols: np.ndarray | None,
@@ -340,6 +341,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     kcol = np.arange(Kp)[:, None]
 
     end = ~(X < horizon)
+    X = np.minimum(X, horizon)  # (finite: a failure at or past the horizon is not applied, its terms unused)
     node = np.take(eng.on_node, SRC)
     prev = np.empty_like(X)
     prev[1:] = X[:-1]
@@ -366,7 +368,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     else:
         mc, ge_c, q_c = mblk, ge, q
     gain = mc * tau
-    gain *= run  # (0.0 where no run; every term before a replica's stop is finite)
+    gain *= run.astype(float)  # (0.0 where no run)
     S = _prefix(p.saved[R], gain)  # the work saved before each failure
     work = st.work_s[R]
     rem = work[None, :] - S[:-1]
@@ -415,31 +417,50 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     proc = kcol < e[None, :]
     adv = kcol < (e + fin)[None, :]
     acc = ta.acc[R]
-    buf = np.empty((Kp + 1, m))  # (one buffer for every sum)
+    buf = np.empty((Kp + 1, m))  # (row 0 the tally so far, then each failure's term: one buffer for all)
+    terms = buf[1:]
     # each term where the lockstep adds it (a detection ended, or cut short; a restart and load ended, or cut
-    # short), the same expression; every failure after the first follows a detection (repl | D)
+    # short), the same expression, as a product with 1.0 (0.0 elsewhere: every term is finite, X being
+    # clamped at the horizon)
     from .vector import CKPT, DET, LOAD, LOST, PROD, RST
-    unf = adv.copy()
-    unf[0] &= unf0
-    acc[:, DET] = _total(buf, acc[:, DET], np.where(repl, detect, X - prev), unf)
+    on = (repl & adv).astype(float)  # a detection ended
+    np.subtract(X, prev, out=terms)
+    terms *= (D & adv).astype(float)  # cut short
+    terms += on * detect
+    acc[:, DET] = _sum(buf, acc[:, DET])
+    on = (started & adv).astype(float)  # a restart and load ended
+    cut = (filled & ~started & adv).astype(float)  # cut short
     into_r = X - t1
-    fil = adv & filled
-    acc[:, RST] = _total(buf, acc[:, RST], np.where(started, restart, np.minimum(into_r, restart)), fil)
+    np.minimum(into_r, restart, out=terms)
+    terms *= cut
+    terms += on * restart
+    acc[:, RST] = _sum(buf, acc[:, RST])
     into_r -= restart
-    acc[:, LOAD] = _total(buf, acc[:, LOAD], np.where(started, load, np.maximum(into_r, 0.0)), fil)
-    runp = run & proc
-    into = E - np.where(mblk > 0, pl.first_s + (mblk - 1.0) * pl.period_s, 0.0)
-    ckpt = mblk * pl.block_s
+    np.maximum(into_r, 0.0, out=terms)
+    terms *= cut
+    terms += on * load
+    acc[:, LOAD] = _sum(buf, acc[:, LOAD])
+    runp = (run & proc).astype(float)
+    np.multiply(gain, runp, out=terms)
+    acc[:, PROD] = _sum(buf, acc[:, PROD])
+    np.multiply(mblk, pl.block_s, out=terms)
     if pl.wait_s != 0:  # (+ 0.0 otherwise: the same number)
-        ckpt += np.maximum(mblk - 1.0, 0.0) * pl.wait_s
-    acc[:, PROD] = _total(buf, acc[:, PROD], gain, runp)
-    acc[:, CKPT] = _total(buf, acc[:, CKPT], ckpt, runp)
+        terms += np.maximum(mblk - 1.0, 0.0) * pl.wait_s
+    terms *= runp
+    acc[:, CKPT] = _sum(buf, acc[:, CKPT])
+    # into the current cycle (E less the end of the last blocking write, where one ended)
+    np.multiply(mblk - 1.0, pl.period_s, out=terms)
+    terms += pl.first_s
+    terms *= mblk > 0
+    np.subtract(E, terms, out=terms)
     if pl.background_s > 0:
-        into += (mblk - mc) * tau  # (synchronous: mc is mblk, and 0.0 + into is into)
-    acc[:, LOST] = _total(buf, acc[:, LOST], into, runp)
+        terms += (mblk - mc) * tau  # (synchronous: mc is mblk, and 0.0 + into is into)
+    terms *= runp
+    acc[:, LOST] = _sum(buf, acc[:, LOST])
     ta.acc[R] = acc
     # (cycle counts: exact in floating point, far below the lockstep's saturation at 2**62)
-    ta.checkpoints[R] += _total(buf, np.zeros(m), mc, runp).astype(np.int64)
+    np.multiply(mc, runp, out=terms)
+    ta.checkpoints[R] += _sum(buf, np.zeros(m)).astype(np.int64)
     ta.failures[R] += e
     comps = ta.by.shape[1]
     comp = SRC if eng.own_components else np.take(eng.comp_of, SRC)
@@ -482,12 +503,10 @@ def _prefix(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
     return running_sum(out)
 
 
-def _total(buf: np.ndarray, start: np.ndarray, terms: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """start + t_0 + t_1 + ... (sequentially, left to right: a sum over the rows of a C-ordered table adds
-    row after row) over the terms where ``mask`` (0.0 elsewhere); ``buf`` holds the table."""
+def _sum(buf: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """start + t_0 + t_1 + ..., the terms in rows 1... of ``buf``: sequentially, left to right (a sum over
+    the rows of a C-ordered table adds row after row, as ``+=`` failure by failure does)."""
     buf[0] = start
-    buf[1:] = 0.0
-    np.copyto(buf[1:], terms, where=mask)
     return buf.sum(axis=0)
 
 
