@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .records import BUCKETS
 from .vecevents import Window, running_sum
 from .vecstate import DONE, NO_SLOT, REC, RUN, WAIT, Nodes, widen
 
@@ -59,6 +60,8 @@ HANDOVER = 8
 REFINE = 16
 
 _PREEMPT = 1  # (vector.PREEMPT)
+PROD, LOST, CKPT, DET, RST, LOAD = (BUCKETS.index(b) for b in (
+    "productive", "lost_work", "checkpointing", "detecting", "restarting", "loading"))
 
 
 def run_window(eng: VectorEngine, st: _State, w: Window, horizon: float, budget: int,
@@ -422,7 +425,6 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     # each term where the lockstep adds it (a detection ended, or cut short; a restart and load ended, or cut
     # short), the same expression, as a product with 1.0 (0.0 elsewhere: every term is finite, X being
     # clamped at the horizon)
-    from .vector import CKPT, DET, LOAD, LOST, PROD, RST
     on = (repl & adv).astype(float)  # a detection ended
     np.subtract(X, prev, out=terms)
     terms *= (D & adv).astype(float)  # cut short
