@@ -294,6 +294,19 @@ def test_fast_path_is_the_lockstep_loop_bit_for_bit(name, forced, monkeypatch):
             assert np.array_equal(getattr(slow, f), getattr(fast, f)), (name, seed, f)
 
 
+@pytest.mark.parametrize("name", ["long_run_many_windows", "plenty_of_spares", "moderate_spares"])
+def test_fast_path_bit_for_bit_one_replica_per_block(name, monkeypatch):
+    """Blocks of one replica (a pass of a single row: numpy would sum one column pairwise, not in order)."""
+    import clustersim.sim.vectorfast as vf
+
+    monkeypatch.setattr(vf, "HANDOVER", 0)
+    job = FAST_GRID[name] if name != "plenty_of_spares" else base(work_s=400 * H, spare_nodes=64)
+    for seed in range(6):
+        slow, fast = _both_paths(job, 1, seed)
+        for f in _BLOCK_FIELDS:
+            assert np.array_equal(getattr(slow, f), getattr(fast, f)), (name, seed, f)
+
+
 def test_fast_path_bit_for_bit_with_per_replica_scales():
     from clustersim.sim.scales import ReplicaScales
 

@@ -506,9 +506,13 @@ def _prefix(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
 
 
 def _sum(buf: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """start + t_0 + t_1 + ..., the terms in rows 1... of ``buf``: sequentially, left to right (a sum over
-    the rows of a C-ordered table adds row after row, as ``+=`` failure by failure does)."""
+    """start + t_0 + t_1 + ..., the terms in rows 1... of ``buf``: sequentially, left to right, as ``+=``
+    failure by failure does. A sum over the rows of a C-ordered table adds row after row (numpy sums
+    pairwise only along the fast axis in memory, numpy.sum's notes); a table of one column is one run in
+    memory, which numpy may sum pairwise: an accumulate, sequential by definition, takes narrow tables."""
     buf[0] = start
+    if buf.shape[1] < 8:
+        return np.add.accumulate(buf, axis=0)[-1]
     return buf.sum(axis=0)
 
 
