@@ -18,15 +18,15 @@ clustersim/scenario/catalog/reliability.yaml, from Llama Team 2024 Table 5), che
    rounds, the best of each, the whole simulate() call for both (the SimPy engine is the current one,
    with its plain loop). With the fast path (clustersim/sim/vectorfast.py: a whole window of failures
    per replica in closed form, bit for bit the lockstep loop's result), on the project's 2-core machine
-   shared with other work (load average 3.1-3.8): 0.12-0.15 s (CPU 0.12 s) against 3.3-3.9 s (CPU
-   2.6-3.2 s), 25-28x wall, 21-27x CPU over two full runs; before it, the lockstep loop alone: 0.17-0.19 s
-   against 1.7-1.8 s, 9.6-10x on a quieter machine (0.21 s, 8x, before the masked steps). The ratio moves
-   with the load (a few figures under 20x were seen in short runs while the fast path was being built).
+   shared with other work: 0.089 s against 2.65 s, 29.9x wall and 29.8x CPU at load average 2.1; 25-28x
+   wall (21-27x CPU) in two earlier full runs at load average 3.1-3.8 (the ratio moves with the load).
+   Before it, the lockstep loop alone: 0.17-0.19 s against 1.7-1.8 s, 9.6-10x (0.21 s, 8x, before the
+   masked steps).
 3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s): with the fast path,
-   13 s and 17 s of wall time at load average 3.8 (9.2 s and 10.7 s of CPU; two workers do not help on
-   a machine this loaded); the lockstep loop alone: 13 s and 7.8 s on a quieter machine (21 s and 15 s
-   before the masked steps), 12-13 s of CPU. In blocks of 4,096 replicas the fast path takes about 0.6
-   of the lockstep loop's CPU (20,000 replicas: 1.75 s against 2.85 s).
+   8.3 s and 9.0 s (8.3 s and 9.4 s of CPU) at load average 2.1 (13 s and 17 s at 3.8: two workers do
+   not help on a machine this shared); the lockstep loop alone: 13 s and 7.8 s, 12-13 s of CPU (21 s
+   and 15 s before the masked steps). In blocks of 4,096 replicas the fast path takes about 0.6 of the
+   lockstep loop's CPU (20,000 replicas: 1.75 s against 2.85 s).
 4. Peak RSS of a fresh process that runs a 1,000-replica simulate of scenarios/llama3-405b-16k.yaml
    through clustersim.simulate (target < 150 MiB).
 
