@@ -16,10 +16,17 @@ clustersim/scenario/catalog/reliability.yaml, from Llama Team 2024 Table 5), che
 2. 1,000 replicas: the vectorized engine (target < 1 s) against the SimPy engine (target >= 20x), and
    their mean wall times with standard errors (the engines are equal in distribution); interleaved
    rounds, the best of each, the whole simulate() call for both (the SimPy engine is the current one,
-   with its plain loop). On the project's 2-core machine: 0.17-0.19 s against 1.7-1.8 s, 9.6-10x
-   (0.21 s, 8x, before the vectorized engine's masked steps): the 20x target is not met.
-3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s): 13 s and 7.8 s
-   (21 s and 15 s before the masked steps), 12-13 s of CPU.
+   with its plain loop). With the fast path (clustersim/sim/vectorfast.py: a whole window of failures
+   per replica in closed form, bit for bit the lockstep loop's result), on the project's 2-core machine
+   shared with other work: 0.089 s against 2.65 s, 29.9x wall and 29.8x CPU at load average 2.1; 25-28x
+   wall (21-27x CPU) in two earlier full runs at load average 3.1-3.8 (the ratio moves with the load).
+   Before it, the lockstep loop alone: 0.17-0.19 s against 1.7-1.8 s, 9.6-10x (0.21 s, 8x, before the
+   masked steps).
+3. 100,000 replicas with the vectorized engine, 1 and 2 workers (target < 30 s): with the fast path,
+   8.3 s and 9.0 s (8.3 s and 9.4 s of CPU) at load average 2.1 (13 s and 17 s at 3.8: two workers do
+   not help on a machine this shared); the lockstep loop alone: 13 s and 7.8 s, 12-13 s of CPU (21 s
+   and 15 s before the masked steps). In blocks of 4,096 replicas the fast path takes about 0.6 of the
+   lockstep loop's CPU (20,000 replicas: 1.75 s against 2.85 s).
 4. Peak RSS of a fresh process that runs a 1,000-replica simulate of scenarios/llama3-405b-16k.yaml
    through clustersim.simulate (target < 150 MiB).
 

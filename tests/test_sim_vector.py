@@ -237,3 +237,159 @@ def test_repair_durations_are_the_per_source_draws(name):
         d = np.exp(gen.normal(-s * s / 2, s, src.size)) * means
     np.testing.assert_array_equal(got, np.where(means > 0, d, 0.0))
     assert np.unique(got).size == src.size  # drawn, not the means
+
+
+# ---------------------------------------------------------------- the fast path (clustersim.sim.vectorfast)
+FAST_GRID = {
+    **GRID,
+    "moderate_spares": base(spare_nodes=3, repair_s=4 * H),
+    "spares_short_now_and_then": base(spare_nodes=6, repair_s=10 * H, repair_distribution="exponential"),
+    "event_budget": base(max_events=6),
+    "async_no_final": base(checkpoint_async=True, checkpoint_write_s=10 * MIN, checkpoint_block_s=30.0,
+                           final_checkpoint=False),
+    "async_longer_than_tau_no_final": base(checkpoint_async=True, checkpoint_interval_s=10 * MIN,
+                                           checkpoint_write_s=25 * MIN, checkpoint_block_s=1 * MIN,
+                                           final_checkpoint=False),
+    "long_detection": base(detect_s=60 * MIN, spare_nodes=8),
+    "job_level_only": base(sources=(FailureSource(component="software", per="job", units=1, mtbf_s=4 * H,
+                                                  effect="job"),)),
+    "shared_component_names": base(sources=(
+        FailureSource(component="gpu", per="gpu", units=256, mtbf_s=256 * 10 * H),
+        FailureSource(component="gpu", per="node", units=32, mtbf_s=32 * 20 * H))),
+    "six_gpus_per_node": base(gpus_per_node=6, sources=(
+        FailureSource(component="gpu", per="gpu", units=192, mtbf_s=192 * 10 * H),
+        FailureSource(component="host", per="node", units=32, mtbf_s=32 * 20 * H))),
+    "long_run_many_windows": base(work_s=400 * H, spare_nodes=6),
+}
+_BLOCK_FIELDS = ("wall_s", "finished", "budget_hit", "acc", "by", "ignored", "checkpoints", "failures")
+
+
+def _both_paths(job: SimJob, n: int, seed: int, scales=None):
+    from clustersim.sim.vector import VectorEngine
+
+    return (VectorEngine(job, fast=False).run_block(seed, 0, n, scales=scales),
+            VectorEngine(job, fast=True).run_block(seed, 0, n, scales=scales))
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["as_shipped", "pass_forced"])
+@pytest.mark.parametrize("name", sorted(FAST_GRID))
+def test_fast_path_is_the_lockstep_loop_bit_for_bit(name, forced, monkeypatch):
+    """The closed-form pass over whole windows and the column-by-column lockstep loop give the same numbers,
+    bit for bit, replica for replica (both from the same draws), on jobs that exercise every way the pass
+    hands a failure to the lockstep loop: spares short, ignored failures, the finishing cycle of async
+    checkpoints, the event budget, the horizon, Weibull windows. ``pass_forced``: the pass takes every
+    window however many replicas it hands over (the shipped engine gives such windows to the lockstep loop
+    at once), the spare bound is always refined, and few passes are allowed before the lockstep loop takes
+    the rest of a window: every hand-over path runs."""
+    import clustersim.sim.vectorfast as vf
+
+    if forced:
+        monkeypatch.setattr(vf, "HANDOVER", 0)
+        monkeypatch.setattr(vf, "REFINE", 1)
+        monkeypatch.setattr(vf, "MAX_PASSES", 4)
+    job = FAST_GRID[name]
+    for seed in (0, 11):
+        slow, fast = _both_paths(job, 400, seed)
+        for f in _BLOCK_FIELDS:
+            assert np.array_equal(getattr(slow, f), getattr(fast, f)), (name, seed, f)
+
+
+@pytest.mark.parametrize("name", ["long_run_many_windows", "plenty_of_spares", "moderate_spares"])
+def test_fast_path_bit_for_bit_one_replica_per_block(name, monkeypatch):
+    """Blocks of one replica (a pass of a single row: numpy would sum one column pairwise, not in order)."""
+    import clustersim.sim.vectorfast as vf
+
+    monkeypatch.setattr(vf, "HANDOVER", 0)
+    job = FAST_GRID[name] if name != "plenty_of_spares" else base(work_s=400 * H, spare_nodes=64)
+    for seed in range(6):
+        slow, fast = _both_paths(job, 1, seed)
+        for f in _BLOCK_FIELDS:
+            assert np.array_equal(getattr(slow, f), getattr(fast, f)), (name, seed, f)
+
+
+def test_fast_path_bit_for_bit_with_per_replica_scales():
+    from clustersim.sim.scales import ReplicaScales
+
+    job = FAST_GRID["moderate_spares"]
+    g = np.random.default_rng(4)
+    scales = ReplicaScales(step_factor=g.uniform(0.8, 1.3, 300), rate_scale=g.uniform(0.5, 2.0, (300, 3)))
+    slow, fast = _both_paths(job, 300, 3, scales)
+    for f in _BLOCK_FIELDS:
+        assert np.array_equal(getattr(slow, f), getattr(fast, f)), f
+
+
+def test_fast_path_takes_most_failures_where_spares_suffice(monkeypatch):
+    """With spares to spare, the pass applies nearly every failure itself (the lockstep loop only the few it
+    cannot represent); the bit-for-bit test above would pass trivially if it handed everything over."""
+    import clustersim.sim.vectorfast as vf
+
+    handed = []
+    step = vf.step
+    monkeypatch.setattr(vf, "step", lambda eng, st, w, rows, cols, h: (handed.append(rows.size),
+                                                                      step(eng, st, w, rows, cols, h)))
+    monkeypatch.setattr(vf, "lockstep", lambda *a: pytest.fail("the lockstep loop took a whole window"))
+    from clustersim.sim.vector import VectorEngine
+
+    out = VectorEngine(base(work_s=400 * H, spare_nodes=64)).run_block(0, 0, 500)
+    assert out.failures.sum() > 20_000
+    assert sum(handed) < 0.01 * out.failures.sum()
+
+
+def test_fast_path_equal_in_distribution_to_simpy_on_a_long_job():
+    """Many windows per replica (the pass carries the state from one to the next): the fast path against
+    the SimPy engine, as the grid above."""
+    job = base(work_s=200 * H, spare_nodes=16)
+    a = simulate(job, replicas=2000, seed=1, events=False, engine="vector")
+    b = simulate(job, replicas=300, seed=1, events=False, engine="simpy")
+    assert compare(a, b) == []
+
+
+def test_draw_helpers_are_numpys():
+    from clustersim.sim.vecevents import count_at_most, running_sum
+
+    g = np.random.default_rng(0)
+    a = g.exponential(1.0, (50, 7))
+    np.testing.assert_array_equal(running_sum(a.copy()), np.cumsum(a, axis=0))
+    for size in (1, 5, 16, 40):
+        edges = np.sort(g.random(size))
+        u = np.concatenate([g.random(1000), edges, [0.0, 1.0]])
+        np.testing.assert_array_equal(count_at_most(edges, u), np.searchsorted(edges, u, side="right"))
+
+
+@pytest.mark.parametrize("spares", [3, 8, 20])
+def test_spare_bound_is_safe(spares, monkeypatch):
+    """Where :func:`~clustersim.sim.vectorfast.pool_ok` says a replacement surely finds its spares, the nodes
+    away just after the failure before it (counted one by one: the table's and the window's) are at most
+    the spares; the bound for a subset of replicas is the bound of the whole block on those replicas."""
+    import clustersim.sim.vectorfast as vf
+    from clustersim.sim.vecevents import FailureWindows
+    from clustersim.sim.vector import VectorEngine
+
+    job = base(spare_nodes=spares)
+    eng = VectorEngine(job)
+    n = 300
+    fw = FailureWindows(job, np.random.default_rng(spares), n)
+    w = fw.next_failures(np.random.default_rng(1).random(n) * 1e4, 128)
+    g = np.random.default_rng(2)
+    table = np.where(g.random((n, 12)) < 0.4, w.time_s[0][:, None] + g.exponential(6 * H, (n, 12)), np.inf)
+    active = np.ones(n, dtype=bool)
+    for upto in (None, 40):
+        short, ok = vf.pool_ok(eng, table, w, active, None, upto)
+        assert not short or ok is None
+        if ok is None:
+            continue
+        top = 128 if upto is None else upto
+        node = eng.on_node[w.source]
+        ret = np.where(node, w.time_s + w.repair_s, -np.inf)
+        for k in range(1, top):
+            x = w.time_s[k - 1]
+            away = (table > x[:, None]).sum(axis=1) + (ret[:k] > x).sum(axis=0)
+            assert (away[ok[k]] <= spares).all(), k
+        assert ((table < np.inf).sum(axis=1)[ok[0]] <= spares).all()
+    monkeypatch.setattr(vf, "HANDOVER", 0)
+    monkeypatch.setattr(vf, "REFINE", 1)
+    _, whole = vf.pool_ok(eng, table, w, active)
+    rows = np.arange(5, n, 7)
+    _, part = vf.pool_ok(eng, table, w, active, rows)
+    if whole is not None and part is not None:
+        np.testing.assert_array_equal(whole[:, rows], part[:, rows])

@@ -61,6 +61,25 @@ class Window:
         return int(self.time_s.shape[0])
 
 
+def running_sum(a: np.ndarray) -> np.ndarray:
+    """``np.cumsum(a, axis=0)`` in place, row by row (the same sums: an accumulate adds row k to the sum of
+    rows 0..k-1; one add per row is faster than numpy's strided accumulate over axis 0)."""
+    for k in range(1, a.shape[0]):
+        np.add(a[k - 1], a[k], out=a[k])
+    return a
+
+
+def count_at_most(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(edges, u, side="right")`` for sorted ``edges``: how many edges are <= each u
+    (counted edge by edge when there are few: cheaper than a binary search per element)."""
+    if edges.size > 32:
+        return np.searchsorted(edges, u, side="right")
+    out = np.zeros(u.shape, dtype=np.int8 if edges.size < 127 else np.int16)
+    for e in edges:
+        out += u >= e
+    return out.astype(np.intp)
+
+
 def repair_means_s(job: SimJob) -> np.ndarray:
     """Mean repair (or re-acquire, for a preemption) duration per source."""
     return np.array([job.preempt_return_s if s.effect == "preempt" and job.preempt_return_s is not None
@@ -126,13 +145,13 @@ class FailureWindows:
         if self.rate_scale is not None:
             return self._next_failures_scaled(t0_s, k, rates, self.rate_scale)
         total = rates.sum()
-        times = np.cumsum(gen.exponential(1.0 / total, (k, n)), axis=0)
+        times = running_sum(gen.exponential(1.0 / total, (k, n)))
         times += t0_s[None, :]
         # one uniform picks the source (in proportion to its rate) and, rescaled within the source's
         # interval (again uniform, and independent of the choice), the unit within it
         cum = np.cumsum(rates) / total
         u = gen.random((k, n))
-        which = np.minimum(np.searchsorted(cum, u, side="right"), rates.size - 1)
+        which = np.minimum(count_at_most(cum, u), rates.size - 1)
         lo = np.concatenate(([0.0], cum[:-1]))
         within = (u - lo[which]) / (cum - lo)[which]
         del u
@@ -144,7 +163,7 @@ class FailureWindows:
         n = t0_s.size
         row_rates = rates[None, :] * scale[:n, [i for i, _, _, _ in self._exp]]  # (n, sources)
         total = row_rates.sum(axis=1)
-        times = np.cumsum(gen.exponential(1.0 / total[None, :], (k, n)), axis=0)
+        times = running_sum(gen.exponential(1.0 / total[None, :], (k, n)))
         times += t0_s[None, :]
         cum = np.cumsum(row_rates, axis=1) / total[:, None]  # (n, sources)
         u = gen.random((k, n))
@@ -160,12 +179,25 @@ class FailureWindows:
         unit from ``within`` (uniform in [0, 1))."""
         ids = np.array([i for i, _, _, _ in self._exp])
         src = which if (ids == np.arange(len(self.job.sources))).all() else ids[which]  # (every source: itself)
-        units = np.array([u for _, _, u, _ in self._exp])[which]
-        per = np.array([p for _, _, _, p in self._exp])[which]
-        del which
-        unit = np.minimum((within * units).astype(np.int64), units - 1)
-        slot = np.where(per > 0, unit // np.maximum(per, 1), -1)
-        del unit, units, per, within
+        units = np.array([float(u) for _, _, u, _ in self._exp])
+        per = np.array([p for _, _, _, p in self._exp])
+        if ((per == 0) | ((per & (per - 1)) == 0)).all():
+            # units per slot all powers of two (or a job-level source): the slot in floating point,
+            # exactly: min(floor(y), U - 1) // p = floor(min(y, U - 1) / p) for y >= 0 and an integer p > 0,
+            # and a division by a power of two is exact; a job-level source's -1 as min(0, -1)
+            p = np.maximum(per, 1).astype(float)
+            scale = np.where(per > 0, units / p, 0.0)
+            top = np.where(per > 0, (units - 1.0) / p, -1.0)
+            y = within
+            y *= np.take(scale, which)
+            np.minimum(y, np.take(top, which), out=y)
+            slot = np.floor(y, out=y).astype(np.int64)
+        else:
+            uw = np.take(units, which)
+            pw = np.take(per, which)
+            unit = np.minimum(within * uw, uw - 1.0).astype(np.int64)
+            slot = np.where(pw > 0, unit // np.maximum(pw, 1), -1)
+        del which, within
         dur = self._repairs(src.ravel()).reshape(k, n)
         return Window(times, src, slot, dur, times[-1].copy())
 

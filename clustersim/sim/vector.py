@@ -10,6 +10,11 @@ load, the finish), then applies it. Same semantics as the SimPy engine (:mod:`.r
 :func:`clustersim.sim.engines.vector_unsupported` accepts: exponential and Weibull sources with node,
 job or preempt effects, detection/restart/load, sync or async checkpoints, spares and repairs without a
 repair crew limit. The test suite holds the two engines equal in distribution.
+
+Two ways through a window, with the same result bit for bit (a test holds them so): the lockstep loop
+above, column by column (``VectorEngine(job, fast=False)``), and, by default, :mod:`.vectorfast`, which
+applies a whole window per replica in closed form and hands the lockstep loop only the failures it cannot
+represent (spares short, a failure on a vacant slot, the finishing cycle, the event budget).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from clustersim import rng as rngmod
 from .job import SimJob
 from .records import BUCKETS
 from .scales import ReplicaScales
-from .vecevents import FailureWindows
+from .vecevents import FailureWindows, Window
 from .vecstate import (
     DONE,
     NO_SLOT,
@@ -38,6 +43,7 @@ from .vecstate import (
     components_of,
     widen,
 )
+from .vectorfast import run_window
 
 __all__ = ["BLOCK", "VectorEngine", "BlockResult", "block_size"]
 
@@ -91,11 +97,16 @@ class BlockResult:
 class VectorEngine:
     """Runs blocks of replicas of one job (see the module docstring)."""
 
-    def __init__(self, job: SimJob):
+    def __init__(self, job: SimJob, fast: bool = True):
         self.job = job
+        #: whole windows in closed form (:mod:`.vectorfast`; the same result, bit for bit), else the lockstep loop
+        self.fast = fast
         self.plan = CheckpointPlan.of(job)
         self.components, self.comp_of = components_of(job)
+        #: every source its own component (the component of source i is i)
+        self.own_components = bool((self.comp_of == np.arange(self.comp_of.size)).all())
         self.effect = np.array([_EFFECT[s.effect] for s in job.sources], dtype=np.int64)
+        self.on_node = self.effect != JOBLEVEL  # per source: a failure that vacates a node slot
         self.detect_s = job.detect_s
         self.restart_s = job.restart_s
         self.load_s = job.checkpoint_load_s
@@ -131,22 +142,10 @@ class VectorEngine:
                 t1 = float(t0[0])
                 w = windows.window(n, t1, min(max(t1 + span, np.nextafter(t1, np.inf)), horizon))
             t0 = w.end_s
-            near_budget = bool((st.ta.failures + w.columns >= budget).any())
-            for k in range(w.columns):
-                x = w.time_s[k]
-                live = (x < horizon) & (p.mode != DONE)
-                if not live.any():
-                    break
-                self._advance(st, live, x)
-                live &= p.mode != DONE
-                if not near_budget:
-                    self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], None)
-                    continue
-                last = live & (st.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
-                self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], ~last)
-                if last.any():
-                    p.budget_hit[last] = True
-                    self._stop(st, last, x)
+            if self.fast:
+                run_window(self, st, w, horizon, budget, windows.rate_per_s)
+            else:
+                self._lockstep(st, w, horizon, budget)
             end = np.minimum(w.end_s, horizon)
             self._advance(st, p.mode != DONE, end)
             self._stop(st, (p.mode != DONE) & (end >= horizon), end)
@@ -156,6 +155,26 @@ class VectorEngine:
             running &= ~ended
         return BlockResult(st.p.wall_s, ~st.p.stopped, st.p.budget_hit, st.ta.acc, st.ta.by, st.ta.ignored,
                            st.ta.checkpoints, st.ta.failures)
+
+    def _lockstep(self, st: _State, w: Window, horizon: float, budget: int) -> None:
+        """The failures of window ``w``, column by column: every replica's k-th failure at once."""
+        p = st.p
+        near_budget = bool((st.ta.failures + w.columns >= budget).any())
+        for k in range(w.columns):
+            x = w.time_s[k]
+            live = (x < horizon) & (p.mode != DONE)
+            if not live.any():
+                break
+            self._advance(st, live, x)
+            live &= p.mode != DONE
+            if not near_budget:
+                self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], None)
+                continue
+            last = live & (st.ta.failures + 1 >= budget)  # the budget's last failure: counted, then stop
+            self._fail(st, live, x, w.source[k], w.slot[k], w.repair_s[k], ~last)
+            if last.any():
+                p.budget_hit[last] = True
+                self._stop(st, last, x)
 
     # The steps below work on whole arrays under a mask of the replicas concerned (``m``, ``live``):
     # at a thousand replicas a numpy call costs about what its data does, so a masked update of every
