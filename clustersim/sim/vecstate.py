@@ -68,6 +68,20 @@ class CheckpointPlan:
         return cls(tau, block, background, wait, tau + block, tau + wait + block, job.checkpoint_write_s,
                    job.final_checkpoint)
 
+    def begin(self, rem: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(finishing cycle jf, its compute, finish time) of a run starting at ``t`` with ``rem`` left to
+        compute; as the SimPy engine, a remainder of a billionth of tau earns no cycle."""
+        tau = self.tau_s
+        tol = rem - 1e-9 * tau
+        jf = np.maximum(np.ceil(tol / tau) - 1.0, 0.0)
+        jf = np.where(tol > (jf + 1.0) * tau, jf + 1.0, jf)
+        jf = np.where((jf > 0) & (tol <= jf * tau), jf - 1.0, jf)
+        last = rem - jf * tau
+        fin = t + np.where(jf > 0, self.first_s + (jf - 1.0) * self.period_s, 0.0) + last
+        if self.final:
+            fin = fin + self.final_s + np.where(jf > 0, np.maximum(0.0, self.background_s - last), 0.0)
+        return jf, last, fin
+
 
 @dataclass
 class Progress:

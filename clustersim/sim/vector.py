@@ -260,18 +260,8 @@ class VectorEngine:
     # ------------------------------------------------------------------ run phases
     def _begin_run(self, st: _State, m: np.ndarray, t: np.ndarray) -> None:
         """Start a run at ``t`` from the saved work: the finishing cycle and the finish time."""
-        pl = self.plan
         p = st.p
-        tau = pl.tau_s
-        rem = st.work_s - p.saved
-        tol = rem - 1e-9 * tau  # as the SimPy engine: a remainder of a billionth of tau earns no cycle
-        jf = np.maximum(np.ceil(tol / tau) - 1.0, 0.0)
-        jf = np.where(tol > (jf + 1.0) * tau, jf + 1.0, jf)
-        jf = np.where((jf > 0) & (tol <= jf * tau), jf - 1.0, jf)
-        last = rem - jf * tau
-        fin = t + np.where(jf > 0, pl.first_s + (jf - 1.0) * pl.period_s, 0.0) + last
-        if pl.final:
-            fin = fin + pl.final_s + np.where(jf > 0, np.maximum(0.0, pl.background_s - last), 0.0)
+        jf, last, fin = self.plan.begin(st.work_s - p.saved, t)
         np.copyto(p.mode, RUN, where=m)
         np.copyto(p.filled, False, where=m)
         np.copyto(p.t0, t, where=m)

@@ -267,22 +267,6 @@ def pool_ok(eng: VectorEngine, tab: np.ndarray, w: Window, active: np.ndarray, r
     return False, full
 
 
-def _begin(eng: VectorEngine, rem: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(finishing cycle, its compute, finish time) of a run starting at ``t`` with ``rem`` left to compute:
-    :meth:`.vector.VectorEngine._begin_run`'s expressions, term for term."""
-    pl = eng.plan
-    tau = pl.tau_s
-    tol = rem - 1e-9 * tau
-    jf = np.maximum(np.ceil(tol / tau) - 1.0, 0.0)
-    jf = np.where(tol > (jf + 1.0) * tau, jf + 1.0, jf)
-    jf = np.where((jf > 0) & (tol <= jf * tau), jf - 1.0, jf)
-    last = rem - jf * tau
-    fin = t + np.where(jf > 0, pl.first_s + (jf - 1.0) * pl.period_s, 0.0) + last
-    if pl.final:
-        fin = fin + pl.final_s + np.where(jf > 0, np.maximum(0.0, pl.background_s - last), 0.0)
-    return jf, last, fin
-
-
 def _count(eng: VectorEngine, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cycles whose blocking write has ended ``e`` into a run, without the finishing cycle's cap (and, to
     check the cap: whether e reaches the first write, the uncapped floor count). The same expressions as
@@ -382,7 +366,7 @@ def _fast_pass(eng: VectorEngine, st: _State, w: Window, R: np.ndarray, cols: np
     # (before its finish a replica has work left: rem > 0 keeps out the failures after it)
     ck, cr = np.nonzero(run & ~end & (rem <= E + slack) & (rem > 0))
     at0 = (ck == 0) & run0[cr]
-    jf_c, last_c, fin_c = _begin(eng, rem[ck, cr], b[ck, cr])
+    jf_c, last_c, fin_c = eng.plan.begin(rem[ck, cr], b[ck, cr])
     if at0.any():
         r0 = R[cr[at0]]
         jf_c[at0], last_c[at0], fin_c[at0] = p.jf[r0], p.last_s[r0], p.fin_s[r0]
