@@ -17,7 +17,13 @@ Issue 16's targets, measured here too:
 * the whole process, ``clustersim search scenarios/llama3-405b-16k.yaml --json`` (start-up, scenario,
   cluster, enumeration, kernel, ranking and output), in configurations per CPU-second (user + system
   seconds of the finished child, from the OS; target >= 500,000), from compiled modules as an installed
-  package runs (this script compiles clustersim's modules first, see bench_startup.py);
+  package runs (this script compiles clustersim's modules first, see bench_startup.py). Interleaved with
+  it, run by run: the same command with numpy's OpenBLAS thread pool back (``OPENBLAS_NUM_THREADS`` = the
+  core count, numpy's own default, which the CLI replaces by 1 unless the user sets it:
+  clustersim.cli.single_threaded_blas), and the floor of the libraries the command imports (a bare
+  interpreter importing numpy, pydantic's names, click and PyYAML, in the CLI's environment, nothing
+  built or run): that floor plus the search's own seconds (above) bound the whole process from below,
+  whatever clustersim's own start-up costs, and are set against the target's budget;
 * the kernel against the numpy ceiling of its own operation mix (:mod:`numpy_ceiling`): the search's own
   ``evaluate`` calls (one per group of layouts crossed with the same settings, each a layouts x settings
   grid) are recorded (every elementwise numpy operation, its operands' dtypes and shapes) and replayed at
@@ -53,25 +59,36 @@ from clustersim.scenario import load_scenario
 
 SCENARIO = os.path.join(os.path.dirname(__file__), "..", "scenarios", "llama3-405b-16k.yaml")
 
-def whole_process(runs: int, variants: dict[str, dict[str, str]]) -> tuple[int, dict[str, tuple[list[float], list[float]]]]:
-    """(configurations evaluated, per variant the CPU seconds and wall seconds of each run) of the whole
-    ``search`` command, for each variant of its environment (variables added), the variants interleaved run by
-    run so that they see the same load."""
+#: The floor: what the search command imports from other projects (numpy; pydantic's names, as
+#: clustersim.scenario imports them; click; PyYAML), and nothing else, in a bare interpreter.
+FLOOR_CODE = ("import click, numpy, yaml\nfrom pydantic import BaseModel, BeforeValidator, ConfigDict, Field, "
+              "ValidationError, ValidationInfo, WithJsonSchema, field_validator, model_validator")
+#: The environment the CLI gives its commands (clustersim.cli.start_up_environment), for the floor.
+CLI_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+
+
+def whole_process(runs: int, variants: dict[str, tuple[list[str], dict[str, str]]]
+                  ) -> tuple[int, dict[str, tuple[list[float], list[float]]]]:
+    """(configurations evaluated, per variant the CPU seconds and wall seconds of each run) of whole
+    processes, each variant a command and the variables added to its environment (the user's own values
+    kept), the variants interleaved run by run so that they see the same load."""
     compileall.compile_dir(Path(__file__).resolve().parents[1] / "clustersim", quiet=1)
-    argv = clustersim_argv("search", SCENARIO, "--json")
-    envs = {name: {**os.environ, **extra} for name, extra in variants.items()}
-    subprocess.run(argv, check=True, capture_output=True)  # warm the file cache
+    envs = {name: {**os.environ, **{k: v for k, v in extra.items() if k not in os.environ}}
+            for name, (_, extra) in variants.items()}
+    for argv, _ in variants.values():
+        subprocess.run(argv, check=True, capture_output=True)  # warm the file cache
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in variants}
     n = 0
     for _ in range(runs):
-        for name, env in envs.items():
+        for name, (argv, _) in variants.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
+            out = subprocess.run(argv, check=True, capture_output=True, text=True, env=envs[name]).stdout
             times[name][1].append(time.perf_counter() - t0)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             times[name][0].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-            n = json.loads(out)["configs_evaluated"]
+            if out.strip():
+                n = json.loads(out)["configs_evaluated"]
     return n, times
 
 
@@ -146,11 +163,14 @@ def main(repeats: int = 5) -> None:
               f"{row['memory_bytes'] / 2**30:.1f} GiB")
     print("why:", result.why_best)
     # numpy's OpenBLAS starts a worker thread per core when it loads, which spins for a while (its thread
-    # timeout) before it sleeps: CPU-seconds, not wall, and the search calls no BLAS routine. clustersim does
-    # not set the variable; the second variant measures what a CLI-level default would give.
-    variants = {"as is": {}}
-    if "OPENBLAS_NUM_THREADS" not in os.environ:
-        variants["OPENBLAS_NUM_THREADS=1"] = {"OPENBLAS_NUM_THREADS": "1"}
+    # timeout) before it sleeps: CPU-seconds, not wall, and the search calls no BLAS routine. The CLI sets one
+    # thread unless the user sets the count (clustersim.cli.single_threaded_blas); "pool" gives numpy's own
+    # default back, a thread per core, to show what that saves.
+    argv = clustersim_argv("search", SCENARIO, "--json")
+    cores = os.cpu_count() or 1
+    variants = {"as is": (argv, {}), "floor": ([sys.executable, "-c", FLOOR_CODE], CLI_ENVIRONMENT)}
+    if "OPENBLAS_NUM_THREADS" not in os.environ and cores > 1:
+        variants["pool"] = (argv, {"OPENBLAS_NUM_THREADS": str(cores)})
     n_whole, times = whole_process(max(repeats, 5), variants)
     cpu, wall = times["as is"]
     rate = n_whole / statistics.median(cpu)
@@ -158,11 +178,19 @@ def main(repeats: int = 5) -> None:
           f"CPU median {statistics.median(cpu):.3f} s (min {min(cpu):.3f}), wall median {statistics.median(wall):.3f} s; "
           f"{rate:,.0f} configurations per CPU-second (best {n_whole / min(cpu):,.0f}; target >= 500,000: "
           f"{'met' if rate >= 500_000 else 'MISSED'} at the median)")
-    if "OPENBLAS_NUM_THREADS=1" in times:
-        cpu1, _ = times["OPENBLAS_NUM_THREADS=1"]
-        print(f"  interleaved with it, the same with OPENBLAS_NUM_THREADS=1 in its environment (no OpenBLAS worker "
-              f"threads): CPU median {statistics.median(cpu1):.3f} s (min {min(cpu1):.3f}); "
-              f"{n_whole / statistics.median(cpu1):,.0f} configurations per CPU-second (best {n_whole / min(cpu1):,.0f})")
+    if "pool" in times:
+        cpu_pool, _ = times["pool"]
+        print(f"  interleaved with it, the same with OPENBLAS_NUM_THREADS={cores} (numpy's default, a BLAS thread per "
+              f"core; the CLI's default is 1): CPU median {statistics.median(cpu_pool):.3f} s (min {min(cpu_pool):.3f}); "
+              f"the CLI's default saves {statistics.median(cpu_pool) - statistics.median(cpu):.3f} CPU-s at the median")
+    floor = statistics.median(times["floor"][0])
+    budget = n_whole / 500_000
+    print(f"  interleaved with it, the floor of the libraries it imports (python -c 'import click, numpy, yaml; from "
+          f"pydantic import ...', the CLI's environment): CPU median {floor:.3f} s; with the search's own {median:.3f} s "
+          f"(above) the whole process cannot take less than {floor + median:.3f} CPU-s, against the target's budget of "
+          f"{budget:.3f} CPU-s ({n_whole:,} / 500,000); the rest, {statistics.median(cpu) - floor - median:.3f} s, is "
+          f"clustersim's own start-up (its modules, the scenario models, reading and validating the file, the "
+          f"cluster, the output) and a first search's cold start over a warm one")
     t_kernel, t_replay, ops, n_kernel, n_calls = kernel_vs_ceiling(base, scenario.gpus, max(3 * repeats, 15))
     counted = [op for op in ops if not op[0].startswith("other:")]
     top_ops = ", ".join(f"{name} {k}" for name, k in numpy_ceiling.mix(counted).most_common(6))

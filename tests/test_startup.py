@@ -161,6 +161,17 @@ def test_search_json_loads_neither_rich_nor_numpy_ma():
     assert _last_lines(code, 1) == ["[]"]
 
 
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_search_loads_no_heavy_library(extra):
+    """``clustersim search`` (tables or JSON) needs neither the graph library (the standard fabrics are closed
+    forms), nor the simulator, the plotting or the parallel libraries: each would add its import to the
+    whole-process time that benchmarks/bench_search.py measures."""
+    code = ("from clustersim.cli import cli\ntry:\n"
+            f"    cli(['search', 'scenarios/llama3-405b-16k.yaml', '--top', '2', *{extra!r}], prog_name='clustersim')\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n")
+    assert _loaded_after(code) == []
+
+
 @pytest.mark.parametrize("args", [["estimate", "scenarios/gpt3-175b-megatron.yaml"],
                                   ["estimate", "scenarios/gpt3-175b-megatron.yaml", "--json"]])
 def test_an_estimate_of_one_layout_imports_no_numpy(args):
