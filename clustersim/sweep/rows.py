@@ -113,6 +113,7 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
     intervals = _interval_rows(runs, kernel)
     rows = []
     names = list(cols)
+    layouts: dict[int, tuple[Any, dict[str, Any]]] = {}  # id -> (a parallelism, its columns): points share one
     for i, values in enumerate(zip(*cols.values(), strict=True)):  # (the columns transposed at once)
         run = runs[i]
         s = run.scenario
@@ -121,7 +122,11 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
             "gpu_memory_gib": run.gpu.get("memory_gib"), "usd_per_gpu_hour": run.usd_per_gpu_hour,
             "price_source": run.price_source,
         }
-        row.update({f"parallelism_{k}": v for k, v in run.parallelism.model_dump().items()})
+        par = run.parallelism
+        layout = layouts.get(id(par))
+        if layout is None or layout[0] is not par:  # (a frozen model: the same object, the same dump)
+            layout = layouts[id(par)] = (par, {f"parallelism_{k}": v for k, v in par.model_dump().items()})
+        row.update(layout[1])
         row["parallelism_micro_batch_seqs"] = s.training.micro_batch_seqs
         row["parallelism_recompute"] = s.training.recompute
         row["parallelism_searched"] = run.searched
