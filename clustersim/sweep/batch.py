@@ -30,11 +30,20 @@ import json
 import math
 from typing import Any, TypeVar
 
-from clustersim.errors import ClustersimError, ScenarioError
-from clustersim.scenario import Scenario
+from pydantic import ValidationError
 
-__all__ = ["BatchMemo", "MEMO", "validate_point", "resolve_point", "checks_key", "template_key", "amended",
-           "base_fingerprint"]
+from clustersim.errors import ClustersimError, ScenarioError
+from clustersim.planning import cluster_for
+from clustersim.reliability import failure_sources, job_mtbf_s
+from clustersim.scenario import Scenario
+from clustersim.scenario.loader import errors_from_validation, file_checks, network_checks
+from clustersim.scenario.model import cross_checks
+from clustersim.sweep.expand import apply_inputs, canonical_json, dump_json, key_of_dump, scenario_dump
+from clustersim.sweep.shared import SharedBase, model_at
+from clustersim.sweep.tasks import resolved
+
+__all__ = ["BatchMemo", "MEMO", "point_payload", "validated_point", "composed_key", "template_sections",
+           "resolve_point", "checks_key", "template_key", "amended", "base_fingerprint"]
 
 _T = TypeVar("_T")
 
@@ -55,11 +64,13 @@ class BatchMemo:
     """The worker's memos: cross-field problems and resolved templates, by key (bounded)."""
 
     def __init__(self) -> None:
-        self.checks: dict[str, tuple[list[Any], list[Any]]] = {}
-        self.templates: dict[str, Any] = {}
+        self.checks: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
+        self.templates: dict[tuple[Any, ...], Any] = {}
+        #: template -> {top-level section: (its model, the canonical JSON of its dump)}
+        self.sections: dict[tuple[Any, ...], dict[str, tuple[Any, str]]] = {}
 
     @staticmethod
-    def put(memo: dict[str, Any], key: str, value: Any) -> None:
+    def put(memo: dict[Any, Any], key: Any, value: Any) -> None:
         if len(memo) >= MEMO_MAX:
             memo.clear()
         memo[key] = value
@@ -74,46 +85,92 @@ def base_fingerprint(base: dict[str, Any]) -> str:
     return hashlib.sha256(_SORTED.encode(base).encode("ascii")).hexdigest()
 
 
-def template_key(fingerprint: str, inputs: dict[str, Any]) -> str:
+def template_key(fingerprint: str, inputs: dict[str, Any]) -> tuple[Any, ...]:
     """A point's template, from its base and inputs (its mapping is ``apply_inputs(base, inputs)``, and the
     scenario model validates each section on its own, so equal template inputs give equal template
-    parts): the inputs less those that set what a template leaves out; of those, whether a key with
-    alternatives is null is kept (``pricing.usd_per_gpu_hour`` set drops the base's ``pricing.preset``).
-    Inputs written differently for the same scenario only miss the memo."""
-    part = []
+    parts): the base's fingerprint and the inputs less those that set what a template leaves out; of
+    those, whether a key with alternatives is null is kept (``pricing.usd_per_gpu_hour`` set drops the
+    base's ``pricing.preset``). Each value is kept with its type (1, 1.0 and True are three templates), a
+    float by its bits (``float.hex``: -0.0 is not 0.0), anything but a plain value as JSON text. Inputs
+    written differently for the same scenario only miss the memo."""
+    part: list[Any] = [fingerprint]
     for key, value in inputs.items():
         if key.partition(".")[0] in _TEMPLATE_UNREAD_SECTIONS:
             continue
-        part.append((key, value is None) if key in _TEMPLATE_UNREAD_KEYS else (key, value))
-    return fingerprint + _ENCODER.encode(part)
+        if key in _TEMPLATE_UNREAD_KEYS:
+            part.append((key, value is None))
+            continue
+        kind = type(value)
+        if kind is float:
+            part.append((key, kind, value.hex()))
+        elif kind in _PLAIN_KEYS:
+            part.append((key, kind, value))
+        else:
+            part.append((key, None, _ENCODER.encode(value)))
+    return tuple(part)
 
 
-def checks_key(template: str, scenario: Scenario) -> str:
+#: Input types kept as they are in a template key (hashable, equal only to themselves once typed).
+_PLAIN_KEYS = frozenset({str, int, bool, type(None)})
+
+
+def checks_key(template: tuple[Any, ...], scenario: Scenario) -> tuple[Any, ...]:
     """What the cross-field and network checks of a point read: its template (a finer partition, as it
     holds more than they read) and, of the failures section, the preset's name and the trace's path."""
     f = scenario.failures
-    return template + ("|-" if f is None else _ENCODER.encode(["|", f.preset, f.trace]))
+    return (template, None) if f is None else (template, f.preset, f.trace)
 
 
-def validate_point(data: dict[str, Any], template: str, memo: BatchMemo = MEMO,
-                   base: dict[str, Any] | None = None) -> tuple[Scenario, dict[str, Any]]:
-    """The validated scenario of a point's mapping and its dump: what :func:`clustersim.scenario.load_scenario` gives
-    (the same ScenarioError when it refuses), with the cross-field checks memoized by :func:`checks_key`;
-    ``template``: the point's :func:`template_key`. With the ``base`` the mapping was made from
-    (:func:`~clustersim.sweep.expand.apply_inputs`), the mappings it shares with the base are validated
-    once (:func:`clustersim.sweep.shared.validated_scenario`)."""
-    from pydantic import ValidationError
+def template_sections(inputs: dict[str, Any]) -> tuple[str, ...]:
+    """The top-level sections a point's template determines among those its inputs set: a section is its
+    base's section with the point's inputs in it applied (``apply_inputs`` changes a section only by keys
+    in it), so two points of one template have equal such sections unless the template leaves out the
+    section or one of its keys (``training.tokens``, ``pricing.usd_per_gpu_hour``)."""
+    keys = tuple(inputs)
+    found = _SECTIONS.get(keys)
+    if found is None:
+        touched = dict.fromkeys(key.partition(".")[0] for key in keys)
+        left_out = {key.partition(".")[0] for key in keys if key in _TEMPLATE_UNREAD_KEYS}
+        found = tuple(s for s in touched if s not in _TEMPLATE_UNREAD_SECTIONS and s not in left_out)
+        if len(_SECTIONS) >= MEMO_MAX:
+            _SECTIONS.clear()
+        _SECTIONS[keys] = found
+    return found
 
-    from clustersim.scenario.loader import errors_from_validation, file_checks, network_checks
-    from clustersim.scenario.model import cross_checks
-    from clustersim.sweep.expand import scenario_dump
-    from clustersim.sweep.shared import validated_scenario
 
-    context = {"defer_cross_checks": True}
+_SECTIONS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+#: Validation's context: the cross-field checks run apart (memoized, see below).
+_CONTEXT = {"defer_cross_checks": True}
+
+
+def point_payload(shared: SharedBase, inputs: dict[str, Any], template: tuple[Any, ...], memo: BatchMemo = MEMO) -> dict[str, Any]:
+    """What a point's scenario is validated from: its mapping (``apply_inputs``, with the same ScenarioError
+    when a key cannot be set), with the mappings it shares with the base as their models
+    (:meth:`SharedBase.source`) and the sections its template determines as the template's models (the
+    template's first valid point's: :func:`template_sections`)."""
+    payload = apply_inputs(shared.source(inputs), inputs)
+    sections = memo.sections.get(template)
+    if sections:
+        for name, (model, _) in sections.items():
+            payload[name] = model  # (apply_inputs' top level is the point's own copy)
+    return payload
+
+
+def validated_point(shared: SharedBase, inputs: dict[str, Any], payload: dict[str, Any], template: tuple[Any, ...],
+                    mode: str,
+                    memo: BatchMemo = MEMO) -> tuple[Scenario, str]:
+    """A point's validated scenario and its key: what :func:`clustersim.scenario.load_scenario` and
+    :func:`~clustersim.sweep.expand.point_key` give for ``apply_inputs(shared.base, inputs)`` (the same
+    ScenarioError when it refuses), validated from :func:`point_payload`'s ``payload`` with the cross-field
+    checks memoized by :func:`checks_key`; ``template``: the point's :func:`template_key`. The key is
+    composed from the sections' canonical JSON where the base or the template gave the section
+    (:func:`composed_key`); the first point of each has its scenario dumped whole, and what it shares is
+    learned from it."""
     try:
-        scenario = (Scenario.model_validate(data, context=context) if base is None
-                    else validated_scenario(data, base, context))
+        scenario = Scenario.model_validate(payload, context=_CONTEXT)
     except ValidationError as exc:
+        data = apply_inputs(shared.base, inputs)
         raise ScenarioError(errors_from_validation(exc, data, None), None) from None
     key = checks_key(template, scenario)
     found = memo.checks.get(key)
@@ -125,16 +182,55 @@ def validate_point(data: dict[str, Any], template: str, memo: BatchMemo = MEMO,
     problems = cross or (file_checks(scenario) + network)  # the loader's order; a trace file checked each time
     if problems:
         raise ScenarioError(list(problems), None)
-    return scenario, scenario_dump(scenario)
+    texts = shared.texts(inputs)
+    sections = memo.sections.get(template)
+    if texts is not None and sections is not None:
+        if sections:
+            texts = {**texts, **{name: text for name, (_, text) in sections.items()}}
+        return scenario, composed_key(scenario, texts, mode)
+    dump = scenario_dump(scenario)
+    if texts is None:
+        shared.learn(inputs, scenario, dump)
+    if sections is None:
+        learned = {}
+        for name in template_sections(inputs):
+            model = model_at(scenario, (name,))
+            if model is not None and name in dump:
+                learned[name] = (model, dump_json(dump[name]))
+        memo.put(memo.sections, template, learned)
+    return scenario, key_of_dump(dump, scenario.simulation.seed, mode)
 
 
-def resolve_point(scenario: Scenario, key: str, memo: BatchMemo = MEMO) -> Any:
+#: The point key's JSON, by top-level field of Scenario (none has an alias, see composed_key).
+_QUOTED = {name: canonical_json(name) for name in Scenario.model_fields}
+_EXCLUDED: dict[frozenset[str], set[str]] = {}
+
+
+def composed_key(scenario: Scenario, texts: dict[str, str], mode: str) -> str:
+    """:func:`clustersim.sweep.expand.point_key` of ``scenario``, with the canonical JSON of the top-level
+    sections in ``texts`` given (each that of the section's dump in the scenario's dump): the other
+    sections are dumped and encoded, and the text is put together as :func:`~clustersim.sweep.expand.
+    canonical_json` writes a mapping (keys sorted, ``,`` and ``:`` without spaces), so the text and its
+    SHA-256 are the same."""
+    names = frozenset(texts)
+    exclude = _EXCLUDED.get(names)
+    if exclude is None:
+        exclude = _EXCLUDED[names] = {*names, "name"}
+    rest = scenario.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=exclude)
+    parts = [_QUOTED[name] + ":" + (texts[name] if name in texts else dump_json(rest[name]))
+             for name in sorted((*rest, *texts))]
+    text = (f'{{"mode":{dump_json(mode)},"scenario":{{{",".join(parts)}}},'
+            f'"seed":{dump_json(scenario.simulation.seed)}}}')
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+if any(f.alias is not None for f in Scenario.model_fields.values()):  # pragma: no cover - a guard
+    raise RuntimeError("composed_key assumes the dump's top-level keys are Scenario's field names")
+
+
+def resolve_point(scenario: Scenario, key: tuple[Any, ...], memo: BatchMemo = MEMO) -> Any:
     """The point's ResolvedRun (see the module docstring), or the ClustersimError that stops it; ``key``:
     its :func:`template_key`."""
-    from clustersim.planning import cluster_for
-    from clustersim.reliability import failure_sources
-    from clustersim.sweep.tasks import resolved
-
     if scenario.calibration is not None or scenario.training.parallelism == "auto":
         return resolved(scenario)
     template = memo.templates.get(key)
@@ -163,8 +259,6 @@ def _job_mtbf_s(sources: tuple[Any, ...]) -> float | None:
     the job, reference.md D.8) without numpy for fewer than 8 sources: numpy sums fewer than 8 values
     one after the other from 0, as this loop does, so the result is the same float; otherwise, or for a
     value that function refuses, the function itself."""
-    from clustersim.reliability import job_mtbf_s
-
     stopping = [src for src in sources if src["effect"] != "fabric"]
     if not stopping:
         return None

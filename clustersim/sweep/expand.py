@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from clustersim.scenario.loader import read_scenario_mapping, set_dotted
 from clustersim.sweep.spec import SampleRange, SamplesSpec, SweepFile
 
 __all__ = ["Point", "ValidPoint", "InvalidPoint", "Plan", "plan_sweep", "expand_points", "sample_values",
-           "set_dotted", "point_key", "key_of_dump", "scenario_dump", "expand_inputs", "invalid_key", "base_with_set", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
+           "set_dotted", "point_key", "key_of_dump", "dump_json", "scenario_dump", "expand_inputs", "invalid_key", "base_with_set", "canonical_json", "base_mapping", "describe_problems", "build_scenario",
            "apply_inputs", "set_replacing", "mode_warnings", "ALTERNATIVES", "CLOSED_FORM_BLIND"]
 
 
@@ -92,6 +93,22 @@ def canonical_json(obj: Any) -> str:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str)
 
 
+def dump_json(obj: Any) -> str:
+    """:func:`canonical_json` of a scenario's dump, or of a part of it (JSON types only, no cycles): the same
+    text, written by the standard library's C encoder made once with canonical_json's settings, where
+    ``JSONEncoder.encode`` makes one per call (``json.encoder``: ``iterencode``) and checks for cycles,
+    which a pydantic dump cannot have."""
+    if _C_CANONICAL is None:  # pragma: no cover - CPython has the C encoder
+        return canonical_json(obj)
+    if type(obj) is str:
+        return encode_basestring_ascii(obj)  # (as JSONEncoder.encode writes a str)
+    return "".join(_C_CANONICAL(obj, 0))
+
+
+_C_CANONICAL = (None if c_make_encoder is None else
+                c_make_encoder(None, str, encode_basestring_ascii, None, ":", ",", True, False, False))
+
+
 def point_key(scenario: Scenario, mode: str) -> str:
     """SHA-256 of the canonical JSON of the expanded scenario (less its name), its seed and the mode."""
     return key_of_dump(scenario_dump(scenario), scenario.simulation.seed, mode)
@@ -104,7 +121,7 @@ def scenario_dump(scenario: Scenario) -> dict[str, Any]:
 
 def key_of_dump(dump: dict[str, Any], seed: int, mode: str) -> str:
     """:func:`point_key` from the scenario's :func:`scenario_dump` (not changed: the name is left out here)."""
-    text = canonical_json({"scenario": {k: v for k, v in dump.items() if k != "name"}, "seed": seed, "mode": mode})
+    text = dump_json({"scenario": {k: v for k, v in dump.items() if k != "name"}, "seed": seed, "mode": mode})
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 

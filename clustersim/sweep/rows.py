@@ -26,7 +26,7 @@ from clustersim.estimate import BREAKDOWN_KEYS, MEMORY_KEYS
 from clustersim.reliability import THEORY_KEYS, theory_columns
 from clustersim.resolve import ResolvedRun
 
-__all__ = ["estimate_rows", "slow_row", "RowPoint", "stack_inputs"]
+__all__ = ["estimate_rows", "estimate_cells", "Cells", "slow_row", "RowPoint", "stack_inputs"]
 
 #: One point of an analytic sweep: its resolved run.
 RowPoint = ResolvedRun
@@ -102,6 +102,22 @@ def _theory(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> dict[
 
 def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """One flattened ``Estimate.to_dict()`` per point, from one kernel call's arrays (point i = index i)."""
+    return [dict(zip(names, values, strict=True)) for names, values in estimate_cells(runs, kernel)]
+
+
+#: A row's first columns and those after the layout's (estimate_cells).
+_HEAD = ("model_name", "gpu_name", "gpus", "tokens", "gpu_memory_gib", "usd_per_gpu_hour", "price_source")
+_TAIL = ("parallelism_micro_batch_seqs", "parallelism_recompute", "parallelism_searched")
+
+#: A row's columns and cells (estimate_cells): the rows of one shape share one tuple of columns.
+Cells = tuple[tuple[str, ...], tuple[Any, ...]]
+
+
+def estimate_cells(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[Cells]:
+    """:func:`estimate_rows`' rows as (columns, values), without a mapping per row: the names, in the order
+    the row's mapping has them, are one tuple per shape of row (layout fields, interval columns), the values
+    one tuple per row. A shape that would name a column twice is made as that mapping is (the first place,
+    the last value)."""
     cols: dict[str, list[Any]] = {}
     for col, (name, divisor) in _KERNEL_COLUMNS.items():
         arr = kernel[name]
@@ -110,25 +126,34 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
     cols["cost_usd"] = [c if r.usd_per_gpu_hour is not None else None for c, r in zip(cost, runs, strict=True)]
     cols["fits_in_memory"] = [bool(x) for x in kernel["fits_in_memory"].tolist()]
     cols.update(_theory(runs, kernel))
-    intervals = _interval_rows(runs, kernel)
-    rows = []
-    names = list(cols)
+    intervals = _interval_cells(runs, kernel)
+    names = tuple(cols)
+    out: list[Cells] = []
+    layouts: dict[int, tuple[Any, tuple[str, ...], tuple[Any, ...]]] = {}  # id -> (a parallelism, names, values)
+    shapes: dict[tuple[int, int], tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]] = {}
     for i, values in enumerate(zip(*cols.values(), strict=True)):  # (the columns transposed at once)
         run = runs[i]
-        s = run.scenario
-        row: dict[str, Any] = {
-            "model_name": run.model_name, "gpu_name": run.gpu_name, "gpus": run.gpus, "tokens": float(run.tokens),
-            "gpu_memory_gib": run.gpu.get("memory_gib"), "usd_per_gpu_hour": run.usd_per_gpu_hour,
-            "price_source": run.price_source,
-        }
-        row.update({f"parallelism_{k}": v for k, v in run.parallelism.model_dump().items()})
-        row["parallelism_micro_batch_seqs"] = s.training.micro_batch_seqs
-        row["parallelism_recompute"] = s.training.recompute
-        row["parallelism_searched"] = run.searched
-        row.update(zip(names, values, strict=True))
-        row.update(intervals[i])
-        rows.append(row)
-    return rows
+        training = run.scenario.training
+        par = run.parallelism
+        layout = layouts.get(id(par))
+        if layout is None or layout[0] is not par:  # (a frozen model: the same object, the same dump)
+            dumped = par.model_dump()
+            layout = layouts[id(par)] = (par, tuple(f"parallelism_{k}" for k in dumped), tuple(dumped.values()))
+        interval_names, interval_values = intervals[i]
+        shape = shapes.get((id(layout[1]), id(interval_names)))
+        if shape is None or shape[0] is not layout[1] or shape[1] is not interval_names:
+            every = (*_HEAD, *layout[1], *_TAIL, *names, *interval_names)
+            shape = shapes[(id(layout[1]), id(interval_names))] = (
+                layout[1], interval_names, every if len(set(every)) == len(every) else None)
+        cells = (run.model_name, run.gpu_name, run.gpus, float(run.tokens), run.gpu.get("memory_gib"),
+                 run.usd_per_gpu_hour, run.price_source, *layout[2], training.micro_batch_seqs, training.recompute,
+                 run.searched, *values, *interval_values)
+        if shape[2] is not None:
+            out.append((shape[2], cells))
+        else:
+            row = dict(zip((*_HEAD, *layout[1], *_TAIL, *names, *interval_names), cells, strict=True))
+            out.append((tuple(row), tuple(row.values())))
+    return out
 
 
 #: The kernel outputs the prediction interval scales (clustersim.estimate.interval_figures).
@@ -143,21 +168,23 @@ def _interval_columns(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str,
     return flatten({"prediction_interval": prediction_interval(run, kernel_row)})
 
 
-def _interval_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Each point's prediction-interval columns. Without a calibration profile the interval is that of
-    the point's GPU generation and parallelism style (:func:`clustersim.estimate.prediction_interval`):
-    its factors are found once per group and applied to the group's figures as arrays (the same
-    products, value x factor, as :meth:`clustersim.calibrate.intervals.Interval.apply`); a point with a
-    profile goes the per-point way."""
+def _interval_cells(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[Cells]:
+    """Each point's prediction-interval columns and values. Without a calibration profile the interval is
+    that of the point's GPU generation and parallelism style (:func:`clustersim.estimate.prediction_interval`):
+    its factors are found once per group and applied to the group's figures as arrays (the same products,
+    value x factor, as :meth:`clustersim.calibrate.intervals.Interval.apply`); a point with a profile goes
+    the per-point way. A figure that is not finite (or a cost without a price) is one column of None, as
+    ``flatten`` writes a None interval; the points of a group share one tuple of names per such pattern."""
     from clustersim.calibrate.intervals import SCALED
     from clustersim.estimate import _residual_interval, interval_figures
     from clustersim.groups import gpu_generation, parallelism_style
 
-    out: list[dict[str, Any] | None] = [None] * len(runs)
+    out: list[Cells | None] = [None] * len(runs)
     groups: dict[tuple[str, str], list[int]] = {}
     for i, run in enumerate(runs):
         if run.scenario.calibration is not None:
-            out[i] = _interval_columns(run, {k: float(kernel[k][i]) for k in _INTERVAL_INPUTS})
+            row = _interval_columns(run, {k: float(kernel[k][i]) for k in _INTERVAL_INPUTS})
+            out[i] = (tuple(row), tuple(row.values()))
             continue
         par = run.parallelism
         groups.setdefault((gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero)), []).append(i)
@@ -166,32 +193,45 @@ def _interval_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -
             iv = _residual_interval(generation, style)
         except ValueError:  # too few comparable rows: no interval (prediction_interval's None)
             for i in members:
-                out[i] = {"prediction_interval": None}
+                out[i] = _NO_INTERVAL
             continue
         at = np.asarray(members)
-        head = {"prediction_interval_level": iv.level, "prediction_interval_method": iv.method,
-                "prediction_interval_source": iv.source}
+        head = (iv.level, iv.method, iv.source)
         priced_run = next((runs[i] for i in members if runs[i].usd_per_gpu_hour is not None), runs[members[0]])
         figures = interval_figures(priced_run, {k: kernel[k][at] for k in _INTERVAL_INPUTS})
-        columns = []
+        columns: list[str] = []
+        bounds: list[list[Any]] = []  # lo, hi of each column in turn
+        shown: list[list[bool]] = []  # per column: the bounds are shown (finite, and priced for the cost)
         for name, figure in figures.items():
             if name not in SCALED:
                 continue
             # (cost_usd is None when no point of the group has a price: None for each)
             values = np.full(len(members), np.nan) if figure is None else np.asarray(figure)
-            priced = [runs[i].usd_per_gpu_hour is not None for i in members] if name == "cost_usd" else None
-            lo, hi = (values * iv.lo_factor).tolist(), (values * iv.hi_factor).tolist()
             finite = np.isfinite(values).tolist()
-            columns.append((f"prediction_interval_{name}", lo, hi, finite, priced))
-        for j, i in enumerate(members):
-            row = dict(head)
-            for col, lo, hi, finite, priced in columns:
-                if finite[j] and (priced is None or priced[j]):
-                    row[col + "_lo"], row[col + "_hi"] = lo[j], hi[j]
-                else:
-                    row[col] = None
-            out[i] = row
+            if name == "cost_usd":
+                finite = [f and runs[i].usd_per_gpu_hour is not None for f, i in zip(finite, members, strict=True)]
+            columns.append(f"prediction_interval_{name}")
+            bounds += [(values * iv.lo_factor).tolist(), (values * iv.hi_factor).tolist()]
+            shown.append(finite)
+        patterns: dict[tuple[bool, ...], tuple[str, ...]] = {}
+        for i, pattern, pairs in zip(members, zip(*shown, strict=True), zip(*bounds, strict=True), strict=True):
+            names = patterns.get(pattern)
+            if names is None:
+                names = patterns[pattern] = (*_INTERVAL_HEAD, *(n for col, ok in zip(columns, pattern, strict=True)
+                                                                for n in ((col + "_lo", col + "_hi") if ok else (col,))))
+            if all(pattern):
+                out[i] = (names, (*head, *pairs))
+            else:
+                cells = [*head]
+                for j, ok in enumerate(pattern):
+                    cells += (pairs[2 * j], pairs[2 * j + 1]) if ok else (None,)
+                out[i] = (names, tuple(cells))
     return out  # type: ignore[return-value]
+
+
+_INTERVAL_HEAD = ("prediction_interval_level", "prediction_interval_method", "prediction_interval_source")
+#: A point without an interval (too few comparable rows): flatten's one None column.
+_NO_INTERVAL: Cells = (("prediction_interval",), (None,))
 
 
 def slow_row(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str, Any]:

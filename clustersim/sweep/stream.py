@@ -71,23 +71,31 @@ def _collector_paused() -> Iterator[None]:
 
 def _rows_of_chunk(base: dict[str, Any], mode: str, items: list[tuple[int, dict[str, Any]]]) -> Groups:
     """:func:`analytic_chunk`'s rows (with the collector paused)."""
-    from clustersim.sweep.batch import base_fingerprint, resolve_point, template_key, validate_point
-    from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key, key_of_dump
+    from clustersim.sweep.batch import (
+        base_fingerprint,
+        point_payload,
+        resolve_point,
+        template_key,
+        validated_point,
+    )
+    from clustersim.sweep.expand import apply_inputs, describe_problems, invalid_key
+    from clustersim.sweep.shared import SharedBase
     from clustersim.sweep.store import prepare_rows
     from clustersim.sweep.tasks import estimate_resolved
 
     fingerprint = base_fingerprint(base)
+    shared = SharedBase(base)
     rows: list[dict[str, Any] | None] = []
     valid: list[tuple[int, tuple[int, dict[str, Any]], str, Any]] = []
     for index, inputs in items:
-        data = apply_inputs(base, inputs)
         template = template_key(fingerprint, inputs)
+        payload = point_payload(shared, inputs, template)
         try:
-            scenario, dump = validate_point(data, template, base=base)
+            scenario, key = validated_point(shared, inputs, payload, template, mode)
         except ScenarioError as exc:
+            data = apply_inputs(base, inputs)
             rows.append(row_of(index, inputs, invalid_key(data, mode), "invalid", describe_problems(exc.items), {}))
             continue
-        key = key_of_dump(dump, scenario.simulation.seed, mode)
         valid.append((len(rows), (index, inputs), key, resolve_point(scenario, template)))
         rows.append(None)
     results = estimate_resolved([(key, run) for _, _, key, run in valid])
