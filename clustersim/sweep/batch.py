@@ -18,9 +18,15 @@ determines everything the memoized function reads:
   template and those two (a failure trace file is still checked for each point, as files change).
 
 Points with ``parallelism: auto`` (their layout comes from a search) or a calibration profile are
-resolved one by one, as before. Each point is still validated field by field by the scenario model
-(pydantic), once; its key is its scenario's SHA-256 as :func:`~clustersim.sweep.expand.point_key`
-computes it, from the same dump. Tests hold every row equal to ``clustersim estimate --json``'s.
+resolved one by one, as before. Each point is validated once by the scenario model (pydantic), from
+:func:`point_payload`: the mappings it shares with the base are the base's already-validated models
+(:class:`clustersim.sweep.shared.SharedBase`), and the top-level sections its template determines
+(:func:`template_sections`) are the models of the template's first valid point, so only what the point
+sets itself is validated field by field. Its key is its scenario's SHA-256 as
+:func:`~clustersim.sweep.expand.point_key` computes it, composed from the cached canonical JSON of the
+shared and template sections plus a dump of the rest (:func:`composed_key`: the same text, so the same
+key). Tests hold every row equal to ``clustersim estimate --json``'s and the chunk rows bit-identical to
+the plain per-point path (tests/test_sweep_fast.py).
 """
 
 from __future__ import annotations
