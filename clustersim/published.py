@@ -20,7 +20,7 @@ from clustersim.errors import ClustersimError
 from clustersim.groups import gpu_generation, parallelism_style
 
 __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
-           "memory_table", "memory_summary",
+           "memory_table", "memory_summary", "precision_pairs",
            "generation", "style"]
 
 #: The metrics a row may publish, and how each is read from an estimate.
@@ -244,6 +244,65 @@ def summary(table: list[dict[str, Any]], by: str | None = None) -> dict[str, dic
         out[name] = {"rows": len(errs), "mean_abs": sum(absolute) / len(absolute),
                      "median_abs": absolute[len(absolute) // 2], "bias": sum(errs) / len(errs),
                      "max_abs": absolute[-1]}
+    return out
+
+
+#: The scenario keys a matched precision pair may differ in (and nothing else).
+_PRECISION_KEYS = (("training", "precision"), ("software", "fp8_recipe"))
+
+
+def _without_precision(scenario: dict[str, Any]) -> str:
+    import json
+
+    rest = {k: dict(v) if isinstance(v, dict) else v for k, v in scenario.items() if k != "name"}
+    for section, key in _PRECISION_KEYS:
+        if isinstance(rest.get(section), dict):
+            rest[section].pop(key, None)
+            if not rest[section]:
+                del rest[section]
+    return json.dumps(rest, sort_keys=True)
+
+
+def precision_pairs(table: list[dict[str, Any]] | None = None,
+                    rows: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Matched precision pairs: two published rows of one source whose scenarios are equal except for
+    ``training.precision`` and ``software.fp8_recipe`` (the same model, layout, batch and cluster run in two
+    number formats), with the measured speed-up of the second over the first and the estimate's, each the
+    ratio of the two rows' speeds. ``error`` = predicted speed-up / measured - 1, which is
+    (1 + e2) / (1 + e1) - 1 of the two rows' speed errors: it tests what FP8 (or a recipe) speeds up and what
+    it costs, apart from everything the two runs share. The first of a pair is the 16-bit row, or for two
+    FP8 recipes the one whose recipe sorts first. Pairs are found from the scenarios alone (never an id);
+    ``rows``: the published rows ``table`` was made from (the repository's by default)."""
+    rows_list = rows if rows is not None else published_rows()
+    table = table if table is not None else validation_table(rows_list)
+    by_id = {r["id"]: r for r in rows_list}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for t in table:
+        row = by_id.get(t["id"])
+        if t["error"] is None or row is None or t["metric"] == "gpu_hours":
+            continue
+        key = (source_of(row), t["metric"], _without_precision(row_scenario(row)))
+        groups.setdefault(key, []).append(t)
+
+    def order(t: dict[str, Any]) -> tuple[int, str]:
+        row = by_id[t["id"]]
+        return (0 if (row.get("precision") or "bf16") in ("bf16", "fp16", "fp32") else 1, row.get("fp8_recipe", ""))
+
+    out = []
+    for (src, metric, _), members in groups.items():
+        members.sort(key=order)
+        for i, a in enumerate(members):
+            for b in members[i + 1:]:
+                ra, rb = by_id[a["id"]], by_id[b["id"]]
+                if (ra.get("precision"), ra.get("fp8_recipe")) == (rb.get("precision"), rb.get("fp8_recipe")):
+                    continue
+                inverse = metric == "step_time_s"
+                measured = a["published"] / b["published"] if inverse else b["published"] / a["published"]
+                predicted = a["predicted"] / b["predicted"] if inverse else b["predicted"] / a["predicted"]
+                out.append({"first": a["id"], "second": b["id"], "source": src, "metric": metric,
+                            "first_precision": f"{ra.get('precision') or 'bf16'} {ra.get('fp8_recipe', '')}".strip(),
+                            "second_precision": f"{rb.get('precision') or 'bf16'} {rb.get('fp8_recipe', '')}".strip(),
+                            "measured": measured, "predicted": predicted, "error": predicted / measured - 1.0})
     return out
 
 

@@ -63,12 +63,41 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.101  # measured 10.03% over 137 rows (target 5%: missed)
+    assert overall["mean_abs"] <= 0.099  # measured 9.82% over 146 rows (target 5%: missed)
     assert overall["median_abs"] <= 0.071  # measured 7.0%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.07  # measured 6.93% (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.134  # measured 13.37% (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.125  # measured 12.38% over 62 rows (target 8%: missed)
     assert by_gen["blackwell"]["mean_abs"] <= 0.105  # measured 10.3% (target 8%: missed)
+
+
+def test_fp8_speedups_of_matched_pairs(table):
+    """Rows of one source that differ only in their number format (precision, FP8 recipe) test the FP8
+    model apart from everything else: the predicted speed-up of the second over the first against the
+    measured one. Found from the scenarios alone, so renaming rows changes nothing; at least the five
+    llm-foundry BF16/FP8 pairs on H100 (350M-3B, 512-32k context) and torchtitan's 8B pair. Bounds are what
+    the model gives (measured: mean 4.1%, worst 7.3% over 7 pairs)."""
+    pairs = P.precision_pairs(table)
+    assert sum(p["first_precision"] == "bf16" and p["second_precision"].startswith("fp8") for p in pairs) >= 6
+    assert all(p["measured"] > 0 and p["predicted"] > 0 for p in pairs)
+    errors = [abs(p["error"]) for p in pairs]
+    assert sum(errors) / len(errors) <= 0.045
+    assert max(errors) <= 0.08
+    # the pair's error is the ratio of its rows' speed errors, so it needs nothing but the table
+    errs = {t["id"]: t["error"] for t in table}
+    for p in pairs:
+        assert p["error"] == pytest.approx((1 + errs[p["second"]]) / (1 + errs[p["first"]]) - 1, rel=1e-12, abs=1e-12)
+
+
+def test_precision_pairs_ignore_ids():
+    """Renamed rows give the same pairs with the same errors: nothing is paired by an id."""
+    rows = P.published_rows()
+    pairs = P.precision_pairs(rows=rows)
+    renamed = [dict(r, id=f"row{i}") for i, r in enumerate(rows)]
+    index = {r["id"]: f"row{i}" for i, r in enumerate(rows)}
+    again = P.precision_pairs(rows=renamed)
+    assert [(index[p["first"]], index[p["second"]], p["error"]) for p in pairs] == \
+        [(p["first"], p["second"], p["error"]) for p in again]
 
 
 def test_published_layouts_fit_in_memory(table):
