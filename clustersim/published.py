@@ -20,7 +20,7 @@ from clustersim.errors import ClustersimError
 from clustersim.groups import gpu_generation, parallelism_style
 
 __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
-           "memory_table", "memory_summary", "precision_pairs",
+           "memory_table", "memory_summary", "matched_pairs", "precision_pairs", "gpu_pairs",
            "generation", "style"]
 
 #: The metrics a row may publish, and how each is read from an estimate.
@@ -247,15 +247,22 @@ def summary(table: list[dict[str, Any]], by: str | None = None) -> dict[str, dic
     return out
 
 
-#: The scenario keys a matched precision pair may differ in (and nothing else).
-_PRECISION_KEYS = (("training", "precision"), ("software", "fp8_recipe"))
+#: What the rows of a matched pair may differ in (and nothing else), per kind of pair: a number format
+#: (``training.precision``, ``software.fp8_recipe``), or a GPU (``cluster.gpu`` and the cluster's
+#: ``network``: the same job on another GPU's cluster).
+PAIR_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "precision": (("training", "precision"), ("software", "fp8_recipe")),
+    "gpu": (("cluster", "gpu"), ("cluster", "network")),
+}
+
+_GENERATION_ORDER = ("volta", "ampere", "hopper", "blackwell")
 
 
-def _without_precision(scenario: dict[str, Any]) -> str:
+def _without(scenario: dict[str, Any], keys: tuple[tuple[str, str], ...]) -> str:
     import json
 
     rest = {k: dict(v) if isinstance(v, dict) else v for k, v in scenario.items() if k != "name"}
-    for section, key in _PRECISION_KEYS:
+    for section, key in keys:
         if isinstance(rest.get(section), dict):
             rest[section].pop(key, None)
             if not rest[section]:
@@ -263,16 +270,39 @@ def _without_precision(scenario: dict[str, Any]) -> str:
     return json.dumps(rest, sort_keys=True)
 
 
-def precision_pairs(table: list[dict[str, Any]] | None = None,
-                    rows: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
-    """Matched precision pairs: two published rows of one source whose scenarios are equal except for
-    ``training.precision`` and ``software.fp8_recipe`` (the same model, layout, batch and cluster run in two
-    number formats), with the measured speed-up of the second over the first and the estimate's, each the
-    ratio of the two rows' speeds. ``error`` = predicted speed-up / measured - 1, which is
-    (1 + e2) / (1 + e1) - 1 of the two rows' speed errors: it tests what FP8 (or a recipe) speeds up and what
-    it costs, apart from everything the two runs share. The first of a pair is the 16-bit row, or for two
-    FP8 recipes the one whose recipe sorts first. Pairs are found from the scenarios alone (never an id);
-    ``rows``: the published rows ``table`` was made from (the repository's by default)."""
+def _label(row: Mapping[str, str], kind: str) -> str:
+    if kind == "gpu":
+        return row["gpu"]
+    return f"{row.get('precision') or 'bf16'} {row.get('fp8_recipe', '')}".strip()
+
+
+def _pair_order(row: Mapping[str, str], kind: str) -> tuple[int, str]:
+    if kind == "gpu":
+        gen = generation(row)
+        return (_GENERATION_ORDER.index(gen) if gen in _GENERATION_ORDER else len(_GENERATION_ORDER), row["gpu"])
+    return (0 if (row.get("precision") or "bf16") in ("bf16", "fp16", "fp32") else 1, row.get("fp8_recipe", ""))
+
+
+def _bf16_peak(gpu: str) -> float:
+    from clustersim.scenario.catalog import gpu as catalog_gpu
+
+    peaks = catalog_gpu(gpu)["peak_tflops"]
+    return float(peaks.get("bf16") or peaks["fp16"])
+
+
+def matched_pairs(kind: str, table: list[dict[str, Any]] | None = None,
+                  rows: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Matched pairs: two published rows of one source whose scenarios are equal except for what ``kind``
+    lets them differ in (:data:`PAIR_KINDS`: ``precision``, the same model, layout, batch and cluster in two
+    number formats; ``gpu``, the same job on two GPUs' clusters), with the measured speed-up of the second
+    over the first and the estimate's, each the ratio of the two rows' speeds. ``error`` = predicted
+    speed-up / measured - 1, which is (1 + e2) / (1 + e1) - 1 of the two rows' speed errors: it tests what
+    the one difference does, apart from everything the two runs share (what FP8 or a recipe speeds up and
+    what it costs; how the time model scales from one GPU generation to the next). The first of a pair is
+    the 16-bit row (or, for two FP8 recipes, the recipe that sorts first), or the older GPU generation.
+    Pairs are found from the scenarios alone (never an id); ``rows``: the published rows ``table`` was made
+    from (the repository's by default)."""
+    keys = PAIR_KINDS[kind]
     rows_list = rows if rows is not None else published_rows()
     table = table if table is not None else validation_table(rows_list)
     by_id = {r["id"]: r for r in rows_list}
@@ -281,29 +311,38 @@ def precision_pairs(table: list[dict[str, Any]] | None = None,
         row = by_id.get(t["id"])
         if t["error"] is None or row is None or t["metric"] == "gpu_hours":
             continue
-        key = (source_of(row), t["metric"], _without_precision(row_scenario(row)))
+        key = (source_of(row), t["metric"], _without(row_scenario(row), keys))
         groups.setdefault(key, []).append(t)
-
-    def order(t: dict[str, Any]) -> tuple[int, str]:
-        row = by_id[t["id"]]
-        return (0 if (row.get("precision") or "bf16") in ("bf16", "fp16", "fp32") else 1, row.get("fp8_recipe", ""))
-
     out = []
     for (src, metric, _), members in groups.items():
-        members.sort(key=order)
+        members.sort(key=lambda t: _pair_order(by_id[t["id"]], kind))
         for i, a in enumerate(members):
             for b in members[i + 1:]:
                 ra, rb = by_id[a["id"]], by_id[b["id"]]
-                if (ra.get("precision"), ra.get("fp8_recipe")) == (rb.get("precision"), rb.get("fp8_recipe")):
+                if _label(ra, kind) == _label(rb, kind):
                     continue
                 inverse = metric == "step_time_s"
                 measured = a["published"] / b["published"] if inverse else b["published"] / a["published"]
                 predicted = a["predicted"] / b["predicted"] if inverse else b["predicted"] / a["predicted"]
+                if metric == "mfu":  # MFU is against each GPU's own dense 16-bit peak: as speeds
+                    peaks = _bf16_peak(rb["gpu"]) / _bf16_peak(ra["gpu"])
+                    measured, predicted = measured * peaks, predicted * peaks
                 out.append({"first": a["id"], "second": b["id"], "source": src, "metric": metric,
-                            "first_precision": f"{ra.get('precision') or 'bf16'} {ra.get('fp8_recipe', '')}".strip(),
-                            "second_precision": f"{rb.get('precision') or 'bf16'} {rb.get('fp8_recipe', '')}".strip(),
+                            "first_label": _label(ra, kind), "second_label": _label(rb, kind),
                             "measured": measured, "predicted": predicted, "error": predicted / measured - 1.0})
     return out
+
+
+def precision_pairs(table: list[dict[str, Any]] | None = None,
+                    rows: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """:func:`matched_pairs` of two number formats."""
+    return matched_pairs("precision", table, rows)
+
+
+def gpu_pairs(table: list[dict[str, Any]] | None = None,
+              rows: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """:func:`matched_pairs` of two GPUs: the same job on another GPU's cluster."""
+    return matched_pairs("gpu", table, rows)
 
 
 def source_of(row: Mapping[str, str]) -> str:

@@ -103,16 +103,16 @@ def test_published_set_coverage_of_the_80pct_interval():
     """The validation page's check: published values inside the 80% interval built without them.
 
     Leaving out the row's whole publication is the honest check (a user's cluster is a new source), and
-    the issue's target (75-85%): the random-effects interval measured 82.8% (111 of 134), then 84.2% (117
-    of 139) and, with the nine matched BF16/FP8 llm-foundry rows, 85.1% (126 of 148): 0.1 point above the
-    target, which docs/validation.md says; the bound is that measurement. Leaving out only the row and its
-    twin (the same run's other metric) measured 89.9%: the interval is built for a new cluster, wider than
-    a row whose publication's other rows are known needs; held as a bound only.
+    the issue's target (75-85%): the random-effects interval measured 82.8% (111 of 134), 84.2% (117 of
+    139), and 85.0% (130 of 153) with the llm-foundry BF16/FP8 and A100/H100 pairs (with the BF16/FP8 rows
+    alone it was 85.1%, 0.1 point over: the docs page says which side of the target it is). Leaving out
+    only the row and its twin (the same run's other metric) measured 90.2%: the interval is built for a
+    new cluster, wider than a row whose publication's other rows are known needs; held as a bound only.
     """
     res = published_residuals()
     assert len(res) >= 100
     source_out = coverage(res, 0.8, leave_out="source")
-    assert 0.75 <= source_out["share"] <= 0.852, source_out
+    assert 0.75 <= source_out["share"] <= 0.85, source_out
     twin_out = coverage(res, 0.8, leave_out="config")
     assert 0.78 <= twin_out["share"] <= 0.92, twin_out
 

@@ -63,10 +63,10 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.099  # measured 9.82% over 146 rows (target 5%: missed)
+    assert overall["mean_abs"] <= 0.097  # measured 9.64% over 151 rows (target 5%: missed)
     assert overall["median_abs"] <= 0.071  # measured 7.0%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.07  # measured 6.93% (target 8%: met)
+    assert by_gen["ampere"]["mean_abs"] <= 0.068  # measured 6.72% over 64 rows (target 8%: met)
     assert by_gen["hopper"]["mean_abs"] <= 0.125  # measured 12.38% over 62 rows (target 8%: missed)
     assert by_gen["blackwell"]["mean_abs"] <= 0.105  # measured 10.3% (target 8%: missed)
 
@@ -78,7 +78,7 @@ def test_fp8_speedups_of_matched_pairs(table):
     llm-foundry BF16/FP8 pairs on H100 (350M-3B, 512-32k context) and torchtitan's 8B pair. Bounds are what
     the model gives (measured: mean 4.1%, worst 7.3% over 7 pairs)."""
     pairs = P.precision_pairs(table)
-    assert sum(p["first_precision"] == "bf16" and p["second_precision"].startswith("fp8") for p in pairs) >= 6
+    assert sum(p["first_label"] == "bf16" and p["second_label"].startswith("fp8") for p in pairs) >= 6
     assert all(p["measured"] > 0 and p["predicted"] > 0 for p in pairs)
     errors = [abs(p["error"]) for p in pairs]
     assert sum(errors) / len(errors) <= 0.045
@@ -87,6 +87,20 @@ def test_fp8_speedups_of_matched_pairs(table):
     errs = {t["id"]: t["error"] for t in table}
     for p in pairs:
         assert p["error"] == pytest.approx((1 + errs[p["second"]]) / (1 + errs[p["first"]]) - 1, rel=1e-12, abs=1e-12)
+
+
+def test_gpu_generation_pairs(table):
+    """The same llm-foundry job on 8 A100s and on 8 H100s (MPT-1B to 70B, 512 to 64k context): the estimate
+    gives the H100 the larger gain in every pair, 5-17% more than was measured (mean +10.7% over 8 pairs),
+    most at long context where the attention kernel dominates; the fidelity issue's note says so. Bounds
+    are that measurement."""
+    pairs = P.gpu_pairs(table)
+    hopper = [p for p in pairs if (p["first_label"], p["second_label"]) == ("a100-sxm-80gb", "h100-sxm-80gb")]
+    assert len(hopper) >= 8
+    assert all(1.5 < p["measured"] < 3.2 for p in hopper)  # MFU rows compared as speeds, not MFU ratios
+    errors = [p["error"] for p in pairs]
+    assert sum(abs(e) for e in errors) / len(errors) <= 0.11
+    assert max(abs(e) for e in errors) <= 0.17
 
 
 def test_precision_pairs_ignore_ids():

@@ -257,27 +257,41 @@ def _plausibility() -> list[str]:
     return lines + [""]
 
 
-def _precision_pairs(table: list[dict[str, Any]]) -> list[str]:
-    from clustersim.published import precision_pairs
+_PAIR_TEXT = {
+    "precision": ("FP8 against BF16: matched pairs",
+                  "Rows of one source whose scenarios are equal except for `training.precision` and "
+                  "`software.fp8_recipe` (the same model, layout, batch and cluster in two number formats). The "
+                  "measured speed-up of the second over the first against the estimate's tests the FP8 model by "
+                  "itself (what FP8 speeds up, the casts and scaling it adds, the attention and output layer that "
+                  "stay in 16 bits), apart from everything the two runs share."),
+    "gpu": ("One job on two GPUs: matched pairs",
+            "Rows of one source whose scenarios are equal except for `cluster.gpu` and the cluster's `network` (the "
+            "same model, layout, batch and software on another GPU's cluster; MFU rows compared as speeds, each "
+            "against its GPU's dense BF16 peak). The measured speed-up of the newer GPU against the estimate's "
+            "tests how the time model carries from one generation to the next, which no single-generation "
+            "agreement shows."),
+}
 
-    pairs = precision_pairs(table)
+
+def _pairs(table: list[dict[str, Any]], kind: str) -> list[str]:
+    from clustersim.published import matched_pairs
+
+    pairs = matched_pairs(kind, table)
     if not pairs:
         return []
+    title, intro = _PAIR_TEXT[kind]
     mean = sum(abs(p["error"]) for p in pairs) / len(pairs)
+    bias = sum(p["error"] for p in pairs) / len(pairs)
     top = max(pairs, key=lambda p: abs(p["error"]))
-    worst = abs(top["error"])
-    lines = ["### FP8 against BF16: matched pairs", "",
-             "Rows of one source whose scenarios are equal except for `training.precision` and "
-             "`software.fp8_recipe` (the same model, layout, batch and cluster in two number formats; "
-             "`clustersim.published.precision_pairs` finds them from the scenarios alone). The measured speed-up "
-             "of the second over the first against the estimate's tests the FP8 model by itself (what FP8 speeds "
-             "up, the casts and scaling it adds, the attention and output layer that stay in 16 bits), apart from "
-             f"everything the two runs share. Over **{len(pairs)}** pairs the speed-up's mean absolute error is "
-             f"**{mean:.1%}**, worst {worst:.1%} (`{top['first']}` → `{top['second']}`: measured "
-             f"{top['measured']:.3f}x, predicted {top['predicted']:.3f}x).", "",
-             "| first | second | formats | measured speed-up | predicted | error |", "|---|---|---|---|---|---|"]
+    lines = [f"### {title}", "",
+             f"{intro} `clustersim.published.matched_pairs(\"{kind}\")` finds the pairs from the scenarios "
+             f"alone. Over **{len(pairs)}** pairs the speed-up's mean absolute error is **{mean:.1%}**, bias "
+             f"{_pct(bias)} (+ = the estimate gives the second the larger gain), worst {abs(top['error']):.1%} "
+             f"(`{top['first']}` → `{top['second']}`: measured {top['measured']:.3f}x, predicted "
+             f"{top['predicted']:.3f}x).", "",
+             "| first | second | from → to | measured speed-up | predicted | error |", "|---|---|---|---|---|---|"]
     for p in pairs:
-        lines.append(f"| `{p['first']}` | `{p['second']}` | {p['first_precision']} → {p['second_precision']} | "
+        lines.append(f"| `{p['first']}` | `{p['second']}` | {p['first_label']} → {p['second_label']} | "
                      f"{p['measured']:.3f}x | {p['predicted']:.3f}x | {_pct(p['error'])} |")
     return lines + [""]
 
@@ -371,7 +385,8 @@ def _part1(table: list[dict[str, Any]]) -> list[str]:
     ]
     lines += _fitted_constants()
     lines += _plausibility()
-    lines += _precision_pairs(table)
+    lines += _pairs(table, "precision")
+    lines += _pairs(table, "gpu")
     lines += _memory()
     lines += _coverage()
     lines += _transfer()
