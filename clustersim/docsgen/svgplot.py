@@ -39,8 +39,10 @@ class Panel:
 def _ticks(lo: float, hi: float, log: bool) -> list[float]:
     if log:
         out = []
+        # 1-2-5 ticks per decade over up to two decades, only the powers of ten over more (else they collide)
+        mantissas = (1, 2, 5) if math.log10(hi / lo) <= 2.5 else (1,)
         for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
-            for m in (1, 2, 5):
+            for m in mantissas:
                 v = m * 10.0 ** e
                 if lo <= v <= hi:
                     out.append(v)
@@ -53,6 +55,8 @@ def _ticks(lo: float, hi: float, log: bool) -> list[float]:
 
 
 def _fmt(v: float) -> str:
+    if abs(v) >= 1e4 and float(v).is_integer():
+        return f"{v / 1e3:g}k"
     return f"{v:g}" if abs(v) >= 0.01 else f"{v:.2g}"
 
 

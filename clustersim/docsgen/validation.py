@@ -135,8 +135,10 @@ def interval_checks(replicas: int = REPLICAS, seed: int = SEED, case_index: int 
 
 
 _METRICS = {
-    "hardware_tflops_per_gpu": ("hardware TFLOP/s per GPU", False),
+    "tokens_per_s_per_gpu": ("tokens/s per GPU", True),
     "mfu": ("MFU", False),
+    "model_tflops_per_gpu": ("model TFLOP/s per GPU", False),
+    "hardware_tflops_per_gpu": ("hardware TFLOP/s per GPU", False),
     "step_time_s": ("step time (s)", True),
 }
 
