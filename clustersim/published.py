@@ -17,7 +17,7 @@ from typing import Any
 
 from clustersim import units
 from clustersim.errors import ClustersimError
-from clustersim.groups import gpu_generation, parallelism_style
+from clustersim.groups import GENERATIONS, gpu_generation, parallelism_style
 
 __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
            "memory_table", "memory_summary", "matched_pairs", "precision_pairs", "gpu_pairs",
@@ -26,6 +26,8 @@ __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation
 #: The metrics a row may publish, and how each is read from an estimate.
 METRICS = ("step_time_s", "tokens_per_s_per_gpu", "mfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu",
            "gpu_hours")
+#: Metrics that are times (compared as speeds: their inverse).
+_TIME_METRICS = ("step_time_s", "gpu_hours")
 #: Tokens of a row that publishes throughput only (the figure does not depend on it).
 _DEFAULT_TOKENS = 1e9
 
@@ -195,7 +197,7 @@ def validation_table(rows: list[dict[str, str]] | None = None) -> list[dict[str,
                           "precision": row.get("precision") or "bf16", "source": row.get("source", "")})
             continue
         pred = got["predicted"]
-        inverse = row["metric"] in ("step_time_s", "gpu_hours")
+        inverse = row["metric"] in _TIME_METRICS
         error = (published / pred - 1.0) if inverse else (pred / published - 1.0)
         table.append({"id": row["id"], "metric": row["metric"], "published": published, "predicted": pred,
                       "error": error, "refused": None, "generation": generation(row), "style": style(row),
@@ -255,7 +257,8 @@ PAIR_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
     "gpu": (("cluster", "gpu"), ("cluster", "network")),
 }
 
-_GENERATION_ORDER = ("volta", "ampere", "hopper", "blackwell")
+#: GPU generations oldest first (clustersim.groups.GENERATIONS lists its families in that order).
+_GENERATION_ORDER = tuple(dict.fromkeys(GENERATIONS.values()))
 
 
 def _without(scenario: dict[str, Any], keys: tuple[tuple[str, str], ...]) -> str:
@@ -321,7 +324,7 @@ def matched_pairs(kind: str, table: list[dict[str, Any]] | None = None,
                 ra, rb = by_id[a["id"]], by_id[b["id"]]
                 if _label(ra, kind) == _label(rb, kind):
                     continue
-                inverse = metric == "step_time_s"
+                inverse = metric in _TIME_METRICS
                 measured = a["published"] / b["published"] if inverse else b["published"] / a["published"]
                 predicted = a["predicted"] / b["predicted"] if inverse else b["predicted"] / a["predicted"]
                 if metric == "mfu":  # MFU is against each GPU's own dense 16-bit peak: as speeds

@@ -176,27 +176,32 @@ def _group_table(table: list[dict[str, Any]], by: str, title: str) -> list[str]:
     return lines + [""]
 
 
+#: The calibration issue's target for the 80% interval's out-of-sample coverage (whole source left out).
+_COVERAGE_TARGET = (0.75, 0.85)
+
+
 def _coverage() -> list[str]:
     from clustersim.calibrate.intervals import coverage, published_residuals
 
     rows = published_residuals()
     strict, twin = coverage(rows, leave_out="source"), coverage(rows, leave_out="config")
+    lo, hi = _COVERAGE_TARGET
     return ["### Coverage of the 80% prediction interval", "",
             "`clustersim estimate` prints an 80% interval from the residuals of the matching GPU generation and "
             "parallelism style (`validation/residuals.csv`): the prediction interval of a one-way random-effects "
             "model with the publication as the random effect (rows of one publication share its cluster's and "
             "software's error, and a user's cluster is a new publication; a group needs 5 rows from 3 "
             "publications, else the generation's, else every row; `clustersim.calibrate.intervals`). Out of "
-            "sample, the share of published rows inside the interval built from the other rows (target 75-85%, "
+            f"sample, the share of published rows inside the interval built from the other rows (target {100 * lo:.0f}-{hi:.0%}, "
             "for the row's whole source left out):", "",
             "| left out when building a row's interval | rows | inside | share |", "|---|---|---|---|",
             f"| the row's whole source | {strict['rows']} | {strict['inside']} | {strict['share']:.1%} |",
             f"| the row and its twin (the same run's other metric) | {twin['rows']} | {twin['inside']} | "
             f"{twin['share']:.1%} |", "",
-            ("With the row's whole source left out the share is inside the target." if 0.75 <= strict["share"] <= 0.85
+            ("With the row's whole source left out the share is inside the target." if lo <= strict["share"] <= hi
              else f"With the row's whole source left out the share is **outside the target** by "
-                  f"{100 * max(strict['share'] - 0.85, 0.75 - strict['share']):.1f} points (the interval is "
-                  f"{'too wide' if strict['share'] > 0.85 else 'too narrow'})."),
+                  f"{100 * max(strict['share'] - hi, lo - strict['share']):.1f} points (the interval is "
+                  f"{'too wide' if strict['share'] > hi else 'too narrow'})."),
             "With only the row and its twin left out, the row's publication still informs the interval's centre "
             "but not its width, which is built for a new cluster: the share is above the target there.", ""]
 
