@@ -93,6 +93,10 @@ def test_search_ranks_feasible_layouts_and_explains_the_winner():
     chunked = search(MODEL, GPU, FABRIC, **RUN, top=5, chunk=97)
     assert [r["step_time_s"] for r in chunked.rows] == times
     assert chunked.feasible == res.feasible
+    # kept to its best row, the search still says how many fit rather than calling it the only one
+    one = search(MODEL, GPU, FABRIC, **RUN, top=1)
+    assert one.feasible > 1 and "only configuration" not in one.why_best
+    assert f"fastest of the {one.feasible:,} configurations" in one.why_best
 
 
 def test_search_drops_layouts_that_do_not_fit():

@@ -257,16 +257,20 @@ def _layout(row: dict[str, Any]) -> str:
             f"SP {'on' if row['sequence_parallel'] else 'off'}")
 
 
-def explain(rows: list[dict[str, Any]], objective: str = "time") -> str:
+def explain(rows: list[dict[str, Any]], objective: str = "time", feasible: int | None = None) -> str:
     """Why the first of ``rows`` (best first) wins: against the first row that is not tied with it, the
-    step-time parts that differ most; layouts that tie are named."""
+    step-time parts that differ most; layouts that tie are named. ``feasible``: how many configurations
+    fit in all (None: only ``rows``), so a search kept to its best row does not call that row the only
+    one that fits."""
     if not rows:
         return "No configuration fits in memory."
     best = rows[0]
     text = (f"Best: {_layout(best)}: {best['step_time_s']:.4g} s per step, MFU {100 * best['mfu']:.1f}%, "
             f"{best['memory_bytes'] / units.GIB:.1f} GiB per GPU.")
     if len(rows) == 1:
-        return text + " It is the only configuration that fits in memory."
+        if feasible is None or feasible <= 1:
+            return text + " It is the only configuration that fits in memory."
+        return text + f" It is the fastest of the {feasible:,} configurations that fit in memory."
     scale = max(best["step_time_s"], 1e-300)
     tied = [r for r in rows[1:] if abs(r["step_time_s"] - best["step_time_s"]) <= 1e-9 * scale]
     if tied:
@@ -497,6 +501,6 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
             best.append((sc, row["memory_bytes"], row))
     best.sort(key=lambda item: (item[0], item[1]))
     rows = [row for _, _, row in best[:top]]
-    why = explain(rows, objective) if rows else f"None of the {n:,} configurations fits in memory."
+    why = explain(rows, objective, feasible) if rows else f"None of the {n:,} configurations fits in memory."
     return SearchResult(rows=rows, configs_evaluated=n, feasible=feasible, elapsed_s=time.perf_counter() - start,
                         why_best=why, objective=objective, excluded=excluded)
