@@ -21,7 +21,7 @@ from clustersim.groups import GENERATIONS, gpu_generation, parallelism_style
 
 __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
            "memory_table", "memory_summary", "matched_pairs", "precision_pairs", "gpu_pairs",
-           "generation", "style"]
+           "generation", "style", "architecture", "repeatability_pairs"]
 
 #: The metrics a row may publish, and how each is read from an estimate.
 METRICS = ("step_time_s", "tokens_per_s_per_gpu", "mfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu",
@@ -76,6 +76,12 @@ def style(row: Mapping[str, str]) -> str:
     if not row.get("tp") and not row.get("pp") and not row.get("zero"):
         return "not stated"
     return parallelism_style(_int(row, "tp") or 1, _int(row, "pp") or 1, _int(row, "zero") or 0)
+
+
+def architecture(row: Mapping[str, str]) -> str:
+    """``moe`` for a mixture-of-experts row (``experts`` above 1), else ``dense`` (for the per-architecture
+    report)."""
+    return "moe" if (_int(row, "experts") or 1) > 1 else "dense"
 
 
 def residuals(table: list[dict[str, Any]] | None = None) -> list[Any]:
@@ -194,6 +200,7 @@ def validation_table(rows: list[dict[str, str]] | None = None) -> list[dict[str,
         except ClustersimError as exc:
             table.append({"id": row["id"], "metric": row["metric"], "published": published, "predicted": None,
                           "error": None, "refused": str(exc), "generation": generation(row), "style": style(row),
+                          "architecture": architecture(row),
                           "precision": row.get("precision") or "bf16", "source": row.get("source", "")})
             continue
         pred = got["predicted"]
@@ -201,6 +208,7 @@ def validation_table(rows: list[dict[str, str]] | None = None) -> list[dict[str,
         error = (published / pred - 1.0) if inverse else (pred / published - 1.0)
         table.append({"id": row["id"], "metric": row["metric"], "published": published, "predicted": pred,
                       "error": error, "refused": None, "generation": generation(row), "style": style(row),
+                      "architecture": architecture(row),
                       "precision": row.get("precision") or "bf16", "fits_in_memory": got["fits_in_memory"],
                       "memory_gib": got["memory_gib"], "source": row.get("source", "")})
     return table
@@ -410,6 +418,25 @@ def fit_interference(rows: list[dict[str, str]] | None = None,
                      grid: tuple[float, ...] = INTERFERENCE_GRID) -> dict[str, Any]:
     """:func:`fit_constant` for efficiency.OVERLAP_INTERFERENCE."""
     return fit_constant("OVERLAP_INTERFERENCE", rows, grid)
+
+
+def repeatability_path() -> Path:
+    return data_path().with_name("repeatability.csv")
+
+
+def repeatability_pairs(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """One layout measured in two releases of one source (``validation/repeatability.csv``): how far a
+    published figure moves when nothing but the software release changes, the floor under any model's
+    error on such rows. ``change`` = tokens/s per GPU in ``release_b`` / in ``release_a`` - 1. Needs no
+    estimate (the file also holds systems the GPU catalog lacks)."""
+    with open(path if path is not None else repeatability_path(), newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        a, b = float(row["tokens_per_s_per_gpu_a"]), float(row["tokens_per_s_per_gpu_b"])
+        out.append({**row, "gpus": int(row["gpus"]), "tokens_per_s_per_gpu_a": a, "tokens_per_s_per_gpu_b": b,
+                    "change": b / a - 1.0})
+    return out
 
 
 def mfu_ranges_path() -> Path:

@@ -1,6 +1,6 @@
 """Self-check of the validation data: ``python validation/check_data.py`` (standard library only).
 
-Checks ``published_runs.csv`` and ``mfu_ranges.csv`` beside this file against the rules in README.md:
+Checks ``published_runs.csv``, ``mfu_ranges.csv`` and ``repeatability.csv`` beside this file against the rules in README.md:
 the columns and their order, unique ids, GPU names from the GPU catalog, the enumerations, numeric
 fields, a source and source_detail on every row, the layout products (tp*pp*dp*cp == gpus; expert
 parallelism dividing tp*dp*cp; the global batch a whole number of micro-batches per data-parallel
@@ -25,6 +25,9 @@ COLUMNS = (
     "zero grad_reduce_in_fp32 micro_batch_seqs global_batch_seqs recompute activation_offload_layers "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes published_memory_gib"
 ).split()
+
+REPEAT_COLUMNS = ("system model architecture gpus layout figure release_a tokens_per_s_per_gpu_a release_b "
+                  "tokens_per_s_per_gpu_b validation_id source notes").split()
 
 RANGE_COLUMNS = ("gpu precision params_b_min params_b_max mfu_min mfu_max best_published_mfu source "
                  "arch notes").split()
@@ -151,6 +154,26 @@ def _check_range(line: int, row: dict[str, str], problems: list[str]) -> None:
         bad(f"need 0 < mfu_min <= best_published_mfu <= mfu_max <= 1, got {lo}, {best}, {hi}")
 
 
+def _check_repeat(line: int, row: dict[str, str], problems: list[str]) -> None:
+    def bad(msg: str) -> None:
+        problems.append(f"repeatability.csv line {line}: {msg}")
+
+    for name in ("system", "model", "layout", "figure", "release_a", "release_b", "source"):
+        if not row[name].strip():
+            bad(f"{name} is required")
+    if row["architecture"] not in {"dense", "moe"}:
+        bad(f"architecture {row['architecture']!r} not in dense|moe")
+    if row["release_a"] == row["release_b"]:
+        bad("the two releases must differ")
+    for name in ("gpus", "tokens_per_s_per_gpu_a", "tokens_per_s_per_gpu_b"):
+        try:
+            value = _num(row[name], name == "gpus")
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            bad(f"{name} must be a positive number, got {row[name]!r}")
+
+
 def _read(path: Path, columns: list[str], problems: list[str]) -> list[tuple[int, dict[str, str]]]:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -211,6 +234,14 @@ def main(directory: Path = HERE) -> int:
         _check_run(line, row, problems)
     for line, row in _read(directory / "mfu_ranges.csv", RANGE_COLUMNS, problems):
         _check_range(line, row, problems)
+    values = {row["id"]: row["value"] for _, row in runs}
+    for line, row in _read(directory / "repeatability.csv", REPEAT_COLUMNS, problems):
+        _check_repeat(line, row, problems)
+        vid = row["validation_id"]
+        if vid and (vid not in values or float(values[vid] or 0) not in
+                    (float(row["tokens_per_s_per_gpu_a"] or 0), float(row["tokens_per_s_per_gpu_b"] or 0))):
+            problems.append(f"repeatability.csv line {line}: validation_id {vid!r} is not a published_runs.csv "
+                            "row whose value is one of the pair's two figures")
     for problem in problems:
         print(problem)
     print(counts([row for _, row in runs]))
