@@ -63,29 +63,33 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.097  # measured 9.64% over 151 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.071  # measured 7.0%
+    assert overall["mean_abs"] <= 0.096  # measured 9.54% over 157 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.070  # measured 6.85%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.068  # measured 6.72% over 64 rows (target 8%: met)
     assert by_gen["hopper"]["mean_abs"] <= 0.125  # measured 12.38% over 62 rows (target 8%: missed)
-    assert by_gen["blackwell"]["mean_abs"] <= 0.105  # measured 10.29% over 25 rows (target 8%: missed)
+    assert by_gen["blackwell"]["mean_abs"] <= 0.098  # measured 9.67% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
-    assert by_arch["dense"]["mean_abs"] <= 0.087  # measured 8.62% over 138 rows
-    assert by_arch["moe"]["mean_abs"] <= 0.205  # measured 20.4% over 13 rows: the weakest part of the model
+    assert by_arch["dense"]["mean_abs"] <= 0.085  # measured 8.47% over 142 rows
+    assert by_arch["moe"]["mean_abs"] <= 0.197  # measured 19.6% over 15 rows: the weakest part of the model
 
 
 def test_fp8_speedups_of_matched_pairs(table):
     """Rows of one source that differ only in their number format (precision, FP8 recipe) test the FP8
     model apart from everything else: the predicted speed-up of the second over the first against the
     measured one. Found from the scenarios alone, so renaming rows changes nothing; at least the five
-    llm-foundry BF16/FP8 pairs on H100 (350M-3B, 512-32k context) and torchtitan's 8B pair. Bounds are what
-    the model gives (measured: mean 4.1%, worst 7.3% over 7 pairs)."""
+    llm-foundry BF16/FP8 pairs on H100 (350M-3B, 512-32k context) and torchtitan's 8B pair, and three
+    Megatron-Bridge per-tensor/MXFP8 pairs on Blackwell, where the measured MXFP8 run is 3.6-5.6% slower and
+    the estimate makes it 0.9-1.8% faster (no MXFP8 GEMM microbenchmark is stored to say why; the fidelity
+    issue's note says so). Bounds are what the model gives (measured: mean 4.7%, worst 7.7% over 9 pairs)."""
     pairs = P.precision_pairs(table)
     assert sum(p["first_label"] == "bf16" and p["second_label"].startswith("fp8") for p in pairs) >= 6
+    mx = [p for p in pairs if (p["first_label"], p["second_label"]) == ("fp8 current", "fp8 mxfp8")]
+    assert len(mx) >= 3
     assert all(p["measured"] > 0 and p["predicted"] > 0 for p in pairs)
     errors = [abs(p["error"]) for p in pairs]
-    assert sum(errors) / len(errors) <= 0.045
+    assert sum(errors) / len(errors) <= 0.048
     assert max(errors) <= 0.08
     # the pair's error is the ratio of its rows' speed errors, so it needs nothing but the table
     errs = {t["id"]: t["error"] for t in table}
