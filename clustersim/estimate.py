@@ -182,8 +182,8 @@ def step_interval(run: ResolvedRun) -> Any:
 
     With a calibration profile: its fit's predictive model error (``clustersim calibrate`` also reports the
     per-layout posterior, :func:`clustersim.calibrate.predictor.step_time_interval`).
-    Otherwise the residuals of the published runs of the same GPU generation and parallelism style
-    (docs/validation.md; :func:`clustersim.calibrate.intervals.interval_from_residuals`). ``simulate``
+    Otherwise the residuals of the published runs of the same architecture (dense or MoE), GPU generation
+    and parallelism style (docs/validation.md; :func:`clustersim.calibrate.intervals.interval_from_residuals`). ``simulate``
     and ``dollars`` draw each replica's step-time factor from the same distribution
     (:mod:`clustersim.calibrate.uncertainty`).
     """
@@ -196,17 +196,18 @@ def step_interval(run: ResolvedRun) -> Any:
         return intervals.interval_from_posterior(profile.kernel_uncertainty.model_log_sd,
                                                  source=f"calibration profile '{profile.name}' (fit model error)")
     par = run.parallelism
-    return layout_interval(run.gpu_name, par.tp, par.pp, par.zero)
+    return layout_interval(run.gpu_name, par.tp, par.pp, par.zero, run.arch.get("experts", 1))
 
 
-def layout_interval(gpu_name: str, tp: int, pp: int, zero: int) -> Any:
+def layout_interval(gpu_name: str, tp: int, pp: int, zero: int, experts: int = 1) -> Any:
     """The published-residual interval (80%) of the step-time factor for a layout on a GPU, as
     :func:`step_interval` gives it without a calibration profile; None when none can be formed (the money
-    tables, which search many layouts, give each row the interval of its winner)."""
-    from clustersim.groups import gpu_generation, parallelism_style
+    tables, which search many layouts, give each row the interval of its winner). ``experts``: the
+    model's routed experts (above 1: the MoE rows' residuals)."""
+    from clustersim.groups import architecture, gpu_generation, parallelism_style
 
     try:
-        return _residual_interval(gpu_generation(gpu_name), parallelism_style(tp, pp, zero))
+        return _residual_interval(gpu_generation(gpu_name), parallelism_style(tp, pp, zero), architecture(experts))
     except ValueError:
         return None
 
@@ -222,10 +223,10 @@ def run_profile(run: ResolvedRun) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _residual_interval(generation: str, style: str) -> Any:
+def _residual_interval(generation: str, style: str, arch: str = "dense") -> Any:
     from clustersim.calibrate import intervals
 
-    return intervals.interval_from_residuals(intervals.published_residuals(), generation, style)
+    return intervals.interval_from_residuals(intervals.published_residuals(), generation, style, arch=arch)
 
 
 def require_fit(est: Estimate) -> None:

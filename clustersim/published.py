@@ -18,6 +18,7 @@ from typing import Any
 from clustersim import units
 from clustersim.errors import ClustersimError
 from clustersim.groups import GENERATIONS, gpu_generation, parallelism_style
+from clustersim.groups import architecture as arch_group
 
 __all__ = ["data_path", "published_rows", "row_scenario", "predict", "validation_table", "summary", "METRICS",
            "memory_table", "memory_summary", "matched_pairs", "precision_pairs", "gpu_pairs",
@@ -79,9 +80,9 @@ def style(row: Mapping[str, str]) -> str:
 
 
 def architecture(row: Mapping[str, str]) -> str:
-    """``moe`` for a mixture-of-experts row (``experts`` above 1), else ``dense`` (for the per-architecture
-    report)."""
-    return "moe" if (_int(row, "experts") or 1) > 1 else "dense"
+    """``moe`` for a mixture-of-experts row (``experts`` above 1), else ``dense``
+    (:func:`clustersim.groups.architecture`)."""
+    return arch_group(_int(row, "experts"))
 
 
 def residuals(table: list[dict[str, Any]] | None = None) -> list[Any]:
@@ -101,7 +102,7 @@ def residuals(table: list[dict[str, Any]] | None = None) -> list[Any]:
         config = json.dumps({k: v for k, v in row_scenario(row).items() if k != "name"}, sort_keys=True) \
             if row is not None else t["id"]
         out.append(Residual(t["id"], t["generation"], t["style"], math.log1p(t["error"]), config,
-                            str(t.get("source") or "")))
+                            str(t.get("source") or ""), str(t.get("architecture") or "dense")))
     return out
 
 

@@ -5,9 +5,11 @@ the failure-free estimate days, GPU-hours and dollars are the step time times fi
 price), so the same factors carry over to them (:meth:`Interval.apply_to`).
 
 * From residuals (:func:`interval_from_residuals`): e = log(true step time / predicted) over the
-  validation rows of the same GPU generation and parallelism style (falling back to the generation, then
-  to every row, when a group has fewer than :data:`MIN_GROUP` rows or fewer than :data:`MIN_SOURCES`
-  publications). Rows of one publication share its systematic error (its cluster, its software, how it
+  validation rows of the same architecture (dense or MoE, :func:`clustersim.groups.architecture`), GPU
+  generation and parallelism style (falling back to the architecture's rows of the generation, then to
+  the architecture's rows, then to every row, when a group has fewer than :data:`MIN_GROUP` rows or
+  fewer than :data:`MIN_SOURCES` publications). MoE rows are not pooled with dense ones: the model's
+  error on them is about twice as large, and pooled they fell inside their 80% interval 56% of the time. Rows of one publication share its systematic error (its cluster, its software, how it
   measured), and a user's cluster is a new publication, so the interval is the prediction interval of a
   one-way random-effects model with the publication as the random effect: e_ij = mu + b_i + eps_ij,
   b_i ~ N(0, tau^2), eps_ij ~ N(0, sigma^2). sigma^2 is the pooled within-publication variance, tau^2 the
@@ -35,12 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clustersim.calibrate.special import normal_ppf
-from clustersim.groups import gpu_generation, parallelism_style
+from clustersim.groups import architecture, gpu_generation, parallelism_style
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["LEVEL", "MIN_GROUP", "MIN_SOURCES", "Interval", "Residual", "gpu_generation", "parallelism_style", "student_t_ppf",
+__all__ = ["LEVEL", "MIN_GROUP", "MIN_SOURCES", "Interval", "Residual", "gpu_generation", "parallelism_style",
+           "architecture", "student_t_ppf",
            "interval_from_residuals", "interval_from_posterior", "published_residuals", "coverage",
            "RandomEffects", "random_effects", "group_effects"]
 
@@ -105,6 +108,7 @@ class Residual:
     log_error: float
     config: str = ""
     source: str = ""  # the publication: rows of one source share its systematic error
+    architecture: str = "dense"  # dense or moe (clustersim.groups.architecture)
 
 
 
@@ -128,21 +132,26 @@ def _sources(rows: Sequence[Residual]) -> int:
     return len({r.source or r.id for r in rows})
 
 
-def _group(residuals: Sequence[Residual], generation: str, style: str) -> tuple[list[Residual], str]:
+def _group(residuals: Sequence[Residual], generation: str, style: str,
+           arch: str = "dense") -> tuple[list[Residual], str]:
     def enough(rows: Sequence[Residual]) -> bool:
         return len(rows) >= MIN_GROUP and _sources(rows) >= MIN_SOURCES
 
     def size(rows: Sequence[Residual]) -> str:
         return f"{len(rows)} published rows from {_sources(rows)} publications"
 
-    same = [r for r in residuals if r.generation == generation and r.style == style]
-    if enough(same):
-        return same, f"{size(same)} on {generation} GPUs with {style} parallelism"
-    gen = [r for r in residuals if r.generation == generation]
     short = f"fewer than {MIN_GROUP} rows or {MIN_SOURCES} publications"
+    kind = [r for r in residuals if r.architecture == arch]
+    same = [r for r in kind if r.generation == generation and r.style == style]
+    if enough(same):
+        return same, f"{size(same)} of {arch} models on {generation} GPUs with {style} parallelism"
+    gen = [r for r in kind if r.generation == generation]
     if enough(gen):
-        return gen, f"{size(gen)} on {generation} GPUs (only {size(same)} with {style} parallelism: {short})"
-    return list(residuals), f"all {size(residuals)} (only {size(gen)} on {generation} GPUs: {short})"
+        return gen, (f"{size(gen)} of {arch} models on {generation} GPUs (only {size(same)} with {style} "
+                     f"parallelism: {short})")
+    if enough(kind):
+        return kind, f"all {size(kind)} of {arch} models (only {size(gen)} on {generation} GPUs: {short})"
+    return list(residuals), f"all {size(residuals)} (only {size(kind)} of {arch} models: {short})"
 
 
 @dataclass(frozen=True)
@@ -186,19 +195,20 @@ def random_effects(rows: Sequence[Residual]) -> RandomEffects:
     return RandomEffects(sum(w[src] * means[src] for src in by) / total, tau2, sigma2, 1.0 / total, k, n)
 
 
-def group_effects(generation: str, style: str, residuals: Sequence[Residual] | None = None
-                  ) -> tuple[RandomEffects, str]:
-    """The random-effects fit of the published residuals of a GPU generation and parallelism style (with
-    the fallbacks of the interval), and which rows in words: what a calibration's prior needs."""
-    rows, source = _group(published_residuals() if residuals is None else residuals, generation, style)
+def group_effects(generation: str, style: str, residuals: Sequence[Residual] | None = None,
+                  arch: str = "dense") -> tuple[RandomEffects, str]:
+    """The random-effects fit of the published residuals of an architecture, GPU generation and
+    parallelism style (with the fallbacks of the interval), and which rows in words: what a calibration's
+    prior needs."""
+    rows, source = _group(published_residuals() if residuals is None else residuals, generation, style, arch)
     return random_effects(rows), source
 
 
 def interval_from_residuals(residuals: Sequence[Residual], generation: str, style: str,
-                            level: float = LEVEL) -> Interval:
+                            level: float = LEVEL, arch: str = "dense") -> Interval:
     """The prediction interval of a new layout on a new cluster from the residuals of its group (see the
-    module docstring)."""
-    rows, source = _group(residuals, generation, style)
+    module docstring); ``arch`` is ``dense`` or ``moe``."""
+    rows, source = _group(residuals, generation, style, arch)
     n = len(rows)
     if n < 2 or _sources(rows) < 2:
         raise ValueError("an interval from residuals needs at least two rows from two publications")
@@ -228,7 +238,7 @@ def published_residuals() -> list[Residual]:
 #: The published set's residuals, committed beside the data (``python -m clustersim.docsgen`` writes it;
 #: tests/test_validation_published.py holds it equal to the model's current residuals).
 RESIDUALS_FILE = "residuals.csv"
-_RESIDUAL_FIELDS = ("id", "generation", "style", "log_error", "config", "source")
+_RESIDUAL_FIELDS = ("id", "generation", "style", "log_error", "config", "source", "architecture")
 
 
 def residuals_path() -> Path:
@@ -247,7 +257,7 @@ def write_residuals(residuals: Sequence[Residual], path: str | os.PathLike[str] 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_RESIDUAL_FIELDS)
     for r in residuals:
-        writer.writerow([r.id, r.generation, r.style, repr(r.log_error), r.config, r.source])
+        writer.writerow([r.id, r.generation, r.style, repr(r.log_error), r.config, r.source, r.architecture])
     atomic_write_text(os.fspath(path or residuals_path()), out.getvalue())
 
 
@@ -256,8 +266,9 @@ def read_residuals(path: str | os.PathLike[str] | None = None) -> list[Residual]
     import csv
 
     with open(path or residuals_path(), newline="", encoding="utf-8") as fh:
+        # a file written before the architecture column holds dense rows only as far as it says
         return [Residual(row["id"], row["generation"], row["style"], float(row["log_error"]), row["config"],
-                         row["source"]) for row in csv.DictReader(fh)]
+                         row["source"], row.get("architecture") or "dense") for row in csv.DictReader(fh)]
 
 
 @lru_cache(maxsize=1)
@@ -284,7 +295,7 @@ def coverage(residuals: Sequence[Residual], level: float = LEVEL, leave_out: str
             others = [o for o in residuals if o.source != r.source]
         else:
             others = [o for o in residuals if o.config != r.config]
-        iv = interval_from_residuals(others, r.generation, r.style, level)
+        iv = interval_from_residuals(others, r.generation, r.style, level, r.architecture)
         if math.log(iv.lo_factor) <= r.log_error <= math.log(iv.hi_factor):
             inside += 1
         else:

@@ -5,7 +5,7 @@ the calibrated fields of its :class:`~clustersim.cost.inputs.KernelInputs` (exac
 ``kernel:`` mapping does) and runs the public :func:`clustersim.estimate` on that run. With no parameter
 it is the plain estimate. :func:`step_time_interval` is the interval ``estimate`` prints: from a
 profile's posterior when the scenario references one, else from the published validation residuals of
-the same GPU generation and parallelism style.
+the same architecture (dense or MoE), GPU generation and parallelism style.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from clustersim.calibrate.intervals import (
     LEVEL,
     Interval,
     Residual,
+    architecture,
     gpu_generation,
     interval_from_posterior,
     interval_from_residuals,
@@ -89,7 +90,8 @@ def step_time_interval(scenario: Any, profile: Profile | None = None, level: flo
     """The prediction interval of the scenario's step time (and so of its days, GPU-hours, dollars).
 
     With a profile: its posterior (delta method through the predictor, plus the model's own error).
-    Without: the published validation residuals of the scenario's GPU generation and parallelism style.
+    Without: the published validation residuals of the scenario's architecture, GPU generation and
+    parallelism style.
     """
     if profile is not None and profile.kernel_uncertainty is not None:
         sd = profile.predictive_log_sd(log_gradient(scenario, profile))
@@ -98,4 +100,4 @@ def step_time_interval(scenario: Any, profile: Profile | None = None, level: flo
     par = run.parallelism
     rows = residuals if residuals is not None else published_residuals()
     return interval_from_residuals(rows, gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero),
-                                   level)
+                                   level, architecture(run.arch.get("experts", 1)))

@@ -173,18 +173,19 @@ class OverallPrior:
 
 def overall_prior_sd(scenario: Any) -> OverallPrior | None:
     """The :class:`OverallPrior` for a cluster like ``scenario``'s, from the random-effects fit of the
-    validation residuals of its GPU generation and parallelism style
+    validation residuals of its architecture, GPU generation and parallelism style
     (:func:`clustersim.calibrate.intervals.group_effects`: mu the group's mean log error, tau the spread
     between publications, sigma within them). None when it cannot be formed."""
     from clustersim.calibrate.intervals import group_effects
-    from clustersim.groups import gpu_generation, parallelism_style
+    from clustersim.groups import architecture, gpu_generation, parallelism_style
 
     par = scenario.parallelism()
     if par is None:
         return None
     try:
         fx, source = group_effects(gpu_generation(scenario.gpu().get("name", "")),
-                                   parallelism_style(par.tp, par.pp, par.zero))
+                                   parallelism_style(par.tp, par.pp, par.zero),
+                                   arch=architecture(scenario.model_arch().get("experts", 1)))
     except (ValueError, OSError):
         return None
     sd = math.sqrt(fx.mu ** 2 + fx.tau2)

@@ -37,7 +37,7 @@ DEFAULT_RELIABILITY = "kokolis-rsc1"
 
 #: The table's columns, in order.
 #: The failure-free figures each row carries an 80% prediction interval of (estimate's published
-#: residuals for the winner's GPU generation and parallelism style), as the sweep rows name them.
+#: residuals for the winner's architecture, GPU generation and parallelism style), as the sweep rows name them.
 INTERVAL_FIGURES = ("train_days", "gpu_hours", "cost_usd")
 INTERVAL_COLUMNS = tuple(f"prediction_interval_{f}_{end}" for f in INTERVAL_FIGURES for end in ("lo", "hi"))
 
@@ -219,7 +219,8 @@ def point_row(label: str, b: batch.Best, quote_: PriceQuote | None) -> dict[str,
     row["usd_per_billion_tokens"] = best_cost / (s.tokens() / 1e9) if best_cost is not None else None
     from clustersim.estimate import layout_interval
 
-    iv = layout_interval(s.gpu()["name"], int(row["tp"]), int(row["pp"]), int(row["zero"]))
+    iv = layout_interval(s.gpu()["name"], int(row["tp"]), int(row["pp"]), int(row["zero"]),
+                         int(s.model_arch().get("experts", 1)))
     if iv is not None:
         for fig_name in INTERVAL_FIGURES:
             bounds = iv.apply(row[fig_name])

@@ -30,7 +30,8 @@ _COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2")
 def interval_keys(rows: Sequence[Mapping[str, Any]], z: str) -> tuple[str, str, str] | None:
     """(lo column, hi column, what the band is in words) for ``z``, when the rows carry them."""
     candidates = [(f"prediction_interval_{z}_lo", f"prediction_interval_{z}_hi", "the estimate's 80% prediction "
-                   "interval (published residuals of the GPU generation and parallelism style, or the profile)")]
+                   "interval (published residuals of the architecture, GPU generation and parallelism style, or the "
+                   "profile)")]
     base, _, stat = z.rpartition("_")
     if base and stat in _STATS:
         candidates.append((f"{base}_p10", f"{base}_p90", "the simulated 10th-90th percentile across replicas "

@@ -170,27 +170,29 @@ def _interval_columns(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str,
 
 def _interval_cells(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[Cells]:
     """Each point's prediction-interval columns and values. Without a calibration profile the interval is
-    that of the point's GPU generation and parallelism style (:func:`clustersim.estimate.prediction_interval`):
+    that of the point's architecture, GPU generation and parallelism style (:func:`clustersim.estimate.prediction_interval`):
     its factors are found once per group and applied to the group's figures as arrays (the same products,
     value x factor, as :meth:`clustersim.calibrate.intervals.Interval.apply`); a point with a profile goes
     the per-point way. A figure that is not finite (or a cost without a price) is one column of None, as
     ``flatten`` writes a None interval; the points of a group share one tuple of names per such pattern."""
     from clustersim.calibrate.intervals import SCALED
     from clustersim.estimate import _residual_interval, interval_figures
-    from clustersim.groups import gpu_generation, parallelism_style
+    from clustersim.groups import architecture, gpu_generation, parallelism_style
 
     out: list[Cells | None] = [None] * len(runs)
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str, str], list[int]] = {}
     for i, run in enumerate(runs):
         if run.scenario.calibration is not None:
             row = _interval_columns(run, {k: float(kernel[k][i]) for k in _INTERVAL_INPUTS})
             out[i] = (tuple(row), tuple(row.values()))
             continue
         par = run.parallelism
-        groups.setdefault((gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero)), []).append(i)
-    for (generation, style), members in groups.items():
+        key = (gpu_generation(run.gpu_name), parallelism_style(par.tp, par.pp, par.zero),
+               architecture(run.arch.get("experts", 1)))
+        groups.setdefault(key, []).append(i)
+    for (generation, style, arch), members in groups.items():
         try:
-            iv = _residual_interval(generation, style)
+            iv = _residual_interval(generation, style, arch)
         except ValueError:  # too few comparable rows: no interval (prediction_interval's None)
             for i in members:
                 out[i] = _NO_INTERVAL
