@@ -70,7 +70,7 @@ def test_moe_rows_make_their_own_group():
     d = interval_from_residuals(rows, "hopper", "3d")
     assert d.n == 12 and "of dense models on hopper GPUs with 3d" in d.source
     m = interval_from_residuals(rows, "hopper", "3d", arch="moe")
-    assert m.n == 6 and "all 6 published rows from 3 publications of moe models" in m.source
+    assert m.n == 6 and "all 6 published rows from 3 publications of MoE models" in m.source
     assert m.hi_factor / m.lo_factor > 2 * d.hi_factor / d.lo_factor
     assert interval_from_residuals(rows, "blackwell", "3d", arch="moe").n == 6
     few = dense + moe[:2]

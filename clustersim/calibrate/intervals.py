@@ -141,17 +141,18 @@ def _group(residuals: Sequence[Residual], generation: str, style: str,
         return f"{len(rows)} published rows from {_sources(rows)} publications"
 
     short = f"fewer than {MIN_GROUP} rows or {MIN_SOURCES} publications"
+    label = "MoE" if arch == "moe" else arch
     kind = [r for r in residuals if r.architecture == arch]
     same = [r for r in kind if r.generation == generation and r.style == style]
     if enough(same):
-        return same, f"{size(same)} of {arch} models on {generation} GPUs with {style} parallelism"
+        return same, f"{size(same)} of {label} models on {generation} GPUs with {style} parallelism"
     gen = [r for r in kind if r.generation == generation]
     if enough(gen):
-        return gen, (f"{size(gen)} of {arch} models on {generation} GPUs (only {size(same)} with {style} "
+        return gen, (f"{size(gen)} of {label} models on {generation} GPUs (only {size(same)} with {style} "
                      f"parallelism: {short})")
     if enough(kind):
-        return kind, f"all {size(kind)} of {arch} models (only {size(gen)} on {generation} GPUs: {short})"
-    return list(residuals), f"all {size(residuals)} (only {size(kind)} of {arch} models: {short})"
+        return kind, f"all {size(kind)} of {label} models (only {size(gen)} on {generation} GPUs: {short})"
+    return list(residuals), f"all {size(residuals)} (only {size(kind)} of {label} models: {short})"
 
 
 @dataclass(frozen=True)
