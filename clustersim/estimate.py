@@ -183,8 +183,8 @@ def step_interval(run: ResolvedRun) -> Any:
     With a calibration profile: its fit's predictive model error (``clustersim calibrate`` also reports the
     per-layout posterior, :func:`clustersim.calibrate.predictor.step_time_interval`).
     Otherwise the residuals of the published runs of the same architecture (dense or MoE), GPU generation
-    and parallelism style (docs/validation.md; :func:`clustersim.calibrate.intervals.interval_from_residuals`). ``simulate``
-    and ``dollars`` draw each replica's step-time factor from the same distribution
+    and parallelism style (docs/validation.md; :func:`clustersim.calibrate.intervals.interval_from_residuals`).
+    ``simulate`` and ``dollars`` draw each replica's step-time factor from the same distribution
     (:mod:`clustersim.calibrate.uncertainty`).
     """
     from clustersim.calibrate import intervals

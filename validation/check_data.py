@@ -1,7 +1,7 @@
 """Self-check of the validation data: ``python validation/check_data.py`` (standard library only).
 
-Checks ``published_runs.csv``, ``mfu_ranges.csv`` and ``repeatability.csv`` beside this file against the rules in README.md:
-the columns and their order, unique ids, GPU names from the GPU catalog, the enumerations, numeric
+Checks ``published_runs.csv``, ``mfu_ranges.csv`` and ``repeatability.csv`` beside this file against the
+rules in README.md: the columns and their order, unique ids, GPU names from the GPU catalog, the enumerations, numeric
 fields, a source and source_detail on every row, the layout products (tp*pp*dp*cp == gpus; expert
 parallelism dividing tp*dp*cp; the global batch a whole number of micro-batches per data-parallel
 rank), ``tokens`` on whole-run rows and MFU values as fractions. Prints every problem with its CSV line,
@@ -154,7 +154,9 @@ def _check_range(line: int, row: dict[str, str], problems: list[str]) -> None:
         bad(f"need 0 < mfu_min <= best_published_mfu <= mfu_max <= 1, got {lo}, {best}, {hi}")
 
 
-def _check_repeat(line: int, row: dict[str, str], problems: list[str]) -> None:
+def _check_repeat(line: int, row: dict[str, str], problems: list[str], values: dict[str, str]) -> None:
+    """One pair of repeatability.csv; ``values``: each published_runs.csv row's ``value`` by id, for the
+    pair's ``validation_id`` (that row must hold one of the pair's two figures)."""
     def bad(msg: str) -> None:
         problems.append(f"repeatability.csv line {line}: {msg}")
 
@@ -165,6 +167,7 @@ def _check_repeat(line: int, row: dict[str, str], problems: list[str]) -> None:
         bad(f"architecture {row['architecture']!r} not in dense|moe")
     if row["release_a"] == row["release_b"]:
         bad("the two releases must differ")
+    figures = []
     for name in ("gpus", "tokens_per_s_per_gpu_a", "tokens_per_s_per_gpu_b"):
         try:
             value = _num(row[name], name == "gpus")
@@ -172,6 +175,17 @@ def _check_repeat(line: int, row: dict[str, str], problems: list[str]) -> None:
             value = None
         if value is None or value <= 0:
             bad(f"{name} must be a positive number, got {row[name]!r}")
+        elif name != "gpus":
+            figures.append(float(value))
+    vid = row["validation_id"]
+    if vid:
+        try:
+            published = _num(values.get(vid, ""), False)
+        except ValueError:
+            published = None
+        if published is None or float(published) not in figures:
+            bad(f"validation_id {vid!r} is not a published_runs.csv row whose value is one of the pair's two "
+                "figures")
 
 
 def _read(path: Path, columns: list[str], problems: list[str]) -> list[tuple[int, dict[str, str]]]:
@@ -236,12 +250,7 @@ def main(directory: Path = HERE) -> int:
         _check_range(line, row, problems)
     values = {row["id"]: row["value"] for _, row in runs}
     for line, row in _read(directory / "repeatability.csv", REPEAT_COLUMNS, problems):
-        _check_repeat(line, row, problems)
-        vid = row["validation_id"]
-        if vid and (vid not in values or float(values[vid] or 0) not in
-                    (float(row["tokens_per_s_per_gpu_a"] or 0), float(row["tokens_per_s_per_gpu_b"] or 0))):
-            problems.append(f"repeatability.csv line {line}: validation_id {vid!r} is not a published_runs.csv "
-                            "row whose value is one of the pair's two figures")
+        _check_repeat(line, row, problems, values)
     for problem in problems:
         print(problem)
     print(counts([row for _, row in runs]))

@@ -9,8 +9,8 @@ price), so the same factors carry over to them (:meth:`Interval.apply_to`).
   generation and parallelism style (falling back to the architecture's rows of the generation, then to
   the architecture's rows, then to every row, when a group has fewer than :data:`MIN_GROUP` rows or
   fewer than :data:`MIN_SOURCES` publications). MoE rows are not pooled with dense ones: the model's
-  error on them is about twice as large, and pooled they fell inside their 80% interval 56% of the time. Rows of one publication share its systematic error (its cluster, its software, how it
-  measured), and a user's cluster is a new publication, so the interval is the prediction interval of a
+  error on them is about twice as large, and pooled they fell inside their 80% interval 56% of the time.
+  Rows of one publication share its systematic error (its cluster, its software, how it measured), and a user's cluster is a new publication, so the interval is the prediction interval of a
   one-way random-effects model with the publication as the random effect: e_ij = mu + b_i + eps_ij,
   b_i ~ N(0, tau^2), eps_ij ~ N(0, sigma^2). sigma^2 is the pooled within-publication variance, tau^2 the
   ANOVA (method-of-moments) estimate max(0, (MSB - sigma^2) / n0), n0 = (n - sum n_i^2 / n) / (k - 1)

@@ -333,8 +333,9 @@ def _repeatability(table: list[dict[str, Any]]) -> list[str]:
              "The same layout on the same system, published in two releases of one source "
              "(`validation/repeatability.csv`, from the Megatron-Bridge performance summary; "
              "`clustersim.published.repeatability_pairs`). Only the container release changed (and with it, "
-             "for the MoE pairs of 25.09, the routing: see below), so this is the floor under any model's error on such rows: a model with one software stack "
-             "cannot be nearer to both releases than they are to each other.", "",
+             "for the MoE pairs of 25.09, the routing: see below), so this is the floor under any model's error "
+             "on such rows: a model with one software stack cannot be nearer to both releases than they are to "
+             "each other.", "",
              f"- dense: {_repeat_stats(dense)}." if dense else "",
              f"- MoE: {_repeat_stats(moe)}." if moe else "",
              "",

@@ -170,8 +170,8 @@ def _interval_columns(run: ResolvedRun, kernel_row: dict[str, Any]) -> dict[str,
 
 def _interval_cells(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -> list[Cells]:
     """Each point's prediction-interval columns and values. Without a calibration profile the interval is
-    that of the point's architecture, GPU generation and parallelism style (:func:`clustersim.estimate.prediction_interval`):
-    its factors are found once per group and applied to the group's figures as arrays (the same products,
+    that of the point's architecture, GPU generation and parallelism style
+    (:func:`clustersim.estimate.prediction_interval`): its factors are found once per group and applied to the group's figures as arrays (the same products,
     value x factor, as :meth:`clustersim.calibrate.intervals.Interval.apply`); a point with a profile goes
     the per-point way. A figure that is not finite (or a cost without a price) is one column of None, as
     ``flatten`` writes a None interval; the points of a group share one tuple of names per such pattern."""
