@@ -161,7 +161,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
             par["placement"] = row["placement"]
         training["parallelism"] = par
     software: dict[str, Any] = {}
-    for key in ("framework", "attention", "fp8_recipe", "moe_dispatcher"):
+    for key in ("framework", "attention", "fp8_recipe", "moe_dispatcher", "pipeline_split"):
         if row.get(key) and not (key == "framework" and row[key] == "other"):
             software[key] = row[key]
     _put(software, "torch_compile", _bool(row, "torch_compile"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clustersim import units
-from clustersim.cost.inputs import KernelInputs
+from clustersim.cost.inputs import KernelInputs, pipeline_split_inputs
 from clustersim.errors import InfeasibleError
 from clustersim.planning import cluster_for, fabric_for, network_params
 from clustersim.scenario import Scenario, load_scenario
@@ -106,8 +106,8 @@ _FP8_CAST_BYTES = {"delayed": 3.0, "current": 5.0, "blockwise": 3.5, "mxfp8": 3.
 
 
 def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
-    """The software stack's fields: the attention kernel (auto resolved), framework, FP8 recipe, and the
-    GPU's measured efficiencies for that kernel and precision (catalog kernel_model.yaml)."""
+    """The software stack's fields: the attention kernel (auto resolved), framework, FP8 recipe, pipeline
+    split, and the GPU's measured efficiencies for that kernel and precision (catalog kernel_model.yaml)."""
     from clustersim.scenario import catalog
 
     sw = s.software
@@ -120,6 +120,7 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "attention": attention, "framework": sw.framework, "flash_attention": attention != "unfused",
         "moe_dedup_dispatch": sw.moe_dispatcher == "deepep", "torch_compile": sw.torch_compile,
+        **pipeline_split_inputs(sw.pipeline_split),
         "fp8_cast_bytes_per_element": _FP8_CAST_BYTES[recipe],
         "bf16_peak_flop_per_s": float(bf16) * units.TFLOP,
         "gemm_peak_fraction": float(gemm.get(s.training.precision, gemm.get("bf16", 0.8))),

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from clustersim.cost.backend import PY as PY_MATH
 from clustersim.cost.kernel import BOOL_OUTPUTS, BREAKDOWN, OUTPUTS, evaluate, evaluate_one, invalid_reasons
 from clustersim.errors import ClustersimError
 
@@ -235,6 +236,43 @@ def test_interleaving_widens_the_data_parallel_overlap_window():
                "leaf_bw_bytes_per_s": 2e9, "spine_bw_bytes_per_s": 2e9}
     plain, interleaved = evaluate_one(**slow_dp), evaluate_one(**{**slow_dp, "vpp": 4})
     assert interleaved["dp_comm_s"] < plain["dp_comm_s"]
+
+
+def test_the_pipeline_split_counts_the_embedding_and_loss_as_layers():
+    """software.pipeline_split (Megatron-core account_for_embedding/loss_in_pipeline_split): L + 2 units
+    split evenly, the end stages one layer short. 126 layers on 16 stages: 7 on the first and last, 8 on
+    the middle ones, which then set the pace (the output layer costs less than a layer): the compute per
+    micro-batch is 8 layers, where the plain split's heaviest stage runs 8 layers and the output layer.
+    The per-layer and output-layer times come from the plain split at 112 and 128 layers (7 and 8 per
+    stage): the compute time depends on the layer count only through the stage's layers."""
+    from clustersim.cost import pipeline
+    assert pipeline.stage_split(PY_MATH, 126.0, 16.0, True, True) == (7.0, 8.0, 7.0)
+    assert pipeline.stage_split(PY_MATH, 126.0, 16.0, False, False) == (8.0, 8.0, 8.0)
+    assert pipeline.stage_split(PY_MATH, 14.0, 2.0, True, True) == (7.0, 7.0, 7.0)  # no middle stage
+    assert pipeline.stage_split(PY_MATH, 32.0, 1.0, True, True) == (32.0, 32.0, 32.0)  # one stage: all of it
+    big = {**BASE, "layers": 126, "hidden_size": 16384, "ffn_hidden_size": 53248, "attention_heads": 128,
+           "kv_heads": 8, "tp": 8, "pp": 16, "dp": 1, "vpp": 8, "global_batch_seqs": 32, "seq_len": 8192,
+           "hbm_bytes": 1e15}
+    split = evaluate_one(**{**big, "pp_split_embedding": True, "pp_split_loss": True})
+    plain = evaluate_one(**big)
+    c112, c128 = (evaluate_one(**{**big, "layers": n, "vpp": 1})["compute_s"] for n in (112, 128))
+    assert split["valid"] and plain["valid"]
+    assert plain["compute_s"] == pytest.approx(evaluate_one(**{**big, "vpp": 1})["compute_s"], rel=1e-12)
+    assert split["compute_s"] == pytest.approx(max(8.0 * (c128 - c112), c112), rel=1e-9)
+    assert split["compute_s"] == pytest.approx(8.0 * (c128 - c112), rel=1e-9)
+    assert split["compute_s"] < plain["compute_s"]
+    # the first stage holds one layer's activations fewer; no stage holds more weights
+    assert split["activations_bytes"] < plain["activations_bytes"]
+    assert split["weights_bytes"] <= plain["weights_bytes"]
+    # two stages have no middle: 14 layers split 7 + 7 either way, so nothing changes
+    two = {**BASE, "layers": 14, "pp": 2}
+    assert evaluate_one(**{**two, "pp_split_embedding": True, "pp_split_loss": True})["step_time_s"] == \
+        pytest.approx(evaluate_one(**two)["step_time_s"], rel=1e-12)
+    # 126 + 2 units do not divide by pp x vpp = 8 x 3: Megatron-core refuses the layout, and so does the kernel
+    bad = {**big, "pp": 8, "dp": 2, "vpp": 3, "pp_split_embedding": True, "pp_split_loss": True}
+    assert not evaluate_one(**bad)["valid"]
+    assert any("128 units must divide by pp x vpp = 24" in r for r in invalid_reasons(**bad))
+    assert evaluate_one(**{**bad, "pp_split_embedding": False, "pp_split_loss": False})["valid"]
 
 
 def test_fsdp_with_pipeline_stages_runs_as_the_distributed_optimizer():

@@ -93,6 +93,9 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
         "dp: 4", "dp: 4\n    ep: 2"), ["experts (3) must divide by ep (2)"], None),
     ("ep-beyond-folding", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  experts: 8\n  experts_per_token: 2").replace(
         "dp: 4", "dp: 4\n    ep: 8"), ["training.parallelism.ep", "ep x etp (8 x 2) must divide tp x cp x dp"], None),
+    ("pipeline-split-divides", sub("tp: 2\n    pp: 2\n    dp: 4", "tp: 2\n    pp: 4\n    dp: 2").replace(
+        "cluster:", "software:\n  pipeline_split: embedding_and_loss\ncluster:"),
+     ["software.pipeline_split", "the 34 units must divide by pp x vpp = 4"], None),
     ("offload-with-pipeline", sub("recompute: selective", "recompute: none\n  activation_offload_layers: 4"),
      ["training.activation_offload_layers", "needs pp 1 and recompute none"], None),
     ("negative-replicas", sub("replicas: 10", "replicas: -1"), ["simulation.replicas"], 25),

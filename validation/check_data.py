@@ -23,7 +23,7 @@ COLUMNS = (
     "tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
     "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher torch_compile tp pp dp cp ep etp vpp "
     "zero grad_reduce_in_fp32 micro_batch_seqs global_batch_seqs recompute activation_offload_layers "
-    "sequence_parallel tp_comm_overlap ep_comm_overlap placement tokens metric value notes published_memory_gib"
+    "sequence_parallel tp_comm_overlap ep_comm_overlap placement pipeline_split tokens metric value notes published_memory_gib"
 ).split()
 
 REPEAT_COLUMNS = ("system model architecture gpus layout figure release_a tokens_per_s_per_gpu_a release_b "
@@ -56,6 +56,7 @@ ENUMS: dict[str, set[str]] = {
     "sequence_parallel": {"true", "false", ""},
     "tp_comm_overlap": {"true", "false", ""},
     "ep_comm_overlap": {"true", "false", ""},
+    "pipeline_split": {"layers", "embedding", "loss", "embedding_and_loss", ""},
 }
 PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 

@@ -22,7 +22,7 @@ from typing import Any
 from clustersim.errors import ClustersimError
 
 __all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "PLACEMENTS",
-           "placement_name", "CODES",
+           "placement_name", "CODES", "PIPELINE_SPLITS", "pipeline_split_inputs",
            "INPUTS", "DEFAULTS", "REQUIRED", "CALIBRATABLE", "Calibratable", "stack"]
 
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8")  # codes 0..3
@@ -56,6 +56,20 @@ def placement_name(text: str) -> str:
     if name not in PLACEMENTS:
         raise ValueError("expected an order of tp, cp, dp and pp (with ep right before dp), e.g. tp-cp-ep-dp-pp")
     return name
+
+
+#: software.pipeline_split as the kernel's two flags (pp_split_embedding, pp_split_loss): whether the input
+#: embedding, and the output layer with the loss, each count as one layer when the layers are split among
+#: the pipeline stages (Megatron-core account_for_embedding_in_pipeline_split,
+#: account_for_loss_in_pipeline_split).
+PIPELINE_SPLITS: dict[str, tuple[bool, bool]] = {"layers": (False, False), "embedding": (True, False),
+                                                 "loss": (False, True), "embedding_and_loss": (True, True)}
+
+
+def pipeline_split_inputs(name: str) -> dict[str, bool]:
+    """The kernel inputs of one ``software.pipeline_split`` value."""
+    embedding, loss = PIPELINE_SPLITS[name]
+    return {"pp_split_embedding": embedding, "pp_split_loss": loss}
 
 
 #: Inputs given by name in a scenario, as codes in the kernel.
@@ -111,6 +125,12 @@ class KernelInputs:
     ep: Any = _f("expert-parallel degree (over the stage's tp x cp x dp ranks: MoE parallel folding)", 1)
     etp: Any = _f("expert tensor-parallel degree (Megatron-core expert_tensor_parallel_size); 0 = tp", 0)
     vpp: Any = _f("virtual pipeline stages per GPU (interleaved 1F1B)", 1)
+    pp_split_embedding: Any = _f(
+        "the input embedding counts as one layer in the pipeline split, so the first stage holds one transformer "
+        "layer fewer (Megatron-core account_for_embedding_in_pipeline_split)", False)
+    pp_split_loss: Any = _f(
+        "the output layer and loss count as one layer in the pipeline split, so the last stage holds one "
+        "transformer layer fewer (Megatron-core account_for_loss_in_pipeline_split)", False)
     zero: Any = _f("ZeRO stage 0-3 (FSDP full shard = 3)", 1)
     recompute: Any = _f("activation recomputation code: none, selective, full", 1)
     activation_offload_layers: Any = _f(

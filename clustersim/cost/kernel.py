@@ -137,7 +137,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # only): in memory and traffic the distributed optimizer, ZeRO-1
     z = xp.where((z >= 3.0) & (p > 1.0), 1.0, z)
     n_gpus = t * p * d * c
-    Ls = pipeline.stage_layers(xp, L, p)
+    # layers on the first, the heaviest middle and the last stage (software.pipeline_split)
+    L_first, Ls, L_last = pipeline.stage_split(xp, L, p, x["pp_split_embedding"], x["pp_split_loss"])
     valid = rules.valid(xp, x, skip_rules)
     lora, qlora = mode >= 2.0, mode >= 3.0
     full, sel = r >= 2.0, (r >= 1.0) & (r < 2.0)
@@ -167,7 +168,10 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     dense_layer = (flops.attention_params(h, a, kv, qw) + flops.router_params(h, E)) / t
     expert_layer = flops.mlp_params(h, f, gated) * E / (e * et)
     emb = V * h / t
-    dense_stage = Ls * dense_layer + xp.where(p > 1.0, emb + 2.0 * h / t, emb * (2.0 - tied) + 2.0 * h / t)
+    # the stage holding the most weights: an end stage (its layers and an embedding matrix) or, where the
+    # split gives the ends fewer layers, a middle one
+    dense_stage = xp.where(p > 1.0, xp.maximum(xp.maximum(L_first, L_last) * dense_layer + emb, Ls * dense_layer),
+                           Ls * dense_layer + emb * (2.0 - tied)) + 2.0 * h / t
     expert_stage = Ls * expert_layer
     lora_stage = Ls * lora_layer / t
     dp_dense, dp_expert = d * c, t * d * c / (e * et)
@@ -190,15 +194,16 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     stored = xp.where(sel & (fw == 2.0),
                       memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b, qw), stored)
     sp_div = xp.where(sp, t, 1.0)
-    chunk_layers = Ls / v - memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
+    offloaded = memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
+    chunk_first, chunk_last = L_first / v - offloaded, L_last / v - offloaded
     logits_act = memory.logits_bytes(xp, tokens, V, h, t, sp_div, act_b, fw)  # loss-time logits, norm input
     emb_act = drop * tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
     # a layer's backward: its recomputed working set, ring-attention buffers, FSDP2 pre-reduce-scatter grads
     peak_layer = full * working + memory.cp_ring_bytes(xp, tokens, h, a, kv, t, c, act_b, qw) + fsdp_bwd
     # the loss runs before the first layer backward, so its logits and that layer's peak do not coincide
-    act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (chunk_layers * stored + emb_act)
+    act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (chunk_first * stored + emb_act)
                  + xp.maximum((p == 1.0) * logits_act, peak_layer))
-    act_last = (memory.in_flight_chunks(xp, p, v, m, False) * chunk_layers * stored
+    act_last = (memory.in_flight_chunks(xp, p, v, m, False) * chunk_last * stored
                 + xp.maximum(logits_act, peak_layer))
     acts = xp.maximum(act_first, act_last) + fsdp_held
     # PyTorch-native stacks report (and run out of) reserved memory: GMLake's measured fragmentation
@@ -208,7 +213,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     mem = weights + grads + optim + acts + overhead
     # each part ends by freeing the intermediates no later line reads (names a lambda reads stay bound):
     # a chunk's live arrays drop from ~116 to ~72 of 128 KiB, so more operands stay in cache
-    del act_first, act_last, active_lora, attn_tok, B, bw, chunk_layers, emb, emb_act, frag, fsdp_bwd, \
+    del act_first, act_last, active_lora, attn_tok, B, bw, chunk_first, chunk_last, emb, emb_act, frag, fsdp_bwd, \
         fsdp_held, gemm_tok, L, logit_tok, logits_act, mode, net, peak_layer, r, stored, tied, working
 
     # ---- compute per micro-batch on the heaviest stage
@@ -228,10 +233,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant + bwd_gemm_passes * experts_fwd
     layer_s = layer_fwd + layer_bwd + full * layer_fwd + sel * a_fwd
     logits_s = compute.logits_time_s(xp, tokens, h, V, t, hw, act_b, 1.0 + bwd_gemm_passes)
-    mb_compute = Ls * layer_s + logits_s
-    mb_fwd = Ls * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
     del adapters, b, dequant, drop, el_bwd, el_fwd, experts_fwd, f, flash, gated, gemm_b, layer_bwd, \
-        layer_fwd, logits_s, s, sp, V
+        s, sp, V
 
     # ---- communication per micro-batch (per layer x layers on the stage)
     # TP (Megatron-LM, Shoeybi 2019; Korthikanti 2022 Sec. 4.2.2): 2 all-reduces forward and 2 backward per
@@ -270,9 +273,17 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     kv_chunk = 2.0 * tokens * xp.where(fw == 2.0, qw, kv * qw / a) / t * act_b
     cp_layer = comm.context_parallel_s(xp, fab, stride["cp"] * c, c, kv_chunk, a_fwd, a_bwd, 1.0 + full + sel,
                                        fw == 2.0, act_b)
-    mb_tp, mb_ep, mb_cp = Ls * tp_layer, Ls * ep_layer, Ls * cp_layer
-    del a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_layer, d, et, \
-        full, g_fwd, kv, kv_chunk, qw, sel, tp_bw, tp_lat, tpo
+    # the stage that sets the pace: the last (its layers, the output layer and the loss) unless the split
+    # gives it a layer fewer and a middle stage's layers take longer (pipeline.stage_split)
+    layer_busy = layer_s + tp_layer + ep_layer + cp_layer
+    last_paces = (L_last * layer_busy + logits_s >= Ls * layer_busy) | (p == 1.0)
+    Lp = xp.where(last_paces, L_last, Ls)
+    logits_s = last_paces * logits_s
+    mb_compute = Lp * layer_s + logits_s
+    mb_fwd = Lp * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
+    mb_tp, mb_ep, mb_cp = Lp * tp_layer, Lp * ep_layer, Lp * cp_layer
+    del a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_layer, d, et, L_first, L_last, last_paces, \
+        layer_busy, layer_fwd, logits_s, Lp, full, g_fwd, kv, kv_chunk, qw, sel, tp_bw, tp_lat, tpo
 
     compute_s = m * mb_compute
     tp_s, ep_s, cp_s = m * mb_tp, m * mb_ep, m * mb_cp

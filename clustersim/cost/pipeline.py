@@ -1,8 +1,13 @@
 """Pipeline schedule: layers per stage, micro-batches, bubble, point-to-point and data-parallel overlap.
 
 * Micro-batches per pipeline per step m = B / (dp x b) (Narayanan et al. 2021 Sec. 2.2: b' = B/d).
-* Layers need not divide evenly by pp (Llama 3 405B: 126 layers on 16 stages; BLOOM: 70 on 12): the
-  heaviest stage has ceil(L / pp) layers and sets the pace; it is taken to also carry the output layer.
+* Layers need not divide evenly by pp (BLOOM: 70 layers on 12 stages): the heaviest stage has
+  ceil(L / pp) layers and sets the pace; it is taken to also carry the output layer. Where the embedding
+  and the loss count as one layer each in the split (Megatron-core ``account_for_embedding_in_pipeline_split``
+  / ``account_for_loss_in_pipeline_split``, megatron/core/transformer/transformer_block.py; the Llama 3
+  405B run, Llama Team 2024 Sec. 3.3.2: "we reduce one Transformer layer each from the first and the last
+  stages"), L + 2 units split evenly: the first stage holds one layer fewer beside the embedding, the last
+  one fewer beside the output layer and loss (:func:`stage_split`).
 * Bubble (Narayanan 2021 Sec. 2.2.1-2.2.2; reference.md D.5): (p-1)/m of the ideal time for 1F1B,
   (p-1)/(v m) interleaved, i.e. (p-1)/v extra micro-batch times.
 * Point-to-point: each micro-batch crosses every stage boundary forward and backward, v times with
@@ -22,12 +27,30 @@ from typing import Any
 
 from clustersim.cost import efficiency as eff
 
-__all__ = ["stage_layers", "bubble_s", "p2p_transfers", "chunk_window", "overlapped_s"]
+__all__ = ["stage_layers", "stage_split", "bubble_s", "p2p_transfers", "chunk_window", "overlapped_s"]
 
 
 def stage_layers(xp: Any, L: Any, p: Any) -> Any:
     """Layers on the heaviest stage: ceil(L / p)."""
     return xp.ceil(L / p)
+
+
+def stage_split(xp: Any, L: Any, p: Any, embedding: Any, loss: Any) -> tuple[Any, Any, Any]:
+    """Transformer layers on the (first, heaviest middle, last) pipeline stage (with two stages, the
+    middle figure is the heavier end's).
+
+    The split divides L layers, plus one unit for the embedding where ``embedding`` and one for the output
+    layer and loss where ``loss`` (only with more than one stage), into ceil(units / p) per stage; the
+    first stage holds one layer fewer where the embedding counts, the last one fewer where the loss
+    does (Megatron-core get_transformer_layer_offset / get_num_layers_to_build: num_layers += 1 for each).
+    Without either it is ceil(L / p) on every stage, as :func:`stage_layers`."""
+    many = p > 1.0
+    e = many * (embedding != 0.0) * 1.0
+    lo = many * (loss != 0.0) * 1.0
+    units = xp.ceil((L + e + lo) / p)
+    first, last = units - e, units - lo
+    # two stages have no middle one: the heavier of the two ends stands in for it
+    return first, xp.where(p > 2.0, units, xp.maximum(first, last)), last
 
 
 def bubble_s(p: Any, v: Any, per_microbatch_s: Any) -> Any:

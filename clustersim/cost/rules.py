@@ -43,12 +43,18 @@ def _divides(xp: Backend, y: Any, x: Any) -> Any:
     return q == xp.floor(q)
 
 
+def _split_units(xp: Backend, x: X, p: Any) -> Any:
+    """What the pipeline split divides among the stages: the layers, plus one each for the embedding and
+    the loss where they count as layers (software.pipeline_split) and there is more than one stage."""
+    return x["layers"] + (p > 1.0) * ((x["pp_split_embedding"] != 0.0) * 1.0 + (x["pp_split_loss"] != 0.0) * 1.0)
+
+
 def derived(xp: Backend, x: X) -> X:
     """Quantities the rules share: micro-batches per step m, layers on the heaviest stage, and the expert
     tensor-parallel degree (etp, 0 = tp)."""
     p = xp.maximum(x["pp"], 1.0)
     return {"m": x["global_batch_seqs"] / xp.maximum(x["dp"] * x["micro_batch_seqs"], 1.0),
-            "stage_layers": xp.ceil(x["layers"] / p),
+            "stage_layers": xp.ceil(_split_units(xp, x, p) / p),
             "etp": xp.where(x["etp"] >= 1.0, x["etp"], x["tp"])}
 
 
@@ -138,6 +144,13 @@ RULES: tuple[Rule, ...] = (
     Rule("vpp_within_stage", f"{_PAR}.vpp", lambda xp, x, d: x["vpp"] <= d["stage_layers"],
          lambda x, d: (f"vpp ({_g(x['vpp'])}) exceeds the {_g(d['stage_layers'])} layers of a pipeline stage "
                        "(each model chunk needs at least one layer)")),
+    Rule("pipeline_split_divides", "software.pipeline_split",
+         lambda xp, x, d: (((x["pp_split_embedding"] == 0.0) & (x["pp_split_loss"] == 0.0)) | (x["pp"] == 1.0)
+                           | _divides(xp, x["pp"] * x["vpp"], _split_units(xp, x, xp.maximum(x["pp"], 1.0)))),
+         lambda x, d: (f"with the embedding and/or loss counted as layers, the {_g(_split_units(PY, x, x['pp']))} "
+                       f"units must divide by pp x vpp = {_g(x['pp'] * x['vpp'])} (Megatron-core "
+                       "TransformerConfig checks account_for_*_in_pipeline_split this way); change pp or vpp, or "
+                       "use software.pipeline_split: layers")),
     Rule("etp_divides_ffn", f"{_PAR}.etp",
          lambda xp, x, d: (x["etp"] == 0.0) | ((x["etp"] >= 1.0) & _int(xp, x["etp"])
                                                & _divides(xp, xp.maximum(x["etp"], 1.0), x["ffn_hidden_size"])),

@@ -314,7 +314,7 @@ _HARDWARE_PLACEHOLDERS = {"peak_flop_per_s": 1.0, "hbm_bytes": 1.0, "hbm_bw_byte
 def _layout_rule_problems(s: Scenario, arch: dict[str, Any], par: ParallelismSpec) -> list[ErrorItem]:
     """The layout checked by the one rule set the kernel and the search use (clustersim.cost.rules)."""
     from clustersim.cost import rules
-    from clustersim.cost.inputs import FRAMEWORKS, MODES, PRECISIONS, RECOMPUTE
+    from clustersim.cost.inputs import FRAMEWORKS, MODES, PRECISIONS, RECOMPUTE, pipeline_split_inputs
 
     t = s.training
     x: dict[str, Any] = {k: arch[k] for k in ("layers", "hidden_size", "ffn_hidden_size", "attention_heads",
@@ -324,7 +324,8 @@ def _layout_rule_problems(s: Scenario, arch: dict[str, Any], par: ParallelismSpe
              activation_offload_layers=t.activation_offload_layers,
              sequence_parallel=par.sequence_parallel, recompute=RECOMPUTE.index(t.recompute),
              precision=PRECISIONS.index(t.precision), mode=MODES.index(t.mode), lora_rank=t.lora_rank,
-             framework=FRAMEWORKS.index(s.software.framework), **_HARDWARE_PLACEHOLDERS)
+             framework=FRAMEWORKS.index(s.software.framework), **pipeline_split_inputs(s.software.pipeline_split),
+             **_HARDWARE_PLACEHOLDERS)
     out = []
     for path, message in rules.problems(x):
         if path == "training.global_batch_seqs" and not t.global_batch_seqs:

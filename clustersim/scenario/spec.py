@@ -250,6 +250,13 @@ class SoftwareSpec(Strict):
         "MoE token dispatch: alltoall sends one copy per routed expert (Megatron-core's default dispatcher); "
         "deepep sends each token once per destination node over the scale-out network and forwards it over "
         "NVLink there, and combines the same way (DeepEP; DeepSeek-V3 Sec. 3.2.2)"))
+    pipeline_split: Literal["layers", "embedding", "loss", "embedding_and_loss"] = Field("layers", description=(
+        "how the layers are split among the pipeline stages: layers (default) splits the transformer layers "
+        "alone, the first stage also holding the embedding and the last the output layer and loss; "
+        "embedding_and_loss counts each of those as one layer, so the first and last stages hold one layer "
+        "fewer (Megatron-core account_for_embedding_in_pipeline_split and account_for_loss_in_pipeline_split, "
+        "set by the Megatron-Bridge Llama 3.1 405B and Qwen3-235B recipes; the Llama 3 405B run, Llama Team "
+        "2024 Sec. 3.3.2); embedding or loss sets one of the two. Layers plus those units must divide by pp x vpp"))
     torch_compile: bool = Field(False, description=(
         "torchtitan's training.compile (default false): compiled, each layer's norms, rotary embedding and "
         "SwiGLU run as fused kernels; eager, torchtitan runs them as separate PyTorch ops with fp32 upcasts. "
