@@ -27,12 +27,14 @@ from typing import Any
 
 from clustersim.cost import efficiency as eff
 
-__all__ = ["stage_layers", "stage_split", "bubble_s", "p2p_transfers", "chunk_window", "overlapped_s"]
+__all__ = ["split_units", "stage_split", "bubble_s", "p2p_transfers", "chunk_window", "overlapped_s"]
 
 
-def stage_layers(xp: Any, L: Any, p: Any) -> Any:
-    """Layers on the heaviest stage: ceil(L / p)."""
-    return xp.ceil(L / p)
+def split_units(xp: Any, L: Any, p: Any, embedding: Any, loss: Any) -> Any:
+    """What the pipeline split divides among the p stages: the L layers, plus one unit each for the
+    embedding and for the output layer and loss where they count as layers (software.pipeline_split),
+    only with more than one stage (Megatron-core get_num_layers_to_build: num_layers += 1 for each)."""
+    return L + (p > 1.0) * ((embedding != 0.0) * 1.0 + (loss != 0.0) * 1.0)
 
 
 def stage_split(xp: Any, L: Any, p: Any, embedding: Any, loss: Any) -> tuple[Any, Any, Any]:
@@ -43,12 +45,11 @@ def stage_split(xp: Any, L: Any, p: Any, embedding: Any, loss: Any) -> tuple[Any
     layer and loss where ``loss`` (only with more than one stage), into ceil(units / p) per stage; the
     first stage holds one layer fewer where the embedding counts, the last one fewer where the loss
     does (Megatron-core get_transformer_layer_offset / get_num_layers_to_build: num_layers += 1 for each).
-    Without either it is ceil(L / p) on every stage, as :func:`stage_layers`."""
-    many = p > 1.0
-    e = many * (embedding != 0.0) * 1.0
-    lo = many * (loss != 0.0) * 1.0
-    units = xp.ceil((L + e + lo) / p)
-    first, last = units - e, units - lo
+    Without either it is ceil(L / p) on every stage."""
+    units = xp.ceil(split_units(xp, L, p, embedding, loss) / p)
+    # the end stages give up one layer each for the unit they count (1 where it counts, else 0)
+    first = units - split_units(xp, 0.0, p, embedding, 0.0)
+    last = units - split_units(xp, 0.0, p, 0.0, loss)
     # two stages have no middle one: the heavier of the two ends stands in for it
     return first, xp.where(p > 2.0, units, xp.maximum(first, last)), last
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from clustersim.cost import pipeline
 from clustersim.cost.backend import PY, Backend
 
 __all__ = ["Rule", "RULES", "valid", "problems", "excluded", "derived"]
@@ -44,9 +45,8 @@ def _divides(xp: Backend, y: Any, x: Any) -> Any:
 
 
 def _split_units(xp: Backend, x: X, p: Any) -> Any:
-    """What the pipeline split divides among the stages: the layers, plus one each for the embedding and
-    the loss where they count as layers (software.pipeline_split) and there is more than one stage."""
-    return x["layers"] + (p > 1.0) * ((x["pp_split_embedding"] != 0.0) * 1.0 + (x["pp_split_loss"] != 0.0) * 1.0)
+    """What the pipeline split divides among the stages (:func:`clustersim.cost.pipeline.split_units`)."""
+    return pipeline.split_units(xp, x["layers"], p, x["pp_split_embedding"], x["pp_split_loss"])
 
 
 def derived(xp: Backend, x: X) -> X:
