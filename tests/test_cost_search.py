@@ -71,6 +71,24 @@ def test_enumeration_equals_brute_force(model):
     assert space["tp"].dtype.kind == "i" and space["sequence_parallel"].dtype == bool
 
 
+def test_the_enumeration_splits_the_pipeline_as_the_rules_count_it():
+    """With the embedding and the loss counted as layers (software.pipeline_split), a stage holds
+    ceil((layers + 2) / pp) units and vpp divides those: 30 layers on 2 stages are 16 units a stage, not 15."""
+    kw = {"gpus": 2, "gpus_per_node": 8, "layers": 30, "attention_heads": 16, "kv_heads": 4, "experts": 1,
+          "seq_len": 2048, "global_batch_seqs": 32}
+    plain = enumerate_configs(**kw)
+    split = enumerate_configs(**kw, split_embedding=True, split_loss=True)
+    assert set(plain["vpp"][plain["pp"] == 2].tolist()) == {1, 3, 5, 15}
+    vpp = split["vpp"][split["pp"] == 2]
+    assert set(vpp.tolist()) == {1, 2, 4, 8, 16}
+    cols = {k: v[split["pp"] == 2] for k, v in split.items()}
+    out = evaluate(**{**MODEL, "layers": 30, **cols, "seq_len": 2048, "global_batch_seqs": 32, **FABRIC,
+                      "peak_flop_per_s": 989e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 3350e9,
+                      "framework": 2, "pp_split_embedding": 1.0, "pp_split_loss": 1.0})
+    # the kernel's rule (32 units divide by pp x vpp) admits every one of them
+    assert np.asarray(out["valid"]).all()
+
+
 def test_max_tp_limits_tensor_parallelism():
     space = enumerate_configs(gpus=64, gpus_per_node=8, layers=32, attention_heads=32, kv_heads=32, experts=1,
                               seq_len=4096, global_batch_seqs=64, max_tp=8)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from clustersim import units
-from clustersim.cost import rules
+from clustersim.cost import pipeline, rules
 from clustersim.cost.backend import NP
 from clustersim.cost.inputs import KernelInputs
 from clustersim.cost.kernel import BOOL_OUTPUTS, BREAKDOWN, evaluate
@@ -90,7 +90,7 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
                       experts: int, seq_len: int, global_batch_seqs: int, max_tp: int | None = None,
                       ffn_hidden_size: int | None = None, max_micro_batch: int | None = None,
                       zero_stages: tuple[int, ...] = (0, 1, 2, 3), recompute: tuple[int, ...] = (0, 1, 2),
-                      etp: int = 0) -> dict[str, np.ndarray]:
+                      etp: int = 0, split_embedding: bool = False, split_loss: bool = False) -> dict[str, np.ndarray]:
     """Every valid (tp, pp, dp, cp, ep, vpp, micro_batch_seqs, zero, recompute, sequence_parallel) for
     ``gpus`` GPUs, as flat int arrays (``sequence_parallel`` bool), with tp x pp x dp x cp = gpus.
 
@@ -99,19 +99,20 @@ def enumerate_configs(*, gpus: int, gpus_per_node: int, layers: int, attention_h
     sequence; pp at most the layers; dp divides the global batch; ep divides the experts (1 for a
     dense model) and ep x etp divides tp x cp x dp (MoE parallel folding; ``etp`` 0 = tp); the
     micro-batch divides the batch per replica (at most ``max_micro_batch``); vpp divides
-    the heaviest stage's ceil(layers / pp) layers, and vpp > 1 needs pp > 1 and micro-batches a
+    the ceil(units / pp) units of a stage (units: the layers, plus one each for the embedding and the loss
+    where ``split_embedding`` / ``split_loss`` count them, software.pipeline_split), and vpp > 1 needs pp > 1 and micro-batches a
     multiple of pp (Narayanan 2021 Sec. 2.2.2); sequence parallelism on or off when tp > 1 (off when
     tp = 1, where it changes nothing). ``gpus_per_node`` is accepted for callers' symmetry; tensor
     parallelism beyond a node is enumerated too (its all-reduces then cross the NICs, which the kernel
     charges) unless ``max_tp`` caps it, e.g. ``max_tp=gpus_per_node``.
 
-    The kernel itself accepts any vpp up to ceil(layers / pp); the search keeps the divisors, the
+    The kernel itself accepts any vpp up to a stage's units; the search keeps the divisors, the
     layouts whose model chunks are equal.
     """
     return _space(gpus=gpus, layers=layers, attention_heads=attention_heads, kv_heads=kv_heads, experts=experts,
                   seq_len=seq_len, global_batch_seqs=global_batch_seqs, max_tp=max_tp, ffn_hidden_size=ffn_hidden_size,
                   max_micro_batch=max_micro_batch, zero_stages=zero_stages, recompute=recompute, etp=etp,
-                  gpus_per_node=gpus_per_node).columns()
+                  gpus_per_node=gpus_per_node, split_embedding=split_embedding, split_loss=split_loss).columns()
 
 
 class _Space:
@@ -168,7 +169,8 @@ class _Table(dict[str, Any]):
 
 def _space(*, gpus: int, gpus_per_node: int, layers: int, attention_heads: int, kv_heads: int, experts: int,
            seq_len: int, global_batch_seqs: int, max_tp: int | None, ffn_hidden_size: int | None,
-           max_micro_batch: int | None, zero_stages: tuple[int, ...], recompute: tuple[int, ...], etp: int) -> _Space:
+           max_micro_batch: int | None, zero_stages: tuple[int, ...], recompute: tuple[int, ...], etp: int,
+           split_embedding: bool = False, split_loss: bool = False) -> _Space:
     """:func:`enumerate_configs`'s space as a :class:`_Space` (its rules are documented there)."""
     for name, value in (("gpus", gpus), ("gpus_per_node", gpus_per_node), ("layers", layers),
                         ("attention_heads", attention_heads), ("kv_heads", kv_heads), ("experts", experts),
@@ -196,13 +198,17 @@ def _space(*, gpus: int, gpus_per_node: int, layers: int, attention_heads: int, 
         micro = micro[micro <= max_micro_batch]
     table = _cross(table, "micro_batch_seqs", micro)
     table = _keep(table, (global_batch_seqs // table["dp"]) % table["micro_batch_seqs"] == 0)
-    stage_layers = -(-layers // table["pp"])  # ceil
-    if not len(stage_layers):  # no (tp, cp, pp, dp) splits the GPUs and the batch: an empty space
+    def stage_units(pp: np.ndarray) -> np.ndarray:  # ceil(units / pp), as the rules count a stage
+        units = pipeline.split_units(np, layers, pp, float(split_embedding), float(split_loss)).astype(np.int64)
+        return -(-units // pp)
+
+    stage = stage_units(table["pp"])
+    if not len(stage):  # no (tp, cp, pp, dp) splits the GPUs and the batch: an empty space
         chunks = np.zeros(0, dtype=np.int64)
     else:
-        chunks = _sorted_unique(np.concatenate([_divisors(int(n)) for n in _sorted_unique(np.asarray(stage_layers))]))
+        chunks = _sorted_unique(np.concatenate([_divisors(int(n)) for n in _sorted_unique(np.asarray(stage))]))
     table = _cross(table, "vpp", chunks)
-    stage_layers = -(-layers // table["pp"])
+    stage_layers = stage_units(table["pp"])
     m = global_batch_seqs // (table["dp"] * table["micro_batch_seqs"])
     v, p = table["vpp"], table["pp"]
     table = _keep(table, (stage_layers % v == 0) & ((v == 1) | ((p > 1) & (m % p == 0))))
@@ -468,7 +474,8 @@ def search(base: KernelInputs, *, gpus: int, objective: str = "time", top: int =
         attention_heads=int(x["attention_heads"]), kv_heads=int(x["kv_heads"]),
         experts=int(x["experts"]), seq_len=int(x["seq_len"]), global_batch_seqs=int(x["global_batch_seqs"]),
         max_tp=max_tp, ffn_hidden_size=int(x["ffn_hidden_size"]), etp=int(x["etp"]), max_micro_batch=None,
-        zero_stages=(0, 1, 2, 3), recompute=(0, 1, 2))
+        zero_stages=(0, 1, 2, 3), recompute=(0, 1, 2), split_embedding=bool(x["pp_split_embedding"]),
+        split_loss=bool(x["pp_split_loss"]))
     n = len(space.rows)
     # the layout fields and the settings as the kernel computes on them (float64)
     small = {k: v.astype(np.float64) for k, v in space.layouts.items()}

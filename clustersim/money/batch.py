@@ -108,7 +108,8 @@ def _enumerate(base: KernelInputs, gpus: int) -> dict[str, np.ndarray]:
         gpus=gpus, gpus_per_node=int(x["gpus_per_node"]), layers=int(x["layers"]),
         attention_heads=int(x["attention_heads"]), kv_heads=int(x["kv_heads"]), experts=int(x["experts"]),
         seq_len=int(x["seq_len"]), global_batch_seqs=int(x["global_batch_seqs"]),
-        ffn_hidden_size=int(x["ffn_hidden_size"]), etp=int(x["etp"])))
+        ffn_hidden_size=int(x["ffn_hidden_size"]), etp=int(x["etp"]),
+        split_embedding=bool(x["pp_split_embedding"]), split_loss=bool(x["pp_split_loss"])))
 
 
 def _flush(pending: list[tuple[int, KernelInputs, dict[str, np.ndarray], int]],
