@@ -147,6 +147,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
         training["precision"] = row["precision"]
     if row.get("recompute"):
         training["recompute"] = row["recompute"]
+    _put(training, "recompute_layers", _int(row, "recompute_layers"))
     _put(training, "activation_offload_layers", _int(row, "activation_offload_layers"))
     _put(training, "grad_reduce_in_fp32", _bool(row, "grad_reduce_in_fp32"))
     training["tokens"] = _num(row, "tokens") or _DEFAULT_TOKENS

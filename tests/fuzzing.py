@@ -79,6 +79,7 @@ _EDGES: list[tuple[str, list[Any]]] = [
                for g, k in ((1, 1), (8, 4), (3, 1), (2, 4), (65536, 1))]),
     ("software.moe_dispatcher", ["deepep", "alltoall", "nccl"]),
     ("training.activation_offload_layers", [0, 1, 31, 32, 100000]),
+    ("training.recompute_layers", [None, 0, 1, 16, 17, 100000, -1]),
     ("training.grad_reduce_in_fp32", [False, True, "no"]),
     ("software.torch_compile", [True, False, "maybe", 1]),
 ]

@@ -41,6 +41,7 @@ configs = st.fixed_dictionaries({
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
     "etp": st.sampled_from([0, 1, 2]), "activation_offload_layers": st.sampled_from([0, 4]),
     "grad_reduce_in_fp32": st.booleans(), "head_dim": st.sampled_from([0.0, 64.0, 256.0]), "framework": st.sampled_from([0, 2]),
+    "recompute_layers": st.sampled_from([-1, 0, 3]),
 })
 
 
@@ -273,6 +274,48 @@ def test_the_pipeline_split_counts_the_embedding_and_loss_as_layers():
     assert not evaluate_one(**bad)["valid"]
     assert any("128 units must divide by pp x vpp = 24" in r for r in invalid_reasons(**bad))
     assert evaluate_one(**{**bad, "pp_split_embedding": False, "pp_split_loss": False})["valid"]
+
+
+def test_torchtitans_selective_checkpointing_reruns_every_second_matmul_not_the_attention():
+    """torchtitan's op-level policy (framework 2) reruns the K and output projections and one MLP matmul
+    of each layer and keeps the attention output; Megatron-core's selective reruns the attention core."""
+    cfg = {**BASE, "tp": 1, "pp": 1, "dp": 32, "zero": 3, "sequence_parallel": False}
+    L, h, f, tok = cfg["layers"], cfg["hidden_size"], cfg["ffn_hidden_size"], cfg["global_batch_seqs"] * cfg["seq_len"]
+    hkv = h * cfg["kv_heads"] / cfg["attention_heads"]
+    for fw in (0, 2):
+        none, sel = (evaluate_one(**{**cfg, "framework": fw, "recompute": r}) for r in (0, 1))
+        extra = sel["hardware_flop_per_step"] - none["hardware_flop_per_step"]
+        attn_fwd = 0.5 * 4.0 * cfg["seq_len"] * h * L * tok  # the causal half of the attention forward
+        want = 2.0 * (h * hkv + h * h + h * f) * L * tok if fw == 2 else attn_fwd
+        assert extra == pytest.approx(want, rel=1e-12)
+        assert sel["compute_s"] > none["compute_s"]
+    # the matmuls it reruns are more work than the attention forward here (4k context)
+    titan = [evaluate_one(**{**cfg, "framework": 2, "recompute": r})["compute_s"] for r in (0, 1)]
+    mega = [evaluate_one(**{**cfg, "framework": 0, "recompute": r})["compute_s"] for r in (0, 1)]
+    assert titan[1] - titan[0] > mega[1] - mega[0]
+
+
+def test_full_recomputation_of_some_layers_interpolates_between_none_and_all():
+    """recompute_layers n (Megatron-core block method): n of a chunk's layers rerun their forward and keep
+    only their input; the others keep everything. n = 0 is recompute none; n = the chunk's layers is full."""
+    cfg = {**BASE, "tp": 2, "pp": 2, "dp": 8, "recompute": 2}
+    chunk = cfg["layers"] / cfg["pp"]  # 16 layers a stage, one chunk
+    none = evaluate_one(**{**cfg, "recompute": 0})
+    full = evaluate_one(**cfg)
+    assert evaluate_one(**{**cfg, "recompute_layers": chunk}) == full
+    zero = evaluate_one(**{**cfg, "recompute_layers": 0})
+    for key in ("step_time_s", "compute_s", "tp_comm_s", "hardware_flop_per_step", "memory_bytes"):
+        assert zero[key] == pytest.approx(none[key], rel=1e-12), key
+    half = evaluate_one(**{**cfg, "recompute_layers": 4})
+    for key in ("compute_s", "hardware_flop_per_step"):
+        assert half[key] == pytest.approx(none[key] + 4 / chunk * (full[key] - none[key]), rel=1e-12), key
+    assert full["memory_bytes"] < half["memory_bytes"] < none["memory_bytes"]
+    # the rule set: only with full recomputation, a whole number, at most a chunk's layers
+    assert invalid_reasons(**{**cfg, "recompute_layers": 4, "recompute": 1})
+    assert invalid_reasons(**{**cfg, "recompute_layers": chunk + 1})
+    assert invalid_reasons(**{**cfg, "recompute_layers": 2.5})
+    assert not invalid_reasons(**{**cfg, "recompute_layers": 4})
+    assert invalid_reasons(**{**cfg, "recompute_layers": 9, "vpp": 2})  # 8 layers a chunk
 
 
 def test_fsdp_with_pipeline_stages_runs_as_the_distributed_optimizer():

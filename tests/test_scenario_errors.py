@@ -96,6 +96,10 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
     ("pipeline-split-divides", sub("tp: 2\n    pp: 2\n    dp: 4", "tp: 2\n    pp: 4\n    dp: 2").replace(
         "cluster:", "software:\n  pipeline_split: embedding_and_loss\ncluster:"),
      ["software.pipeline_split", "the 34 units must divide by pp x vpp = 4"], None),
+    ("recompute-layers-need-full", sub("recompute: selective", "recompute: selective\n  recompute_layers: 4"),
+     ["training.recompute_layers", "needs recompute full"], None),
+    ("recompute-layers-beyond-chunk", sub("recompute: selective", "recompute: full\n  recompute_layers: 17"),
+     ["training.recompute_layers", "at most the 16 layers of a model chunk"], None),
     ("offload-with-pipeline", sub("recompute: selective", "recompute: none\n  activation_offload_layers: 4"),
      ["training.activation_offload_layers", "needs pp 1 and recompute none"], None),
     ("negative-replicas", sub("replicas: 10", "replicas: -1"), ["simulation.replicas"], 25),

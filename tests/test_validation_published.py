@@ -63,16 +63,16 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.096  # measured 9.54% over 157 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.070  # measured 6.85%
+    assert overall["mean_abs"] <= 0.093  # measured 9.22% over 157 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.070  # measured 6.95%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.068  # measured 6.72% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.125  # measured 12.38% over 62 rows (target 8%: missed)
-    assert by_gen["blackwell"]["mean_abs"] <= 0.098  # measured 9.67% over 31 rows (target 8%: missed)
+    assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
+    assert by_gen["hopper"]["mean_abs"] <= 0.114  # measured 11.36% over 62 rows (target 8%: missed)
+    assert by_gen["blackwell"]["mean_abs"] <= 0.097  # measured 9.66% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
-    assert by_arch["dense"]["mean_abs"] <= 0.085  # measured 8.47% over 142 rows
-    assert by_arch["moe"]["mean_abs"] <= 0.197  # measured 19.6% over 15 rows: the weakest part of the model
+    assert by_arch["dense"]["mean_abs"] <= 0.083  # measured 8.24% over 142 rows
+    assert by_arch["moe"]["mean_abs"] <= 0.186  # measured 18.5% over 15 rows: the weakest part of the model
 
 
 def test_fp8_speedups_of_matched_pairs(table):

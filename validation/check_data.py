@@ -22,7 +22,7 @@ COLUMNS = (
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size expert_groups expert_groups_per_token "
     "tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
     "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher torch_compile tp pp dp cp ep etp vpp "
-    "zero grad_reduce_in_fp32 micro_batch_seqs global_batch_seqs recompute activation_offload_layers "
+    "zero grad_reduce_in_fp32 micro_batch_seqs global_batch_seqs recompute recompute_layers activation_offload_layers "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement pipeline_split tokens metric value notes published_memory_gib"
 ).split()
 
@@ -62,7 +62,7 @@ PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 
 INT_FIELDS = ("layers hidden_size attention_heads kv_heads head_dim ffn_hidden_size vocab_size experts experts_per_token "
               "moe_ffn_hidden_size expert_groups expert_groups_per_token seq_len gpus gpus_per_node nics_per_node "
-              "nodes_per_leaf tp pp dp cp ep etp vpp activation_offload_layers micro_batch_seqs global_batch_seqs").split()
+              "nodes_per_leaf tp pp dp cp ep etp vpp recompute_layers activation_offload_layers micro_batch_seqs global_batch_seqs").split()
 FLOAT_FIELDS = ["nic_gbit_per_s", "oversubscription", "tokens", "value", "published_memory_gib"]
 REQUIRED = ("id", "desc", "source", "source_detail", "model_name", "seq_len", "gpu", "framework", "metric", "value")
 

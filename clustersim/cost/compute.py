@@ -25,7 +25,7 @@ from typing import Any
 from clustersim.cost import efficiency as eff
 from clustersim.cost.flops import kv_width, q_width
 
-__all__ = ["gemm_s", "elementwise_s", "layer_times", "logits_time_s", "optimizer_s"]
+__all__ = ["gemm_s", "elementwise_s", "layer_times", "op_sac_recompute_gemm_s", "logits_time_s", "optimizer_s"]
 
 #: Bytes per element of the cross-entropy on fp32 logits (forward read + write, backward read + write of
 #: 4-byte values; Megatron's vocab-parallel cross-entropy works in fp32, Korthikanti 2022 Sec. 4.3).
@@ -126,6 +126,29 @@ def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:
     """Memory-bound kernels moving ``byts`` through HBM at the measured STREAM fraction, plus their
     launch gaps."""
     return byts / (hw.bw * hw.hbm_frac) + kernels * hw.gap_s
+
+
+def op_sac_recompute_gemm_s(xp: Any, *, tokens: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any, experts: Any,
+                            topk: Any, t: Any, ep: Any, hw: Hardware, gemm_bytes: Any, qw: Any = None) -> Any:
+    """Forward GEMM time one layer reruns in the backward under op-level selective checkpointing
+    (torchtitan's ``selective_ac_option = "op"``).
+
+    The policy keeps the outputs of every *other* matmul, of the fused attention and of reduce-scatters
+    and recomputes the rest of the layer's forward from them (torchtitan ``parallelize_llama.py``,
+    ``_save_list``: "Saves output of all compute ops, except every second mm"). A Llama layer runs its
+    matmuls as Q, K, V, output projection, then W1, W3, W2 (gated) or W1, W2: the 2nd, 4th and 6th are
+    rerun, i.e. the K projection (tokens x h x k_v/t), the output projection (tokens x q/t x h) and
+    the MLP's W3 (gated: tokens x h x f/t) or W2 (tokens x f/t x h), with the same per-GPU shapes as
+    :func:`layer_times` (MoE: per local expert, as there; no published torchtitan MoE run checks it).
+    The attention core is not rerun: its output is saved."""
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
+    moe = experts > 1.0
+    rows = xp.select(moe, lambda: tokens * topk * ep / experts, lambda: tokens)
+    local = xp.where(moe, experts / ep, 1.0)
+    mlp = xp.where(gated, gemm_s(xp, rows, h, f / t, local, hw, gemm_bytes),
+                   gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes))
+    return gemm_s(xp, tokens, h, hkv / t, 1.0, hw, gemm_bytes) + gemm_s(xp, tokens, q / t, h, 1.0, hw, gemm_bytes) + mlp
 
 
 def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, a: Any, kv: Any,

@@ -28,6 +28,7 @@ __all__ = [
     "logits_flop_per_token",
     "model_flop_per_token",
     "hardware_flop_per_token",
+    "op_sac_recompute_flop_per_token",
 ]
 
 
@@ -134,8 +135,19 @@ def model_flop_per_token(xp: Any, L: Any, gemm: Any, attn: Any, logits: Any, lor
                      lambda: 3.0 * (L * (gemm + attn) + logits))
 
 
+def op_sac_recompute_flop_per_token(h: Any, f: Any, a: Any, kv: Any, topk: Any, qw: Any = None) -> Any:
+    """Forward FLOPs per token per layer that op-level selective checkpointing reruns: the K projection,
+    the output projection and one MLP matmul (h x f per active expert), every second matmul of a Llama
+    layer (torchtitan ``parallelize_llama.py``, "Saves output of all compute ops, except every second mm";
+    :func:`clustersim.cost.compute.op_sac_recompute_gemm_s` times them)."""
+    q = q_width(h, qw)
+    hkv = kv_width(h, a, kv, qw)
+    return 2.0 * (h * hkv + q * h + topk * h * f)
+
+
 def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, recompute: Any,
-                            fused: Any = False) -> Any:
+                            fused: Any = False, op_sac: Any = False, op_sac_gemm: Any = 0.0,
+                            rerun_share: Any = 1.0) -> Any:
     """Hardware FLOPs per token: the FLOPs the time model charges, recomputation included.
 
     Full recomputation reruns every layer's forward (Narayanan 2021 Eq. 3: 96BLsh^2(1 + s/(6h) +
@@ -144,9 +156,17 @@ def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, r
     full s x s scores, forward once and backward twice (Eq. 3's count); fused (FlashAttention, cuDNN) under
     causal masking only the unmasked half, forward once and backward 2.5 times (5 GEMMs against 2;
     FlashAttention-2 Sec. 3.1). So HFU never counts work the time model does not charge.
+
+    ``op_sac`` (torchtitan's op-level selective checkpointing, with ``recompute`` selective): the layer
+    reruns ``op_sac_gemm`` forward GEMM FLOPs per token (:func:`op_sac_recompute_flop_per_token`) and
+    not the attention core, whose output it keeps. ``rerun_share``: the share of the layers full
+    recomputation reruns (training.recompute_layers; 1 = all).
     """
     passes = xp.where(fused, 0.5 * 3.5, 3.0)  # the attention core's charged share of its 3 x 4sh count
-    recomputed = xp.where(fused, 0.5, 1.0) * xp.where(recompute >= 1.0, 1.0, 0.0)
+    sel = (recompute >= 1.0) & (recompute < 2.0)
+    titan = sel & (op_sac != 0.0)
+    share = xp.where(recompute >= 2.0, rerun_share, 1.0)
+    recomputed = xp.where(fused, 0.5, 1.0) * xp.where((recompute >= 1.0) & xp.logical_not(titan), share, 0.0)
     charged_attn = L * attn * (passes + recomputed)
-    gemm_recompute = xp.where(recompute >= 2.0, L * gemm, 0.0)
+    gemm_recompute = xp.where(recompute >= 2.0, L * gemm * rerun_share, 0.0) + xp.where(titan, L * op_sac_gemm, 0.0)
     return model - 3.0 * L * attn + charged_attn + gemm_recompute

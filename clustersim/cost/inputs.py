@@ -133,6 +133,9 @@ class KernelInputs:
         "transformer layer fewer (Megatron-core account_for_loss_in_pipeline_split)", False)
     zero: Any = _f("ZeRO stage 0-3 (FSDP full shard = 3)", 1)
     recompute: Any = _f("activation recomputation code: none, selective, full", 1)
+    recompute_layers: Any = _f(
+        "with full recomputation, the layers of each model chunk that rerun their forward (Megatron-core "
+        "recompute_method block, recompute_num_layers); the others keep their activations; -1: all", -1)
     activation_offload_layers: Any = _f(
         "transformer layers whose stored activations are offloaded to host memory (Megatron-core "
         "cpu_offloading_num_layers; pp 1, no recomputation)", 0)

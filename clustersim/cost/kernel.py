@@ -91,6 +91,20 @@ def _clip(xp: Backend, x: Any, hi: float) -> Any:
     return xp.minimum(xp.maximum(xp.floor(x), 0.0), hi)
 
 
+def _op_sac_s(xp: Backend, framework: Any, on: Any, elementwise_fwd_s: Any, **shape: Any) -> Any:
+    """What op-level selective checkpointing reruns of a layer where ``on``: its every second matmul
+    (:func:`clustersim.cost.compute.op_sac_recompute_gemm_s`) and the forward's memory-bound work. Only
+    torchtitan (``framework``) runs it: computed only when some configuration may."""
+    return xp.select(framework, lambda: xp.where(on, compute.op_sac_recompute_gemm_s(xp, **shape) + elementwise_fwd_s,
+                                                 0.0), lambda: 0.0)
+
+
+def _kept_bytes(xp: Backend, partial: Any, stored: Any, *args: Any, **kwargs: Any) -> Any:
+    """Stored bytes per layer without recomputation (memory.activation_bytes_per_layer, recompute none)
+    where only some layers recompute (``partial``), else ``stored``: computed only when needed."""
+    return xp.select(partial, lambda: memory.activation_bytes_per_layer(xp, *args, **kwargs)[0], lambda: stored)
+
+
 def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozenset(),
             outputs: tuple[str, ...] = OUTPUTS) -> dict[str, Any]:
     """The ``outputs`` (default: every output) for inputs ``x`` (floats, or numpy arrays that broadcast
@@ -142,6 +156,11 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     valid = rules.valid(xp, x, skip_rules)
     lora, qlora = mode >= 2.0, mode >= 3.0
     full, sel = r >= 2.0, (r >= 1.0) & (r < 2.0)
+    # full recomputation of the first n layers of each model chunk only (training.recompute_layers;
+    # Megatron-core recompute_method "block", recompute_num_layers); -1: every layer
+    n_rc = x["recompute_layers"]
+    chunk_rc = xp.where(n_rc < 0.0, Ls / v, xp.minimum(xp.maximum(n_rc, 0.0), Ls / v))
+    rerun = full * chunk_rc / (Ls / v)  # the share of the layers whose forward runs again
     act_b, gemm_b = xp.take(_ACT_BYTES, prec), xp.take(_GEMM_BYTES, prec)
     w_b = xp.take(memory.STATE_BYTES[0], prec)
     g_b = memory.grad_bytes(xp, prec, x["grad_reduce_in_fp32"])
@@ -158,7 +177,11 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     logit_tok = flops.logits_flop_per_token(h, V)
     active_lora = L * flops.lora_layer_params(h, f, a, kv, gated, k, rank, qw)
     model_tok = flops.model_flop_per_token(xp, L, gemm_tok, attn_tok, logit_tok, lora, active_lora)
-    hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"])
+    # torchtitan's selective checkpointing is op-level: it reruns every second matmul, not the attention
+    op_sac = x["framework"] == 2.0
+    hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"], op_sac,
+                                           flops.op_sac_recompute_flop_per_token(h, f, a, kv, k, qw),
+                                           chunk_rc / (Ls / v))
 
     # ---- this GPU's parameters on the heaviest stage
     # MoE parallel folding (Liu et al. 2025, arXiv:2504.14960 Sec. 3; Megatron-core
@@ -193,17 +216,22 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # torchtitan's selective checkpointing is op-level (memory.op_sac_bytes_per_layer)
     stored = xp.where(sel & (fw == 2.0),
                       memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b, qw), stored)
+    # the layers a partial full recomputation leaves alone keep all their activations
+    kept = _kept_bytes(xp, n_rc >= 0.0, stored, tokens, s, h, f, a, kv, gated, k, t, sp, 0.0, flash, act_b,
+                       fp8=(prec >= 3.0) & (fw != 2.0), dropout=drop, gathered_inputs=fw == 2.0, qw=qw)
     sp_div = xp.where(sp, t, 1.0)
     offloaded = memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
     chunk_first, chunk_last = L_first / v - offloaded, L_last / v - offloaded
+    stored_first = memory.chunk_bytes(xp, chunk_first, stored, kept, full, n_rc)
+    stored_last = memory.chunk_bytes(xp, chunk_last, stored, kept, full, n_rc)
     logits_act = memory.logits_bytes(xp, tokens, V, h, t, sp_div, act_b, fw)  # loss-time logits, norm input
     emb_act = drop * tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
     # a layer's backward: its recomputed working set, ring-attention buffers, FSDP2 pre-reduce-scatter grads
-    peak_layer = full * working + memory.cp_ring_bytes(xp, tokens, h, a, kv, t, c, act_b, qw) + fsdp_bwd
+    peak_layer = full * (chunk_rc > 0.0) * working + memory.cp_ring_bytes(xp, tokens, h, a, kv, t, c, act_b, qw) + fsdp_bwd
     # the loss runs before the first layer backward, so its logits and that layer's peak do not coincide
-    act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (chunk_first * stored + emb_act)
+    act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (stored_first + emb_act)
                  + xp.maximum((p == 1.0) * logits_act, peak_layer))
-    act_last = (memory.in_flight_chunks(xp, p, v, m, False) * chunk_last * stored
+    act_last = (memory.in_flight_chunks(xp, p, v, m, False) * stored_last
                 + xp.maximum(logits_act, peak_layer))
     acts = xp.maximum(act_first, act_last) + fsdp_held
     # PyTorch-native stacks report (and run out of) reserved memory: GMLake's measured fragmentation
@@ -214,7 +242,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # each part ends by freeing the intermediates no later line reads (names a lambda reads stay bound):
     # a chunk's live arrays drop from ~116 to ~72 of 128 KiB, so more operands stay in cache
     del act_first, act_last, active_lora, attn_tok, B, bw, chunk_first, chunk_last, emb, emb_act, frag, fsdp_bwd, \
-        fsdp_held, gemm_tok, L, logit_tok, logits_act, mode, net, peak_layer, r, stored, tied, working
+        fsdp_held, gemm_tok, kept, L, logit_tok, logits_act, mode, net, peak_layer, r, stored, stored_first, \
+        stored_last, tied, working
 
     # ---- compute per micro-batch on the heaviest stage
     g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(
@@ -231,7 +260,12 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     experts_fwd = (E > 1.0) * (E / e) * efficiency.MOE_EXPERT_PASS_S
     layer_fwd = g_fwd + a_fwd + el_fwd + adapters + dequant + experts_fwd
     layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant + bwd_gemm_passes * experts_fwd
-    layer_s = layer_fwd + layer_bwd + full * layer_fwd + sel * a_fwd
+    # selective recomputation: Megatron-core reruns the attention core (Korthikanti 2022 Sec. 5);
+    # torchtitan's op-level policy reruns every second matmul and the memory-bound work between them
+    sel_titan = sel & op_sac
+    sac_s = _op_sac_s(xp, op_sac, sel_titan, el_fwd, tokens=tokens, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k,
+                      t=t, ep=e, hw=hw, gemm_bytes=gemm_b, qw=qw)
+    layer_s = layer_fwd + layer_bwd + rerun * layer_fwd + (sel & xp.logical_not(sel_titan)) * a_fwd + sac_s
     logits_s = compute.logits_time_s(xp, tokens, h, V, t, hw, act_b, 1.0 + bwd_gemm_passes)
     del adapters, b, dequant, drop, el_bwd, el_fwd, experts_fwd, f, flash, gated, gemm_b, layer_bwd, \
         s, sp, V
@@ -247,9 +281,9 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # inside dp), the expert-data-parallel group ep x that
     ep_stride = et * xp.where(xp.take(_POSITION["pp"], code) < xp.take(_POSITION["dp"], code), p, 1.0)
     tp_bw, tp_lat = comm.ring_bw(xp, fab, t, stride["tp"])
-    tp_layer = (4.0 + 2.0 * full) * comm.all_reduce_s(xp, t, tokens * h * act_b, tp_bw, tp_lat,
+    tp_layer = (4.0 + 2.0 * rerun) * comm.all_reduce_s(xp, t, tokens * h * act_b, tp_bw, tp_lat,
                                                           comm.all_reduce_steps(xp, fab, t, stride["tp"]))
-    gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + full)
+    gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + rerun)
     # overlapped TP communication (Megatron-core / Transformer Engine userbuffers) still slows the GEMMs it
     # hides behind, as every overlap here does (efficiency.OVERLAP_INTERFERENCE)
     tp_layer = xp.select(tpo, lambda: comm.overlap_s(xp, tp_layer, gemm_layer), lambda: tp_layer)
@@ -263,7 +297,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
                     lambda: comm.dedup_all_to_all_s(xp, fab, e, ep_stride, copy_b, k, x["expert_groups"],
                                                     x["expert_groups_per_token"]),
                     lambda: comm.all_to_all_s(xp, fab, e, ep_stride, copy_b * k))
-    ep_layer = (E > 1.0) * (4.0 + 2.0 * full) * a2a
+    ep_layer = (E > 1.0) * (4.0 + 2.0 * rerun) * a2a
     # overlapped all-to-all (Megatron-core's batch-level overlap of one micro-batch's dispatch and combine
     # with another's compute; DeepSeek-V3's DualPipe, Sec. 3.2.1) hides behind the layer's compute and
     # slows it as every overlap here does
@@ -271,7 +305,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # CP (ring attention, Liu et al. 2023): Megatron-core's p2p ring, or PyTorch's all-gather ring on K,V
     # repeated to the query heads as torchtitan runs it (comm.context_parallel_s)
     kv_chunk = 2.0 * tokens * xp.where(fw == 2.0, qw, kv * qw / a) / t * act_b
-    cp_layer = comm.context_parallel_s(xp, fab, stride["cp"] * c, c, kv_chunk, a_fwd, a_bwd, 1.0 + full + sel,
+    cp_layer = comm.context_parallel_s(xp, fab, stride["cp"] * c, c, kv_chunk, a_fwd, a_bwd,
+                                       1.0 + rerun + (sel & xp.logical_not(sel_titan)),
                                        fw == 2.0, act_b)
     # the stage that sets the pace: the last (its layers, the output layer and the loss) unless the split
     # gives it a layer fewer and a middle stage's layers take longer (pipeline.stage_split)
@@ -283,7 +318,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     mb_fwd = Lp * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
     mb_tp, mb_ep, mb_cp = Lp * tp_layer, Lp * ep_layer, Lp * cp_layer
     del a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_layer, d, et, L_first, L_last, last_paces, \
-        layer_busy, layer_fwd, logits_s, Lp, full, g_fwd, kv, kv_chunk, qw, sel, tp_bw, tp_lat, tpo
+        layer_busy, layer_fwd, logits_s, Lp, full, g_fwd, rerun, kv, kv_chunk, qw, sac_s, sel, sel_titan, tp_bw, tp_lat, tpo
 
     compute_s = m * mb_compute
     tp_s, ep_s, cp_s = m * mb_tp, m * mb_ep, m * mb_cp

@@ -168,6 +168,15 @@ def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, a: Any, kv: Any
     return layer_input + saved + 4.0 * a * tokens / t
 
 
+def chunk_bytes(xp: Any, layers: Any, stored: Any, kept: Any, full: Any, recompute_layers: Any) -> Any:
+    """Stored activation bytes of a model chunk of ``layers`` layers: ``stored`` per layer, except that
+    under full recomputation of only the first ``recompute_layers`` of them (Megatron-core recompute_method
+    "block", recompute_num_layers: the rest of the chunk "will not be recomputed") the other layers keep
+    ``kept``, their activations without recomputation; ``recompute_layers`` -1: every layer."""
+    rc = xp.where(full & (recompute_layers >= 0.0), xp.minimum(xp.maximum(recompute_layers, 0.0), layers), layers)
+    return rc * stored + (layers - rc) * kept
+
+
 def offloaded_layers(xp: Any, offload: Any, stage_layers: Any) -> Any:
     """Layers of a stage whose stored activations live in host memory under Megatron-core's activation
     CPU offloading (``cpu_offloading_num_layers``; Transformer Engine ``get_cpu_offload_context``): the

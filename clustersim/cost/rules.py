@@ -191,6 +191,13 @@ RULES: tuple[Rule, ...] = (
          lambda x, d: ("activation CPU offloading needs pp 1 and recompute none (Megatron-core: no pipeline "
                        f"parallelism and no recomputation with cpu_offloading; got pp {_g(x['pp'])}, recompute "
                        f"code {_g(x['recompute'])})")),
+    Rule("recompute_layers", "training.recompute_layers",
+         lambda xp, x, d: (x["recompute_layers"] < 0.0)
+         | ((x["recompute"] >= 2.0) & _int(xp, x["recompute_layers"])
+            & (x["recompute_layers"] <= d["stage_layers"] / xp.maximum(x["vpp"], 1.0))),
+         lambda x, d: (f"recompute_layers ({_g(x['recompute_layers'])}) needs recompute full and a whole number of "
+                       f"at most the {_g(d['stage_layers'] / max(x['vpp'], 1.0))} layers of a model chunk "
+                       "(Megatron-core recompute_method block, recompute_num_layers)")),
     Rule("lora_rank", "training.lora_rank", lambda xp, x, d: (x["mode"] < 2.0) | (x["lora_rank"] >= 1.0),
          lambda x, d: f"LoRA needs a rank >= 1 (got {_g(x['lora_rank'])})"),
 )

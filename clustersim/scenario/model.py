@@ -322,6 +322,7 @@ def _layout_rule_problems(s: Scenario, arch: dict[str, Any], par: ParallelismSpe
     x.update(seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs,
              tp=par.tp, pp=par.pp, dp=par.dp, cp=par.cp, ep=par.ep, etp=par.etp or 0, vpp=par.vpp, zero=par.zero,
              activation_offload_layers=t.activation_offload_layers,
+             recompute_layers=-1 if t.recompute_layers is None else t.recompute_layers,
              sequence_parallel=par.sequence_parallel, recompute=RECOMPUTE.index(t.recompute),
              precision=PRECISIONS.index(t.precision), mode=MODES.index(t.mode), lora_rank=t.lora_rank,
              framework=FRAMEWORKS.index(s.software.framework), **pipeline_split_inputs(s.software.pipeline_split),

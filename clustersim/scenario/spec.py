@@ -211,6 +211,11 @@ class TrainingSpec(Strict):
     micro_batch_seqs: BatchSeqs = 1
     precision: Literal["fp32", "fp16", "bf16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
+    recompute_layers: Annotated[int, Field(ge=0, le=100_000)] | None = Field(None, description=(
+        "with recompute full, how many layers of each model chunk rerun their forward in the backward "
+        "(Megatron-core recompute_method block, recompute_num_layers); the others keep all their "
+        "activations. torchtitan's selective layer checkpointing every k-th block: a chunk's layers / k. "
+        "Default: every layer"))
     activation_offload_layers: Annotated[int, Field(ge=0, le=100_000)] = Field(0, description=(
         "transformer layers whose stored activations are offloaded to host memory between their forward and "
         "backward (Megatron-core cpu_offloading_num_layers; needs pp 1 and recompute none); 0 = none"))
