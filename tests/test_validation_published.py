@@ -63,15 +63,15 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.093  # measured 9.22% over 157 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.070  # measured 6.95%
+    assert overall["mean_abs"] <= 0.090  # measured 8.97% over 165 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.067  # measured 6.64%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.114  # measured 11.36% over 62 rows (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.106  # measured 10.54% over 70 rows (target 8%: missed)
     assert by_gen["blackwell"]["mean_abs"] <= 0.097  # measured 9.66% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
-    assert by_arch["dense"]["mean_abs"] <= 0.083  # measured 8.24% over 142 rows
+    assert by_arch["dense"]["mean_abs"] <= 0.081  # measured 8.02% over 150 rows
     assert by_arch["moe"]["mean_abs"] <= 0.186  # measured 18.5% over 15 rows: the weakest part of the model
 
 
@@ -175,16 +175,19 @@ def test_the_moe_constant_is_its_fit_and_moves_only_moe_rows(moe_fit):
     assert all(abs(p["refit"] - moe_fit["best"]) <= 1.5e-4 + 1e-12 for p in moe_fit["per_source"])
 
 
-def test_searched_optima_on_ampere_and_blackwell_are_plausible():
-    """Searched optima (parallelism: auto) within 12 points of the best published MFU on A100, B200 and
-    GB200. Hopper optima are known to exceed it (H100 BF16 by up to ~19 points, H200 FP8 by up to ~34):
-    docs/validation.md lists them; the issue's 5-point target is missed there."""
+def test_searched_optima_are_plausible_but_on_the_h200():
+    """Searched optima (parallelism: auto) within 7 points of the best published MFU for their GPU and
+    precision on A100, H100, B200 and GB200: measured worst +6.2 (A100 80 GB, Llama 3 8B; the issue's
+    5-point target is missed by 1.2 there, and by 0.7 on the A100 40 GB), H100 BF16 +0.5 against the DGX
+    Cloud recipe's 59.4%. The H200's only published multi-node runs are torchtitan FSDP ones (67.5%), so its
+    optima, an H100's with more memory and bandwidth, stand up to ~26 points above: docs/validation.md lists
+    them."""
     rows = [r for r in P.plausibility_table() if r["mfu"] is not None]
     assert rows
     for r in rows:
         assert r["mfu"] > 0.2, r
-        if not r["gpu"].startswith(("h100", "h200")):
-            assert r["excess"] <= 0.12, r
+        if not r["gpu"].startswith("h200"):
+            assert r["excess"] <= 0.07, r
 
 
 def test_older_megatron_runs_stay_close(table):
@@ -290,7 +293,7 @@ def test_the_torch_compile_speedup_matches_torchtitans_published_pair():
 def test_published_band_reads_the_ranges_by_size():
     """The published range for a size is the mfu_ranges.csv row whose [min, max) band holds it (dense rows
     only); no row, no band."""
-    assert P.published_band("h100-sxm-80gb", "fp8", 8.03) == (0.542, 0.7846)
+    assert P.published_band("h100-sxm-80gb", "fp8", 8.03) == (0.542, 0.793)
     assert P.published_band("h100-sxm-80gb", "bf16", 405.0) == (0.38, 0.43)
     assert P.published_band("h200-sxm-141gb", "fp8", 70.0) is None
     assert P.published_band("h100-sxm-80gb", "bf16", 2000.0) is None
