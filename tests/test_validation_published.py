@@ -63,15 +63,15 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.090  # measured 8.97% over 165 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.067  # measured 6.64%
+    assert overall["mean_abs"] <= 0.087  # measured 8.68% over 173 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.064  # measured 6.34%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.106  # measured 10.54% over 70 rows (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.098  # measured 9.72% over 78 rows (target 8%: missed)
     assert by_gen["blackwell"]["mean_abs"] <= 0.097  # measured 9.66% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
-    assert by_arch["dense"]["mean_abs"] <= 0.081  # measured 8.02% over 150 rows
+    assert by_arch["dense"]["mean_abs"] <= 0.078  # measured 7.75% over 158 rows
     assert by_arch["moe"]["mean_abs"] <= 0.186  # measured 18.5% over 15 rows: the weakest part of the model
 
 
@@ -294,7 +294,7 @@ def test_published_band_reads_the_ranges_by_size():
     """The published range for a size is the mfu_ranges.csv row whose [min, max) band holds it (dense rows
     only); no row, no band."""
     assert P.published_band("h100-sxm-80gb", "fp8", 8.03) == (0.542, 0.793)
-    assert P.published_band("h100-sxm-80gb", "bf16", 405.0) == (0.38, 0.43)
+    assert P.published_band("h100-sxm-80gb", "bf16", 405.0) == (0.38, 0.4667)
     assert P.published_band("h200-sxm-141gb", "fp8", 70.0) is None
     assert P.published_band("h100-sxm-80gb", "bf16", 2000.0) is None
 
