@@ -77,6 +77,8 @@ def estimate_layout(d: dict[str, Any], esc: Callable[[Any], str]) -> list[TextTa
     layout = (f"tp {par['tp']} x pp {par['pp']} x dp {par['dp']} x cp {par['cp']}, ep {par['ep']}, vpp {par['vpp']}, "
               f"ZeRO-{par['zero']}, SP {'on' if par['sequence_parallel'] else 'off'}, "
               f"micro-batch {par['micro_batch_seqs']}, recompute {par['recompute']}"
+              + (f" ({par['recompute_layers']} layers a chunk)"
+                 if par.get("recompute_layers") is not None and par["recompute"] == "full" else "")
               + (" (searched)" if par.get("searched") else ""))
     rows = [
         ("parallelism", layout),

@@ -10,6 +10,7 @@ ResolvedRun (or its KernelInputs) and never go back to the Scenario's catalog ac
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -105,15 +106,32 @@ _AUTO_ATTENTION = {"megatron": "cudnn", "nemo": "cudnn", "torchtitan": "flash2",
 _FP8_CAST_BYTES = {"delayed": 3.0, "current": 5.0, "blockwise": 3.5, "mxfp8": 3.25}
 
 
-def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
+def head_dim_scale(scale: Mapping[Any, Any], head_dim: float) -> float:
+    """A fused attention kernel's throughput at ``head_dim`` relative to head dim 128, from the GPU's
+    measured points (kernel_model.yaml ``attention_head_dim_scale``: FlashAttention-3's H100 causal forward
+    by head dim, Shah et al. 2024 Fig. 5; FlashAttention-4's B200 head-dim-64 point), linear in
+    log2(head dim) between them and clamped beyond the outer ones."""
+    points = sorted((math.log2(float(k)), float(v)) for k, v in scale.items())
+    x = math.log2(max(float(head_dim), 1.0))
+    if x <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+def software_inputs(s: Scenario, gpu: Mapping[str, Any], head_dim: float = 128.0) -> dict[str, Any]:
     """The software stack's fields: the attention kernel (auto resolved), framework, FP8 recipe, pipeline
-    split, and the GPU's measured efficiencies for that kernel and precision (catalog kernel_model.yaml)."""
+    split, and the GPU's measured efficiencies for that kernel and precision (catalog kernel_model.yaml),
+    the attention ones at the model's ``head_dim`` (:func:`head_dim_scale`)."""
     from clustersim.scenario import catalog
 
     sw = s.software
     attention = sw.attention if sw.attention != "auto" else _AUTO_ATTENTION[sw.framework]
     hw = catalog.kernel_model(str(gpu.get("name")))
     att = hw["attention"][attention]
+    per_head = head_dim_scale(hw["attention_head_dim_scale"], head_dim)
     gemm = hw["gemm_peak_fraction"]
     recipe = sw.fp8_recipe or ("mxfp8" if str(gpu.get("name", "")).startswith(("b200", "gb200")) else "delayed")
     bf16 = (gpu.get("peak_tflops") or {}).get("bf16") or (gpu.get("peak_tflops") or {}).get("fp16") or 0.0
@@ -126,7 +144,7 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any]) -> dict[str, Any]:
         "gemm_peak_fraction": float(gemm.get(s.training.precision, gemm.get("bf16", 0.8))),
         "gemm_half_size": float(hw["gemm_half_size"].get(s.training.precision, hw["gemm_half_size"]["bf16"])),
         "gemm_sm_count": int(hw["sm_count"]), "gemm_tile_m": int(hw["tile_m"]), "gemm_tile_n": int(hw["tile_n"]),
-        "attention_fwd_fraction": float(att["fwd"]), "attention_bwd_fraction": float(att["bwd"]),
+        "attention_fwd_fraction": float(att["fwd"]) * per_head, "attention_bwd_fraction": float(att["bwd"]) * per_head,
         "attention_half_seq": float(hw["attention_half_seq"]), "hbm_fraction": float(hw["hbm_fraction"]),
     }
 
@@ -156,7 +174,8 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         grad_reduce_in_fp32=t.grad_reduce_in_fp32,
         peak_flop_per_s=_peak_flop_per_s(gpu, t.precision),
         hbm_bytes=(float(gpu["memory_gib"]) - s.cluster.gpu_memory_headroom_gib) * units.GIB,
-        **software_inputs(s, gpu),
+        **software_inputs(s, gpu, arch.get("attention_head_dim") or arch.get("head_dim")
+                          or arch["hidden_size"] / arch["attention_heads"]),
         hbm_bw_bytes_per_s=float(gpu["hbm_gbyte_per_s"]) * units.GB,
         usd_per_gpu_hour=price or 0.0, **{"gpus_per_node": gpus_per_node, **fabric}, **layout,
     )

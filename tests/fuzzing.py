@@ -80,6 +80,7 @@ _EDGES: list[tuple[str, list[Any]]] = [
     ("software.moe_dispatcher", ["deepep", "alltoall", "nccl"]),
     ("training.activation_offload_layers", [0, 1, 31, 32, 100000]),
     ("training.recompute_layers", [None, 0, 1, 16, 17, 100000, -1]),
+    ("model", [{"preset": "llama3-8b", "attention_head_dim": d} for d in (64, 192, 0, -1, "wide")]),
     ("training.grad_reduce_in_fp32", [False, True, "no"]),
     ("software.torch_compile", [True, False, "maybe", 1]),
 ]

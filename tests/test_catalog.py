@@ -319,3 +319,35 @@ def test_accessors_return_copies():
     catalog.gpus()["h100-sxm-80gb"]["memory_gib"] = 1.0
     assert catalog.gpu("h100-sxm-80gb")["peak_tflops"]["bf16"] == 989.0
     assert catalog.gpus()["h100-sxm-80gb"]["memory_gib"] == 80.0
+
+
+def test_attention_throughput_by_head_dim_follows_the_measured_points():
+    """kernel_model.yaml attention_head_dim_scale: the FA3 paper's H100 causal forward at 16k by head dim
+    (475 / 616 / 642 TFLOP/s), FA4's B200 head-dim-64 point (852.4 / 1276.4), no change on the A100 (its
+    FA2 head-dim-64 point is at the head-dim-128 level); between the points linear in log2(head dim)."""
+    from clustersim.resolve import head_dim_scale
+
+    h100 = catalog.kernel_model("h100-sxm-80gb")["attention_head_dim_scale"]
+    assert h100[64] == pytest.approx(475 / 616, abs=5e-4) and h100[256] == pytest.approx(642 / 616, abs=5e-4)
+    assert catalog.kernel_model("b200-sxm-192gb")["attention_head_dim_scale"][64] == pytest.approx(852.4 / 1276.4, abs=5e-4)
+    assert set(catalog.kernel_model("a100-sxm-80gb")["attention_head_dim_scale"].values()) == {1.0}
+    assert head_dim_scale(h100, 128) == 1.0
+    assert head_dim_scale(h100, 64) == h100[64] and head_dim_scale(h100, 32) == h100[64]  # clamped
+    assert head_dim_scale(h100, 512) == h100[256]
+    mid = head_dim_scale(h100, 2 ** 6.5)  # halfway between 64 and 128 in log2
+    assert mid == pytest.approx((h100[64] + 1.0) / 2, rel=1e-12)
+
+
+def test_the_attention_kernel_runs_at_the_models_head_dim():
+    """The estimate's attention fractions are the head-dim-128 ones times the GPU's scale at the model's
+    head dim; model.attention_head_dim (MLA) overrides head_dim for it and for nothing else."""
+    from clustersim.resolve import resolve_run
+
+    base = {"name": "hd", "model": {"preset": "llama3-8b"}, "cluster": {"gpu": "h100-sxm-80gb", "nodes": 1},
+            "training": {"parallelism": {"tp": 1, "pp": 1}, "seq_len": 8192, "global_batch_seqs": 8,
+                         "tokens": 1e9}}
+    x = resolve_run(base).inputs
+    mla = resolve_run({**base, "model": {"preset": "llama3-8b", "attention_head_dim": 64}}).inputs
+    assert mla.attention_fwd_fraction == pytest.approx(x.attention_fwd_fraction * 475 / 616, abs=1e-3)
+    assert mla.attention_bwd_fraction == pytest.approx(x.attention_bwd_fraction * 475 / 616, abs=1e-3)
+    assert (mla.hidden_size, mla.head_dim, mla.attention_heads) == (x.hidden_size, x.head_dim, x.attention_heads)

@@ -91,6 +91,20 @@ def test_estimate_json_has_the_contract_keys(runner):
     assert table.exit_code == 0 and "step time" in table.output
 
 
+def test_estimate_reports_partial_recomputation(runner):
+    """training.recompute_layers shows in the layout line and the JSON's parallelism (null when unset)."""
+    d = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json"]).output)
+    assert d["parallelism"]["recompute_layers"] is None
+    sets = ["--set", "training.recompute=full", "--set", "training.recompute_layers=2"]
+    part = runner.invoke(cli, ["estimate", QUICK, "--json", *sets])
+    assert part.exit_code == 0, part.output
+    got = json.loads(part.output)
+    assert got["parallelism"]["recompute"] == "full" and got["parallelism"]["recompute_layers"] == 2
+    table = runner.invoke(cli, ["estimate", QUICK, *sets])
+    flat = " ".join(table.output.replace("│", " ").split())  # the table may wrap the layout line
+    assert table.exit_code == 0 and "recompute full (2 layers a chunk)" in flat, flat
+
+
 def test_estimate_set_changes_the_answer(runner):
     base = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json"]).output)
     cheaper = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json", "--set", "pricing.preset=",

@@ -63,16 +63,16 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.087  # measured 8.62% over 181 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.066  # measured 6.55%
+    assert overall["mean_abs"] <= 0.085  # measured 8.48% over 181 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.064  # measured 6.34%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.096  # measured 9.51% over 86 rows (target 8%: missed)
-    assert by_gen["blackwell"]["mean_abs"] <= 0.097  # measured 9.66% over 31 rows (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.095  # measured 9.42% over 86 rows (target 8%: missed)
+    assert by_gen["blackwell"]["mean_abs"] <= 0.091  # measured 9.08% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
-    assert by_arch["dense"]["mean_abs"] <= 0.077  # measured 7.62% over 162 rows
-    assert by_arch["moe"]["mean_abs"] <= 0.173  # measured 17.2% over 19 rows: the weakest part of the model
+    assert by_arch["dense"]["mean_abs"] <= 0.076  # measured 7.58% over 162 rows
+    assert by_arch["moe"]["mean_abs"] <= 0.163  # measured 16.2% over 19 rows: the weakest part of the model
 
 
 def test_fp8_speedups_of_matched_pairs(table):

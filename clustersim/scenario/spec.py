@@ -146,6 +146,11 @@ class ModelSpec(Strict):
         "queries and the attention output are attention_heads x head_dim wide, keys and values kv_heads x "
         "head_dim (Qwen3: 128 with hidden 4096 and 64 heads; gpt-oss: 64); default hidden_size / "
         "attention_heads"))
+    attention_head_dim: Width | None = Field(None, description=(
+        "the head dimension the attention kernel runs at, where it differs from head_dim: multi-head latent "
+        "attention (DeepSeek-V2/V3) attends with 192-dim queries and keys (128 + 64 rotary) while the scenario "
+        "writes the model as attention_heads heads of hidden_size / attention_heads; only the kernel's "
+        "throughput by head dim reads it (the GPU's measured attention_head_dim_scale); default head_dim"))
     vocab_size: Vocab | None = None
     gated_mlp: bool | None = Field(None, description="SwiGLU-style MLP with three matrices; default false")
     experts: Experts | None = Field(None, description="experts per MoE layer; 1 = dense")

@@ -303,7 +303,7 @@ def _kernel_model(gpu_name: str) -> dict[str, Any]:
     for key, value in entry.items():
         if key == "attention":
             base["attention"] = {**base["attention"], **value}
-        elif key in ("gemm_peak_fraction", "gemm_half_size"):
+        elif key in ("gemm_peak_fraction", "gemm_half_size", "attention_head_dim_scale"):
             base[key] = {**base[key], **value}
         elif key != "notes":
             base[key] = value
