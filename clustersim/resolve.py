@@ -111,6 +111,7 @@ def head_dim_scale(scale: Mapping[Any, Any], head_dim: float) -> float:
     measured points (kernel_model.yaml ``attention_head_dim_scale``: FlashAttention-3's H100 causal forward
     by head dim, Shah et al. 2024 Fig. 5; FlashAttention-4's B200 head-dim-64 point), linear in
     log2(head dim) between them and clamped beyond the outer ones."""
+    # (numpy's interp by hand: the scalar estimate path imports no numpy, tests/test_startup.py)
     points = sorted((math.log2(float(k)), float(v)) for k, v in scale.items())
     x = math.log2(max(float(head_dim), 1.0))
     if x <= points[0][0]:

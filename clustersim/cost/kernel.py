@@ -263,9 +263,10 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # selective recomputation: Megatron-core reruns the attention core (Korthikanti 2022 Sec. 5);
     # torchtitan's op-level policy reruns every second matmul and the memory-bound work between them
     sel_titan = sel & op_sac
+    sel_attn = sel & xp.logical_not(sel_titan)  # selective recomputation that reruns the attention core
     sac_s = _op_sac_s(xp, op_sac, sel_titan, el_fwd, tokens=tokens, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k,
                       t=t, ep=e, hw=hw, gemm_bytes=gemm_b, qw=qw)
-    layer_s = layer_fwd + layer_bwd + rerun * layer_fwd + (sel & xp.logical_not(sel_titan)) * a_fwd + sac_s
+    layer_s = layer_fwd + layer_bwd + rerun * layer_fwd + sel_attn * a_fwd + sac_s
     logits_s = compute.logits_time_s(xp, tokens, h, V, t, hw, act_b, 1.0 + bwd_gemm_passes)
     del adapters, b, dequant, drop, el_bwd, el_fwd, experts_fwd, f, flash, gated, gemm_b, layer_bwd, \
         s, sp, V
@@ -306,7 +307,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # repeated to the query heads as torchtitan runs it (comm.context_parallel_s)
     kv_chunk = 2.0 * tokens * xp.where(fw == 2.0, qw, kv * qw / a) / t * act_b
     cp_layer = comm.context_parallel_s(xp, fab, stride["cp"] * c, c, kv_chunk, a_fwd, a_bwd,
-                                       1.0 + rerun + (sel & xp.logical_not(sel_titan)),
+                                       1.0 + rerun + sel_attn,
                                        fw == 2.0, act_b)
     # the stage that sets the pace: the last (its layers, the output layer and the loss) unless the split
     # gives it a layer fewer and a middle stage's layers take longer (pipeline.stage_split)
@@ -318,7 +319,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     mb_fwd = Lp * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
     mb_tp, mb_ep, mb_cp = Lp * tp_layer, Lp * ep_layer, Lp * cp_layer
     del a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_layer, d, et, L_first, L_last, last_paces, \
-        layer_busy, layer_fwd, logits_s, Lp, full, g_fwd, rerun, kv, kv_chunk, qw, sac_s, sel, sel_titan, tp_bw, tp_lat, tpo
+        layer_busy, layer_fwd, logits_s, Lp, full, g_fwd, rerun, kv, kv_chunk, qw, sac_s, sel, sel_attn, sel_titan, tp_bw, tp_lat, tpo
 
     compute_s = m * mb_compute
     tp_s, ep_s, cp_s = m * mb_tp, m * mb_ep, m * mb_cp
