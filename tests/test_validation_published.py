@@ -63,16 +63,16 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.085  # measured 8.48% over 181 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.064  # measured 6.34%
+    assert overall["mean_abs"] <= 0.087  # measured 8.67% over 186 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.066  # measured 6.59%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.095  # measured 9.42% over 86 rows (target 8%: missed)
-    assert by_gen["blackwell"]["mean_abs"] <= 0.091  # measured 9.08% over 31 rows (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.101  # measured 10.05% over 91 rows (target 8%: missed)
+    assert by_gen["blackwell"]["mean_abs"] <= 0.083  # measured 8.23% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
     assert by_arch["dense"]["mean_abs"] <= 0.076  # measured 7.58% over 162 rows
-    assert by_arch["moe"]["mean_abs"] <= 0.163  # measured 16.2% over 19 rows: the weakest part of the model
+    assert by_arch["moe"]["mean_abs"] <= 0.161  # measured 16.1% over 24 rows: the weakest part of the model
 
 
 def test_fp8_speedups_of_matched_pairs(table):
@@ -158,16 +158,17 @@ def test_the_fitted_constant_is_what_the_documented_fit_gives(fit):
 
 def test_leave_one_source_out_is_stable(fit):
     """Refitted without any one source, the constant stays within one grid step or two of the fit, and the
-    held-out sources' mean error stays bounded (measured 11.3%; the issue's 8% target is missed)."""
+    held-out sources' mean error stays bounded (measured 10.1%; the issue's 8% target is missed)."""
     assert all(abs(p["refit"] - fit["best"]) <= 0.2 + 1e-9 for p in fit["per_source"])
     held = [p["held_out_mean_abs"] for p in fit["per_source"]]
     assert sum(held) / len(held) <= 0.114
 
 
 def test_the_moe_constant_is_its_fit_and_moves_only_moe_rows(moe_fit):
-    """MOE_EXPERT_PASS_S is the grid fit over the rows it moves, which are the MoE rows only; without the
-    Megatron-Bridge source (8 of its 10 rows) the two Mixtral rows left barely identify it (the refit
-    moves to 0.2-0.3 ms): the docs say so."""
+    """MOE_EXPERT_PASS_S is the grid fit over the rows it moves, which are the MoE rows only (0.1 ms over 24
+    rows from 4 sources). The sources disagree: without Megatron-Bridge (11 rows) the refit falls to 0 and
+    predicts that source's rows 54% off, without NeMo AutoModel's PyTorch-native rows it rises to 0.15 ms:
+    the docs say so."""
     assert moe_fit["best"] == moe_fit["current"]
     rows = {r["id"]: r for r in P.published_rows()}
     moe_rows = [r for r in rows.values() if int(r.get("experts") or 1) > 1 and r["metric"] != "gpu_hours"]

@@ -86,7 +86,7 @@ OVERLAP_INTERFERENCE = 0.6
 #: of fine-grained MoE (Yan et al. 2026, "Scalable Training of Mixture-of-Experts Models with Megatron
 #: Core", arXiv:2603.07685, Sec. 1-2), and its fused, sync-free MoE kernels later gave +93% end to end on
 #: GPT-OSS and +8% on DeepSeek-V3 (NVIDIA technical blog, "Boosting MoE Training Throughput with Advanced
-#: Fusion Kernels", 2026-06-15). 0.15 ms is about five host-dispatched kernels at the 5-25 us each of
+#: Fusion Kernels", 2026-06-15). 0.1 ms is four to twenty host-dispatched kernels at the 5-25 us each of
 #: PyTorch's eager dispatch path. Fitted on the published MoE rows (docs/validation.md: the value, the
 #: rows, and how far it moves when one source is left out); the same for every GPU and model.
-MOE_EXPERT_PASS_S = 1.5e-4
+MOE_EXPERT_PASS_S = 1.0e-4
