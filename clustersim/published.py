@@ -150,6 +150,9 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     _put(training, "recompute_layers", _int(row, "recompute_layers"))
     _put(training, "activation_offload_layers", _int(row, "activation_offload_layers"))
     _put(training, "grad_reduce_in_fp32", _bool(row, "grad_reduce_in_fp32"))
+    for key in ("master_weights_dtype", "optimizer_moments_dtype"):
+        if row.get(key):
+            training[key] = row[key]
     training["tokens"] = _num(row, "tokens") or _DEFAULT_TOKENS
     if row.get("tp") or row.get("pp") or row.get("dp") or row.get("zero"):
         par: dict[str, Any] = {}

@@ -18,6 +18,7 @@ from typing import Any
 
 from clustersim import units
 from clustersim.cost.inputs import KernelInputs, pipeline_split_inputs
+from clustersim.cost.memory import optimizer_state_bytes
 from clustersim.errors import InfeasibleError
 from clustersim.planning import cluster_for, fabric_for, network_params
 from clustersim.scenario import Scenario, load_scenario
@@ -173,6 +174,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         activation_offload_layers=t.activation_offload_layers,
         recompute_layers=-1 if t.recompute_layers is None else t.recompute_layers,
         grad_reduce_in_fp32=t.grad_reduce_in_fp32,
+        optimizer_state_bytes=optimizer_state_bytes(t.precision, t.master_weights_dtype, t.optimizer_moments_dtype),
         peak_flop_per_s=_peak_flop_per_s(gpu, t.precision),
         hbm_bytes=(float(gpu["memory_gib"]) - s.cluster.gpu_memory_headroom_gib) * units.GIB,
         **software_inputs(s, gpu, arch.get("attention_head_dim") or arch.get("head_dim")

@@ -82,6 +82,8 @@ _EDGES: list[tuple[str, list[Any]]] = [
     ("training.recompute_layers", [None, 0, 1, 16, 17, 100000, -1]),
     ("model", [{"preset": "llama3-8b", "attention_head_dim": d} for d in (64, 192, 0, -1, "wide")]),
     ("training.grad_reduce_in_fp32", [False, True, "no"]),
+    ("training.master_weights_dtype", ["fp32", "bf16", "fp16", "fp8", 4]),
+    ("training.optimizer_moments_dtype", ["fp32", "bf16", "fp8", "int4", None]),
     ("software.torch_compile", [True, False, "maybe", 1]),
 ]
 

@@ -41,7 +41,7 @@ configs = st.fixed_dictionaries({
     "global_batch_seqs": st.sampled_from([64, 128, 256]),
     "etp": st.sampled_from([0, 1, 2]), "activation_offload_layers": st.sampled_from([0, 4]),
     "grad_reduce_in_fp32": st.booleans(), "head_dim": st.sampled_from([0.0, 64.0, 256.0]), "framework": st.sampled_from([0, 2]),
-    "recompute_layers": st.sampled_from([-1, 0, 3]),
+    "recompute_layers": st.sampled_from([-1, 0, 3]), "optimizer_state_bytes": st.sampled_from([0.0, 6.0, 8.0]),
 })
 
 

@@ -156,6 +156,27 @@ def test_bf16_gradient_reduction_halves_the_gradient_buffer():
     assert bf16["dp_comm_s"] < fp32["dp_comm_s"]  # half the reduce-scatter volume
 
 
+def test_optimizer_state_dtypes_set_the_optimizer_bytes():
+    """K = master copy + two Adam moments at the run's dtypes: 12 by default (Rajbhandari 2020), 8 with bf16
+    moments over an fp32 master (DeepSeek-V3), 6 with all three in bf16 (Apex DistributedFusedAdam with
+    dtype bf16), moments only in fp32 training; the memory, the optimizer step's traffic and the
+    checkpoint follow it, nothing else does."""
+    assert [memory.optimizer_state_bytes(p) for p in PRECISIONS] == list(memory.STATE_BYTES[2])
+    assert memory.optimizer_state_bytes("bf16", "fp32", "bf16") == 8.0
+    assert memory.optimizer_state_bytes("bf16", "bf16", "bf16") == 6.0
+    assert memory.optimizer_state_bytes("fp8", "fp16", "fp8") == 4.0
+    assert memory.optimizer_state_bytes("fp32", "fp32", "bf16") == 4.0
+    base = evaluate_one(**LLAMA70)
+    assert evaluate_one(**{**LLAMA70, "optimizer_state_bytes": 12.0}) == base  # the default, stated
+    six = evaluate_one(**{**LLAMA70, "optimizer_state_bytes": 6.0})
+    assert six["optimizer_bytes"] == pytest.approx(base["optimizer_bytes"] / 2, rel=1e-12)
+    assert six["memory_bytes"] == pytest.approx(base["memory_bytes"] - base["optimizer_bytes"] / 2, rel=1e-12)
+    assert six["checkpoint_bytes"] == pytest.approx(base["checkpoint_bytes"] * 8.0 / 14.0, rel=1e-12)
+    assert six["optimizer_s"] < base["optimizer_s"]
+    for key in ("weights_bytes", "grads_bytes", "activations_bytes", "compute_s", "dp_comm_s"):
+        assert six[key] == base[key], key
+
+
 def test_activation_offload_keeps_one_offloaded_layer_on_the_gpu():
     """n offloaded layers free n - 1 layers' stored activations (one is in transit, double-buffered)."""
     base = evaluate_one(**LLAMA70)
@@ -223,3 +244,20 @@ def test_torchtitan_selective_checkpointing_is_op_level():
     assert root_held == pytest.approx(2.0 * 2.0 * v * h, rel=1e-12)
     assert megatron["activations_bytes"] - titan["activations_bytes"] == pytest.approx(
         80 * (kor - per_layer) - loss_extra - root_held, rel=1e-9)
+
+
+def test_optimizer_dtypes_reach_the_estimate_through_the_scenario():
+    """The scenario keys a user writes (training.master_weights_dtype, training.optimizer_moments_dtype)
+    set the estimate's optimizer bytes: 12 -> 8 -> 6 per parameter, the rest of the memory unchanged."""
+    from clustersim.estimate import estimate
+
+    def run(*keys):
+        return estimate("scenarios/quickstart.yaml", set=keys, with_theory=False, with_interval=False).kernel
+
+    base = run()
+    moments = run("training.optimizer_moments_dtype=bf16")
+    both = run("training.optimizer_moments_dtype=bf16", "training.master_weights_dtype=bf16")
+    assert moments["optimizer_bytes"] == pytest.approx(base["optimizer_bytes"] * 8.0 / 12.0, rel=1e-12)
+    assert both["optimizer_bytes"] == pytest.approx(base["optimizer_bytes"] * 6.0 / 12.0, rel=1e-12)
+    assert both["weights_bytes"] == base["weights_bytes"] and both["grads_bytes"] == base["grads_bytes"]
+    assert both["checkpoint_bytes"] < moments["checkpoint_bytes"] < base["checkpoint_bytes"]

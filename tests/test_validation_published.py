@@ -63,15 +63,15 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.087  # measured 8.67% over 186 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.066  # measured 6.59%
+    assert overall["mean_abs"] <= 0.087  # measured 8.63% over 187 rows (target 5%: missed)
+    assert overall["median_abs"] <= 0.066  # measured 6.55%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.101  # measured 10.05% over 91 rows (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.100  # measured 9.94% over 92 rows (target 8%: missed)
     assert by_gen["blackwell"]["mean_abs"] <= 0.083  # measured 8.23% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
-    assert by_arch["dense"]["mean_abs"] <= 0.076  # measured 7.58% over 162 rows
+    assert by_arch["dense"]["mean_abs"] <= 0.076  # measured 7.53% over 163 rows
     assert by_arch["moe"]["mean_abs"] <= 0.161  # measured 16.1% over 24 rows: the weakest part of the model
 
 

@@ -22,7 +22,7 @@ COLUMNS = (
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size expert_groups expert_groups_per_token "
     "tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
     "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher torch_compile tp pp dp cp ep etp vpp "
-    "zero grad_reduce_in_fp32 micro_batch_seqs global_batch_seqs recompute recompute_layers activation_offload_layers "
+    "zero grad_reduce_in_fp32 master_weights_dtype optimizer_moments_dtype micro_batch_seqs global_batch_seqs recompute recompute_layers activation_offload_layers "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement pipeline_split tokens metric value notes published_memory_gib"
 ).split()
 
@@ -53,6 +53,8 @@ ENUMS: dict[str, set[str]] = {
     "tied_embeddings": {"true", "false", ""},
     "dropout": {"true", "false", ""},
     "grad_reduce_in_fp32": {"true", "false", ""},
+    "master_weights_dtype": {"fp32", "bf16", "fp16", ""},
+    "optimizer_moments_dtype": {"fp32", "bf16", "fp16", "fp8", ""},
     "sequence_parallel": {"true", "false", ""},
     "tp_comm_overlap": {"true", "false", ""},
     "ep_comm_overlap": {"true", "false", ""},

@@ -140,6 +140,9 @@ class KernelInputs:
         "transformer layers whose stored activations are offloaded to host memory (Megatron-core "
         "cpu_offloading_num_layers; pp 1, no recomputation)", 0)
     grad_reduce_in_fp32: Any = _f("bf16/fp8 gradients accumulated and reduced in an fp32 buffer (else bf16)", True)
+    optimizer_state_bytes: Any = _f(
+        "optimizer bytes per trained parameter: master weights and Adam moments (memory.optimizer_state_bytes); "
+        "0: the precision's default (memory.STATE_BYTES)", 0.0)
     sequence_parallel: Any = _f("Megatron sequence parallelism (with tp > 1)", True)
     precision: Any = _f("training precision code: fp32, fp16, bf16, fp8", 2)
     mode: Any = _f("training mode code: pretrain, full-finetune, lora, qlora", 0)

@@ -56,9 +56,6 @@ OUTPUTS = (("step_time_s",) + BREAKDOWN + (
 BOOL_OUTPUTS = ("fits_in_memory", "valid")
 _FLOAT_OUTPUTS = tuple(k for k in OUTPUTS if k not in BOOL_OUTPUTS)
 
-#: Checkpointed bytes per parameter by precision: weights + fp32 master + Adam m and v (fp32 training has
-#: no separate master). 14 B/param for bf16 is BLOOM's measured 14 (reference.md B.4, D.4).
-_CHECKPOINT_BYTES = (12.0, 14.0, 14.0, 14.0)
 _ACT_BYTES = (4.0, 2.0, 2.0, 2.0)  # stored activations: fp32, else 16-bit (fp8 keeps bf16 activations)
 _GEMM_BYTES = (4.0, 2.0, 2.0, 1.0)  # GEMM operands
 _CHUNK = 16384  # rows per vectorized pass: keeps temporaries in cache
@@ -164,7 +161,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     act_b, gemm_b = xp.take(_ACT_BYTES, prec), xp.take(_GEMM_BYTES, prec)
     w_b = xp.take(memory.STATE_BYTES[0], prec)
     g_b = memory.grad_bytes(xp, prec, x["grad_reduce_in_fp32"])
-    k_b = xp.take(memory.STATE_BYTES[2], prec)
+    # the optimizer's master weights and moments at the run's dtypes (memory.optimizer_state_bytes)
+    k_b = xp.where(x["optimizer_state_bytes"] > 0.0, x["optimizer_state_bytes"], xp.take(memory.STATE_BYTES[2], prec))
     tokens = b * s / c  # this GPU's tokens of one micro-batch
     tok_step = B * s
 
@@ -201,7 +199,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
 
     # ---- memory
     weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
-                                                     dp_dense, dp_expert, prec, g_b)
+                                                     dp_dense, dp_expert, prec, g_b, k_b)
     weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
     fw = x["framework"]
     # FSDP2's root parameters and one layer's pre-reduce-scatter gradients (memory.fsdp2_buffer_bytes)
@@ -384,6 +382,10 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     opt_params = train_dense / xp.where(z >= 1.0, dp_dense, 1.0) + train_expert / xp.where(z >= 1.0, dp_expert, 1.0)
     # the optimizer step, plus a calibration profile's fixed per-step overhead (0 in the public model)
     opt_s = compute.optimizer_s(xp, opt_params, w_b, g_b, k_b, hw) + pos(x["step_overhead_s"], 0.0)
+    # checkpointed bytes per trained parameter: weights + the optimizer's master copy and moments (fp32
+    # training: no separate master); with the default dtypes 14 for bf16, BLOOM's measured 14 (reference.md
+    # B.4, D.4)
+    ckpt_b = w_b + k_b
     del ar_lat, bucket_b, buckets, bw_d, bw_e, dp_dense, dp_expert, E, edp_stride, expert_stage, fw, g_b, \
         gather_s, gd, ge, k_b, lat_d, lat_e, lora, Ls, m, mb_busy, mb_bwd_busy, mb_compute, mb_cp, mb_ep, \
         mb_fwd, mb_tp, opt_params, p, qlora, reduce_exposed, reduce_s, reduces, rs_lat, steps_d, steps_e, \
@@ -419,7 +421,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     if "memory_excess_bytes" in want:
         out["memory_excess_bytes"] = xp.maximum(mem - hbm, 0.0)
     if "checkpoint_bytes" in want:
-        out["checkpoint_bytes"] = trainable * xp.take(_CHECKPOINT_BYTES, prec)
+        out["checkpoint_bytes"] = trainable * ckpt_b
     return out
 
 

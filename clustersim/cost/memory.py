@@ -12,6 +12,15 @@ which ZeRO-1 shards the optimizer states, ZeRO-2 also the gradients and ZeRO-3 a
   fp32 master weights and Adam states, casting to fp8 per GEMM; its transient fp8 copies are ignored.
 * fp32: 4 + 4 + K=8 (Adam m and v; the weights are their own master copy).
 
+The optimizer's K follows the run's optimizer dtypes (:func:`optimizer_state_bytes`): a master copy of the
+weights in ``training.master_weights_dtype`` (none in fp32 training) plus Adam's two moments in
+``training.optimizer_moments_dtype``, fp32 by default (K = 12). Megatron-core's precision-aware optimizer
+(``--main-params-dtype``, ``--exp-avg-dtype``, ``--exp-avg-sq-dtype``) and Apex's DistributedFusedAdam
+(NeMo's ``distributed_fused_adam``: its ``dtype`` holds the parameter shard and both moments, Apex
+``apex/contrib/optimizers/distributed_fused_adam.py`` ``StateBucket``) store them narrower: bf16 moments
+with an fp32 master give K = 8 (DeepSeek-V3, arXiv:2412.19437 Sec. 3.3.3, "Low-Precision Optimizer
+States"), all three in bf16 K = 6.
+
 Gradients of bf16/fp8 runs are 2 bytes instead of 4 when the run reduces them in bf16
 (``grad_reduce_in_fp32`` false: Megatron-core's ``DistributedDataParallelConfig.grad_reduce_in_fp32``,
 whose gradient buffer then takes the parameters' dtype; NeMo 1's ``optim.grad_sync_dtype: bf16``), see
@@ -41,6 +50,8 @@ __all__ = [
     "fsdp2_buffer_bytes",
     "logits_bytes",
     "grad_bytes",
+    "optimizer_state_bytes",
+    "OPTIMIZER_DTYPE_BYTES",
     "in_flight_chunks",
     "model_state_bytes",
     "offloaded_layers",
@@ -139,6 +150,20 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     return stored, working
 
 
+#: Bytes per element of the optimizer-state dtypes a scenario may name.
+OPTIMIZER_DTYPE_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+
+
+def optimizer_state_bytes(precision: str, master_weights_dtype: str = "fp32",
+                          optimizer_moments_dtype: str = "fp32") -> float:
+    """K: optimizer bytes per trained parameter (Rajbhandari et al. 2020 Sec. 3.1, K = 12 for mixed-precision
+    Adam): Adam's first and second moments in ``optimizer_moments_dtype``, plus, in fp16/bf16/fp8 training,
+    the master copy of the weights in ``master_weights_dtype`` (fp32 training updates its weights in place,
+    so it has none). The defaults give :data:`STATE_BYTES`."""
+    moments = 2.0 * OPTIMIZER_DTYPE_BYTES[optimizer_moments_dtype]
+    return moments if precision == "fp32" else OPTIMIZER_DTYPE_BYTES[master_weights_dtype] + moments
+
+
 def grad_bytes(xp: Any, precision: Any, grad_reduce_in_fp32: Any) -> Any:
     """Bytes per gradient element: :data:`STATE_BYTES` (bf16 and fp8 keep an fp32 gradient buffer), or 2
     for bf16/fp8 runs that reduce gradients in bf16 (Megatron-core ``grad_reduce_in_fp32`` false: the
@@ -208,7 +233,7 @@ def in_flight_chunks(xp: Any, p: Any, v: Any, m: Any, first: bool) -> Any:
 
 def model_state_bytes(xp: Any, dense_params: Any, expert_params: Any, lora_params: Any, lora: Any, qlora: Any,
                       zero: Any, dp_dense: Any, dp_expert: Any, precision: Any,
-                      grad_b: Any = None) -> tuple[Any, Any, Any]:
+                      grad_b: Any = None, optim_b: Any = None) -> tuple[Any, Any, Any]:
     """(weights, gradients, optimizer) bytes on one GPU under ZeRO ``zero`` (Rajbhandari 2020 Fig. 1).
 
     ``dense_params`` and ``expert_params`` are this GPU's shares after tensor, pipeline and expert
@@ -216,11 +241,12 @@ def model_state_bytes(xp: Any, dense_params: Any, expert_params: Any, lora_param
     and ``dp_expert`` (= tp x cp x dp / (ep x etp), the expert-data-parallel group of MoE parallel folding,
     Liu et al. 2025, arXiv:2504.14960 Sec. 3). LoRA/QLoRA: the base is frozen (no gradient, no optimizer
     state) at the weight precision, or at :data:`QLORA_BYTES_PER_PARAM` for QLoRA; the adapters train.
-    ``grad_b``: bytes per gradient element (:func:`grad_bytes`; default :data:`STATE_BYTES`).
+    ``grad_b``: bytes per gradient element (:func:`grad_bytes`; default :data:`STATE_BYTES`); ``optim_b``:
+    optimizer bytes per trained parameter (:func:`optimizer_state_bytes`; default :data:`STATE_BYTES`).
     """
     w_b = xp.take(STATE_BYTES[0], precision)
     g_b = xp.take(STATE_BYTES[1], precision) if grad_b is None else grad_b
-    k_b = xp.take(STATE_BYTES[2], precision)
+    k_b = xp.take(STATE_BYTES[2], precision) if optim_b is None else optim_b
     one = 1.0
     d3 = xp.where(zero >= 3.0, dp_dense, one)
     e3 = xp.where(zero >= 3.0, dp_expert, one)

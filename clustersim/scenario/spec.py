@@ -228,6 +228,15 @@ class TrainingSpec(Strict):
         "bf16/fp8 runs keep and reduce gradients in an fp32 buffer (4 bytes per parameter; Megatron-core's "
         "default); false = bf16 gradients (2 bytes, half the reduction traffic; Megatron-Bridge's "
         "performance recipes, NeMo's grad_sync_dtype bf16)"))
+    master_weights_dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description=(
+        "dtype of the optimizer's copy of the weights in fp16/bf16/fp8 runs (fp32 by default, 4 bytes per "
+        "parameter; Megatron-core --main-params-dtype with --use-precision-aware-optimizer; Apex's "
+        "DistributedFusedAdam, NeMo's distributed_fused_adam, keeps it in its optim dtype). An fp32 run's "
+        "weights are their own master copy: fp32 only"))
+    optimizer_moments_dtype: Literal["fp32", "bf16", "fp16", "fp8"] = Field("fp32", description=(
+        "dtype of Adam's first and second moments (fp32 by default, 8 bytes per parameter; Megatron-core "
+        "--exp-avg-dtype / --exp-avg-sq-dtype with --use-precision-aware-optimizer; NeMo's "
+        "distributed_fused_adam optim dtype; DeepSeek-V3 keeps them in bf16, arXiv:2412.19437 Sec. 3.3.3)"))
     parallelism: ParallelismSpec | Literal["auto"] = "auto"
     lora_rank: Width = Field(16, description="LoRA / QLoRA adapter rank")
 
@@ -235,6 +244,9 @@ class TrainingSpec(Strict):
     def _batch(self) -> "TrainingSpec":
         if self.global_batch_seqs is not None and self.global_batch_tokens is not None:
             raise ValueError("give global_batch_seqs or global_batch_tokens, not both")
+        if self.precision == "fp32" and self.master_weights_dtype != "fp32":
+            raise ValueError(f"master_weights_dtype {self.master_weights_dtype} with precision fp32: an fp32 run's "
+                             "weights are their own master copy (expected master_weights_dtype fp32)")
         return self
 
     @property
