@@ -132,7 +132,8 @@ def infeasible_reasons(run: ResolvedRun, kernel: Mapping[str, Any]) -> list[str]
         return [f"needs {kernel['memory_bytes'] / units.GIB:.1f} GiB per GPU but the {run.gpu_name} has "
                 f"{run.gpu_memory_gib:g} GiB less the {headroom:g} GiB headroom (cluster.gpu_memory_headroom_gib) "
                 f"(over by {kernel['memory_excess_bytes'] / units.GIB:.1f} GiB); try more pipeline or tensor "
-                "parallelism, ZeRO, recompute, or `parallelism: auto`"]
+                "parallelism, ZeRO, recompute, narrower optimizer state (training.optimizer_moments_dtype), or "
+                "`parallelism: auto`"]
     return []
 
 
