@@ -128,6 +128,13 @@ def elementwise_s(xp: Any, byts: Any, hw: Hardware, kernels: Any) -> Any:
     return byts / (hw.bw * hw.hbm_frac) + kernels * hw.gap_s
 
 
+def _expert_rows(xp: Any, tokens: Any, experts: Any, topk: Any, ep: Any) -> tuple[Any, Any]:
+    """(rows per MLP GEMM, MLPs per GPU): a dense layer's ``tokens`` through one MLP; a MoE layer's E/ep
+    local experts, each receiving tokens x top-k x ep / E rows (balanced routing over the EP group)."""
+    moe = experts > 1.0
+    return xp.select(moe, lambda: tokens * topk * ep / experts, lambda: tokens), xp.where(moe, experts / ep, 1.0)
+
+
 def op_sac_recompute_gemm_s(xp: Any, *, tokens: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any, experts: Any,
                             topk: Any, t: Any, ep: Any, hw: Hardware, gemm_bytes: Any, qw: Any = None) -> Any:
     """Forward GEMM time one layer reruns in the backward under op-level selective checkpointing
@@ -143,9 +150,7 @@ def op_sac_recompute_gemm_s(xp: Any, *, tokens: Any, h: Any, f: Any, a: Any, kv:
     The attention core is not rerun: its output is saved."""
     q = q_width(h, qw)
     hkv = kv_width(h, a, kv, qw)
-    moe = experts > 1.0
-    rows = xp.select(moe, lambda: tokens * topk * ep / experts, lambda: tokens)
-    local = xp.where(moe, experts / ep, 1.0)
+    rows, local = _expert_rows(xp, tokens, experts, topk, ep)
     mlp = xp.where(gated, gemm_s(xp, rows, h, f / t, local, hw, gemm_bytes),
                    gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes))
     return gemm_s(xp, tokens, h, hkv / t, 1.0, hw, gemm_bytes) + gemm_s(xp, tokens, q / t, h, 1.0, hw, gemm_bytes) + mlp
@@ -185,8 +190,7 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     moe = experts > 1.0
     g = gemm_s(xp, tokens, h, (q + 2.0 * hkv) / t, 1.0, hw, gemm_bytes)
     g = g + gemm_s(xp, tokens, q / t, h, 1.0, hw, gemm_bytes)
-    rows = xp.select(moe, lambda: tokens * topk * ep / experts, lambda: tokens)
-    local = xp.where(moe, experts / ep, 1.0)
+    rows, local = _expert_rows(xp, tokens, experts, topk, ep)
     g = g + gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, hw, gemm_bytes)
     g = g + gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes)
     # the router stays in 16-bit precision

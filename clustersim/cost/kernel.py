@@ -162,7 +162,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     w_b = xp.take(memory.STATE_BYTES[0], prec)
     g_b = memory.grad_bytes(xp, prec, x["grad_reduce_in_fp32"])
     # the optimizer's master weights and moments at the run's dtypes (memory.optimizer_state_bytes)
-    k_b = xp.where(x["optimizer_state_bytes"] > 0.0, x["optimizer_state_bytes"], xp.take(memory.STATE_BYTES[2], prec))
+    k_b = memory.optimizer_bytes(xp, prec, x["optimizer_state_bytes"])
     tokens = b * s / c  # this GPU's tokens of one micro-batch
     tok_step = B * s
 

@@ -51,6 +51,7 @@ __all__ = [
     "logits_bytes",
     "grad_bytes",
     "optimizer_state_bytes",
+    "optimizer_bytes",
     "OPTIMIZER_DTYPE_BYTES",
     "in_flight_chunks",
     "model_state_bytes",
@@ -164,6 +165,12 @@ def optimizer_state_bytes(precision: str, master_weights_dtype: str = "fp32",
     return moments if precision == "fp32" else OPTIMIZER_DTYPE_BYTES[master_weights_dtype] + moments
 
 
+def optimizer_bytes(xp: Any, precision: Any, optimizer_state_bytes: Any = 0.0) -> Any:
+    """K per trained parameter as the kernel reads it: ``optimizer_state_bytes`` (the scenario's dtypes,
+    :func:`optimizer_state_bytes`) where given (> 0), else the precision's :data:`STATE_BYTES` default."""
+    return xp.where(optimizer_state_bytes > 0.0, optimizer_state_bytes, xp.take(STATE_BYTES[2], precision))
+
+
 def grad_bytes(xp: Any, precision: Any, grad_reduce_in_fp32: Any) -> Any:
     """Bytes per gradient element: :data:`STATE_BYTES` (bf16 and fp8 keep an fp32 gradient buffer), or 2
     for bf16/fp8 runs that reduce gradients in bf16 (Megatron-core ``grad_reduce_in_fp32`` false: the
@@ -246,7 +253,7 @@ def model_state_bytes(xp: Any, dense_params: Any, expert_params: Any, lora_param
     """
     w_b = xp.take(STATE_BYTES[0], precision)
     g_b = xp.take(STATE_BYTES[1], precision) if grad_b is None else grad_b
-    k_b = xp.take(STATE_BYTES[2], precision) if optim_b is None else optim_b
+    k_b = optimizer_bytes(xp, precision) if optim_b is None else optim_b
     one = 1.0
     d3 = xp.where(zero >= 3.0, dp_dense, one)
     e3 = xp.where(zero >= 3.0, dp_expert, one)
