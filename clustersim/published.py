@@ -110,7 +110,8 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     """The scenario a user would write for one published run (blank fields left to the defaults)."""
     experts = _int(row, "experts") or 1
     model: dict[str, Any] = {}
-    for key in ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "attention_head_dim", "vocab_size"):
+    for key in ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "attention_head_dim", "v_head_dim",
+                "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "vocab_size"):
         _put(model, key, _int(row, key))
     ffn = _int(row, "moe_ffn_hidden_size") if experts > 1 and row.get("moe_ffn_hidden_size") else None
     _put(model, "ffn_hidden_size", ffn or _int(row, "ffn_hidden_size"))
@@ -120,6 +121,10 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     if experts > 1:
         model["experts"] = experts
         _put(model, "experts_per_token", _int(row, "experts_per_token"))
+        _put(model, "shared_experts", _int(row, "shared_experts"))
+        _put(model, "dense_layers", _int(row, "dense_layers"))
+        if _int(row, "dense_layers"):
+            _put(model, "dense_ffn_hidden_size", _int(row, "ffn_hidden_size"))  # the dense layers' width
         _put(model, "expert_groups", _int(row, "expert_groups"))
         _put(model, "expert_groups_per_token", _int(row, "expert_groups_per_token"))
     gpus = _int(row, "gpus")
@@ -148,6 +153,8 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     if row.get("recompute"):
         training["recompute"] = row["recompute"]
     _put(training, "recompute_layers", _int(row, "recompute_layers"))
+    if row.get("recompute_modules"):  # Megatron-core names, space-separated; "-" for none
+        training["recompute_modules"] = [m for m in row["recompute_modules"].split() if m != "-"]
     _put(training, "activation_offload_layers", _int(row, "activation_offload_layers"))
     _put(training, "grad_reduce_in_fp32", _bool(row, "grad_reduce_in_fp32"))
     for key in ("master_weights_dtype", "optimizer_moments_dtype"):

@@ -151,6 +151,31 @@ def software_inputs(s: Scenario, gpu: Mapping[str, Any], head_dim: float = 128.0
     }
 
 
+#: training.recompute_modules' names as the kernel's fields (Megatron-core recompute_modules)
+_RECOMPUTE_MODULES = ("core_attn", "mla_up_proj", "layernorm", "mlp", "moe_act")
+
+
+def recompute_module_inputs(modules: Iterable[str] | None) -> dict[str, bool]:
+    """The kernel's ``recompute_<module>`` fields for ``training.recompute_modules`` (None: Megatron-core's
+    default, the attention core alone)."""
+    chosen = {"core_attn"} if modules is None else set(modules)
+    return {f"recompute_{name}": name in chosen for name in _RECOMPUTE_MODULES}
+
+
+def attention_inputs(arch: Mapping[str, Any]) -> dict[str, float]:
+    """The kernel's attention fields from the architecture: ``head_dim`` (0 = hidden / heads) and
+    ``v_head_dim`` (0 = head_dim); under multi-head latent attention (``kv_lora_rank``) the queries' and
+    keys' head dimension is qk_nope_head_dim + qk_rope_head_dim, the values' v_head_dim or
+    qk_nope_head_dim (DeepSeek-V3 config: 128 + 64 and 128), with the two latents and the rotary part."""
+    if arch.get("kv_lora_rank"):
+        nope, rope = float(arch["qk_nope_head_dim"]), float(arch["qk_rope_head_dim"])
+        return {"head_dim": nope + rope, "v_head_dim": float(arch.get("v_head_dim") or nope),
+                "q_lora_rank": float(arch.get("q_lora_rank") or 0.0), "kv_lora_rank": float(arch["kv_lora_rank"]),
+                "qk_rope_head_dim": rope}
+    return {"head_dim": float(arch.get("head_dim") or 0.0), "v_head_dim": float(arch.get("v_head_dim") or 0.0),
+            "q_lora_rank": 0.0, "kv_lora_rank": 0.0, "qk_rope_head_dim": 0.0}
+
+
 def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fabric: Mapping[str, float],
                 tokens: float, price: float | None, par: ParallelismSpec | None, gpus_per_node: int) -> KernelInputs:
     """The kernel's inputs for a scenario: each scenario key read into its field, in this one place.
@@ -168,16 +193,19 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         gated_mlp=arch["gated_mlp"], experts=arch["experts"], experts_per_token=arch["experts_per_token"],
         tied_embeddings=arch["tied_embeddings"], dropout=arch["dropout"],
         expert_groups=arch["expert_groups"], expert_groups_per_token=arch["expert_groups_per_token"],
-        head_dim=arch.get("head_dim") or 0.0,
+        shared_experts=arch.get("shared_experts") or 0, dense_layers=arch.get("dense_layers") or 0,
+        dense_ffn_hidden_size=arch.get("dense_ffn_hidden_size") or 0.0,
+        **attention_inputs(arch),
         seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
         precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,
         activation_offload_layers=t.activation_offload_layers,
         recompute_layers=-1 if t.recompute_layers is None else t.recompute_layers,
+        **recompute_module_inputs(t.recompute_modules),
         grad_reduce_in_fp32=t.grad_reduce_in_fp32,
         optimizer_state_bytes=optimizer_state_bytes(t.precision, t.master_weights_dtype, t.optimizer_moments_dtype),
         peak_flop_per_s=_peak_flop_per_s(gpu, t.precision),
         hbm_bytes=(float(gpu["memory_gib"]) - s.cluster.gpu_memory_headroom_gib) * units.GIB,
-        **software_inputs(s, gpu, arch.get("attention_head_dim") or arch.get("head_dim")
+        **software_inputs(s, gpu, arch.get("attention_head_dim") or attention_inputs(arch)["head_dim"]
                           or arch["hidden_size"] / arch["attention_heads"]),
         hbm_bw_bytes_per_s=float(gpu["hbm_gbyte_per_s"]) * units.GB,
         usd_per_gpu_hour=price or 0.0, **{"gpus_per_node": gpus_per_node, **fabric}, **layout,

@@ -68,8 +68,9 @@ def test_palm_6n_plus_attention_cross_check_for_gqa_gated_model():
     hkv = kv * h // a
     n_matrix = L * (h * (h + 2 * hkv) + h * h + 3 * h * f) + h * V
     palm = 6 * n_matrix + 12 * L * a * (h // a) * s
-    gemm = flops.gemm_flop_per_token(h, f, a, kv, 1.0, 1.0, 1.0)
-    attn = flops.attention_flop_per_token(s, h)
+    at = flops.attention_shape(h, a, kv)
+    gemm = flops.gemm_flop_per_token(h, f, at, 1.0, 1.0, 1.0)
+    attn = flops.attention_flop_per_token(s, at)
     logits = flops.logits_flop_per_token(h, V)
     per_token = flops.model_flop_per_token(PY, L, gemm, attn, logits, False, 0.0)
     assert per_token == pytest.approx(palm, rel=1e-12)
@@ -79,15 +80,15 @@ def test_params_match_narayanan_eq2_for_gpt():
     # Eq. 2 counts learned position embeddings (s h) that this count leaves out, and no final norm (2h)
     L, h, V, s = 96, 12288, 51200, 2048
     eq2 = 12 * L * h**2 * (1 + 13 / (12 * h) + (V + s) / (12 * L * h))
-    total, active = flops.model_params(L, h, 4 * h, 96, 96, V, 0.0, 1.0, 1.0, 1.0)
+    total, active = flops.model_params(L, h, 4 * h, flops.attention_shape(h, 96, 96), V, 0.0, 1.0, 1.0, 1.0)
     assert total == pytest.approx(eq2 - s * h + 2 * h, rel=1e-12)
     assert active == total
 
 
 def test_llama3_405b_and_mixtral_published_counts():
-    total, _ = flops.model_params(126, 16384, 53248, 128, 8, 128256, 1.0, 1.0, 1.0, 0.0)
+    total, _ = flops.model_params(126, 16384, 53248, flops.attention_shape(16384, 128, 8), 128256, 1.0, 1.0, 1.0, 0.0)
     assert total / 1e9 == pytest.approx(405.9, rel=0.005)  # Meta: 405B
-    total, active = flops.model_params(32, 4096, 14336, 32, 8, 32000, 1.0, 8.0, 2.0, 0.0)
+    total, active = flops.model_params(32, 4096, 14336, flops.attention_shape(4096, 32, 8), 32000, 1.0, 8.0, 2.0, 0.0)
     assert total / 1e9 == pytest.approx(46.7, rel=0.01)  # Mistral AI: 46.7B total
     assert active / 1e9 == pytest.approx(12.9, rel=0.01)  # 12.9B active
 
@@ -111,20 +112,65 @@ def test_gqa_moe_and_lora_change_flops_the_right_way():
     assert 0.6 < lora["model_flop_per_step"] / mha["model_flop_per_step"] < 0.75
     assert lora["trainable_params"] < 0.01 * lora["params"]
     assert math.isclose(lora["trainable_params"],
-                        32 * flops.lora_layer_params(4096, 14336, 32, 32, 1.0, 1.0, 16), rel_tol=1e-12)
+                        32 * flops.lora_layer_params(4096, 14336, flops.attention_shape(4096, 32, 32), 1.0, 1.0, 16), rel_tol=1e-12)
 
 
 def test_a_models_own_head_dim_sets_the_attention_widths():
     """Qwen3-30B-A3B (hidden 2048, 32 query heads of 128, 4 KV heads, 128 experts of 768, top 8, vocab
     151,936, 48 layers, untied): the released 30.5B total and 3.3B active parameters come out with
-    queries 32 x 128 = 4096 wide (flops.q_width); with hidden_size wide queries the active count is 13% short."""
+    queries 32 x 128 = 4096 wide (flops.attention_shape); with hidden_size wide queries the active count is 13% short."""
     from clustersim.cost import flops
-    arch = (48, 2048, 768, 32, 4, 151936, True, 128, 8, False)
-    total, active = flops.model_params(*arch, qw=32 * 128)
+    wide = flops.attention_shape(2048, 32, 4, 128)
+    total, active = flops.model_params(48, 2048, 768, wide, 151936, True, 128, 8, False)
     assert total == pytest.approx(30.5e9, rel=0.01) and active == pytest.approx(3.3e9, rel=0.03)
-    narrow, narrow_active = flops.model_params(*arch)  # head_dim h/a: the attention blocks too small
-    assert narrow < total and narrow_active < 0.9 * active
+    narrow = flops.attention_shape(2048, 32, 4)  # head_dim h/a: the attention blocks too small
+    narrow_total, narrow_active = flops.model_params(48, 2048, 768, narrow, 151936, True, 128, 8, False)
+    assert narrow_total < total and narrow_active < 0.9 * active
     # the GEMM FLOPs and the attention core follow the query width; h/a is the default
-    assert flops.gemm_flop_per_token(2048, 768, 32, 4, True, 128, 8, qw=2048) == flops.gemm_flop_per_token(
-        2048, 768, 32, 4, True, 128, 8)
-    assert flops.kv_width(2048, 32, 4, qw=4096) == 512
+    assert flops.gemm_flop_per_token(2048, 768, flops.attention_shape(2048, 32, 4, 64), True, 128, 8) == \
+        flops.gemm_flop_per_token(2048, 768, narrow, True, 128, 8)
+    assert (wide.q, wide.k, wide.v, wide.o) == (4096, 512, 512, 4096)
+
+
+#: DeepSeek-V3's attention (config.json: hidden 7168, 128 heads, q_lora_rank 1536, kv_lora_rank 512,
+#: qk_nope_head_dim 128, qk_rope_head_dim 64, v_head_dim 128)
+def _deepseek_v3_attention():
+    return flops.attention_shape(7168, 128, 128, 128 + 64, 128, 1536, 512, 64)
+
+
+def test_multi_head_latent_attention_has_deepseek_v3s_matrices():
+    """MLA's five matrices, counted by hand from the config: q_a 7168 x 1536, q_b 1536 x 128 x 192, kv_a
+    7168 x (512 + 64), kv_b 512 x 128 x (128 + 128), o 128 x 128 x 7168 = 187,105,280 weights a layer
+    (DeepSeek-V2 Sec. 2.1; the HF checkpoint's q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj)."""
+    at = _deepseek_v3_attention()
+    by_hand = 7168 * 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 * 128 * 256 + 128 * 128 * 7168
+    assert flops.attention_weights(7168, at) == by_hand == 187_105_280
+    # the down projections run whole on every tensor-parallel rank, the rest is split
+    assert flops.attention_weights(7168, at, False) == 7168 * 1536 + 7168 * 576
+    # parameters add the biases (one per output), the latent norms and the layer norms
+    biases = 1536 + 128 * 192 + 576 + 128 * 256 + 7168
+    assert flops.attention_params(7168, at) == by_hand + biases + 1536 + 512 + 4 * 7168
+    # the attention core: QK^T at 192 and attention x V at 128 per head, 2s x 128 x (192 + 128)
+    assert flops.attention_flop_per_token(4096, at) == 2 * 4096 * 128 * (192 + 128)
+    # the same model written as multi-head attention over hidden / heads (56-dim heads) undercounts it 2.9x
+    mha = flops.attention_shape(7168, 128, 128)
+    assert flops.attention_flop_per_token(4096, at) / flops.attention_flop_per_token(4096, mha) == pytest.approx(
+        40960 / 14336)
+    # without query compression (DeepSeek-V2-Lite) the queries come straight from h
+    lite = flops.attention_shape(7168, 128, 128, 192, 128, 0, 512, 64)
+    assert flops.attention_weights(7168, lite) == 7168 * 128 * 192 + 7168 * 576 + 512 * 128 * 256 + 128 * 128 * 7168
+
+
+def test_mla_lora_and_op_level_checkpointing_follow_its_matrices():
+    at = _deepseek_v3_attention()
+    mats = [m for m in flops.attention_matrices(7168, at) if m[1] > 0]
+    assert flops.lora_layer_params(7168, 2048, at, 1.0, 1, 8) == pytest.approx(
+        8 * sum(d_in + d_out for d_in, d_out, _ in mats) + 8 * (3 * 2048 + 3 * 7168))
+    # torchtitan's "every second matmul": wq_b and wkv_b of wq_a, wq_b, wkv_a, wkv_b, wo; then the MLP's
+    # W1 and W2 (the 6th and 8th matmuls)
+    rerun = flops.op_sac_recompute_flop_per_token(7168, 2048, 1.0, at, 1)
+    assert rerun == 2 * (1536 * 128 * 192 + 512 * 128 * 256 + 2 * 7168 * 2048)
+    # a Llama layer: K, the output projection and W3
+    llama = flops.attention_shape(4096, 32, 8)
+    assert flops.op_sac_recompute_flop_per_token(4096, 14336, 1.0, llama, 1) == 2 * (4096 * 1024 + 4096 * 4096
+                                                                                      + 4096 * 14336)

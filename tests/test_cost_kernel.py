@@ -28,6 +28,18 @@ MODELS = [
 BASE = {**MODELS[0], "seq_len": 4096, "global_batch_seqs": 256, "micro_batch_seqs": 1, "tokens": 1e11,
         "tp": 2, "pp": 2, "dp": 8, **H100, **FABRIC, "usd_per_gpu_hour": 2.5}
 
+#: Attention variants: the model's own (with the drawn head_dim), and multi-head latent attention with
+#: and without query compression (DeepSeek-V3's shape scaled down: d_qk 96 = 64 + 32, d_v 64)
+ATTENTIONS = [{"v_head_dim": 0.0, "q_lora_rank": 0.0, "kv_lora_rank": 0.0, "qk_rope_head_dim": 0.0}, {"head_dim": 96.0, "v_head_dim": 64.0, "q_lora_rank": 384.0, "kv_lora_rank": 128.0,
+                   "qk_rope_head_dim": 32.0},
+              {"head_dim": 96.0, "v_head_dim": 64.0, "q_lora_rank": 0.0, "kv_lora_rank": 128.0,
+               "qk_rope_head_dim": 32.0}]
+#: MoE layer structures (read only for the MoE model): plain top-k, shared experts with leading dense layers
+#: (DeepSeek-V3's kind), leading dense layers alone, more dense layers than the first stage holds
+MOE_LAYERS = [{"shared_experts": 0, "dense_layers": 0, "dense_ffn_hidden_size": 0.0},
+              {"shared_experts": 1, "dense_layers": 3, "dense_ffn_hidden_size": 28672.0},
+              {"shared_experts": 0, "dense_layers": 1, "dense_ffn_hidden_size": 4096.0},
+              {"shared_experts": 2, "dense_layers": 20, "dense_ffn_hidden_size": 14336.0}]
 pow2 = st.sampled_from([1, 2, 4, 8])
 configs = st.fixed_dictionaries({
     "model": st.integers(0, len(MODELS) - 1),
@@ -42,13 +54,18 @@ configs = st.fixed_dictionaries({
     "etp": st.sampled_from([0, 1, 2]), "activation_offload_layers": st.sampled_from([0, 4]),
     "grad_reduce_in_fp32": st.booleans(), "head_dim": st.sampled_from([0.0, 64.0, 256.0]), "framework": st.sampled_from([0, 2]),
     "recompute_layers": st.sampled_from([-1, 0, 3]), "optimizer_state_bytes": st.sampled_from([0.0, 6.0, 8.0]),
+    "mla": st.integers(0, len(ATTENTIONS) - 1), "moe_layers": st.integers(0, len(MOE_LAYERS) - 1),
+    "recompute_core_attn": st.booleans(), "recompute_mla_up_proj": st.booleans(), "recompute_layernorm": st.booleans(),
+    "recompute_mlp": st.booleans(), "recompute_moe_act": st.booleans(),
 })
 
 
 def inputs(cfg):
     cfg = dict(cfg)
     model = MODELS[cfg.pop("model")]
-    return {**BASE, **model, **cfg}
+    attention = ATTENTIONS[cfg.pop("mla")]
+    moe = MOE_LAYERS[cfg.pop("moe_layers")]
+    return {**BASE, **model, **cfg, **attention, **moe}
 
 
 def test_parts_add_up_to_the_step_time():

@@ -7,6 +7,7 @@ import pytest
 
 from clustersim.cost import memory
 from clustersim.cost.backend import PY
+from clustersim.cost.flops import attention_shape
 from clustersim.cost.kernel import PRECISIONS, evaluate_one
 
 GB = 1e9
@@ -37,7 +38,7 @@ SBH = S * B * H
 
 
 def table2(tp, sp, recompute):
-    stored, _ = memory.activation_bytes_per_layer(PY, S * B, S, H, 4 * H, A, A, 0.0, 1.0, tp, sp, recompute,
+    stored, _ = memory.activation_bytes_per_layer(PY, S * B, S, H, 4 * H, attention_shape(H, A, A), 0.0, 1.0, tp, sp, recompute,
                                                   False, 2.0)
     return stored
 
@@ -67,7 +68,7 @@ def test_without_dropout_the_masks_are_not_stored():
     """A model trained without dropout stores no masks: 2sbh less in the replicated part (split by t
     with SP), and unfused attention keeps only the softmax output (2as^2b of 5as^2b)."""
     def stored(dropout, tp=T, sp=False, recompute=0.0):
-        return memory.activation_bytes_per_layer(PY, S * B, S, H, 4 * H, A, A, 0.0, 1.0, tp, sp, recompute,
+        return memory.activation_bytes_per_layer(PY, S * B, S, H, 4 * H, attention_shape(H, A, A), 0.0, 1.0, tp, sp, recompute,
                                                  False, 2.0, dropout=dropout)[0]
 
     assert stored(False) == pytest.approx(SBH * (8 + 24 / T + 2 * A * S / (H * T)), rel=1e-12)
@@ -112,7 +113,7 @@ def test_memory_parts_add_up_and_excess_is_reported():
 def test_first_stage_activations_cover_all_layers_with_1f1b():
     # p micro-batches of L/p layers = L layers' activations on the first stage (Korthikanti Sec. 4.2.3)
     out = evaluate_one(**{**GPT3, "recompute": "selective", "sequence_parallel": True})
-    per_layer, _ = memory.activation_bytes_per_layer(PY, 2048.0, 2048.0, 12288.0, 4 * 12288.0, 96.0, 96.0, 0.0,
+    per_layer, _ = memory.activation_bytes_per_layer(PY, 2048.0, 2048.0, 12288.0, 4 * 12288.0, attention_shape(12288.0, 96.0, 96.0), 0.0,
                                                      1.0, 8.0, True, 1.0, True, 2.0)
     layers = out["activations_bytes"] / per_layer
     assert 96.0 < layers < 96.0 * 1.02  # plus the embedding's dropout mask
@@ -181,7 +182,7 @@ def test_activation_offload_keeps_one_offloaded_layer_on_the_gpu():
     """n offloaded layers free n - 1 layers' stored activations (one is in transit, double-buffered)."""
     base = evaluate_one(**LLAMA70)
     off = evaluate_one(**{**LLAMA70, "activation_offload_layers": 40})
-    stored, _ = memory.activation_bytes_per_layer(PY, 2 * 8192.0, 8192.0, 8192.0, 28672.0, 64.0, 8.0, 1.0, 1.0, 1.0,
+    stored, _ = memory.activation_bytes_per_layer(PY, 2 * 8192.0, 8192.0, 8192.0, 28672.0, attention_shape(8192.0, 64.0, 8.0), 1.0, 1.0, 1.0,
                                                   True, 0.0, True, 2.0, dropout=False)
     assert base["activations_bytes"] - off["activations_bytes"] == pytest.approx(39 * stored, rel=1e-9)
     assert memory.offloaded_layers(PY, 0.0, 80.0) == 0.0 and memory.offloaded_layers(PY, 1.0, 80.0) == 0.0
@@ -230,9 +231,9 @@ def test_torchtitan_selective_checkpointing_is_op_level():
     megatron = evaluate_one(**cfg)
     titan = evaluate_one(**{**cfg, "framework": "torchtitan"})
     tokens, h, f, a, kv = 2 * 8192.0, 8192.0, 28672.0, 64.0, 8.0
-    per_layer = memory.op_sac_bytes_per_layer(PY, tokens, h, f, a, kv, 1.0, 1.0, 1.0, True, 2.0)
+    per_layer = memory.op_sac_bytes_per_layer(PY, tokens, h, f, attention_shape(h, a, kv), 1.0, 1.0, 1.0, True, 2.0)
     assert per_layer == pytest.approx(2 * tokens * (4 * h + kv * h / a + f) + 4 * a * tokens, rel=1e-12)
-    kor, _ = memory.activation_bytes_per_layer(PY, tokens, 8192.0, h, f, a, kv, 1.0, 1.0, 1.0, True, 1.0, True,
+    kor, _ = memory.activation_bytes_per_layer(PY, tokens, 8192.0, h, f, attention_shape(h, a, kv), 1.0, 1.0, 1.0, True, 1.0, True,
                                                2.0, dropout=False)
     # torchtitan's loss upcasts the logits (memory.logits_bytes) and FSDP2 holds the root's parameters
     v = 128256.0
@@ -261,3 +262,51 @@ def test_optimizer_dtypes_reach_the_estimate_through_the_scenario():
     assert both["optimizer_bytes"] == pytest.approx(base["optimizer_bytes"] * 6.0 / 12.0, rel=1e-12)
     assert both["weights_bytes"] == base["weights_bytes"] and both["grads_bytes"] == base["grads_bytes"]
     assert both["checkpoint_bytes"] < moments["checkpoint_bytes"] < base["checkpoint_bytes"]
+
+
+def test_selective_recompute_modules_trade_stored_bytes_for_forward_work():
+    """Megatron-core's recompute_modules (memory.SelectiveModules): each module frees what only it needs in
+    the backward and reruns its forward there. On DeepSeek-V3's attention (MLA): mla_up_proj frees Q, K and
+    V (2 bytes each: 2(q + k + v) per token, split by tp) and reruns the two up projections; layernorm frees
+    the QKV and FC1 inputs (2 x 2 bytes per token and hidden unit); [] (nothing) keeps the attention
+    statistics core_attn would drop and reruns nothing; the default is the attention core alone."""
+    from clustersim.cost.memory import SelectiveModules
+
+    at = attention_shape(7168.0, 128.0, 128.0, 192.0, 128.0, 1536.0, 512.0, 64.0)
+    tokens, f = 4096.0, 2048.0
+
+    def stored(**mods):
+        return memory.activation_bytes_per_layer(PY, tokens, 4096.0, 7168.0, f, at, 1.0, 9.0, 1.0, False, 1.0, True,
+                                                 2.0, dropout=False, modules=SelectiveModules(**mods),
+                                                 dense_mlp=False)[0]
+
+    base = stored()
+    assert base == memory.activation_bytes_per_layer(PY, tokens, 4096.0, 7168.0, f, at, 1.0, 9.0, 1.0, False, 1.0, True,
+                                                     2.0, dropout=False)[0]
+    assert base - stored(mla_up_proj=1.0) == pytest.approx(tokens * 2 * (at.q + at.k + at.v), rel=1e-12)
+    assert base - stored(layernorm=1.0) == pytest.approx(tokens * 4 * 7168.0, rel=1e-12)
+    assert stored(core_attn=0.0) - base == pytest.approx(4 * 128 * tokens, rel=1e-12)  # fp32 softmax statistics
+    assert base - stored(moe_act=1.0) == pytest.approx(tokens * 9 * f * 2, rel=1e-12)
+
+    def run(**mods):
+        return evaluate_one(**{**_DEEPSEEK_LIKE, **{f"recompute_{k}": v for k, v in mods.items()}})
+
+    default, up, none = run(), run(mla_up_proj=True), run(core_attn=False)
+    assert up["activations_bytes"] < default["activations_bytes"]
+    assert up["step_time_s"] > default["step_time_s"] > none["step_time_s"]
+    # HFU counts what the time model charges: the reruns' FLOPs move it, MFU stays
+    assert up["hardware_flop_per_step"] > default["hardware_flop_per_step"] > none["hardware_flop_per_step"]
+    assert up["model_flop_per_step"] == default["model_flop_per_step"] == none["model_flop_per_step"]
+
+
+_DEEPSEEK_LIKE = {
+    "layers": 8, "hidden_size": 7168, "ffn_hidden_size": 2048, "attention_heads": 128, "kv_heads": 128,
+    "head_dim": 192, "v_head_dim": 128, "q_lora_rank": 1536, "kv_lora_rank": 512, "qk_rope_head_dim": 64,
+    "vocab_size": 129280, "gated_mlp": True, "experts": 64, "experts_per_token": 8, "shared_experts": 1,
+    "dense_layers": 1, "dense_ffn_hidden_size": 18432, "seq_len": 4096, "global_batch_seqs": 64,
+    "micro_batch_seqs": 1, "tp": 1, "pp": 1, "dp": 8, "ep": 8, "recompute": "selective", "precision": "bf16",
+    "peak_flop_per_s": 989e12, "hbm_bytes": 80 * 2**30, "hbm_bw_bytes_per_s": 3.35e12, "scaleup_gpus": 8,
+    "scaleup_bw_bytes_per_s": 450e9, "scaleup_latency_s": 3e-6, "leaf_gpus": 256, "leaf_bw_bytes_per_s": 50e9,
+    "spine_bw_bytes_per_s": 50e9, "scaleout_latency_s": 10e-6, "gemm_peak_fraction": 0.75, "gemm_half_size": 1024,
+    "attention_fwd_fraction": 0.6, "attention_bwd_fraction": 0.45, "hbm_fraction": 0.85,
+}

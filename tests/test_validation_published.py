@@ -63,16 +63,18 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    assert overall["mean_abs"] <= 0.087  # measured 8.63% over 187 rows (target 5%: missed)
-    assert overall["median_abs"] <= 0.066  # measured 6.55%
+    # measured 8.84% over 187 rows (target 5%: missed); 8.63% before DeepSeek-V3's rows carried its multi-head
+    # latent attention, shared expert and dense layers (its FLOPs 2.9x in the attention core, 37.6B active, not 34.9B)
+    assert overall["mean_abs"] <= 0.089
+    assert overall["median_abs"] <= 0.067  # measured 6.67%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.100  # measured 9.94% over 92 rows (target 8%: missed)
-    assert by_gen["blackwell"]["mean_abs"] <= 0.083  # measured 8.23% over 31 rows (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.102  # measured 10.11% over 92 rows (target 8%: missed)
+    assert by_gen["blackwell"]["mean_abs"] <= 0.091  # measured 9.02% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
     assert by_arch["dense"]["mean_abs"] <= 0.076  # measured 7.53% over 163 rows
-    assert by_arch["moe"]["mean_abs"] <= 0.161  # measured 16.1% over 24 rows: the weakest part of the model
+    assert by_arch["moe"]["mean_abs"] <= 0.178  # measured 17.75% over 24 rows: the weakest part of the model
 
 
 def test_fp8_speedups_of_matched_pairs(table):
@@ -123,12 +125,18 @@ def test_precision_pairs_ignore_ids():
 
 
 def test_published_layouts_fit_in_memory(table):
-    """A published layout ran, so it must fit in the GPU's memory less the default headroom: all do (the
-    recipes' bf16 gradients, activation offload and expert tensor parallelism are row fields, torchtitan's
-    selective checkpointing is op-level)."""
+    """A published layout ran, so it must fit in the GPU's memory less the default headroom: all but one
+    do (the recipes' bf16 gradients, activation offload and expert tensor parallelism are row fields,
+    torchtitan's selective checkpointing is op-level)."""
     assert all(r["error"] is not None for r in table)
     refused = [(r["id"], round(r["memory_gib"], 1)) for r in table if not r["fits_in_memory"]]
-    assert refused == []
+    # One does not (target: none; missed by this row): NeMo AutoModel's DeepSeek-V3 on 256 H100 (PP 4, EP 64)
+    # at 81.1 GiB of 80 since its shared expert is counted (77.0 before). Its FSDP2 keeps unsharded fp32
+    # gradients across the pipeline's micro-batches (AutoModel moe/fsdp_mixin.py: gradient sync only on the
+    # last backward; FSDP2 accumulates in reduce_dtype, fp32 by default in moe/parallelizer.py), as the model
+    # holds; its experts sit outside FSDP where EP covers the data-parallel ranks, in a dtype the config
+    # does not state, so which 1+ GiB the model over-counts is not known.
+    assert refused == [("automodel-h100-deepseekv3-256", 81.1)]
 
 
 def test_moe_rows_follow_the_per_expert_cost(table):

@@ -18,11 +18,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 COLUMNS = (
-    "id desc source source_detail model_name layers hidden_size attention_heads kv_heads head_dim attention_head_dim ffn_hidden_size "
-    "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size expert_groups expert_groups_per_token "
-    "tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
+    "id desc source source_detail model_name layers hidden_size attention_heads kv_heads head_dim attention_head_dim v_head_dim kv_lora_rank "
+    "q_lora_rank qk_nope_head_dim qk_rope_head_dim ffn_hidden_size "
+    "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size shared_experts dense_layers expert_groups "
+    "expert_groups_per_token tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
     "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher torch_compile tp pp dp cp ep etp vpp "
-    "zero grad_reduce_in_fp32 master_weights_dtype optimizer_moments_dtype micro_batch_seqs global_batch_seqs recompute recompute_layers activation_offload_layers "
+    "zero grad_reduce_in_fp32 master_weights_dtype optimizer_moments_dtype micro_batch_seqs global_batch_seqs recompute recompute_layers recompute_modules activation_offload_layers "
     "sequence_parallel tp_comm_overlap ep_comm_overlap placement pipeline_split tokens metric value notes published_memory_gib"
 ).split()
 
@@ -36,6 +37,8 @@ RANGE_COLUMNS = ("gpu precision params_b_min params_b_max mfu_min mfu_max best_p
 GPUS = {"v100-sxm-32gb", "a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm-80gb", "h100-sxm-96gb-500w", "h800-sxm-80gb", "h200-sxm-141gb",
         "b200-sxm-192gb", "gb200-nvl72", "mi300x-192gb"}
 
+#: Megatron-core's selective recomputation modules a row may name (training.recompute_modules; "-" = none)
+RECOMPUTE_MODULES = {"core_attn", "mla_up_proj", "layernorm", "mlp", "moe_act", "-"}
 #: Allowed values; "" (blank) means not stated and is allowed wherever the set includes it.
 ENUMS: dict[str, set[str]] = {
     "precision": {"bf16", "fp16", "fp8", ""},
@@ -62,8 +65,9 @@ ENUMS: dict[str, set[str]] = {
 }
 PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 
-INT_FIELDS = ("layers hidden_size attention_heads kv_heads head_dim attention_head_dim ffn_hidden_size vocab_size experts experts_per_token "
-              "moe_ffn_hidden_size expert_groups expert_groups_per_token seq_len gpus gpus_per_node nics_per_node "
+INT_FIELDS = ("layers hidden_size attention_heads kv_heads head_dim attention_head_dim v_head_dim kv_lora_rank "
+              "q_lora_rank qk_nope_head_dim qk_rope_head_dim ffn_hidden_size vocab_size experts experts_per_token "
+              "moe_ffn_hidden_size shared_experts dense_layers expert_groups expert_groups_per_token seq_len gpus gpus_per_node nics_per_node "
               "nodes_per_leaf tp pp dp cp ep etp vpp recompute_layers activation_offload_layers micro_batch_seqs global_batch_seqs").split()
 FLOAT_FIELDS = ["nic_gbit_per_s", "oversubscription", "tokens", "value", "published_memory_gib"]
 REQUIRED = ("id", "desc", "source", "source_detail", "model_name", "seq_len", "gpu", "framework", "metric", "value")
@@ -94,6 +98,11 @@ def _check_run(line: int, row: dict[str, str], problems: list[str]) -> None:
     for name, allowed in ENUMS.items():
         if row[name] not in allowed:
             bad(f"{name} {row[name]!r} not in {sorted(allowed)}")
+    modules = row["recompute_modules"].split()
+    if any(m not in RECOMPUTE_MODULES for m in modules) or len(set(modules)) != len(modules):
+        bad(f"recompute_modules {row['recompute_modules']!r}: space-separated, each once, of {sorted(RECOMPUTE_MODULES)}")
+    if modules and row["recompute"] not in ("selective", ""):
+        bad("recompute_modules needs recompute selective")
     nums: dict[str, float | int | None] = {}
     for name in INT_FIELDS + FLOAT_FIELDS:
         try:

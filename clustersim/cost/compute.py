@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clustersim.cost import efficiency as eff
-from clustersim.cost.flops import kv_width, q_width
+from clustersim.cost.flops import AttentionShape, attention_matrices, op_sac_matmuls
 
-__all__ = ["gemm_s", "elementwise_s", "layer_times", "op_sac_recompute_gemm_s", "logits_time_s", "optimizer_s"]
+__all__ = ["gemm_s", "elementwise_s", "layer_times", "selective_rerun_s", "op_sac_recompute_gemm_s", "logits_time_s", "optimizer_s"]
 
 #: Bytes per element of the cross-entropy on fp32 logits (forward read + write, backward read + write of
 #: 4-byte values; Megatron's vocab-parallel cross-entropy works in fp32, Korthikanti 2022 Sec. 4.3).
@@ -135,31 +135,95 @@ def _expert_rows(xp: Any, tokens: Any, experts: Any, topk: Any, ep: Any) -> tupl
     return xp.select(moe, lambda: tokens * topk * ep / experts, lambda: tokens), xp.where(moe, experts / ep, 1.0)
 
 
-def op_sac_recompute_gemm_s(xp: Any, *, tokens: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any, experts: Any,
-                            topk: Any, t: Any, ep: Any, hw: Hardware, gemm_bytes: Any, qw: Any = None) -> Any:
+def _per_gpu(d_in: Any, d_out: Any, split: float, t: Any) -> tuple[Any, Any]:
+    """A weight matrix's (K, N) on one GPU: column-parallel (split 1) divides d_out by the tensor-parallel
+    degree, row-parallel (2) divides d_in, duplicated (0) keeps both (Shoeybi et al. 2019)."""
+    return (d_in / t if split == 2.0 else d_in), (d_out / t if split == 1.0 else d_out)
+
+
+def _matrix_s(xp: Any, rows: Any, d_in: Any, d_out: Any, split: float, t: Any, count: Any, hw: Hardware,
+              gemm_bytes: Any) -> Any:
+    """:func:`gemm_s` of one weight matrix's GEMM on its per-GPU shape (:func:`_per_gpu`); nothing for an
+    empty slot (d_out 0: a matrix the model does not have)."""
+    K, N = _per_gpu(d_in, d_out, split, t)
+    return xp.select(d_out > 0.0, lambda: gemm_s(xp, rows, K, N, count, hw, gemm_bytes), lambda: 0.0)
+
+
+def op_sac_recompute_gemm_s(xp: Any, *, tokens: Any, h: Any, f: Any, at: AttentionShape, gated: Any, experts: Any,
+                            topk: Any, t: Any, ep: Any, hw: Hardware, gemm_bytes: Any) -> Any:
     """Forward GEMM time one layer reruns in the backward under op-level selective checkpointing
     (torchtitan's ``selective_ac_option = "op"``).
 
     The policy keeps the outputs of every *other* matmul, of the fused attention and of reduce-scatters
     and recomputes the rest of the layer's forward from them (torchtitan ``parallelize_llama.py``,
-    ``_save_list``: "Saves output of all compute ops, except every second mm"). A Llama layer runs its
-    matmuls as Q, K, V, output projection, then W1, W3, W2 (gated) or W1, W2: the 2nd, 4th and 6th are
-    rerun, i.e. the K projection (tokens x h x k_v/t), the output projection (tokens x q/t x h) and
-    the MLP's W3 (gated: tokens x h x f/t) or W2 (tokens x f/t x h), with the same per-GPU shapes as
-    :func:`layer_times` (MoE: per local expert, as there; no published torchtitan MoE run checks it).
-    The attention core is not rerun: its output is saved."""
-    q = q_width(h, qw)
-    hkv = kv_width(h, a, kv, qw)
+    ``_save_list``: "Saves output of all compute ops, except every second mm"): the even-numbered
+    matmuls of :func:`clustersim.cost.flops.op_sac_matmuls`, for a Llama layer the K projection
+    (tokens x h x k_v/t), the output projection (tokens x o/t x h) and the MLP's W3 (gated: tokens x h x
+    f/t) or W2 (tokens x f/t x h), with the same per-GPU shapes as :func:`layer_times` (MoE: per local
+    expert, as there; no published torchtitan MoE or MLA run checks it). The attention core is not
+    rerun: its output is saved."""
     rows, local = _expert_rows(xp, tokens, experts, topk, ep)
-    mlp = xp.where(gated, gemm_s(xp, rows, h, f / t, local, hw, gemm_bytes),
-                   gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes))
-    return gemm_s(xp, tokens, h, hkv / t, 1.0, hw, gemm_bytes) + gemm_s(xp, tokens, q / t, h, 1.0, hw, gemm_bytes) + mlp
+    total: Any = 0.0
+    for d_in, d_out, split, expert, rerun in op_sac_matmuls(h, f, gated, at):
+        m, n = (rows, local) if expert else (tokens, 1.0)
+        total = total + xp.select(rerun > 0.0, lambda d_in=d_in, d_out=d_out, split=split, rerun=rerun, m=m, n=n:
+                                  rerun * _matrix_s(xp, m, d_in, d_out, split, t, n, hw, gemm_bytes), lambda: 0.0)
+    return total
 
 
-def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, a: Any, kv: Any,
+def _rope_width(at: AttentionShape, t: Any) -> Any:
+    """Elements per token the rotary embedding rotates on one GPU: the queries and keys (q + k)/t, or
+    under MLA the rotary part of each query head (a d_rope / t) and the one rotary key all heads share
+    (d_rope, on every rank)."""
+    mla = at.mla
+    return (1 - mla) * (at.q + at.k) / t + mla * (at.heads * at.rope / t + at.rope)
+
+
+def _cast_width(mats: Any, t: Any, inputs: bool) -> Any:
+    """Elements per token an FP8 recipe casts for the attention matrices ``mats`` on one GPU: each
+    existing matrix's input (``inputs``) or its output gradient, on its per-GPU shape (:func:`_per_gpu`)."""
+    total: Any = 0.0
+    for d_in, d_out, split in mats:
+        K, N = _per_gpu(d_in, d_out, split, t)
+        total = total + (d_out > 0.0) * (K if inputs else N)
+    return total
+
+
+def selective_rerun_s(xp: Any, *, modules: Any, tokens: Any, h: Any, f: Any, at: AttentionShape, gated: Any,
+                      experts: Any, topk: Any, t: Any, ep: Any, sp: Any, hw: Hardware, gemm_bytes: Any,
+                      act_bytes: Any, dense_mlp: Any) -> Any:
+    """Forward work one layer reruns in its backward under Megatron-core's selective recomputation besides
+    the attention core (``training.recompute_modules``; :class:`clustersim.cost.memory.SelectiveModules`,
+    whose stored bytes it trades for this time): mla_up_proj MLA's query and key-value up projections
+    (:func:`clustersim.cost.flops.attention_matrices` slots 2 and 4, on their per-GPU shapes) and the
+    rotary embedding; layernorm the two norms (read, write); mlp a dense MLP's GEMMs and activation
+    (``dense_mlp``: this layer's MLP is dense); moe_act the experts' activation (read 1 or 2, write 1)."""
+    e = act_bytes
+    mats = attention_matrices(h, at)
+    total: Any = 0.0
+    if not (xp.is_scalar(modules.mla_up_proj) and not modules.mla_up_proj):
+        up = xp.select(at.mla, lambda: _matrix_s(xp, tokens, *mats[1], t, 1.0, hw, gemm_bytes)
+                       + _matrix_s(xp, tokens, *mats[3], t, 1.0, hw, gemm_bytes)
+                       + elementwise_s(xp, 2.0 * e * tokens * _rope_width(at, t), hw, 1.0), lambda: 0.0)
+        total = total + modules.mla_up_proj * up
+    if not (xp.is_scalar(modules.layernorm) and not modules.layernorm):
+        total = total + modules.layernorm * elementwise_s(xp, 2.0 * 2.0 * e * tokens * xp.where(sp, h / t, h), hw, 2.0)
+    if not (xp.is_scalar(modules.mlp) and not modules.mlp):
+        rows, local = _expert_rows(xp, tokens, experts, topk, ep)
+        mlp = (gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, hw, gemm_bytes)
+               + gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes)
+               + elementwise_s(xp, tokens * topk * f / t * (2.0 + gated) * e, hw, 1.0))
+        total = total + modules.mlp * dense_mlp * mlp
+    if not (xp.is_scalar(modules.moe_act) and not modules.moe_act):
+        total = total + modules.moe_act * (1 - dense_mlp) * elementwise_s(
+            xp, tokens * topk * f / t * (2.0 + gated) * e, hw, 1.0)
+    return total
+
+
+def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, at: AttentionShape,
                 gated: Any, experts: Any, topk: Any, t: Any, ep: Any, sp: Any, flash: Any, hw: Hardware,
                 gemm_bytes: Any, act_bytes: Any, cast_bytes: Any,
-                dropout: Any = True, qw: Any = None, eager: Any = False) -> tuple[Any, Any, Any, Any, Any]:
+                dropout: Any = True, eager: Any = False, shared: Any = 0.0) -> tuple[Any, Any, Any, Any, Any]:
     """Per-pass times of one transformer layer for one micro-batch on one GPU.
 
     Returns (gemm_fwd, attn_fwd, attn_bwd, elem_fwd, elem_bwd): the weight GEMMs of one pass (the
@@ -168,10 +232,13 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     sequence on this GPU, ``s_kv`` = s the keys they attend.
 
     Per-GPU GEMM shapes under tensor parallelism t (Megatron-LM column/row split, Shoeybi et al. 2019):
-    QKV tokens x h x (q + 2k_v q/a)/t; projection tokens x q/t x h, with q = ``qw`` = a x head_dim (h
-    unless the model sets its head_dim); MLP in tokens x h x (2 or 1)f/t
-    (gate and up fused) and out tokens x f/t x h; MoE: E/ep local experts, each with
-    tokens x top-k x ep / E rows, and the router tokens x h x E.
+    the attention matrices of :func:`clustersim.cost.flops.attention_matrices` (``at``), QKV tokens x h
+    x (q + k + v)/t and projection tokens x o/t x h, MLA's five with its down projections whole on
+    every rank; MLP in tokens x h x (2 or 1)f/t (gate and up fused) and out tokens x f/t x h; MoE: E/ep
+    local experts, each with tokens x top-k x ep / E rows, and the router tokens x h x E; ``shared``
+    shared experts (DeepSeekMoE, Dai et al. 2024, arXiv:2401.06066 Sec. 3.2: experts every token passes
+    through) run as one dense MLP of shared x f on all the tokens, split by tensor parallelism as a dense
+    MLP is (Megatron-core SharedExpertMLP).
 
     ``dropout`` false (a model trained without dropout): no mask is written or read, so the
     bias-dropout-residual adds read 2 and write 1, and unfused attention runs only the softmax on the
@@ -185,30 +252,32 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     moves twice the forward's extra bytes (each op's gradient reads its saved input and the incoming
     gradient and writes its own), and every op is its own kernel (efficiency.EAGER_KERNELS_PER_LAYER).
     """
-    q = q_width(h, qw)
-    hkv = kv_width(h, a, kv, qw)
     moe = experts > 1.0
-    g = gemm_s(xp, tokens, h, (q + 2.0 * hkv) / t, 1.0, hw, gemm_bytes)
-    g = g + gemm_s(xp, tokens, q / t, h, 1.0, hw, gemm_bytes)
+    mats = attention_matrices(h, at)
+    g: Any = 0.0
+    for d_in, d_out, split in mats:
+        g = g + _matrix_s(xp, tokens, d_in, d_out, split, t, 1.0, hw, gemm_bytes)
     rows, local = _expert_rows(xp, tokens, experts, topk, ep)
     g = g + gemm_s(xp, rows, h, (1.0 + gated) * f / t, local, hw, gemm_bytes)
     g = g + gemm_s(xp, rows, f / t, h, local, hw, gemm_bytes)
+    g = g + xp.select(shared > 0.0, lambda: gemm_s(xp, tokens, h, (1.0 + gated) * shared * f / t, 1.0, hw, gemm_bytes)
+                      + gemm_s(xp, tokens, shared * f / t, h, 1.0, hw, gemm_bytes), lambda: 0.0)
     # the router stays in 16-bit precision
     g = g + xp.select(moe, lambda: gemm_s(xp, tokens, h, experts, 1.0, hw, act_bytes, hw.peak16), lambda: 0.0)
 
-    heads = b * a / t
+    heads = b * at.heads / t
     n_s2 = heads * s_q * s_kv  # score elements per GPU
     e = act_bytes
-    # Fused attention: the causal half of 4 s_q s_kv hd FLOPs per head, at the kernel's measured fraction
+    # Fused attention: the causal half of 2 s_q s_kv (d_qk + d_v) FLOPs per head, at the kernel's measured fraction
     # of the 16-bit peak on this GPU (FP8 runs keep attention in BF16: Transformer Engine's fp8_autocast
     # changes only the linear layers' GEMMs), rising with the sequence as F s / (s + s_half); backward 2.5
     # x the forward's FLOPs (5 GEMMs against 2; FlashAttention-2 Sec. 3.1) at its own measured fraction.
     attn_peak = hw.peak16
-    hd = q / a
+    hd, hd_v = at.q / at.heads, at.o / at.heads
     seq_use = s_kv / (s_kv + hw.attn_half_seq)
 
     def fused() -> tuple[Any, Any]:
-        flop = 0.5 * 4.0 * n_s2 * hd
+        flop = 0.5 * 2.0 * n_s2 * (hd + hd_v)
         fwd = flop / (attn_peak * hw.attn_fwd * seq_use * hw.attn_scale) + hw.gap_s
         bwd = 2.5 * flop / (attn_peak * hw.attn_bwd * seq_use * hw.attn_scale) + 2.0 * hw.gap_s
         return fwd, bwd
@@ -218,7 +287,7 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
         # and dropout on the scores (forward: read, write, read, write, 1-byte mask; backward: read
         # probabilities, gradient and mask, write)
         scores = (gemm_s(xp, s_q, hd, s_kv, heads, hw, e, attn_peak)
-                  + gemm_s(xp, s_q, s_kv, hd, heads, hw, e, attn_peak))
+                  + gemm_s(xp, s_q, s_kv, hd_v, heads, hw, e, attn_peak))
         drop = xp.where(dropout, 2.0 * e + 1.0, 0.0)  # dropout on the probabilities: read, write, mask
         return (scores + elementwise_s(xp, n_s2 * (2.0 * e + drop), hw, 2.0),
                 2.0 * scores + elementwise_s(xp, n_s2 * (3.0 * e + drop), hw, 2.0))
@@ -230,7 +299,7 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
         attn_fwd, attn_bwd = xp.where(flash, ff, uf), xp.where(flash, fb, ub)
 
     width = xp.where(sp, h / t, h)  # LayerNorm / dropout region width per GPU
-    act = tokens * topk * f / t
+    act = tokens * (topk + shared) * f / t
     perm = xp.select(moe, lambda: 4.0 * e * tokens * h * topk / xp.where(sp, t, 1.0), lambda: 0.0)
     # forward: 2 LayerNorms (read, write), 2 bias-dropout-residual (read 2, write 1, mask 1 byte),
     # activation (read 1 or 2, write 1), MoE permutation and un-permutation (read, write)
@@ -239,18 +308,28 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     # backward: LayerNorm (read x, dy; write dx), dropout-residual (read dy, mask; write), activation
     # (read inputs and dy, write d-inputs), permutation
     bwd = tokens * width * (6.0 * e + 2.0 * (2.0 * e + mask)) + act * (3.0 + 2.0 * gated) * e + perm
-    # rotary embedding of q and k (read, write; forward and backward): Su et al. 2021 (RoFormer)
-    rope = 2.0 * e * tokens * (q + hkv) / t
+    # rotary embedding of q and k (read, write; forward and backward): Su et al. 2021 (RoFormer); MLA
+    # rotates only the d_rope part of each query head and the one shared rotary key (DeepSeek-V2 Sec. 2.1.3)
+    rope_w = _rope_width(at, t)
+    rope = 2.0 * e * tokens * rope_w
+    # MLA's two latent RMSNorms on r_q and r_kv (DeepSeek-V2 App. C; forward read, write; backward read x
+    # and dy, write dx), on every tensor-parallel rank
+    latent = tokens * at.mla * ((at.q_rank > 0.0) * at.q_rank + at.kv_rank)
     # FP8 (gemm_bytes 1): each FP8 GEMM's activation input is cast forward (QKV and FC1 inputs h wide,
-    # projection and FC2 inputs h/t and f/t wide) and each output gradient backward, at the recipe's
-    # bytes per element (Transformer Engine FP8 recipes; Micikevicius et al. 2022, "FP8 formats")
+    # projection and FC2 inputs o/t and f/t wide; MLA's five matrices their own inputs) and each output
+    # gradient backward, at the recipe's bytes per element (Transformer Engine FP8 recipes; Micikevicius
+    # et al. 2022, "FP8 formats")
     fp8 = gemm_bytes < 1.5
-    cast_fwd = xp.select(fp8, lambda: cast_bytes * tokens * (2.0 * h + q / t + topk * f / t), lambda: 0.0)
-    cast_bwd = xp.select(fp8, lambda: cast_bytes * tokens * ((q + 2.0 * hkv) / t + 2.0 * h
-                                                             + topk * (1.0 + gated) * f / t), lambda: 0.0)
-    eager_b = xp.select(eager, lambda: tokens * (2.0 * width * (28.0 + 2.0 * e) + 16.0 * (q + hkv) / t)
+    mlps = 1.0 + (shared > 0.0)  # MLP blocks whose input is cast (the routed experts', the shared experts')
+    cast_fwd = xp.select(fp8, lambda: cast_bytes * tokens * (_cast_width(mats, t, True) + mlps * h
+                                                             + (topk + shared) * f / t), lambda: 0.0)
+    cast_bwd = xp.select(fp8, lambda: cast_bytes * tokens * (_cast_width(mats, t, False) + mlps * h
+                                                             + (topk + shared) * (1.0 + gated) * f / t), lambda: 0.0)
+    eager_b = xp.select(eager, lambda: tokens * (2.0 * width * (28.0 + 2.0 * e) + 16.0 * rope_w)
                         + 2.0 * e * gated * act, lambda: 0.0)
-    kernels = eff.ELEMENTWISE_KERNELS_PER_LAYER + xp.where(eager, eff.EAGER_KERNELS_PER_LAYER, 0.0)
+    kernels = eff.ELEMENTWISE_KERNELS_PER_LAYER + xp.where(eager, eff.EAGER_KERNELS_PER_LAYER, 0.0) + 2.0 * at.mla
+    fwd = fwd + 2.0 * e * latent
+    bwd = bwd + 3.0 * e * latent
     return (g, attn_fwd, attn_bwd, elementwise_s(xp, fwd + rope + cast_fwd + eager_b, hw, kernels),
             elementwise_s(xp, bwd + rope + cast_bwd + 2.0 * eager_b, hw, kernels))
 

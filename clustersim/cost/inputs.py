@@ -102,7 +102,15 @@ class KernelInputs:
     attention_heads: Any = _f("query heads")
     kv_heads: Any = _f("key/value heads (grouped-query attention when fewer than the query heads)")
     head_dim: Any = _f("attention head dimension when the model sets its own (a x head_dim may differ from h: "
-                       "Qwen3, gpt-oss); 0 = h / attention_heads", 0.0)
+                       "Qwen3, gpt-oss); under MLA the queries' and keys' d_nope + d_rope; 0 = h / attention_heads",
+                       0.0)
+    v_head_dim: Any = _f("value head dimension where it differs from head_dim (MLA: DeepSeek-V3 128); 0 = head_dim",
+                         0.0)
+    q_lora_rank: Any = _f("MLA query latent width r_q (DeepSeek-V3 1536); 0 = no query compression", 0.0)
+    kv_lora_rank: Any = _f("MLA key-value latent width r_kv (DeepSeek-V3 512); > 0 makes the attention "
+                           "multi-head latent attention; 0 = none", 0.0)
+    qk_rope_head_dim: Any = _f("MLA rotary part d_rope of head_dim, one rotary key shared by the heads "
+                               "(DeepSeek-V3 64); read only under MLA", 0.0)
     vocab_size: Any = _f("vocabulary size")
     gated_mlp: Any = _f("SwiGLU-style gated MLP (3 matrices) instead of 2")
     experts: Any = _f("experts per MoE layer (1 = dense)")
@@ -110,6 +118,10 @@ class KernelInputs:
     tied_embeddings: Any = _f("input and output embeddings share one matrix", False)
     dropout: Any = _f("dropout after attention and MLP (and on unfused attention scores): masks stored and written",
                       True)
+    shared_experts: Any = _f("MoE shared experts of the expert width every token passes through besides its top-k "
+                             "(DeepSeek-V3 1); 0 = none", 0)
+    dense_layers: Any = _f("leading layers with a dense MLP instead of the MoE layer (DeepSeek-V3 3); 0 = none", 0)
+    dense_ffn_hidden_size: Any = _f("MLP width of those dense layers (DeepSeek-V3 18432)", 0.0)
     expert_groups: Any = _f("MoE routing groups (contiguous blocks of experts on the expert-parallel ranks)", 1)
     expert_groups_per_token: Any = _f("routing groups a token's experts may come from (group-limited routing)", 1)
     # ---- the recipe
@@ -133,6 +145,14 @@ class KernelInputs:
         "transformer layer fewer (Megatron-core account_for_loss_in_pipeline_split)", False)
     zero: Any = _f("ZeRO stage 0-3 (FSDP full shard = 3)", 1)
     recompute: Any = _f("activation recomputation code: none, selective, full", 1)
+    recompute_core_attn: Any = _f("selective recomputation reruns the attention core (Megatron-core recompute_modules "
+                                  "core_attn, its default)", True)
+    recompute_mla_up_proj: Any = _f("selective recomputation reruns MLA's two up projections and the rotary "
+                                    "embedding (recompute_modules mla_up_proj)", False)
+    recompute_layernorm: Any = _f("selective recomputation reruns the two norms (recompute_modules layernorm)", False)
+    recompute_mlp: Any = _f("selective recomputation reruns the dense MLPs (recompute_modules mlp)", False)
+    recompute_moe_act: Any = _f("selective recomputation reruns the experts' activation function (recompute_modules "
+                                "moe_act)", False)
     recompute_layers: Any = _f(
         "with full recomputation, the layers of each model chunk that rerun their forward (Megatron-core "
         "recompute_method block, recompute_num_layers); the others keep their activations; -1: all", -1)

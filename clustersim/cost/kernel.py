@@ -102,6 +102,14 @@ def _kept_bytes(xp: Backend, partial: Any, stored: Any, *args: Any, **kwargs: An
     return xp.select(partial, lambda: memory.activation_bytes_per_layer(xp, *args, **kwargs)[0], lambda: stored)
 
 
+def _mixed(xp: Backend, dense_share: Any, moe: Any, dense: Any) -> Any:
+    """A per-layer figure over all the layers: the MoE layer's ``moe``, averaged with the leading dense
+    layers' (``dense()``, computed only where the model has some) by their share of the layers."""
+    if xp.is_scalar(dense_share) and dense_share <= 0.0:
+        return moe
+    return moe + dense_share * (dense() - moe)
+
+
 def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozenset(),
             outputs: tuple[str, ...] = OUTPUTS) -> dict[str, Any]:
     """The ``outputs`` (default: every output) for inputs ``x`` (floats, or numpy arrays that broadcast
@@ -111,10 +119,19 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     pos = xp.maximum
     L, h, f = pos(x["layers"], 1.0), pos(x["hidden_size"], 1.0), pos(x["ffn_hidden_size"], 1.0)
     a, kv, V = pos(x["attention_heads"], 1.0), pos(x["kv_heads"], 1.0), pos(x["vocab_size"], 1.0)
-    # the query width a x head_dim: the model's own head_dim (Qwen3, gpt-oss), else h (head_dim h/a)
-    qw = xp.where(x["head_dim"] > 0.0, a * x["head_dim"], h)
+    # the attention's widths: the model's own head_dim (Qwen3, gpt-oss) or h/a, MLA's latents (flops.attention_shape)
+    at = flops.attention_shape(h, a, kv, x["head_dim"], x["v_head_dim"], pos(x["q_lora_rank"], 0.0),
+                               pos(x["kv_lora_rank"], 0.0), pos(x["qk_rope_head_dim"], 0.0))
     gated, tied = x["gated_mlp"], x["tied_embeddings"]
     E, k = pos(x["experts"], 1.0), pos(x["experts_per_token"], 1.0)
+    # shared experts on every MoE layer and the leading dense layers (DeepSeekMoE; DeepSeek-V3): MoE models only
+    S = (E > 1.0) * pos(x["shared_experts"], 0.0)
+    n_d = (E > 1.0) * xp.minimum(pos(x["dense_layers"], 0.0), L - 1.0)
+    f_d = pos(x["dense_ffn_hidden_size"], 1.0)
+    has_dense = not (xp.is_scalar(n_d) and n_d <= 0.0)
+    # what Megatron-core's selective recomputation reruns (training.recompute_modules; memory.SelectiveModules)
+    mods = memory.SelectiveModules(x["recompute_core_attn"], x["recompute_mla_up_proj"], x["recompute_layernorm"],
+                                   x["recompute_mlp"], x["recompute_moe_act"])
     s, B, b = pos(x["seq_len"], 1.0), pos(x["global_batch_seqs"], 1.0), pos(x["micro_batch_seqs"], 1.0)
     t, p, d = pos(x["tp"], 1.0), pos(x["pp"], 1.0), pos(x["dp"], 1.0)
     c, e, v = pos(x["cp"], 1.0), pos(x["ep"], 1.0), pos(x["vpp"], 1.0)
@@ -167,65 +184,120 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     tok_step = B * s
 
     # ---- parameters and FLOPs
-    params, active = flops.model_params(L, h, f, a, kv, V, gated, E, k, tied, qw)
-    lora_layer = flops.lora_layer_params(h, f, a, kv, gated, E, rank, qw)
+    params, active = flops.model_params(L, h, f, at, V, gated, E, k, tied, S, n_d, f_d)
+    # per-layer figures are the MoE layer's, averaged with the dense layers' where the model has them
+    dense_share = n_d / L
+    lora_layer = _mixed(xp, dense_share, flops.lora_layer_params(h, f, at, gated, E + S, rank),
+                        lambda: flops.lora_layer_params(h, f_d, at, gated, 1.0, rank))
     trainable = xp.where(lora, L * lora_layer, params)
-    gemm_tok = flops.gemm_flop_per_token(h, f, a, kv, gated, E, k, qw)
-    attn_tok = flops.attention_flop_per_token(s, qw)
+    gemm_tok = _mixed(xp, dense_share, flops.gemm_flop_per_token(h, f, at, gated, E, k + S),
+                      lambda: flops.gemm_flop_per_token(h, f_d, at, gated, 1.0, 1.0))
+    attn_tok = flops.attention_flop_per_token(s, at)
     logit_tok = flops.logits_flop_per_token(h, V)
-    active_lora = L * flops.lora_layer_params(h, f, a, kv, gated, k, rank, qw)
+    active_lora = L * _mixed(xp, dense_share, flops.lora_layer_params(h, f, at, gated, k + S, rank),
+                             lambda: flops.lora_layer_params(h, f_d, at, gated, 1.0, rank))
     model_tok = flops.model_flop_per_token(xp, L, gemm_tok, attn_tok, logit_tok, lora, active_lora)
     # torchtitan's selective checkpointing is op-level: it reruns every second matmul, not the attention
     op_sac = x["framework"] == 2.0
+    # the forward GEMM FLOPs per token and layer Megatron's selective recomputation reruns besides attention
+    up_mats = flops.attention_matrices(h, at)
+    sel_gemm = _mixed(xp, dense_share,
+                      mods.mla_up_proj * 2.0 * (up_mats[1][0] * up_mats[1][1] + up_mats[3][0] * up_mats[3][1]) * at.mla
+                      + mods.mlp * (E <= 1.0) * 2.0 * h * f * (2.0 + gated),
+                      lambda: mods.mla_up_proj * 2.0 * (up_mats[1][0] * up_mats[1][1] + up_mats[3][0] * up_mats[3][1])
+                      * at.mla + mods.mlp * 2.0 * h * f_d * (2.0 + gated))
     hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"], op_sac,
-                                           flops.op_sac_recompute_flop_per_token(h, f, a, kv, k, qw),
-                                           chunk_rc / (Ls / v))
+                                           _mixed(xp, dense_share, flops.op_sac_recompute_flop_per_token(h, f, gated, at, k),
+                                                  lambda: flops.op_sac_recompute_flop_per_token(h, f_d, gated, at, 1.0)),
+                                           chunk_rc / (Ls / v), mods.core_attn, sel_gemm)
 
     # ---- this GPU's parameters on the heaviest stage
     # MoE parallel folding (Liu et al. 2025, arXiv:2504.14960 Sec. 3; Megatron-core
     # expert_tensor_parallel_size): the experts are split etp-way (default tp) and ep-way over the
     # stage's tp x cp x dp ranks; the rest of those ranks form the expert-data-parallel group
     et = xp.where(x["etp"] >= 1.0, x["etp"], t)
-    dense_layer = (flops.attention_params(h, a, kv, qw) + flops.router_params(h, E)) / t
+    # (MLA's down projections and latent norms are whole on every tensor-parallel rank; shared experts are
+    # split by tensor parallelism and replicated over data parallelism as a dense MLP is)
+    att_layer = flops.attention_params(h, at, True) / t + flops.attention_params(h, at, False)
+    dense_layer = att_layer + (flops.router_params(h, E) + S * flops.mlp_params(h, f, gated)) / t
     expert_layer = flops.mlp_params(h, f, gated) * E / (e * et)
+    mlp_layer = (att_layer + flops.mlp_params(h, f_d, gated) / t) if has_dense else 0.0  # a leading dense layer
     emb = V * h / t
     # the stage holding the most weights: an end stage (its layers and an embedding matrix) or, where the
     # split gives the ends fewer layers, a middle one
-    dense_stage = xp.where(p > 1.0, xp.maximum(xp.maximum(L_first, L_last) * dense_layer + emb, Ls * dense_layer),
-                           Ls * dense_layer + emb * (2.0 - tied)) + 2.0 * h / t
-    expert_stage = Ls * expert_layer
     lora_stage = Ls * lora_layer / t
     dp_dense, dp_expert = d * c, t * d * c / (e * et)
+    nd_first, nd_last = pipeline.dense_layers_on(xp, n_d, L, L_first, L_last)
+    if not has_dense:
+        dense_stage = xp.where(p > 1.0, xp.maximum(xp.maximum(L_first, L_last) * dense_layer + emb, Ls * dense_layer),
+                               Ls * dense_layer + emb * (2.0 - tied)) + 2.0 * h / t
+        expert_stage = Ls * expert_layer
+        weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
+                                                         dp_dense, dp_expert, prec, g_b, k_b)
+    else:
+        # the leading dense layers sit on the first stage(s) (pipeline.dense_layers_on): each end stage's
+        # dense and MoE layers, a middle one's MoE layers only, and the model state of the heaviest
+        def stage(layers: Any, dense_layers: Any, embedding: Any) -> tuple[Any, Any]:
+            return (layers * dense_layer + dense_layers * (mlp_layer - dense_layer) + embedding + 2.0 * h / t,
+                    (layers - dense_layers) * expert_layer)
+
+        one = stage(L, n_d, emb * (2.0 - tied))
+        ends = (stage(L_first, nd_first, emb), stage(L_last, nd_last, emb), stage(Ls, 0.0, 0.0))
+        candidates = [tuple(xp.where(p > 1.0, end[i], one[i]) for i in range(2)) for end in ends[:2]]
+        candidates.append(tuple(xp.where(p > 2.0, ends[2][i], candidates[0][i]) for i in range(2)))
+        states = [memory.model_state_bytes(xp, dn, ex, lora_stage, lora, qlora, z, dp_dense, dp_expert, prec, g_b, k_b)
+                  for dn, ex in candidates]
+        totals = [sum(state) for state in states]
+        pick = [totals[0] >= xp.maximum(totals[1], totals[2]), totals[1] >= totals[2]]
+
+        def chosen(i: int, values: list[Any]) -> Any:
+            return xp.where(pick[0], values[0][i], xp.where(pick[1], values[1][i], values[2][i]))
+
+        dense_stage, expert_stage = chosen(0, candidates), chosen(1, candidates)
+        weights, grads, optim = chosen(0, states), chosen(1, states), chosen(2, states)
 
     # ---- memory
-    weights, grads, optim = memory.model_state_bytes(xp, dense_stage, expert_stage, lora_stage, lora, qlora, z,
-                                                     dp_dense, dp_expert, prec, g_b, k_b)
-    weights = weights + (z >= 3.0) * 2.0 * (dense_layer + expert_layer) * w_b  # ZeRO-3 gather buffers
+    layer_params = dense_layer + expert_layer  # the largest layer
+    if has_dense:
+        layer_params = xp.maximum(layer_params, (n_d > 0.0) * mlp_layer)
+    weights = weights + (z >= 3.0) * 2.0 * layer_params * w_b  # ZeRO-3 gather buffers
     fw = x["framework"]
     # FSDP2's root parameters and one layer's pre-reduce-scatter gradients (memory.fsdp2_buffer_bytes)
-    fsdp_held, fsdp_bwd = memory.fsdp2_buffer_bytes(xp, dense_layer + expert_layer, emb * (2.0 - tied), z >= 3.0,
-                                                    fw, w_b)
+    fsdp_held, fsdp_bwd = memory.fsdp2_buffer_bytes(xp, layer_params, emb * (2.0 - tied), z >= 3.0, fw, w_b)
     drop = x["dropout"]
     # torchao's Float8Linear (torchtitan) saves the bf16 GEMM inputs, not FP8 copies
     # (torchao float8/float8_linear.py, matmul_with_hp_or_float8_args: save_for_backward(input_hp, weight_hp_t))
-    stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, a, kv, gated, k, t, sp, r, flash,
-                                                        act_b, fp8=(prec >= 3.0) & (fw != 2.0), dropout=drop,
-                                                        gathered_inputs=fw == 2.0, qw=qw)
+    fp8_kept = (prec >= 3.0) & (fw != 2.0)
+    # (a MoE layer's shared experts store what its routed ones do, per token: top-k + shared MLPs)
+    stored, working = memory.activation_bytes_per_layer(xp, tokens, s, h, f, at, gated, k + S, t, sp, r, flash,
+                                                        act_b, fp8=fp8_kept, dropout=drop, gathered_inputs=fw == 2.0,
+                                                        modules=mods, dense_mlp=E <= 1.0)
     # torchtitan's selective checkpointing is op-level (memory.op_sac_bytes_per_layer)
     stored = xp.where(sel & (fw == 2.0),
-                      memory.op_sac_bytes_per_layer(xp, tokens, h, f, a, kv, gated, k, t, sp, act_b, qw), stored)
+                      memory.op_sac_bytes_per_layer(xp, tokens, h, f, at, gated, k + S, t, sp, act_b), stored)
     # the layers a partial full recomputation leaves alone keep all their activations
-    kept = _kept_bytes(xp, n_rc >= 0.0, stored, tokens, s, h, f, a, kv, gated, k, t, sp, 0.0, flash, act_b,
-                       fp8=(prec >= 3.0) & (fw != 2.0), dropout=drop, gathered_inputs=fw == 2.0, qw=qw)
+    kept = _kept_bytes(xp, n_rc >= 0.0, stored, tokens, s, h, f, at, gated, k + S, t, sp, 0.0, flash, act_b,
+                       fp8=fp8_kept, dropout=drop, gathered_inputs=fw == 2.0)
+    # a leading dense layer's stored bytes and working set, in place of a MoE layer's on the first stage
+    if has_dense:
+        stored_d, working_d = memory.activation_bytes_per_layer(xp, tokens, s, h, f_d, at, gated, 1.0, t, sp, r, flash,
+                                                                act_b, fp8=fp8_kept, dropout=drop,
+                                                                gathered_inputs=fw == 2.0, modules=mods)
+        stored_d = xp.where(sel & (fw == 2.0),
+                            memory.op_sac_bytes_per_layer(xp, tokens, h, f_d, at, gated, 1.0, t, sp, act_b), stored_d)
+    else:
+        stored_d, working_d = stored, working
     sp_div = xp.where(sp, t, 1.0)
     offloaded = memory.offloaded_layers(xp, x["activation_offload_layers"], Ls)
     chunk_first, chunk_last = L_first / v - offloaded, L_last / v - offloaded
-    stored_first = memory.chunk_bytes(xp, chunk_first, stored, kept, full, n_rc)
+    stored_first = (memory.chunk_bytes(xp, chunk_first, stored, kept, full, n_rc)
+                    + xp.minimum(nd_first, chunk_first) * (stored_d - stored))
     stored_last = memory.chunk_bytes(xp, chunk_last, stored, kept, full, n_rc)
     logits_act = memory.logits_bytes(xp, tokens, V, h, t, sp_div, act_b, fw)  # loss-time logits, norm input
     emb_act = drop * tokens * h / sp_div  # input-embedding dropout mask (Korthikanti 2022 Sec. 4.3)
     # a layer's backward: its recomputed working set, ring-attention buffers, FSDP2 pre-reduce-scatter grads
-    peak_layer = full * (chunk_rc > 0.0) * working + memory.cp_ring_bytes(xp, tokens, h, a, kv, t, c, act_b, qw) + fsdp_bwd
+    peak_layer = (full * (chunk_rc > 0.0) * xp.where(n_d > 0.0, xp.maximum(working, working_d), working)
+                  + memory.cp_ring_bytes(xp, tokens, at, t, c, act_b) + fsdp_bwd)
     # the loss runs before the first layer backward, so its logits and that layer's peak do not coincide
     act_first = (memory.in_flight_chunks(xp, p, v, m, True) * (stored_first + emb_act)
                  + xp.maximum((p == 1.0) * logits_act, peak_layer))
@@ -241,14 +313,14 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # a chunk's live arrays drop from ~116 to ~72 of 128 KiB, so more operands stay in cache
     del act_first, act_last, active_lora, attn_tok, B, bw, chunk_first, chunk_last, emb, emb_act, frag, fsdp_bwd, \
         fsdp_held, gemm_tok, kept, L, logit_tok, logits_act, mode, net, peak_layer, r, stored, stored_first, \
-        stored_last, tied, working
+        stored_last, tied, working, stored_d, working_d
 
     # ---- compute per micro-batch on the heaviest stage
-    g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(
-        xp, tokens=tokens, s_q=s / c, s_kv=s, b=b, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k, t=t,
-        ep=e, sp=sp, flash=flash, hw=hw, gemm_bytes=gemm_b, act_bytes=act_b,
-        cast_bytes=x["fp8_cast_bytes_per_element"], dropout=drop, qw=qw,
-        eager=(fw == 2.0) & xp.logical_not(x["torch_compile"]))
+    shape = {"tokens": tokens, "s_q": s / c, "s_kv": s, "b": b, "h": h, "at": at, "gated": gated, "t": t, "ep": e,
+             "sp": sp, "flash": flash, "hw": hw, "gemm_bytes": gemm_b, "act_bytes": act_b,
+             "cast_bytes": x["fp8_cast_bytes_per_element"], "dropout": drop,
+             "eager": (fw == 2.0) & xp.logical_not(x["torch_compile"])}
+    g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(xp, f=f, experts=E, topk=k, shared=S, **shape)
     bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
     adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), hw, 8.0),
                          lambda: 0.0)
@@ -256,17 +328,38 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
         xp, (dense_layer + expert_layer) * (memory.QLORA_BYTES_PER_PARAM + 2.0), hw, 8.0), lambda: 0.0)
     # fine-grained MoE: a fixed cost per local expert and pass (efficiency.MOE_EXPERT_PASS_S)
     experts_fwd = (E > 1.0) * (E / e) * efficiency.MOE_EXPERT_PASS_S
-    layer_fwd = g_fwd + a_fwd + el_fwd + adapters + dequant + experts_fwd
-    layer_bwd = bwd_gemm_passes * g_fwd + a_bwd + el_bwd + 2.0 * adapters + dequant + bwd_gemm_passes * experts_fwd
     # selective recomputation: Megatron-core reruns the attention core (Korthikanti 2022 Sec. 5);
     # torchtitan's op-level policy reruns every second matmul and the memory-bound work between them
     sel_titan = sel & op_sac
     sel_attn = sel & xp.logical_not(sel_titan)  # selective recomputation that reruns the attention core
-    sac_s = _op_sac_s(xp, op_sac, sel_titan, el_fwd, tokens=tokens, h=h, f=f, a=a, kv=kv, gated=gated, experts=E, topk=k,
-                      t=t, ep=e, hw=hw, gemm_bytes=gemm_b, qw=qw)
-    layer_s = layer_fwd + layer_bwd + rerun * layer_fwd + sel_attn * a_fwd + sac_s
+
+    def layer_of(g: Any, el_f: Any, el_b: Any, experts_pass: Any, sac: Any, sel_extra: Any) -> tuple[Any, Any]:
+        """(forward, whole) time of one layer on this GPU from its GEMM and memory-bound passes."""
+        fwd = g + a_fwd + el_f + adapters + dequant + experts_pass
+        bwd = bwd_gemm_passes * g + a_bwd + el_b + 2.0 * adapters + dequant + bwd_gemm_passes * experts_pass
+        return fwd, fwd + bwd + rerun * fwd + sel_attn * (mods.core_attn * a_fwd + sel_extra) + sac
+
+    def sel_rerun(f_: Any, experts: Any, topk: Any, dense_mlp: Any) -> Any:
+        """What selective recomputation's modules beyond the attention core rerun (compute.selective_rerun_s)."""
+        if mods.default:
+            return 0.0
+        return compute.selective_rerun_s(xp, modules=mods, tokens=tokens, h=h, f=f_, at=at, gated=gated,
+                                         experts=experts, topk=topk, t=t, ep=e, sp=sp, hw=hw, gemm_bytes=gemm_b,
+                                         act_bytes=act_b, dense_mlp=dense_mlp)
+
+    sac_s = _op_sac_s(xp, op_sac, sel_titan, el_fwd, tokens=tokens, h=h, f=f, at=at, gated=gated, experts=E, topk=k,
+                      t=t, ep=e, hw=hw, gemm_bytes=gemm_b)
+    layer_fwd, layer_s = layer_of(g_fwd, el_fwd, el_bwd, experts_fwd, sac_s, sel_rerun(f, E, k + S, E <= 1.0))
+    # a leading dense layer: one MLP of the dense width, no routing (MoE models with model.dense_layers)
+    if has_dense:
+        gd_fwd, _, _, eld_fwd, eld_bwd = compute.layer_times(xp, f=f_d, experts=1.0, topk=1.0, **shape)
+        dlayer_fwd, dlayer_s = layer_of(gd_fwd, eld_fwd, eld_bwd, 0.0, _op_sac_s(
+            xp, op_sac, sel_titan, eld_fwd, tokens=tokens, h=h, f=f_d, at=at, gated=gated, experts=1.0, topk=1.0,
+            t=t, ep=e, hw=hw, gemm_bytes=gemm_b), sel_rerun(f_d, 1.0, 1.0, True))
+    else:
+        gd_fwd, dlayer_fwd, dlayer_s = g_fwd, layer_fwd, layer_s
     logits_s = compute.logits_time_s(xp, tokens, h, V, t, hw, act_b, 1.0 + bwd_gemm_passes)
-    del adapters, b, dequant, drop, el_bwd, el_fwd, experts_fwd, f, flash, gated, gemm_b, layer_bwd, \
+    del adapters, b, dequant, drop, el_bwd, el_fwd, experts_fwd, f, flash, gated, gemm_b, shape, \
         s, sp, V
 
     # ---- communication per micro-batch (per layer x layers on the stage)
@@ -280,12 +373,14 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # inside dp), the expert-data-parallel group ep x that
     ep_stride = et * xp.where(xp.take(_POSITION["pp"], code) < xp.take(_POSITION["dp"], code), p, 1.0)
     tp_bw, tp_lat = comm.ring_bw(xp, fab, t, stride["tp"])
-    tp_layer = (4.0 + 2.0 * rerun) * comm.all_reduce_s(xp, t, tokens * h * act_b, tp_bw, tp_lat,
-                                                          comm.all_reduce_steps(xp, fab, t, stride["tp"]))
-    gemm_layer = g_fwd * (1.0 + bwd_gemm_passes + rerun)
+    tp_raw = (4.0 + 2.0 * rerun) * comm.all_reduce_s(xp, t, tokens * h * act_b, tp_bw, tp_lat,
+                                                        comm.all_reduce_steps(xp, fab, t, stride["tp"]))
     # overlapped TP communication (Megatron-core / Transformer Engine userbuffers) still slows the GEMMs it
     # hides behind, as every overlap here does (efficiency.OVERLAP_INTERFERENCE)
-    tp_layer = xp.select(tpo, lambda: comm.overlap_s(xp, tp_layer, gemm_layer), lambda: tp_layer)
+    tp_layer = xp.select(tpo, lambda: comm.overlap_s(xp, tp_raw, g_fwd * (1.0 + bwd_gemm_passes + rerun)),
+                         lambda: tp_raw)
+    tp_dense = tp_layer if not has_dense else xp.select(
+        tpo, lambda: comm.overlap_s(xp, tp_raw, gd_fwd * (1.0 + bwd_gemm_passes + rerun)), lambda: tp_raw)
     # EP (GShard, Lepikhin 2020; DeepSpeed-MoE): all-to-all dispatch and combine per MoE layer in the
     # forward, again in the backward (4; 6 with full recompute), top-k copies of each token.
     # With node-deduplicated dispatch (software.moe_dispatcher deepep) a token crosses the scale-out
@@ -303,21 +398,37 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     ep_layer = xp.select(x["ep_comm_overlap"], lambda: comm.overlap_s(xp, ep_layer, layer_s), lambda: ep_layer)
     # CP (ring attention, Liu et al. 2023): Megatron-core's p2p ring, or PyTorch's all-gather ring on K,V
     # repeated to the query heads as torchtitan runs it (comm.context_parallel_s)
-    kv_chunk = 2.0 * tokens * xp.where(fw == 2.0, qw, kv * qw / a) / t * act_b
+    kv_chunk = tokens * xp.where(fw == 2.0, at.q + at.o, at.k + at.v) / t * act_b
     cp_layer = comm.context_parallel_s(xp, fab, stride["cp"] * c, c, kv_chunk, a_fwd, a_bwd,
                                        1.0 + rerun + sel_attn,
                                        fw == 2.0, act_b)
     # the stage that sets the pace: the last (its layers, the output layer and the loss) unless the split
     # gives it a layer fewer and a middle stage's layers take longer (pipeline.stage_split)
     layer_busy = layer_s + tp_layer + ep_layer + cp_layer
-    last_paces = (L_last * layer_busy + logits_s >= Ls * layer_busy) | (p == 1.0)
-    Lp = xp.where(last_paces, L_last, Ls)
-    logits_s = last_paces * logits_s
-    mb_compute = Lp * layer_s + logits_s
-    mb_fwd = Lp * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
-    mb_tp, mb_ep, mb_cp = Lp * tp_layer, Lp * ep_layer, Lp * cp_layer
+    if not has_dense:
+        last_paces = (L_last * layer_busy + logits_s >= Ls * layer_busy) | (p == 1.0)
+        Lp = xp.where(last_paces, L_last, Ls)
+        logits_s = last_paces * logits_s
+        mb_compute = Lp * layer_s + logits_s
+        mb_fwd = Lp * layer_fwd + logits_s / (1.0 + bwd_gemm_passes)
+        mb_tp, mb_ep, mb_cp = Lp * tp_layer, Lp * ep_layer, Lp * cp_layer
+    else:
+        # with leading dense layers the first stage (which holds them) may set the pace too: each candidate
+        # stage's MoE and dense layers, the middle one (p > 2) holding MoE layers only
+        dense_busy = dlayer_s + tp_dense + cp_layer
+        t_last = (L_last - nd_last) * layer_busy + nd_last * dense_busy + logits_s
+        t_mid = (p > 2.0) * Ls * layer_busy
+        t_first = (p > 1.0) * ((L_first - nd_first) * layer_busy + nd_first * dense_busy)
+        last_paces = (t_last >= xp.maximum(t_mid, t_first)) | (p == 1.0)
+        mid_paces = xp.logical_not(last_paces) & (t_mid >= t_first)
+        n_moe = xp.where(last_paces, L_last - nd_last, xp.where(mid_paces, Ls, L_first - nd_first))
+        n_dense = xp.where(last_paces, nd_last, xp.where(mid_paces, 0.0, nd_first))
+        logits_s = last_paces * logits_s
+        mb_compute = n_moe * layer_s + n_dense * dlayer_s + logits_s
+        mb_fwd = n_moe * layer_fwd + n_dense * dlayer_fwd + logits_s / (1.0 + bwd_gemm_passes)
+        mb_tp, mb_ep, mb_cp = n_moe * tp_layer + n_dense * tp_dense, n_moe * ep_layer, (n_moe + n_dense) * cp_layer
     del a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_layer, d, et, L_first, L_last, last_paces, \
-        layer_busy, layer_fwd, logits_s, Lp, full, g_fwd, rerun, kv, kv_chunk, qw, sac_s, sel, sel_attn, sel_titan, tp_bw, tp_lat, tpo
+        layer_busy, layer_fwd, logits_s, full, g_fwd, rerun, kv, kv_chunk, at, sac_s, sel, sel_attn, sel_titan, tp_bw, tp_lat, tpo
 
     compute_s = m * mb_compute
     tp_s, ep_s, cp_s = m * mb_tp, m * mb_ep, m * mb_cp

@@ -32,10 +32,11 @@ Activations per layer follow Korthikanti et al. 2022 (arXiv:2205.05198) Table 2 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from clustersim import units
-from clustersim.cost.flops import kv_width, q_width
+from clustersim.cost.flops import AttentionShape, op_sac_matmuls
 
 __all__ = [
     "STATE_BYTES",
@@ -46,6 +47,7 @@ __all__ = [
     "CE_FP32_BYTES_PER_LOGIT",
     "LOGITS_FP32_BYTES_PER_LOGIT",
     "activation_bytes_per_layer",
+    "SelectiveModules",
     "cp_ring_bytes",
     "fsdp2_buffer_bytes",
     "logits_bytes",
@@ -97,10 +99,11 @@ CE_FP32_BYTES_PER_LOGIT = 12.0
 LOGITS_FP32_BYTES_PER_LOGIT = 4.0
 
 
-def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any,
+def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, at: AttentionShape, gated: Any,
                                topk: Any, t: Any, sp: Any, recompute: Any, flash: Any,
                                act_bytes: Any, fp8: Any = False, dropout: Any = True,
-                               gathered_inputs: Any = False, qw: Any = None) -> tuple[Any, Any]:
+                               gathered_inputs: Any = False, modules: SelectiveModules | None = None,
+                               dense_mlp: Any = True) -> tuple[Any, Any]:
     """(stored, working) activation bytes of one transformer layer for one micro-batch on one GPU.
 
     ``tokens`` = b x s / cp is the GPU's share of the micro-batch; each query attends ``s_kv`` = s keys.
@@ -130,25 +133,67 @@ def activation_bytes_per_layer(xp: Any, tokens: Any, s_kv: Any, h: Any, f: Any, 
     backward (autograd keeps a matmul's input), so those 4sbh stay unsplit; Megatron-LM saves them split
     and all-gathers again in the backward (Korthikanti 2022 Sec. 4.2.2).
 
-    ``qw``: the query width a x head_dim when the model sets its head_dim (Qwen3, gpt-oss): Q and the
-    projection input are that wide, K and V k_v x head_dim.
+    ``at``: the attention's widths (:class:`~clustersim.cost.flops.AttentionShape`): Q is ``q`` wide, K
+    ``k``, V ``v`` and the projection input ``o`` (a x head_dim when the model sets its head_dim: Qwen3,
+    gpt-oss). MLA also keeps, on every tensor-parallel rank (its down projections are not split), the
+    query and key-value latents before their RMSNorm (the norms' inputs, r_q and r_kv + d_rope) and after
+    it (the up projections' inputs, r_q and r_kv; FP8 copies under FP8), and its K is a x d_qk wide
+    (the shared rotary key broadcast to the heads, as the attention kernel reads it).
+
+    ``modules``: what Megatron-core's selective recomputation reruns (``training.recompute_modules``;
+    default: the attention core only, Korthikanti's selective recomputation). Each module it reruns
+    frees the tensors only it needs in the backward (Megatron-core ``CheckpointWithoutOutput``):
+    core_attn the s^2 terms (or the softmax statistics), mla_up_proj MLA's Q, K and V (recomputed from
+    the latents), layernorm the two norms' outputs (the QKV and FC1 inputs), mlp a dense MLP's
+    activations but its input (``dense_mlp``: this layer's MLP is dense), moe_act the experts'
+    activation outputs (the FC2 inputs).
     """
-    q = q_width(h, qw)
-    hkv = kv_width(h, a, kv, qw)
+    a = at.heads
     scale = act_bytes / 2.0
     saved = xp.where(fp8, 0.5, 0.0)  # the share of the GEMM inputs' bytes FP8 storage saves
     masks = xp.where(dropout, 2.0, 0.0)  # the attention and MLP dropout masks (1 byte per element)
     sp_div = xp.where(sp, t, 1.0)
     gathered = xp.select(gathered_inputs, lambda: (4.0 - 2.0 * saved) * (1.0 - 1.0 / sp_div), lambda: 0.0)
     replicated = ((8.0 + masks - 4.0 * saved) / sp_div + gathered) * tokens * h * scale
-    split = tokens * ((4.0 - 2.0 * saved) * q + 4.0 * hkv
+    split = tokens * (2.0 * at.q + (2.0 - 2.0 * saved) * at.o + 2.0 * (at.k + at.v)
                       + topk * f * (4.0 + 2.0 * gated - 2.0 * saved)) * scale / t
+    split = split + xp.select(at.mla, lambda: tokens * scale * (
+        (4.0 - 2.0 * saved) * ((at.q_rank > 0.0) * at.q_rank + at.kv_rank) + 2.0 * at.rope), lambda: 0.0)
     s2_units = xp.where(dropout, 5.0, 2.0)
     s2 = xp.select(flash, lambda: 4.0 * a * tokens, lambda: s2_units * a * tokens * s_kv * scale) / t
     working = replicated + split + s2
     layer_input = 2.0 * tokens * h * scale / xp.where(sp, t, 1.0)
-    stored = xp.where(recompute >= 2.0, layer_input, xp.where(recompute >= 1.0, replicated + split, working))
+    selective = replicated + split
+    if modules is not None and not modules.default:
+        mlp_units = topk * f * (4.0 + 2.0 * gated - 2.0 * saved)
+        freed = (modules.mla_up_proj * at.mla * 2.0 * (at.q + at.k + at.v) / t
+                 + modules.layernorm * (4.0 - 4.0 * saved) * h / sp_div
+                 + modules.mlp * dense_mlp * mlp_units / t
+                 + modules.moe_act * (1 - dense_mlp) * topk * f * (2.0 - 2.0 * saved) / t)
+        selective = selective + (1.0 - modules.core_attn) * s2 - tokens * scale * freed
+    stored = xp.where(recompute >= 2.0, layer_input, xp.where(recompute >= 1.0, selective, working))
     return stored, working
+
+
+@dataclass(frozen=True)
+class SelectiveModules:
+    """What Megatron-core's selective recomputation reruns (``recompute_granularity`` selective with
+    ``recompute_modules``, megatron/core/transformer/transformer_config.py): 1 (or True) per module it
+    reruns, floats or arrays. The default, the attention core alone, is Korthikanti et al. 2022's."""
+
+    core_attn: Any = 1.0
+    mla_up_proj: Any = 0.0
+    layernorm: Any = 0.0
+    mlp: Any = 0.0
+    moe_act: Any = 0.0
+
+    @property
+    def default(self) -> bool:
+        """True when these are the plain-Python default (nothing to add to the default formulas)."""
+        return all(isinstance(v, (bool, int, float)) for v in (self.core_attn, self.mla_up_proj, self.layernorm,
+                                                               self.mlp, self.moe_act)) and \
+            (bool(self.core_attn), bool(self.mla_up_proj), bool(self.layernorm), bool(self.mlp),
+             bool(self.moe_act)) == (True, False, False, False, False)
 
 
 #: Bytes per element of the optimizer-state dtypes a scenario may name.
@@ -179,8 +224,8 @@ def grad_bytes(xp: Any, precision: Any, grad_reduce_in_fp32: Any) -> Any:
     return xp.where((precision >= 2.0) & (grad_reduce_in_fp32 == 0.0), 2.0, g_b)
 
 
-def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, a: Any, kv: Any, gated: Any, topk: Any,
-                           t: Any, sp: Any, act_bytes: Any, qw: Any = None) -> Any:
+def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, at: AttentionShape, gated: Any, topk: Any,
+                           t: Any, sp: Any, act_bytes: Any) -> Any:
     """Stored bytes of one layer under op-level selective activation checkpointing (torchtitan's
     ``selective_ac_option = "op"``, PyTorch ``torch.utils.checkpoint`` selective checkpoint policies).
 
@@ -188,16 +233,17 @@ def op_sac_bytes_per_layer(xp: Any, tokens: Any, h: Any, f: Any, a: Any, kv: Any
     statistics, 4 bytes per head per token) and of reduce-scatters; every other op is recomputed from
     them and from the checkpointed layer input (torchtitan ``parallelize_llama.py``, ``_save_list`` and
     "save every second mm"). A Llama layer's matmuls run Q, K, V, output projection, then W1, (W3,) W2:
-    the 1st, 3rd, 5th and 7th are kept, i.e. Q (h), V (h k_v/a), W1 (f per active expert) and, for a
-    gated MLP, W2 (h); plus the attention output (h) and the layer input (h). Tensor parallelism splits
-    all but the input (which sequence parallelism splits too). Q and the attention output are ``qw`` =
-    a x head_dim wide when the model sets its head_dim.
+    the 1st, 3rd, 5th and 7th are kept, i.e. Q (q), V (v), W1 (f per active expert) and, for a
+    gated MLP, W2 (h); plus the attention output (o) and the layer input (h); MLA's kept matmuls are
+    those of :func:`clustersim.cost.flops.op_sac_matmuls`. Tensor parallelism splits all but the input
+    (which sequence parallelism splits too) and MLA's latents (its down projections run whole).
     """
-    q = q_width(h, qw)
-    hkv = kv_width(h, a, kv, qw)
     layer_input = tokens * h * act_bytes / xp.where(sp, t, 1.0)
-    saved = tokens * (2.0 * q + hkv + topk * f + gated * h) * act_bytes / t
-    return layer_input + saved + 4.0 * a * tokens / t
+    kept: Any = 0.0
+    for _, d_out, split, expert, rerun in op_sac_matmuls(h, f, gated, at):
+        kept = kept + (1.0 - rerun) * (topk if expert else 1.0) * d_out / (t if split else 1.0)
+    saved = tokens * (kept + at.o / t) * act_bytes
+    return layer_input + saved + 4.0 * at.heads * tokens / t
 
 
 def chunk_bytes(xp: Any, layers: Any, stored: Any, kept: Any, full: Any, recompute_layers: Any) -> Any:
@@ -302,12 +348,10 @@ def fsdp2_buffer_bytes(xp: Any, layer_params: Any, root_params: Any, fsdp: Any, 
     return on * root_params * w_bytes, on * layer_params * (w_bytes + 4.0)
 
 
-def cp_ring_bytes(xp: Any, tokens: Any, h: Any, a: Any, kv: Any, t: Any, cp: Any, act_bytes: Any,
-                  qw: Any = None) -> Any:
+def cp_ring_bytes(xp: Any, tokens: Any, at: AttentionShape, t: Any, cp: Any, act_bytes: Any) -> Any:
     """Ring-attention buffers under context parallelism: each rank holds the key/value block it computes
     with and the one it receives, double-buffered so that the transfer overlaps the attention (Liu et al.
     2023, Ring Attention, arXiv:2310.01889 Sec. 3; the same rotation in the backward carries the fp32
     key/value gradients): 2 x K, V in ``act_bytes`` plus 2 x dK, dV in fp32 for this GPU's ``tokens``,
-    the heads split by ``t``. Zero without CP. (``qw``: a x head_dim, when the model sets its head_dim.)"""
-    hkv = kv_width(h, a, kv, qw)
-    return (cp > 1.0) * 2.0 * 2.0 * tokens * hkv * (act_bytes + 4.0) / t
+    the heads split by ``t``: K and V ``at.k`` + ``at.v`` wide. Zero without CP."""
+    return (cp > 1.0) * 2.0 * tokens * (at.k + at.v) * (act_bytes + 4.0) / t

@@ -27,7 +27,7 @@ from typing import Any
 
 from clustersim.cost import efficiency as eff
 
-__all__ = ["split_units", "stage_split", "bubble_s", "p2p_transfers", "chunk_window", "overlapped_s"]
+__all__ = ["split_units", "stage_split", "dense_layers_on", "bubble_s", "p2p_transfers", "chunk_window", "overlapped_s"]
 
 
 def split_units(xp: Any, L: Any, p: Any, embedding: Any, loss: Any) -> Any:
@@ -52,6 +52,16 @@ def stage_split(xp: Any, L: Any, p: Any, embedding: Any, loss: Any) -> tuple[Any
     last = units - split_units(xp, 0.0, p, 0.0, loss)
     # two stages have no middle one: the heavier of the two ends stands in for it
     return first, xp.where(p > 2.0, units, xp.maximum(first, last)), last
+
+
+def dense_layers_on(xp: Any, dense_layers: Any, L: Any, first: Any, last: Any) -> tuple[Any, Any]:
+    """(on the first stage, on the last stage): how many of a MoE model's leading ``dense_layers`` dense
+    layers (DeepSeek-V3's first three) the first and the last pipeline stage hold, the layers being
+    assigned to the stages in order (Megatron-core get_transformer_layer_offset); ``first`` and ``last``
+    the stages' layer counts (:func:`stage_split`). Without pipeline parallelism the one stage holds them
+    all. Dense layers beyond the first stage fall on the next, a middle stage, which the kernel takes as
+    holding MoE layers only (an upper bound on its weights and time where the dense layer is lighter)."""
+    return xp.minimum(dense_layers, first), xp.maximum(dense_layers - (L - last), 0.0)
 
 
 def bubble_s(p: Any, v: Any, per_microbatch_s: Any) -> Any:

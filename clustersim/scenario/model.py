@@ -250,6 +250,8 @@ def cross_checks(s: Scenario) -> list[ErrorItem]:
             if heads % kv:
                 problems.append(ErrorItem(f"attention_heads ({heads}) must divide by kv_heads ({kv})",
                                           path="model.kv_heads", given=str(kv)))
+            problems += _mla_checks(arch)
+            problems += _moe_layer_checks(arch)
             if arch["experts_per_token"] > arch["experts"]:
                 problems.append(ErrorItem(
                     f"experts_per_token ({arch['experts_per_token']}) exceeds experts ({arch['experts']})",
@@ -273,7 +275,89 @@ def cross_checks(s: Scenario) -> list[ErrorItem]:
                 expected="one of " + ", ".join(sorted(peaks))))
     if problems or arch is None:
         return problems
+    problems += _recompute_module_checks(s, arch)
     problems += _parallel_checks(s, arch)
+    return problems
+
+
+def _recompute_module_checks(s: Scenario, arch: dict[str, Any]) -> list[ErrorItem]:
+    """training.recompute_modules is Megatron-core's selective recomputation: it needs recompute selective
+    and a Megatron-core stack, and mla_up_proj needs multi-head latent attention."""
+    t = s.training
+    modules = t.recompute_modules
+    if modules is None:
+        return []
+    path = "training.recompute_modules"
+    problems: list[ErrorItem] = []
+    if t.recompute != "selective":
+        problems.append(ErrorItem(f"recompute_modules chooses what selective recomputation reruns, but recompute is "
+                                  f"{t.recompute}", path=path, expected="training.recompute: selective, or no "
+                                  "recompute_modules"))
+    if s.software.framework in ("torchtitan", "deepspeed", "fsdp"):
+        problems.append(ErrorItem(f"recompute_modules is Megatron-core's; software.framework {s.software.framework} "
+                                  "checkpoints otherwise", path=path, expected="software.framework megatron or nemo"))
+    if "mla_up_proj" in modules and not arch.get("kv_lora_rank"):
+        problems.append(ErrorItem("mla_up_proj reruns multi-head latent attention's up projections, but the model "
+                                  "has none (model.kv_lora_rank)", path=path, given=", ".join(modules),
+                                  expected="a model with multi-head latent attention, or no mla_up_proj"))
+    if len(set(modules)) != len(modules):
+        problems.append(ErrorItem("a module is named twice", path=path, given=", ".join(modules)))
+    return problems
+
+
+def _moe_layer_checks(arch: dict[str, Any]) -> list[ErrorItem]:
+    """Shared experts and leading dense layers belong to MoE models; dense layers need their width and
+    must leave at least one MoE layer."""
+    problems: list[ErrorItem] = []
+    shared, dense = arch.get("shared_experts") or 0, arch.get("dense_layers") or 0
+    if arch["experts"] <= 1:
+        for key, value in (("shared_experts", shared), ("dense_layers", dense)):
+            if value:
+                problems.append(ErrorItem(f"{key} describes a mixture-of-experts model, but experts is "
+                                          f"{arch['experts']}", path=f"model.{key}", given=str(value),
+                                          expected="model.experts > 1, or no " + key))
+        return problems
+    if dense:
+        if dense >= arch["layers"]:
+            problems.append(ErrorItem(f"dense_layers ({dense}) leaves no MoE layer of the {arch['layers']}",
+                                      path="model.dense_layers", given=str(dense),
+                                      expected=f"fewer than layers ({arch['layers']})"))
+        if arch.get("dense_ffn_hidden_size") is None:
+            problems.append(ErrorItem("missing: the MLP width of the leading dense layers (model.dense_layers is set)",
+                                      path="model.dense_ffn_hidden_size",
+                                      expected="a positive integer (DeepSeek-V3: 18432)"))
+    return problems
+
+
+_MLA_ONLY = ("q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")
+
+
+def _mla_checks(arch: dict[str, Any]) -> list[ErrorItem]:
+    """Multi-head latent attention's keys: all or nothing, and not mixed with grouped-query attention or
+    a head_dim of its own (the queries' head dimension is qk_nope_head_dim + qk_rope_head_dim)."""
+    problems: list[ErrorItem] = []
+    if arch.get("kv_lora_rank") is None:
+        for key in _MLA_ONLY:
+            if arch.get(key) is not None:
+                problems.append(ErrorItem(f"{key} describes multi-head latent attention, which model.kv_lora_rank "
+                                          "turns on", path=f"model.{key}", given=str(arch[key]),
+                                          expected="model.kv_lora_rank as well (DeepSeek-V3: 512), or no " + key))
+        return problems
+    for key in ("qk_nope_head_dim", "qk_rope_head_dim"):
+        if arch.get(key) is None:
+            problems.append(ErrorItem("missing for multi-head latent attention (model.kv_lora_rank is set)",
+                                      path=f"model.{key}", expected="a positive integer (DeepSeek-V3: "
+                                      + ("128)" if key == "qk_nope_head_dim" else "64)")))
+    if arch.get("head_dim") is not None:
+        problems.append(ErrorItem("head_dim does not apply to multi-head latent attention: its queries and keys "
+                                  "are qk_nope_head_dim + qk_rope_head_dim wide, its values v_head_dim",
+                                  path="model.head_dim", given=str(arch["head_dim"]),
+                                  expected="no head_dim with model.kv_lora_rank"))
+    if arch["kv_heads"] != arch["attention_heads"]:
+        problems.append(ErrorItem(f"multi-head latent attention gives every head its own key and value, so "
+                                  f"kv_heads ({arch['kv_heads']}) must equal attention_heads ({arch['attention_heads']})",
+                                  path="model.kv_heads", given=str(arch["kv_heads"]),
+                                  expected=f"{arch['attention_heads']}, or no kv_heads"))
     return problems
 
 

@@ -146,16 +146,47 @@ class ModelSpec(Strict):
         "queries and the attention output are attention_heads x head_dim wide, keys and values kv_heads x "
         "head_dim (Qwen3: 128 with hidden 4096 and 64 heads; gpt-oss: 64); default hidden_size / "
         "attention_heads"))
+    v_head_dim: Width | None = Field(None, description=(
+        "value head dimension, where it differs from the queries' and keys' (HF config v_head_dim): the "
+        "attention output is attention_heads x v_head_dim wide (DeepSeek-V3: 128 against 192); default the "
+        "query head dimension (qk_nope_head_dim under multi-head latent attention)"))
+    kv_lora_rank: Width | None = Field(None, description=(
+        "multi-head latent attention (DeepSeek-V2/V3, HF config kv_lora_rank, Megatron-core kv_lora_rank): "
+        "keys and values are projected through a latent of this width (DeepSeek-V3: 512); needs "
+        "qk_nope_head_dim and qk_rope_head_dim, and every head has its own key and value (kv_heads = "
+        "attention_heads); default none (grouped-query or multi-head attention)"))
+    q_lora_rank: Width | None = Field(None, description=(
+        "multi-head latent attention's query latent width (DeepSeek-V3: 1536); only with kv_lora_rank; "
+        "default none (a full-rank query projection, as DeepSeek-V2-Lite)"))
+    qk_nope_head_dim: Width | None = Field(None, description=(
+        "multi-head latent attention: the non-rotary part of each query and key head (DeepSeek-V3: 128); "
+        "only with kv_lora_rank; the head dimension the queries and keys attend at is qk_nope_head_dim + "
+        "qk_rope_head_dim"))
+    qk_rope_head_dim: Width | None = Field(None, description=(
+        "multi-head latent attention: the rotary part of each query head, with one rotary key of this width "
+        "shared by all heads (DeepSeek-V3: 64); only with kv_lora_rank"))
     attention_head_dim: Width | None = Field(None, description=(
-        "the head dimension the attention kernel runs at, where it differs from head_dim: multi-head latent "
-        "attention (DeepSeek-V2/V3) attends with 192-dim queries and keys (128 + 64 rotary) while the scenario "
-        "writes the model as attention_heads heads of hidden_size / attention_heads; only the kernel's "
-        "throughput by head dim reads it (the GPU's measured attention_head_dim_scale); default head_dim"))
+        "the head dimension the attention kernel's measured throughput is read at (the GPU's "
+        "attention_head_dim_scale), where it should differ from the queries' and keys' head dimension; "
+        "default that dimension (head_dim, or qk_nope_head_dim + qk_rope_head_dim under multi-head latent "
+        "attention)"))
     vocab_size: Vocab | None = None
     gated_mlp: bool | None = Field(None, description="SwiGLU-style MLP with three matrices; default false")
     experts: Experts | None = Field(None, description="experts per MoE layer; 1 = dense")
     experts_per_token: Experts | None = Field(None, description="top-k routing; default 1")
     tied_embeddings: bool | None = None
+    shared_experts: int | None = Field(None, ge=0, le=1024, description=(
+        "MoE shared experts: experts of the routed experts' width (ffn_hidden_size) that every token passes "
+        "through besides its experts_per_token routed ones (DeepSeekMoE; DeepSeek-V3 and Kimi K2: 1; HF "
+        "n_shared_experts; Megatron-core moe_shared_expert_intermediate_size = shared_experts x "
+        "ffn_hidden_size); default 0"))
+    dense_layers: int | None = Field(None, ge=0, le=100_000, description=(
+        "MoE models whose first layers are dense: that many leading layers have one MLP of "
+        "dense_ffn_hidden_size instead of the MoE layer (DeepSeek-V3: 3, Kimi K2: 1; HF first_k_dense_replace; "
+        "Megatron-core moe_layer_freq); default 0"))
+    dense_ffn_hidden_size: Width | None = Field(None, description=(
+        "the MLP width of the leading dense layers (DeepSeek-V3: 18432, HF intermediate_size); needed with "
+        "dense_layers"))
     expert_groups: Experts | None = Field(None, description=(
         "MoE routing groups: the experts split into this many equal groups, contiguous on the expert-parallel "
         "ranks (DeepSeek-V3 n_group 8; Megatron-core --moe-router-num-groups); default 1"))
@@ -221,6 +252,13 @@ class TrainingSpec(Strict):
         "(Megatron-core recompute_method block, recompute_num_layers); the others keep all their "
         "activations. torchtitan's selective layer checkpointing every k-th block: a chunk's layers / k. "
         "Default: every layer"))
+    recompute_modules: list[Literal["core_attn", "mla_up_proj", "layernorm", "mlp", "moe_act"]] | None = Field(
+        None, max_length=5, description=(
+            "with recompute selective, what Megatron-core's selective recomputation reruns in the backward "
+            "(recompute_modules): core_attn the attention core, mla_up_proj multi-head latent attention's up "
+            "projections and rotary embedding (not storing Q, K, V), layernorm the two norms, mlp the dense "
+            "MLPs, moe_act the experts' activation function; [] reruns nothing. Default [core_attn] "
+            "(Megatron-core's default, Korthikanti et al. 2022's selective recomputation)"))
     activation_offload_layers: Annotated[int, Field(ge=0, le=100_000)] = Field(0, description=(
         "transformer layers whose stored activations are offloaded to host memory between their forward and "
         "backward (Megatron-core cpu_offloading_num_layers; needs pp 1 and recompute none); 0 = none"))

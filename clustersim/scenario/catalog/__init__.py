@@ -234,19 +234,26 @@ def _arch(entry: dict[str, Any]) -> dict[str, Any]:
     return arch
 
 
-def _count(arch: dict[str, Any], experts_counted: int) -> float:
-    h = arch["hidden_size"]
-    head_dim = h / arch["attention_heads"]
-    kv_width = arch["kv_heads"] * head_dim
-    attention = 2.0 * h * h + 2.0 * h * kv_width  # Q and output projections h x h; K and V h x kv_width
-    mlp_matrices = 3 if arch["gated_mlp"] else 2
-    mlp = mlp_matrices * h * arch["ffn_hidden_size"] * experts_counted
-    router = h * arch["experts"] if arch["experts"] > 1 else 0.0
-    norms = 2.0 * h  # one norm before attention and one before the MLP (scale vectors)
-    per_layer = attention + mlp + router + norms
-    embedding = float(arch["vocab_size"] * h)
-    head = 0.0 if arch["tied_embeddings"] else embedding
-    return arch["layers"] * per_layer + embedding + head + h  # + the final norm
+def _count(entry: dict[str, Any], arch: dict[str, Any]) -> tuple[float, float]:
+    """(total, active) parameters by the kernel's one rule (:func:`clustersim.cost.flops.model_params`),
+    without biases."""
+    from clustersim.cost import flops
+
+    heads, kv = arch["attention_heads"], arch["kv_heads"]
+    if entry.get("kv_lora_rank"):  # multi-head latent attention (clustersim.resolve.attention_inputs)
+        nope, rope = entry["qk_nope_head_dim"], entry["qk_rope_head_dim"]
+        at = flops.attention_shape(arch["hidden_size"], heads, heads, nope + rope, entry.get("v_head_dim") or nope,
+                                   entry.get("q_lora_rank") or 0, entry["kv_lora_rank"], rope)
+    else:
+        at = flops.attention_shape(arch["hidden_size"], heads, kv, entry.get("head_dim") or 0,
+                                   entry.get("v_head_dim") or 0)
+    moe = arch["experts"] > 1
+    total, active = flops.model_params(
+        arch["layers"], arch["hidden_size"], arch["ffn_hidden_size"], at, arch["vocab_size"], float(arch["gated_mlp"]),
+        arch["experts"], min(arch["experts_per_token"], arch["experts"]), float(arch["tied_embeddings"]),
+        (entry.get("shared_experts") or 0) if moe else 0, (entry.get("dense_layers") or 0) if moe else 0,
+        entry.get("dense_ffn_hidden_size") or 0, biases=0.0)
+    return float(total), float(active)
 
 
 def params_from_architecture(entry: dict[str, Any]) -> float:
@@ -256,21 +263,23 @@ def params_from_architecture(entry: dict[str, Any]) -> float:
     generalised to grouped-query attention, gated MLPs, mixtures of experts and untied output heads:
 
     * attention per layer: Q and output projections ``2 h^2``, K and V ``2 h (kv_heads h / heads)``
-      (with kv_heads = heads this is Narayanan's ``4 h^2``);
+      (with kv_heads = heads this is Narayanan's ``4 h^2``), at the model's own ``head_dim`` where it
+      sets one (Qwen3, gpt-oss), and multi-head latent attention's five matrices where it has them;
     * MLP per layer: ``2 h f`` (up, down) or ``3 h f`` for a gated MLP (gate, up, down; Shazeer 2020,
       as in LLaMA), times the number of experts, plus an ``h x experts`` router for a mixture of
-      experts (Fedus et al. 2021; Jiang et al. 2024);
+      experts (Fedus et al. 2021; Jiang et al. 2024), its shared experts, and the dense MLPs of its
+      leading dense layers (DeepSeek-V3);
     * norms: two scale vectors of ``h`` per layer and a final one;
     * embedding ``V h``, and an output head of another ``V h`` unless tied (Narayanan counts it once).
 
     Left out: linear-layer and LayerNorm biases (Narayanan's remaining ``13h`` term; under 0.1%) and
     learned position embeddings (``s h``, for the GPT-3 and OPT models: 0.3% of GPT-3 1.3B and 1.3% of
     GPT-3 125M, the largest shares in the catalog), since the architecture fields do not say whether
-    a model has them. The attention projections are taken to be
-    ``h`` wide (heads x head_dim = h), which holds for every catalog model.
+    a model has them. It is the kernel's count (:func:`clustersim.cost.flops.model_params`) without
+    the biases: one rule for both.
     """
     arch = _arch(entry)
-    return _count(arch, arch["experts"])
+    return _count(entry, arch)[0]
 
 
 def active_params_from_architecture(entry: dict[str, Any]) -> float:
@@ -278,7 +287,7 @@ def active_params_from_architecture(entry: dict[str, Any]) -> float:
     experts counted in each MoE layer (the N of C = 6 N D for a mixture of experts, reference.md D.1;
     Mixtral 8x7B: 12.9B of 46.7B, Jiang et al. 2024). Equal to the total for a dense model."""
     arch = _arch(entry)
-    return _count(arch, min(arch["experts_per_token"], arch["experts"]))
+    return _count(entry, arch)[1]
 
 
 def default_price(gpu_name: str) -> tuple[str, dict[str, Any]] | None:
