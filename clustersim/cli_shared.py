@@ -51,6 +51,7 @@ def emit_result(obj: Any, as_json: bool, output: str | None) -> bool:
 
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
-    help="Override a scenario field (YAML scalar, re-validated), e.g. --set cluster.nodes=256.")
+    help=("Override a scenario field (YAML scalar, or [a, b] for a list key; re-validated), "
+          "e.g. --set cluster.nodes=256."))
 
 scenario_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=str))

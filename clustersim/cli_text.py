@@ -79,6 +79,8 @@ def estimate_layout(d: dict[str, Any], esc: Callable[[Any], str]) -> list[TextTa
               f"micro-batch {par['micro_batch_seqs']}, recompute {par['recompute']}"
               + (f" ({par['recompute_layers']} layers a chunk)"
                  if par.get("recompute_layers") is not None and par["recompute"] == "full" else "")
+              + (f" ({', '.join(par['recompute_modules']) or 'nothing rerun'})"
+                 if par.get("recompute_modules") is not None and par["recompute"] == "selective" else "")
               + (" (searched)" if par.get("searched") else ""))
     rows = [
         ("parallelism", layout),

@@ -99,7 +99,7 @@ class Estimate:
             "cost_usd": self.cost_usd,
             "parallelism": {**self.parallelism.model_dump(), "micro_batch_seqs": s.training.micro_batch_seqs,
                             "recompute": s.training.recompute, "recompute_layers": s.training.recompute_layers,
-                            "searched": self.searched},
+                            "recompute_modules": s.training.recompute_modules, "searched": self.searched},
             "breakdown_s": {key.removesuffix("_s"): k[key] for key in BREAKDOWN_KEYS},
             "checkpoint_size_gb": self.checkpoint_size_gb,
         }

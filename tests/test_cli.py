@@ -105,6 +105,22 @@ def test_estimate_reports_partial_recomputation(runner):
     assert table.exit_code == 0 and "recompute full (2 layers a chunk)" in flat, flat
 
 
+def test_estimate_reports_the_selective_recomputation_modules(runner):
+    """training.recompute_modules shows in the layout line and the JSON's parallelism (null when unset), and
+    rerunning the norms as well as the attention core trades memory for time."""
+    base = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json"]).output)
+    assert base["parallelism"]["recompute_modules"] is None
+    sets = ["--set", "training.recompute_modules=[core_attn, layernorm]"]
+    got = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json", *sets]).output)
+    assert got["parallelism"]["recompute_modules"] == ["core_attn", "layernorm"]
+    assert got["memory_per_gpu_gib"] < base["memory_per_gpu_gib"] and got["step_time_s"] > base["step_time_s"]
+    table = runner.invoke(cli, ["estimate", QUICK, *sets])
+    flat = " ".join(table.output.replace("│", " ").split())
+    assert table.exit_code == 0 and "recompute selective (core_attn, layernorm)" in flat, flat
+    bad = runner.invoke(cli, ["estimate", QUICK, "--set", "training.recompute_modules=[mla_up_proj]"])
+    assert bad.exit_code == 2 and "kv_lora_rank" in bad.output
+
+
 def test_estimate_set_changes_the_answer(runner):
     base = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json"]).output)
     cheaper = json.loads(runner.invoke(cli, ["estimate", QUICK, "--json", "--set", "pricing.preset=",

@@ -235,7 +235,9 @@ def test_debug_shows_traceback(write):
     ("cluster.nodes=abc", "cluster.nodes"),
     ("cluster.nodez=4", "did you mean `nodes`"),
     ("novalue", "key.path=value"),
-    ("training.tokens=[1, 2]", "single value"),
+    ("training.tokens={a: 1}", "single value"),
+    ("training.tokens=[1, 2]", "training.tokens"),
+    ("training.recompute_modules=[[core_attn]]", "list of them, got list of lists"),
 ])
 def test_bad_overrides(write, override, fragment):
     path = write(VALID)

@@ -311,9 +311,9 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     mem = weights + grads + optim + acts + overhead
     # each part ends by freeing the intermediates no later line reads (names a lambda reads stay bound):
     # a chunk's live arrays drop from ~116 to ~72 of 128 KiB, so more operands stay in cache
-    del act_first, act_last, active_lora, attn_tok, B, bw, chunk_first, chunk_last, emb, emb_act, frag, fsdp_bwd, \
-        fsdp_held, gemm_tok, kept, L, logit_tok, logits_act, mode, net, peak_layer, r, stored, stored_first, \
-        stored_last, tied, working, stored_d, working_d
+    del act_first, act_last, active_lora, attn_tok, B, bw, chunk_first, chunk_last, emb, emb_act, frag, \
+        fsdp_bwd, fsdp_held, gemm_tok, kept, L, logit_tok, logits_act, mode, net, peak_layer, r, stored, \
+        stored_first, stored_last, tied, working, stored_d, working_d
 
     # ---- compute per micro-batch on the heaviest stage
     shape = {"tokens": tokens, "s_q": s / c, "s_kv": s, "b": b, "h": h, "at": at, "gated": gated, "t": t, "ep": e,
@@ -359,8 +359,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     else:
         gd_fwd, dlayer_fwd, dlayer_s = g_fwd, layer_fwd, layer_s
     logits_s = compute.logits_time_s(xp, tokens, h, V, t, hw, act_b, 1.0 + bwd_gemm_passes)
-    del adapters, b, dequant, drop, el_bwd, el_fwd, experts_fwd, f, flash, gated, gemm_b, shape, \
-        s, sp, V
+    del b, drop, el_bwd, el_fwd, experts_fwd, f, flash, shape, s, V
 
     # ---- communication per micro-batch (per layer x layers on the stage)
     # TP (Megatron-LM, Shoeybi 2019; Korthikanti 2022 Sec. 4.2.2): 2 all-reduces forward and 2 backward per
@@ -427,8 +426,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
         mb_compute = n_moe * layer_s + n_dense * dlayer_s + logits_s
         mb_fwd = n_moe * layer_fwd + n_dense * dlayer_fwd + logits_s / (1.0 + bwd_gemm_passes)
         mb_tp, mb_ep, mb_cp = n_moe * tp_layer + n_dense * tp_dense, n_moe * ep_layer, (n_moe + n_dense) * cp_layer
-    del a, a2a, a_bwd, a_fwd, bwd_gemm_passes, c, code, cp_layer, d, et, L_first, L_last, last_paces, \
-        layer_busy, layer_fwd, logits_s, full, g_fwd, rerun, kv, kv_chunk, at, sac_s, sel, sel_attn, sel_titan, tp_bw, tp_lat, tpo
+    del a, a2a, c, code, cp_layer, d, et, L_first, L_last, last_paces, layer_busy, layer_fwd, logits_s, \
+        full, kv, kv_chunk, sac_s, sel, sel_titan, tp_bw, tp_lat, tpo
 
     compute_s = m * mb_compute
     tp_s, ep_s, cp_s = m * mb_tp, m * mb_ep, m * mb_cp
@@ -436,7 +435,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # neighbouring stages are stride["pp"] ranks apart: the transfer uses the tier that pair spans
     pp_span = xp.minimum(2.0 * stride["pp"], n_gpus)
     pp_s = pipeline.p2p_transfers(p, v, m) * comm.p2p_s(xp, fab, pp_span, tokens * h * act_b / sp_div)
-    del h, pp_span, sp_div
+    del pp_span, sp_div
 
     # ---- data parallelism: gradient reduction, parameter all-gathers (ZeRO), overlap
     train_dense = xp.where(lora, lora_stage, dense_stage)

@@ -221,7 +221,8 @@ def file_checks(scenario: Scenario) -> list[ErrorItem]:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``key.path=value`` -> (path, value); the value is parsed as one YAML scalar (never evaluated)."""
+    """``key.path=value`` -> (path, value); the value is parsed as one YAML scalar, or a flow list of
+    scalars for a list-valued key (``training.recompute_modules=[core_attn, layernorm]``); never evaluated."""
     if "=" not in text:
         raise ScenarioError(ErrorItem(f"--set expects key.path=value, got {text!r}", path="--set"))
     key, _, raw = text.partition("=")
@@ -234,8 +235,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value, _ = read_yaml_bytes(raw.encode("utf-8"), "--set") if raw.strip() else (None, None)
     except ScenarioError as exc:
         raise ScenarioError([ErrorItem(i.message, path=key) for i in exc.items], "--set") from None
-    if isinstance(value, (dict, list)):
-        raise ScenarioError(ErrorItem(f"--set takes a single value, got {type(value).__name__}", path=key))
+    if isinstance(value, dict) or (isinstance(value, list)
+                                   and any(isinstance(item, (dict, list)) for item in value)):
+        raise ScenarioError(ErrorItem(f"--set takes a single value or a list of them, got {type(value).__name__}"
+                                      + (" of lists or mappings" if isinstance(value, list) else ""), path=key))
     return key.split("."), value
 
 

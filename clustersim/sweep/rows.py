@@ -108,7 +108,7 @@ def estimate_rows(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) ->
 #: A row's first columns and those after the layout's (estimate_cells).
 _HEAD = ("model_name", "gpu_name", "gpus", "tokens", "gpu_memory_gib", "usd_per_gpu_hour", "price_source")
 _TAIL = ("parallelism_micro_batch_seqs", "parallelism_recompute", "parallelism_recompute_layers",
-         "parallelism_searched")
+         "parallelism_recompute_modules", "parallelism_searched")
 
 #: A row's columns and cells (estimate_cells): the rows of one shape share one tuple of columns.
 Cells = tuple[tuple[str, ...], tuple[Any, ...]]
@@ -148,7 +148,9 @@ def estimate_cells(runs: Sequence[ResolvedRun], kernel: dict[str, np.ndarray]) -
                 layout[1], interval_names, every if len(set(every)) == len(every) else None)
         cells = (run.model_name, run.gpu_name, run.gpus, float(run.tokens), run.gpu.get("memory_gib"),
                  run.usd_per_gpu_hour, run.price_source, *layout[2], training.micro_batch_seqs, training.recompute,
-                 training.recompute_layers, run.searched, *values, *interval_values)
+                 training.recompute_layers,
+                 None if training.recompute_modules is None else ", ".join(training.recompute_modules),
+                 run.searched, *values, *interval_values)
         if shape[2] is not None:
             out.append((shape[2], cells))
         else:
