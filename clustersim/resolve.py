@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clustersim import units
-from clustersim.cost.inputs import KernelInputs, pipeline_split_inputs
+from clustersim.cost.inputs import KernelInputs, attention_inputs, pipeline_split_inputs
 from clustersim.cost.memory import optimizer_state_bytes
 from clustersim.errors import InfeasibleError
 from clustersim.planning import cluster_for, fabric_for, network_params
@@ -160,20 +160,6 @@ def recompute_module_inputs(modules: Iterable[str] | None) -> dict[str, bool]:
     default, the attention core alone)."""
     chosen = {"core_attn"} if modules is None else set(modules)
     return {f"recompute_{name}": name in chosen for name in _RECOMPUTE_MODULES}
-
-
-def attention_inputs(arch: Mapping[str, Any]) -> dict[str, float]:
-    """The kernel's attention fields from the architecture: ``head_dim`` (0 = hidden / heads) and
-    ``v_head_dim`` (0 = head_dim); under multi-head latent attention (``kv_lora_rank``) the queries' and
-    keys' head dimension is qk_nope_head_dim + qk_rope_head_dim, the values' v_head_dim or
-    qk_nope_head_dim (DeepSeek-V3 config: 128 + 64 and 128), with the two latents and the rotary part."""
-    if arch.get("kv_lora_rank"):
-        nope, rope = float(arch["qk_nope_head_dim"]), float(arch["qk_rope_head_dim"])
-        return {"head_dim": nope + rope, "v_head_dim": float(arch.get("v_head_dim") or nope),
-                "q_lora_rank": float(arch.get("q_lora_rank") or 0.0), "kv_lora_rank": float(arch["kv_lora_rank"]),
-                "qk_rope_head_dim": rope}
-    return {"head_dim": float(arch.get("head_dim") or 0.0), "v_head_dim": float(arch.get("v_head_dim") or 0.0),
-            "q_lora_rank": 0.0, "kv_lora_rank": 0.0, "qk_rope_head_dim": 0.0}
 
 
 def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fabric: Mapping[str, float],

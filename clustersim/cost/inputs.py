@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from clustersim.errors import ClustersimError
 
-__all__ = ["KernelInputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "PLACEMENTS",
+__all__ = ["KernelInputs", "attention_inputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "PLACEMENTS",
            "placement_name", "CODES", "PIPELINE_SPLITS", "pipeline_split_inputs",
            "INPUTS", "DEFAULTS", "REQUIRED", "CALIBRATABLE", "Calibratable", "stack"]
 
@@ -70,6 +71,20 @@ def pipeline_split_inputs(name: str) -> dict[str, bool]:
     """The kernel inputs of one ``software.pipeline_split`` value."""
     embedding, loss = PIPELINE_SPLITS[name]
     return {"pp_split_embedding": embedding, "pp_split_loss": loss}
+
+
+def attention_inputs(arch: Mapping[str, Any]) -> dict[str, float]:
+    """The kernel's attention fields from the architecture: ``head_dim`` (0 = hidden / heads) and
+    ``v_head_dim`` (0 = head_dim); under multi-head latent attention (``kv_lora_rank``) the queries' and
+    keys' head dimension is qk_nope_head_dim + qk_rope_head_dim, the values' v_head_dim or
+    qk_nope_head_dim (DeepSeek-V3 config: 128 + 64 and 128), with the two latents and the rotary part."""
+    if arch.get("kv_lora_rank"):
+        nope, rope = float(arch["qk_nope_head_dim"]), float(arch["qk_rope_head_dim"])
+        return {"head_dim": nope + rope, "v_head_dim": float(arch.get("v_head_dim") or nope),
+                "q_lora_rank": float(arch.get("q_lora_rank") or 0.0), "kv_lora_rank": float(arch["kv_lora_rank"]),
+                "qk_rope_head_dim": rope}
+    return {"head_dim": float(arch.get("head_dim") or 0.0), "v_head_dim": float(arch.get("v_head_dim") or 0.0),
+            "q_lora_rank": 0.0, "kv_lora_rank": 0.0, "qk_rope_head_dim": 0.0}
 
 
 #: Inputs given by name in a scenario, as codes in the kernel.

@@ -201,11 +201,9 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     op_sac = x["framework"] == 2.0
     # the forward GEMM FLOPs per token and layer Megatron's selective recomputation reruns besides attention
     up_mats = flops.attention_matrices(h, at)
-    sel_gemm = _mixed(xp, dense_share,
-                      mods.mla_up_proj * 2.0 * (up_mats[1][0] * up_mats[1][1] + up_mats[3][0] * up_mats[3][1]) * at.mla
-                      + mods.mlp * (E <= 1.0) * 2.0 * h * f * (2.0 + gated),
-                      lambda: mods.mla_up_proj * 2.0 * (up_mats[1][0] * up_mats[1][1] + up_mats[3][0] * up_mats[3][1])
-                      * at.mla + mods.mlp * 2.0 * h * f_d * (2.0 + gated))
+    up_flop = mods.mla_up_proj * 2.0 * (up_mats[1][0] * up_mats[1][1] + up_mats[3][0] * up_mats[3][1]) * at.mla
+    sel_gemm = _mixed(xp, dense_share, up_flop + mods.mlp * (E <= 1.0) * 2.0 * h * f * (2.0 + gated),
+                      lambda: up_flop + mods.mlp * 2.0 * h * f_d * (2.0 + gated))
     hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"], op_sac,
                                            _mixed(xp, dense_share, flops.op_sac_recompute_flop_per_token(h, f, gated, at, k),
                                                   lambda: flops.op_sac_recompute_flop_per_token(h, f_d, gated, at, 1.0)),

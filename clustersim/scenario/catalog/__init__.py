@@ -238,15 +238,11 @@ def _count(entry: dict[str, Any], arch: dict[str, Any]) -> tuple[float, float]:
     """(total, active) parameters by the kernel's one rule (:func:`clustersim.cost.flops.model_params`),
     without biases."""
     from clustersim.cost import flops
+    from clustersim.cost.inputs import attention_inputs
 
-    heads, kv = arch["attention_heads"], arch["kv_heads"]
-    if entry.get("kv_lora_rank"):  # multi-head latent attention (clustersim.resolve.attention_inputs)
-        nope, rope = entry["qk_nope_head_dim"], entry["qk_rope_head_dim"]
-        at = flops.attention_shape(arch["hidden_size"], heads, heads, nope + rope, entry.get("v_head_dim") or nope,
-                                   entry.get("q_lora_rank") or 0, entry["kv_lora_rank"], rope)
-    else:
-        at = flops.attention_shape(arch["hidden_size"], heads, kv, entry.get("head_dim") or 0,
-                                   entry.get("v_head_dim") or 0)
+    dims = attention_inputs(entry)  # the kernel's attention fields, as a scenario's model gives them
+    at = flops.attention_shape(arch["hidden_size"], arch["attention_heads"], arch["kv_heads"], dims["head_dim"],
+                               dims["v_head_dim"], dims["q_lora_rank"], dims["kv_lora_rank"], dims["qk_rope_head_dim"])
     moe = arch["experts"] > 1
     total, active = flops.model_params(
         arch["layers"], arch["hidden_size"], arch["ffn_hidden_size"], at, arch["vocab_size"], float(arch["gated_mlp"]),
