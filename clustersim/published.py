@@ -111,7 +111,7 @@ def row_scenario(row: Mapping[str, str]) -> dict[str, Any]:
     experts = _int(row, "experts") or 1
     model: dict[str, Any] = {}
     for key in ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "attention_head_dim", "v_head_dim",
-                "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "vocab_size"):
+                "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "sliding_window", "sliding_window_layers", "vocab_size"):
         _put(model, key, _int(row, key))
     ffn = _int(row, "moe_ffn_hidden_size") if experts > 1 and row.get("moe_ffn_hidden_size") else None
     _put(model, "ffn_hidden_size", ffn or _int(row, "ffn_hidden_size"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clustersim import units
-from clustersim.cost.inputs import KernelInputs, attention_inputs, pipeline_split_inputs
+from clustersim.cost.inputs import KernelInputs, attention_inputs, pipeline_split_inputs, window_inputs
 from clustersim.cost.memory import optimizer_state_bytes
 from clustersim.errors import InfeasibleError
 from clustersim.planning import cluster_for, fabric_for, network_params
@@ -181,6 +181,7 @@ def base_inputs(s: Scenario, arch: Mapping[str, Any], gpu: Mapping[str, Any], fa
         expert_groups=arch["expert_groups"], expert_groups_per_token=arch["expert_groups_per_token"],
         shared_experts=arch.get("shared_experts") or 0, dense_layers=arch.get("dense_layers") or 0,
         dense_ffn_hidden_size=arch.get("dense_ffn_hidden_size") or 0.0,
+        **window_inputs(arch),
         **attention_inputs(arch),
         seq_len=t.seq_len, global_batch_seqs=t.batch_seqs, micro_batch_seqs=t.micro_batch_seqs, tokens=tokens,
         precision=t.precision, recompute=t.recompute, mode=t.mode, lora_rank=t.lora_rank,

@@ -88,6 +88,8 @@ _EDGES: list[tuple[str, list[Any]]] = [
     ("model", [{"preset": "mixtral-8x7b", "shared_experts": n, "dense_layers": d, "dense_ffn_hidden_size": w}
                for n, d, w in ((1, 3, 18432), (0, 1, None), (2, 31, 4096), (-1, 0, 1), (1, 32, 14336), ("one", 1, 1))]),
     ("model", ["deepseek-v3", "kimi-k2"]),
+    ("model", [{"preset": "llama3-8b", "sliding_window": w, "sliding_window_layers": n}
+               for w, n in ((128, 16), (4096, None), (8192, 32), (128, 33), (None, 4), (0, 1), ("wide", 1), (64, -1))]),
     ("training.recompute_modules", [[], ["core_attn"], ["layernorm", "mlp"], ["moe_act", "moe_act"], ["mla_up_proj"],
                                     "core_attn", [1], None]),
     ("training.grad_reduce_in_fp32", [False, True, "no"]),

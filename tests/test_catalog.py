@@ -42,7 +42,8 @@ MODEL_FIELDS = {
 #: Fields a model entry gives where its architecture has them (multi-head latent attention, MoE structure)
 OPTIONAL_MODEL_FIELDS = {k: int for k in ("head_dim", "v_head_dim", "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim",
                                           "qk_rope_head_dim", "shared_experts", "dense_layers",
-                                          "dense_ffn_hidden_size", "expert_groups", "expert_groups_per_token")}
+                                          "dense_ffn_hidden_size", "expert_groups", "expert_groups_per_token",
+                                          "sliding_window", "sliding_window_layers")}
 PRECISIONS = {"fp32", "tf32", "fp16", "bf16", "fp8"}
 
 # Llama 3 405B snapshot (Llama Team 2024, Sec. 3.3.4): 54 days, 16,384 GPUs in 2,048 nodes.

@@ -40,6 +40,9 @@ MOE_LAYERS = [{"shared_experts": 0, "dense_layers": 0, "dense_ffn_hidden_size": 
               {"shared_experts": 1, "dense_layers": 3, "dense_ffn_hidden_size": 28672.0},
               {"shared_experts": 0, "dense_layers": 1, "dense_ffn_hidden_size": 4096.0},
               {"shared_experts": 2, "dense_layers": 20, "dense_ffn_hidden_size": 14336.0}]
+#: Sliding windows: none, gpt-oss's (128 keys on half the layers), one wider than the sequence (no effect)
+WINDOWS = [{"sliding_window": 0.0, "sliding_window_layers": 0.0}, {"sliding_window": 128.0, "sliding_window_layers": 16.0},
+           {"sliding_window": 8192.0, "sliding_window_layers": 32.0}]
 pow2 = st.sampled_from([1, 2, 4, 8])
 configs = st.fixed_dictionaries({
     "model": st.integers(0, len(MODELS) - 1),
@@ -56,7 +59,7 @@ configs = st.fixed_dictionaries({
     "recompute_layers": st.sampled_from([-1, 0, 3]), "optimizer_state_bytes": st.sampled_from([0.0, 6.0, 8.0]),
     "mla": st.integers(0, len(ATTENTIONS) - 1), "moe_layers": st.integers(0, len(MOE_LAYERS) - 1),
     "recompute_core_attn": st.booleans(), "recompute_mla_up_proj": st.booleans(), "recompute_layernorm": st.booleans(),
-    "recompute_mlp": st.booleans(), "recompute_moe_act": st.booleans(),
+    "recompute_mlp": st.booleans(), "recompute_moe_act": st.booleans(), "window": st.integers(0, len(WINDOWS) - 1),
 })
 
 
@@ -65,7 +68,8 @@ def inputs(cfg):
     model = MODELS[cfg.pop("model")]
     attention = ATTENTIONS[cfg.pop("mla")]
     moe = MOE_LAYERS[cfg.pop("moe_layers")]
-    return {**BASE, **model, **cfg, **attention, **moe}
+    window = WINDOWS[cfg.pop("window")]
+    return {**BASE, **model, **cfg, **attention, **moe, **window}
 
 
 def test_parts_add_up_to_the_step_time():
@@ -407,3 +411,50 @@ def test_keep_shapes_equals_the_kernel_on_the_broadcast_table(model, framework, 
     assert tuple(some) == ("fits_in_memory", "step_time_s")
     np.testing.assert_array_equal(some["step_time_s"], flat["step_time_s"])
     np.testing.assert_array_equal(some["fits_in_memory"], flat["fits_in_memory"])
+
+
+def test_window_mask_share_counts_the_band():
+    """The closed form s W - W^2 / 2 of the entries a causal band of W keys covers, against the count
+    sum_i min(i + 1, W) over the s queries; it differs only by the diagonal's W / 2 (the continuous
+    causal half likewise omits s / 2)."""
+    from clustersim.cost.flops import attention_mask_share, window_mask_share
+    for s, w in ((4096, 128), (8192, 4096), (1000, 999), (2048, 1)):
+        counted = sum(min(i + 1, w) for i in range(s)) / s**2
+        assert window_mask_share(PY_MATH, float(s), float(w)) == pytest.approx(counted - w / (2 * s**2), rel=1e-12)
+    assert window_mask_share(PY_MATH, 4096.0, 0.0) == 0.5  # no window: the causal half
+    assert window_mask_share(PY_MATH, 4096.0, 9000.0) == 0.5  # a window past the sequence changes nothing
+    assert attention_mask_share(PY_MATH, 4096.0, 128.0, 0.5) == pytest.approx(0.25 + 0.5 * (1 / 32 - 0.5 / 32**2))
+
+
+def test_sliding_window_charges_only_the_band():
+    """A window cuts the fused attention's time and HFU FLOPs by exactly the band's share, and the model
+    FLOPs of MFU by the window's share of the span each query is counted over; a window as long as the
+    sequence changes nothing, and unfused attention (which materialises every score whatever the mask) runs
+    as long as without it."""
+    base = {**BASE, "recompute": 0, "flash_attention": True, "attention": 4, "cp": 1, "seq_len": 4096}
+    full = evaluate_one(**base)
+    win = evaluate_one(**base, sliding_window=128.0, sliding_window_layers=16.0)
+    assert full["valid"] and win["valid"]
+    assert win["compute_s"] < full["compute_s"] and win["step_time_s"] < full["step_time_s"]
+    L, s, tokens = base["layers"], 4096.0, base["global_batch_seqs"] * 4096.0
+    attn_tok = 2.0 * s * 2.0 * base["hidden_size"]  # 2s(q + o), q = o = hidden
+    share = 16.0 / L * (0.5 - (128.0 / s - 0.5 * (128.0 / s) ** 2))  # the causal half minus the band, on 16 layers
+    cut = tokens * L * attn_tok * 3.5 * share
+    assert full["hardware_flop_per_step"] - win["hardware_flop_per_step"] == pytest.approx(cut, rel=1e-9)
+    counted = tokens * 16.0 * attn_tok * 3.0 * (1.0 - 128.0 / s)  # 16 layers counted over 128 keys, not s
+    assert full["model_flop_per_step"] - win["model_flop_per_step"] == pytest.approx(counted, rel=1e-9)
+    same = evaluate_one(**base, sliding_window=4096.0, sliding_window_layers=32.0)
+    for key in ("step_time_s", "hardware_flop_per_step", "memory_bytes"):
+        assert same[key] == pytest.approx(full[key], rel=1e-12)
+    unfused = {**base, "flash_attention": False, "attention": 0}
+    a, b = evaluate_one(**unfused), evaluate_one(**unfused, sliding_window=128.0, sliding_window_layers=32.0)
+    for key in ("step_time_s", "hardware_flop_per_step"):
+        assert b[key] == pytest.approx(a[key], rel=1e-12)
+    assert b["hfu"] == pytest.approx(a["hfu"], rel=1e-12) and b["mfu"] < a["mfu"]
+
+
+def test_context_parallelism_with_a_sliding_window_is_refused():
+    out = evaluate_one(**{**BASE, "cp": 2, "dp": 4, "sliding_window": 128.0, "sliding_window_layers": 16.0})
+    assert not out["valid"]
+    reasons = invalid_reasons(**{**BASE, "cp": 2, "dp": 4, "sliding_window": 128.0, "sliding_window_layers": 16.0})
+    assert any("sliding-window" in r for r in reasons)

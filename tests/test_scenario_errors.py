@@ -121,6 +121,16 @@ CASES: list[tuple[str, str | bytes, list[str], int | None]] = [
     ("dense-layers-all", sub("model: llama3-8b", "model:\n  preset: mixtral-8x7b\n  dense_layers: 32\n"
                                                   "  dense_ffn_hidden_size: 14336"),
      ["model.dense_layers", "leaves no MoE layer"], None),
+    # sliding-window attention: a count of windowed layers needs a window and at most the layers
+    ("window-layers-without-window", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  sliding_window_layers: 16"),
+     ["model.sliding_window_layers", "no sliding window"], None),
+    ("window-layers-too-many", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  sliding_window: 4096\n"
+                                                        "  sliding_window_layers: 33"),
+     ["model.sliding_window_layers", "exceeds the model's 32 layers"], None),
+    ("window-with-cp", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  sliding_window: 128").replace(
+        "dp: 4", "dp: 2\n    cp: 2", 1), ["training.parallelism.cp", "sliding-window attention", "use cp 1"], None),
+    ("window-zero", sub("model: llama3-8b", "model:\n  preset: llama3-8b\n  sliding_window: 0"),
+     ["model.sliding_window"], None),
     # Megatron-core's selective recomputation modules
     ("recompute-modules-with-full", sub("recompute: selective", "recompute: full\n  recompute_modules: [core_attn]"),
      ["training.recompute_modules", "but recompute is full"], None),

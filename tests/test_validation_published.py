@@ -63,18 +63,19 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    # measured 8.84% over 187 rows (target 5%: missed); 8.63% before DeepSeek-V3's rows carried its multi-head
-    # latent attention, shared expert and dense layers (its FLOPs 2.9x in the attention core, 37.6B active, not 34.9B)
-    assert overall["mean_abs"] <= 0.089
+    # measured 9.00% over 187 rows (target 5%: missed); 8.63% before DeepSeek-V3's rows carried its multi-head
+    # latent attention, shared expert and dense layers (its FLOPs 2.9x in the attention core, 37.6B active, not
+    # 34.9B), 8.84% before gpt-oss's rows carried its sliding window (half its layers attend 128 keys, not all)
+    assert overall["mean_abs"] <= 0.091
     assert overall["median_abs"] <= 0.067  # measured 6.67%
     by_gen = P.summary(table, "generation")
     assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.94% over 64 rows (target 8%: met)
-    assert by_gen["hopper"]["mean_abs"] <= 0.102  # measured 10.11% over 92 rows (target 8%: missed)
-    assert by_gen["blackwell"]["mean_abs"] <= 0.091  # measured 9.02% over 31 rows (target 8%: missed)
+    assert by_gen["hopper"]["mean_abs"] <= 0.102  # measured 10.17% over 92 rows (target 8%: missed)
+    assert by_gen["blackwell"]["mean_abs"] <= 0.099  # measured 9.82% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
     assert by_arch["dense"]["mean_abs"] <= 0.076  # measured 7.53% over 163 rows
-    assert by_arch["moe"]["mean_abs"] <= 0.178  # measured 17.75% over 24 rows: the weakest part of the model
+    assert by_arch["moe"]["mean_abs"] <= 0.191  # measured 19.00% over 24 rows: the weakest part of the model
 
 
 def test_fp8_speedups_of_matched_pairs(table):

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 COLUMNS = (
     "id desc source source_detail model_name layers hidden_size attention_heads kv_heads head_dim attention_head_dim v_head_dim kv_lora_rank "
-    "q_lora_rank qk_nope_head_dim qk_rope_head_dim ffn_hidden_size "
+    "q_lora_rank qk_nope_head_dim qk_rope_head_dim sliding_window sliding_window_layers ffn_hidden_size "
     "gated_mlp vocab_size experts experts_per_token moe_ffn_hidden_size shared_experts dense_layers expert_groups "
     "expert_groups_per_token tied_embeddings dropout seq_len gpu gpus gpus_per_node nic_gbit_per_s nics_per_node network_topology "
     "oversubscription nodes_per_leaf precision fp8_recipe framework attention moe_dispatcher torch_compile tp pp dp cp ep etp vpp "
@@ -66,7 +66,7 @@ ENUMS: dict[str, set[str]] = {
 PLACEMENT_DIMS = {"tp", "cp", "ep", "dp", "pp"}
 
 INT_FIELDS = ("layers hidden_size attention_heads kv_heads head_dim attention_head_dim v_head_dim kv_lora_rank "
-              "q_lora_rank qk_nope_head_dim qk_rope_head_dim ffn_hidden_size vocab_size experts experts_per_token "
+              "q_lora_rank qk_nope_head_dim qk_rope_head_dim sliding_window sliding_window_layers ffn_hidden_size vocab_size experts experts_per_token "
               "moe_ffn_hidden_size shared_experts dense_layers expert_groups expert_groups_per_token seq_len gpus gpus_per_node nics_per_node "
               "nodes_per_leaf tp pp dp cp ep etp vpp recompute_layers activation_offload_layers micro_batch_seqs global_batch_seqs").split()
 FLOAT_FIELDS = ["nic_gbit_per_s", "oversubscription", "tokens", "value", "published_memory_gib"]

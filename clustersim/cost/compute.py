@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clustersim.cost import efficiency as eff
-from clustersim.cost.flops import AttentionShape, attention_matrices, op_sac_matmuls
+from clustersim.cost.flops import AttentionShape, attention_matrices, op_sac_matmuls, window_mask_share
 
 __all__ = ["gemm_s", "elementwise_s", "layer_times", "selective_rerun_s", "op_sac_recompute_gemm_s", "logits_time_s", "optimizer_s"]
 
@@ -223,7 +223,8 @@ def selective_rerun_s(xp: Any, *, modules: Any, tokens: Any, h: Any, f: Any, at:
 def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f: Any, at: AttentionShape,
                 gated: Any, experts: Any, topk: Any, t: Any, ep: Any, sp: Any, flash: Any, hw: Hardware,
                 gemm_bytes: Any, act_bytes: Any, cast_bytes: Any,
-                dropout: Any = True, eager: Any = False, shared: Any = 0.0) -> tuple[Any, Any, Any, Any, Any]:
+                dropout: Any = True, eager: Any = False, shared: Any = 0.0, window: Any = 0.0,
+                window_share: Any = 0.0) -> tuple[Any, Any, Any, Any, Any]:
     """Per-pass times of one transformer layer for one micro-batch on one GPU.
 
     Returns (gemm_fwd, attn_fwd, attn_bwd, elem_fwd, elem_bwd): the weight GEMMs of one pass (the
@@ -239,6 +240,12 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     shared experts (DeepSeekMoE, Dai et al. 2024, arXiv:2401.06066 Sec. 3.2: experts every token passes
     through) run as one dense MLP of shared x f on all the tokens, split by tensor parallelism as a dense
     MLP is (Megatron-core SharedExpertMLP).
+
+    ``window``, ``window_share``: sliding-window attention on that share of the layers (per-layer
+    averages): a fused kernel computes :func:`clustersim.cost.flops.window_mask_share` of the scores there,
+    at the throughput its measured curve gives for a key span of the window (s / (s + s_half) at s = W:
+    the short rows of a narrow band fill the kernel's tiles as short sequences do); unfused attention
+    materialises the whole score matrix whatever the mask.
 
     ``dropout`` false (a model trained without dropout): no mask is written or read, so the
     bias-dropout-residual adds read 2 and write 1, and unfused attention runs only the softmax on the
@@ -277,9 +284,14 @@ def layer_times(xp: Any, *, tokens: Any, s_q: Any, s_kv: Any, b: Any, h: Any, f:
     seq_use = s_kv / (s_kv + hw.attn_half_seq)
 
     def fused() -> tuple[Any, Any]:
-        flop = 0.5 * 2.0 * n_s2 * (hd + hd_v)
-        fwd = flop / (attn_peak * hw.attn_fwd * seq_use * hw.attn_scale) + hw.gap_s
-        bwd = 2.5 * flop / (attn_peak * hw.attn_bwd * seq_use * hw.attn_scale) + 2.0 * hw.gap_s
+        # causal layers compute 1/2 of the scores, windowed ones window_mask_share of them at the window's
+        # span: FLOPs over the throughput factor, averaged over the layers
+        span = xp.where(window > 0.0, xp.minimum(window, s_kv), s_kv)
+        per_use = ((1.0 - window_share) * 0.5 / seq_use
+                   + window_share * window_mask_share(xp, s_kv, window) * (span + hw.attn_half_seq) / span)
+        flop_use = 2.0 * n_s2 * (hd + hd_v) * per_use
+        fwd = flop_use / (attn_peak * hw.attn_fwd * hw.attn_scale) + hw.gap_s
+        bwd = 2.5 * flop_use / (attn_peak * hw.attn_bwd * hw.attn_scale) + 2.0 * hw.gap_s
         return fwd, bwd
 
     def unfused() -> tuple[Any, Any]:

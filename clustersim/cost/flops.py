@@ -37,6 +37,9 @@ __all__ = [
     "lora_layer_params",
     "gemm_flop_per_token",
     "attention_flop_per_token",
+    "window_mask_share",
+    "attention_mask_share",
+    "model_attention_share",
     "logits_flop_per_token",
     "model_flop_per_token",
     "hardware_flop_per_token",
@@ -201,9 +204,37 @@ def attention_flop_per_token(s: Any, at: AttentionShape) -> Any:
     Eq. 7: 4Bs^2h per layer) and PaLM (Chowdhery et al. 2022, App. B: 12LHQT for forward + backward)
     count it, so MFU compares with the published figures. Grouped-query attention does not change it
     (every query head still attends); MLA attends at d_qk = 192 and d_v = 128 per head (DeepSeek-V3's
-    dimensions). The time model charges what the kernels really run (see compute).
+    dimensions). A sliding window shortens the span each query is counted over
+    (:func:`model_attention_share`). The time model charges what the kernels really run (see compute and
+    :func:`attention_mask_share`), and so does HFU.
     """
     return 2.0 * s * (at.q + at.o)
+
+
+def window_mask_share(xp: Any, s: Any, window: Any) -> Any:
+    """Share of the s x s score matrix a fused kernel computes under a causal sliding window of
+    ``window`` keys (0 = none): query i attends min(i + 1, W) keys (Beltagy et al. 2020, "Longformer",
+    arXiv:2004.05150 Sec. 3.1; Jiang et al. 2023, "Mistral 7B", arXiv:2310.06825 Sec. 2: each token attends
+    at most W tokens back), so the kernel covers s W - W^2 / 2 of the s^2 entries: W / s - (W / s)^2 / 2,
+    which is the causal 1/2 at W = s (FlashAttention-2 skips the blocks the mask empties, Dao 2023
+    Sec. 3.1.1; its window_size argument, as cuDNN's and Transformer Engine's, likewise)."""
+    r = xp.where(window > 0.0, xp.minimum(window, s), s) / s
+    return r - 0.5 * r * r
+
+
+def attention_mask_share(xp: Any, s: Any, window: Any, window_share: Any) -> Any:
+    """Mean share of the s x s score matrix a fused kernel computes per layer, when ``window_share`` of the
+    layers attend through a sliding window (:func:`window_mask_share`) and the rest causally (1/2)."""
+    return (1.0 - window_share) * 0.5 + window_share * window_mask_share(xp, s, window)
+
+
+def model_attention_share(xp: Any, s: Any, window: Any, window_share: Any) -> Any:
+    """The model FLOPs' attention count per layer under sliding windows, relative to
+    :func:`attention_flop_per_token`: the convention counts every query over the whole span it may attend
+    (s for a causal layer, masked half included), so a windowed layer counts its window, min(W, s) / s of
+    it (the PaLM formula's sequence length read as the attention span, Chowdhery et al. 2022 App. B)."""
+    span = xp.where(window > 0.0, xp.minimum(window, s), s)
+    return (1.0 - window_share) + window_share * span / s
 
 
 def logits_flop_per_token(h: Any, V: Any) -> Any:
@@ -264,7 +295,8 @@ def op_sac_recompute_flop_per_token(h: Any, f: Any, gated: Any, at: AttentionSha
 
 def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, recompute: Any,
                             fused: Any = False, op_sac: Any = False, op_sac_gemm: Any = 0.0,
-                            rerun_share: Any = 1.0, sel_attn: Any = 1.0, sel_gemm: Any = 0.0) -> Any:
+                            rerun_share: Any = 1.0, sel_attn: Any = 1.0, sel_gemm: Any = 0.0,
+                            mask: Any = 0.5, model_attn: Any = None) -> Any:
     """Hardware FLOPs per token: the FLOPs the time model charges, recomputation included.
 
     Full recomputation reruns every layer's forward (Narayanan 2021 Eq. 3: 96BLsh^2(1 + s/(6h) +
@@ -280,15 +312,20 @@ def hardware_flop_per_token(xp: Any, model: Any, L: Any, gemm: Any, attn: Any, r
     recomputation reruns (training.recompute_layers; 1 = all). Megatron-core's selective recomputation
     (``training.recompute_modules``): ``sel_attn`` 1 where it reruns the attention core (core_attn, the
     default), ``sel_gemm`` the forward GEMM FLOPs per token per layer it reruns besides (mla_up_proj: MLA's
-    two up projections; mlp: the dense MLPs).
+    two up projections; mlp: the dense MLPs). ``mask``: the share of the score matrix a fused kernel
+    computes (:func:`attention_mask_share`: 1/2 causal, less under sliding-window attention); an unfused
+    attention computes the whole matrix whatever the mask. ``attn`` is the full-matrix count per token and
+    layer; ``model_attn`` the one ``model`` holds where it differs (sliding windows,
+    :func:`model_attention_share`).
     """
-    passes = xp.where(fused, 0.5 * 3.5, 3.0)  # the attention core's charged share of its 3 x 4sh count
+    passes = xp.where(fused, mask * 3.5, 3.0)  # the attention core's charged share of its 3 x 4sh count
     sel = (recompute >= 1.0) & (recompute < 2.0)
     titan = sel & (op_sac != 0.0)
     share = xp.where(recompute >= 2.0, rerun_share, 1.0)
     megatron_sel = sel & xp.logical_not(titan)
-    recomputed = xp.where(fused, 0.5, 1.0) * xp.where(recompute >= 2.0, share, xp.where(megatron_sel, sel_attn, 0.0))
+    recomputed = xp.where(fused, mask, 1.0) * xp.where(recompute >= 2.0, share, xp.where(megatron_sel, sel_attn, 0.0))
     charged_attn = L * attn * (passes + recomputed)
     gemm_recompute = (xp.where(recompute >= 2.0, L * gemm * rerun_share, 0.0) + xp.where(titan, L * op_sac_gemm, 0.0)
                       + xp.where(megatron_sel, L * sel_gemm, 0.0))
-    return model - 3.0 * L * attn + charged_attn + gemm_recompute
+    in_model = attn if model_attn is None else model_attn
+    return model - 3.0 * L * in_model + charged_attn + gemm_recompute

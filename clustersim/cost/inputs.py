@@ -22,7 +22,7 @@ from typing import Any
 
 from clustersim.errors import ClustersimError
 
-__all__ = ["KernelInputs", "attention_inputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "PLACEMENTS",
+__all__ = ["KernelInputs", "attention_inputs", "window_inputs", "PRECISIONS", "RECOMPUTE", "MODES", "ATTENTION_KERNELS", "FRAMEWORKS", "PLACEMENTS",
            "placement_name", "CODES", "PIPELINE_SPLITS", "pipeline_split_inputs",
            "INPUTS", "DEFAULTS", "REQUIRED", "CALIBRATABLE", "Calibratable", "stack"]
 
@@ -87,6 +87,15 @@ def attention_inputs(arch: Mapping[str, Any]) -> dict[str, float]:
             "q_lora_rank": 0.0, "kv_lora_rank": 0.0, "qk_rope_head_dim": 0.0}
 
 
+def window_inputs(arch: Mapping[str, Any]) -> dict[str, float]:
+    """The kernel's sliding-window fields: the window (0 = none) and the layers it applies to (every
+    layer unless ``sliding_window_layers`` says how many)."""
+    window = float(arch.get("sliding_window") or 0.0)
+    n = arch.get("sliding_window_layers")
+    return {"sliding_window": window,
+            "sliding_window_layers": float(arch["layers"] if n is None else n) if window else 0.0}
+
+
 #: Inputs given by name in a scenario, as codes in the kernel.
 CODES: dict[str, tuple[str, ...]] = {"precision": PRECISIONS, "recompute": RECOMPUTE, "mode": MODES,
                                      "attention": ATTENTION_KERNELS, "framework": FRAMEWORKS,
@@ -137,6 +146,10 @@ class KernelInputs:
                              "(DeepSeek-V3 1); 0 = none", 0)
     dense_layers: Any = _f("leading layers with a dense MLP instead of the MoE layer (DeepSeek-V3 3); 0 = none", 0)
     dense_ffn_hidden_size: Any = _f("MLP width of those dense layers (DeepSeek-V3 18432)", 0.0)
+    sliding_window: Any = _f("sliding-window attention: each query attends its last this-many keys (gpt-oss 128, "
+                             "Mistral 7B 4096); 0 = full causal attention", 0.0)
+    sliding_window_layers: Any = _f("layers whose attention is windowed (gpt-oss: 18 of 36, alternating); the rest "
+                                    "attend the whole causal context", 0.0)
     expert_groups: Any = _f("MoE routing groups (contiguous blocks of experts on the expert-parallel ranks)", 1)
     expert_groups_per_token: Any = _f("routing groups a token's experts may come from (group-limited routing)", 1)
     # ---- the recipe

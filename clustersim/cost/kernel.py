@@ -133,6 +133,9 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     mods = memory.SelectiveModules(x["recompute_core_attn"], x["recompute_mla_up_proj"], x["recompute_layernorm"],
                                    x["recompute_mlp"], x["recompute_moe_act"])
     s, B, b = pos(x["seq_len"], 1.0), pos(x["global_batch_seqs"], 1.0), pos(x["micro_batch_seqs"], 1.0)
+    # sliding-window attention on a share of the layers (model.sliding_window; flops.window_mask_share)
+    win = pos(x["sliding_window"], 0.0)
+    win_share = xp.where(win > 0.0, xp.minimum(pos(x["sliding_window_layers"], 0.0), L) / L, 0.0)
     t, p, d = pos(x["tp"], 1.0), pos(x["pp"], 1.0), pos(x["dp"], 1.0)
     c, e, v = pos(x["cp"], 1.0), pos(x["ep"], 1.0), pos(x["vpp"], 1.0)
     z, r, mode = x["zero"], x["recompute"], x["mode"]  # out-of-range codes are flagged invalid
@@ -196,7 +199,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     logit_tok = flops.logits_flop_per_token(h, V)
     active_lora = L * _mixed(xp, dense_share, flops.lora_layer_params(h, f, at, gated, k + S, rank),
                              lambda: flops.lora_layer_params(h, f_d, at, gated, 1.0, rank))
-    model_tok = flops.model_flop_per_token(xp, L, gemm_tok, attn_tok, logit_tok, lora, active_lora)
+    model_attn = attn_tok * flops.model_attention_share(xp, s, win, win_share)
+    model_tok = flops.model_flop_per_token(xp, L, gemm_tok, model_attn, logit_tok, lora, active_lora)
     # torchtitan's selective checkpointing is op-level: it reruns every second matmul, not the attention
     op_sac = x["framework"] == 2.0
     # the forward GEMM FLOPs per token and layer Megatron's selective recomputation reruns besides attention
@@ -207,7 +211,8 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     hw_tok = flops.hardware_flop_per_token(xp, model_tok, L, gemm_tok, attn_tok, r, x["flash_attention"], op_sac,
                                            _mixed(xp, dense_share, flops.op_sac_recompute_flop_per_token(h, f, gated, at, k),
                                                   lambda: flops.op_sac_recompute_flop_per_token(h, f_d, gated, at, 1.0)),
-                                           chunk_rc / (Ls / v), mods.core_attn, sel_gemm)
+                                           chunk_rc / (Ls / v), mods.core_attn, sel_gemm,
+                                           flops.attention_mask_share(xp, s, win, win_share), model_attn)
 
     # ---- this GPU's parameters on the heaviest stage
     # MoE parallel folding (Liu et al. 2025, arXiv:2504.14960 Sec. 3; Megatron-core
@@ -317,7 +322,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     shape = {"tokens": tokens, "s_q": s / c, "s_kv": s, "b": b, "h": h, "at": at, "gated": gated, "t": t, "ep": e,
              "sp": sp, "flash": flash, "hw": hw, "gemm_bytes": gemm_b, "act_bytes": act_b,
              "cast_bytes": x["fp8_cast_bytes_per_element"], "dropout": drop,
-             "eager": (fw == 2.0) & xp.logical_not(x["torch_compile"])}
+             "eager": (fw == 2.0) & xp.logical_not(x["torch_compile"]), "window": win, "window_share": win_share}
     g_fwd, a_fwd, a_bwd, el_fwd, el_bwd = compute.layer_times(xp, f=f, experts=E, topk=k, shared=S, **shape)
     bwd_gemm_passes = xp.where(lora, 1.0, 2.0)
     adapters = xp.select(lora, lambda: compute.elementwise_s(xp, act_b * tokens * lora_layer / (rank * t), hw, 8.0),

@@ -16,7 +16,8 @@ sequence); MoE parallel folding (Liu et al. 2025, arXiv:2504.14960 Sec. 3; Megat
 ``expert_tensor_parallel_size``): the expert layers fold etp x ep x edp onto the same tp x cp x dp ranks of a
 pipeline stage that the attention uses, so ep x etp divides tp x cp x dp; DeepSpeed's documentation
 ("ZeRO stages 2 and 3 are incompatible with pipeline parallelism"; Megatron-LM's distributed optimizer is
-ZeRO-1 and has no stage 2/3); Megatron-core ``TransformerConfig`` (activation CPU offloading: fewer layers
+ZeRO-1 and has no stage 2/3); context parallelism is modelled for full causal attention only (its ring
+passes every key block), so sliding-window models run with cp 1; Megatron-core ``TransformerConfig`` (activation CPU offloading: fewer layers
 than the model, no pipeline parallelism, no recomputation).
 """
 
@@ -168,6 +169,11 @@ RULES: tuple[Rule, ...] = (
     Rule("cp_divides_seq", "training.seq_len", lambda xp, x, d: (x["cp"] == 1.0) | _divides(xp, 2.0 * x["cp"], x["seq_len"]),
          lambda x, d: (f"seq_len ({_g(x['seq_len'])}) must divide by 2 x cp = {_g(2 * x['cp'])} (context parallelism "
                        "splits each sequence into 2 x cp load-balanced chunks)")),
+    Rule("cp_without_sliding_window", f"{_PAR}.cp",
+         lambda xp, x, d: (x["cp"] == 1.0) | (x["sliding_window"] <= 0.0) | (x["sliding_window_layers"] <= 0.0),
+         lambda x, d: (f"context parallelism (cp {_g(x['cp'])}) with sliding-window attention (model.sliding_window "
+                       f"{_g(x['sliding_window'])}) is not modelled: the ring would skip the key blocks outside the "
+                       "window, which the CP model does not know; use cp 1")),
     Rule("sp_divides_seq", f"{_PAR}.sequence_parallel",
          lambda xp, x, d: ((x["sequence_parallel"] == 0.0) | (x["tp"] == 1.0)
                            | _divides(xp, x["cp"] * x["tp"], x["seq_len"])),

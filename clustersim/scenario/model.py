@@ -252,6 +252,7 @@ def cross_checks(s: Scenario) -> list[ErrorItem]:
                                           path="model.kv_heads", given=str(kv)))
             problems += _mla_checks(arch)
             problems += _moe_layer_checks(arch)
+            problems += _window_checks(arch)
             if arch["experts_per_token"] > arch["experts"]:
                 problems.append(ErrorItem(
                     f"experts_per_token ({arch['experts_per_token']}) exceeds experts ({arch['experts']})",
@@ -329,6 +330,22 @@ def _moe_layer_checks(arch: dict[str, Any]) -> list[ErrorItem]:
     return problems
 
 
+def _window_checks(arch: dict[str, Any]) -> list[ErrorItem]:
+    """A count of windowed layers needs a window, and cannot exceed the layers."""
+    n = arch.get("sliding_window_layers")
+    if n is None:
+        return []
+    if not arch.get("sliding_window"):
+        return [ErrorItem("sliding_window_layers is set, but the model has no sliding window",
+                          path="model.sliding_window_layers", given=str(n),
+                          expected="model.sliding_window (keys each query attends), or no sliding_window_layers")]
+    if n > arch["layers"]:
+        return [ErrorItem(f"sliding_window_layers ({n}) exceeds the model's {arch['layers']} layers",
+                          path="model.sliding_window_layers", given=str(n),
+                          expected=f"at most layers ({arch['layers']})")]
+    return []
+
+
 _MLA_ONLY = ("q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")
 
 
@@ -398,7 +415,14 @@ _HARDWARE_PLACEHOLDERS = {"peak_flop_per_s": 1.0, "hbm_bytes": 1.0, "hbm_bw_byte
 def _layout_rule_problems(s: Scenario, arch: dict[str, Any], par: ParallelismSpec) -> list[ErrorItem]:
     """The layout checked by the one rule set the kernel and the search use (clustersim.cost.rules)."""
     from clustersim.cost import rules
-    from clustersim.cost.inputs import FRAMEWORKS, MODES, PRECISIONS, RECOMPUTE, pipeline_split_inputs
+    from clustersim.cost.inputs import (
+        FRAMEWORKS,
+        MODES,
+        PRECISIONS,
+        RECOMPUTE,
+        pipeline_split_inputs,
+        window_inputs,
+    )
 
     t = s.training
     x: dict[str, Any] = {k: arch[k] for k in ("layers", "hidden_size", "ffn_hidden_size", "attention_heads",
@@ -410,7 +434,7 @@ def _layout_rule_problems(s: Scenario, arch: dict[str, Any], par: ParallelismSpe
              sequence_parallel=par.sequence_parallel, recompute=RECOMPUTE.index(t.recompute),
              precision=PRECISIONS.index(t.precision), mode=MODES.index(t.mode), lora_rank=t.lora_rank,
              framework=FRAMEWORKS.index(s.software.framework), **pipeline_split_inputs(s.software.pipeline_split),
-             **_HARDWARE_PLACEHOLDERS)
+             **window_inputs(arch), **_HARDWARE_PLACEHOLDERS)
     out = []
     for path, message in rules.problems(x):
         if path == "training.global_batch_seqs" and not t.global_batch_seqs:

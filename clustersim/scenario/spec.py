@@ -187,6 +187,13 @@ class ModelSpec(Strict):
     dense_ffn_hidden_size: Width | None = Field(None, description=(
         "the MLP width of the leading dense layers (DeepSeek-V3: 18432, HF intermediate_size); needed with "
         "dense_layers"))
+    sliding_window: Width | None = Field(None, description=(
+        "sliding-window attention: each query attends only its last this-many keys (HF config sliding_window; "
+        "Mistral 7B: 4096, gpt-oss: 128); fused kernels compute only the band, unfused attention the whole score "
+        "matrix; not with context parallelism (cp 1); default none (full causal attention)"))
+    sliding_window_layers: int | None = Field(None, ge=0, le=100_000, description=(
+        "how many of the layers attend through the window, the rest attending the whole causal context "
+        "(gpt-oss: 18 of 36, alternating; HF layer_types); only with sliding_window; default all layers"))
     expert_groups: Experts | None = Field(None, description=(
         "MoE routing groups: the experts split into this many equal groups, contiguous on the expert-parallel "
         "ranks (DeepSeek-V3 n_group 8; Megatron-core --moe-router-num-groups); default 1"))
