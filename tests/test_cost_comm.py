@@ -64,6 +64,24 @@ def test_a_ring_across_the_spine_is_limited_by_its_crossings_not_by_every_hop():
     assert tier_bw == pytest.approx(25e9 / 7)
 
 
+def test_a_two_level_group_takes_the_tier_of_its_whole_span():
+    # one copy of the outer level is the one-level group, to the last bit
+    for n, stride in ((32.0, 1.0), (8.0, 128.0), (64.0, 8.0), (4.0, 256.0)):
+        assert comm.ring_bw(PY, FAB, n, stride, 1.0, 4096.0) == comm.ring_bw(PY, FAB, n, stride)
+        assert comm.all_reduce_steps(PY, FAB, n, stride, 1.0, 4096.0) == comm.all_reduce_steps(PY, FAB, n, stride)
+    # context parallelism 2 at stride 8 inside data parallelism 4 at stride 128 (TP 8, CP 2, PP 8 between
+    # them): 8 ranks over 512 GPUs, one per node, four per leaf of 256 (ranks 0, 8, 128, 136): the
+    # spine's 4 x 1/7 of a NIC limits it; read as 8 ranks at the inner stride (span 64) it would stay
+    # inside one leaf at a whole NIC
+    bw, lat = comm.ring_bw(PY, FAB, 2.0, 8.0, 4.0, 128.0)
+    assert bw == pytest.approx(4 * 25e9 / 7 * eff.NET_EFF) and lat == 5e-6
+    assert comm.ring_bw(PY, FAB, 8.0, 8.0)[0] == pytest.approx(25e9 * eff.NET_EFF)
+    # both CP ranks inside one node (stride 1) drive two NICs there; 8 ranks, a tree over 4 nodes
+    bw, _ = comm.ring_bw(PY, FAB, 2.0, 1.0, 4.0, 16.0)
+    assert bw == pytest.approx(2 * 25e9 * eff.NET_EFF)
+    assert comm.all_reduce_steps(PY, FAB, 2.0, 1.0, 4.0, 16.0) == 1.0 + 2.0
+
+
 def test_all_to_all_inside_and_across_nodes():
     S = 1e8
     inside = comm.all_to_all_s(PY, FAB, 8.0, 1.0, S)

@@ -62,30 +62,51 @@ def _members_per_domain(xp: Any, fab: Fabric, n: Any, stride: Any) -> Any:
     return xp.minimum(xp.maximum(xp.floor(fab.su_gpus / stride), 1.0), n)
 
 
-def ring_bw(xp: Any, fab: Fabric, n: Any, stride: Any) -> tuple[Any, Any]:
-    """(bandwidth per rank, latency) for ring collectives of n ranks at ``stride``, NICs aggregated.
+def _members_within(xp: Any, size: Any, n: Any, stride: Any, outer_n: Any, outer_stride: Any) -> Any:
+    """Members of a (possibly two-level) group inside one block of ``size`` consecutive ranks: n ranks at
+    ``stride``, repeated ``outer_n`` times at ``outer_stride`` (>= n x stride, as a mixed-radix rank order
+    nests its dimensions); the outer copies count only where the whole inner group fits in the block."""
+    inner = xp.minimum(xp.maximum(xp.floor(size / stride), 1.0), n)
+    outer = xp.minimum(xp.maximum(xp.floor(size / outer_stride), 1.0), outer_n)
+    return inner * xp.where(n * stride <= size, outer, 1.0)
+
+
+def _group_span(xp: Any, n: Any, stride: Any, outer_n: Any, outer_stride: Any) -> Any:
+    """Consecutive ranks a two-level group covers (the outer level's extent when it has more than one copy)."""
+    return xp.where(outer_n > 1.0, outer_n * outer_stride, n * stride)
+
+
+def ring_bw(xp: Any, fab: Fabric, n: Any, stride: Any, outer_n: Any = 1.0,
+            outer_stride: Any = 1.0) -> tuple[Any, Any]:
+    """(bandwidth per rank, latency) for ring collectives of n ranks at ``stride``, NICs aggregated;
+    ``outer_n`` > 1: the group is that many such copies at ``outer_stride`` (the ZeRO group of data x
+    context parallelism: its two dimensions' ranks, each at its own stride), n x outer_n ranks in all.
 
     The k members of the group inside one scale-up domain drive k rings over their own NICs (k x the
     NIC bandwidth, up to the scale-up bandwidth). Above one leaf, rings ordered by position cross out
     of a leaf once each per leaf, so the group's k crossings share the uplinks of its m_leaf members
     there: at most m_leaf x the per-GPU spine share (the link-load argument of the bandwidth-optimal
     ring, Patarasuk & Yuan 2009, J. Parallel Distrib. Comput. 69(2)), and the spine limits a ring
-    only when m_leaf x the spine share is below k x the NIC bandwidth.
+    only when m_leaf x the spine share is below k x the NIC bandwidth. The tier is the one the group's
+    whole span reaches: a two-level group whose outer copies sit in other scale-up domains leaves it.
     """
-    inside, bw, lat = tier(xp, fab, n * stride)
-    k = _members_per_domain(xp, fab, n, stride)
-    m_leaf = xp.minimum(xp.maximum(xp.floor(fab.leaf_gpus / stride), 1.0), n)
+    span = _group_span(xp, n, stride, outer_n, outer_stride)
+    inside, bw, lat = tier(xp, fab, span)
+    k = _members_within(xp, fab.su_gpus, n, stride, outer_n, outer_stride)
+    m_leaf = _members_within(xp, fab.leaf_gpus, n, stride, outer_n, outer_stride)
     nics = xp.minimum(fab.su_bw, k * fab.leaf_bw)
-    out = xp.where(n * stride <= fab.leaf_gpus, nics, xp.minimum(nics, m_leaf * fab.spine_bw))
+    out = xp.where(span <= fab.leaf_gpus, nics, xp.minimum(nics, m_leaf * fab.spine_bw))
     return xp.where(inside, bw, out) * eff.NET_EFF, lat
 
 
-def all_reduce_steps(xp: Any, fab: Fabric, n: Any, stride: Any) -> Any:
-    """Latency steps of an all-reduce of n ranks at ``stride``: the ring's n - 1, or the double binary
-    tree's (k - 1) + ceil(log2(n / k)) over nodes with a chain of the k members inside each domain."""
-    k = _members_per_domain(xp, fab, n, stride)
-    tree = (k - 1.0) + xp.ceil(xp.log2(xp.maximum(n / k, 1.0)))
-    return xp.minimum(n - 1.0, tree)
+def all_reduce_steps(xp: Any, fab: Fabric, n: Any, stride: Any, outer_n: Any = 1.0, outer_stride: Any = 1.0) -> Any:
+    """Latency steps of an all-reduce of n ranks at ``stride`` (times ``outer_n`` copies at
+    ``outer_stride``, as :func:`ring_bw`): the ring's N - 1 over its N ranks, or the double binary tree's
+    (k - 1) + ceil(log2(N / k)) over nodes with a chain of the k members inside each domain."""
+    k = _members_within(xp, fab.su_gpus, n, stride, outer_n, outer_stride)
+    total = n * outer_n
+    tree = (k - 1.0) + xp.ceil(xp.log2(xp.maximum(total / k, 1.0)))
+    return xp.minimum(total - 1.0, tree)
 
 
 def all_reduce_s(xp: Any, n: Any, nbytes: Any, bw: Any, lat: Any, steps: Any = None) -> Any:

@@ -429,6 +429,11 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
         mb_compute = n_moe * layer_s + n_dense * dlayer_s + logits_s
         mb_fwd = n_moe * layer_fwd + n_dense * dlayer_fwd + logits_s / (1.0 + bwd_gemm_passes)
         mb_tp, mb_ep, mb_cp = n_moe * tp_layer + n_dense * tp_dense, n_moe * ep_layer, (n_moe + n_dense) * cp_layer
+    # the ZeRO / gradient group is dp x cp: the inner of the two dimensions' groups (the smaller stride),
+    # repeated at the outer one's stride; its span sets the tier (comm.ring_bw)
+    cp_inner = stride["cp"] <= stride["dp"]
+    zg = (xp.where(cp_inner, c, d), xp.minimum(stride["dp"], stride["cp"]), xp.where(cp_inner, d, c),
+          xp.maximum(stride["dp"], stride["cp"]))
     del a, a2a, c, code, cp_layer, d, et, L_first, L_last, last_paces, layer_busy, layer_fwd, logits_s, \
         full, kv, kv_chunk, sac_s, sel, sel_titan, tp_bw, tp_lat, tpo
 
@@ -443,13 +448,12 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # ---- data parallelism: gradient reduction, parameter all-gathers (ZeRO), overlap
     train_dense = xp.where(lora, lora_stage, dense_stage)
     train_expert = xp.where(lora, 0.0, expert_stage)
-    # the ZeRO / gradient group is dp x cp: its ranks are spaced by the inner of the two strides
-    bw_d, lat_d = comm.ring_bw(xp, fab, dp_dense, xp.minimum(stride["dp"], stride["cp"]))
+    bw_d, lat_d = comm.ring_bw(xp, fab, *zg)
     # (a dense model's MLP, "one expert", keeps the spacing it had before expert folding: stride["dp"])
     edp_stride = xp.where(E > 1.0, ep_stride * e, stride["dp"] * e)
     bw_e, lat_e = comm.ring_bw(xp, fab, dp_expert, edp_stride)
     gd, ge = g_b * train_dense, g_b * train_expert
-    steps_d = comm.all_reduce_steps(xp, fab, dp_dense, xp.minimum(stride["dp"], stride["cp"]))
+    steps_d = comm.all_reduce_steps(xp, fab, *zg)
     steps_e = comm.all_reduce_steps(xp, fab, dp_expert, edp_stride)
     reduce_s = xp.where(z >= 1.0, comm.reduce_scatter_s(dp_dense, gd, bw_d, lat_d)
                         + comm.reduce_scatter_s(dp_expert, ge, bw_e, lat_e),
@@ -499,7 +503,7 @@ def _kernel(xp: Backend, x: dict[str, Any], skip_rules: frozenset[str] = frozens
     # training: no separate master); with the default dtypes 14 for bf16, BLOOM's measured 14 (reference.md
     # B.4, D.4)
     ckpt_b = w_b + k_b
-    del ar_lat, bucket_b, buckets, bw_d, bw_e, dp_dense, dp_expert, E, edp_stride, expert_stage, fw, g_b, \
+    del ar_lat, bucket_b, buckets, bw_d, bw_e, zg, dp_dense, dp_expert, E, edp_stride, expert_stage, fw, g_b, \
         gather_s, gd, ge, k_b, lat_d, lat_e, lora, Ls, m, mb_busy, mb_bwd_busy, mb_compute, mb_cp, mb_ep, \
         mb_fwd, mb_tp, opt_params, p, qlora, reduce_exposed, reduce_s, reduces, rs_lat, steps_d, steps_e, \
         stride, train_dense, train_expert, v, wd, we, window, z
