@@ -58,17 +58,20 @@ def tier(xp: Any, fab: Fabric, span: Any) -> tuple[Any, Any, Any]:
     return inside, xp.where(inside, fab.su_bw, out_bw), xp.where(inside, fab.su_lat, fab.so_lat)
 
 
+def _members(xp: Any, size: Any, n: Any, stride: Any) -> Any:
+    """Members of a group of n ranks at ``stride`` inside one block of ``size`` consecutive ranks."""
+    return xp.minimum(xp.maximum(xp.floor(size / stride), 1.0), n)
+
+
 def _members_per_domain(xp: Any, fab: Fabric, n: Any, stride: Any) -> Any:
-    return xp.minimum(xp.maximum(xp.floor(fab.su_gpus / stride), 1.0), n)
+    return _members(xp, fab.su_gpus, n, stride)
 
 
 def _members_within(xp: Any, size: Any, n: Any, stride: Any, outer_n: Any, outer_stride: Any) -> Any:
     """Members of a (possibly two-level) group inside one block of ``size`` consecutive ranks: n ranks at
     ``stride``, repeated ``outer_n`` times at ``outer_stride`` (>= n x stride, as a mixed-radix rank order
     nests its dimensions); the outer copies count only where the whole inner group fits in the block."""
-    inner = xp.minimum(xp.maximum(xp.floor(size / stride), 1.0), n)
-    outer = xp.minimum(xp.maximum(xp.floor(size / outer_stride), 1.0), outer_n)
-    return inner * xp.where(n * stride <= size, outer, 1.0)
+    return _members(xp, size, n, stride) * xp.where(n * stride <= size, _members(xp, size, outer_n, outer_stride), 1.0)
 
 
 def _group_span(xp: Any, n: Any, stride: Any, outer_n: Any, outer_stride: Any) -> Any:
