@@ -63,19 +63,20 @@ def test_every_published_layout_passes_the_rule_set(table):
 
 def test_error_bounds_hold(table):
     overall = P.summary(table)["all"]
-    # measured 9.04% over 188 rows (target 5%: missed); 9.00% over 187 before Kimi K2's AutoModel row (-15.9%),
+    # measured 8.88% over 188 rows (target 5%: missed); 9.04% before Narayanan et al.'s rows took the micro-batch
+    # sizes and interleaving of the authors' script (examples/sc21/run_table_1.sh); 9.00% over 187 before Kimi K2's AutoModel row (-15.9%),
     # 8.63% before DeepSeek-V3's rows carried its multi-head latent attention, shared expert and dense layers
     # (its FLOPs 2.9x in the attention core, 37.6B active, not 34.9B), 8.84% before gpt-oss's rows carried
     # its sliding window (half its layers attend 128 keys, not all)
-    assert overall["mean_abs"] <= 0.091
-    assert overall["median_abs"] <= 0.068  # measured 6.73%
+    assert overall["mean_abs"] <= 0.090
+    assert overall["median_abs"] <= 0.067  # measured 6.59%
     by_gen = P.summary(table, "generation")
-    assert by_gen["ampere"]["mean_abs"] <= 0.070  # measured 6.93% over 64 rows (target 8%: met)
+    assert by_gen["ampere"]["mean_abs"] <= 0.066  # measured 6.48% over 64 rows (target 8%: met)
     assert by_gen["hopper"]["mean_abs"] <= 0.103  # measured 10.23% over 93 rows (target 8%: missed)
     assert by_gen["blackwell"]["mean_abs"] <= 0.099  # measured 9.82% over 31 rows (target 8%: missed)
     by_arch = P.summary(table, "architecture")
     assert set(by_arch) == {"dense", "moe"}
-    assert by_arch["dense"]["mean_abs"] <= 0.076  # measured 7.53% over 163 rows
+    assert by_arch["dense"]["mean_abs"] <= 0.075  # measured 7.35% over 163 rows
     assert by_arch["moe"]["mean_abs"] <= 0.190  # measured 18.88% over 25 rows: the weakest part of the model
 
 
